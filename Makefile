@@ -1,0 +1,64 @@
+# galwidget developer commands. Every target works from a fresh clone and is idempotent.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+INSTALLED := $(VENV)/.installed
+NODE_MODULES := js/node_modules/.package-lock.json
+BUNDLE := galwidget/static/widget.js
+JS_SOURCES := $(wildcard js/src/*.ts js/src/*.css) js/package.json js/tsconfig.json
+CHROMIUM ?= /usr/bin/chromium
+JUPYTER_PORT ?= 8890
+
+.PHONY: demo test lint js bench chromium clean help
+
+help:
+	@echo "make demo   build everything and open notebooks/quickstart.ipynb in JupyterLab"
+	@echo "make test   install test dependencies and run lint, JS checks and the whole pytest suite"
+	@echo "make bench  run the benchmarks and write bench/results/*.json"
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(NODE_MODULES): js/package.json js/package-lock.json
+	cd js && npm ci --no-audit --no-fund
+	touch $@
+
+$(BUNDLE): $(NODE_MODULES) $(JS_SOURCES)
+	cd js && npm run build
+
+js: $(BUNDLE)
+
+$(INSTALLED): $(PY) pyproject.toml $(BUNDLE)
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+chromium:
+	@if [ -x "$(CHROMIUM)" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing Debian chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+		echo "The browser tests need Chromium at $(CHROMIUM)."; \
+		echo "Install it (Debian/Ubuntu: sudo apt-get install chromium) or set CHROMIUM=/path/to/chromium."; \
+		exit 1; \
+	fi
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check galwidget tests bench
+	$(BIN)/ruff format --check galwidget tests bench
+	cd js && npm run typecheck
+
+test: $(INSTALLED) chromium lint
+	cd js && npm test
+	GALWIDGET_CHROMIUM=$(CHROMIUM) $(BIN)/pytest -ra
+
+demo: $(INSTALLED)
+	$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(JUPYTER_PORT) notebooks/quickstart.ipynb
+
+bench: $(INSTALLED) chromium
+	GALWIDGET_CHROMIUM=$(CHROMIUM) $(PY) -m bench
+
+clean:
+	rm -rf $(VENV) js/node_modules galwidget/static .pytest_cache
