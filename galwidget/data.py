@@ -107,7 +107,9 @@ def format_iauname(ra: Any, dec: Any) -> np.ndarray:
         rows = np.flatnonzero(bad)
         raise DataError(
             "ra must be in [0, 360) and dec in [-90, 90]; bad rows: "
-            + _preview([(int(r), float(ra[r]), float(dec[r])) for r in rows[:SHOW_AT_MOST]], len(rows))
+            + _preview(
+                [(int(r), float(ra[r]), float(dec[r])) for r in rows[:SHOW_AT_MOST]], len(rows)
+            )
         )
     # Integer hundredths of a second of time and tenths of an arcsecond: exact truncation.
     ra_cs = np.floor(ra / 15.0 * 360000.0 + 1e-7).astype(np.int64) % 8640000
@@ -182,7 +184,11 @@ class Representations:
             raise DataError(f"expected a pandas DataFrame, got {type(df).__name__}")
         if len(df) == 0:
             raise DataError("the table is empty: no galaxies to show")
-        if id_column is None and df.index.name is not None and not isinstance(df.index, pd.RangeIndex):
+        if (
+            id_column is None
+            and df.index.name is not None
+            and not isinstance(df.index, pd.RangeIndex)
+        ):
             if df.index.name not in df.columns:
                 df = df.reset_index()
         columns = [str(c) for c in df.columns]
@@ -220,7 +226,9 @@ class Representations:
         matrix = np.asarray(features)
         if matrix.ndim != 2:
             raise DataError(f"features must be 2-D (n galaxies × d), got shape {matrix.shape}")
-        if not np.issubdtype(matrix.dtype, np.number) or np.issubdtype(matrix.dtype, np.complexfloating):
+        if not np.issubdtype(matrix.dtype, np.number) or np.issubdtype(
+            matrix.dtype, np.complexfloating
+        ):
             raise DataError(f"features must be real numbers, got dtype {matrix.dtype}")
         matrix = np.ascontiguousarray(matrix, dtype=np.float32)
         n = len(matrix)
@@ -326,7 +334,9 @@ class Representations:
         extra = extra.rename(columns=lambda c: f"{c}{suffix}" if c in self.meta.columns else c)
         joined = extra.reindex(ours.to_numpy())
         meta = pd.concat([self.meta.reset_index(drop=True), joined.reset_index(drop=True)], axis=1)
-        result = Representations(ids=self.ids, features=self.features, meta=meta, images=self.images)
+        result = Representations(
+            ids=self.ids, features=self.features, meta=meta, images=self.images
+        )
         if not matched.all():
             warnings.warn(
                 f"{int((~matched).sum())} of {len(self)} galaxies have no catalogue row "
@@ -454,8 +464,12 @@ def _find_id_column(columns: Sequence[str], id_column: str | None) -> str:
 
 def _is_list_type(dtype: Any) -> bool:
     if isinstance(dtype, pa.DataType):
-        return pa.types.is_list(dtype) or pa.types.is_fixed_size_list(dtype) or pa.types.is_large_list(dtype)
-    return dtype == object
+        return (
+            pa.types.is_list(dtype)
+            or pa.types.is_fixed_size_list(dtype)
+            or pa.types.is_large_list(dtype)
+        )
+    return dtype == np.dtype(object)
 
 
 def _find_feature_columns(
@@ -508,7 +522,9 @@ def _find_feature_columns(
 def _check_numeric(columns: Sequence[str], types: dict[str, Any]) -> None:
     def numeric(dtype: Any) -> bool:
         if isinstance(dtype, pa.DataType):
-            return pa.types.is_floating(dtype) or pa.types.is_integer(dtype) or pa.types.is_null(dtype)
+            return (
+                pa.types.is_floating(dtype) or pa.types.is_integer(dtype) or pa.types.is_null(dtype)
+            )
         return pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
 
     bad = [f"{c} ({types[c]})" for c in columns if not numeric(types[c])]
@@ -530,7 +546,9 @@ def _stack_list_column(values: Any, name: str) -> np.ndarray:
         rows = values.tolist()
         lengths = {len(r) if r is not None else 0 for r in rows}
         if len(lengths) != 1:
-            raise DataError(f"list column {name!r} has rows of different lengths: {sorted(lengths)}")
+            raise DataError(
+                f"list column {name!r} has rows of different lengths: {sorted(lengths)}"
+            )
         try:
             return np.asarray(rows, dtype=np.float32)
         except (TypeError, ValueError) as error:
@@ -541,7 +559,9 @@ def _stack_list_column(values: Any, name: str) -> np.ndarray:
     else:
         lengths = np.unique(pa.compute.list_value_length(array).to_numpy(zero_copy_only=False))
         if len(lengths) != 1:
-            raise DataError(f"list column {name!r} has rows of different lengths: {lengths.tolist()}")
+            raise DataError(
+                f"list column {name!r} has rows of different lengths: {lengths.tolist()}"
+            )
         width = int(lengths[0])
     flat = array.flatten().to_numpy(zero_copy_only=False)
     if not np.issubdtype(flat.dtype, np.number):
