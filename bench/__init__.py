@@ -1,0 +1,1 @@
+"""galwidget benchmarks: `python -m bench [name ...]` (or `make bench`)."""
