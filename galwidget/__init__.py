@@ -1,5 +1,6 @@
 """galwidget: explore and label galaxies through their learned image representations."""
 
+from galwidget import datasets, images
 from galwidget.data import (
     DataError,
     Representations,
@@ -14,7 +15,9 @@ __all__ = [
     "DataError",
     "Representations",
     "__version__",
+    "datasets",
     "format_iauname",
+    "images",
     "load_representations",
     "parse_iauname",
 ]
