@@ -268,14 +268,17 @@ class Representations:
     @cached_property
     def radec(self) -> np.ndarray | None:
         """``(n, 2)`` float64 ra/dec in degrees from ``ra``/``dec`` columns, else parsed from
-        IAU-style ids, else ``None``."""
+        IAU-style ids (NaN for ids that are not IAU names), else ``None``."""
         if {"ra", "dec"} <= set(self.meta.columns):
             radec = self.meta[["ra", "dec"]].to_numpy(dtype=np.float64, na_value=np.nan)
             return np.ascontiguousarray(radec)
-        if self.ids.str.fullmatch(IAUNAME).all():
-            ra, dec = parse_iauname(self.ids)
-            return np.column_stack([ra, dec])
-        return None
+        is_name = np.asarray(self.ids.str.fullmatch(IAUNAME), dtype=bool)
+        if not is_name.any():
+            return None
+        radec = np.full((len(self), 2), np.nan)
+        ra, dec = parse_iauname(self.ids[is_name])
+        radec[is_name] = np.column_stack([ra, dec])
+        return radec
 
     @cached_property
     def fingerprint(self) -> str:

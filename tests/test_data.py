@@ -345,3 +345,10 @@ def test_radec_prefers_columns() -> None:
         {"iauname": ["J000411.19+020924.0"], "ra": [1.0466], "dec": [2.1567], "feat_0": [1.0]}
     )
     np.testing.assert_array_equal(gw.load_representations(frame).radec, [[1.0466, 2.1567]])
+
+
+def test_radec_parses_the_ids_that_are_iau_names() -> None:
+    reps = gw.Representations.from_array(np.eye(2), ids=["J000411.19+020924.0", "NGC 1300"])
+    np.testing.assert_allclose(reps.radec[0], gw.parse_iauname("J000411.19+020924.0"))
+    assert np.isnan(reps.radec[1]).all()
+    assert gw.Representations.from_array(np.eye(2), ids=["a", "b"]).radec is None
