@@ -6,7 +6,7 @@ PY := $(BIN)/python
 INSTALLED := $(VENV)/.installed
 NODE_MODULES := js/node_modules/.package-lock.json
 BUNDLE := galwidget/static/widget.js
-JS_SOURCES := $(wildcard js/src/*.ts js/src/*.css) js/package.json js/tsconfig.json
+JS_SOURCES := $(wildcard js/src/*.ts js/src/*.css) js/package.json js/tsconfig.json js/build.mjs
 CHROMIUM ?= /usr/bin/chromium
 JUPYTER_PORT ?= 8890
 

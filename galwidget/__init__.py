@@ -1,6 +1,6 @@
 """galwidget: explore and label galaxies through their learned image representations."""
 
-from galwidget import datasets, images
+from galwidget import datasets, images, learn
 from galwidget.data import (
     DataError,
     Representations,
@@ -8,16 +8,25 @@ from galwidget.data import (
     load_representations,
     parse_iauname,
 )
+from galwidget.index import NeighbourIndex
+from galwidget.labels import LabelStore
+from galwidget.layout import layout
+from galwidget.widget import Explorer
 
 __version__ = "0.1.0"
 
 __all__ = [
     "DataError",
+    "Explorer",
+    "LabelStore",
+    "NeighbourIndex",
     "Representations",
     "__version__",
     "datasets",
     "format_iauname",
     "images",
+    "layout",
+    "learn",
     "load_representations",
     "parse_iauname",
 ]

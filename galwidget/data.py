@@ -395,7 +395,8 @@ def _load_parquet(
     progress: bool | None,
     batch_rows: int,
 ) -> Representations:
-    parquet = pq.ParquetFile(path)
+    # No pre-buffering: with it, iter_batches buffers every row group at once (peak ≈ file size).
+    parquet = pq.ParquetFile(path, pre_buffer=False)
     schema = parquet.schema_arrow
     columns = list(schema.names)
     types = {name: schema.field(name).type for name in columns}

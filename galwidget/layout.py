@@ -1,0 +1,113 @@
+"""2-D maps of the galaxies for the scatter plot: the first two PCA axes, or UMAP.
+
+Both are saved in the cache folder keyed by ``reps.fingerprint`` and the parameters, so reopening the
+same data shows the same map instantly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import numpy as np
+
+from galwidget import cache
+from galwidget.data import DataError, Representations
+from galwidget.index import (
+    NeighbourIndex,
+    cached_pca_embedding,
+    fit_pca,
+    load_or_fit_pca,
+    read_arrays,
+    write_arrays,
+)
+
+__all__ = ["UMAP_COMPONENTS", "layout"]
+
+METHODS = ("pca", "umap")
+# UMAP runs on this many PCA dimensions (unless an index with its own PCA is given).
+UMAP_COMPONENTS = 40
+
+
+def layout(
+    reps: Representations,
+    method: Literal["pca", "umap"] = "pca",
+    cache_dir: str | os.PathLike[str] | None = None,
+    index: NeighbourIndex | None = None,
+    seed: int | None = 0,
+    umap_options: Mapping[str, Any] | None = None,
+    progress: bool | None = None,
+) -> np.ndarray:
+    """``(n, 2)`` float32 map coordinates of ``reps``.
+
+    ``"pca"``: the first two principal components (taken from ``index`` or any cached PCA of this
+    data, else a fresh fit). ``"umap"``: umap-learn (``pip install galwidget[umap]``) on the PCA
+    embedding of ``index``, else on a cached or fresh PCA-40; ``seed`` makes it reproducible
+    (``None`` lets UMAP use every core) and ``umap_options`` are passed to ``umap.UMAP``
+    (e.g. ``n_neighbors``, ``min_dist``). Results are cached in ``cache_dir``.
+    """
+    if method not in METHODS:
+        raise DataError(f"unknown layout method {method!r}: choose one of {', '.join(METHODS)}")
+    if index is not None and index.reps.fingerprint != reps.fingerprint:
+        raise DataError("index was built on different data than reps")
+    if method == "umap":
+        umap = _import_umap()
+    pca_index = index if index is not None and index.pca is not None else None
+    if method == "pca":
+        name = "pca"
+    else:
+        options = dict(umap_options or {})
+        components = UMAP_COMPONENTS if pca_index is None else pca_index.embedding.shape[1]
+        settings = hashlib.blake2b(repr(sorted(options.items())).encode(), digest_size=6)
+        name = f"umap-pca{components}-seed{seed}-{settings.hexdigest()}"
+    path = cache.cache_dir(cache_dir) / f"layout-{reps.fingerprint}-{name}.npz"
+    stored = read_arrays(path, reps.fingerprint)
+    if stored is not None and stored.get("xy", np.empty(0)).shape == (len(reps), 2):
+        return np.ascontiguousarray(stored["xy"], dtype=np.float32)
+    if method == "pca":
+        xy = _pca_layout(reps, pca_index, cache_dir, progress)
+    else:
+        if pca_index is not None:
+            embedding = pca_index.embedding
+        else:
+            embedding = load_or_fit_pca(
+                reps, min(UMAP_COMPONENTS, reps.n_features), cache_dir, progress
+            )[1]
+        model = umap.UMAP(
+            n_components=2,
+            random_state=seed,
+            **({"n_jobs": 1} if seed is not None else {}),
+            **options,
+        )
+        xy = model.fit_transform(embedding)
+    xy = np.ascontiguousarray(xy, dtype=np.float32)
+    write_arrays(path, reps.fingerprint, xy=xy)
+    return xy
+
+
+def _pca_layout(
+    reps: Representations,
+    index: NeighbourIndex | None,
+    cache_dir: str | os.PathLike[str] | None,
+    progress: bool | None,
+) -> np.ndarray:
+    if reps.n_features < 2:
+        raise DataError(f"a PCA layout needs at least 2 features, the data has {reps.n_features}")
+    if index is not None and index.embedding.shape[1] >= 2:
+        return index.embedding[:, :2]
+    embedding = cached_pca_embedding(reps, 2, cache_dir)
+    if embedding is not None:
+        return embedding[:, :2]
+    return fit_pca(reps.features, 2, progress).transform(reps.features, progress)
+
+
+def _import_umap() -> Any:
+    try:
+        import umap
+    except ImportError:
+        raise ImportError(
+            "layout method 'umap' needs umap-learn: pip install galwidget[umap]"
+        ) from None
+    return umap

@@ -1,0 +1,467 @@
+"""Active learning: train on the labels so far, score every galaxy, suggest what to label next.
+
+Strategies (:data:`STRATEGIES`):
+
+- ``"uncertainty"``: galaxies closest to the decision boundary (smallest margin between the two
+  most probable classes).
+- ``"top"``: the most probable galaxies of the ``target`` class ("find more rings").
+- ``"ei"``: Gaussian-process regression on numeric interest scores (e.g. 0–5) and expected
+  improvement, as in the anomaly search of Walmsley et al. (2022).
+- ``"random"``: unlabelled galaxies at random (the baseline).
+
+Classifier strategies use any scikit-learn classifier with ``predict_proba`` (default a
+class-balanced logistic regression) on PCA features. Suggestions never include labelled galaxies.
+:func:`simulate` replays a labelling session against ground truth to compare strategies.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.special import ndtr
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.gaussian_process import GaussianProcessRegressor
+from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
+from sklearn.linear_model import LogisticRegression
+from threadpoolctl import threadpool_limits
+
+from galwidget.data import DataError, Representations, _preview
+from galwidget.index import load_or_fit_pca
+
+__all__ = [
+    "STRATEGIES",
+    "Fit",
+    "Learner",
+    "expected_improvement",
+    "learning_features",
+    "simulate",
+]
+
+STRATEGIES = ("uncertainty", "top", "ei", "random")
+# Rows scored per predict call: bounds the memory of GP kernel matrices for 340k galaxies.
+CHUNK = 32768
+# Exploration margin of expected improvement, in interest-score units.
+EI_XI = 0.01
+# Interest scores the simulated labeller gives for "ei".
+INTEREST_POSITIVE, INTEREST_NEGATIVE = 5.0, 0.0
+
+LabelsInput = Any  # pd.Series id → label, a LabelStore, or a (positions, labels) pair
+
+
+def learning_features(data: Representations | np.ndarray, n_components: int = 40) -> np.ndarray:
+    """The features active learning trains on: the (cached) PCA embedding of ``reps`` that
+    :class:`~galwidget.index.NeighbourIndex` also uses, or an array used as it is."""
+    if not isinstance(data, Representations):
+        features = np.asarray(data, dtype=np.float32)
+        if features.ndim != 2 or not np.isfinite(features).all():
+            raise DataError(f"features must be a finite 2-D array, got shape {features.shape}")
+        return features
+    if data.n_features <= n_components:
+        return data.features
+    return load_or_fit_pca(data, n_components)[1]
+
+
+@dataclass(frozen=True)
+class Fit:
+    """A trained model and its scores over all galaxies.
+
+    Attributes:
+        kind: ``"classifier"`` (probabilities of ``classes``), ``"gp"`` (predicted interest and its
+            uncertainty) or ``"none"`` (too few classes; only random suggestions).
+        scores: ``(n, k)`` class probabilities, or ``(n,)`` GP mean interest; ``None`` for "none".
+        std: ``(n,)`` GP standard deviation (``"gp"`` only).
+        labelled: positions of the galaxies trained on (never suggested).
+        best: the highest interest score labelled (``"gp"`` only).
+        seconds: time taken to train and score.
+    """
+
+    kind: str
+    model: Any
+    classes: list[Any]
+    scores: np.ndarray | None
+    std: np.ndarray | None
+    labelled: np.ndarray
+    best: float
+    seconds: float
+
+
+class Learner:
+    """Trains on labels, scores all galaxies and suggests the next ones to label.
+
+    Args:
+        data: ``Representations`` (learns on :func:`learning_features`) or an ``(n, d)`` array.
+        estimator: scikit-learn classifier with ``predict_proba``, cloned on every retrain
+            (default ``LogisticRegression(max_iter=1000, class_weight="balanced")``).
+        strategy: one of :data:`STRATEGIES`; may be changed later (switching to or from ``"ei"``
+            needs a retrain).
+        target: the class ``"top"`` looks for; also selects the column :attr:`scores` returns.
+        ids: galaxy ids for an array (default: positions 0..n-1); taken from ``data`` otherwise.
+        seed: seeds the ``"random"`` strategy and the order of tied suggestions.
+    """
+
+    def __init__(
+        self,
+        data: Representations | np.ndarray,
+        estimator: Any = None,
+        strategy: str = "uncertainty",
+        target: Any = None,
+        ids: pd.Index | None = None,
+        n_components: int = 40,
+        seed: int = 0,
+    ) -> None:
+        self.features = learning_features(data, n_components)
+        if isinstance(data, Representations):
+            ids = data.ids
+        self.ids = pd.RangeIndex(len(self.features)) if ids is None else pd.Index(ids)
+        if len(self.ids) != len(self.features):
+            raise DataError(f"{len(self.ids)} ids but {len(self.features)} feature rows")
+        if estimator is None:
+            estimator = LogisticRegression(max_iter=1000, class_weight="balanced")
+        self.estimator = estimator
+        if not hasattr(self.estimator, "predict_proba"):
+            raise DataError(f"{type(self.estimator).__name__} has no predict_proba")
+        self.strategy = strategy
+        self.target = target
+        self._rng = np.random.default_rng(seed)
+        self._fit: Fit | None = None
+        self._installed = 0  # request number of the installed fit
+        self._requests = 0
+        self._lock = threading.Lock()
+        self._executor: ThreadPoolExecutor | None = None
+        self._pending: tuple[int, Any, Future[Fit]] | None = None
+
+    @property
+    def strategy(self) -> str:
+        """The suggestion strategy: one of :data:`STRATEGIES`."""
+        return self._strategy
+
+    @strategy.setter
+    def strategy(self, strategy: str) -> None:
+        if strategy not in STRATEGIES:
+            raise DataError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+        self._strategy = strategy
+
+    @property
+    def latest(self) -> Fit | None:
+        """The latest fit, or ``None`` before the first retrain."""
+        return self._fit
+
+    @property
+    def scores(self) -> np.ndarray | None:
+        """Scores of all galaxies from the latest fit: the probability of ``target`` (``(n,)``)
+        if set, else all class probabilities ``(n, k)``; for ``"ei"`` the predicted interest."""
+        fit = self._fit
+        if fit is None or fit.scores is None:
+            return None
+        if fit.kind == "classifier" and self.target is not None:
+            return fit.scores[:, _class_column(fit, self.target)]
+        return fit.scores
+
+    # ------------------------------------------------------------------------------------------
+    # Training
+    # ------------------------------------------------------------------------------------------
+
+    def retrain(self, labels: LabelsInput) -> Fit:
+        """Train on ``labels`` (a Series id → label, a ``LabelStore`` or ``(positions, labels)``)
+        and rescore every galaxy; the new fit becomes :attr:`latest` and is returned."""
+        with self._lock:
+            self._requests += 1
+            request = self._requests
+        return self._train(request, self._positions_and_labels(labels))
+
+    def retrain_async(
+        self, labels: LabelsInput, callback: Callable[[Fit], Any] | None = None
+    ) -> Future[Fit]:
+        """Retrain on a background thread; returns a future of the :class:`Fit`.
+
+        One worker trains at a time; a request still waiting when a newer one arrives is
+        superseded (its future is cancelled), so bursts of labels cost one retrain. ``callback``
+        gets the fit on the worker thread; training errors are set on the future.
+        """
+        snapshot = self._positions_and_labels(labels)
+        future: Future[Fit] = Future()
+        if callback is not None:
+
+            def deliver(done: Future[Fit]) -> None:
+                if not done.cancelled() and done.exception() is None:
+                    callback(done.result())
+
+            future.add_done_callback(deliver)
+        with self._lock:
+            self._requests += 1
+            if self._pending is not None:
+                self._pending[2].cancel()
+            self._pending = (self._requests, snapshot, future)
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(1, thread_name_prefix="galwidget-learn")
+            self._executor.submit(self._run_pending)
+        return future
+
+    def close(self) -> None:
+        """Stop the background worker (pending requests are cancelled)."""
+        with self._lock:
+            if self._pending is not None:
+                self._pending[2].cancel()
+                self._pending = None
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True)
+
+    def _run_pending(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, None
+        if pending is None:  # taken by an earlier job already
+            return
+        request, snapshot, future = pending
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            future.set_result(self._train(request, snapshot))
+        except BaseException as error:  # delivered to the caller through the future
+            future.set_exception(error)
+
+    def _train(self, request: int, labelled: tuple[np.ndarray, np.ndarray]) -> Fit:
+        positions, values = labelled
+        started = time.perf_counter()
+        if self.strategy == "ei":
+            fit = self._train_gp(positions, values, started)
+        else:
+            fit = self._train_classifier(positions, values, started)
+        with self._lock:
+            if request > self._installed:
+                self._fit, self._installed = fit, request
+        return fit
+
+    def _train_classifier(self, positions: np.ndarray, values: np.ndarray, started: float) -> Fit:
+        classes = list(pd.unique(values))
+        if len(classes) < 2:
+            if self.strategy == "random":
+                return Fit("none", None, classes, None, None, positions, np.nan, 0.0)
+            found = f"only {classes[0]!r}" if classes else "no labels"
+            raise DataError(
+                f"the {self.strategy!r} strategy needs labelled galaxies of at least two classes; "
+                f"so far there are {found}"
+            )
+        if self.strategy == "top" and self.target not in classes:
+            raise DataError(
+                f"no galaxy is labelled {self.target!r} yet: label one to find more like it "
+                f"(labelled classes: {_preview(classes)})"
+            )
+        with threadpool_limits(1, "blas"):  # tiny BLAS calls: threads only add contention
+            model = clone(self.estimator).fit(self.features[positions], values)
+        scores = _in_chunks(model.predict_proba, self.features).astype(np.float32)
+        seconds = time.perf_counter() - started
+        return Fit(
+            "classifier", model, list(model.classes_), scores, None, positions, np.nan, seconds
+        )
+
+    def _train_gp(self, positions: np.ndarray, values: np.ndarray, started: float) -> Fit:
+        try:
+            interest = values.astype(np.float64)
+        except (TypeError, ValueError):
+            raise DataError(
+                "the 'ei' strategy needs numeric interest scores (e.g. 0–5) as labels, got "
+                f"{_preview(pd.unique(values))}"
+            ) from None
+        if len(interest) < 2:
+            raise DataError("the 'ei' strategy needs at least two labelled galaxies")
+        train = self.features[positions].astype(np.float64)
+        previous = self._fit
+        if previous is not None and previous.kind == "gp":  # warm start: far fewer iterations
+            kernel = previous.model.kernel_
+        else:
+            spread = float(np.median(np.linalg.norm(train - train.mean(axis=0), axis=1))) or 1.0
+            kernel = ConstantKernel(1.0, (1e-3, 1e3)) * RBF(spread, (1e-2 * spread, 1e2 * spread))
+            kernel += WhiteKernel(0.1, (1e-6, 1e1))
+        model = GaussianProcessRegressor(kernel, normalize_y=True, random_state=0)
+        with warnings.catch_warnings(), threadpool_limits(1, "blas"):
+            warnings.simplefilter("ignore", ConvergenceWarning)  # noise at its bound: exact labels
+            model.fit(train, interest)
+        mean, std = np.empty(len(self.features)), np.empty(len(self.features))
+        for start in range(0, len(self.features), CHUNK):
+            chunk = self.features[start : start + CHUNK].astype(np.float64)
+            mean[start : start + CHUNK], std[start : start + CHUNK] = model.predict(
+                chunk, return_std=True
+            )
+        seconds = time.perf_counter() - started
+        return Fit("gp", model, [], mean, std, positions, float(interest.max()), seconds)
+
+    def _positions_and_labels(self, labels: LabelsInput) -> tuple[np.ndarray, np.ndarray]:
+        if hasattr(labels, "series") and callable(labels.series):  # a LabelStore
+            labels = labels.series()
+        if isinstance(labels, pd.Series):
+            labels = labels[labels.notna()]
+            keys = labels.index if isinstance(self.ids, pd.RangeIndex) else labels.index.astype(str)
+            positions = self.ids.get_indexer(keys)
+            if (positions < 0).any():
+                raise DataError(f"labels of unknown ids: {_preview(labels.index[positions < 0])}")
+            return positions.astype(np.int64), labels.to_numpy(dtype=object)
+        positions, values = labels
+        positions = np.asarray(positions, dtype=np.int64)
+        values = np.asarray(values)
+        if positions.shape != values.shape[:1]:
+            raise DataError(f"{len(positions)} positions but {len(values)} labels")
+        if len(positions) and (positions.min() < 0 or positions.max() >= len(self.features)):
+            raise DataError(f"label positions must lie in 0..{len(self.features) - 1}")
+        return positions, values
+
+    # ------------------------------------------------------------------------------------------
+    # Suggesting
+    # ------------------------------------------------------------------------------------------
+
+    def suggest(self, n: int = 10, exclude: Iterable[Any] = ()) -> pd.Index:
+        """The ids of the ``n`` unlabelled galaxies to label next, best first (ties in random
+        order, seeded by ``seed``).
+
+        ``exclude`` adds ids never to suggest (e.g. ones the user skipped).
+        """
+        fit = self._fit
+        if fit is None:
+            raise DataError("no model yet: call retrain(labels) first")
+        priority = self._priority(fit)
+        skip = np.zeros(len(priority), dtype=bool)
+        skip[fit.labelled] = True
+        exclude = pd.Index(list(exclude))
+        if len(exclude):
+            positions = self.ids.get_indexer(exclude)
+            if (positions < 0).any():
+                raise DataError(f"cannot exclude unknown ids: {_preview(exclude[positions < 0])}")
+            skip[positions] = True
+        # Shuffled so that ties (e.g. a flat EI far from every label) are broken at random.
+        candidates = self._rng.permutation(np.flatnonzero(~skip))
+        n = min(n, len(candidates))
+        if n <= 0:
+            return self.ids[:0]
+        best = np.argpartition(-priority[candidates], n - 1)[:n]
+        best = best[np.argsort(-priority[candidates][best], kind="stable")]
+        return self.ids[candidates[best]]
+
+    def _priority(self, fit: Fit) -> np.ndarray:
+        """Higher first, for the current strategy."""
+        if self.strategy == "random":
+            return self._rng.random(len(self.features))
+        if (self.strategy == "ei") != (fit.kind == "gp"):
+            raise DataError(f"the strategy changed to {self.strategy!r}: retrain first")
+        if self.strategy == "ei":
+            return expected_improvement(fit.scores, fit.std, fit.best)
+        if self.strategy == "top":
+            if self.target is None:
+                raise DataError("the 'top' strategy needs a target class: set learner.target")
+            return fit.scores[:, _class_column(fit, self.target)]
+        top2 = np.partition(fit.scores, fit.scores.shape[1] - 2, axis=1)[:, -2:]
+        return -(top2[:, 1] - top2[:, 0])
+
+
+def expected_improvement(
+    mean: np.ndarray, std: np.ndarray, best: float, xi: float = EI_XI
+) -> np.ndarray:
+    """Expected improvement over ``best`` of a Gaussian prediction ``(mean, std)``."""
+    std = np.maximum(std, 1e-12)
+    gain = mean - best - xi
+    z = gain / std
+    return gain * ndtr(z) + std * np.exp(-0.5 * z * z) / np.sqrt(2 * np.pi)
+
+
+def _class_column(fit: Fit, target: Any) -> int:
+    if target not in fit.classes:
+        raise DataError(f"no class {target!r} in the model; its classes: {_preview(fit.classes)}")
+    return fit.classes.index(target)
+
+
+def _in_chunks(predict: Callable[[np.ndarray], np.ndarray], features: np.ndarray) -> np.ndarray:
+    return np.concatenate(
+        [predict(features[start : start + CHUNK]) for start in range(0, len(features), CHUNK)]
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# Simulated labelling sessions
+# ----------------------------------------------------------------------------------------------
+
+
+def simulate(
+    data: Representations | np.ndarray,
+    truth: Any,
+    strategy: str,
+    n_labels: int = 200,
+    batch: int = 10,
+    seed: int = 0,
+    n_components: int = 40,
+    start: int = 10,
+    estimator: Any = None,
+    curve_length: int = 1000,
+) -> dict[str, Any]:
+    """Simulate a labelling session that looks for a rare class, answering from ground truth.
+
+    The session starts from one randomly chosen known positive (as a user who found one example,
+    like Walmsley et al. 2022) plus ``start - 1`` random galaxies, then labels the ``batch``
+    top suggestions of ``strategy`` per round until ``n_labels`` galaxies are labelled. Labels are
+    ``True``/``False`` for classifier strategies and interest scores 5 (positive) / 0 for
+    ``"ei"``. A classifier round without both classes labelled suggests at random.
+
+    The final model is trained on all labels (a logistic regression for ``"random"`` too, so the
+    baseline is random labelling with the same classifier). All galaxies, labelled ones included,
+    are ranked by its score (probability of the positive class; GP mean interest for ``"ei"``),
+    and precision@N is the fraction of the top N that are truly positive.
+
+    Returns a dict with ``precision@50``, ``precision@200``, ``precision_curve`` (precision@N
+    for N = 1..``curve_length``), ``n_found`` (positives among the labelled), ``labels`` (Series
+    position → truth, in labelling order) and ``strategy``/``n_labels``.
+    """
+    features = learning_features(data, n_components)
+    truth = np.asarray(truth)
+    if truth.dtype != bool or truth.shape != (len(features),):
+        raise DataError(f"truth must be a boolean array of length {len(features)}")
+    positives = np.flatnonzero(truth)
+    if not len(positives):
+        raise DataError("truth has no positive galaxy to find")
+    if not 2 <= start <= n_labels <= len(features):
+        raise DataError(f"need 2 <= start ({start}) <= n_labels ({n_labels}) <= n")
+    rng = np.random.default_rng(seed)
+    first = int(rng.choice(positives))
+    others = rng.permutation(np.delete(np.arange(len(features)), first))[: start - 1]
+    labelled = [first, *others.tolist()]
+
+    is_ei = strategy == "ei"
+    learner = Learner(features, estimator, strategy, target=None if is_ei else True, seed=seed)
+
+    def answers() -> tuple[np.ndarray, np.ndarray]:
+        known = truth[labelled]
+        values = np.where(known, INTEREST_POSITIVE, INTEREST_NEGATIVE) if is_ei else known
+        return np.asarray(labelled), values
+
+    while len(labelled) < n_labels:
+        size = min(batch, n_labels - len(labelled))
+        known = truth[labelled]
+        if is_ei or (known.any() and not known.all()):
+            learner.retrain(answers())
+            suggested = learner.suggest(size).to_numpy()
+        else:  # one class only: nothing to learn from yet
+            unlabelled = np.setdiff1d(np.arange(len(features)), labelled)
+            suggested = rng.choice(unlabelled, size, replace=False)
+        labelled.extend(int(i) for i in suggested)
+
+    if strategy == "random":
+        learner.strategy = "uncertainty"  # the same classifier, trained on the random labels
+    learner.retrain(answers())
+    score = learner.scores
+    order = np.argsort(-score, kind="stable")[:curve_length]
+    curve = np.cumsum(truth[order]) / np.arange(1, len(order) + 1)
+    return {
+        "strategy": strategy,
+        "n_labels": len(labelled),
+        "precision@50": float(curve[min(50, len(curve)) - 1]),
+        "precision@200": float(curve[min(200, len(curve)) - 1]),
+        "precision_curve": curve,
+        "n_found": int(truth[labelled].sum()),
+        "labels": pd.Series(truth[labelled], index=pd.Index(labelled, name="position")),
+    }

@@ -1,0 +1,32 @@
+// Colour bar (continuous values) or legend (categories) in HTML over the plot.
+
+import { categoryColor, type ColorMeta, formatNumber, gradientCss, MISSING_COLOR, viridis } from "./colors";
+import { element } from "./dom";
+
+export function renderLegend(el: HTMLElement, meta: ColorMeta): void {
+  el.replaceChildren();
+  el.hidden = meta.kind === "none";
+  if (meta.kind === "none") return;
+  el.append(element("div", "gw-legend-title", meta.column));
+  if (meta.kind === "continuous") {
+    const bar = element("div", "gw-colorbar");
+    bar.style.background = gradientCss(viridis(16));
+    const ticks = element("div", "gw-colorbar-ticks");
+    ticks.append(
+      element("span", "", formatNumber(meta.min)),
+      element("span", "", formatNumber(meta.max)),
+    );
+    el.append(bar, ticks);
+  } else {
+    meta.categories.forEach((name, i) => el.append(swatch(categoryColor(i), name)));
+  }
+  if (meta.missing > 0) el.append(swatch(MISSING_COLOR, `missing (${meta.missing})`));
+}
+
+function swatch(colour: string, label: string): HTMLElement {
+  const row = element("div", "gw-legend-row");
+  const chip = element("span", "gw-swatch");
+  chip.style.background = colour;
+  row.append(chip, element("span", "gw-legend-label", label));
+  return row;
+}

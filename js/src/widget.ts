@@ -1,0 +1,490 @@
+// galwidget Explorer front end: WebGL embedding scatter (regl-scatterplot), neighbour panel,
+// hover tooltip and toolbar. Selection and focus are synced with the kernel through traits;
+// neighbours, thumbnails and hover text are fetched on demand with custom messages.
+
+import createScatterplot from "regl-scatterplot";
+import { asFloat32, asUint32, type Binary, encodeIndices, sameIndexSet, splitXY } from "./codec";
+import { type ColorMeta, colorList, pointCodes } from "./colors";
+import { debounce } from "./debounce";
+import { element } from "./dom";
+import { renderLegend } from "./legend";
+import type { Model } from "./model";
+import { type Neighbour, NeighbourPanel } from "./panel";
+import { type Reply, Requests } from "./requests";
+import { type ImageKind, Thumbnails } from "./thumbnails";
+import { type Mode, Toolbar } from "./toolbar";
+import { Tooltip } from "./tooltip";
+import "./widget.css";
+
+type Scatterplot = ReturnType<typeof createScatterplot>;
+type Settings = Parameters<Scatterplot["set"]>[0];
+// Options regl-scatterplot 1.16 accepts at run time but leaves out of (or types more narrowly in)
+// its type declarations.
+type ExtraSettings = {
+  actionKeyMap?: { merge?: string; remove?: string; lasso?: string; rotate?: string };
+  lassoType?: "freeform" | "rectangle" | "brush";
+  pointColorActive?: string[];
+  pointColorHover?: string[];
+};
+
+function configure(
+  scatterplot: Scatterplot,
+  settings: Omit<Settings, keyof ExtraSettings> & ExtraSettings,
+): Promise<void> {
+  return scatterplot.set(settings as Settings);
+}
+
+interface Config {
+  n: number;
+  id_column: string;
+  image_kind: ImageKind;
+}
+
+const REQUEST_TIMEOUT_MS = 20000;
+const HOVER_DELAY_MS = 120;
+const FOCUS_ZOOM_DISTANCE = 0.35;
+const SELECTED_COLOR = "#ff2d6f";
+
+class ExplorerView {
+  private readonly root = element("div", "galwidget");
+  private readonly plot = element("div", "gw-plot");
+  private readonly canvas = element("canvas", "gw-canvas");
+  private readonly legend = element("div", "gw-legend");
+  private readonly status = element("div", "gw-status", "Loading galaxies…");
+  private readonly requests: Requests;
+  private readonly thumbnails: Thumbnails;
+  private readonly panel: NeighbourPanel;
+  private readonly tooltip = new Tooltip();
+  private readonly toolbar: Toolbar;
+  private readonly config: Config;
+  private readonly resizeObserver: ResizeObserver;
+  private scatterplot: Scatterplot | null = null;
+  private x = new Float32Array(0);
+  private y = new Float32Array(0);
+  private hovered = -1;
+  private dark: boolean | null = null;
+  private pointerDown: [number, number] | null = null;
+  private panelRequest = 0;
+  private destroyed = false;
+  private readonly listeners: [string, () => void][] = [];
+
+  constructor(
+    private readonly model: Model,
+    el: HTMLElement,
+  ) {
+    this.config = model.get("_config") as Config;
+    this.requests = new Requests((content) => model.send(content), REQUEST_TIMEOUT_MS);
+    this.thumbnails = new Thumbnails(this.requests, this.config.image_kind);
+    this.panel = new NeighbourPanel(this.thumbnails, (index) => this.pickNeighbour(index));
+    this.toolbar = new Toolbar({
+      mode: (mode) => this.save("mode", mode),
+      reset: () => void this.scatterplot?.reset(),
+      pointSize: (size) => this.save("point_size", size),
+      opacity: (opacity) => this.save("opacity", opacity),
+      moreLike: () => void this.showMoreLike(),
+      clear: () => this.clearSelection(),
+    });
+
+    const body = element("div", "gw-body");
+    this.plot.append(this.canvas, this.legend, this.tooltip.el, this.status);
+    body.append(this.plot, this.panel.el);
+    this.root.append(this.toolbar.el, body);
+    this.root.tabIndex = 0;
+    this.root.dataset.state = "loading";
+    el.append(this.root);
+    this.applyHeight();
+
+    this.onModel("msg:custom", (content: unknown, buffers: DataView[]) =>
+      this.requests.handle(content, buffers),
+    );
+    this.onModel("change:_points", () => void this.drawPoints());
+    this.onModel("change:_color change:_color_meta", () => this.scheduleRecolor());
+    this.onModel("change:_selection", () => this.syncSelectionFromModel());
+    this.onModel("change:_focus", () => this.syncFocusFromModel());
+    this.onModel("change:mode", () => this.applyMode());
+    this.onModel("change:point_size change:opacity", () => this.applyStyle());
+    this.onModel("change:k", () => this.syncFocusFromModel());
+    this.onModel("change:height", () => this.applyHeight());
+
+    this.root.addEventListener("keydown", this.onKeyDown);
+    this.plot.addEventListener("pointermove", this.onPointerMove);
+    this.plot.addEventListener("pointerleave", this.onPointerLeave);
+    this.canvas.addEventListener("pointerdown", this.onPointerDown, { capture: true });
+    this.canvas.addEventListener("pointerup", this.onPointerUp);
+
+    this.resizeObserver = new ResizeObserver(() => this.resize());
+    this.resizeObserver.observe(this.plot);
+
+    this.toolbar.setMode(this.mode);
+    this.toolbar.setPointSize(this.pointSize);
+    this.toolbar.setOpacity(this.opacity);
+    this.updateCount();
+    void this.start();
+  }
+
+  // -- model helpers ---------------------------------------------------------------------------
+
+  private onModel(events: string, callback: (...args: never[]) => void): void {
+    for (const event of events.split(" ")) {
+      this.model.on(event, callback);
+      this.listeners.push([event, callback as () => void]);
+    }
+  }
+
+  private save(name: string, value: unknown): void {
+    this.model.set(name, value);
+    this.model.save_changes();
+  }
+
+  private get mode(): Mode {
+    return this.model.get("mode") as Mode;
+  }
+
+  private get pointSize(): number {
+    return this.model.get("point_size") as number;
+  }
+
+  private get opacity(): number {
+    return this.model.get("opacity") as number;
+  }
+
+  private get selection(): Uint32Array {
+    return asUint32(this.model.get("_selection") as Binary);
+  }
+
+  private get focus(): number {
+    return this.model.get("_focus") as number;
+  }
+
+  // -- scatterplot -----------------------------------------------------------------------------
+
+  private async start(): Promise<void> {
+    const { width, height } = this.size();
+    try {
+      this.scatterplot = createScatterplot({
+        canvas: this.canvas,
+        width,
+        height,
+        pointSize: this.pointSize,
+        opacity: this.opacity,
+        opacityInactiveScale: 0.6,
+        pointSizeSelected: 1,
+        pointOutlineWidth: 1,
+        lassoMinDelay: 10,
+        lassoMinDist: 2,
+        deselectOnEscape: false,
+        deselectOnDblClick: false,
+      });
+    } catch (error) {
+      this.fail(`Cannot draw the scatter plot (WebGL unavailable?): ${String(error)}`);
+      return;
+    }
+    const scatterplot = this.scatterplot;
+    scatterplot.subscribe("select", ({ points }) => this.syncSelectionToModel(points));
+    scatterplot.subscribe("deselect", () => this.syncSelectionToModel([]));
+    scatterplot.subscribe("pointOver", (index) => this.hover(index));
+    scatterplot.subscribe("pointOut", () => this.unhover());
+    await configure(scatterplot, { actionKeyMap: { merge: "shift", remove: "alt" } });
+    this.applyTheme();
+    this.applyMode();
+    await this.drawPoints();
+    this.syncFocusFromModel();
+  }
+
+  private async drawPoints(): Promise<void> {
+    const scatterplot = this.scatterplot;
+    if (!scatterplot) return;
+    this.root.dataset.state = "loading";
+    this.status.hidden = false;
+    const { x, y } = splitXY(asFloat32(this.model.get("_points") as Binary));
+    if (x.length !== this.config.n) {
+      this.fail(`expected ${this.config.n} points, got ${x.length}`);
+      return;
+    }
+    this.x = x;
+    this.y = y;
+    await this.recolor();
+    if (this.destroyed) return;
+    this.status.hidden = true;
+    this.root.dataset.state = "ready";
+  }
+
+  private recolorPending = false;
+
+  /** Colour trait and its metadata usually change together: redraw once per batch. */
+  private scheduleRecolor(): void {
+    if (this.recolorPending) return;
+    this.recolorPending = true;
+    queueMicrotask(() => {
+      this.recolorPending = false;
+      void this.recolor();
+    });
+  }
+
+  private async recolor(): Promise<void> {
+    const scatterplot = this.scatterplot;
+    if (!scatterplot || this.x.length === 0) return;
+    const meta = this.model.get("_color_meta") as ColorMeta;
+    const codes = pointCodes(meta, this.model.get("_color") as Binary, this.x.length);
+    renderLegend(this.legend, meta);
+    await this.applyColors(scatterplot, meta);
+    const spatialIndex = scatterplot.get("isPointsDrawn") ? scatterplot.get("spatialIndex") : undefined;
+    await scatterplot.draw(
+      { x: this.x, y: this.y, valueA: codes },
+      { zDataType: "categorical", spatialIndex, preventFilterReset: true },
+    );
+    if (this.destroyed) return;
+    this.syncSelectionFromModel();
+    this.drawFocus();
+  }
+
+  /** Point colours, with one selection and hover colour whatever the colour map. */
+  private applyColors(scatterplot: Scatterplot, meta: ColorMeta): Promise<void> {
+    const colors = colorList(meta);
+    const dark = this.dark;
+    return configure(scatterplot, {
+      colorBy: meta.kind === "none" ? null : "valueA",
+      pointColor: colors,
+      pointColorActive: colors.map(() => SELECTED_COLOR),
+      pointColorHover: colors.map(() => (dark ? "#ffffff" : "#000000")),
+    });
+  }
+
+  private size(): { width: number; height: number } {
+    return {
+      width: Math.max(1, this.plot.clientWidth || 640),
+      height: Math.max(1, this.plot.clientHeight || 480),
+    };
+  }
+
+  private resize(): void {
+    if (!this.scatterplot) return;
+    const { width, height } = this.size();
+    void this.scatterplot.set({ width, height });
+    this.applyTheme();
+  }
+
+  private applyHeight(): void {
+    this.root.style.height = `${this.model.get("height") as number}px`;
+  }
+
+  /** Match JupyterLab's light or dark theme (CSS variables, light fallback). */
+  private applyTheme(): void {
+    if (!this.scatterplot) return;
+    const background = getComputedStyle(this.root).backgroundColor;
+    const dark = luminance(background) < 0.4;
+    this.root.classList.toggle("gw-dark", dark);
+    if (dark === this.dark) return;
+    this.dark = dark;
+    void this.scatterplot.set({
+      backgroundColor: dark ? [0.1, 0.1, 0.1, 1] : [1, 1, 1, 1],
+      lassoColor: dark ? [0.55, 0.8, 1, 1] : [0, 0.4, 0.8, 1],
+    });
+    void this.applyColors(this.scatterplot, this.model.get("_color_meta") as ColorMeta);
+    this.drawFocus();
+  }
+
+  private applyMode(): void {
+    const mode = this.mode;
+    this.toolbar.setMode(mode);
+    if (!this.scatterplot) return;
+    void configure(this.scatterplot, {
+      mouseMode: mode === "pan" ? "panZoom" : "lasso",
+      lassoType: mode === "box" ? "rectangle" : "freeform",
+    });
+  }
+
+  private applyStyle(): void {
+    this.toolbar.setPointSize(this.pointSize);
+    this.toolbar.setOpacity(this.opacity);
+    void this.scatterplot?.set({ pointSize: this.pointSize, opacity: this.opacity });
+  }
+
+  private fail(message: string): void {
+    this.root.dataset.state = "error";
+    this.status.hidden = false;
+    this.status.classList.add("gw-error");
+    this.status.textContent = message;
+  }
+
+  // -- selection -------------------------------------------------------------------------------
+
+  private syncSelectionToModel(points: ArrayLike<number>): void {
+    if (sameIndexSet(points, this.selection)) return;
+    this.save("_selection", encodeIndices(Array.from(points)));
+  }
+
+  private syncSelectionFromModel(): void {
+    const selection = this.selection;
+    this.updateCount();
+    const scatterplot = this.scatterplot;
+    if (!scatterplot || !scatterplot.get("isPointsDrawn")) return;
+    if (sameIndexSet(scatterplot.get("selectedPoints"), selection)) return;
+    if (selection.length === 0) scatterplot.deselect({ preventEvent: true });
+    else scatterplot.select(Array.from(selection), { preventEvent: true });
+  }
+
+  private clearSelection(): void {
+    this.scatterplot?.deselect();
+    this.syncSelectionToModel([]);
+  }
+
+  private updateCount(): void {
+    this.toolbar.setCount(this.selection.length, this.config.n);
+  }
+
+  // -- focus and neighbour panel ---------------------------------------------------------------
+
+  private syncFocusFromModel(): void {
+    this.drawFocus();
+    const focus = this.focus;
+    if (focus < 0) return;
+    void this.showNeighbours(focus);
+  }
+
+  private drawFocus(): void {
+    const scatterplot = this.scatterplot;
+    if (!scatterplot || !scatterplot.get("isPointsDrawn")) return;
+    const focus = this.focus;
+    if (focus < 0 || focus >= this.x.length) {
+      void scatterplot.clearAnnotations();
+      return;
+    }
+    const lineColor: [number, number, number, number] = this.dark
+      ? [1, 1, 1, 0.6]
+      : [0, 0, 0, 0.6];
+    void scatterplot.drawAnnotations([
+      { x: this.x[focus], lineColor, lineWidth: 1 },
+      { y: this.y[focus], lineColor, lineWidth: 1 },
+    ]);
+  }
+
+  private async showNeighbours(focus: number): Promise<void> {
+    const request = ++this.panelRequest;
+    const k = this.model.get("k") as number;
+    this.panel.loading("Finding neighbours…", k);
+    const { reply } = await this.requests.request("neighbours", { index: focus });
+    if (request !== this.panelRequest || this.destroyed) return;
+    this.showReply(reply, `Neighbours of ${String(reply.id ?? "")}`);
+  }
+
+  private async showMoreLike(): Promise<void> {
+    const request = ++this.panelRequest;
+    const count = this.selection.length;
+    this.panel.loading("Searching…", this.model.get("k") as number);
+    const { reply } = await this.requests.request("more_like");
+    if (request !== this.panelRequest || this.destroyed) return;
+    this.showReply(reply, `More like the ${count.toLocaleString("en-US")} selected`);
+  }
+
+  private showReply(reply: Reply, title: string): void {
+    if (!reply.ok) {
+      this.panel.message("Neighbours unavailable", reply.reason ?? "unknown error");
+      return;
+    }
+    const indices = reply.indices as number[];
+    const ids = reply.ids as string[];
+    const distances = reply.distances as number[];
+    const neighbours: Neighbour[] = indices.map((index, i) => ({
+      index,
+      id: ids[i],
+      distance: distances[i],
+    }));
+    this.panel.show(title, neighbours);
+  }
+
+  private pickNeighbour(index: number): void {
+    this.save("_focus", index);
+    const scatterplot = this.scatterplot;
+    if (!scatterplot) return;
+    const distance = Math.min(scatterplot.get("cameraDistance"), FOCUS_ZOOM_DISTANCE);
+    void scatterplot.zoomToLocation([this.x[index], this.y[index]], distance, {
+      transition: true,
+      transitionDuration: 400,
+    });
+  }
+
+  // -- pointer, keyboard and tooltip -----------------------------------------------------------
+
+  private readonly onPointerDown = (event: PointerEvent): void => {
+    this.root.focus({ preventScroll: true });
+    this.pointerDown = [event.clientX, event.clientY];
+    // regl-scatterplot knows one key per action: let ctrl remove as alt does.
+    if (!this.scatterplot) return;
+    void configure(this.scatterplot, {
+      actionKeyMap: { merge: "shift", remove: event.ctrlKey ? "ctrl" : "alt" },
+    });
+  };
+
+  private readonly onPointerUp = (event: PointerEvent): void => {
+    const start = this.pointerDown;
+    this.pointerDown = null;
+    if (!start || this.hovered < 0) return;
+    if (Math.hypot(event.clientX - start[0], event.clientY - start[1]) > 3) return;
+    if (event.shiftKey || event.altKey || event.ctrlKey) return;
+    this.save("_focus", this.hovered);
+  };
+
+  private readonly onKeyDown = (event: KeyboardEvent): void => {
+    if (event.key === "Escape") {
+      event.stopPropagation();
+      this.clearSelection();
+    }
+  };
+
+  private readonly onPointerMove = (event: PointerEvent): void => {
+    const rect = this.plot.getBoundingClientRect();
+    this.tooltip.moveTo(event.clientX - rect.left, event.clientY - rect.top, rect.width, rect.height);
+  };
+
+  private readonly onPointerLeave = (): void => this.unhover();
+
+  private readonly requestHover = debounce((index: number) => void this.showTooltip(index), HOVER_DELAY_MS);
+
+  private hover(index: number): void {
+    this.hovered = index;
+    this.requestHover(index);
+  }
+
+  private unhover(): void {
+    this.hovered = -1;
+    this.requestHover.cancel();
+    this.tooltip.hide();
+  }
+
+  private async showTooltip(index: number): Promise<void> {
+    const thumbnail = this.config.image_kind === "none" ? null : this.thumbnails.get(index);
+    const { reply } = await this.requests.request("hover", { index });
+    if (this.hovered !== index || this.destroyed || !reply.ok) return;
+    this.tooltip.show(String(reply.id), reply.fields as [string, string][], thumbnail);
+  }
+
+  // -- teardown --------------------------------------------------------------------------------
+
+  destroy(): void {
+    this.destroyed = true;
+    for (const [event, callback] of this.listeners) this.model.off(event, callback);
+    this.requestHover.cancel();
+    this.resizeObserver.disconnect();
+    this.requests.dispose();
+    this.thumbnails.dispose();
+    this.scatterplot?.destroy();
+    this.scatterplot = null;
+    this.root.remove();
+  }
+}
+
+/** Relative luminance (0 dark … 1 light) of a CSS rgb()/rgba() colour; transparent counts as light. */
+function luminance(css: string): number {
+  const parts = css.match(/[\d.]+/g)?.map(Number) ?? [];
+  if (parts.length < 3 || parts[3] === 0) return 1;
+  const [r, g, b] = parts;
+  return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
+}
+
+function render({ model, el }: { model: Model; el: HTMLElement }): () => void {
+  const view = new ExplorerView(model, el);
+  return () => view.destroy();
+}
+
+export default { render };

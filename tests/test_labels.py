@@ -1,0 +1,336 @@
+"""The crash-safe label store (galwidget.labels)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import multiprocessing
+import os
+import signal
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import galwidget as gw
+
+IDS = pd.Index([f"J{i:06d}" for i in range(100)], name="iauname")
+CLASSES = ["ring", "spiral", "smooth"]
+
+
+def make_store(path: Path, **kwargs) -> gw.LabelStore:
+    options = {"fingerprint": "f00d", "ids": IDS, "classes": CLASSES, **kwargs}
+    return gw.LabelStore(path, **options)
+
+
+def log_lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_set_remove_get_and_frames(tmp_path):
+    store = make_store(tmp_path / "labels.jsonl")
+    assert store.set(["J000001", "J000002", "J000001"], "ring") == ["J000001", "J000002"]
+    store.set("J000003", "spiral", source="key")
+    assert store.get("J000001") == "ring"
+    assert store.get("J000050") is None
+    assert len(store) == 3
+    assert "J000003" in store
+
+    labels = store.labels
+    assert labels.index.name == "iauname"
+    assert list(labels.columns) == ["label", "time", "source"]
+    assert labels.loc["J000003", "source"] == "key"
+    assert labels.loc["J000001", "source"] == "python"
+    assert str(labels["time"].dt.tz) == "UTC"
+    assert store.series().to_dict() == {"J000001": "ring", "J000002": "ring", "J000003": "spiral"}
+    assert store.counts().to_dict() == {"ring": 2, "spiral": 1, "smooth": 0}
+
+    assert store.remove(["J000002", "J000099"]) == ["J000002"]  # J000099 had no label
+    assert store.get("J000002") is None
+    assert len(store) == 2
+    assert store.set("J000001", "ring") == []  # unchanged: nothing written
+
+
+def test_undo_and_redo_whole_operations(tmp_path):
+    store = make_store(tmp_path / "labels.jsonl")
+    assert store.undo() == [] and not store.can_undo
+    store.set([f"J{i:06d}" for i in range(10)], "smooth", source="bulk")
+    store.set("J000003", "ring", source="key")  # relabel inside the bulk selection
+
+    assert store.undo() == ["J000003"]
+    assert store.get("J000003") == "smooth"  # the previous label is back, not removed
+    assert sorted(store.undo()) == [f"J{i:06d}" for i in range(10)]  # the bulk op at once
+    assert len(store) == 0 and not store.can_undo
+
+    assert len(store.redo()) == 10
+    assert store.redo() == ["J000003"]
+    assert store.get("J000003") == "ring" and len(store) == 10
+    assert store.labels.loc["J000003", "source"] == "redo"
+
+    store.undo()
+    assert store.can_redo
+    store.set("J000020", "spiral")  # a new change clears the redo stack
+    assert not store.can_redo and store.redo() == []
+
+
+def test_new_store_restores_labels_and_undo_history(tmp_path):
+    path = tmp_path / "labels.jsonl"
+    first = make_store(path)
+    first.set(["J000001", "J000002"], "ring", source="bulk")
+    first.set("J000003", "spiral", source="key")
+    first.undo()
+    del first
+
+    again = make_store(path)
+    assert again.series().to_dict() == {"J000001": "ring", "J000002": "ring"}
+    assert again.can_redo
+    assert again.redo() == ["J000003"]
+    assert sorted(again.undo()) == ["J000003"]
+    assert sorted(again.undo()) == ["J000001", "J000002"]
+    assert len(again) == 0
+
+
+@pytest.mark.parametrize("tail", [b'{"op": "abc", "id": "J0000', b'{"op": "abc", "id": "J\n'])
+def test_corrupt_last_line_is_skipped_and_repaired(tmp_path, tail):
+    path = tmp_path / "labels.jsonl"
+    store = make_store(path)
+    store.set(["J000001", "J000002"], "ring")
+    with open(path, "ab") as log:  # a crash in the middle of writing the next record
+        log.write(tail)
+
+    with pytest.warns(UserWarning, match="incomplete.*earlier labels are intact"):
+        reopened = make_store(path)
+    assert reopened.series().to_dict() == {"J000001": "ring", "J000002": "ring"}
+    (backup,) = tmp_path.glob("labels.jsonl.corrupt-*")
+    assert backup.read_bytes() == tail  # the torn bytes are kept
+
+    reopened.set("J000004", "smooth")
+    records = log_lines(path)  # every line parses: the append started on a fresh line
+    assert [r["id"] for r in records[1:]] == ["J000001", "J000002", "J000004"]
+    assert make_store(path).series().to_dict() == {
+        "J000001": "ring",
+        "J000002": "ring",
+        "J000004": "smooth",
+    }
+
+
+def test_corrupt_middle_line_is_an_error_naming_it(tmp_path):
+    path = tmp_path / "labels.jsonl"
+    store = make_store(path)
+    for i in range(3):
+        store.set(f"J00000{i}", "ring")
+    lines = path.read_text().splitlines(keepends=True)
+    lines[2] = lines[2][:20] + "\n"
+    path.write_text("".join(lines))
+    with pytest.raises(gw.DataError, match="line 3 of the label log"):
+        make_store(path)
+    assert path.read_text() == "".join(lines)  # nothing was dropped
+
+
+def test_fingerprint_mismatch_and_escape_hatches(tmp_path):
+    path = tmp_path / "labels.jsonl"
+    make_store(path).set(["J000001", "J000002"], "ring")
+
+    with pytest.raises(gw.DataError, match=r"fingerprint f00d.*beef.*check_fingerprint=False"):
+        make_store(path, fingerprint="beef")
+    anyway = make_store(path, fingerprint="beef", check_fingerprint=False)
+    assert len(anyway) == 2
+
+    other = make_store(tmp_path / "other.jsonl", fingerprint="beef")
+    assert sorted(other.import_labels(path)) == ["J000001", "J000002"]
+    assert other.labels["source"].unique().tolist() == ["import"]
+
+
+def test_unknown_ids_and_classes_write_nothing(tmp_path):
+    path = tmp_path / "labels.jsonl"
+    store = make_store(path)
+    size = path.stat().st_size
+    with pytest.raises(gw.DataError, match="unknown iauname ids: 'nope', 'J999'"):
+        store.set(["J000001", "nope", "J999"], "ring")
+    with pytest.raises(gw.DataError, match=r"unknown class 'bar'.*ring, spiral, smooth"):
+        store.set("J000001", "bar")
+    with pytest.raises(gw.DataError, match="source must be one of"):
+        store.set("J000001", "ring", source="mouse")
+    assert path.stat().st_size == size and len(store) == 0
+
+
+def test_classes_and_key_map():
+    assert gw.LabelStore(fingerprint="a", classes=["ring", "bar"]).key_map == {
+        "1": "ring",
+        "2": "bar",
+    }
+    store = gw.LabelStore(fingerprint="b", classes={"ring": "r", "bar": "b"})
+    assert store.classes == ["ring", "bar"] and store.key_map == {"r": "ring", "b": "bar"}
+    assert store.set("x", "ring") == ["x"]  # without ids any id is accepted
+    with pytest.raises(gw.DataError, match="key 'r' is used by both"):
+        gw.LabelStore(fingerprint="c", classes={"ring": "r", "rare": "r"})
+    numeric = gw.LabelStore(fingerprint="d")  # no classes: numbers and strings
+    numeric.set(["a", "b"], 5)
+    numeric.set("c", np.float32(2.5))
+    assert numeric.series().to_dict() == {"a": 5, "b": 5, "c": 2.5}
+    with pytest.raises(gw.DataError, match="finite"):
+        numeric.set("d", float("nan"))
+
+
+def test_default_path_is_labels_dir_or_cwd(tmp_path, monkeypatch):
+    reps = gw.Representations.from_array(np.eye(4, dtype=np.float32))
+    store = gw.LabelStore.for_data(reps)
+    expected = Path(os.environ["GALWIDGET_LABELS_DIR"]) / f"{reps.fingerprint}.jsonl"
+    assert store.path == expected and expected.exists()
+    assert store.header["fingerprint"] == reps.fingerprint
+    assert store.header["id_column"] == reps.id_column
+
+    monkeypatch.delenv("GALWIDGET_LABELS_DIR")
+    monkeypatch.chdir(tmp_path)
+    store = gw.LabelStore.for_data(reps)
+    assert store.path.resolve() == (tmp_path / "galwidget-labels" / f"{reps.fingerprint}.jsonl")
+    with pytest.raises(gw.DataError, match=f"unknown {reps.id_column} ids: 'x'"):
+        store.set("x", "ring")
+
+
+def test_on_change_runs_after_the_change_is_on_disk(tmp_path):
+    path = tmp_path / "labels.jsonl"
+    store = make_store(path)
+    seen = []
+    store.on_change(lambda ids: seen.append((ids, [r["id"] for r in log_lines(path)[1:]])))
+    store.set(["J000001", "J000002"], "ring")
+    store.undo()
+    assert seen[0] == (["J000001", "J000002"], ["J000001", "J000002"])
+    assert sorted(seen[1][0]) == ["J000001", "J000002"] and len(seen[1][1]) == 4
+
+
+def test_fsync_before_returning(tmp_path, monkeypatch):
+    path = tmp_path / "labels.jsonl"
+    store = make_store(path)
+    synced = []
+    real_fsync = os.fsync
+
+    def recording_fsync(fd):
+        real_fsync(fd)
+        if Path(os.readlink(f"/proc/self/fd/{fd}")) == path:
+            synced.append(path.read_text().count("J000007"))
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    store.set("J000007", "ring")
+    assert synced == [1]  # the record was written, then fsync'd, before set returned
+
+
+def test_two_stores_in_one_process_share_the_log(tmp_path):
+    path = tmp_path / "labels.jsonl"
+    a, b = make_store(path), make_store(path)
+    external = []
+    b.on_change(external.append)
+    a.set(["J000001", "J000002"], "ring")
+    assert b.get("J000001") == "ring" and external == [["J000001", "J000002"]]
+    b.set("J000003", "smooth")
+    assert len(a) == 3
+    assert sorted(b.undo()) == ["J000003"]  # undo follows the log's history
+    assert sorted(b.undo()) == ["J000001", "J000002"]  # ...whichever store wrote it
+    assert len(a) == 0
+
+
+def _label_many(path: str, worker: int, n: int, start: multiprocessing.Barrier) -> None:
+    store = gw.LabelStore(path, fingerprint="f00d")
+    start.wait(timeout=60)
+    for i in range(n):
+        store.set(f"w{worker}-{i}", "ring" if i % 2 else "smooth", source="key")
+        if i % 25 == 0:
+            store.set([f"w{worker}-bulk{i}-{j}" for j in range(40)], "spiral", source="bulk")
+
+
+@pytest.mark.slow
+def test_two_processes_append_concurrently(tmp_path):
+    path = tmp_path / "labels.jsonl"
+    watcher = gw.LabelStore(path, fingerprint="f00d")
+    context = multiprocessing.get_context("spawn")
+    start = context.Barrier(2)
+    workers = [
+        context.Process(target=_label_many, args=(str(path), w, 150, start)) for w in range(2)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+        assert worker.exitcode == 0
+
+    records = log_lines(path)  # every line is complete JSON
+    assert len(records) == 1 + 2 * (150 + 6 * 40)
+    writers = [r["id"][:2] for r in records[1:]]
+    switches = sum(a != b for a, b in itertools.pairwise(writers))
+    assert switches > 2  # the two processes really wrote at the same time
+    expected = {f"w{w}-{i}" for w in range(2) for i in range(150)}
+    expected |= {
+        f"w{w}-bulk{i}-{j}" for w in range(2) for i in range(0, 150, 25) for j in range(40)
+    }
+    assert set(watcher.series().index) == expected  # picked up by refresh
+    assert set(gw.LabelStore(path, fingerprint="f00d").series().index) == expected
+
+
+def _label_until_killed(path: str, acknowledged: str) -> None:
+    store = gw.LabelStore(path, fingerprint="f00d")
+    with open(acknowledged, "a") as out:
+        for i in range(100_000):
+            store.set([f"k{i}", f"k{i}-b"], "ring", source="key")
+            out.write(f"k{i}\n")  # set() returned: the UI would now show "saved"
+            out.flush()
+
+
+@pytest.mark.slow
+def test_kill_9_loses_no_saved_label(tmp_path):
+    path, acknowledged = tmp_path / "labels.jsonl", tmp_path / "saved.txt"
+    acknowledged.touch()
+    context = multiprocessing.get_context("spawn")
+    worker = context.Process(target=_label_until_killed, args=(str(path), str(acknowledged)))
+    worker.start()
+    deadline = time.monotonic() + 120
+    while len(acknowledged.read_text().splitlines()) < 100 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.join()
+    assert worker.exitcode == -signal.SIGKILL
+    saved = acknowledged.read_text().splitlines()
+    assert len(saved) >= 100
+    with warnings.catch_warnings():  # a torn last line is allowed, and repaired
+        warnings.simplefilter("ignore")
+        store = gw.LabelStore(path, fingerprint="f00d")
+    assert set(saved) <= set(store.series().index)
+    store.set("after", "ring")
+    assert all(json.loads(line) for line in path.read_text().splitlines())
+
+
+def test_import_and_export_round_trip(tmp_path):
+    store = make_store(tmp_path / "labels.jsonl")
+    store.set(["J000001", "J000002"], "ring")
+    store.set("J000010", "spiral")
+    for path in (store.to_csv(tmp_path / "labels.csv"), store.to_parquet(tmp_path / "l.parquet")):
+        copy = make_store(tmp_path / f"{path.name}.jsonl")
+        assert sorted(copy.import_labels(path)) == ["J000001", "J000002", "J000010"]
+        pd.testing.assert_series_equal(copy.series(), store.series())
+
+    scores = gw.LabelStore(tmp_path / "scores.jsonl", fingerprint="f00d", ids=IDS)
+    scores.set(["J000001", "J000002"], 5)
+    scores.set("J000003", 2.5)
+    copy = gw.LabelStore(tmp_path / "scores2.jsonl", fingerprint="f00d", ids=IDS)
+    copy.import_labels(scores.to_csv(tmp_path / "scores.csv"))
+    assert copy.series().to_dict() == {"J000001": 5, "J000002": 5, "J000003": 2.5}
+
+
+def test_import_validates_everything_before_applying(tmp_path):
+    store = make_store(tmp_path / "labels.jsonl")
+    frame = pd.DataFrame({"iauname": ["J000001", "J000002", "J000003"]})
+    frame["label"] = ["ring", np.nan, "smooth"]
+    assert store.import_labels(frame) == ["J000001", "J000003"]  # NaN skipped
+    assert store.undo() == ["J000003", "J000001"]  # one operation
+
+    bad = pd.DataFrame({"name": ["J000001", "ghost"], "class": ["ring", "ring"]})
+    with pytest.raises(gw.DataError, match="unknown iauname ids: 'ghost'"):
+        store.import_labels(bad, id_column="name", label_column="class")
+    twice = pd.DataFrame({"id": ["J000001", "J000001"], "label": ["ring", "smooth"]})
+    with pytest.raises(gw.DataError, match=r"two different labels.*J000001"):
+        store.import_labels(twice)
+    with pytest.raises(gw.DataError, match="no label column 'label'"):
+        store.import_labels(bad, id_column="name")
+    assert len(store) == 0

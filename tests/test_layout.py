@@ -1,0 +1,83 @@
+"""gw.layout: PCA and UMAP maps, reuse of the index's PCA, disk cache."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+from sklearn.decomposition import PCA as SklearnPCA
+
+import galwidget as gw
+
+
+def make_reps(n: int = 600, d: int = 32, seed: int = 0) -> gw.Representations:
+    rng = np.random.default_rng(seed)
+    latent = rng.standard_normal((n, 5)) * np.array([4.0, 2.0, 1.0, 0.5, 0.3])
+    features = latent @ rng.standard_normal((5, d)) + 0.05 * rng.standard_normal((n, d))
+    return gw.Representations.from_array(features, ids=[f"G{i}" for i in range(n)])
+
+
+def test_pca_layout_is_the_first_two_components(tmp_path) -> None:
+    reps = make_reps()
+    xy = gw.layout(reps, cache_dir=tmp_path)
+    assert xy.shape == (600, 2) and xy.dtype == np.float32 and xy.flags.c_contiguous
+    expected = SklearnPCA(2).fit_transform(reps.features.astype(np.float64))
+    for axis in range(2):
+        sign = np.sign(np.dot(xy[:, axis], expected[:, axis]))
+        np.testing.assert_allclose(xy[:, axis] * sign, expected[:, axis], atol=2e-3)
+
+
+def test_pca_layout_reuses_the_index_pca(tmp_path) -> None:
+    reps = make_reps()
+    index = gw.NeighbourIndex(reps, n_components=4, cache_dir=tmp_path / "index")
+    xy = gw.layout(reps, index=index, cache_dir=tmp_path / "layout")
+    np.testing.assert_array_equal(xy, index.embedding[:, :2])
+    # Without index=, a PCA already cached in the same folder is reused as well.
+    assert (gw.layout(reps, cache_dir=tmp_path / "index") == index.embedding[:, :2]).all()
+
+
+def test_layout_is_cached_on_disk(tmp_path) -> None:
+    reps = make_reps()
+    first = gw.layout(reps, cache_dir=tmp_path)
+    (path,) = tmp_path.glob("layout-*.npz")
+    assert path.name == f"layout-{reps.fingerprint}-pca.npz"
+    modified = path.stat().st_mtime_ns
+    np.testing.assert_array_equal(gw.layout(reps, cache_dir=tmp_path), first)
+    assert path.stat().st_mtime_ns == modified
+    path.write_bytes(b"garbage")
+    with pytest.warns(UserWarning, match="ignoring cache file"):
+        np.testing.assert_array_equal(gw.layout(reps, cache_dir=tmp_path), first)
+
+
+def test_layout_errors(tmp_path, monkeypatch) -> None:
+    reps = make_reps()
+    with pytest.raises(gw.DataError, match="unknown layout method 'tsne'"):
+        gw.layout(reps, method="tsne", cache_dir=tmp_path)
+    other = gw.NeighbourIndex(make_reps(seed=1), n_components=3, cache_dir=tmp_path)
+    with pytest.raises(gw.DataError, match="different data"):
+        gw.layout(reps, index=other, cache_dir=tmp_path)
+    monkeypatch.setitem(sys.modules, "umap", None)  # makes `import umap` fail
+    with pytest.raises(ImportError, match=r"pip install galwidget\[umap\]"):
+        gw.layout(reps, method="umap", cache_dir=tmp_path)
+
+
+@pytest.mark.slow
+def test_umap_layout_separates_clusters_and_is_cached(tmp_path) -> None:
+    pytest.importorskip("umap", reason="umap-learn is an optional extra")
+    rng = np.random.default_rng(2)
+    centres = rng.standard_normal((3, 20)) * 10
+    labels = np.repeat(np.arange(3), 200)
+    features = centres[labels] + rng.standard_normal((600, 20))
+    reps = gw.Representations.from_array(features)
+    xy = gw.layout(reps, method="umap", cache_dir=tmp_path, umap_options={"n_neighbors": 10})
+    assert xy.shape == (600, 2) and xy.dtype == np.float32 and np.isfinite(xy).all()
+    # Each cluster's points lie nearer their own cluster centre than any other.
+    means = np.stack([xy[labels == c].mean(axis=0) for c in range(3)])
+    nearest = np.argmin(((xy[:, None, :] - means[None]) ** 2).sum(axis=2), axis=1)
+    assert (nearest == labels).mean() > 0.99
+    # UMAP ran on the cached PCA-20 (d = 20 < 40): the second call only reads files.
+    names = sorted(p.name.split("-")[0] for p in tmp_path.glob("*.npz"))
+    assert names == ["layout", "pca"]
+    again = gw.layout(reps, method="umap", cache_dir=tmp_path, umap_options={"n_neighbors": 10})
+    np.testing.assert_array_equal(again, xy)

@@ -1,0 +1,228 @@
+"""Active learning: classifiers, scores, suggestion strategies and simulated sessions."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.svm import LinearSVC
+
+import galwidget as gw
+from galwidget import learn
+
+
+def rare_class_problem(n: int = 5000, d: int = 10, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """A broad population with a rare (~2%) compact cluster offset along three dimensions."""
+    rng = np.random.default_rng(seed)
+    features = rng.normal(size=(n, d)).astype(np.float32)
+    truth = rng.random(n) < 0.02
+    features[truth] = rng.normal(size=(truth.sum(), d)) * 0.5
+    features[truth, :3] += 1.5
+    return features, truth
+
+
+def linear_tail_problem(n: int = 5000, d: int = 20, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """A rare class (2%) beyond a linear threshold: what a linear classifier can learn."""
+    rng = np.random.default_rng(seed)
+    features = rng.normal(size=(n, d)).astype(np.float32)
+    score = features[:, :5].sum(axis=1)
+    return features, score > np.quantile(score, 0.98)
+
+
+@pytest.fixture(scope="module")
+def problem() -> tuple[np.ndarray, np.ndarray]:
+    return rare_class_problem()
+
+
+def mean_precision(features, truth, strategy: str, n_labels: int) -> float:
+    runs = [learn.simulate(features, truth, strategy, n_labels=n_labels, seed=s) for s in (0, 1, 2)]
+    return float(np.mean([run["precision@50"] for run in runs]))
+
+
+@pytest.mark.parametrize(
+    ("strategy", "make_problem", "n_labels"),
+    [
+        ("uncertainty", linear_tail_problem, 200),
+        ("top", linear_tail_problem, 200),
+        ("ei", rare_class_problem, 100),  # a compact anomaly, as in Walmsley et al. 2022
+    ],
+)
+def test_strategies_beat_random_labelling(strategy, make_problem, n_labels):
+    features, truth = make_problem()
+    baseline = mean_precision(features, truth, "random", n_labels)
+    assert baseline < 0.8
+    assert mean_precision(features, truth, strategy, n_labels) > baseline + 0.15
+
+
+def test_simulate_reports_its_session(problem):
+    features, truth = problem
+    run = learn.simulate(features, truth, "top", n_labels=60, batch=20, seed=3, curve_length=300)
+    assert run["strategy"] == "top" and run["n_labels"] == 60
+    labels = run["labels"]
+    assert len(labels) == 60 and labels.index.is_unique
+    assert labels.iloc[0]  # starts from one known positive
+    assert np.array_equal(labels.to_numpy(), truth[labels.index])
+    assert run["n_found"] == labels.sum() > 10  # far above the 2% of random picks
+    curve = run["precision_curve"]
+    assert curve.shape == (300,) and ((curve >= 0) & (curve <= 1)).all()
+    assert run["precision@50"] == curve[49] and run["precision@200"] == curve[199]
+    with pytest.raises(gw.DataError, match="boolean array"):
+        learn.simulate(features, truth.astype(int), "top")
+
+
+def test_top_finds_the_target_class():
+    features, truth = linear_tail_problem()
+    rng = np.random.default_rng(0)
+    negatives = rng.choice(np.flatnonzero(~truth), 200, replace=False)
+    known = np.concatenate([np.flatnonzero(truth)[:15], negatives])
+    kinds = np.where(truth[known], "ring", np.where(features[known, 5] > 0, "disk", "smooth"))
+    learner = learn.Learner(features, strategy="top", target="ring")
+    fit = learner.retrain((known, kinds))
+    assert fit.kind == "classifier" and set(fit.classes) == {"ring", "disk", "smooth"}
+    assert fit.scores.shape == (len(features), 3)
+    assert np.allclose(fit.scores.sum(axis=1), 1, atol=1e-5)
+    assert learner.scores.shape == (len(features),)  # the target's probability
+    suggested = learner.suggest(20)
+    assert truth[suggested].mean() >= 0.7  # the base rate is 0.02
+    assert not set(suggested) & set(known)
+
+
+def test_uncertainty_suggests_galaxies_near_the_boundary():
+    rng = np.random.default_rng(2)
+    features = rng.normal(size=(3000, 2)).astype(np.float32)
+    side = features[:, 0] > 0.3
+    known = rng.choice(3000, 200, replace=False)
+    learner = learn.Learner(features)  # uncertainty is the default
+    learner.retrain((known, side[known]))
+    suggested = learner.suggest(30).to_numpy()
+    distance = np.abs(features[:, 0] - 0.3)
+    assert np.percentile(distance[suggested], 90) < np.percentile(distance, 5)
+    assert not set(suggested) & set(known)
+
+
+@pytest.mark.parametrize("strategy", ["uncertainty", "top", "ei", "random"])
+def test_suggestions_exclude_labelled_and_skipped(problem, strategy):
+    features, truth = problem
+    known = np.arange(0, 5000, 50)
+    labels = np.where(truth[known], 5.0, 0.0) if strategy == "ei" else truth[known]
+    labels[:2] = (5.0, 0.0) if strategy == "ei" else (True, False)
+    learner = learn.Learner(features, strategy=strategy, target=True, seed=4)
+    learner.retrain((known, labels))
+    first = learner.suggest(40)
+    assert len(first) == 40 and first.is_unique and not set(first) & set(known)
+    again = learner.suggest(40, exclude=first[:10])
+    assert not set(again) & set(first[:10]) and not set(again) & set(known)
+    with pytest.raises(gw.DataError, match="cannot exclude unknown ids: 99999"):
+        learner.suggest(5, exclude=[99999])
+
+
+def test_fewer_than_two_classes_is_a_clear_error():
+    features, _ = rare_class_problem(500)
+    learner = learn.Learner(features, strategy="uncertainty")
+    with pytest.raises(gw.DataError, match="no model yet"):
+        learner.suggest()
+    with pytest.raises(gw.DataError, match="at least two classes; so far there are only 'ring'"):
+        learner.retrain(pd.Series(["ring", "ring"], index=[3, 4]))
+    top = learn.Learner(features, strategy="top", target="ring")
+    with pytest.raises(gw.DataError, match="no galaxy is labelled 'ring' yet"):
+        top.retrain(pd.Series(["disk", "smooth"], index=[3, 4]))
+
+    random = learn.Learner(features, strategy="random")
+    assert random.retrain(pd.Series(["ring"], index=[3])).kind == "none"
+    assert random.scores is None
+    suggested = random.suggest(499)
+    assert 3 not in suggested and len(suggested) == 499
+    assert len(random.suggest(10, exclude=suggested)) == 0
+
+
+def test_ei_learns_numeric_interest_scores():
+    rng = np.random.default_rng(5)
+    features = rng.uniform(-3, 3, size=(2000, 2)).astype(np.float32)
+    interest = 5 * np.exp(-np.sum((features - [2, 2]) ** 2, axis=1))  # peak at (2, 2)
+    known = rng.choice(2000, 60, replace=False)
+    learner = learn.Learner(features, strategy="ei")
+    fit = learner.retrain(pd.Series(np.round(interest[known], 1), index=known))
+    assert fit.kind == "gp" and fit.scores.shape == fit.std.shape == (2000,)
+    assert fit.best == pytest.approx(np.round(interest[known], 1).max())
+    assert np.corrcoef(fit.scores, interest)[0, 1] > 0.9
+    suggested = learner.suggest(10).to_numpy()
+    assert np.linalg.norm(features[suggested] - [2, 2], axis=1).mean() < 1.5
+    with pytest.raises(gw.DataError, match="numeric interest scores"):
+        learner.retrain(pd.Series(["ring", "disk"], index=[1, 2]))
+
+
+def test_labels_from_a_store_by_id(tmp_path):
+    features, truth = rare_class_problem(400, d=4)
+    ids = pd.Index([f"G{i}" for i in range(400)], name="iauname")
+    reps = gw.Representations(ids=ids, features=features, meta=pd.DataFrame(index=ids))
+    store = gw.LabelStore.for_data(reps, tmp_path / "labels.jsonl", classes=["ring", "other"])
+    store.set(ids[truth][:4], "ring")
+    store.set(ids[~truth][:40], "other")
+    learner = learn.Learner(reps, strategy="top", target="ring")
+    assert learner.features.shape == (400, 4)  # fewer features than components: used as they are
+    learner.retrain(store)
+    suggested = learner.suggest(5)
+    assert suggested.dtype == object and suggested.str.startswith("G").all()
+    assert not set(suggested) & set(store.series().index)
+    with pytest.raises(gw.DataError, match="labels of unknown ids: 'nope'"):
+        learner.retrain(pd.Series(["ring"], index=["nope"]))
+
+
+def test_pca_features_for_representations():
+    rng = np.random.default_rng(6)
+    reps = gw.Representations.from_array(rng.normal(size=(300, 64)).astype(np.float32))
+    features = learn.learning_features(reps, n_components=8)
+    assert features.shape == (300, 8) and features.dtype == np.float32
+
+
+def test_pluggable_estimators(problem):
+    features, truth = problem
+    known = np.arange(0, 5000, 10)
+    learner = learn.Learner(features, RandomForestClassifier(50, random_state=0), "top", True)
+    learner.retrain((known, truth[known]))
+    assert truth[learner.suggest(10)].mean() >= 0.5
+    with pytest.raises(gw.DataError, match="LinearSVC has no predict_proba"):
+        learn.Learner(features, LinearSVC())
+
+
+class GatedClassifier(LogisticRegression):
+    """A logistic regression whose fit waits for a gate: makes a retrain take as long as we like."""
+
+    gate = threading.Event()
+
+    def fit(self, X, y, sample_weight=None):
+        assert self.gate.wait(timeout=30)
+        return super().fit(X, y, sample_weight)
+
+
+def test_retrain_async_supersedes_waiting_requests(problem):
+    features, truth = problem
+    learner = learn.Learner(features, GatedClassifier(max_iter=1000), "top", True)
+    done = []
+    GatedClassifier.gate.clear()
+    requests = [np.arange(0, 5000, step) for step in (100, 50, 25)]
+    futures = [learner.retrain_async((requests[0], truth[requests[0]]), callback=done.append)]
+    deadline = time.monotonic() + 30
+    while not futures[0].running() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    for known in requests[1:]:
+        futures.append(learner.retrain_async((known, truth[known]), callback=done.append))
+    assert futures[1].cancelled()  # superseded while the first one trained
+    GatedClassifier.gate.set()
+    fits = [futures[0].result(timeout=30), futures[2].result(timeout=30)]
+    learner.close()
+    assert [len(fit.labelled) for fit in fits] == [50, 200]
+    assert done == fits  # callbacks of the trained requests, in order
+    assert learner.latest is fits[1]  # the newest request's fit is the current one
+    assert learner.scores.shape == (len(features),)
+
+    failing = learn.Learner(features, strategy="uncertainty")
+    future = failing.retrain_async(pd.Series([True], index=[0]))
+    with pytest.raises(gw.DataError, match="at least two classes"):
+        future.result(timeout=30)
+    failing.close()

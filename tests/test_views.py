@@ -1,0 +1,307 @@
+"""Linked bqplot views, driven through the same widget state messages the browser sends."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import galwidget as gw
+from galwidget import views
+
+COLUMN = "rings_yes_fraction"
+# A concave (arrow-shaped) lasso in (ra, dec) degrees.
+LASSO = np.array([[40.0, -10.0], [200.0, -15.0], [120.0, 5.0], [210.0, 30.0], [60.0, 25.0]])
+
+
+@pytest.fixture(scope="module")
+def reps() -> gw.Representations:
+    return gw.datasets.synthetic(n=3000, seed=0, dim=32)
+
+
+@pytest.fixture
+def explorer(reps: gw.Representations) -> gw.Explorer:
+    widget = gw.Explorer(reps, layout=("ra", "dec"))
+    yield widget
+    widget.close()
+
+
+def from_browser(widget: Any, **state: Any) -> None:
+    """Apply ``state`` as the front end's update message would (serialised, then set_state)."""
+    widget.set_state(
+        {
+            name: widget.trait_metadata(name, "to_json", widget._trait_to_json)(value, widget)
+            for name, value in state.items()
+        }
+    )
+
+
+def brush_range(figure: Any, low: float, high: float) -> None:
+    """Drag a histogram brush over ``[low, high]`` and release it."""
+    from_browser(figure.interaction, brushing=True)
+    from_browser(figure.interaction, selected=np.array([low, high]))
+    from_browser(figure.interaction, brushing=False)
+
+
+def in_polygon(x: np.ndarray, y: np.ndarray, polygon: np.ndarray) -> np.ndarray:
+    """Even-odd point-in-polygon test, as bqplot's ``point_in_lasso`` does in the browser."""
+    inside = np.zeros(len(x), dtype=bool)
+    for (x0, y0), (x1, y1) in zip(polygon, np.roll(polygon, -1, axis=0), strict=True):
+        crosses = (y0 > y) != (y1 > y)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x_cross = (x1 - x0) * (y - y0) / (y1 - y0) + x0
+        inside ^= crosses & (x < x_cross)
+    return inside
+
+
+def lasso(figure: Any, polygon: np.ndarray) -> np.ndarray:
+    """Draw ``polygon`` with the lasso: the browser marks the drawn points inside it."""
+    scatter = figure.marks[0]
+    drawn = np.flatnonzero(in_polygon(np.asarray(scatter.x), np.asarray(scatter.y), polygon))
+    from_browser(scatter, selected=drawn)
+    return drawn
+
+
+# -- histogram -------------------------------------------------------------------------------------
+
+
+def test_histogram_bins_every_galaxy(explorer: gw.Explorer, reps: gw.Representations) -> None:
+    figure = views.histogram(explorer, COLUMN, bins=25)
+    values = reps.meta[COLUMN].to_numpy(dtype=np.float64)
+    counts, edges = np.histogram(values, bins=25)
+    all_bars, selected_bars = figure.marks
+    np.testing.assert_array_equal(all_bars.y, counts)
+    np.testing.assert_allclose(all_bars.x, (edges[:-1] + edges[1:]) / 2)
+    np.testing.assert_array_equal(selected_bars.y, np.zeros(25))
+    assert figure.title == COLUMN
+
+
+def test_brush_selects_the_galaxies_in_its_range(
+    explorer: gw.Explorer, reps: gw.Representations
+) -> None:
+    figure = views.histogram(explorer, COLUMN)
+    values = reps.meta[COLUMN].to_numpy(dtype=np.float64)
+    from_browser(figure.interaction, brushing=True)
+    from_browser(figure.interaction, selected=np.array([0.3, 0.6]))
+    assert len(explorer.selected_ids) == 0, "nothing is selected while the brush is dragged"
+    from_browser(figure.interaction, brushing=False)
+    expected = reps.ids[(values >= 0.3) & (values <= 0.6)]
+    assert 0 < len(expected) < len(reps)
+    assert explorer.selected_ids.equals(expected)
+    # A brush dragged right-to-left gives the same range.
+    brush_range(figure, 0.5, 0.1)
+    assert explorer.selected_ids.equals(reps.ids[(values >= 0.1) & (values <= 0.5)])
+
+
+def test_selection_is_highlighted_per_bin(explorer: gw.Explorer, reps: gw.Representations) -> None:
+    figure = views.histogram(explorer, "redshift", bins=30)
+    values = reps.meta["redshift"].to_numpy(dtype=np.float64)
+    edges = np.histogram_bin_edges(values, bins=30)
+    chosen = np.random.default_rng(1).choice(len(reps), size=400, replace=False)
+    explorer.select(reps.ids[chosen])
+    np.testing.assert_array_equal(figure.marks[1].y, np.histogram(values[chosen], edges)[0])
+    explorer.select("morphology == 'ring'")
+    ring = (reps.meta["morphology"] == "ring").to_numpy()
+    np.testing.assert_array_equal(figure.marks[1].y, np.histogram(values[ring], edges)[0])
+    explorer.select(None)
+    assert not np.any(figure.marks[1].y)
+
+
+def test_brush_selects_once_and_linked_views_only_highlight(
+    explorer: gw.Explorer, reps: gw.Representations
+) -> None:
+    changes: list[pd.Index] = []
+    explorer.on_select(changes.append)
+    first = views.histogram(explorer, COLUMN)
+    second = views.histogram(explorer, "redshift")
+    scatter = views.scatter_plot(explorer, "ra", "dec")
+    brush_range(first, 0.2, 0.4)
+    assert len(changes) == 1, "one brush release makes exactly one selection change"
+    values = reps.meta[COLUMN].to_numpy(dtype=np.float64)
+    selected = (values >= 0.2) & (values <= 0.4)
+    redshift = reps.meta["redshift"].to_numpy(dtype=np.float64)
+    edges = np.histogram_bin_edges(redshift, bins=40)
+    np.testing.assert_array_equal(second.marks[1].y, np.histogram(redshift[selected], edges)[0])
+    np.testing.assert_array_equal(scatter.marks[0].selected, np.flatnonzero(selected))
+    assert len(changes) == 1
+
+
+def test_clearing_the_brush_clears_only_its_own_selection(
+    explorer: gw.Explorer, reps: gw.Representations
+) -> None:
+    figure = views.histogram(explorer, COLUMN)
+    brush_range(figure, 0.2, 0.4)
+    assert len(explorer.selected_ids) > 0
+    from_browser(figure.interaction, selected=None)
+    assert len(explorer.selected_ids) == 0
+
+    brush_range(figure, 0.2, 0.4)
+    elsewhere = reps.ids[:10]
+    explorer.select(elsewhere)
+    from_browser(figure.interaction, selected=None)
+    assert explorer.selected_ids.equals(elsewhere), "a selection made elsewhere is kept"
+
+
+def test_missing_values_are_left_out_and_counted(
+    explorer: gw.Explorer, reps: gw.Representations
+) -> None:
+    values = reps.meta["redshift"].to_numpy(dtype=np.float64)
+    values[::10] = np.nan
+    values[1] = np.inf
+    figure = views.histogram(explorer, pd.Series(values, name="z_phot"), bins=20)
+    finite = np.isfinite(values)
+    np.testing.assert_array_equal(figure.marks[0].y, np.histogram(values[finite], bins=20)[0])
+    assert figure.title == f"z_phot ({(~finite).sum():,} without a value left out)"
+    assert figure.marks[0].tooltip.labels == ["z_phot", f"galaxies ({(~finite).sum():,} missing)"]
+    brush_range(figure, float(np.nanmin(values[finite])), float(np.nanmax(values[finite])))
+    assert explorer.selected_ids.equals(reps.ids[finite])
+
+
+def test_series_indexed_by_id_is_aligned_by_id(
+    explorer: gw.Explorer, reps: gw.Representations
+) -> None:
+    values = reps.meta[COLUMN]
+    shuffled = values.sample(frac=1.0, random_state=0)
+    assert not shuffled.index.equals(reps.ids)
+    figure = views.histogram(explorer, shuffled)
+    brush_range(figure, 0.5, 1.0)
+    assert explorer.selected_ids.equals(reps.ids[(values >= 0.5).to_numpy()])
+
+
+def test_dataframe_selected_column_follows_the_brush(reps: gw.Representations) -> None:
+    features = pd.DataFrame(reps.features, columns=[f"feat_{i}_pred" for i in range(32)])
+    frame = pd.concat([reps.meta.reset_index(drop=True), features], axis=1)
+    explorer = gw.Explorer(frame, layout=("ra", "dec"))
+    try:
+        figure = views.histogram(explorer, "bar_strong_fraction")
+        brush_range(figure, 0.4, 1.0)
+        expected = (frame["bar_strong_fraction"] >= 0.4) & (frame["bar_strong_fraction"] <= 1.0)
+        assert expected.any()
+        assert frame["selected"].equals(expected.rename("selected"))
+        from_browser(figure.interaction, selected=None)
+        assert not frame["selected"].any()
+    finally:
+        explorer.close()
+
+
+# -- scatter -------------------------------------------------------------------------------------
+
+
+def test_lasso_selects_the_galaxies_inside(explorer: gw.Explorer, reps: gw.Representations) -> None:
+    figure = views.scatter_plot(explorer, "ra", "dec")
+    np.testing.assert_array_equal(figure.marks[0].x, reps.meta["ra"].to_numpy())
+    drawn = lasso(figure, LASSO)
+    assert 0 < len(drawn) < len(reps)
+    assert explorer.selected_ids.equals(reps.ids[drawn])
+    np.testing.assert_array_equal(figure.marks[0].selected, drawn)
+
+
+def test_selection_is_highlighted_in_the_scatter(
+    explorer: gw.Explorer, reps: gw.Representations
+) -> None:
+    figure = views.scatter_plot(explorer, "ra", "bar_strong_fraction", selector="brush")
+    chosen = np.sort(np.random.default_rng(2).choice(len(reps), size=50, replace=False))
+    explorer.select(reps.ids[chosen])
+    np.testing.assert_array_equal(figure.marks[0].selected, chosen)
+    explorer.select(None)
+    assert figure.marks[0].selected is None
+
+
+def test_clearing_the_lasso_clears_its_selection_and_keeps_others(
+    explorer: gw.Explorer, reps: gw.Representations
+) -> None:
+    figure = views.scatter_plot(explorer, "ra", "dec")
+    lasso(figure, LASSO)
+    from_browser(figure.marks[0], selected=None)  # the lasso is deleted
+    assert len(explorer.selected_ids) == 0
+    lasso(figure, LASSO)
+    explorer.select(reps.ids[:5])
+    from_browser(figure.marks[0], selected=np.array([], dtype=np.int64))
+    assert explorer.selected_ids.equals(reps.ids[:5])
+    np.testing.assert_array_equal(figure.marks[0].selected, np.arange(5))
+
+
+def test_scatter_brush_selects_the_rectangle(
+    explorer: gw.Explorer, reps: gw.Representations
+) -> None:
+    figure = views.scatter_plot(explorer, "ra", "dec", selector="brush")
+    brush = figure.interaction
+    from_browser(brush, brushing=True)
+    from_browser(brush, selected_x=np.array([250.0, 100.0]), selected_y=np.array([-5.0, 20.0]))
+    assert len(explorer.selected_ids) == 0
+    from_browser(brush, brushing=False)
+    ra, dec = reps.meta["ra"].to_numpy(), reps.meta["dec"].to_numpy()
+    inside = (ra >= 100) & (ra <= 250) & (dec >= -5) & (dec <= 20)
+    assert explorer.selected_ids.equals(reps.ids[inside])
+    from_browser(brush, selected_x=None, selected_y=None)
+    assert len(explorer.selected_ids) == 0
+
+
+def test_large_scatter_is_subsampled_but_selects_every_galaxy() -> None:
+    reps = gw.datasets.synthetic(n=60_000, seed=0, dim=32)
+    explorer = gw.Explorer(reps, layout=("ra", "dec"))
+    ra, dec = reps.meta["ra"].to_numpy(), reps.meta["dec"].to_numpy()
+    try:
+        figure = views.scatter_plot(explorer, "ra", "dec", max_points=5_000, selector="brush")
+        assert len(figure.marks[0].x) == 5_000
+        assert "showing a random 5,000 of 60,000" in figure.title
+        again = views.scatter_plot(explorer, "ra", "dec", max_points=5_000)
+        np.testing.assert_array_equal(again.marks[0].x, figure.marks[0].x)
+
+        from_browser(figure.interaction, selected_x=np.array([100.0, 250.0]))
+        from_browser(figure.interaction, selected_y=np.array([-5.0, 20.0]))
+        inside = (ra >= 100) & (ra <= 250) & (dec >= -5) & (dec <= 20)
+        assert explorer.selected_ids.equals(reps.ids[inside]), "exact on all 60,000"
+        drawn_x, drawn_y = np.asarray(figure.marks[0].x), np.asarray(figure.marks[0].y)
+        drawn_inside = (drawn_x >= 100) & (drawn_x <= 250) & (drawn_y >= -5) & (drawn_y <= 20)
+        np.testing.assert_array_equal(figure.marks[0].selected, np.flatnonzero(drawn_inside))
+
+        explorer.select(None)
+        drawn = lasso(again, LASSO)
+        truly_inside = in_polygon(ra, dec, LASSO)
+        selected = np.zeros(len(reps), dtype=bool)
+        selected[reps.positions(explorer.selected_ids)] = True
+        assert selected.sum() > 5 * len(drawn), "hidden galaxies inside the lasso are selected"
+        # Hidden galaxies follow their nearest drawn point: only the lasso's edge is approximate.
+        recall = (selected & truly_inside).sum() / truly_inside.sum()
+        precision = (selected & truly_inside).sum() / selected.sum()
+        assert recall > 0.95 and precision > 0.95, (recall, precision)
+        np.testing.assert_array_equal(again.marks[0].selected, drawn)
+    finally:
+        explorer.close()
+
+
+# -- bad input -----------------------------------------------------------------------------------
+
+
+def test_unknown_column_lists_the_numeric_ones(explorer: gw.Explorer) -> None:
+    with pytest.raises(gw.DataError, match="no column 'ring_fraction'") as error:
+        views.histogram(explorer, "ring_fraction")
+    assert "rings_yes_fraction" in str(error.value)
+    assert "morphology" not in str(error.value)
+    with pytest.raises(gw.DataError, match="no column 'decl' for y"):
+        views.scatter_plot(explorer, "ra", "decl")
+
+
+@pytest.mark.parametrize("column", ["morphology", "is_ring", "iauname"])
+def test_non_numeric_column_is_named(explorer: gw.Explorer, column: str) -> None:
+    with pytest.raises(gw.DataError, match=f"column '{column}' is not numeric"):
+        views.histogram(explorer, column)
+
+
+def test_bad_arrays_and_options_are_refused(explorer: gw.Explorer) -> None:
+    n = len(explorer.representations)
+    with pytest.raises(gw.DataError, match=f"one value per galaxy \\({n}\\), got shape \\(10,\\)"):
+        views.histogram(explorer, np.arange(10.0))
+    with pytest.raises(gw.DataError, match="must be numbers, got dtype"):
+        views.histogram(explorer, np.array(["a"] * n))
+    with pytest.raises(gw.DataError, match="no finite values"):
+        views.histogram(explorer, np.full(n, np.nan))
+    with pytest.raises(gw.DataError, match="bins must be a positive integer, got 0"):
+        views.histogram(explorer, "ra", bins=0)
+    with pytest.raises(gw.DataError, match="selector must be 'lasso' or 'brush'"):
+        views.scatter_plot(explorer, "ra", "dec", selector="circle")  # type: ignore[arg-type]
+    with pytest.raises(gw.DataError, match="max_points must be a positive integer"):
+        views.scatter_plot(explorer, "ra", "dec", max_points=0)
