@@ -42,13 +42,9 @@ def decode(data: bytes) -> Image.Image:
 
 
 @pytest.fixture(scope="module")
-def png_catalogue() -> pd.DataFrame:
+def png_catalogue(shared_data: Path) -> pd.DataFrame:
     """The 40 real GZ DECaLS PNGs and their catalogue rows (id_str = iauname)."""
-    from conftest import SHARED_DATA
-
-    directory = SHARED_DATA / PNG_DIR
-    if not directory.is_dir():
-        pytest.skip(f"real test data not found at {directory}")
+    directory = shared_data / PNG_DIR
     catalogue = pd.read_csv(directory / "selected_subset.csv", dtype={"id_str": str})
     catalogue["png_loc"] = catalogue["id_str"] + ".png"
     catalogue.attrs["directory"] = directory

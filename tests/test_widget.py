@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import signal
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -64,7 +67,7 @@ def test_traits_are_binary_buffers_of_the_right_type(widget: Explorer, frame: pd
     colours = np.frombuffer(widget._color, dtype=np.float32)
     assert len(colours) == N and colours.min() == 0 and colours.max() == 1
     assert widget._color_meta["kind"] == "continuous"
-    assert widget._config == {"n": N, "id_column": "id", "image_kind": "none"}
+    assert widget._config == {"n": N, "id_column": "id", "image_kind": "none", "confirm_over": 50}
 
     state, buffer_paths, buffers = _remove_buffers(widget.get_state())
     assert {"_points", "_color", "_selection"} <= {p[0] for p in buffer_paths}
@@ -294,3 +297,230 @@ def test_bad_input_raises_data_errors(widget: Explorer, frame: pd.DataFrame):
     with pytest.raises(gw.DataError, match="already has a column 'selected' that is not boolean"):
         Explorer(frame, layout=("x", "y"))
     assert widget.selected_ids.empty  # failed calls changed nothing
+
+
+# -- labels ------------------------------------------------------------------------------------
+
+CLASSES = ["ring", "not ring"]
+
+
+@pytest.fixture
+def labelled(frame: pd.DataFrame, tmp_path) -> Explorer:
+    w = Explorer(frame, layout=("x", "y"), classes=CLASSES, labels_path=tmp_path / "labels.jsonl")
+    yield w
+    w.close()
+
+
+def label_codes(w: Explorer) -> np.ndarray:
+    return np.frombuffer(w._labels, dtype=np.uint8)
+
+
+def test_set_labels_reaches_store_dataframe_and_buffer(labelled: Explorer, frame: pd.DataFrame):
+    labelled.set_labels({"G0001": "ring", "G0002": "not ring"})
+    labelled.set_labels((["G0003", "G0004"], "ring"))
+    labelled.set_labels(pd.Series({"G0004": None, "G0005": "not ring"}))
+    expected = {"G0001": "ring", "G0002": "not ring", "G0003": "ring", "G0005": "not ring"}
+    assert labelled.labels["label"].to_dict() == expected
+    assert set(labelled.labels["source"]) == {"python"}
+    assert labelled.label_store.series().to_dict() == expected
+    assert frame["label"].dtype == object
+    assert frame.set_index("id")["label"].dropna().to_dict() == expected
+    assert frame["label"].isna().sum() == N - 4
+    codes = label_codes(labelled)
+    assert codes[[1, 2, 3, 4, 5]].tolist() == [1, 2, 1, 0, 2] and codes.sum() == 6
+    assert labelled._label_meta["counts"] == [2, 2] and labelled._label_meta["keys"] == ["1", "2"]
+    with pytest.raises(gw.DataError, match="NOPE"):
+        labelled.set_labels({"G0006": "ring", "NOPE": "ring"})
+    with pytest.raises(gw.DataError, match="unknown class 'bar'"):
+        labelled.set_labels({"G0006": "ring", "G0007": "bar"})
+    assert "G0006" not in labelled.labels.index  # nothing applied
+
+
+def test_import_labels_all_or_nothing(labelled: Explorer, frame: pd.DataFrame, tmp_path):
+    table = pd.DataFrame({"id": ["G0010", "G0011", "BAD1", "BAD2"], "label": ["ring"] * 4})
+    with pytest.raises(gw.DataError, match=r"BAD1.*BAD2"):
+        labelled.import_labels(table)
+    assert labelled.labels.empty and frame["label"].isna().all()
+    path = tmp_path / "mine.csv"
+    table.iloc[:2].rename(columns={"label": "class"}).to_csv(path, index=False)
+    labelled.import_labels(path, label_column="class")
+    assert labelled.labels["label"].to_dict() == {"G0010": "ring", "G0011": "ring"}
+    assert frame.loc[[10, 11], "label"].tolist() == ["ring", "ring"]
+    labelled.undo()  # the import is one step
+    assert labelled.labels.empty and label_codes(labelled).sum() == 0
+
+
+def test_undo_and_redo(labelled: Explorer, frame: pd.DataFrame):
+    assert not labelled._label_meta["can_undo"]
+    labelled.set_labels((["G0001", "G0002"], "ring"))
+    labelled.set_labels({"G0001": "not ring"})
+    labelled.undo()
+    assert labelled.labels["label"].to_dict() == {"G0001": "ring", "G0002": "ring"}
+    assert frame.loc[1, "label"] == "ring" and label_codes(labelled)[1] == 1
+    labelled.undo()
+    assert labelled.labels.empty and not labelled._label_meta["can_undo"]
+    assert labelled._label_meta["can_redo"]
+    labelled.redo()
+    labelled.redo()
+    assert labelled.labels["label"].to_dict() == {"G0001": "not ring", "G0002": "ring"}
+    assert labelled._label_meta["counts"] == [1, 1]
+
+
+def test_a_new_explorer_restores_the_labels(frame: pd.DataFrame, tmp_path):
+    path = tmp_path / "labels.jsonl"
+    first = Explorer(frame, layout=("x", "y"), classes=CLASSES, labels_path=path)
+    first.set_labels({"G0001": "ring", "G0002": "not ring"})
+    first.close()
+    again = make_frame()
+    second = Explorer(again, layout=("x", "y"), classes=CLASSES, labels_path=path, color="label")
+    assert second.labels["label"].to_dict() == {"G0001": "ring", "G0002": "not ring"}
+    assert again.loc[[1, 2], "label"].tolist() == ["ring", "not ring"]
+    assert second._label_meta["counts"] == [1, 1]
+    assert np.frombuffer(second._color, dtype=np.uint8)[[0, 1, 2]].tolist() == [2, 0, 1]
+    second.close()
+    # Default path: the data's fingerprint names the log, so no path is needed to find it.
+    third = Explorer(make_frame(), layout=("x", "y"), classes=CLASSES)
+    third.set_labels({"G0009": "ring"})
+    third.close()
+    fourth = Explorer(make_frame(), layout=("x", "y"))  # no classes: found by the default log
+    assert fourth.labels["label"].to_dict() == {"G0009": "ring"}
+    fourth.close()
+
+
+KILLED_WRITER = """
+import os, signal, sys
+import pandas as pd
+import galwidget as gw
+frame = pd.read_parquet(sys.argv[1])
+w = gw.Explorer(frame, layout=("x", "y"), classes=["ring", "not ring"], labels_path=sys.argv[2])
+w.set_labels({"G0001": "ring", "G0002": "not ring"})
+w.reply({"type": "label", "request": 1, "index": 3, "label": "ring"})
+print("saved", flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_labels_survive_kill_9(frame: pd.DataFrame, tmp_path):
+    data, path = tmp_path / "galaxies.parquet", tmp_path / "labels.jsonl"
+    frame.to_parquet(data)
+    done = subprocess.run(
+        [sys.executable, "-c", KILLED_WRITER, str(data), str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    assert done.stdout.strip() == "saved"
+    w = Explorer(pd.read_parquet(data), layout=("x", "y"), classes=CLASSES, labels_path=path)
+    assert w.labels["label"].to_dict() == {"G0001": "ring", "G0002": "not ring", "G0003": "ring"}
+    assert w.labels.loc["G0003", "source"] == "key"
+    w.close()
+
+
+def test_label_requests_reply_after_saving(labelled: Explorer, frame: pd.DataFrame):
+    content, _ = labelled.reply({"type": "label", "request": 1, "index": 7, "label": "ring"})
+    assert content["ok"] and content["saved"] and content["changed"] == 1
+    assert content["counts"] == {"ring": 1, "not ring": 0}
+    assert labelled.label_store.get("G0007") == "ring" and frame.loc[7, "label"] == "ring"
+    content, _ = labelled.reply({"type": "label", "request": 2, "index": 7, "label": None})
+    assert content["ok"] and labelled.label_store.get("G0007") is None
+    content, _ = labelled.reply({"type": "undo", "request": 3})
+    assert content["ok"] and content["indices"] == [7] and frame.loc[7, "label"] == "ring"
+    content, _ = labelled.reply({"type": "redo", "request": 4})
+    assert content["ok"] and content["indices"] == [7] and pd.isna(frame.loc[7, "label"])
+
+    content, _ = labelled.reply({"type": "label_selection", "request": 5, "label": "not ring"})
+    assert not content["ok"] and content["reason"] == "select some galaxies first"
+    labelled.select(["G0020", "G0021", "G0022"])
+    content, _ = labelled.reply({"type": "label_selection", "request": 6, "label": "not ring"})
+    assert content["ok"] and content["count"] == 3 and content["counts"]["not ring"] == 3
+    assert set(labelled.labels.query("source == 'bulk'").index) == {"G0020", "G0021", "G0022"}
+    labelled.reply({"type": "undo", "request": 7})  # one step for the whole selection
+    assert labelled.labels.empty
+
+    content, _ = labelled.reply({"type": "label", "request": 8, "index": 1, "label": "bar"})
+    assert not content["ok"] and "unknown class 'bar'" in content["reason"]
+    content, _ = labelled.reply({"type": "label", "request": 9, "index": N, "label": "ring"})
+    assert not content["ok"] and f"no galaxy at index {N}" in content["reason"]
+
+
+def test_focus_from_a_click_leaves_the_selection_alone(labelled: Explorer):
+    labelled.select(["G0001", "G0002"])
+    from_browser(labelled, _focus=30)
+    assert labelled.focused == "G0030"
+    assert list(labelled.selected_ids) == ["G0001", "G0002"]
+
+
+# -- active learning ---------------------------------------------------------------------------
+
+
+def label_by_kind(w: Explorer, frame: pd.DataFrame, n: int = 30) -> None:
+    rows = frame.iloc[:n]
+    w.set_labels(dict(zip(rows["id"], np.where(rows["x"] > 0, "ring", "not ring"), strict=True)))
+
+
+def test_background_retrain_gives_scores_and_suggestions(labelled: Explorer, frame: pd.DataFrame):
+    assert labelled.scores is None and labelled.suggestions.empty
+    labelled.set_labels({"G0001": "ring"})
+    assert labelled.training.result(timeout=60) is None  # one class: nothing to train
+    assert labelled._learn["status"] == "waiting" and "two classes" in labelled._learn["message"]
+
+    label_by_kind(labelled, frame)
+    fit = labelled.training.result(timeout=60)
+    assert fit is not None and fit.kind == "classifier" and len(fit.labelled) == 30
+    scores = labelled.scores
+    assert scores.index.equals(labelled.representations.ids)
+    assert ((scores >= 0) & (scores <= 1)).all()
+    # The target (first class, "ring" = x > 0 here) is what the score measures.
+    assert scores[frame["x"].to_numpy() > 1].mean() > scores[frame["x"].to_numpy() < -1].mean()
+    suggested = labelled.suggestions
+    assert 0 < len(suggested) <= 48 and not suggested.isin(labelled.labels.index).any()
+    positions = np.frombuffer(labelled._suggestions, dtype="<u4")
+    assert labelled.representations.ids[positions].equals(suggested)
+    assert labelled._learn["status"] == "ready"
+    content, _ = labelled.reply({"type": "suggestions", "request": 1})
+    assert content["ids"] == list(suggested)
+    assert content["scores"] == pytest.approx(scores[suggested].tolist())
+
+    labelled.color_by("score")
+    colours = np.frombuffer(labelled._color, dtype=np.float32)
+    assert len(colours) == N and labelled._color_meta["kind"] == "continuous"
+    assert labelled._color_meta["max"] == pytest.approx(scores.max())
+    figure = labelled.histogram("score", bins=10)
+    assert int(sum(figure.marks[0].y)) == N
+
+    labelled.strategy = "top"  # switching strategy retrains
+    fit = labelled.training.result(timeout=60)
+    assert fit is not None
+    top = labelled.suggestions[:5]
+    unlabelled = scores.drop(labelled.labels.index)
+    assert set(top) <= set(unlabelled.nlargest(10).index)
+
+
+def test_colour_by_label_follows_the_labels(labelled: Explorer):
+    labelled.color_by("label")
+    meta = labelled._color_meta
+    assert meta["categories"] == CLASSES and meta["missing"] == N
+    labelled.set_labels({"G0001": "not ring", "G0002": "ring"})
+    codes = np.frombuffer(labelled._color, dtype=np.uint8)
+    assert codes[[0, 1, 2]].tolist() == [2, 1, 0]
+    assert labelled._color_meta["missing"] == N - 2
+    with pytest.raises(gw.DataError, match="no scores yet"):
+        labelled.histogram("score")
+
+
+def test_labelling_setup_errors(frame: pd.DataFrame, tmp_path):
+    with pytest.raises(gw.DataError, match="key 'z' of class 'b' is reserved"):
+        Explorer(frame, layout=("x", "y"), classes={"a": "1", "b": "z"})
+    with pytest.raises(gw.DataError, match="target 'bar' is not a class"):
+        Explorer(frame, layout=("x", "y"), classes=CLASSES, target="bar")
+    with pytest.raises(gw.DataError, match="unknown strategy 'best'"):
+        Explorer(frame, layout=("x", "y"), classes=CLASSES, strategy="best")
+    frame["label"] = None
+    frame.loc[3, "label"] = "spiral"
+    with pytest.raises(gw.DataError, match="column 'label' with labels that are not in the"):
+        Explorer(frame, layout=("x", "y"), classes=CLASSES, labels_path=tmp_path / "l.jsonl")
+    w = Explorer(frame, layout=("x", "y"), classes=CLASSES, label_column=None)
+    w.set_labels({"G0001": "ring"})
+    assert frame.loc[1, "label"] is None and frame.loc[3, "label"] == "spiral"
+    w.close()

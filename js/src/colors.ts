@@ -6,8 +6,8 @@ import { asBytes, asFloat32, type Binary } from "./codec";
 /** What the `_color_meta` trait describes. */
 export type ColorMeta =
   | { kind: "none" }
-  | { kind: "continuous"; column: string; min: number; max: number; missing: number }
-  | { kind: "categorical"; column: string; categories: string[]; missing: number };
+  | { kind: "continuous"; column: string; min: number; max: number; missing: number; missing_name?: string }
+  | { kind: "categorical"; column: string; categories: string[]; missing: number; missing_name?: string };
 
 export const DEFAULT_POINT_COLOR = "#3b75af";
 export const MISSING_COLOR = "#a0a0a0";

@@ -20,7 +20,9 @@ export function renderLegend(el: HTMLElement, meta: ColorMeta): void {
   } else {
     meta.categories.forEach((name, i) => el.append(swatch(categoryColor(i), name)));
   }
-  if (meta.missing > 0) el.append(swatch(MISSING_COLOR, `missing (${meta.missing})`));
+  if (meta.missing > 0) {
+    el.append(swatch(MISSING_COLOR, `${meta.missing_name ?? "missing"} (${meta.missing.toLocaleString("en-US")})`));
+  }
 }
 
 function swatch(colour: string, label: string): HTMLElement {

@@ -1,31 +1,76 @@
-// The neighbour panel: a grid of thumbnails of the focused galaxy's nearest neighbours.
+// The side panel: a grid of thumbnails, either the focused galaxy's nearest neighbours or the
+// active-learning suggestion queue, with label badges and the keyboard's current tile.
 
 import { formatNumber } from "./colors";
 import { element } from "./dom";
 import { loadInto, type Thumbnails } from "./thumbnails";
 
-export interface Neighbour {
+export interface Tile {
   index: number;
   id: string;
-  distance: number;
+  /** Distance (neighbours) or score (suggestions); null when there is none. */
+  value: number | null;
 }
+
+export type PanelMode = "neighbours" | "suggestions";
+
+/** Label badge of a tile (null: unlabelled). */
+export type BadgeOf = (index: number) => { name: string; color: string } | null;
+
+export const PANEL_COLUMNS = 3;
 
 export class NeighbourPanel {
   readonly el = element("div", "gw-panel");
+  private readonly header = element("div", "gw-panel-header");
   private readonly title = element("div", "gw-panel-title", "Click a galaxy to see its neighbours");
+  private readonly toggle = element("div", "gw-group gw-panel-modes");
   private readonly grid = element("div", "gw-grid");
+  private readonly modeButtons = new Map<PanelMode, HTMLButtonElement>();
   private generation = 0;
+  private shown: Tile[] = [];
+  private current = -1;
 
   constructor(
     private readonly thumbnails: Thumbnails,
     private readonly onPick: (index: number) => void,
+    private readonly onMode: (mode: PanelMode) => void,
+    private readonly badgeOf: BadgeOf,
   ) {
-    this.el.append(this.title, this.grid);
+    for (const [mode, text] of [
+      ["neighbours", "Neighbours"],
+      ["suggestions", "Suggestions"],
+    ] as [PanelMode, string][]) {
+      const b = element("button", "gw-button", text);
+      b.type = "button";
+      b.dataset.panelMode = mode;
+      b.addEventListener("click", () => this.onMode(mode));
+      this.modeButtons.set(mode, b);
+      this.toggle.append(b);
+    }
+    this.toggle.hidden = true;
+    this.header.append(this.title, this.toggle);
+    this.el.append(this.header, this.grid);
+    this.grid.style.gridTemplateColumns = `repeat(${PANEL_COLUMNS}, 1fr)`;
+  }
+
+  /** The tiles shown, in order (empty while loading or showing a message). */
+  get tiles(): readonly Tile[] {
+    return this.shown;
+  }
+
+  /** Show the Neighbours | Suggestions switch (only when labelling is on). */
+  enableModes(enabled: boolean): void {
+    this.toggle.hidden = !enabled;
+  }
+
+  setMode(mode: PanelMode): void {
+    for (const [m, b] of this.modeButtons) b.classList.toggle("gw-active", m === mode);
   }
 
   /** Placeholder tiles while the kernel answers. */
   loading(title: string, k: number): void {
     this.generation++;
+    this.shown = [];
     this.title.textContent = title;
     this.grid.replaceChildren(
       ...Array.from({ length: k }, () => {
@@ -38,30 +83,52 @@ export class NeighbourPanel {
 
   message(title: string, text: string): void {
     this.generation++;
+    this.shown = [];
     this.title.textContent = title;
     this.grid.replaceChildren(element("div", "gw-panel-message", text));
   }
 
-  show(title: string, neighbours: Neighbour[]): void {
+  show(title: string, tiles: Tile[]): void {
     const generation = ++this.generation;
+    this.shown = tiles;
     this.title.textContent = title;
-    this.grid.replaceChildren(...neighbours.map((n) => this.tile(n, generation)));
+    this.grid.replaceChildren(...tiles.map((t) => this.tile(t, generation)));
+    this.markCurrent(this.current);
   }
 
-  private tile(neighbour: Neighbour, generation: number): HTMLElement {
+  /** Highlight the tile of galaxy `index` (the focused one), if shown. */
+  markCurrent(index: number): void {
+    this.current = index;
+    for (const tile of this.grid.querySelectorAll<HTMLElement>(".gw-tile[data-index]")) {
+      const isCurrent = Number(tile.dataset.index) === index;
+      tile.classList.toggle("gw-current", isCurrent);
+      if (isCurrent) tile.scrollIntoView({ block: "nearest" });
+    }
+  }
+
+  /** Redraw every tile's label badge. */
+  refreshBadges(): void {
+    for (const tile of this.grid.querySelectorAll<HTMLElement>(".gw-tile[data-index]")) {
+      paintBadge(tile.querySelector(".gw-badge") as HTMLElement, this.badgeOf(Number(tile.dataset.index)));
+    }
+  }
+
+  private tile(item: Tile, generation: number): HTMLElement {
     const tile = element("button", "gw-tile");
     tile.type = "button";
-    tile.title = `${neighbour.id} (distance ${formatNumber(neighbour.distance)})`;
-    tile.dataset.index = String(neighbour.index);
+    const value = item.value === null ? "" : formatNumber(item.value);
+    tile.title = `${item.id}${value ? ` (${value})` : ""}`;
+    tile.dataset.index = String(item.index);
     const thumb = element("div", "gw-thumb gw-placeholder", "…");
+    const badge = element("span", "gw-badge");
+    paintBadge(badge, this.badgeOf(item.index));
+    const frame = element("div", "gw-thumb-frame");
+    frame.append(thumb, badge);
     const caption = element("div", "gw-caption");
-    caption.append(
-      element("span", "gw-caption-id", neighbour.id),
-      element("span", "gw-caption-distance", formatNumber(neighbour.distance)),
-    );
-    tile.append(thumb, caption);
-    tile.addEventListener("click", () => this.onPick(neighbour.index));
-    void this.fill(thumb, neighbour.index, generation);
+    caption.append(element("span", "gw-caption-id", item.id), element("span", "gw-caption-distance", value));
+    tile.append(frame, caption);
+    tile.addEventListener("click", () => this.onPick(item.index));
+    void this.fill(thumb, item.index, generation);
     return tile;
   }
 
@@ -83,6 +150,12 @@ export class NeighbourPanel {
       fail(thumb, loaded.reason);
     }
   }
+}
+
+function paintBadge(badge: HTMLElement, label: { name: string; color: string } | null): void {
+  badge.hidden = label === null;
+  badge.textContent = label?.name ?? "";
+  badge.style.background = label?.color ?? "";
 }
 
 function fail(thumb: HTMLElement, reason: string): void {

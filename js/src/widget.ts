@@ -1,15 +1,17 @@
-// galwidget Explorer front end: WebGL embedding scatter (regl-scatterplot), neighbour panel,
-// hover tooltip and toolbar. Selection and focus are synced with the kernel through traits;
-// neighbours, thumbnails and hover text are fetched on demand with custom messages.
+// galwidget Explorer front end: WebGL embedding scatter (regl-scatterplot), neighbour/suggestion
+// panel, hover tooltip, toolbar and label bar. Selection, focus and labels are synced with the
+// kernel through traits; neighbours, thumbnails, hover text and labelling go through custom
+// messages. Plain click focuses a galaxy; shift-click toggles it in the selection.
 
 import createScatterplot from "regl-scatterplot";
-import { asFloat32, asUint32, type Binary, encodeIndices, sameIndexSet, splitXY } from "./codec";
+import { asBytes, asFloat32, asUint32, type Binary, encodeIndices, sameIndexSet, splitXY } from "./codec";
 import { type ColorMeta, colorList, pointCodes } from "./colors";
 import { debounce } from "./debounce";
 import { element } from "./dom";
+import { keyAction, LabelBar, type LabelMeta, type LearnStatus, labelOf, UNLABELLED, walk } from "./labels";
 import { renderLegend } from "./legend";
 import type { Model } from "./model";
-import { type Neighbour, NeighbourPanel } from "./panel";
+import { NeighbourPanel, PANEL_COLUMNS, type PanelMode, type Tile } from "./panel";
 import { type Reply, Requests } from "./requests";
 import { type ImageKind, Thumbnails } from "./thumbnails";
 import { type Mode, Toolbar } from "./toolbar";
@@ -38,6 +40,7 @@ interface Config {
   n: number;
   id_column: string;
   image_kind: ImageKind;
+  confirm_over: number;
 }
 
 const REQUEST_TIMEOUT_MS = 20000;
@@ -56,6 +59,7 @@ class ExplorerView {
   private readonly panel: NeighbourPanel;
   private readonly tooltip = new Tooltip();
   private readonly toolbar: Toolbar;
+  private readonly labelBar: LabelBar;
   private readonly config: Config;
   private readonly resizeObserver: ResizeObserver;
   private scatterplot: Scatterplot | null = null;
@@ -65,6 +69,10 @@ class ExplorerView {
   private dark: boolean | null = null;
   private pointerDown: [number, number] | null = null;
   private panelRequest = 0;
+  private panelMode: PanelMode = "neighbours";
+  /** The galaxy the keyboard walked to: its focus keeps the panel as it is. */
+  private walkedTo = -1;
+  private labelCodes: Uint8Array = new Uint8Array(0);
   private destroyed = false;
   private readonly listeners: [string, () => void][] = [];
 
@@ -75,7 +83,12 @@ class ExplorerView {
     this.config = model.get("_config") as Config;
     this.requests = new Requests((content) => model.send(content), REQUEST_TIMEOUT_MS);
     this.thumbnails = new Thumbnails(this.requests, this.config.image_kind);
-    this.panel = new NeighbourPanel(this.thumbnails, (index) => this.pickNeighbour(index));
+    this.panel = new NeighbourPanel(
+      this.thumbnails,
+      (index) => (this.panelMode === "neighbours" ? this.pickNeighbour(index) : this.walkTo(index)),
+      (mode) => this.setPanelMode(mode),
+      (index) => labelOf(this.labelCodes[index] ?? UNLABELLED, this.labelMeta),
+    );
     this.toolbar = new Toolbar({
       mode: (mode) => this.save("mode", mode),
       reset: () => void this.scatterplot?.reset(),
@@ -84,11 +97,21 @@ class ExplorerView {
       moreLike: () => void this.showMoreLike(),
       clear: () => this.clearSelection(),
     });
+    this.labelBar = new LabelBar(
+      {
+        label: (label) => void this.labelFocused(label),
+        undo: () => void this.undoRedo("undo"),
+        redo: () => void this.undoRedo("redo"),
+        labelSelection: (label) => void this.labelSelection(label),
+        strategy: (strategy) => this.save("strategy", strategy),
+      },
+      this.config.confirm_over,
+    );
 
     const body = element("div", "gw-body");
     this.plot.append(this.canvas, this.legend, this.tooltip.el, this.status);
     body.append(this.plot, this.panel.el);
-    this.root.append(this.toolbar.el, body);
+    this.root.append(this.toolbar.el, this.labelBar.el, body);
     this.root.tabIndex = 0;
     this.root.dataset.state = "loading";
     el.append(this.root);
@@ -105,12 +128,20 @@ class ExplorerView {
     this.onModel("change:point_size change:opacity", () => this.applyStyle());
     this.onModel("change:k", () => this.syncFocusFromModel());
     this.onModel("change:height", () => this.applyHeight());
+    this.onModel("change:_labels", () => this.syncLabels());
+    this.onModel("change:_label_meta", () => this.syncLabelMeta());
+    this.onModel("change:_learn", () => this.labelBar.setLearn(this.model.get("_learn") as LearnStatus));
+    this.onModel("change:strategy", () => this.labelBar.setStrategy(this.model.get("strategy") as string));
+    this.onModel("change:_suggestions", () => {
+      if (this.panelMode === "suggestions") void this.showSuggestions();
+    });
 
     this.root.addEventListener("keydown", this.onKeyDown);
     this.plot.addEventListener("pointermove", this.onPointerMove);
     this.plot.addEventListener("pointerleave", this.onPointerLeave);
     this.canvas.addEventListener("pointerdown", this.onPointerDown, { capture: true });
-    this.canvas.addEventListener("pointerup", this.onPointerUp);
+    // Before regl-scatterplot's own click handler, which would select the clicked point.
+    this.plot.addEventListener("click", this.onClick, { capture: true });
 
     this.resizeObserver = new ResizeObserver(() => this.resize());
     this.resizeObserver.observe(this.plot);
@@ -119,6 +150,10 @@ class ExplorerView {
     this.toolbar.setPointSize(this.pointSize);
     this.toolbar.setOpacity(this.opacity);
     this.updateCount();
+    this.syncLabelMeta();
+    this.syncLabels();
+    this.labelBar.setLearn(this.model.get("_learn") as LearnStatus);
+    this.labelBar.setStrategy(this.model.get("strategy") as string);
     void this.start();
   }
 
@@ -154,6 +189,10 @@ class ExplorerView {
 
   private get focus(): number {
     return this.model.get("_focus") as number;
+  }
+
+  private get labelMeta(): LabelMeta {
+    return this.model.get("_label_meta") as LabelMeta;
   }
 
   // -- scatterplot -----------------------------------------------------------------------------
@@ -331,6 +370,16 @@ class ExplorerView {
 
   private updateCount(): void {
     this.toolbar.setCount(this.selection.length, this.config.n);
+    this.labelBar.setSelected(this.selection.length);
+  }
+
+  /** Shift-click: add the galaxy to the selection, or take it out. */
+  private toggleSelected(index: number): void {
+    const selection = new Set(this.selection);
+    if (selection.has(index)) selection.delete(index);
+    else selection.add(index);
+    this.save("_selection", encodeIndices(selection));
+    this.syncSelectionFromModel();
   }
 
   // -- focus and neighbour panel ---------------------------------------------------------------
@@ -338,7 +387,9 @@ class ExplorerView {
   private syncFocusFromModel(): void {
     this.drawFocus();
     const focus = this.focus;
-    if (focus < 0) return;
+    this.panel.markCurrent(focus);
+    if (focus < 0 || focus === this.walkedTo || this.panelMode === "suggestions") return;
+    this.walkedTo = -1;
     void this.showNeighbours(focus);
   }
 
@@ -382,19 +433,61 @@ class ExplorerView {
       this.panel.message("Neighbours unavailable", reply.reason ?? "unknown error");
       return;
     }
-    const indices = reply.indices as number[];
-    const ids = reply.ids as string[];
-    const distances = reply.distances as number[];
-    const neighbours: Neighbour[] = indices.map((index, i) => ({
-      index,
-      id: ids[i],
-      distance: distances[i],
-    }));
-    this.panel.show(title, neighbours);
+    this.panel.show(title, tiles(reply, reply.distances as number[]));
+  }
+
+  private async showSuggestions(): Promise<void> {
+    const request = ++this.panelRequest;
+    const { reply } = await this.requests.request("suggestions");
+    if (request !== this.panelRequest || this.destroyed || this.panelMode !== "suggestions") return;
+    const strategy = this.model.get("strategy") as string;
+    if (!reply.ok || (reply.indices as number[]).length === 0) {
+      const learn = this.model.get("_learn") as LearnStatus;
+      const why = reply.ok ? learn.message || "label galaxies of two classes first" : reply.reason;
+      this.panel.message("No suggestions yet", why ?? "");
+      return;
+    }
+    this.panel.show(`Suggestions (${strategy})`, tiles(reply, reply.scores as (number | null)[]));
+  }
+
+  private setPanelMode(mode: PanelMode): void {
+    this.panelMode = mode;
+    this.panel.setMode(mode);
+    this.walkedTo = -1;
+    if (mode === "suggestions") void this.showSuggestions();
+    else if (this.focus >= 0) void this.showNeighbours(this.focus);
+    else this.panel.message("Neighbours", "Click a galaxy to see its neighbours");
+  }
+
+  /** Focus a galaxy of the panel and pan to it, keeping the panel's list. */
+  private walkTo(index: number): void {
+    this.walkedTo = index;
+    this.panToPoint(index);
+    this.save("_focus", index);
+    this.panel.markCurrent(index);
+  }
+
+  /** Move along the panel's tiles; `skipLabelled` passes over galaxies that have a label. */
+  private walkPanel(step: number, skipLabelled = false): void {
+    const shown = this.panel.tiles;
+    let at = shown.findIndex((t) => t.index === this.focus);
+    for (;;) {
+      const next = walk(shown.length, at, step);
+      if (next < 0 || next === at) return;
+      at = next;
+      if (!skipLabelled || this.labelCodes[shown[at].index] === UNLABELLED) break;
+    }
+    this.walkTo(shown[at].index);
   }
 
   private pickNeighbour(index: number): void {
-    this.save("_focus", index);
+    this.walkedTo = -1;
+    if (index === this.focus) void this.showNeighbours(index);
+    else this.save("_focus", index);
+    this.panToPoint(index);
+  }
+
+  private panToPoint(index: number): void {
     const scatterplot = this.scatterplot;
     if (!scatterplot) return;
     const distance = Math.min(scatterplot.get("cameraDistance"), FOCUS_ZOOM_DISTANCE);
@@ -402,6 +495,48 @@ class ExplorerView {
       transition: true,
       transitionDuration: 400,
     });
+  }
+
+  // -- labels ----------------------------------------------------------------------------------
+
+  private syncLabels(): void {
+    const codes = asBytes(this.model.get("_labels") as Binary);
+    this.labelCodes = codes.length === this.config.n ? codes : new Uint8Array(this.config.n);
+    this.panel.refreshBadges();
+  }
+
+  private syncLabelMeta(): void {
+    const meta = this.labelMeta;
+    this.labelBar.update(meta);
+    this.panel.enableModes(meta.classes.length > 0);
+    this.panel.setMode(this.panelMode);
+  }
+
+  private async labelFocused(label: string | null): Promise<void> {
+    const index = this.focus;
+    if (index < 0) {
+      this.labelBar.setSaved("error", "click a galaxy first");
+      return;
+    }
+    this.labelBar.setSaved("saving");
+    if (this.panelMode === "suggestions") this.walkPanel(1, true);
+    this.showSaved(await this.requests.request("label", { index, label }));
+  }
+
+  private async labelSelection(label: string | null): Promise<void> {
+    this.labelBar.setSaved("saving");
+    this.showSaved(await this.requests.request("label_selection", { label }));
+  }
+
+  private async undoRedo(kind: "undo" | "redo"): Promise<void> {
+    this.labelBar.setSaved("saving");
+    this.showSaved(await this.requests.request(kind));
+  }
+
+  private showSaved({ reply }: { reply: Reply }): void {
+    if (this.destroyed) return;
+    if (reply.ok && reply.saved === true) this.labelBar.setSaved("saved");
+    else this.labelBar.setSaved("error", `not saved: ${reply.reason ?? "unknown error"}`);
   }
 
   // -- pointer, keyboard and tooltip -----------------------------------------------------------
@@ -416,19 +551,48 @@ class ExplorerView {
     });
   };
 
-  private readonly onPointerUp = (event: PointerEvent): void => {
+  /** Plain click focuses the galaxy under the mouse, shift-click toggles it in the selection;
+   * the selection is otherwise left alone (regl-scatterplot would replace it). */
+  private readonly onClick = (event: MouseEvent): void => {
+    if (event.target !== this.canvas) return;
+    event.stopPropagation();
     const start = this.pointerDown;
     this.pointerDown = null;
     if (!start || this.hovered < 0) return;
     if (Math.hypot(event.clientX - start[0], event.clientY - start[1]) > 3) return;
-    if (event.shiftKey || event.altKey || event.ctrlKey) return;
-    this.save("_focus", this.hovered);
+    if (event.shiftKey) this.toggleSelected(this.hovered);
+    else if (!event.altKey && !event.ctrlKey) this.save("_focus", this.hovered);
   };
 
   private readonly onKeyDown = (event: KeyboardEvent): void => {
+    const target = event.target as HTMLElement | null;
+    if (target && (target.tagName === "SELECT" || target.tagName === "INPUT")) return;
     if (event.key === "Escape") {
       event.stopPropagation();
       this.clearSelection();
+      return;
+    }
+    const action = keyAction(event, this.labelMeta, PANEL_COLUMNS);
+    if (!action) return;
+    event.preventDefault();
+    event.stopPropagation(); // JupyterLab's shortcuts (bubbling) must not see labelling keys
+    switch (action.kind) {
+      case "label":
+        void this.labelFocused(action.label);
+        break;
+      case "remove":
+        void this.labelFocused(null);
+        break;
+      case "undo":
+      case "redo":
+        void this.undoRedo(action.kind);
+        break;
+      case "walk":
+        this.walkPanel(action.step);
+        break;
+      case "open":
+        if (this.focus >= 0) this.setPanelMode("neighbours");
+        break;
     }
   };
 
@@ -472,6 +636,12 @@ class ExplorerView {
     this.scatterplot = null;
     this.root.remove();
   }
+}
+
+/** Panel tiles from a reply's `indices` and `ids` and one value per tile. */
+function tiles(reply: Reply, values: (number | null)[]): Tile[] {
+  const ids = reply.ids as string[];
+  return (reply.indices as number[]).map((index, i) => ({ index, id: ids[i], value: values[i] ?? null }));
 }
 
 /** Relative luminance (0 dark … 1 light) of a CSS rgb()/rgba() colour; transparent counts as light. */

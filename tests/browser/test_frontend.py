@@ -336,7 +336,7 @@ def test_toolbar_and_python_share_mode_size_and_opacity(blobs, page):
     widget = bridge.widget
     page.locator(".gw-button[data-mode=pan]").click()
     bridge.wait_until(lambda: widget.mode == "pan")
-    assert page.locator(".gw-button.gw-active").text_content() == "Pan"
+    assert page.locator(".gw-toolbar .gw-button.gw-active").text_content() == "Pan"
     page.locator(".gw-slider").first.fill("8")
     bridge.wait_until(lambda: widget.point_size == 8)
     widget.opacity = 0.25
@@ -346,3 +346,204 @@ def test_toolbar_and_python_share_mode_size_and_opacity(blobs, page):
     page.wait_for_timeout(200)
     bridge.pump()
     assert widget.selected_ids.empty
+
+
+# -- labelling ---------------------------------------------------------------------------------
+
+CLASSES = ["ring", "not ring"]
+
+
+@pytest.fixture
+def labelling(render, tmp_path):
+    reps = gw.datasets.synthetic(1500, seed=3)
+    widget = Explorer(reps, k=9, classes=CLASSES, labels_path=tmp_path / "labels.jsonl")
+    assert len(widget.index) == 1500
+    return render(widget)
+
+
+def class_buttons(page) -> list[str]:
+    return page.locator(".gw-labelbar .gw-class").all_text_contents()
+
+
+def isolated_point(positions: np.ndarray) -> int:
+    """The point farthest from its nearest neighbour on screen (unambiguous under the mouse)."""
+    gaps = np.hypot(*(positions[:, None, :] - positions[None, :, :]).transpose(2, 0, 1))
+    np.fill_diagonal(gaps, np.inf)
+    return int(gaps.min(axis=1).argmax())
+
+
+def test_keys_label_remove_undo_and_redo(labelling, page):
+    bridge = labelling
+    widget = bridge.widget
+    store = widget.label_store
+    assert class_buttons(page) == ["1 ring (0)", "2 not ring (0)"]
+    target = widget.representations.ids[42]
+    widget.focus(target)
+    bridge.wait_for_js("document.querySelectorAll('.gw-panel .gw-tile[data-index]').length === 9")
+    page.locator(".galwidget").focus()
+
+    page.keyboard.press("1")
+    bridge.wait_until(lambda: store.get(target) == "ring")
+    bridge.wait_for_js("document.querySelector('.gw-saved').textContent === 'saved ✓'")
+    assert class_buttons(page)[0] == "1 ring (1)"
+    assert widget.labels.loc[target, "source"] == "key"
+
+    page.keyboard.press("0")
+    bridge.wait_until(lambda: store.get(target) is None)
+    bridge.wait_for_js("document.querySelector('.gw-class').textContent === '1 ring (0)'")
+    page.keyboard.press("z")
+    bridge.wait_until(lambda: store.get(target) == "ring")
+    bridge.wait_for_js("document.querySelector('.gw-class').textContent === '1 ring (1)'")
+    page.keyboard.press("Shift+Z")
+    bridge.wait_until(lambda: store.get(target) is None)
+    page.keyboard.press("2")
+    bridge.wait_until(lambda: store.get(target) == "not ring")
+    bridge.wait_for_js(
+        "[...document.querySelectorAll('.gw-class')].map(b => b.textContent).join('|')"
+        " === '1 ring (0)|2 not ring (1)'"
+    )
+
+
+def test_label_selection_asks_before_a_large_batch(labelling, page):
+    bridge = labelling
+    widget = bridge.widget
+    ids = widget.representations.ids
+    widget.select(ids[:10])
+    bridge.wait_for_js(
+        "!document.querySelector('.gw-labelbar .gw-button[title^=\"Give\"]').disabled"
+    )
+    page.locator(".gw-labelbar select.gw-select").first.select_option("not ring")
+    page.get_by_role("button", name="Label selection as").click()
+    bridge.wait_until(lambda: len(widget.labels) == 10)  # 10 ≤ 50: no question asked
+    assert set(widget.labels["label"]) == {"not ring"}
+
+    widget.select(ids[100:220])
+    bridge.wait_for_js("document.querySelector('.gw-count').textContent.startsWith('120 of')")
+    page.locator(".gw-labelbar select.gw-select").first.select_option("ring")
+    page.get_by_role("button", name="Label selection as").click()
+    confirm = page.locator(".gw-confirm")
+    confirm.wait_for()
+    assert confirm.locator(".gw-confirm-text").text_content() == "Label 120 galaxies as ring?"
+    page.get_by_role("button", name="Cancel").click()
+    assert confirm.is_hidden()
+    bridge.pump()
+    assert len(widget.labels) == 10
+    page.get_by_role("button", name="Label selection as").click()
+    page.locator(".gw-confirm-yes").click()
+    bridge.wait_until(lambda: len(widget.labels) == 130)
+    assert (widget.labels.loc[ids[100:220], "source"] == "bulk").all()
+    bridge.wait_for_js("document.querySelector('.gw-class').textContent === '1 ring (120)'")
+
+
+def test_arrow_keys_walk_the_neighbour_panel(labelling, page):
+    bridge = labelling
+    widget = bridge.widget
+    anchor = widget.representations.ids[7]
+    widget.focus(anchor)
+    bridge.wait_for_js("document.querySelectorAll('.gw-panel .gw-tile[data-index]').length === 9")
+    shown = page.locator(".gw-panel .gw-caption-id").all_text_contents()
+    assert shown == widget.neighbours["id"].tolist()
+    page.locator(".galwidget").focus()
+    for key, expected in [
+        ("ArrowRight", 0),
+        ("ArrowRight", 1),
+        ("ArrowDown", 4),
+        ("ArrowLeft", 3),
+        ("ArrowUp", 0),
+    ]:
+        page.keyboard.press(key)
+        bridge.wait_until(lambda expected=expected: widget.focused == shown[expected])
+        bridge.wait_for_js(
+            f"document.querySelector('.gw-tile.gw-current .gw-caption-id')?.textContent"
+            f" === {shown[expected]!r}"
+        )
+    # Walking keeps the panel; Enter opens the walked-to galaxy's own neighbours.
+    assert page.locator(".gw-panel-title").text_content() == f"Neighbours of {anchor}"
+    page.keyboard.press("1")
+    bridge.wait_until(lambda: widget.label_store.get(shown[0]) == "ring")
+    bridge.wait_for_js(
+        "document.querySelector('.gw-tile.gw-current .gw-badge').textContent === 'ring'"
+    )
+    page.keyboard.press("Enter")
+    bridge.wait_for_js(
+        f"document.querySelector('.gw-panel-title').textContent === 'Neighbours of {shown[0]}'"
+    )
+
+
+def test_suggestion_mode_labels_and_advances(labelling, page):
+    bridge = labelling
+    widget = bridge.widget
+    meta = widget.representations.meta
+    rings = meta.index[meta["is_ring"]][:5].tolist()
+    others = meta.index[~meta["is_ring"]][:5].tolist()
+    widget.set_labels({**dict.fromkeys(rings, "ring"), **dict.fromkeys(others, "not ring")})
+    assert widget.training.result(timeout=60) is not None
+    page.locator(".gw-panel-modes .gw-button[data-panel-mode=suggestions]").click()
+    bridge.wait_for_js("document.querySelectorAll('.gw-panel .gw-tile[data-index]').length > 10")
+    suggested = list(widget.suggestions)
+    shown = page.locator(".gw-panel .gw-caption-id").all_text_contents()
+    assert shown == suggested
+    assert page.locator(".gw-panel-title").text_content() == "Suggestions (uncertainty)"
+
+    page.locator(".galwidget").focus()
+    page.keyboard.press("ArrowRight")
+    bridge.wait_until(lambda: widget.focused == shown[0])
+    page.keyboard.press("1")  # labels the first suggestion and moves on to the next
+    bridge.wait_until(lambda: widget.label_store.get(shown[0]) == "ring")
+    bridge.wait_until(lambda: widget.focused == shown[1])
+    page.keyboard.press("2")
+    bridge.wait_until(lambda: widget.label_store.get(shown[1]) == "not ring")
+    # The retrained queue replaces the list and leaves the new labels out.
+    bridge.wait_until(lambda: widget.training.done() and shown[1] not in widget.suggestions)
+    bridge.wait_for_js(
+        f"![...document.querySelectorAll('.gw-panel .gw-caption-id')]"
+        f".some(c => c.textContent === {shown[1]!r})"
+    )
+    widget.strategy = "random"
+    bridge.wait_for_js("document.querySelector('.gw-strategy').value === 'random'")
+    page.locator(".gw-strategy").select_option("top")
+    bridge.wait_until(lambda: widget.strategy == "top")
+
+
+def test_click_focuses_without_touching_the_selection(labelling, page):
+    bridge = labelling
+    widget = bridge.widget
+    positions = screen_positions(widget, page)
+    target = isolated_point(positions)
+    chosen = [i for i in range(20) if i != target]
+    widget.select(widget.representations.ids[chosen])
+    bridge.wait_until(lambda: browser_selection(bridge) == set(chosen))
+    x, y = positions[target]
+    page.mouse.move(x - 20, y - 20)
+    page.mouse.move(x, y, steps=4)
+    bridge.wait_for_js("document.querySelector('.gw-tooltip.gw-visible .gw-tooltip-id') !== null")
+    page.mouse.click(x, y)
+    bridge.wait_until(lambda: widget.focused == widget.representations.ids[target])
+    page.wait_for_timeout(200)
+    bridge.pump()
+    assert set(widget._positions.tolist()) == set(chosen) == browser_selection(bridge)
+
+    page.keyboard.down("Shift")
+    page.mouse.click(x, y)
+    page.keyboard.up("Shift")
+    wait_for_selection(bridge, set(chosen) | {target})
+    page.keyboard.down("Shift")
+    page.mouse.click(x, y)
+    page.keyboard.up("Shift")
+    wait_for_selection(bridge, set(chosen))
+    assert browser_selection(bridge) == set(chosen)
+
+
+def test_labels_restored_and_coloured_at_start(render, page, tmp_path):
+    frame, layout = blob_frame(800)
+    path = tmp_path / "labels.jsonl"
+    first = Explorer(frame, layout=layout, classes=CLASSES, labels_path=path)
+    first.set_labels({"G00001": "ring", "G00002": "ring", "G00003": "not ring"})
+    first.close()
+    widget = Explorer(
+        blob_frame(800)[0], layout=layout, classes=CLASSES, labels_path=path, color="label"
+    )
+    render(widget)
+    assert class_buttons(page) == ["1 ring (2)", "2 not ring (1)"]
+    labels = page.locator(".gw-legend-label").all_text_contents()
+    assert labels == ["ring", "not ring", "unlabelled (797)"]

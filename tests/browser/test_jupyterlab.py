@@ -264,6 +264,9 @@ def test_explorer_lasso_neighbours_and_python_selection(open_notebook):
     page.mouse.down()
     page.mouse.up()
     kernel.wait_until(f"w.focused == {ids[clicked]!r}")
+    # A click focuses: the lasso selection stays as it was.
+    assert sorted(kernel.eval_json("w.selected_ids.tolist()")) == expected_ids
+    expect(count).to_have_text(f"{inside.sum():,} of {N_GALAXIES:,} selected")
     expect(page.locator(".galwidget .gw-panel-title")).to_have_text(f"Neighbours of {ids[clicked]}")
     page.wait_for_function(
         """(k) => {
@@ -283,7 +286,9 @@ def test_explorer_lasso_neighbours_and_python_selection(open_notebook):
     # Selecting from Python redraws the canvas and updates the count.
     page.mouse.move(1, 1)
     expect(page.locator(".galwidget .gw-tooltip")).to_be_hidden()
-    before = canvas_rgb(canvas)
+    kernel.execute("w.select(None)")
+    expect(count).to_have_text(f"0 of {N_GALAXIES:,} selected")
+    before = wait_for_canvas(canvas, lambda rgb: selected_pixels(rgb) < 20)
     kernel.execute("w.select(\"morphology == 'ring'\")")
     n_selected = kernel.eval_json("len(w.selected)")
     assert n_selected == kernel.eval_json("int((df['morphology'] == 'ring').sum())") > 20
@@ -305,4 +310,91 @@ def test_explorer_lasso_neighbours_and_python_selection(open_notebook):
     kernel = nb.kernel
     kernel.execute("w.select(\"morphology == 'ring'\")")
     expect(count).to_have_text(f"{n_selected:,} of {N_GALAXIES:,} selected")
+    assert nb.errors == []
+
+
+LABELLING_CELLS = [
+    """\
+import numpy as np
+import pandas as pd
+
+import galwidget as gw
+
+reps = gw.datasets.synthetic(n=1500, seed=1)
+features = pd.DataFrame(reps.features, columns=[f"feat_{i}" for i in range(reps.n_features)])
+df = pd.concat([reps.meta.reset_index(drop=True), features], axis=1)""",
+    """\
+w = gw.Explorer(
+    df, images=reps.images, k=6, classes=["ring", "not ring"], labels_path={path!r}
+)
+w""",
+]
+CELL_TYPES_JS = "() => window.jupyterapp.shell.currentWidget.content.widgets.map(c => c.model.type)"
+
+
+def test_keyboard_labels_reach_the_kernel_and_survive_a_restart(open_notebook, tmp_path):
+    if not BUNDLE.is_file():
+        pytest.skip(f"front-end bundle not built ({BUNDLE}); run `make js`")
+    cells = [LABELLING_CELLS[0], LABELLING_CELLS[1].format(path=str(tmp_path / "labels.jsonl"))]
+    nb = open_notebook("labelling.ipynb", cells, viewport=(1400, 1000))
+    page, kernel = nb.page, nb.kernel
+    page.evaluate("() => window.jupyterapp.shell.collapseLeft()")
+    nb.run_all()
+    widget = page.locator(".galwidget")
+    expect(widget).to_have_attribute("data-state", "ready", timeout=60_000)
+    buttons = page.locator(".galwidget .gw-labelbar .gw-class")
+    expect(buttons).to_have_text(["1 ring (0)", "2 not ring (0)"])
+
+    # Click a galaxy (focus), then label it with the keyboard.
+    canvas = page.locator(".galwidget .gw-canvas")
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    layout = np.array(kernel.eval_json("np.frombuffer(w._points, 'float32').tolist()", timeout=60))
+    positions = page_positions(layout.reshape(-1, 2), box)
+    ids = kernel.eval_json("w.representations.ids.tolist()")
+    relative = (positions - [box["x"], box["y"]]) / [box["width"], box["height"]]
+    clicked = most_isolated(positions, ((relative > 0.1) & (relative < 0.9)).all(axis=1))
+    galaxy = ids[clicked]
+    page.mouse.move(*positions[clicked])
+    expect(page.locator(".galwidget .gw-tooltip-id")).to_have_text(galaxy)
+    page.mouse.down()
+    page.mouse.up()
+    kernel.wait_until(f"w.focused == {galaxy!r}")
+    saved = page.locator(".galwidget .gw-saved")
+
+    page.keyboard.press("1")
+    expect(saved).to_have_text("saved ✓")
+    expect(buttons).to_have_text(["1 ring (1)", "2 not ring (0)"])
+    kernel.wait_until(f"w.labels['label'].to_dict() == {{{galaxy!r}: 'ring'}}")
+    assert kernel.eval_json(f"df.loc[df['iauname'] == {galaxy!r}, 'label'].tolist()") == ["ring"]
+    assert kernel.eval_json("int(df['label'].notna().sum())") == 1
+
+    page.keyboard.press("z")
+    expect(buttons).to_have_text(["1 ring (0)", "2 not ring (0)"])
+    kernel.wait_until("w.labels.empty and df['label'].isna().all()")
+
+    page.keyboard.press("2")
+    expect(buttons).to_have_text(["1 ring (0)", "2 not ring (1)"])
+    # Walk to the first neighbour in the panel and label it too.
+    tiles = page.locator(".galwidget .gw-grid .gw-tile[data-index]")
+    expect(tiles).to_have_count(6, timeout=30_000)
+    neighbour = page.locator(".galwidget .gw-grid .gw-caption-id").first.text_content()
+    page.keyboard.press("ArrowRight")
+    kernel.wait_until(f"w.focused == {neighbour!r}")
+    page.keyboard.press("1")
+    expect(buttons).to_have_text(["1 ring (1)", "2 not ring (1)"])
+    expected = {galaxy: "not ring", neighbour: "ring"}
+    kernel.wait_until(f"w.labels['label'].to_dict() == {expected!r}")
+    assert kernel.eval_json("df.set_index('iauname')['label'].dropna().to_dict()") == expected
+    # The keys labelled galaxies: JupyterLab's command-mode shortcuts (1 = heading, z = undo
+    # cell operation, arrows = move between cells) did not act on the notebook.
+    assert page.evaluate(CELL_TYPES_JS) == ["code", "code"]
+
+    nb.restart_kernel_and_run_all()
+    expect(page.locator(".galwidget")).to_have_count(1)
+    expect(page.locator(".galwidget")).to_have_attribute("data-state", "ready", timeout=60_000)
+    expect(buttons).to_have_text(["1 ring (1)", "2 not ring (1)"])
+    kernel = nb.kernel
+    assert kernel.eval_json("w.labels['label'].to_dict()") == expected
+    assert kernel.eval_json("df.set_index('iauname')['label'].dropna().to_dict()") == expected
     assert nb.errors == []

@@ -1,0 +1,61 @@
+import { describe, expect, it } from "vitest";
+import { categoryColor } from "./colors";
+import { type KeyInput, keyAction, type LabelMeta, labelOf, walk } from "./labels";
+
+const meta: LabelMeta = {
+  classes: ["ring", "not ring"],
+  keys: ["1", "2"],
+  counts: [0, 0],
+  labelled: 0,
+  can_undo: false,
+  can_redo: false,
+};
+const none: LabelMeta = { ...meta, classes: [], keys: [], counts: [] };
+
+function press(key: string, mods: Partial<KeyInput> = {}): KeyInput {
+  return { key, shiftKey: false, ctrlKey: false, altKey: false, metaKey: false, ...mods };
+}
+
+describe("keyAction", () => {
+  it("maps class keys, remove, undo and redo", () => {
+    expect(keyAction(press("1"), meta, 3)).toEqual({ kind: "label", label: "ring" });
+    expect(keyAction(press("2"), meta, 3)).toEqual({ kind: "label", label: "not ring" });
+    expect(keyAction(press("3"), meta, 3)).toBeNull();
+    expect(keyAction(press("0"), meta, 3)).toEqual({ kind: "remove" });
+    expect(keyAction(press("Backspace"), meta, 3)).toEqual({ kind: "remove" });
+    expect(keyAction(press("z"), meta, 3)).toEqual({ kind: "undo" });
+    expect(keyAction(press("Z", { shiftKey: true }), meta, 3)).toEqual({ kind: "redo" });
+  });
+
+  it("walks by one tile or one row and leaves modified keys alone", () => {
+    expect(keyAction(press("ArrowRight"), meta, 3)).toEqual({ kind: "walk", step: 1 });
+    expect(keyAction(press("ArrowUp"), meta, 3)).toEqual({ kind: "walk", step: -3 });
+    expect(keyAction(press("1", { ctrlKey: true }), meta, 3)).toBeNull();
+    expect(keyAction(press("z", { metaKey: true }), meta, 3)).toBeNull();
+  });
+
+  it("has no labelling keys without classes", () => {
+    expect(keyAction(press("1"), none, 3)).toBeNull();
+    expect(keyAction(press("z"), none, 3)).toBeNull();
+    expect(keyAction(press("ArrowLeft"), none, 3)).toEqual({ kind: "walk", step: -1 });
+  });
+});
+
+describe("walk", () => {
+  it("starts at the first item and stays inside the list", () => {
+    expect(walk(5, -1, 1)).toBe(0);
+    expect(walk(5, -1, -1)).toBe(-1);
+    expect(walk(5, 2, 1)).toBe(3);
+    expect(walk(5, 4, 1)).toBe(4);
+    expect(walk(5, 1, -3)).toBe(0);
+    expect(walk(0, -1, 1)).toBe(-1);
+  });
+});
+
+describe("labelOf", () => {
+  it("names codes with the class colours", () => {
+    expect(labelOf(0, meta)).toBeNull();
+    expect(labelOf(2, meta)).toEqual({ name: "not ring", color: categoryColor(1) });
+    expect(labelOf(255, meta)?.name).toBe("other");
+  });
+});

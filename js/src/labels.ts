@@ -1,0 +1,239 @@
+// Labelling: the label bar (class buttons with counts, remove, undo/redo, "saved" indicator,
+// labelling the selection with an inline confirmation, suggestion strategy) and the pure
+// keyboard mapping and list walking behind the keyboard shortcuts.
+
+import { categoryColor } from "./colors";
+import { element } from "./dom";
+
+/** What the `_label_meta` trait describes. */
+export interface LabelMeta {
+  classes: string[];
+  keys: string[];
+  counts: number[];
+  labelled: number;
+  can_undo: boolean;
+  can_redo: boolean;
+}
+
+/** What the `_learn` trait describes. */
+export interface LearnStatus {
+  status: "off" | "waiting" | "training" | "ready";
+  message: string;
+  suggestions?: number;
+}
+
+export type KeyAction =
+  | { kind: "label"; label: string }
+  | { kind: "remove" }
+  | { kind: "undo" }
+  | { kind: "redo" }
+  | { kind: "walk"; step: number }
+  | { kind: "open" };
+
+export interface KeyInput {
+  key: string;
+  shiftKey: boolean;
+  ctrlKey: boolean;
+  altKey: boolean;
+  metaKey: boolean;
+}
+
+/** Code 0 means unlabelled, `i + 1` class `i`, anything larger a label outside the classes. */
+export const UNLABELLED = 0;
+
+/**
+ * The labelling action of a key press, or null for keys the widget leaves alone.
+ * `columns` is the number of tiles per panel row (up/down arrows move by a row).
+ */
+export function keyAction(event: KeyInput, meta: LabelMeta, columns: number): KeyAction | null {
+  if (event.ctrlKey || event.altKey || event.metaKey) return null;
+  const { key } = event;
+  switch (key) {
+    case "ArrowRight":
+      return { kind: "walk", step: 1 };
+    case "ArrowLeft":
+      return { kind: "walk", step: -1 };
+    case "ArrowDown":
+      return { kind: "walk", step: columns };
+    case "ArrowUp":
+      return { kind: "walk", step: -columns };
+    case "Enter":
+      return { kind: "open" };
+  }
+  if (meta.classes.length === 0) return null;
+  if (key === "0" || key === "Backspace" || key === "Delete") return { kind: "remove" };
+  if (key === "z" && !event.shiftKey) return { kind: "undo" };
+  if (key === "Z" || (key === "z" && event.shiftKey)) return { kind: "redo" };
+  const i = meta.keys.indexOf(key);
+  return i >= 0 ? { kind: "label", label: meta.classes[i] } : null;
+}
+
+/**
+ * Position after moving `step` from `current` in a list of `length` items (-1: before the first).
+ * Stays inside the list; a move from nowhere starts at the first item.
+ */
+export function walk(length: number, current: number, step: number): number {
+  if (length === 0) return -1;
+  if (current < 0) return step > 0 ? 0 : -1;
+  return Math.min(length - 1, Math.max(0, current + step));
+}
+
+/** Name and colour of a label code (null for unlabelled). */
+export function labelOf(code: number, meta: LabelMeta): { name: string; color: string } | null {
+  if (code === UNLABELLED) return null;
+  const i = code - 1;
+  if (i < meta.classes.length) return { name: meta.classes[i], color: categoryColor(i) };
+  return { name: "other", color: "#7f7f7f" };
+}
+
+export interface LabelBarActions {
+  label(label: string | null): void;
+  undo(): void;
+  redo(): void;
+  labelSelection(label: string | null): void;
+  strategy(strategy: string): void;
+}
+
+const STRATEGIES: [string, string][] = [
+  ["uncertainty", "most uncertain"],
+  ["top", "most likely target"],
+  ["ei", "expected improvement"],
+  ["random", "random"],
+];
+
+export class LabelBar {
+  readonly el = element("div", "gw-labelbar");
+  private readonly classes = element("div", "gw-group gw-classes");
+  private readonly removeButton = button("0 remove", "Remove the focused galaxy's label (0 or Backspace)");
+  private readonly undoButton = button("↶ undo", "Undo the last labelling (z)");
+  private readonly redoButton = button("↷ redo", "Redo (shift+z)");
+  private readonly saved = element("span", "gw-saved");
+  private readonly selectionButton = button("Label selection as", "Give every selected galaxy this class");
+  private readonly selectionClass = element("select", "gw-select");
+  private readonly confirmBar = element("span", "gw-confirm");
+  private readonly strategySelect = element("select", "gw-select gw-strategy");
+  private readonly learn = element("span", "gw-learn");
+  private meta: LabelMeta = { classes: [], keys: [], counts: [], labelled: 0, can_undo: false, can_redo: false };
+  private selected = 0;
+
+  constructor(
+    private readonly actions: LabelBarActions,
+    private readonly confirmOver: number,
+  ) {
+    this.removeButton.addEventListener("click", () => actions.label(null));
+    this.undoButton.addEventListener("click", () => actions.undo());
+    this.redoButton.addEventListener("click", () => actions.redo());
+    this.selectionButton.addEventListener("click", () => this.labelSelection());
+    for (const [value, text] of STRATEGIES) {
+      const option = element("option", "", text);
+      option.value = value;
+      this.strategySelect.append(option);
+    }
+    this.strategySelect.addEventListener("change", () => actions.strategy(this.strategySelect.value));
+    this.confirmBar.hidden = true;
+    const strategy = element("label", "gw-labelled", "Suggest");
+    strategy.append(this.strategySelect);
+    this.el.append(
+      this.classes,
+      this.removeButton,
+      this.undoButton,
+      this.redoButton,
+      this.saved,
+      this.selectionButton,
+      this.selectionClass,
+      this.confirmBar,
+      strategy,
+      this.learn,
+    );
+    this.el.hidden = true;
+  }
+
+  update(meta: LabelMeta): void {
+    const changedClasses = meta.classes.join("\n") !== this.meta.classes.join("\n");
+    this.meta = meta;
+    this.el.hidden = meta.classes.length === 0;
+    if (changedClasses) this.buildClasses();
+    meta.classes.forEach((name, i) => {
+      const b = this.classes.children[i] as HTMLButtonElement;
+      const text = b.querySelector(".gw-class-text") as HTMLElement;
+      text.textContent = `${meta.keys[i] ? `${meta.keys[i]} ` : ""}${name} (${meta.counts[i].toLocaleString("en-US")})`;
+    });
+    this.undoButton.disabled = !meta.can_undo;
+    this.redoButton.disabled = !meta.can_redo;
+  }
+
+  setSelected(count: number): void {
+    this.selected = count;
+    this.selectionButton.disabled = count === 0;
+    if (count === 0) this.confirmBar.hidden = true;
+  }
+
+  setStrategy(strategy: string): void {
+    this.strategySelect.value = strategy;
+  }
+
+  setLearn(status: LearnStatus): void {
+    this.learn.dataset.status = status.status;
+    this.learn.textContent = status.message;
+  }
+
+  /** "saving…" while the kernel writes, "saved ✓" once it confirmed, or why it failed. */
+  setSaved(state: "saving" | "saved" | "error", reason = ""): void {
+    this.saved.dataset.state = state;
+    this.saved.textContent = state === "saving" ? "saving…" : state === "saved" ? "saved ✓" : reason;
+    this.saved.title = state === "error" ? reason : "";
+  }
+
+  private buildClasses(): void {
+    this.classes.replaceChildren(
+      ...this.meta.classes.map((name, i) => {
+        const b = button("", `Label the focused galaxy as ${name}`);
+        b.classList.add("gw-class");
+        b.dataset.class = name;
+        const swatch = element("span", "gw-swatch");
+        swatch.style.background = categoryColor(i);
+        b.append(swatch, element("span", "gw-class-text"));
+        b.addEventListener("click", () => this.actions.label(name));
+        return b;
+      }),
+    );
+    this.selectionClass.replaceChildren(
+      ...this.meta.classes.map((name) => {
+        const option = element("option", "", name);
+        option.value = name;
+        return option;
+      }),
+      Object.assign(element("option", "", "(no label)"), { value: "" }),
+    );
+  }
+
+  private labelSelection(): void {
+    const label = this.selectionClass.value || null;
+    if (this.selected <= this.confirmOver) {
+      this.actions.labelSelection(label);
+      return;
+    }
+    const yes = button("Yes", "Apply to the whole selection");
+    const no = button("Cancel", "Leave the labels as they are");
+    const what = label === null ? "Remove the labels of" : "Label";
+    const suffix = label === null ? "" : ` as ${label}`;
+    const question = `${what} ${this.selected.toLocaleString("en-US")} galaxies${suffix}?`;
+    yes.addEventListener("click", () => {
+      this.confirmBar.hidden = true;
+      this.actions.labelSelection(label);
+    });
+    no.addEventListener("click", () => {
+      this.confirmBar.hidden = true;
+    });
+    yes.classList.add("gw-confirm-yes");
+    this.confirmBar.replaceChildren(element("span", "gw-confirm-text", question), yes, no);
+    this.confirmBar.hidden = false;
+  }
+}
+
+function button(label: string, hint: string): HTMLButtonElement {
+  const b = element("button", "gw-button", label);
+  b.type = "button";
+  b.title = hint;
+  return b;
+}
