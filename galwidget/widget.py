@@ -79,7 +79,8 @@ class Explorer(anywidget.AnyWidget):
         data: a :class:`~galwidget.Representations`, or anything
             :func:`~galwidget.load_representations` reads (DataFrame, parquet/CSV path, array).
         layout: ``"pca"`` or ``"umap"`` (computed by :func:`galwidget.layout`), an ``(n, 2)``
-            array, or a pair of numeric meta column names such as ``("pca_0", "pca_1")``.
+            array, or a pair of numeric column names such as ``("pca_0", "pca_1")`` (of ``meta``, or
+            of the DataFrame given as ``data``, feature columns included).
         color: a meta column name, an array of ``n`` values, or ``None`` (see :meth:`color_by`).
         images: thumbnail source, as for :func:`galwidget.images.resolve`.
         k: number of neighbours shown for the focused galaxy.
@@ -99,6 +100,9 @@ class Explorer(anywidget.AnyWidget):
             to the labels (object dtype, ``None`` where unlabelled; ``None`` to leave it alone).
         strategy: active-learning strategy, one of :data:`galwidget.learn.STRATEGIES`.
         target: the class whose probability is the score (default: the first class).
+        features, id_column: how to read ``data``, as for :func:`galwidget.load_representations`
+            (e.g. ``features=["pca_0", "pca_1"]`` for a table whose only representation is a
+            precomputed 2-D projection).
     """
 
     _esm = _asset("widget.js", MISSING_BUNDLE)
@@ -140,6 +144,8 @@ class Explorer(anywidget.AnyWidget):
         label_column: str | None = "label",
         strategy: str = "uncertainty",
         target: str | None = None,
+        features: str | Sequence[str] | None = None,
+        id_column: str | None = None,
         **kwargs: Any,
     ) -> None:
         self._image_pool = ThreadPoolExecutor(IMAGE_WORKERS, thread_name_prefix="galwidget-images")
@@ -147,7 +153,7 @@ class Explorer(anywidget.AnyWidget):
         self._learn_lock = threading.RLock()
         self._learner: Learner | None = None
         self._retrain_timer: threading.Timer | None = None
-        reps = load_representations(data)
+        reps = load_representations(data, features=features, id_column=id_column)
         frame = data if isinstance(data, pd.DataFrame) else None
         self._reps = reps
         self._frame = frame
@@ -164,7 +170,10 @@ class Explorer(anywidget.AnyWidget):
         dropped = [self._selected_column] + ([self._label_column] if labelling else [])
         self._meta = reps.meta.drop(columns=[c for c in dropped if c in reps.meta])
         initial = self._initial_selection()
-        coordinates = normalise_layout(_layout_coordinates(reps, self._meta, layout, index))
+        layout_table = self._meta
+        if isinstance(layout, tuple) and frame is not None and not set(layout) <= set(layout_table):
+            layout_table = frame  # layout columns that are also the features live in the frame
+        coordinates = normalise_layout(_layout_coordinates(reps, layout_table, layout, index))
         self._images = images_module.resolve(images, reps, THUMBNAIL_SIZE)
         self._index = index
         if n_components is not None and n_components >= reps.n_features:

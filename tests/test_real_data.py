@@ -280,3 +280,17 @@ def test_legacy_survey_urls_are_built_from_radec_and_the_pixel_scale(desi: pd.Da
         assert "&dec=-" in widget.reply({"type": "thumbnail", "index": south})[0]["url"]
     finally:
         widget.close()
+
+
+def test_desi_table_as_features_and_layout_in_one_call(shared_data: Path) -> None:
+    desi = pd.read_parquet(shared_data / "galaxy_explorer_desi_50k_pca2/50k_pca_2n.parquet")
+    desi = desi.iloc[:3000].copy()
+    w = gw.Explorer(
+        desi, features=["pca_0", "pca_1"], id_column="id_str", layout=("pca_0", "pca_1")
+    )
+    points = np.frombuffer(w._points, dtype=np.float32).reshape(-1, 2)
+    expected = normalise_layout(desi[["pca_0", "pca_1"]].to_numpy())
+    np.testing.assert_allclose(points.ravel(), expected.ravel(), rtol=1e-6)
+    w.select(desi["id_str"].iloc[:5])
+    assert desi["selected"].sum() == 5
+    w.close()
