@@ -295,3 +295,35 @@ def test_catalogue_columns_and_join(server: LocalServer, data: Path):
     fractions = joined.meta["smooth-or-featured_featured-or-disk_fraction"]
     assert fractions.notna().sum() == len(table)
     assert fractions.iloc[::3].notna().all()
+
+
+def test_png_root_remaps_png_loc_to_a_local_image_folder(tmp_path: Path, shared_data: Path) -> None:
+    pngs = sorted((shared_data / "gz_decals_dr5_example_pngs").glob("J*.png"))[:6]
+    names = [p.stem for p in pngs]
+    frame = pd.DataFrame(
+        {
+            "iauname": names,
+            # As in the Zenodo file: absolute paths on the authors' disks.
+            "png_loc": [f"/share/nas/walml/decals/dr5/png/{n[:4]}/{n}.png" for n in names],
+        }
+    )
+    for i in range(4):
+        frame[f"feat_{i}_pred"] = np.arange(len(names), dtype=np.float64) * (i + 1)
+    frame.to_parquet(tmp_path / "cnn_features_decals.parquet")
+    root = tmp_path / "gz_decals_png"
+    for png in pngs[:5]:  # the sixth image is missing from the local copy
+        (root / png.stem[:4]).mkdir(parents=True, exist_ok=True)
+        (root / png.stem[:4] / png.name).write_bytes(png.read_bytes())
+
+    reps = datasets.decals_representations(
+        path=tmp_path / "cnn_features_decals.parquet", download=False, png_root=root
+    )
+    assert reps.meta["png_loc"].iloc[0] == f"{names[0][:4]}/{names[0]}.png"
+    source = gw.images.resolve(None, reps, size=64)
+    assert source.kind == "bytes"
+    data, mime = source.fetch(0)
+    assert mime.startswith("image/") and len(data) > 100
+    with pytest.raises(gw.images.ImageError, match=f"file not found: .*{names[5]}.png"):
+        source.fetch(5)
+    with pytest.raises(gw.DataError, match="is not a folder"):
+        datasets.with_local_pngs(reps, tmp_path / "nowhere")

@@ -8,6 +8,7 @@ from galwidget.datasets.zenodo import (
     decals_representations,
     gz2_representations,
     gz_decals_catalogue,
+    with_local_pngs,
 )
 
 __all__ = [
@@ -18,5 +19,6 @@ __all__ = [
     "gz2_representations",
     "gz_decals_catalogue",
     "synthetic",
+    "with_local_pngs",
     "write_zenodo_like",
 ]

@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 
 from galwidget.cache import data_dir
 from galwidget.data import DataError, Representations, load_representations
+from galwidget.images import local_files
 
 __all__ = [
     "DownloadError",
@@ -62,6 +63,7 @@ def decals_representations(
     download: bool = True,
     path: str | PathLike[str] | None = None,
     progress: bool | None = None,
+    png_root: str | PathLike[str] | None = None,
     **load_kwargs: Any,
 ) -> Representations:
     """Zoobot representations of the ~343k GZ DECaLS DR5 galaxies (1280 features, ``iauname``).
@@ -77,11 +79,15 @@ def decals_representations(
         download: if ``False``, never use the network: the file must already be in place.
         path: where the file is (or goes); default ``data_dir() / "cnn_features_decals.parquet"``.
         progress: progress bars for download and loading (default: for large files).
+        png_root: a local copy of the GZ DECaLS images laid out as ``<iauname[:4]>/<iauname>.png``:
+            ``png_loc`` (absolute paths on the authors' disks) is remapped under it and the images
+            become the thumbnails (see :func:`with_local_pngs`).
 
     Join volunteer votes with ``reps.join(gz_decals_catalogue(), on="iauname")``.
     """
     file = _fetch(DECALS_FILE, REPRESENTATIONS_RECORD, url, checksum, download, path, progress)
-    return load_representations(file, progress=progress, **load_kwargs)
+    reps = load_representations(file, progress=progress, **load_kwargs)
+    return reps if png_root is None else with_local_pngs(reps, png_root)
 
 
 def gz2_representations(
@@ -90,6 +96,7 @@ def gz2_representations(
     download: bool = True,
     path: str | PathLike[str] | None = None,
     progress: bool | None = None,
+    png_root: str | PathLike[str] | None = None,
     **load_kwargs: Any,
 ) -> Representations:
     """Zoobot representations of ~240k Galaxy Zoo 2 (SDSS) galaxies, keyed by ``id_str``.
@@ -99,7 +106,25 @@ def gz2_representations(
     :func:`decals_representations`.
     """
     file = _fetch(GZ2_FILE, REPRESENTATIONS_RECORD, url, checksum, download, path, progress)
-    return load_representations(file, progress=progress, **load_kwargs)
+    reps = load_representations(file, progress=progress, **load_kwargs)
+    return reps if png_root is None else with_local_pngs(reps, png_root)
+
+
+def with_local_pngs(reps: Representations, png_root: str | PathLike[str]) -> Representations:
+    """Point ``png_loc`` at a local image folder and use those images as thumbnails.
+
+    Each ``png_loc`` keeps its last folder and file name (``…/J000/J000411.19+020924.0.png`` →
+    ``J000/J000411.19+020924.0.png``), read below ``png_root``; no path may lead outside it.
+    """
+    if "png_loc" not in reps.meta.columns:
+        raise DataError("these representations have no png_loc column to remap")
+    root = Path(png_root)
+    if not root.is_dir():
+        raise DataError(f"png_root {str(root)!r} is not a folder")
+    paths = reps.meta["png_loc"].astype(str).str.replace("\\", "/", regex=False)
+    relative = paths.str.split("/").str[-2:].str.join("/")
+    meta = reps.meta.assign(png_loc=relative)
+    return Representations(reps.ids, reps.features, meta, images=local_files("png_loc", root=root))
 
 
 def gz_decals_catalogue(
