@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 INSTALLED := $(VENV)/.installed
+BENCH_INSTALLED := $(VENV)/.bench-installed
 NODE_MODULES := js/node_modules/.package-lock.json
 BUNDLE := galwidget/static/widget.js
 JS_SOURCES := $(wildcard js/src/*.ts js/src/*.css) js/package.json js/tsconfig.json js/build.mjs
@@ -57,7 +58,11 @@ test: $(INSTALLED) chromium lint
 demo: $(INSTALLED)
 	$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(JUPYTER_PORT) notebooks/quickstart.ipynb
 
-bench: $(INSTALLED) chromium
+$(BENCH_INSTALLED): $(INSTALLED)
+	$(BIN)/pip install --quiet -e ".[bench]"
+	touch $@
+
+bench: $(BENCH_INSTALLED) chromium
 	GALWIDGET_CHROMIUM=$(CHROMIUM) $(PY) -m bench
 
 clean:

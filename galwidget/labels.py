@@ -38,7 +38,7 @@ import pandas as pd
 
 from galwidget.data import DataError, Representations, _preview
 
-__all__ = ["LabelStore"]
+__all__ = ["Classes", "LabelStore", "class_names"]
 
 FORMAT = "galwidget-labels"
 VERSION = 1
@@ -46,6 +46,8 @@ SOURCES = ("key", "bulk", "python", "import", "undo", "redo")
 MAX_KEYS = 9
 
 Label = str | int | float | bool
+# Allowed labels: class names (keys "1".."9" in order), a dict name → key, or None for any label.
+Classes = Sequence[Hashable] | Mapping[Hashable, str] | None
 ChangeCallback = Callable[[list[str]], Any]
 # The changes of one operation, and for undo/redo the operation it undoes or redoes.
 Plan = tuple[list[tuple[str, "Label | None"]], tuple[str, str] | None]
@@ -68,7 +70,17 @@ def default_labels_dir() -> Path:
     return Path(os.environ.get("GALWIDGET_LABELS_DIR") or Path.cwd() / "galwidget-labels")
 
 
-def _key_map(classes: Sequence[Hashable] | Mapping[Hashable, str] | None) -> dict[str, str]:
+def class_names(classes: Classes) -> list[str] | None:
+    """The class names of ``classes`` in order (``None`` stays ``None``: any label allowed)."""
+    if classes is None:
+        return None
+    names = [str(c) for c in classes]
+    if not names:
+        raise DataError("classes must name at least one class (or be None to allow any label)")
+    return names
+
+
+def _key_map(classes: Classes) -> dict[str, str]:
     """Keyboard key → class name. Lists get keys "1".."9" in order; dicts give their own."""
     if classes is None:
         return {}
@@ -105,7 +117,7 @@ class LabelStore:
         path: str | os.PathLike[str] | None = None,
         fingerprint: str | None = None,
         ids: pd.Index | Sequence[str] | None = None,
-        classes: Sequence[Hashable] | Mapping[Hashable, str] | None = None,
+        classes: Classes = None,
         id_column: str | None = None,
         check_fingerprint: bool = True,
     ) -> None:
@@ -119,7 +131,7 @@ class LabelStore:
         self.id_column = id_column or (getattr(ids, "name", None) if ids is not None else None)
         self.id_column = self.id_column or "id"
         self._keys = _key_map(classes)
-        self._classes = None if classes is None else [str(c) for c in classes]
+        self._classes = class_names(classes)
         self._check_fingerprint = check_fingerprint
         self._callbacks: list[ChangeCallback] = []
         self._thread_lock = threading.RLock()
@@ -134,7 +146,7 @@ class LabelStore:
         cls,
         reps: Representations,
         path: str | os.PathLike[str] | None = None,
-        classes: Sequence[Hashable] | Mapping[Hashable, str] | None = None,
+        classes: Classes = None,
     ) -> LabelStore:
         """The label store of ``reps`` (fingerprint, ids and id column taken from it)."""
         return cls(path, reps.fingerprint, reps.ids, classes, id_column=reps.id_column)
@@ -240,7 +252,7 @@ class LabelStore:
         The whole call is one operation (one undo step). Unknown ids or classes raise
         :class:`~galwidget.DataError` and nothing is written.
         """
-        label = self._check_label(label)
+        label = self.check_label(label)
         wanted = self._check_ids(ids)
         return self._write(lambda: ([(i, label) for i in wanted], None), source)
 
@@ -274,7 +286,7 @@ class LabelStore:
         ids, labels = self._read_table(source, id_column, label_column)
         valid = pd.notna(pd.Series(labels, dtype=object)).to_numpy()
         ids = [str(i) for i in np.asarray(ids, dtype=object)[valid]]
-        labels = [self._check_label(v) for v in np.asarray(labels, dtype=object)[valid]]
+        labels = [self.check_label(v) for v in np.asarray(labels, dtype=object)[valid]]
         self._check_ids(ids)
         pairs = pd.DataFrame({"id": ids, "label": pd.Series(labels, dtype=object)})
         conflicting = pairs.drop_duplicates().loc[lambda f: f["id"].duplicated(), "id"]
@@ -308,7 +320,10 @@ class LabelStore:
     # Validation
     # ------------------------------------------------------------------------------------------
 
-    def _check_label(self, label: Any) -> Label:
+    def check_label(self, label: Any) -> Label:
+        """``label`` as this store keeps it (a numpy scalar as a Python value, a class given as a
+        number as its name); :class:`~galwidget.DataError` for an unknown class or, without
+        classes, for a label that is not a finite string or number."""
         if isinstance(label, np.generic):
             label = label.item()
         if self._classes is not None:

@@ -41,6 +41,7 @@ __all__ = [
     "STRATEGIES",
     "Fit",
     "Learner",
+    "check_strategy",
     "expected_improvement",
     "learning_features",
     "simulate",
@@ -55,6 +56,13 @@ EI_XI = 0.01
 INTEREST_POSITIVE, INTEREST_NEGATIVE = 5.0, 0.0
 
 LabelsInput = Any  # pd.Series id → label, a LabelStore, or a (positions, labels) pair
+
+
+def check_strategy(strategy: str) -> str:
+    """``strategy`` if it is one of :data:`STRATEGIES`, else :class:`~galwidget.DataError`."""
+    if strategy not in STRATEGIES:
+        raise DataError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+    return strategy
 
 
 def learning_features(data: Representations | np.ndarray, n_components: int = 40) -> np.ndarray:
@@ -146,9 +154,7 @@ class Learner:
 
     @strategy.setter
     def strategy(self, strategy: str) -> None:
-        if strategy not in STRATEGIES:
-            raise DataError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
-        self._strategy = strategy
+        self._strategy = check_strategy(strategy)
 
     @property
     def latest(self) -> Fit | None:

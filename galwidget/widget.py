@@ -13,6 +13,9 @@ Wire format (anywidget traits, binary where large):
 - ``_suggestions``: uint32 row positions of the suggestion queue, best first; ``_learn`` holds the
   training status shown in the toolbar.
 
+The labels and active learning behind ``_labels``, ``_label_meta``, ``_suggestions`` and
+``_learn`` live in :class:`~galwidget.labelling.LabellingSession`; the Explorer shows them.
+
 The front end asks for everything else with custom messages ``{"type", "request", ...}`` and gets
 a reply with the same ``type`` and ``request`` and ``ok`` (see :meth:`Explorer.reply`).
 """
@@ -20,7 +23,7 @@ a reply with the same ``type`` and ``request`` and ``ok`` (see :meth:`Explorer.r
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -33,8 +36,9 @@ from ipywidgets.widgets.trait_types import bytes_serialization
 
 from galwidget import images as images_module
 from galwidget.data import DataError, Representations, load_representations
-from galwidget.labels import LabelStore, default_labels_dir
-from galwidget.learn import STRATEGIES, Fit, Learner
+from galwidget.labelling import CONFIRM_OVER, OTHER_LABEL, UNLABELLED, LabellingSession, LabelsSpec
+from galwidget.labels import Classes, LabelStore
+from galwidget.learn import STRATEGIES, Fit
 
 __all__ = ["Explorer", "encode_colors", "normalise_layout"]
 
@@ -53,18 +57,7 @@ FEW_INTEGERS = 12
 MAX_CATEGORIES = 20
 HOVER_COLUMNS = 4
 IMAGE_WORKERS = 4
-# Label codes of the ``_labels`` buffer besides ``class index + 1``.
-UNLABELLED, OTHER_LABEL = 0, 255
-# Keys the label bar uses itself: remove, undo, redo.
-RESERVED_KEYS = frozenset({"0", "z", "Z"})
-# Labelling a selection larger than this asks for confirmation in the browser.
-CONFIRM_OVER = 50
-# Seconds without a new label before the classifier retrains (bursts cost one retrain).
-RETRAIN_DELAY = 0.3
-N_SUGGESTIONS = 48
 SelectionSpec = str | Iterable[Any] | np.ndarray | pd.Series | pd.Index | None
-Classes = Sequence[Hashable] | Mapping[Hashable, str] | None
-LabelsSpec = Mapping[Any, Any] | pd.Series | tuple[Any, Any]
 
 
 def _asset(name: str, missing: str) -> Path | str:
@@ -150,24 +143,24 @@ class Explorer(anywidget.AnyWidget):
     ) -> None:
         self._image_pool = ThreadPoolExecutor(IMAGE_WORKERS, thread_name_prefix="galwidget-images")
         self._search_pool = ThreadPoolExecutor(1, thread_name_prefix="galwidget-search")
-        self._learn_lock = threading.RLock()
-        self._learner: Learner | None = None
-        self._retrain_timer: threading.Timer | None = None
         reps = load_representations(data, features=features, id_column=id_column)
         frame = data if isinstance(data, pd.DataFrame) else None
         self._reps = reps
         self._frame = frame
         self._selected_column = selected_column if frame is not None else None
-        self._label_column = label_column if frame is not None else None
-        self._classes = _class_names(classes)
-        self._class_keys = classes
-        self._labels_path = labels_path
-        labelling = (
-            classes is not None
-            or labels_path is not None
-            or (default_labels_dir() / f"{reps.fingerprint}.jsonl").is_file()
+        self._labelling = LabellingSession(
+            reps,
+            classes,
+            labels_path,
+            frame,
+            label_column,
+            strategy,
+            target,
+            on_labels=self._show_labels,
+            on_learning=self._show_learning,
         )
-        dropped = [self._selected_column] + ([self._label_column] if labelling else [])
+        labelling = self._labelling
+        dropped = [self._selected_column] + ([labelling.label_column] if labelling.in_use else [])
         self._meta = reps.meta.drop(columns=[c for c in dropped if c in reps.meta])
         initial = self._initial_selection()
         layout_table = self._meta
@@ -183,15 +176,6 @@ class Explorer(anywidget.AnyWidget):
         self._positions = initial
         self._callbacks: list[Callable[[pd.Index], Any]] = []
         self._color_source: str | None = None
-        self._label_lock = threading.RLock()
-        self._store: LabelStore | None = None
-        self._label_values = np.full(len(reps), None, dtype=object)
-        self._label_codes = np.zeros(len(reps), dtype=np.uint8)
-        self._requested = self._applied = 0
-        self._training: Future[Fit | None] = Future()
-        self._training.set_result(None)
-        self._fit: Fit | None = None
-        self._scores: np.ndarray | None = None
         derived = isinstance(color, str) and color in {"label", "score"} and color not in self._meta
         values, meta = self._encode_color(None if derived else color)
         self._hover_columns = self._check_hover_columns(hover_columns, meta)
@@ -210,16 +194,16 @@ class Explorer(anywidget.AnyWidget):
             k=_check_k(k),
             point_size=size,
             opacity=opacity,
-            strategy=_check_strategy(strategy),
-            target=target,
+            strategy=labelling.strategy,
+            target=labelling.target,
             **kwargs,
         )
         self.observe(self._selection_changed, names="_selection")
         self.observe(self._learning_changed, names=["strategy", "target"])
         self.on_msg(self._receive)
         self._write_selection_column()
-        if labelling:
-            self._open_store()
+        if labelling.in_use:
+            labelling.open()
         if derived:
             self.color_by(color)
 
@@ -281,7 +265,7 @@ class Explorer(anywidget.AnyWidget):
         ``"label"`` (one colour per class, unlabelled grey) and ``"score"`` (the classifier's
         :attr:`scores`, grey before the first fit).
         """
-        with self._label_lock:
+        with self._labelling.lock:
             values, meta = self._encode_color(color)
             self._color_source = color if isinstance(color, str) else None
             with self.hold_sync():
@@ -303,7 +287,7 @@ class Explorer(anywidget.AnyWidget):
     @property
     def label_store(self) -> LabelStore:
         """The :class:`~galwidget.LabelStore` that persists this data's labels."""
-        return self._open_store()
+        return self._labelling.open()
 
     @property
     def labels(self) -> pd.DataFrame:
@@ -317,28 +301,7 @@ class Explorer(anywidget.AnyWidget):
         (unknown ids or classes raise :class:`~galwidget.DataError` and nothing is written), then
         appended to the log, fsync'd, before this returns: one undo step per distinct label.
         """
-        store = self._open_store()
-        if isinstance(labels, tuple):
-            if len(labels) != 2:
-                raise DataError("set_labels((ids, label)) needs a pair of ids and one label")
-            ids, label = labels
-            ids = [ids] if isinstance(ids, str) else list(ids)
-            series = pd.Series([label] * len(ids), index=pd.Index(ids, dtype=object), dtype=object)
-        elif isinstance(labels, pd.Series | Mapping):
-            series = pd.Series(labels, dtype=object)
-        else:
-            raise DataError(
-                f"set_labels takes a mapping or Series id → label or (ids, label), "
-                f"got {type(labels).__name__}"
-            )
-        self._reps.positions([str(i) for i in series.index])  # unknown ids: DataError
-        missing = series.isna().to_numpy()
-        groups = pd.Series(series[~missing].map(lambda v: self._check_class(v, store)))
-        with self._label_lock:
-            if missing.any():
-                store.remove([str(i) for i in series.index[missing]], source="python")
-            for label, ids in groups.groupby(groups, sort=False).groups.items():
-                store.set([str(i) for i in ids], label, source="python")
+        self._labelling.set_labels(labels)
 
     def import_labels(
         self,
@@ -367,17 +330,12 @@ class Explorer(anywidget.AnyWidget):
     def scores(self) -> pd.Series | None:
         """Classifier score per galaxy (probability of ``target``; the predicted interest for
         ``"ei"``), or ``None`` before the first fit."""
-        scores = self._scores
-        if scores is None:
-            return None
-        return pd.Series(scores, index=self._reps.ids, name="score")
+        return self._labelling.scores
 
     @property
     def suggestions(self) -> pd.Index:
         """Ids of the galaxies suggested for labelling next, best first (labelled ones left out)."""
-        positions = np.frombuffer(self._suggestions, dtype="<u4").astype(np.int64)
-        positions = positions[self._label_codes[positions] == UNLABELLED]
-        return self._reps.ids[positions]
+        return self._labelling.suggestions
 
     @property
     def training(self) -> Future[Fit | None]:
@@ -386,11 +344,11 @@ class Explorer(anywidget.AnyWidget):
         Its result is the :class:`~galwidget.learn.Fit`, or ``None`` when no model could be
         trained (too few classes labelled; ``_learn["message"]`` says why).
         """
-        return self._training
+        return self._labelling.training
 
     def retrain(self) -> Future[Fit | None]:
         """Retrain now (on a background thread) on the current labels; see :attr:`training`."""
-        return self._schedule_retrain(delay=0.0)
+        return self._labelling.retrain(delay=0.0)
 
     def histogram(
         self, values: str | Sequence[float] | np.ndarray | pd.Series, bins: int = 40, **kwargs: Any
@@ -417,12 +375,8 @@ class Explorer(anywidget.AnyWidget):
         """Close the widget and stop its worker threads."""
         self._image_pool.shutdown(wait=False, cancel_futures=True)
         self._search_pool.shutdown(wait=False, cancel_futures=True)
-        with self._learn_lock:
-            if self._retrain_timer is not None:
-                self._retrain_timer.cancel()
-            learner, self._learner = self._learner, None
-        if learner is not None:
-            learner.close()
+        if hasattr(self, "_labelling"):  # absent when __init__ failed before creating it
+            self._labelling.close()
         super().close()
 
     # -- messages from the front end ---------------------------------------------------------------
@@ -470,10 +424,16 @@ class Explorer(anywidget.AnyWidget):
                 content.update(
                     id=str(self._reps.ids[position]), fields=self._hover_fields(position)
                 )
-            elif kind in {"label", "label_selection", "undo", "redo"}:
-                content.update(self._label_reply(kind, message))
+            elif kind == "label":
+                position = self._message_index(message)
+                content.update(self._labelling.label_reply(position, message.get("label")))
+            elif kind == "label_selection":
+                label = message.get("label")
+                content.update(self._labelling.label_selection_reply(self.selected_ids, label))
+            elif kind in {"undo", "redo"}:
+                content.update(self._labelling.history_reply(kind))
             elif kind == "suggestions":
-                content.update(self._suggestion_lists())
+                content.update(self._labelling.suggestion_reply())
             else:
                 raise DataError(f"unknown request type {kind!r}")
         except (DataError, images_module.ImageError) as error:
@@ -607,7 +567,7 @@ class Explorer(anywidget.AnyWidget):
         positions = np.frombuffer(value, dtype="<u4")
         if len(positions) and int(positions.max()) >= len(self._reps):
             raise traitlets.TraitError(f"_selection holds position {positions.max()} ≥ n")
-        return value
+        return value if _is_sorted_unique(positions) else _encode_positions(positions)
 
     @traitlets.validate("_focus")
     def _check_focus(self, proposal: dict[str, Any]) -> int:
@@ -618,14 +578,14 @@ class Explorer(anywidget.AnyWidget):
 
     @traitlets.validate("target")
     def _validate_target(self, proposal: dict[str, Any]) -> str | None:
-        return self._check_target(proposal["value"])
+        return self._labelling.check_target(proposal["value"])
 
     @traitlets.validate("k")
     def _validate_k(self, proposal: dict[str, Any]) -> int:
         return _check_k(proposal["value"])
 
     def _selection_changed(self, change: dict[str, Any]) -> None:
-        self._positions = np.unique(np.frombuffer(change["new"], dtype="<u4")).astype(np.int64)
+        self._positions = np.frombuffer(change["new"], dtype="<u4").astype(np.int64)
         self._write_selection_column()
         ids = self.selected_ids
         for callback in list(self._callbacks):
@@ -638,234 +598,29 @@ class Explorer(anywidget.AnyWidget):
         mask[self._positions] = True
         self._frame[self._selected_column] = mask
 
-    # -- labels: store, codes, DataFrame column --------------------------------------------------
+    # -- labelling: showing the session's state ---------------------------------------------------
 
-    def _open_store(self) -> LabelStore:
-        """The label store, opened (and its labels shown) on first need."""
-        with self._label_lock:
-            if self._store is None:
-                store = LabelStore.for_data(
-                    self._reps, path=self._labels_path, classes=self._class_keys
-                )
-                for key in RESERVED_KEYS & set(store.key_map):
-                    raise DataError(
-                        f"key {key!r} of class {store.key_map[key]!r} is reserved (0 removes a "
-                        f"label, z undoes, Z redoes); give that class another key"
-                    )
-                self._check_label_column(store.series())
-                self._store = store
-                store.on_change(self._labels_changed)
-                self._labels_changed(list(store.series().index))
-            return self._store
+    def _show_labels(self) -> None:
+        """Show the labels (codes, counts, label colours); the session holds its lock."""
+        labelling = self._labelling
+        with self.hold_sync():
+            self._labels = labelling.codes_buffer()
+            self._label_meta = labelling.summary()
+            if self._color_source == "label":
+                self._color, self._color_meta = self._label_colors()
 
-    def _check_label_column(self, current: pd.Series) -> None:
-        """Refuse to overwrite a DataFrame column holding labels that the log does not have."""
-        column = self._label_column
-        if self._frame is None or column is None or column not in self._frame.columns:
-            return
-        existing = self._frame[column].astype(object)
-        logged = current.reindex(self._reps.ids).to_numpy(dtype=object)
-        given = existing.notna().to_numpy()
-        differs = [
-            i for i in np.flatnonzero(given) if logged[i] is None or logged[i] != existing.iat[i]
-        ]
-        if differs:
-            shown = [f"{self._reps.ids[i]}: {existing.iat[i]!r}" for i in differs[:5]]
-            raise DataError(
-                f"the DataFrame already has a column {column!r} with labels that are not in the "
-                f"label log ({len(differs)}, e.g. {', '.join(shown)}). Import them with "
-                f"gw.LabelStore.for_data(reps).import_labels(df), or pass "
-                f"label_column='another_name' or None"
-            )
-
-    def _check_class(self, label: Any, store: LabelStore) -> Any:
-        classes = store.classes
-        if isinstance(label, np.generic):
-            label = label.item()
-        if classes is None or label in classes:
-            return label
-        if str(label) in classes and not isinstance(label, float):
-            return str(label)
-        raise DataError(f"unknown class {label!r}; the classes are: {', '.join(classes)}")
-
-    def _labels_changed(self, changed: list[str]) -> None:
-        """Show changed labels everywhere (codes, counts, DataFrame, colours) and retrain."""
-        store = self._store
-        if store is None:
-            return
-        with self._label_lock:
-            positions = self._reps.positions(changed)
-            labels = store.series().reindex(pd.Index(changed, dtype=object))
-            values = labels.astype(object).where(labels.notna(), None).to_numpy(dtype=object)
-            self._label_values[positions] = values
-            self._label_codes[positions] = [self._code(v) for v in values]
-            self._write_label_column()
-            with self.hold_sync():
-                self._labels = self._label_codes.tobytes() if self._classes else b""
-                self._label_meta = self._label_summary(store)
-                if self._color_source == "label":
-                    self._color, self._color_meta = self._label_colors()
-        if changed:
-            self._schedule_retrain()
-
-    def _code(self, label: Any) -> int:
-        if label is None:
-            return UNLABELLED
-        classes = self._classes or []
-        return classes.index(label) + 1 if label in classes else OTHER_LABEL
-
-    def _label_summary(self, store: LabelStore) -> dict[str, Any]:
-        classes = self._classes or []
-        keys = {name: key for key, name in store.key_map.items()}
-        counts = np.bincount(self._label_codes, minlength=256)
-        return {
-            "classes": classes,
-            "keys": [keys.get(name, "") for name in classes],
-            "counts": [int(c) for c in counts[1 : len(classes) + 1]],
-            "labelled": int(len(self._label_codes) - counts[UNLABELLED]),
-            "can_undo": store.can_undo,
-            "can_redo": store.can_redo,
-        }
-
-    def _write_label_column(self) -> None:
-        if self._frame is None or self._label_column is None:
-            return
-        self._frame[self._label_column] = pd.Series(
-            self._label_values.copy(), index=self._frame.index, dtype=object
-        )
-
-    def _label_reply(self, kind: str, message: dict[str, Any]) -> dict[str, Any]:
-        store = self._open_store()
-        if kind == "label":
-            position = self._message_index(message)
-            label = message.get("label")
-            galaxy = str(self._reps.ids[position])
-            if label is None:
-                changed = store.remove([galaxy], source="key")
-            else:
-                changed = store.set([galaxy], self._check_class(label, store), source="key")
-            extra: dict[str, Any] = {"index": position, "label": label}
-        elif kind == "label_selection":
-            if len(self._positions) == 0:
-                raise DataError("select some galaxies first")
-            label = message.get("label")
-            ids = [str(i) for i in self.selected_ids]
-            if label is None:
-                changed = store.remove(ids, source="bulk")
-            else:
-                changed = store.set(ids, self._check_class(label, store), source="bulk")
-            extra = {"count": len(ids), "label": label}
-        else:
-            changed = store.undo() if kind == "undo" else store.redo()
-            extra = {"indices": [int(i) for i in self._reps.positions(changed)]}
-        counts = {str(name): int(count) for name, count in store.counts().items()}
-        return {"saved": True, "changed": len(changed), "counts": counts, **extra}
-
-    # -- active learning ---------------------------------------------------------------------------
-
-    def _check_target(self, target: str | None) -> str | None:
-        if target is None:
-            return self._classes[0] if self._classes else None
-        if self._classes is not None and target not in self._classes:
-            raise DataError(f"target {target!r} is not a class; the classes: {self._classes}")
-        return target
-
-    def _learning_changed(self, _: dict[str, Any]) -> None:
-        if self._store is not None:
-            self._schedule_retrain()
-
-    def _schedule_retrain(self, delay: float = RETRAIN_DELAY) -> Future[Fit | None]:
-        """Retrain ``delay`` seconds from now unless another label comes first."""
-        with self._learn_lock:
-            self._requested += 1
-            if self._training.done():
-                self._training = Future()
-            if self._retrain_timer is not None:
-                self._retrain_timer.cancel()
-            timer = threading.Timer(delay, self._retrain, args=(self._requested,))
-            timer.daemon = True
-            self._retrain_timer = timer
-            timer.start()
-            return self._training
-
-    def _retrain(self, request: int) -> None:
-        """Start a fit on the learner's worker (runs on the timer thread, never the comm's)."""
-        labels = self.label_store.series()
-        if self.strategy not in {"random", "ei"} and labels.nunique() < 2:
-            self._learned(request, None, "label galaxies of at least two classes to train")
-            return
-        self._set_learn("training", f"training on {len(labels):,} labels…")
-        try:
-            with self._learn_lock:
-                if self._learner is None:
-                    self._learner = Learner(self._reps)
-                learner = self._learner
-            learner.strategy = self.strategy
-            learner.target = self.target
-            future = learner.retrain_async(labels)
-        except Exception as error:  # shown in the toolbar; the training future must finish
-            self._learned(request, None, _training_failure(error))
-            return
-        future.add_done_callback(lambda done: self._fit_finished(request, done))
-
-    def _fit_finished(self, request: int, done: Future[Fit]) -> None:
-        if done.cancelled():  # superseded by a newer request, which will report
-            return
-        error = done.exception()
-        if error is not None:
-            self._learned(request, None, _training_failure(error))
-            return
-        fit = done.result()
-        learner = self._learner
-        try:
-            scores = None if learner is None else learner.scores
-            suggested = learner.suggest(N_SUGGESTIONS) if learner is not None else None
-        except DataError as error:
-            self._learned(request, None, str(error))
-            return
-        if scores is not None and scores.ndim != 1:
-            scores = None
-        self._learned(request, fit, "", scores, suggested)
-
-    def _learned(
-        self,
-        request: int,
-        fit: Fit | None,
-        message: str,
-        scores: np.ndarray | None = None,
-        suggested: pd.Index | None = None,
-    ) -> None:
-        """Show the outcome of request ``request`` unless a newer one was shown already."""
-        with self._learn_lock:
-            if request < self._applied:
-                return
-            self._applied = request
-            latest = request == self._requested
-            training = self._training
-        with self._label_lock:
-            self._fit, self._scores = fit, scores
-            positions = (
-                self._reps.positions(suggested) if suggested is not None else np.empty(0, int)
-            )
-            with self.hold_sync():
-                self._suggestions = positions.astype("<u4").tobytes()
+    def _show_learning(self, trained: bool) -> None:
+        """Show the training status and, once a retrain has finished, suggestions and scores."""
+        labelling = self._labelling
+        with self.hold_sync():
+            if trained:
+                self._suggestions = labelling.suggestions_buffer()
                 if self._color_source == "score":
                     self._color, self._color_meta = self._score_colors()
-                self._learn = _learn_status(fit, message, len(positions))
-        if latest and not training.done():
-            training.set_result(fit)
+            self._learn = labelling.status
 
-    def _set_learn(self, status: str, message: str) -> None:
-        self._learn = {**self._learn, "status": status, "message": message}
-
-    def _suggestion_lists(self) -> dict[str, list[Any]]:
-        positions = self._reps.positions(self.suggestions)
-        scores = self._scores
-        return {
-            "indices": [int(i) for i in positions],
-            "ids": [str(i) for i in self._reps.ids[positions]],
-            "scores": [None if scores is None else float(scores[i]) for i in positions],
-        }
+    def _learning_changed(self, _: dict[str, Any]) -> None:
+        self._labelling.set_learning(self.strategy, self.target)
 
     def _view_values(self, values: Any) -> Any:
         if isinstance(values, str) and values == "score" and values not in self._meta.columns:
@@ -899,28 +654,30 @@ class Explorer(anywidget.AnyWidget):
         return encode_colors(values.reset_index(drop=True), str(values.name or "values"))
 
     def _label_colors(self) -> tuple[bytes, dict[str, Any]]:
-        self._open_store()
-        if not self._classes:
-            return encode_colors(pd.Series(self._label_values, dtype=object), "label")
-        codes = self._label_codes
+        labelling = self._labelling
+        labelling.open()
+        classes = labelling.classes
+        if not classes:
+            return encode_colors(pd.Series(labelling.values, dtype=object), "label")
+        codes = labelling.codes
         unlabelled = (codes == UNLABELLED) | (codes == OTHER_LABEL)
-        categorical = np.where(unlabelled, len(self._classes), codes.astype(np.int64) - 1)
+        categorical = np.where(unlabelled, len(classes), codes.astype(np.int64) - 1)
         meta = {
             "kind": "categorical",
             "column": "label",
-            "categories": list(self._classes),
+            "categories": list(classes),
             "missing": int(unlabelled.sum()),
             "missing_name": "unlabelled",
         }
         return categorical.astype(np.uint8).tobytes(), meta
 
     def _score_colors(self) -> tuple[bytes, dict[str, Any]]:
-        scores = self._scores
+        scores = self._labelling.scores
         if scores is None:
             missing = np.full(len(self._reps), np.nan, dtype=np.float32)
             meta = {"kind": "continuous", "column": "score", "min": 0.0, "max": 1.0}
             return missing.tobytes(), {**meta, "missing": len(self._reps)}
-        return encode_colors(pd.Series(scores, dtype=np.float64), "score")
+        return encode_colors(scores.astype(np.float64), "score")
 
     def _check_hover_columns(
         self, columns: Sequence[str] | None, color_meta: dict[str, Any]
@@ -1042,34 +799,16 @@ def _layout_coordinates(
 
 
 def _encode_positions(positions: np.ndarray) -> bytes:
-    return np.unique(np.asarray(positions, dtype=np.int64)).astype("<u4").tobytes()
+    """The ``_selection`` wire format: sorted, de-duplicated uint32 positions."""
+    positions = np.asarray(positions, dtype=np.int64)
+    if not _is_sorted_unique(positions):
+        positions = np.unique(positions)
+    return positions.astype("<u4").tobytes()
 
 
-def _class_names(classes: Classes) -> list[str] | None:
-    if classes is None:
-        return None
-    names = [str(c) for c in classes]
-    if not names:
-        raise DataError("classes must name at least one class (or be None for no labelling)")
-    return names
-
-
-def _check_strategy(strategy: str) -> str:
-    if strategy not in STRATEGIES:
-        raise DataError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
-    return strategy
-
-
-def _learn_status(fit: Fit | None, message: str, n_suggested: int) -> dict[str, Any]:
-    """The ``_learn`` trait: what the toolbar says about training."""
-    if fit is None:
-        return {"status": "waiting", "message": message, "suggestions": 0}
-    text = f"trained on {len(fit.labelled):,} labels in {fit.seconds:.2f} s"
-    return {"status": "ready", "message": text, "suggestions": n_suggested}
-
-
-def _training_failure(error: BaseException) -> str:
-    return str(error) if isinstance(error, DataError) else f"training failed: {error!r}"
+def _is_sorted_unique(positions: np.ndarray) -> bool:
+    """Whether ``positions`` increase strictly (a linear check; sorting 100k values is not)."""
+    return bool(np.all(positions[1:] > positions[:-1]))
 
 
 def _check_k(k: Any) -> int:

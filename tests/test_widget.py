@@ -146,6 +146,17 @@ def test_existing_boolean_column_is_the_initial_selection(frame: pd.DataFrame):
     w.close()
 
 
+def test_unsorted_selection_with_duplicates_is_stored_sorted_and_unique(
+    widget: Explorer, frame: pd.DataFrame
+):
+    from_browser(widget, _selection=np.array([9, 2, 9, 5], dtype="<u4").tobytes())
+    assert selection(widget) == [2, 5, 9]
+    assert list(widget.selected_ids) == ["G0002", "G0005", "G0009"]
+    assert int(frame["selected"].sum()) == 3
+    widget.select(["G0007", "G0003", "G0007"])
+    assert selection(widget) == [3, 7]
+
+
 def test_selected_column_none_leaves_the_frame_alone(frame: pd.DataFrame):
     w = Explorer(frame, layout=("x", "y"), selected_column=None)
     w.select(["G0001"])

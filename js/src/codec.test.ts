@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { asBytes, asFloat32, asUint32, encodeIndices, sameIndexSet, splitXY } from "./codec";
+import { asBytes, asFloat32, asUint32, encodeIndices, sameIndexSet, sortedIndices, splitXY } from "./codec";
 
 describe("binary trait values", () => {
   it("reads DataViews, ArrayBuffers and typed arrays alike", () => {
@@ -36,9 +36,18 @@ describe("binary trait values", () => {
     expect(asUint32(encodeIndices([])).length).toBe(0);
   });
 
+  it("sorts indices numerically and keeps already sorted typed arrays as they are", () => {
+    expect(Array.from(sortedIndices([100000, 9, 9, 10, 0]))).toEqual([0, 9, 10, 100000]);
+    expect(Array.from(sortedIndices(new Set([3, 1])))).toEqual([1, 3]);
+    const canonical = new Uint32Array([1, 5, 70000]);
+    expect(sortedIndices(canonical)).toBe(canonical);
+    expect(Array.from(sortedIndices(new Uint32Array([5, 5, 1])))).toEqual([1, 5]);
+  });
+
   it("compares index sets", () => {
     expect(sameIndexSet([1, 2, 3], new Uint32Array([3, 1, 2]))).toBe(true);
     expect(sameIndexSet([1, 2], [1, 2, 3])).toBe(false);
     expect(sameIndexSet([1, 4], [1, 2])).toBe(false);
+    expect(sameIndexSet([2, 2, 1], new Uint32Array([1, 2]))).toBe(true);
   });
 });

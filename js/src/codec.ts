@@ -54,17 +54,36 @@ export function splitXY(interleaved: Float32Array): {
   return { x, y };
 }
 
+/**
+ * The indices as a sorted, de-duplicated Uint32Array (typed-array sort: no per-element objects).
+ * A Uint32Array that already is (the `_selection` wire format) is returned as it is.
+ */
+export function sortedIndices(indices: ArrayLike<number> | Iterable<number>): Uint32Array {
+  if (indices instanceof Uint32Array && increasing(indices)) return indices;
+  const sorted = Uint32Array.from(indices as ArrayLike<number>).sort();
+  let kept = 0;
+  for (let i = 0; i < sorted.length; i++) {
+    if (i === 0 || sorted[i] !== sorted[kept - 1]) sorted[kept++] = sorted[i];
+  }
+  return kept === sorted.length ? sorted : sorted.slice(0, kept);
+}
+
+function increasing(values: Uint32Array): boolean {
+  for (let i = 1; i < values.length; i++) if (values[i] <= values[i - 1]) return false;
+  return true;
+}
+
 /** Sorted, de-duplicated uint32 indices as a DataView (the `_selection` trait's wire format). */
-export function encodeIndices(indices: Iterable<number>): DataView {
-  const sorted = Uint32Array.from(new Set(indices)).sort();
-  return new DataView(sorted.buffer);
+export function encodeIndices(indices: ArrayLike<number> | Iterable<number>): DataView {
+  const sorted = sortedIndices(indices);
+  return new DataView(sorted.buffer, sorted.byteOffset, sorted.byteLength);
 }
 
 /** Whether two index lists hold the same set of indices (order and duplicates ignored). */
 export function sameIndexSet(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
-  const left = new Set(Array.from(a));
-  const right = new Set(Array.from(b));
-  if (left.size !== right.size) return false;
-  for (const i of left) if (!right.has(i)) return false;
+  const left = sortedIndices(a);
+  const right = sortedIndices(b);
+  if (left.length !== right.length) return false;
+  for (let i = 0; i < left.length; i++) if (left[i] !== right[i]) return false;
   return true;
 }

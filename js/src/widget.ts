@@ -73,6 +73,8 @@ class ExplorerView {
   /** The galaxy the keyboard walked to: its focus keeps the panel as it is. */
   private walkedTo = -1;
   private labelCodes: Uint8Array = new Uint8Array(0);
+  /** True while saving the scatterplot's own selection, which the plot therefore shows already. */
+  private savingPlotSelection = false;
   private destroyed = false;
   private readonly listeners: [string, () => void][] = [];
 
@@ -349,15 +351,21 @@ class ExplorerView {
   // -- selection -------------------------------------------------------------------------------
 
   private syncSelectionToModel(points: ArrayLike<number>): void {
-    if (sameIndexSet(points, this.selection)) return;
-    this.save("_selection", encodeIndices(Array.from(points)));
+    const selection = encodeIndices(points);
+    if (sameIndexSet(asUint32(selection), this.selection)) return;
+    this.savingPlotSelection = true;
+    try {
+      this.save("_selection", selection);
+    } finally {
+      this.savingPlotSelection = false;
+    }
   }
 
   private syncSelectionFromModel(): void {
     const selection = this.selection;
     this.updateCount();
     const scatterplot = this.scatterplot;
-    if (!scatterplot || !scatterplot.get("isPointsDrawn")) return;
+    if (this.savingPlotSelection || !scatterplot || !scatterplot.get("isPointsDrawn")) return;
     if (sameIndexSet(scatterplot.get("selectedPoints"), selection)) return;
     if (selection.length === 0) scatterplot.deselect({ preventEvent: true });
     else scatterplot.select(Array.from(selection), { preventEvent: true });
