@@ -1,4 +1,5 @@
-// Colour bar (continuous values) or legend (categories) in HTML over the plot.
+// Colour bar (continuous values) or legend (categories) in HTML over the plot; clicking its
+// title folds it away so it never hides points for good.
 
 import { categoryColor, type ColorMeta, formatNumber, gradientCss, MISSING_COLOR, viridis } from "./colors";
 import { element } from "./dom";
@@ -7,7 +8,10 @@ export function renderLegend(el: HTMLElement, meta: ColorMeta): void {
   el.replaceChildren();
   el.hidden = meta.kind === "none";
   if (meta.kind === "none") return;
-  el.append(element("div", "gw-legend-title", meta.column));
+  const title = element("div", "gw-legend-title", meta.column);
+  title.title = "Click to fold or unfold the legend";
+  title.addEventListener("click", () => el.classList.toggle("gw-legend-folded"));
+  el.append(title);
   if (meta.kind === "continuous") {
     const bar = element("div", "gw-colorbar");
     bar.style.background = gradientCss(viridis(16));

@@ -234,6 +234,13 @@ def test_colour_change_repaints_and_shows_a_legend(blobs, page):
     assert changed > 0.01
     labels = page.locator(".gw-legend-label").all_text_contents()
     assert labels == [f"group {i}" for i in range(6)]
+    # The legend folds away (and back) by its title so it never hides points for good.
+    rows = page.locator(".gw-legend-row")
+    page.locator(".gw-legend-title").click()
+    assert not any(rows.nth(i).is_visible() for i in range(6))
+    assert bridge.widget.selected_ids.empty  # the click folded the legend, selected nothing
+    page.locator(".gw-legend-title").click()
+    assert all(rows.nth(i).is_visible() for i in range(6))
     bridge.widget.color_by(None)
     bridge.wait_for_js("document.querySelector('.gw-legend').hidden")
 
