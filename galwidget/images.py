@@ -55,6 +55,10 @@ __all__ = [
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 JPEG_QUALITY = 90
 RADEC_FORMAT = ".6f"
+# DECam's native pixel scale (arcsec/pixel), the Legacy Survey default.
+NATIVE_PIXSCALE = 0.262
+# The meta column of per-galaxy cutout scales that default Legacy Survey thumbnails add.
+FRAMING_COLUMN = "cutout_pixscale"
 # Characters left as they are when a value is put into a URL: everything that structures a URL.
 # Anything else (notably "+" in IAU names, which a query string would read as a space) is
 # percent-encoded.
@@ -432,7 +436,7 @@ class LegacySurvey:
     """Preset: JPEG cutouts from the Legacy Surveys viewer (see :func:`legacy_survey`)."""
 
     layer: str = "ls-dr10"
-    pixscale: float | str = 0.262
+    pixscale: float | str = NATIVE_PIXSCALE
     size: int | None = None
 
     BASE: ClassVar[str] = "https://www.legacysurvey.org/viewer/cutout.jpg"
@@ -463,7 +467,7 @@ class Sdss:
 
 
 def legacy_survey(
-    layer: str = "ls-dr10", pixscale: float | str = 0.262, size: int | None = None
+    layer: str = "ls-dr10", pixscale: float | str = NATIVE_PIXSCALE, size: int | None = None
 ) -> LegacySurvey:
     """Legacy Surveys viewer cutouts by ra/dec, loaded by the browser.
 
@@ -593,6 +597,21 @@ def local_files(
 ImagesSpec = None | str | LegacySurvey | Sdss | LocalFiles | ImageSource | Callable[[str], Any]
 
 
+def _default_cutouts(reps: Representations, size: int) -> UrlImages:
+    """Legacy Survey cutouts, framed by each galaxy's Petrosian radii as GZ DECaLS did when the
+    catalogue has ``petro_th50``/``petro_th90`` (others at the native 0.262"/pixel)."""
+    if not {"petro_th50", "petro_th90"} <= set(reps.meta.columns):
+        return UrlImages(legacy_survey().url_template(size), reps, size)
+    radii = reps.meta[["petro_th50", "petro_th90"]].apply(pd.to_numeric, errors="coerce")
+    pixscale = decals_pixscale(radii["petro_th50"], radii["petro_th90"], size=size)
+    framed = Representations(
+        reps.ids,
+        reps.features,
+        reps.meta.assign(**{FRAMING_COLUMN: np.nan_to_num(pixscale, nan=NATIVE_PIXSCALE)}),
+    )
+    return UrlImages(legacy_survey(pixscale=FRAMING_COLUMN).url_template(size), framed, size)
+
+
 def resolve(
     images: ImagesSpec, reps: Representations, size: int = 128, max_bytes: int = DEFAULT_MAX_BYTES
 ) -> ImageSource:
@@ -612,7 +631,7 @@ def resolve(
         if reps.images is not None:
             return resolve(reps.images, reps, size, max_bytes)
         if reps.radec is not None:
-            return UrlImages(legacy_survey().url_template(size), reps, size)
+            return _default_cutouts(reps, size)
         return NoImages(len(reps), size)
     if isinstance(images, ImageSource):
         return images

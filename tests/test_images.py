@@ -451,3 +451,17 @@ def test_resolve_defaults_and_arguments():
         images.resolve(42, with_renderer)
     with pytest.raises(images.ImageError, match="out of range"):
         source.fetch(-1)
+
+
+def test_default_cutouts_are_framed_by_petrosian_radii_when_known() -> None:
+    ids = ["J000411.19+020924.0", "J000410.46-100118.1", "J000413.85+010004.2"]
+    meta = pd.DataFrame({"petro_th50": [5.0, 40.0, np.nan], "petro_th90": [12.0, 90.0, 7.0]})
+    reps = gw.Representations.from_array(np.eye(3), ids=pd.Index(ids, name="iauname"), meta=meta)
+    source = gw.images.resolve(None, reps, size=212)
+    # GZ DECaLS: max(min(0.04 th50, 0.02 th90), 0.1) at 424 px; twice that at 212 px.
+    expected = [0.2 * 2, 1.6 * 2, 0.262]
+    for position, pixscale in enumerate(expected):
+        assert f"&pixscale={pixscale:.4f}&size=212" in source.url(position)
+    assert "cutout_pixscale" not in reps.meta  # the user's data is left alone
+    plain = gw.Representations.from_array(np.eye(3), ids=pd.Index(ids, name="iauname"))
+    assert "&pixscale=0.262" in gw.images.resolve(None, plain, size=212).url(0)
