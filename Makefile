@@ -56,7 +56,8 @@ test: $(INSTALLED) chromium lint
 	GALWIDGET_CHROMIUM=$(CHROMIUM) $(BIN)/pytest -ra
 
 demo: $(INSTALLED)
-	$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(JUPYTER_PORT) notebooks/quickstart.ipynb
+	$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(JUPYTER_PORT) $$([ "$$(id -u)" = 0 ] && echo --allow-root) \
+		notebooks/quickstart.ipynb
 
 $(BENCH_INSTALLED): $(INSTALLED)
 	$(BIN)/pip install --quiet -e ".[bench]"
