@@ -50,7 +50,6 @@ RETRY_PAUSE_SECONDS = 0.5
 CHUNK_BYTES = 1024 * 1024
 # Downloads at least this large (or of unknown size) show a progress bar unless progress=False.
 PROGRESS_MIN_BYTES = 10 * 1024 * 1024
-HASHES = ("md5", "sha256")
 
 
 class DownloadError(OSError):
