@@ -22,6 +22,7 @@ a reply with the same ``type`` and ``request`` and ``ok`` (see :meth:`Explorer.r
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -35,6 +36,7 @@ import traitlets
 from ipywidgets.widgets.trait_types import bytes_serialization
 
 from galwidget import images as images_module
+from galwidget.cache import cache_dir
 from galwidget.data import DataError, Representations, load_representations
 from galwidget.labelling import CONFIRM_OVER, OTHER_LABEL, UNLABELLED, LabellingSession, LabelsSpec
 from galwidget.labels import Classes, LabelStore
@@ -85,6 +87,9 @@ class Explorer(anywidget.AnyWidget):
             (data with at most ``n_components`` features is searched as it is).
         hover_columns: meta columns shown when hovering a galaxy (default: the colour column and
             the first few others).
+        remember_selection: keep the selection in the cache folder (by the data's fingerprint) so
+            that a new Explorer on the same data, e.g. after a kernel restart, starts with it. A
+            boolean ``selected_column`` already in the DataFrame takes precedence.
         classes: the label classes: a list (keys 1–9 in order) or a dict class → key; shows the
             label bar. ``None``: no labelling UI (labels set from Python are still kept).
         labels_path: the label log (default ``<labels dir>/<fingerprint>.jsonl``, see
@@ -139,6 +144,7 @@ class Explorer(anywidget.AnyWidget):
         target: str | None = None,
         features: str | Sequence[str] | None = None,
         id_column: str | None = None,
+        remember_selection: bool = True,
         **kwargs: Any,
     ) -> None:
         self._image_pool = ThreadPoolExecutor(IMAGE_WORKERS, thread_name_prefix="galwidget-images")
@@ -162,6 +168,7 @@ class Explorer(anywidget.AnyWidget):
         labelling = self._labelling
         dropped = [self._selected_column] + ([labelling.label_column] if labelling.in_use else [])
         self._meta = reps.meta.drop(columns=[c for c in dropped if c in reps.meta])
+        self._selection_file = saved_selection_path(reps) if remember_selection else None
         initial = self._initial_selection()
         layout_table = self._meta
         if isinstance(layout, tuple) and frame is not None and not set(layout) <= set(layout_table):
@@ -522,7 +529,7 @@ class Explorer(anywidget.AnyWidget):
     def _initial_selection(self) -> np.ndarray:
         column = self._selected_column
         if column is None or self._frame is None or column not in self._frame.columns:
-            return np.empty(0, np.int64)
+            return self._saved_selection()
         values = self._frame[column]
         if not pd.api.types.is_bool_dtype(values.dtype) or values.isna().any():
             raise DataError(
@@ -584,8 +591,31 @@ class Explorer(anywidget.AnyWidget):
     def _validate_k(self, proposal: dict[str, Any]) -> int:
         return _check_k(proposal["value"])
 
+    def _saved_selection(self) -> np.ndarray:
+        """The selection a previous Explorer on this data left behind (empty if none or stale)."""
+        if self._selection_file is None or not self._selection_file.is_file():
+            return np.empty(0, np.int64)
+        try:
+            positions = np.load(self._selection_file).astype(np.int64)
+        except (OSError, ValueError):
+            return np.empty(0, np.int64)
+        if positions.ndim != 1 or (len(positions) and positions.max() >= len(self._reps)):
+            return np.empty(0, np.int64)
+        return positions
+
+    def _remember_selection(self) -> None:
+        if self._selection_file is None:
+            return
+        self._selection_file.parent.mkdir(parents=True, exist_ok=True)
+        partial = self._selection_file.with_name(
+            f"{self._selection_file.stem}.{os.getpid()}.tmp.npy"
+        )
+        np.save(partial, self._positions.astype("<u4"))
+        os.replace(partial, self._selection_file)
+
     def _selection_changed(self, change: dict[str, Any]) -> None:
         self._positions = np.frombuffer(change["new"], dtype="<u4").astype(np.int64)
+        self._remember_selection()
         self._write_selection_column()
         ids = self.selected_ids
         for callback in list(self._callbacks):
@@ -696,6 +726,11 @@ class Explorer(anywidget.AnyWidget):
 # ----------------------------------------------------------------------------------------------
 # Pure helpers
 # ----------------------------------------------------------------------------------------------
+
+
+def saved_selection_path(reps: Representations) -> Path:
+    """Where the Explorer keeps the selection of ``reps`` between sessions."""
+    return cache_dir() / "selections" / f"{reps.fingerprint}.npy"
 
 
 def normalise_layout(coordinates: np.ndarray) -> np.ndarray:

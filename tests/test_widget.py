@@ -535,3 +535,35 @@ def test_labelling_setup_errors(frame: pd.DataFrame, tmp_path):
     w.set_labels({"G0001": "ring"})
     assert frame.loc[1, "label"] is None and frame.loc[3, "label"] == "spiral"
     w.close()
+
+
+def test_selection_survives_a_new_explorer_on_the_same_data() -> None:
+    reps = gw.datasets.synthetic(400, seed=5, dim=16)
+    first = gw.Explorer(reps)
+    first.select("morphology == 'spiral'")
+    expected = first.selected_ids
+    assert len(expected) > 0
+    first.close()
+    # As after a kernel restart: same data, new Explorer.
+    again = gw.Explorer(gw.datasets.synthetic(400, seed=5, dim=16))
+    assert again.selected_ids.equals(expected)
+    again.select(None)
+    assert gw.Explorer(reps).selected_ids.empty
+    assert gw.Explorer(reps, remember_selection=False).selected_ids.empty
+    # A DataFrame's own selected column wins over the remembered selection.
+    again.select(expected[:3])
+    frame = pd.DataFrame(reps.features, columns=[f"feat_{i}" for i in range(16)])
+    frame["iauname"] = reps.ids
+    frame["selected"] = False
+    frame.loc[7, "selected"] = True
+    assert gw.Explorer(frame).selected_ids.tolist() == [reps.ids[7]]
+
+
+def test_a_stale_remembered_selection_is_ignored() -> None:
+    reps = gw.datasets.synthetic(300, seed=6, dim=16)
+    path = gw.widget.saved_selection_path(reps)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, np.array([5, 10_000], dtype="<u4"))  # a position beyond the data
+    assert gw.Explorer(reps).selected_ids.empty
+    path.write_bytes(b"not a numpy file")
+    assert gw.Explorer(reps).selected_ids.empty

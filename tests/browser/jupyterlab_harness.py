@@ -126,6 +126,10 @@ def _write_lab_config(home: Path) -> dict[str, str]:
         "JUPYTER_RUNTIME_DIR": str(dirs["runtime"]),
         "IPYTHONDIR": str(dirs["ipython"]),
         "JUPYTER_PLATFORM_DIRS": "1",
+        # Kernels keep galwidget's caches, data, label logs and selections here, not in ~/.cache.
+        "GALWIDGET_CACHE": str(home / "galwidget-cache"),
+        "GALWIDGET_DATA": str(home / "galwidget-data"),
+        "GALWIDGET_LABELS_DIR": str(home / "galwidget-labels"),
     }
 
 

@@ -302,14 +302,17 @@ def test_explorer_lasso_neighbours_and_python_selection(open_notebook):
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "jupyterlab_explorer.png"))
 
-    # After a kernel restart the re-run notebook shows one fresh, working Explorer.
+    # After a kernel restart the re-run notebook shows one working Explorer, and the selection
+    # comes back (in the browser, in w.selected and in the new DataFrame's column).
     nb.restart_kernel_and_run_all()
     expect(page.locator(".galwidget")).to_have_count(1)
     expect(page.locator(".galwidget")).to_have_attribute("data-state", "ready", timeout=60_000)
-    expect(count).to_have_text(f"0 of {N_GALAXIES:,} selected")
-    kernel = nb.kernel
-    kernel.execute("w.select(\"morphology == 'ring'\")")
     expect(count).to_have_text(f"{n_selected:,} of {N_GALAXIES:,} selected")
+    kernel = nb.kernel
+    assert kernel.eval_json("bool((w.selected['morphology'] == 'ring').all())")
+    assert kernel.eval_json("int(df['selected'].sum())") == n_selected
+    kernel.execute("w.select(None)")
+    expect(count).to_have_text(f"0 of {N_GALAXIES:,} selected")
     assert nb.errors == []
 
 
