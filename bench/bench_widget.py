@@ -58,7 +58,8 @@ lasso_times = []
 
 DISPLAY = {
     "galwidget": """import galwidget as gw
-w = gw.Explorer(frame, layout=layout, color="value")
+# Every run starts from an empty selection, like jupyter-scatter, not from the previous run's.
+w = gw.Explorer(frame, layout=layout, color="value", remember_selection=False)
 w""",
     "jupyter-scatter": """import jscatter
 xy = pd.DataFrame({"x": layout[:, 0], "y": layout[:, 1], "value": frame["value"]})

@@ -9,6 +9,7 @@ import { type ColorMeta, colorList, pointCodes } from "./colors";
 import { debounce } from "./debounce";
 import { element } from "./dom";
 import { keyAction, LabelBar, type LabelMeta, type LearnStatus, labelOf, UNLABELLED, walk } from "./labels";
+import { combineSelection, lassoOp, pointsInPolygon } from "./lasso";
 import { renderLegend } from "./legend";
 import type { Model } from "./model";
 import { NeighbourPanel, PANEL_COLUMNS, type PanelMode, type Tile } from "./panel";
@@ -73,8 +74,13 @@ class ExplorerView {
   /** The galaxy the keyboard walked to: its focus keeps the panel as it is. */
   private walkedTo = -1;
   private labelCodes: Uint8Array = new Uint8Array(0);
-  /** True while saving the scatterplot's own selection, which the plot therefore shows already. */
+  /** True while saving a selection the plot shows already, or that its saver shows next. */
   private savingPlotSelection = false;
+  /**
+   * While a lasso of two or more vertices is drawn: regl-scatterplot's own array of its [x, y]
+   * vertices (in the points' space), as its 'lassoExtend' events hand it out; else null.
+   */
+  private lasso: [number, number][] | null = null;
   private destroyed = false;
   private readonly listeners: [string, () => void][] = [];
 
@@ -144,6 +150,8 @@ class ExplorerView {
     this.canvas.addEventListener("pointerdown", this.onPointerDown, { capture: true });
     // Before regl-scatterplot's own click handler, which would select the clicked point.
     this.plot.addEventListener("click", this.onClick, { capture: true });
+    // Before regl-scatterplot's own mouseup listener (window, bubbling), which ends its lasso.
+    window.addEventListener("mouseup", this.onLassoEnd, { capture: true });
 
     this.resizeObserver = new ResizeObserver(() => this.resize());
     this.resizeObserver.observe(this.plot);
@@ -225,6 +233,10 @@ class ExplorerView {
     scatterplot.subscribe("deselect", () => this.syncSelectionToModel([]));
     scatterplot.subscribe("pointOver", (index) => this.hover(index));
     scatterplot.subscribe("pointOut", () => this.unhover());
+    scatterplot.subscribe("lassoExtend", ({ coordinates }) => {
+      // Typed as number[]; the vertices are [x, y] pairs. An empty lasso is a lasso's end.
+      this.lasso = coordinates.length > 0 ? (coordinates as unknown as [number, number][]) : null;
+    });
     await configure(scatterplot, { actionKeyMap: { merge: "shift", remove: "alt" } });
     this.applyTheme();
     this.applyMode();
@@ -350,6 +362,7 @@ class ExplorerView {
 
   // -- selection -------------------------------------------------------------------------------
 
+  /** Save a selection the plot shows already, or that the caller shows next. */
   private syncSelectionToModel(points: ArrayLike<number>): void {
     const selection = encodeIndices(points);
     if (sameIndexSet(asUint32(selection), this.selection)) return;
@@ -380,6 +393,27 @@ class ExplorerView {
     this.toolbar.setCount(this.selection.length, this.config.n);
     this.labelBar.setSelected(this.selection.length);
   }
+
+  /**
+   * A lasso (or box) ends: select the points inside it (shift adds, alt or ctrl removes), send the
+   * selection to the kernel, then show it in the plot. regl-scatterplot would select the same
+   * points (same rule, see lasso.ts), but only after a slower hit test and a selection update that
+   * the kernel would wait for: its lasso is ended without them. A lasso of one vertex (nothing
+   * inside; no 'lassoExtend' yet) is left to it, with the same modifier keys.
+   */
+  private readonly onLassoEnd = (event: MouseEvent): void => {
+    const vertices = this.lasso;
+    const scatterplot = this.scatterplot;
+    if (!vertices || !scatterplot || !scatterplot.get("isPointsDrawn")) return;
+    this.lasso = null;
+    const lassoed = pointsInPolygon(this.x, this.y, vertices.flat());
+    this.syncSelectionToModel(combineSelection(this.selection, lassoed, lassoOp(event)));
+    // Its mouseup handler, next, ends a lasso without vertices with no hit test or selection,
+    // and then leaves the camera fixed as it was while lassoing: release it.
+    vertices.length = 0;
+    void scatterplot.set({ cameraIsFixed: scatterplot.get("cameraIsFixed") });
+    this.syncSelectionFromModel();
+  };
 
   /** Shift-click: add the galaxy to the selection, or take it out. */
   private toggleSelected(index: number): void {
@@ -636,6 +670,7 @@ class ExplorerView {
   destroy(): void {
     this.destroyed = true;
     for (const [event, callback] of this.listeners) this.model.off(event, callback);
+    window.removeEventListener("mouseup", this.onLassoEnd, { capture: true });
     this.requestHover.cancel();
     this.resizeObserver.disconnect();
     this.requests.dispose();
