@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from polygons import inside_polygon
 
 import galwidget as gw
 from galwidget import views
@@ -45,21 +46,10 @@ def brush_range(figure: Any, low: float, high: float) -> None:
     from_browser(figure.interaction, brushing=False)
 
 
-def in_polygon(x: np.ndarray, y: np.ndarray, polygon: np.ndarray) -> np.ndarray:
-    """Even-odd point-in-polygon test, as bqplot's ``point_in_lasso`` does in the browser."""
-    inside = np.zeros(len(x), dtype=bool)
-    for (x0, y0), (x1, y1) in zip(polygon, np.roll(polygon, -1, axis=0), strict=True):
-        crosses = (y0 > y) != (y1 > y)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            x_cross = (x1 - x0) * (y - y0) / (y1 - y0) + x0
-        inside ^= crosses & (x < x_cross)
-    return inside
-
-
 def lasso(figure: Any, polygon: np.ndarray) -> np.ndarray:
     """Draw ``polygon`` with the lasso: the browser marks the drawn points inside it."""
     scatter = figure.marks[0]
-    drawn = np.flatnonzero(in_polygon(np.asarray(scatter.x), np.asarray(scatter.y), polygon))
+    drawn = np.flatnonzero(inside_polygon(np.column_stack([scatter.x, scatter.y]), polygon))
     from_browser(scatter, selected=drawn)
     return drawn
 
@@ -260,7 +250,7 @@ def test_large_scatter_is_subsampled_but_selects_every_galaxy() -> None:
 
         explorer.select(None)
         drawn = lasso(again, LASSO)
-        truly_inside = in_polygon(ra, dec, LASSO)
+        truly_inside = inside_polygon(np.column_stack([ra, dec]), LASSO)
         selected = np.zeros(len(reps), dtype=bool)
         selected[reps.positions(explorer.selected_ids)] = True
         assert selected.sum() > 5 * len(drawn), "hidden galaxies inside the lasso are selected"

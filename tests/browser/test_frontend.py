@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
+from polygons import distance_to_boundary, inside_polygon
 
 import galwidget as gw
 from galwidget.widget import Explorer
@@ -61,37 +62,15 @@ def polygon_around(page, positions: np.ndarray, fx: float, fy: float, radius: fl
     for turn in np.linspace(0.3, 1.2, 30):
         angles = np.linspace(0, 2 * np.pi, 7, endpoint=False) + turn
         polygon = [(round(cx + radius * np.cos(a)), round(cy + radius * np.sin(a))) for a in angles]
-        if edge_distance(positions, polygon).min() > 0.002:
+        if distance_to_boundary(positions, polygon).min() > 0.002:
             return polygon
     raise AssertionError("no polygon clear of the points found")
 
 
-def edges(polygon: list[tuple]) -> list[tuple]:
-    return list(zip(polygon, polygon[1:] + polygon[:1], strict=True))
-
-
-def edge_distance(points: np.ndarray, polygon: list[tuple]) -> np.ndarray:
-    """Distance of each point to the polygon's boundary."""
-    x, y = points[:, 0], points[:, 1]
-    closest = np.full(len(points), np.inf)
-    for (x1, y1), (x2, y2) in edges(polygon):
-        dx, dy = x2 - x1, y2 - y1
-        t = np.clip(((x - x1) * dx + (y - y1) * dy) / (dx * dx + dy * dy), 0, 1)
-        closest = np.minimum(closest, np.hypot(x - (x1 + t * dx), y - (y1 + t * dy)))
-    return closest
-
-
 def inside(points: np.ndarray, polygon: list[tuple]) -> np.ndarray:
-    """Even-odd rule point-in-polygon."""
-    assert edge_distance(points, polygon).min() > 0.002, "a point lies on the polygon's edge"
-    x, y = points[:, 0], points[:, 1]
-    result = np.zeros(len(points), dtype=bool)
-    for (x1, y1), (x2, y2) in edges(polygon):
-        crosses = (y1 > y) != (y2 > y)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            at = x1 + (y - y1) * (x2 - x1) / (y2 - y1)
-        result ^= crosses & (x < at)
-    return result
+    """Points inside ``polygon``, which must keep clear of every point."""
+    assert distance_to_boundary(points, polygon).min() > 0.002, "a point lies on the polygon's edge"
+    return inside_polygon(points, polygon)
 
 
 def drag(page, path: list[tuple], modifier: str | None = None) -> None:

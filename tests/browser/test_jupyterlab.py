@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from playwright.sync_api import expect
+from polygons import distance_to_boundary, inside_polygon
 
 pytest_plugins = ["jupyterlab_harness"]
 pytestmark = [pytest.mark.jupyterlab, pytest.mark.browser]
@@ -141,32 +142,6 @@ def page_positions(points: np.ndarray, canvas_box: dict) -> np.ndarray:
             canvas_box["y"] + (1 - points[:, 1]) / 2 * height,
         ]
     )
-
-
-def polygon_edges(polygon: list[tuple[int, int]]) -> list[tuple[tuple[int, int], tuple[int, int]]]:
-    return list(zip(polygon, polygon[1:] + polygon[:1], strict=True))
-
-
-def distance_to_boundary(points: np.ndarray, polygon: list[tuple[int, int]]) -> np.ndarray:
-    x, y = points[:, 0], points[:, 1]
-    closest = np.full(len(points), np.inf)
-    for (x1, y1), (x2, y2) in polygon_edges(polygon):
-        dx, dy = x2 - x1, y2 - y1
-        t = np.clip(((x - x1) * dx + (y - y1) * dy) / (dx * dx + dy * dy), 0, 1)
-        closest = np.minimum(closest, np.hypot(x - (x1 + t * dx), y - (y1 + t * dy)))
-    return closest
-
-
-def inside_polygon(points: np.ndarray, polygon: list[tuple[int, int]]) -> np.ndarray:
-    """Even-odd rule, as regl-scatterplot's lasso applies it."""
-    x, y = points[:, 0], points[:, 1]
-    result = np.zeros(len(points), dtype=bool)
-    for (x1, y1), (x2, y2) in polygon_edges(polygon):
-        crosses = (y1 > y) != (y2 > y)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            x_at_y = x1 + (y - y1) * (x2 - x1) / (y2 - y1)
-        result ^= crosses & (x < x_at_y)
-    return result
 
 
 def lasso_polygon(points: np.ndarray, centre: tuple[float, float], radius: float) -> list:
