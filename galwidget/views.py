@@ -208,8 +208,12 @@ class _ViewSelection:
         self._made = None
 
     def positions(self) -> np.ndarray:
-        """Sorted row positions of the Explorer's selection (decoded from its ``_selection``)."""
-        return np.unique(np.frombuffer(self.explorer._selection, dtype="<u4")).astype(np.int64)
+        """Sorted row positions of the Explorer's selection.
+
+        The Explorer's own ``_selection`` observer, registered before any view's, has already
+        decoded them when a view hears of a change.
+        """
+        return self.explorer.selected_positions
 
     def _changed(self, _: dict[str, Any]) -> None:
         self._show(self.positions())

@@ -180,7 +180,7 @@ class Explorer(anywidget.AnyWidget):
             n_components = None  # no reduction to do: search the features themselves
         self._index_options = {"n_components": n_components, "metric": metric}
         self._index_lock = threading.Lock()
-        self._positions = initial
+        self._positions = np.unique(initial)
         self._callbacks: list[Callable[[pd.Index], Any]] = []
         self._color_source: str | None = None
         derived = isinstance(color, str) and color in {"label", "score"} and color not in self._meta
@@ -220,6 +220,11 @@ class Explorer(anywidget.AnyWidget):
     def representations(self) -> Representations:
         """The galaxies shown."""
         return self._reps
+
+    @property
+    def selected_positions(self) -> np.ndarray:
+        """Row positions (int64, sorted, unique) of the selected galaxies."""
+        return self._positions
 
     @property
     def selected_ids(self) -> pd.Index:
