@@ -8,6 +8,7 @@ from galwidget.data import (
     load_representations,
     parse_iauname,
 )
+from galwidget.errors import DownloadError, GalwidgetError, ImageError
 from galwidget.index import NeighbourIndex
 from galwidget.labels import LabelStore
 from galwidget.layout import layout
@@ -17,7 +18,10 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DataError",
+    "DownloadError",
     "Explorer",
+    "GalwidgetError",
+    "ImageError",
     "LabelStore",
     "NeighbourIndex",
     "Representations",

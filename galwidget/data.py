@@ -25,6 +25,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
+from galwidget.errors import DataError
+
 __all__ = [
     "DataError",
     "Representations",
@@ -47,10 +49,6 @@ TRANSPOSE_COLUMNS = 16
 
 OnInvalid = Literal["raise", "drop"]
 FeatureSpec = str | Sequence[str] | None
-
-
-class DataError(ValueError):
-    """Input data that galwidget cannot use; the message names the column, rows or values."""
 
 
 def _preview(values: Iterable[Any], total: int | None = None) -> str:

@@ -34,6 +34,7 @@ import pandas as pd
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from galwidget.data import DataError, Representations
+from galwidget.errors import ImageError
 
 __all__ = [
     "CacheInfo",
@@ -64,14 +65,6 @@ FRAMING_COLUMN = "cutout_pixscale"
 # percent-encoded.
 URL_SAFE = ":/?&=@!$'()*,;~%"
 FIELD = r"^(?P<name>[^\[\]]+?)(?:\[(?P<start>-?\d*):(?P<stop>-?\d*)\])?$"
-
-
-class ImageError(Exception):
-    """One thumbnail could not be made; ``reason`` is a short message the widget can show."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 # ----------------------------------------------------------------------------------------------

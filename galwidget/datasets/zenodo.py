@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 
 from galwidget.cache import data_dir
 from galwidget.data import DataError, Representations, load_representations
+from galwidget.errors import DownloadError
 from galwidget.images import local_files
 
 __all__ = [
@@ -50,10 +51,6 @@ RETRY_PAUSE_SECONDS = 0.5
 CHUNK_BYTES = 1024 * 1024
 # Downloads at least this large (or of unknown size) show a progress bar unless progress=False.
 PROGRESS_MIN_BYTES = 10 * 1024 * 1024
-
-
-class DownloadError(OSError):
-    """A data file could not be downloaded; the message says where to put it by hand."""
 
 
 def decals_representations(
