@@ -18,9 +18,12 @@ slice, e.g. ``"{id[:4]}/{id}.png"`` for the GZ DECaLS folder layout or ``"{ra:.4
 from __future__ import annotations
 
 import io
+import os
 import re
+import stat
 import string
 import threading
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -65,6 +68,9 @@ FRAMING_COLUMN = "cutout_pixscale"
 # percent-encoded.
 URL_SAFE = ":/?&=@!$'()*,;~%"
 FIELD = r"^(?P<name>[^\[\]]+?)(?:\[(?P<start>-?\d*):(?P<stop>-?\d*)\])?$"
+# Turning Pillow's decompression-bomb warning into an error changes the process-wide warning
+# filters for a moment: one thread at a time (opening only parses the header).
+_BOMB_LOCK = threading.Lock()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -348,17 +354,42 @@ def _normalise_mode(image: Image.Image) -> Image.Image:
 
 
 def _open_image(data: bytes | Path, name: str) -> Image.Image:
+    """Decode an encoded image (bytes or a file); every failure is an :class:`ImageError` naming
+    ``name``. Files that are not regular files (FIFOs, devices, folders) are refused without
+    reading them: a FIFO would block the thread forever. Images over Pillow's decompression-bomb
+    limit (``PIL.Image.MAX_IMAGE_PIXELS``) are refused, not decoded."""
     try:
-        with Image.open(data if isinstance(data, Path) else io.BytesIO(data)) as image:
-            image.draft("RGB", (1024, 1024))  # JPEG: decode at a reduced scale when large
-            image.load()
-            return _normalise_mode(image)
+        with _open_file(data, name) if isinstance(data, Path) else io.BytesIO(data) as handle:
+            with _BOMB_LOCK, warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                image = Image.open(handle)
+            with image:
+                image.draft("RGB", (1024, 1024))  # JPEG: decode at a reduced scale when large
+                image.load()
+                return _normalise_mode(image)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise ImageError(f"image too large (a decompression bomb?): {name}: {error}") from None
     except FileNotFoundError:
         raise ImageError(f"file not found: {name}") from None
     except UnidentifiedImageError:
         raise ImageError(f"not an image: {name}") from None
-    except OSError as error:
+    except (OSError, ValueError, SyntaxError, EOFError) as error:  # Pillow's decoder errors
         raise ImageError(f"cannot read {name}: {error}") from None
+
+
+def _open_file(path: Path, name: str) -> io.BufferedReader:
+    """Open a regular file for reading; FIFOs and devices are refused before any read."""
+    # O_NONBLOCK: opening a FIFO must not wait for a writer (it has no effect on regular files).
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        mode = os.fstat(descriptor).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file (FIFO, device, …)"
+            raise ImageError(f"cannot read {name}: it is {kind}")
+        return os.fdopen(descriptor, "rb")
+    except BaseException:
+        os.close(descriptor)
+        raise
 
 
 def _array_image(array: np.ndarray, name: str) -> Image.Image:
@@ -543,6 +574,8 @@ def _file_loader(
         name = relative(position)
         if not name:
             raise ImageError(f"no image file: {what} is empty for this galaxy")
+        if "\0" in name:
+            raise ImageError(f"invalid file name (it contains a NUL byte): {name!r}")
         path = Path(name).expanduser()
         if base is not None:
             path = base / path

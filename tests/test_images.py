@@ -7,6 +7,7 @@ import os
 import shutil
 import urllib.parse
 import urllib.request
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -308,6 +309,50 @@ def test_unreadable_files_give_short_reasons(tmp_path: Path):
         images.resolve(images.local_files(tmp_path / "nowhere"), reps)
     with pytest.raises(gw.DataError, match="local_files"):
         images.resolve(str(tmp_path), reps)
+
+
+def test_fifos_devices_folders_and_nul_bytes_are_refused_without_blocking(tmp_path: Path):
+    os.mkfifo(tmp_path / "fifo.png")  # nobody writes to it: reading it would block forever
+    (tmp_path / "folder.png").mkdir()
+    paths = [str(tmp_path / "fifo.png"), "/dev/zero", str(tmp_path / "folder.png"), "a\0b.png"]
+    reps = reps_for(["a", "b", "c", "d"], pd.DataFrame({"loc": paths}))
+    source = images.resolve(images.local_files("loc"), reps, size=16)
+    with ThreadPoolExecutor(1) as pool:
+        reasons = []
+        for position in range(4):
+            future = pool.submit(source.fetch, position)
+            with pytest.raises(images.ImageError) as error:
+                future.result(timeout=20)
+            reasons.append(error.value.reason)
+    assert reasons[0] == f"cannot read {paths[0]}: it is not a regular file (FIFO, device, …)"
+    assert reasons[1] == "cannot read /dev/zero: it is not a regular file (FIFO, device, …)"
+    assert reasons[2] == f"cannot read {paths[2]}: it is a folder"
+    assert reasons[3] == "invalid file name (it contains a NUL byte): 'a\\x00b.png'"
+
+
+def test_decompression_bombs_are_image_errors_not_warnings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    Image.new("L", (40, 30)).save(tmp_path / "over.png")  # 1200 px: Pillow would only warn
+    Image.new("L", (100, 100)).save(tmp_path / "far-over.png")  # > 2 × the limit: Pillow raises
+    Image.new("L", (30, 30)).save(tmp_path / "fine.png")
+    reps = reps_for(["over", "far-over", "fine"])
+    source = images.resolve(images.local_files(tmp_path), reps, size=16)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for position, name in enumerate(["over.png", "far-over.png"]):
+            with pytest.raises(images.ImageError, match=f"too large .*: {name}: Image size"):
+                source.fetch(position)
+        data, mime = source.fetch(2)
+    assert decode(data).size == (16, 16) and mime == "image/jpeg"
+    bomb = io.BytesIO()
+    Image.new("L", (100, 100)).save(bomb, format="PNG")
+    from_bytes = images.resolve(lambda name: bomb.getvalue(), reps, size=16)
+    with pytest.raises(
+        images.ImageError, match=r"too large .*the bytes <lambda> returned for over"
+    ):
+        from_bytes.fetch(0)
 
 
 # ----------------------------------------------------------------------------------------------
