@@ -1,18 +1,23 @@
 """Linked bqplot views of an :class:`~galwidget.Explorer`: a histogram with a range brush and a
-scatter plot of two catalogue columns with a lasso (or rectangle brush).
+scatter plot of two numeric columns with a lasso (or rectangle brush).
 
 Both directions are linked: a brush or lasso in a view selects galaxies in the Explorer
-(:meth:`Explorer.select`), and every selection change of the Explorer, wherever it comes from,
-is highlighted in each view. Only bin counts and (for large catalogues) a deterministic subsample of
-points travel to the browser; selections are always computed on the full columns in Python.
+(:meth:`Explorer.select`), and every change of the Explorer's public selection, wherever it comes
+from, is highlighted in each view. The scatter draws every galaxy with bqplot-gl's WebGL
+``ScatterGL`` mark (float32 coordinates), so a lasso is exact at any size: the browser reports the
+drawn points inside it and each drawn point is one galaxy. Only bin counts travel for histograms.
+
+The column ``"score"`` (when the data has no such column) is the classifier's score
+(:attr:`Explorer.scores`): such a view exists before the first training, empty and titled
+"no scores yet", and is redrawn with the new scores after every retrain.
 
 Feedback rules:
 
 - A view's own highlight updates never select anything (no ping-pong between views).
 - Clearing a view's brush or lasso clears the Explorer's selection only if that selection is still
   the one this view made; a selection made since elsewhere is left alone.
-- A brush rectangle or lasso path stays drawn after the selection changes elsewhere; the highlight
-  always shows the Explorer's current selection.
+- A brush rectangle or lasso path stays drawn after the selection changes elsewhere (or the scores
+  change); the highlight always shows the Explorer's current selection.
 """
 
 from __future__ import annotations
@@ -23,24 +28,24 @@ from typing import TYPE_CHECKING, Any, Literal
 import bqplot as bq
 import numpy as np
 import pandas as pd
-from sklearn.neighbors import KDTree
+from bqplot_gl import ScatterGL
 
 from galwidget.data import DataError
 
 if TYPE_CHECKING:
     from galwidget.widget import Explorer
 
-__all__ = ["histogram", "scatter_plot"]
+__all__ = ["SCORE", "histogram", "scatter_plot"]
 
 BASE_COLOUR = "#4c78a8"
 HIGHLIGHT_COLOUR = "#f58518"
+SCORE = "score"
+NO_SCORES = "no scores yet: label galaxies of two classes"
 Values = str | Sequence[float] | np.ndarray | pd.Series
-# Seed of the deterministic subsample drawn when a scatter plot has more than max_points points.
-SUBSAMPLE_SEED = 0
 
 
 def histogram(
-    explorer: Explorer, values: Values, bins: int = 40, title: str | None = None
+    explorer: Explorer, values: Values, *, bins: int = 40, title: str | None = None
 ) -> bq.Figure:
     """A histogram of ``values`` linked to ``explorer``'s selection.
 
@@ -50,50 +55,37 @@ def histogram(
 
     Args:
         explorer: the :class:`~galwidget.Explorer` to link to.
-        values: a numeric meta column name, or an array / Series of ``n`` numbers (a Series
-            indexed by the galaxy ids is aligned by id). NaN and infinite values are left out of
-            the bins and counted in the title.
+        values: a numeric meta column name, ``"score"`` (the classifier's score, live: empty until
+            the first training, redrawn after every retrain), or an array / Series of ``n``
+            numbers (a Series indexed by the galaxy ids is aligned by id). NaN and infinite values
+            are left out of the bins and counted in the title.
         bins: number of equal-width bins spanning the finite values.
         title: figure title (default: the column name and the number of missing values).
     """
-    column, label = _numeric_values(explorer, values, "values")
+    column = _Column(explorer, values, "values")
     if isinstance(bins, bool) or not isinstance(bins, int | np.integer) or bins < 1:
         raise DataError(f"bins must be a positive integer, got {bins!r}")
-    finite = np.isfinite(column)
-    if not finite.any():
-        raise DataError(f"{label!r} has no finite values to histogram")
-    edges = np.histogram_bin_edges(column[finite], bins=int(bins))
-    counts, _ = np.histogram(column[finite], edges)
-    centres = (edges[:-1] + edges[1:]) / 2
-    missing = int((~finite).sum())
-
-    x_scale = bq.LinearScale(min=float(edges[0]), max=float(edges[-1]))
+    x_scale = bq.LinearScale()
     y_scale = bq.LinearScale(min=0.0)
     scales = {"x": x_scale, "y": y_scale}
-    tooltip_labels = [label, "galaxies" + (f" ({missing:,} missing)" if missing else "")]
     all_bars = bq.Bars(
-        x=centres,
-        y=counts,
         scales=scales,
         colors=[BASE_COLOUR],
         opacities=[0.6],
         padding=0.05,
-        tooltip=bq.Tooltip(fields=["x", "y"], labels=tooltip_labels, formats=[".3g", "d"]),
+        tooltip=bq.Tooltip(fields=["x", "y"], formats=[".3g", "d"]),
     )
-    selected_bars = bq.Bars(
-        x=centres, y=np.zeros_like(counts), scales=scales, colors=[HIGHLIGHT_COLOUR], padding=0.05
-    )
+    selected_bars = bq.Bars(scales=scales, colors=[HIGHLIGHT_COLOUR], padding=0.05)
     brush = bq.interacts.BrushIntervalSelector(scale=x_scale, marks=[], color=HIGHLIGHT_COLOUR)
     figure = bq.Figure(
         marks=[all_bars, selected_bars],
         axes=[
-            bq.Axis(scale=x_scale, label=label),
+            bq.Axis(scale=x_scale, label=column.label),
             bq.Axis(scale=y_scale, side="left", label="galaxies", tick_format="d"),
         ],
         interaction=brush,
-        title=title if title is not None else _title(label, missing),
     )
-    _HistogramLink(explorer, column, edges, selected_bars, brush)
+    _HistogramLink(explorer, column, int(bins), figure, title)
     return figure
 
 
@@ -101,56 +93,37 @@ def scatter_plot(
     explorer: Explorer,
     x: Values,
     y: Values,
-    max_points: int = 50_000,
+    *,
     selector: Literal["lasso", "brush"] = "lasso",
     title: str | None = None,
 ) -> bq.Figure:
-    """A scatter plot of two numeric columns linked to ``explorer``'s selection.
+    """A WebGL scatter plot of two numeric columns linked to ``explorer``'s selection.
 
-    The galaxies inside a lasso (``selector="lasso"``) or rectangle (``"brush"``) are selected in
-    the Explorer; clearing the lasso or brush clears that selection. The Explorer's selection is
-    highlighted in the highlight colour.
-
-    When more than ``max_points`` galaxies have finite ``x`` and ``y``, only a deterministic
-    random subsample of ``max_points`` of them is drawn (the title says so), but selections cover
-    every galaxy: a rectangle is applied to the full columns exactly; bqplot's lasso only reports
-    which drawn points it encloses, so each hidden galaxy joins the selection when its nearest
-    drawn point (in axis-normalised coordinates) is enclosed, which is exact away from the lasso
-    edge and off by at most the spacing of the drawn points along it.
+    Every galaxy with finite ``x`` and ``y`` is drawn (bqplot-gl ``ScatterGL``; millions of points
+    draw). The galaxies inside a lasso (``selector="lasso"``) or rectangle (``"brush"``) are
+    selected in the Explorer, exactly; clearing the lasso or brush clears that selection. The
+    Explorer's selection is highlighted in the highlight colour.
 
     Args:
         explorer: the :class:`~galwidget.Explorer` to link to.
-        x, y: numeric meta column names, or arrays / Series of ``n`` numbers (a Series indexed by
-            the galaxy ids is aligned by id). Galaxies with a NaN or infinite coordinate are not
-            drawn and never selected; the title counts them.
-        max_points: most points drawn in the browser.
+        x, y: numeric meta column names, ``"score"`` (the classifier's score, live), or arrays /
+            Series of ``n`` numbers (a Series indexed by the galaxy ids is aligned by id).
+            Galaxies with a NaN or infinite coordinate are not drawn and never selected; the
+            title counts them.
         selector: ``"lasso"`` (free-hand, bqplot ``LassoSelector``) or ``"brush"`` (rectangle,
             bqplot ``BrushSelector``).
-        title: figure title (default: the column names, subsampling and missing values).
+        title: figure title (default: the column names and missing values).
     """
-    x_values, x_label = _numeric_values(explorer, x, "x")
-    y_values, y_label = _numeric_values(explorer, y, "y")
-    if isinstance(max_points, bool) or not isinstance(max_points, int | np.integer):
-        raise DataError(f"max_points must be a positive integer, got {max_points!r}")
-    if max_points < 1:
-        raise DataError(f"max_points must be a positive integer, got {max_points!r}")
+    x_column = _Column(explorer, x, "x")
+    y_column = _Column(explorer, y, "y")
     if selector not in ("lasso", "brush"):
         raise DataError(f"selector must be 'lasso' or 'brush', got {selector!r}")
-    valid = np.isfinite(x_values) & np.isfinite(y_values)
-    if not valid.any():
-        raise DataError(f"no galaxy has finite {x_label!r} and {y_label!r}")
-    shown = np.flatnonzero(valid)
-    if len(shown) > max_points:
-        rng = np.random.default_rng(SUBSAMPLE_SEED)
-        shown = np.sort(rng.choice(shown, size=int(max_points), replace=False))
-
     x_scale, y_scale = bq.LinearScale(), bq.LinearScale()
-    scatter = bq.Scatter(
-        x=x_values[shown],
-        y=y_values[shown],
+    scatter = ScatterGL(
+        x=np.empty(0, np.float32),
+        y=np.empty(0, np.float32),
         scales={"x": x_scale, "y": y_scale},
         colors=[BASE_COLOUR],
-        default_size=_marker_size(len(shown)),
         stroke=None,
         selected_style={"fill": HIGHLIGHT_COLOUR, "stroke": HIGHLIGHT_COLOUR, "opacity": 1.0},
         unselected_style={"opacity": 0.25},
@@ -163,27 +136,54 @@ def scatter_plot(
         interaction = bq.interacts.BrushSelector(
             x_scale=x_scale, y_scale=y_scale, marks=[], color=HIGHLIGHT_COLOUR
         )
-    missing = int((~valid).sum())
-    if title is None:
-        title = _title(f"{y_label} vs {x_label}", missing)
-        if len(shown) < valid.sum():
-            title += f" — showing a random {len(shown):,} of {int(valid.sum()):,}"
     figure = bq.Figure(
         marks=[scatter],
         axes=[
-            bq.Axis(scale=x_scale, label=x_label),
-            bq.Axis(scale=y_scale, side="left", label=y_label),
+            bq.Axis(scale=x_scale, label=x_column.label),
+            bq.Axis(scale=y_scale, side="left", label=y_column.label),
         ],
         interaction=interaction,
-        title=title,
     )
-    _ScatterLink(explorer, x_values, y_values, valid, shown, scatter, interaction)
+    _ScatterLink(explorer, x_column, y_column, figure, title)
     return figure
 
 
 # ----------------------------------------------------------------------------------------------
-# Links between a view and the Explorer
+# Columns and links between a view and the Explorer
 # ----------------------------------------------------------------------------------------------
+
+
+class _Column:
+    """The numbers a view shows for each galaxy: fixed, or the classifier's live score."""
+
+    def __init__(self, explorer: Explorer, values: Values, role: str) -> None:
+        self.explorer = explorer
+        meta = explorer.representations.meta
+        self.live = isinstance(values, str) and values == SCORE and SCORE not in meta.columns
+        if self.live:
+            self._fixed, self.label = None, SCORE
+        else:
+            self._fixed, self.label = _numeric_values(explorer, values, role)
+
+    def values(self) -> np.ndarray:
+        """float64 per galaxy, NaN where missing (all NaN for a score before the first fit)."""
+        if self._fixed is not None:
+            return self._fixed
+        scores = self.explorer.scores
+        n = len(self.explorer.representations)
+        if scores is None:
+            return np.full(n, np.nan)
+        floats = scores.to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
+        floats[~np.isfinite(floats)] = np.nan
+        return floats
+
+
+def _on_new_scores(
+    explorer: Explorer, columns: Sequence[_Column], redraw: Callable[[], Any]
+) -> None:
+    """Call ``redraw()`` after every retrain when one of ``columns`` is the live score."""
+    if any(column.live for column in columns):
+        explorer.observe(lambda _: redraw(), names="_learn")
 
 
 class _ViewSelection:
@@ -193,50 +193,75 @@ class _ViewSelection:
 
     def __init__(self, explorer: Explorer, show: Callable[[np.ndarray], None]) -> None:
         self.explorer = explorer
-        self._made: bytes | None = None
+        self._made: np.ndarray | None = None
         self._show = show
         explorer.observe(self._changed, names="_selection")
-        show(self.positions())
 
     def select(self, mask: np.ndarray) -> None:
         self.explorer.select(mask)
-        self._made = self.explorer._selection
+        self._made = self.positions()
 
     def clear(self) -> None:
-        if self._made is not None and self.explorer._selection == self._made:
+        if self._made is not None and np.array_equal(self.positions(), self._made):
             self.explorer.select(None)
         self._made = None
 
     def positions(self) -> np.ndarray:
-        """Sorted row positions of the Explorer's selection.
-
-        The Explorer's own ``_selection`` observer, registered before any view's, has already
-        decoded them when a view hears of a change.
-        """
+        """Sorted unique int64 row positions of the Explorer's selection."""
         return self.explorer.selected_positions
 
-    def _changed(self, _: dict[str, Any]) -> None:
+    def show(self) -> None:
         self._show(self.positions())
+
+    def _changed(self, _: dict[str, Any]) -> None:
+        self.show()
 
 
 class _HistogramLink:
-    """Brush → selection; selection → per-bin counts of the selected galaxies."""
+    """Brush → selection; selection → per-bin counts of the selected galaxies; new scores →
+    new bins."""
 
     def __init__(
-        self,
-        explorer: Explorer,
-        values: np.ndarray,
-        edges: np.ndarray,
-        selected_bars: bq.Bars,
-        brush: bq.interacts.BrushIntervalSelector,
+        self, explorer: Explorer, column: _Column, bins: int, figure: bq.Figure, title: str | None
     ) -> None:
-        self.values = values
-        self.edges = edges
-        self.selected_bars = selected_bars
-        self.brush = brush
+        self.column = column
+        self.bins = bins
+        self.figure = figure
+        self.all_bars, self.selected_bars = figure.marks
+        self.brush = figure.interaction
+        self.title = title
+        self.values = np.empty(0)
+        self.edges = np.linspace(0.0, 1.0, bins + 1)
         self.applied: tuple[float, float] | None = None
         self.selection = _ViewSelection(explorer, self.show)
-        brush.observe(self.brush_changed, names=["selected", "brushing"])
+        self.redraw()
+        self.brush.observe(self.brush_changed, names=["selected", "brushing"])
+        _on_new_scores(explorer, [column], self.redraw)
+
+    def redraw(self) -> None:
+        """Bin the column's current values and show the selection in them."""
+        values = self.column.values()
+        finite = np.isfinite(values)
+        missing = int((~finite).sum())
+        if finite.any():
+            edges = np.histogram_bin_edges(values[finite], bins=self.bins)
+            title = _title(self.column.label, missing)
+        elif self.column.live:
+            edges, title = np.linspace(0.0, 1.0, self.bins + 1), f"{SCORE} ({NO_SCORES})"
+        else:
+            raise DataError(f"{self.column.label!r} has no finite values to histogram")
+        counts, _ = np.histogram(values[finite], edges)
+        self.values, self.edges, self.applied = values, edges, None
+        x_scale = self.all_bars.scales["x"]
+        with self.all_bars.hold_sync(), x_scale.hold_sync():
+            x_scale.min, x_scale.max = float(edges[0]), float(edges[-1])
+            self.all_bars.x = (edges[:-1] + edges[1:]) / 2
+            self.all_bars.y = counts
+            self.selected_bars.x = self.all_bars.x
+            galaxies = "galaxies" + (f" ({missing:,} missing)" if missing else "")
+            self.all_bars.tooltip.labels = [self.column.label, galaxies]
+        self.figure.title = self.title if self.title is not None else title
+        self.selection.show()
 
     def brush_changed(self, _: dict[str, Any]) -> None:
         if self.brush.brushing:
@@ -259,31 +284,67 @@ class _HistogramLink:
 
 
 class _ScatterLink:
-    """Lasso or brush → selection (over all galaxies); selection → the scatter's ``selected``."""
+    """Lasso or brush → selection; selection → the scatter's ``selected``; new scores → new
+    points."""
 
     def __init__(
         self,
         explorer: Explorer,
-        x: np.ndarray,
-        y: np.ndarray,
-        valid: np.ndarray,
-        shown: np.ndarray,
-        scatter: bq.Scatter,
-        interaction: bq.interacts.LassoSelector | bq.interacts.BrushSelector,
+        x: _Column,
+        y: _Column,
+        figure: bq.Figure,
+        title: str | None,
     ) -> None:
-        self.x, self.y, self.valid, self.shown = x, y, valid, shown
-        self.scatter = scatter
-        self.interaction = interaction
-        self.drawn_index = np.full(len(x), -1, dtype=np.int64)
-        self.drawn_index[shown] = np.arange(len(shown))
-        self._nearest: np.ndarray | None = None
+        self.explorer = explorer
+        self.x_column, self.y_column = x, y
+        self.figure = figure
+        self.scatter = figure.marks[0]
+        self.interaction = figure.interaction
+        self.title = title
+        n = len(explorer.representations)
+        self.x = self.y = np.full(n, np.nan)
+        self.drawn = np.empty(0, np.int64)  # position of each drawn point
+        self.drawn_index = np.full(n, -1, dtype=np.int64)  # drawn point of each position, or -1
         self._showing = False
         self.applied: tuple[float, ...] | None = None
         self.selection = _ViewSelection(explorer, self.show)
-        if isinstance(interaction, bq.interacts.LassoSelector):
-            scatter.observe(self.lasso_changed, names="selected")
+        self.redraw()
+        if isinstance(self.interaction, bq.interacts.LassoSelector):
+            self.scatter.observe(self.lasso_changed, names="selected")
         else:
-            interaction.observe(self.brush_changed, names=["selected_x", "selected_y", "brushing"])
+            self.interaction.observe(
+                self.brush_changed, names=["selected_x", "selected_y", "brushing"]
+            )
+        _on_new_scores(explorer, [x, y], self.redraw)
+
+    def redraw(self) -> None:
+        """Draw every galaxy with finite coordinates and show the selection among them."""
+        x, y = self.x_column.values(), self.y_column.values()
+        valid = np.isfinite(x) & np.isfinite(y)
+        if not valid.any() and not (self.x_column.live or self.y_column.live):
+            raise DataError(
+                f"no galaxy has finite {self.x_column.label!r} and {self.y_column.label!r}"
+            )
+        self.x, self.y, self.applied = x, y, None
+        self.drawn = np.flatnonzero(valid)
+        self.drawn_index[:] = -1
+        self.drawn_index[self.drawn] = np.arange(len(self.drawn))
+        self._showing = True
+        try:
+            with self.scatter.hold_sync():
+                self.scatter.selected = None
+                self.scatter.x = x[self.drawn].astype(np.float32)
+                self.scatter.y = y[self.drawn].astype(np.float32)
+                self.scatter.default_size = _marker_size(len(self.drawn))
+        finally:
+            self._showing = False
+        label = f"{self.y_column.label} vs {self.x_column.label}"
+        if valid.any():
+            title = _title(label, int((~valid).sum()))
+        else:
+            title = f"{label} ({NO_SCORES})"
+        self.figure.title = self.title if self.title is not None else title
+        self.selection.show()
 
     def lasso_changed(self, change: dict[str, Any]) -> None:
         if self._showing:
@@ -291,11 +352,11 @@ class _ScatterLink:
         drawn = change["new"]
         if drawn is None or len(drawn) == 0:
             self.selection.clear()
-            self.show(self.selection.positions())  # the front end dropped the highlight
+            self.selection.show()  # the front end dropped the highlight
             return
-        enclosed = np.zeros(len(self.shown), dtype=bool)
-        enclosed[np.asarray(drawn, dtype=np.int64)] = True
-        self.selection.select(self.valid & enclosed[self.nearest_drawn()])
+        mask = np.zeros(len(self.x), dtype=bool)
+        mask[self.drawn[np.asarray(drawn, dtype=np.int64)]] = True
+        self.selection.select(mask)
 
     def brush_changed(self, _: dict[str, Any]) -> None:
         brush = self.interaction
@@ -312,21 +373,6 @@ class _ScatterLink:
         self.applied = (x_low, x_high, y_low, y_high)
         inside_x = (self.x >= x_low) & (self.x <= x_high)
         self.selection.select(inside_x & (self.y >= y_low) & (self.y <= y_high))
-
-    def nearest_drawn(self) -> np.ndarray:
-        """Index of the nearest drawn point of every galaxy (itself if drawn; 0 if invalid)."""
-        if self._nearest is None:
-            nearest = self.drawn_index.copy()
-            hidden = np.flatnonzero(self.valid & (nearest < 0))
-            if len(hidden):
-                drawn_xy = np.column_stack([self.x[self.shown], self.y[self.shown]])
-                low, high = drawn_xy.min(axis=0), drawn_xy.max(axis=0)
-                span = np.where(high > low, high - low, 1.0)
-                tree = KDTree((drawn_xy - low) / span)
-                hidden_xy = np.column_stack([self.x[hidden], self.y[hidden]])
-                nearest[hidden] = tree.query((hidden_xy - low) / span, k=1)[1][:, 0]
-            self._nearest = np.maximum(nearest, 0)
-        return self._nearest
 
     def show(self, positions: np.ndarray) -> None:
         drawn = self.drawn_index[positions]

@@ -366,10 +366,10 @@ class Explorer(anywidget.AnyWidget):
         self, values: str | Sequence[float] | np.ndarray | pd.Series, bins: int = 40, **kwargs: Any
     ) -> Any:
         """A bqplot histogram linked to the selection (see :func:`galwidget.views.histogram`);
-        ``"score"`` histograms the classifier's :attr:`scores`."""
+        ``"score"`` histograms the classifier's :attr:`scores`, live (empty before the first fit)."""
         from galwidget import views
 
-        return views.histogram(self, self._view_values(values), bins=bins, **kwargs)
+        return views.histogram(self, values, bins=bins, **kwargs)
 
     def scatter_plot(
         self,
@@ -378,10 +378,10 @@ class Explorer(anywidget.AnyWidget):
         **kwargs: Any,
     ) -> Any:
         """A bqplot scatter plot linked to the selection (see :func:`galwidget.views.scatter_plot`);
-        ``"score"`` stands for the classifier's :attr:`scores`."""
+        ``"score"`` stands for the classifier's :attr:`scores`, live (empty before the first fit)."""
         from galwidget import views
 
-        return views.scatter_plot(self, self._view_values(x), self._view_values(y), **kwargs)
+        return views.scatter_plot(self, x, y, **kwargs)
 
     def close(self) -> None:
         """Close the widget and stop its worker threads."""
@@ -656,14 +656,6 @@ class Explorer(anywidget.AnyWidget):
 
     def _learning_changed(self, _: dict[str, Any]) -> None:
         self._labelling.set_learning(self.strategy, self.target)
-
-    def _view_values(self, values: Any) -> Any:
-        if isinstance(values, str) and values == "score" and values not in self._meta.columns:
-            scores = self.scores
-            if scores is None:
-                raise DataError("no scores yet: label galaxies of two classes and let it train")
-            return scores.reset_index(drop=True)
-        return values
 
     # -- colour ------------------------------------------------------------------------------------
 

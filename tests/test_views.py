@@ -1,4 +1,4 @@
-"""Linked bqplot views, driven through the same widget state messages the browser sends."""
+"""Linked bqplot views, driven through the same widget state messages the browser sends (the\nbrowser side of bqplot-gl's lasso on ScatterGL is exercised in tests/browser/test_hosts.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from bqplot_gl import ScatterGL
 from polygons import inside_polygon
 
 import galwidget as gw
@@ -181,7 +182,8 @@ def test_dataframe_selected_column_follows_the_brush(reps: gw.Representations) -
 
 def test_lasso_selects_the_galaxies_inside(explorer: gw.Explorer, reps: gw.Representations) -> None:
     figure = views.scatter_plot(explorer, "ra", "dec")
-    np.testing.assert_array_equal(figure.marks[0].x, reps.meta["ra"].to_numpy())
+    assert isinstance(figure.marks[0], ScatterGL)
+    np.testing.assert_array_equal(figure.marks[0].x, reps.meta["ra"].to_numpy(dtype=np.float32))
     drawn = lasso(figure, LASSO)
     assert 0 < len(drawn) < len(reps)
     assert explorer.selected_ids.equals(reps.ids[drawn])
@@ -229,36 +231,66 @@ def test_scatter_brush_selects_the_rectangle(
     assert len(explorer.selected_ids) == 0
 
 
-def test_large_scatter_is_subsampled_but_selects_every_galaxy() -> None:
-    reps = gw.datasets.synthetic(n=60_000, seed=0, dim=32)
+def test_large_scatter_draws_and_lassoes_every_galaxy() -> None:
+    reps = gw.datasets.synthetic(n=60_000, seed=0, dim=8)
     explorer = gw.Explorer(reps, layout=("ra", "dec"))
-    ra, dec = reps.meta["ra"].to_numpy(), reps.meta["dec"].to_numpy()
     try:
-        figure = views.scatter_plot(explorer, "ra", "dec", max_points=5_000, selector="brush")
-        assert len(figure.marks[0].x) == 5_000
-        assert "showing a random 5,000 of 60,000" in figure.title
-        again = views.scatter_plot(explorer, "ra", "dec", max_points=5_000)
-        np.testing.assert_array_equal(again.marks[0].x, figure.marks[0].x)
+        ra = reps.meta["ra"].to_numpy(copy=True)
+        ra[::7] = np.nan  # not drawn, never selected
+        figure = views.scatter_plot(explorer, ra, "dec")
+        n_drawn = len(reps) - len(ra[::7])
+        assert len(figure.marks[0].x) == n_drawn
+        assert f"({len(ra[::7]):,} without a value left out)" in figure.title
+        drawn = lasso(figure, LASSO)
+        xy = np.column_stack([ra, reps.meta["dec"].to_numpy()]).astype(np.float32)
+        truly_inside = inside_polygon(xy, LASSO)  # NaN rows are outside
+        assert truly_inside.sum() == len(drawn) > 5_000
+        assert explorer.selected_ids.equals(reps.ids[truly_inside]), "exact on all 60,000"
+        np.testing.assert_array_equal(figure.marks[0].selected, drawn)
+    finally:
+        explorer.close()
 
-        from_browser(figure.interaction, selected_x=np.array([100.0, 250.0]))
-        from_browser(figure.interaction, selected_y=np.array([-5.0, 20.0]))
-        inside = (ra >= 100) & (ra <= 250) & (dec >= -5) & (dec <= 20)
-        assert explorer.selected_ids.equals(reps.ids[inside]), "exact on all 60,000"
-        drawn_x, drawn_y = np.asarray(figure.marks[0].x), np.asarray(figure.marks[0].y)
-        drawn_inside = (drawn_x >= 100) & (drawn_x <= 250) & (drawn_y >= -5) & (drawn_y <= 20)
-        np.testing.assert_array_equal(figure.marks[0].selected, np.flatnonzero(drawn_inside))
 
-        explorer.select(None)
-        drawn = lasso(again, LASSO)
-        truly_inside = inside_polygon(np.column_stack([ra, dec]), LASSO)
-        selected = np.zeros(len(reps), dtype=bool)
-        selected[reps.positions(explorer.selected_ids)] = True
-        assert selected.sum() > 5 * len(drawn), "hidden galaxies inside the lasso are selected"
-        # Hidden galaxies follow their nearest drawn point: only the lasso's edge is approximate.
-        recall = (selected & truly_inside).sum() / truly_inside.sum()
-        precision = (selected & truly_inside).sum() / selected.sum()
-        assert recall > 0.95 and precision > 0.95, (recall, precision)
-        np.testing.assert_array_equal(again.marks[0].selected, drawn)
+# -- live score views --------------------------------------------------------------------------
+
+
+def test_score_views_exist_before_training_and_fill_in_after_each_retrain(
+    reps: gw.Representations, tmp_path: Any
+) -> None:
+    explorer = gw.Explorer(
+        reps, layout=("ra", "dec"), classes=["ring", "other"], labels_path=tmp_path / "l.jsonl"
+    )
+    try:
+        histogram = explorer.histogram("score", bins=10)
+        scatter = explorer.scatter_plot("redshift", "score")
+        assert "no scores yet" in histogram.title and "no scores yet" in scatter.title
+        assert not np.any(histogram.marks[0].y) and len(scatter.marks[0].x) == 0
+        explorer.select(reps.ids[:100])
+        assert not np.any(histogram.marks[1].y) and len(scatter.marks[0].selected) == 0
+
+        ring = (reps.meta["morphology"] == "ring").to_numpy()
+        labels = dict.fromkeys(reps.ids[ring][:20], "ring")
+        labels.update(dict.fromkeys(reps.ids[~ring][:20], "other"))
+        explorer.set_labels(labels)
+        assert explorer.retrain().result(timeout=60) is not None
+        scores = explorer.scores.to_numpy()
+        assert histogram.title == "score" and scatter.title == "score vs redshift"
+        assert int(histogram.marks[0].y.sum()) == len(reps)
+        edges = np.histogram_bin_edges(scores, bins=10)
+        np.testing.assert_array_equal(histogram.marks[1].y, np.histogram(scores[:100], edges)[0])
+        np.testing.assert_array_equal(scatter.marks[0].y, scores.astype(np.float32))
+        np.testing.assert_array_equal(scatter.marks[0].selected, np.arange(100))
+
+        brush_range(histogram, 0.5, 1.0)  # brushing selects on the current scores
+        assert explorer.selected_ids.equals(reps.ids[scores >= 0.5])
+        explorer.set_labels(dict.fromkeys(reps.ids[ring][20:40], "ring"))
+        assert explorer.retrain().result(timeout=60) is not None
+        rescored = explorer.scores.to_numpy()
+        assert not np.array_equal(rescored, scores)
+        np.testing.assert_array_equal(scatter.marks[0].y, rescored.astype(np.float32))
+        edges = np.histogram_bin_edges(rescored, bins=10)
+        np.testing.assert_array_equal(histogram.marks[0].y, np.histogram(rescored, edges)[0])
+        assert explorer.selected_ids.equals(reps.ids[scores >= 0.5]), "a retrain keeps it"
     finally:
         explorer.close()
 
@@ -293,5 +325,3 @@ def test_bad_arrays_and_options_are_refused(explorer: gw.Explorer) -> None:
         views.histogram(explorer, "ra", bins=0)
     with pytest.raises(gw.DataError, match="selector must be 'lasso' or 'brush'"):
         views.scatter_plot(explorer, "ra", "dec", selector="circle")  # type: ignore[arg-type]
-    with pytest.raises(gw.DataError, match="max_points must be a positive integer"):
-        views.scatter_plot(explorer, "ra", "dec", max_points=0)
