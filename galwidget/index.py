@@ -239,9 +239,10 @@ def write_arrays(path: Path, fingerprint: str, **arrays: np.ndarray) -> None:
             np.savez(file, **payload)
         os.replace(temporary, path)
     except OSError as error:
-        warnings.warn(f"could not write cache file {path}: {error}", stacklevel=3)
+        cache.warn_unwritable(path.parent, error)  # once per folder: the cache is optional
     finally:
-        temporary.unlink(missing_ok=True)
+        if os.path.lexists(temporary):
+            temporary.unlink()
 
 
 def read_arrays(path: Path, fingerprint: str) -> dict[str, np.ndarray] | None:
