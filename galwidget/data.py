@@ -139,12 +139,18 @@ class Representations:
         features: float32, C-contiguous, shape ``(n, d)``, all finite.
         meta: every non-feature column, indexed by ``ids``.
         images: the default thumbnail source for this data (see :mod:`galwidget.images`), if any.
+        reduction: the fitted :class:`galwidget.index.PCA` when ``features`` is a streamed
+            reduction (``load_representations(..., reduce_to=c)``), else ``None``.
+        raw_source: where :meth:`raw_rows` reads raw rows of reduced data back from
+            (a :class:`galwidget.streaming.RawSource`), else ``None``.
     """
 
     ids: pd.Index
     features: np.ndarray
     meta: pd.DataFrame
     images: Any = field(default=None, repr=False)
+    reduction: Any = field(default=None, repr=False)
+    raw_source: Any = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         features = self.features
@@ -291,7 +297,19 @@ class Representations:
         digest.update(self.features[-1].tobytes())
         column_sums = np.add.reduce(self.features, axis=0, dtype=np.float64)
         digest.update(column_sums.tobytes())
+        if self.reduction is not None:  # raw means and variances from the streamed passes
+            digest.update(self.reduction.mean.tobytes())
+            digest.update(self.reduction.explained_variance.tobytes())
         return digest.hexdigest()
+
+    def raw_rows(self, positions: Any) -> np.ndarray:
+        """Raw feature rows at row ``positions`` as ``(m, d_raw)`` float32: read back from the
+        parquet files for reduced data, else rows of ``features``."""
+        if self.raw_source is not None:
+            return self.raw_source.read(positions)
+        if self.reduction is not None:
+            raise DataError("the raw rows of this reduced data are not available (no files)")
+        return self.features[np.asarray(positions, dtype=np.int64)]
 
     def positions(self, ids: Any) -> np.ndarray:
         """Row positions (int64) of ``ids``; unknown ids raise :class:`DataError` listing them."""
@@ -338,7 +356,12 @@ class Representations:
         joined = extra.reindex(ours.to_numpy())
         meta = pd.concat([self.meta.reset_index(drop=True), joined.reset_index(drop=True)], axis=1)
         result = Representations(
-            ids=self.ids, features=self.features, meta=meta, images=self.images
+            ids=self.ids,
+            features=self.features,
+            meta=meta,
+            images=self.images,
+            reduction=self.reduction,
+            raw_source=self.raw_source,
         )
         if not matched.all():
             warnings.warn(
@@ -361,15 +384,38 @@ def load_representations(
     on_invalid: OnInvalid = "raise",
     progress: bool | None = None,
     batch_rows: int = 8192,
+    *,
+    reduce_to: int | None = None,
+    columns: Sequence[str] | None = None,
+    engine: Literal["local", "dask"] = "local",
 ) -> Representations:
     """Load representations from a parquet or CSV file, a DataFrame, an array or ``Representations``.
 
     Parquet files are read in row batches straight into one preallocated float32 array, so peak
     memory stays near the size of that array even for the 343k × 1280 float64 Zenodo files.
     ``on_invalid="drop"`` drops rows with NaN/inf features (with a warning) instead of raising.
+
+    ``reduce_to=c`` streams parquet part files (a folder, glob, list of files, pyarrow Dataset or
+    dask DataFrame) in two passes and keeps only their ``c``-component PCA projection, the ids and
+    the meta ``columns`` asked for (see :mod:`galwidget.streaming`); ``engine="dask"`` runs the
+    passes on the active ``distributed.Client`` (a ``LocalCluster`` if there is none).
     """
     if isinstance(source, Representations):
         return source
+    if reduce_to is not None:
+        from galwidget.streaming import load_reduced
+
+        return load_reduced(
+            source,
+            reduce_to=reduce_to,
+            features=features,
+            id_column=id_column,
+            columns=columns,
+            engine=engine,
+            on_invalid=on_invalid,
+            progress=progress,
+            batch_rows=batch_rows,
+        )
     if isinstance(source, pd.DataFrame):
         return Representations.from_dataframe(source, features, id_column, on_invalid)
     if isinstance(source, np.ndarray):
