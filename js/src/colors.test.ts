@@ -1,23 +1,22 @@
 import { describe, expect, it } from "vitest";
 import {
-  CONTINUOUS_STEPS,
-  type ColorMeta,
   colorList,
   DEFAULT_POINT_COLOR,
   formatNumber,
   MISSING_COLOR,
+  OTHER_LABEL_COLOR,
   PALETTE,
   pointCodes,
+  UNLABELLED_COLOR,
+  updateLabelColors,
   viridis,
 } from "./colors";
+import type { ColorMeta } from "./protocol";
 
 const continuous: ColorMeta = { kind: "continuous", column: "v", min: 0, max: 1, missing: 1 };
-const categorical: ColorMeta = {
-  kind: "categorical",
-  column: "kind",
-  categories: ["a", "b", "c"],
-  missing: 1,
-};
+const categorical: ColorMeta = { kind: "categorical", column: "kind", categories: ["a", "b", "c"], missing: 1 };
+const byLabel: ColorMeta = { kind: "label", column: "label", missing: 0 };
+const none: ColorMeta = { kind: "none", missing: 0 };
 
 describe("colour maps", () => {
   it("runs viridis from purple to yellow", () => {
@@ -28,39 +27,43 @@ describe("colour maps", () => {
     expect(colours.every((c) => /^#[0-9a-f]{6}$/.test(c))).toBe(true);
   });
 
-  it("lists one colour per code with grey last for missing values", () => {
-    expect(colorList({ kind: "none" })).toEqual([DEFAULT_POINT_COLOR]);
-    const steps = colorList(continuous);
-    expect(steps).toHaveLength(CONTINUOUS_STEPS + 1);
-    expect(steps.at(-1)).toBe(MISSING_COLOR);
-    expect(colorList(categorical)).toEqual([PALETTE[0], PALETTE[1], PALETTE[2], MISSING_COLOR]);
+  it("lists one colour per code: 255 viridis bins then grey for missing code 255", () => {
+    expect(colorList(none, [])).toEqual([DEFAULT_POINT_COLOR]);
+    const steps = colorList(continuous, []);
+    expect(steps).toHaveLength(256);
+    expect(steps[0]).toBe("#440154");
+    expect(steps[254]).toBe("#fde725");
+    expect(steps[255]).toBe(MISSING_COLOR);
+    expect(colorList(categorical, [])).toEqual([PALETTE[0], PALETTE[1], PALETTE[2], MISSING_COLOR]);
+    expect(colorList(byLabel, ["ring", "other"])).toEqual([UNLABELLED_COLOR, PALETTE[0], PALETTE[1], OTHER_LABEL_COLOR]);
   });
 });
 
 describe("point codes", () => {
-  it("bins continuous values and sends NaN to the missing code", () => {
-    const values = new Float32Array([0, 0.5, 1, Number.NaN, 0.999]);
-    const codes = pointCodes(continuous, values, 5);
-    expect(Array.from(codes)).toEqual([
-      0,
-      CONTINUOUS_STEPS / 2,
-      CONTINUOUS_STEPS - 1,
-      CONTINUOUS_STEPS,
-      CONTINUOUS_STEPS - 1,
-    ]);
+  const labels = new Uint8Array(5);
+
+  it("passes continuous bins and the missing code through", () => {
+    const codes = pointCodes(continuous, new Uint8Array([0, 127, 254, 255, 3]), labels, 0);
+    expect(Array.from(codes)).toEqual([0, 127, 254, 255, 3]);
   });
 
-  it("passes category codes through and clamps unknown ones to missing", () => {
-    const codes = pointCodes(categorical, new Uint8Array([0, 2, 3, 9]), 4);
-    expect(Array.from(codes)).toEqual([0, 2, 3, 3]);
+  it("passes category codes through and sends missing and unknown ones to the missing colour", () => {
+    const codes = pointCodes(categorical, new Uint8Array([0, 2, 255, 9, 1]), labels, 0);
+    expect(Array.from(codes)).toEqual([0, 2, 3, 3, 1]);
+  });
+
+  it("colours by the label codes the page holds, and updates only what changed", () => {
+    const held = new Uint8Array([0, 1, 2, 255, 0]);
+    const codes = pointCodes(byLabel, null, held, 2);
+    expect(Array.from(codes)).toEqual([0, 1, 2, 3, 0]);
+    held[4] = 2;
+    held[0] = 1;
+    updateLabelColors(codes, new Uint32Array([4]), held, 2);
+    expect(Array.from(codes)).toEqual([0, 1, 2, 3, 2]);
   });
 
   it("gives every point code 0 without a colour column", () => {
-    expect(Array.from(pointCodes({ kind: "none" }, null, 3))).toEqual([0, 0, 0]);
-  });
-
-  it("refuses values for the wrong number of points", () => {
-    expect(() => pointCodes(categorical, new Uint8Array(2), 3)).toThrow(/2 points, expected 3/);
+    expect(Array.from(pointCodes(none, null, new Uint8Array(3), 0))).toEqual([0, 0, 0]);
   });
 });
 

@@ -1,18 +1,14 @@
-// Colour maps and the mapping from the colour trait (float32 values or integer codes) to the
-// integer codes that regl-scatterplot colours categorically ("valueA" with a colour list).
+// Colour maps, and the colour code per position that regl-scatterplot colours categorically
+// ("valueA" indexing a colour list): from the uint8 `_color` trait (protocol.ts), or from the label
+// codes the page holds when colouring by label.
 
-import { asBytes, asFloat32, type Binary } from "./codec";
-
-/** What the `_color_meta` trait describes. */
-export type ColorMeta =
-  | { kind: "none" }
-  | { kind: "continuous"; column: string; min: number; max: number; missing: number; missing_name?: string }
-  | { kind: "categorical"; column: string; categories: string[]; missing: number; missing_name?: string };
+import { CONTINUOUS_BINS, type ColorMeta, UNLABELLED } from "./protocol";
 
 export const DEFAULT_POINT_COLOR = "#3b75af";
 export const MISSING_COLOR = "#a0a0a0";
-/** Number of colour steps for continuous values; one more code marks missing values. */
-export const CONTINUOUS_STEPS = 128;
+/** Colour of unlabelled points and of labels outside the classes, when colouring by label. */
+export const UNLABELLED_COLOR = "#c8c8c8";
+export const OTHER_LABEL_COLOR = "#7f7f7f";
 
 // matplotlib's viridis sampled at 10 evenly spaced points.
 const VIRIDIS_ANCHORS = [
@@ -56,45 +52,61 @@ export function categoryColor(i: number): string {
   return PALETTE[i % PALETTE.length];
 }
 
-/** The colour list for regl-scatterplot's `pointColor`, indexed by the codes of `pointCodes`. */
-export function colorList(meta: ColorMeta): string[] {
+/**
+ * The colour list for regl-scatterplot's `pointColor`, indexed by the codes of `pointCodes`.
+ * `classes` are the label classes (kind "label").
+ */
+export function colorList(meta: ColorMeta, classes: readonly string[]): string[] {
   switch (meta.kind) {
     case "none":
       return [DEFAULT_POINT_COLOR];
     case "continuous":
-      return [...viridis(CONTINUOUS_STEPS), MISSING_COLOR];
+      return [...viridis(CONTINUOUS_BINS), MISSING_COLOR]; // code 255 (missing) is the last
     case "categorical":
       return [...meta.categories.map((_, i) => categoryColor(i)), MISSING_COLOR];
+    case "label":
+      return [UNLABELLED_COLOR, ...classes.map((_, i) => categoryColor(i)), OTHER_LABEL_COLOR];
   }
 }
 
 /**
- * Integer colour codes per point, as float32 for regl-scatterplot's valueA.
- * Continuous values in [0, 1] map to CONTINUOUS_STEPS steps and NaN to the missing code;
- * categorical uint8 codes pass through (the code `categories.length` means missing).
+ * Colour codes per position, as float32 for regl-scatterplot's valueA. Continuous bins (0…254)
+ * and 255 (missing) index the colour list as they are; a categorical code past the categories
+ * (255: missing) becomes the missing colour's; kind "label" colours by `labels` (class i + 1 →
+ * i + 1, 0 unlabelled → 0, anything else → the last colour).
  */
-export function pointCodes(meta: ColorMeta, values: Binary, n: number): Float32Array {
+export function pointCodes(
+  meta: ColorMeta,
+  colors: Uint8Array | null,
+  labels: Uint8Array,
+  classes: number,
+): Float32Array {
+  const n = labels.length;
   const codes = new Float32Array(n);
-  if (meta.kind === "continuous") {
-    const v = asFloat32(values);
-    checkLength(v.length, n);
-    for (let i = 0; i < n; i++) {
-      const x = v[i];
-      codes[i] = Number.isNaN(x)
-        ? CONTINUOUS_STEPS
-        : Math.min(CONTINUOUS_STEPS - 1, Math.max(0, Math.floor(x * CONTINUOUS_STEPS)));
-    }
-  } else if (meta.kind === "categorical") {
-    const v = asBytes(values);
-    checkLength(v.length, n);
+  if (meta.kind === "continuous" && colors) {
+    codes.set(colors);
+  } else if (meta.kind === "categorical" && colors) {
     const missing = meta.categories.length;
-    for (let i = 0; i < n; i++) codes[i] = Math.min(v[i], missing);
+    for (let i = 0; i < n; i++) codes[i] = Math.min(colors[i], missing);
+  } else if (meta.kind === "label") {
+    updateLabelColors(codes, null, labels, classes);
   }
   return codes;
 }
 
-function checkLength(got: number, n: number): void {
-  if (got !== n) throw new RangeError(`colour values for ${got} points, expected ${n}`);
+/** Recolour by label the `positions` (null: all) of `codes` from the label codes `labels`. */
+export function updateLabelColors(
+  codes: Float32Array,
+  positions: Uint32Array | null,
+  labels: Uint8Array,
+  classes: number,
+): void {
+  const code = (label: number) => (label === UNLABELLED || label <= classes ? label : classes + 1);
+  if (positions === null) {
+    for (let i = 0; i < codes.length; i++) codes[i] = code(labels[i]);
+  } else {
+    for (const p of positions) codes[p] = code(labels[p]);
+  }
 }
 
 /** CSS linear-gradient for a horizontal colour bar. */

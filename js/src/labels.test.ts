@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { categoryColor } from "./colors";
-import { type KeyInput, keyAction, type LabelMeta, labelOf, walk } from "./labels";
+import { type KeyInput, keyAction, labelOf, walk } from "./labels";
+import type { LabelMeta } from "./protocol";
 
 const meta: LabelMeta = {
   classes: ["ring", "not ring"],
@@ -9,6 +10,8 @@ const meta: LabelMeta = {
   labelled: 0,
   can_undo: false,
   can_redo: false,
+  version: 0,
+  read_only: false,
 };
 const none: LabelMeta = { ...meta, classes: [], keys: [], counts: [] };
 
@@ -32,6 +35,13 @@ describe("keyAction", () => {
     expect(keyAction(press("ArrowUp"), meta, 3)).toEqual({ kind: "walk", step: -3 });
     expect(keyAction(press("1", { ctrlKey: true }), meta, 3)).toBeNull();
     expect(keyAction(press("z", { metaKey: true }), meta, 3)).toBeNull();
+  });
+
+  it("has no labelling keys when the labels are read-only", () => {
+    const readOnly = { ...meta, read_only: true };
+    expect(keyAction(press("1"), readOnly, 3)).toBeNull();
+    expect(keyAction(press("z"), readOnly, 3)).toBeNull();
+    expect(keyAction(press("ArrowRight"), readOnly, 3)).toEqual({ kind: "walk", step: 1 });
   });
 
   it("has no labelling keys without classes", () => {

@@ -2,25 +2,9 @@
 // labelling the selection with an inline confirmation, suggestion strategy) and the pure
 // keyboard mapping and list walking behind the keyboard shortcuts.
 
-import { categoryColor } from "./colors";
+import { categoryColor, OTHER_LABEL_COLOR } from "./colors";
 import { element } from "./dom";
-
-/** What the `_label_meta` trait describes. */
-export interface LabelMeta {
-  classes: string[];
-  keys: string[];
-  counts: number[];
-  labelled: number;
-  can_undo: boolean;
-  can_redo: boolean;
-}
-
-/** What the `_learn` trait describes. */
-export interface LearnStatus {
-  status: "off" | "waiting" | "training" | "ready";
-  message: string;
-  suggestions?: number;
-}
+import { type LabelMeta, type LearnStatus, UNLABELLED } from "./protocol";
 
 export type KeyAction =
   | { kind: "label"; label: string }
@@ -37,9 +21,6 @@ export interface KeyInput {
   altKey: boolean;
   metaKey: boolean;
 }
-
-/** Code 0 means unlabelled, `i + 1` class `i`, anything larger a label outside the classes. */
-export const UNLABELLED = 0;
 
 /**
  * The labelling action of a key press, or null for keys the widget leaves alone.
@@ -60,7 +41,7 @@ export function keyAction(event: KeyInput, meta: LabelMeta, columns: number): Ke
     case "Enter":
       return { kind: "open" };
   }
-  if (meta.classes.length === 0) return null;
+  if (meta.classes.length === 0 || meta.read_only) return null;
   if (key === "0" || key === "Backspace" || key === "Delete") return { kind: "remove" };
   if (key === "z" && !event.shiftKey) return { kind: "undo" };
   if (key === "Z" || (key === "z" && event.shiftKey)) return { kind: "redo" };
@@ -83,7 +64,7 @@ export function labelOf(code: number, meta: LabelMeta): { name: string; color: s
   if (code === UNLABELLED) return null;
   const i = code - 1;
   if (i < meta.classes.length) return { name: meta.classes[i], color: categoryColor(i) };
-  return { name: "other", color: "#7f7f7f" };
+  return { name: "other", color: OTHER_LABEL_COLOR };
 }
 
 export interface LabelBarActions {
@@ -113,7 +94,16 @@ export class LabelBar {
   private readonly confirmBar = element("span", "gw-confirm");
   private readonly strategySelect = element("select", "gw-select gw-strategy");
   private readonly learn = element("span", "gw-learn");
-  private meta: LabelMeta = { classes: [], keys: [], counts: [], labelled: 0, can_undo: false, can_redo: false };
+  private meta: LabelMeta = {
+    classes: [],
+    keys: [],
+    counts: [],
+    labelled: 0,
+    can_undo: false,
+    can_redo: false,
+    version: 0,
+    read_only: false,
+  };
   private selected = 0;
 
   constructor(
@@ -158,13 +148,16 @@ export class LabelBar {
       const text = b.querySelector(".gw-class-text") as HTMLElement;
       text.textContent = `${meta.keys[i] ? `${meta.keys[i]} ` : ""}${name} (${meta.counts[i].toLocaleString("en-US")})`;
     });
-    this.undoButton.disabled = !meta.can_undo;
-    this.redoButton.disabled = !meta.can_redo;
+    this.undoButton.disabled = meta.read_only || !meta.can_undo;
+    this.redoButton.disabled = meta.read_only || !meta.can_redo;
+    this.removeButton.disabled = meta.read_only;
+    this.selectionButton.disabled = meta.read_only || this.selected === 0;
+    for (const b of this.classes.querySelectorAll("button")) b.disabled = meta.read_only;
   }
 
   setSelected(count: number): void {
     this.selected = count;
-    this.selectionButton.disabled = count === 0;
+    this.selectionButton.disabled = this.meta.read_only || count === 0;
     if (count === 0) this.confirmBar.hidden = true;
   }
 

@@ -1,10 +1,12 @@
-// Colour bar (continuous values) or legend (categories) in HTML over the plot; clicking its
-// title folds it away so it never hides points for good.
+// Colour bar (continuous values) or legend (categories, label classes) in HTML over the plot;
+// clicking its title folds it away so it never hides points for good.
 
-import { categoryColor, type ColorMeta, formatNumber, gradientCss, MISSING_COLOR, viridis } from "./colors";
+import { categoryColor, formatNumber, gradientCss, MISSING_COLOR, UNLABELLED_COLOR, viridis } from "./colors";
 import { element } from "./dom";
+import type { ColorMeta } from "./protocol";
 
-export function renderLegend(el: HTMLElement, meta: ColorMeta): void {
+/** `classes`: the label classes, listed when colouring by label. */
+export function renderLegend(el: HTMLElement, meta: ColorMeta, classes: readonly string[]): void {
   el.replaceChildren();
   el.hidden = meta.kind === "none";
   if (meta.kind === "none") return;
@@ -16,16 +18,16 @@ export function renderLegend(el: HTMLElement, meta: ColorMeta): void {
     const bar = element("div", "gw-colorbar");
     bar.style.background = gradientCss(viridis(16));
     const ticks = element("div", "gw-colorbar-ticks");
-    ticks.append(
-      element("span", "", formatNumber(meta.min)),
-      element("span", "", formatNumber(meta.max)),
-    );
+    ticks.append(element("span", "", formatNumber(meta.min)), element("span", "", formatNumber(meta.max)));
     el.append(bar, ticks);
   } else {
-    meta.categories.forEach((name, i) => el.append(swatch(categoryColor(i), name)));
+    const names = meta.kind === "label" ? classes : meta.categories;
+    names.forEach((name, i) => el.append(swatch(categoryColor(i), name)));
   }
-  if (meta.missing > 0) {
-    el.append(swatch(MISSING_COLOR, `${meta.missing_name ?? "missing"} (${meta.missing.toLocaleString("en-US")})`));
+  if (meta.kind === "label") {
+    el.append(swatch(UNLABELLED_COLOR, "unlabelled"));
+  } else if (meta.missing > 0) {
+    el.append(swatch(MISSING_COLOR, `missing (${meta.missing.toLocaleString("en-US")})`));
   }
 }
 

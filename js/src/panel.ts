@@ -6,7 +6,7 @@ import { element } from "./dom";
 import { loadInto, type Thumbnails } from "./thumbnails";
 
 export interface Tile {
-  index: number;
+  position: number;
   id: string;
   /** Distance (neighbours) or score (suggestions); null when there is none. */
   value: number | null;
@@ -15,7 +15,7 @@ export interface Tile {
 export type PanelMode = "neighbours" | "suggestions";
 
 /** Label badge of a tile (null: unlabelled). */
-export type BadgeOf = (index: number) => { name: string; color: string } | null;
+export type BadgeOf = (position: number) => { name: string; color: string } | null;
 
 export const PANEL_COLUMNS = 3;
 
@@ -27,19 +27,22 @@ export class NeighbourPanel {
   private readonly grid = element("div", "gw-grid");
   private readonly modeButtons = new Map<PanelMode, HTMLButtonElement>();
   private generation = 0;
+  /** Aborts the thumbnail requests of the tiles shown last (stale once the panel changes). */
+  private fetching = new AbortController();
   private shown: Tile[] = [];
   private current = -1;
 
   constructor(
     private readonly thumbnails: Thumbnails,
-    private readonly onPick: (index: number) => void,
+    private readonly onPick: (position: number) => void,
     private readonly onMode: (mode: PanelMode) => void,
     private readonly badgeOf: BadgeOf,
   ) {
-    for (const [mode, text] of [
+    const modes: [PanelMode, string][] = [
       ["neighbours", "Neighbours"],
       ["suggestions", "Suggestions"],
-    ] as [PanelMode, string][]) {
+    ];
+    for (const [mode, text] of modes) {
       const b = element("button", "gw-button", text);
       b.type = "button";
       b.dataset.panelMode = mode;
@@ -69,7 +72,7 @@ export class NeighbourPanel {
 
   /** Placeholder tiles while the kernel answers. */
   loading(title: string, k: number): void {
-    this.generation++;
+    this.nextGeneration();
     this.shown = [];
     this.title.textContent = title;
     this.grid.replaceChildren(
@@ -82,25 +85,31 @@ export class NeighbourPanel {
   }
 
   message(title: string, text: string): void {
-    this.generation++;
+    this.nextGeneration();
     this.shown = [];
     this.title.textContent = title;
     this.grid.replaceChildren(element("div", "gw-panel-message", text));
   }
 
   show(title: string, tiles: Tile[]): void {
-    const generation = ++this.generation;
+    const generation = this.nextGeneration();
     this.shown = tiles;
     this.title.textContent = title;
     this.grid.replaceChildren(...tiles.map((t) => this.tile(t, generation)));
     this.markCurrent(this.current);
   }
 
-  /** Highlight the tile of galaxy `index` (the focused one), if shown. */
-  markCurrent(index: number): void {
-    this.current = index;
-    for (const tile of this.grid.querySelectorAll<HTMLElement>(".gw-tile[data-index]")) {
-      const isCurrent = Number(tile.dataset.index) === index;
+  private nextGeneration(): number {
+    this.fetching.abort();
+    this.fetching = new AbortController();
+    return ++this.generation;
+  }
+
+  /** Highlight the tile of galaxy `position` (the focused one), if shown. */
+  markCurrent(position: number): void {
+    this.current = position;
+    for (const tile of this.grid.querySelectorAll<HTMLElement>(".gw-tile[data-position]")) {
+      const isCurrent = Number(tile.dataset.position) === position;
       tile.classList.toggle("gw-current", isCurrent);
       if (isCurrent) tile.scrollIntoView({ block: "nearest" });
     }
@@ -108,8 +117,9 @@ export class NeighbourPanel {
 
   /** Redraw every tile's label badge. */
   refreshBadges(): void {
-    for (const tile of this.grid.querySelectorAll<HTMLElement>(".gw-tile[data-index]")) {
-      paintBadge(tile.querySelector(".gw-badge") as HTMLElement, this.badgeOf(Number(tile.dataset.index)));
+    for (const tile of this.grid.querySelectorAll<HTMLElement>(".gw-tile[data-position]")) {
+      const badge = tile.querySelector<HTMLElement>(".gw-badge");
+      if (badge) paintBadge(badge, this.badgeOf(Number(tile.dataset.position)));
     }
   }
 
@@ -118,22 +128,22 @@ export class NeighbourPanel {
     tile.type = "button";
     const value = item.value === null ? "" : formatNumber(item.value);
     tile.title = `${item.id}${value ? ` (${value})` : ""}`;
-    tile.dataset.index = String(item.index);
+    tile.dataset.position = String(item.position);
     const thumb = element("div", "gw-thumb gw-placeholder", "…");
     const badge = element("span", "gw-badge");
-    paintBadge(badge, this.badgeOf(item.index));
+    paintBadge(badge, this.badgeOf(item.position));
     const frame = element("div", "gw-thumb-frame");
     frame.append(thumb, badge);
     const caption = element("div", "gw-caption");
     caption.append(element("span", "gw-caption-id", item.id), element("span", "gw-caption-distance", value));
     tile.append(frame, caption);
-    tile.addEventListener("click", () => this.onPick(item.index));
-    void this.fill(thumb, item.index, generation);
+    tile.addEventListener("click", () => this.onPick(item.position));
+    void this.fill(thumb, item.position, generation);
     return tile;
   }
 
-  private async fill(thumb: HTMLElement, index: number, generation: number): Promise<void> {
-    const result = await this.thumbnails.get(index);
+  private async fill(thumb: HTMLElement, position: number, generation: number): Promise<void> {
+    const result = await this.thumbnails.get(position, this.fetching.signal);
     if (generation !== this.generation) return;
     if (!result.ok) {
       fail(thumb, result.reason);

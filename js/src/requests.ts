@@ -1,57 +1,98 @@
-// Request/response bookkeeping over the widget's custom messages: every request carries a
-// numeric `request` id and the kernel answers with a message carrying the same id.
+// Typed request/reply bookkeeping over the widget's custom messages (protocol.ts): every request
+// carries a numeric `request` id, the kernel's reply the same id. A reply is decoded and checked
+// by its kind's decoder; a request can be cancelled (an AbortSignal), which tells the kernel
+// `{type: "cancel", request}` and resolves it at once as cancelled; a late reply is ignored.
 
-export interface Reply {
-  type: string;
-  request: number;
-  ok: boolean;
-  reason?: string;
-  [key: string]: unknown;
-}
+import {
+  decodeReply,
+  encodeRequest,
+  type Failure,
+  isObject,
+  isRequestKind,
+  type Message,
+  messageBytes,
+  type Params,
+  type Reply,
+  type RequestKind,
+} from "./protocol";
 
-export interface Response {
-  reply: Reply;
-  buffers: DataView[];
-}
-
-type Send = (content: Record<string, unknown>) => void;
+/** Sends one message to the kernel. */
+export type Send = (content: Record<string, unknown>, buffers: Uint8Array<ArrayBuffer>[]) => void;
 
 interface Pending {
-  resolve: (response: Response) => void;
+  kind: RequestKind;
+  resolve: (reply: Reply<RequestKind>) => void;
   timer: ReturnType<typeof setTimeout>;
+  abort?: () => void;
+  signal?: AbortSignal;
+}
+
+export interface RequestOptions {
+  /** Cancel the request when this aborts. */
+  signal?: AbortSignal;
 }
 
 export class Requests {
   private next = 1;
-  private pending = new Map<number, Pending>();
+  private readonly pending = new Map<number, Pending>();
 
   constructor(
     private readonly send: Send,
-    private readonly timeoutMs: number,
+    private readonly options: { timeoutMs: number; n: number; maxMessageBytes: number },
   ) {}
 
-  /** Send `{type, request, ...fields}`; resolves with the reply, or a failed reply on timeout. */
-  request(type: string, fields: Record<string, unknown> = {}): Promise<Response> {
+  /** Send a request of `kind`; resolves with its decoded reply, or a failure (never rejects). */
+  request<K extends RequestKind>(kind: K, params: Params<K>, { signal }: RequestOptions = {}): Promise<Reply<K>> {
+    if (signal?.aborted) return Promise.resolve(failure("cancelled", true));
     const id = this.next++;
+    let message: Message;
+    try {
+      message = encodeRequest(kind, id, params);
+      const bytes = messageBytes(message);
+      if (bytes > this.options.maxMessageBytes) {
+        const mb = (x: number) => (x / 1024 / 1024).toFixed(1);
+        return Promise.resolve(
+          failure(`the ${kind} request needs ${mb(bytes)} MB, over the ${mb(this.options.maxMessageBytes)} MB message limit: not sent`),
+        );
+      }
+    } catch (error) {
+      return Promise.resolve(failure(String(error)));
+    }
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
-        this.pending.delete(id);
-        const seconds = Math.round(this.timeoutMs / 100) / 10;
-        resolve({ reply: failure(type, id, `no answer within ${seconds} s`), buffers: [] });
-      }, this.timeoutMs);
-      this.pending.set(id, { resolve, timer });
-      this.send({ ...fields, type, request: id });
+        this.settle(id, failure(`no answer within ${Math.round(this.options.timeoutMs / 100) / 10} s`));
+      }, this.options.timeoutMs);
+      const entry: Pending = { kind, resolve: resolve as (reply: Reply<RequestKind>) => void, timer };
+      if (signal) {
+        entry.signal = signal;
+        entry.abort = () => {
+          if (this.settle(id, failure("cancelled", true))) this.send({ type: "cancel", request: id }, []);
+        };
+        signal.addEventListener("abort", entry.abort, { once: true });
+      }
+      this.pending.set(id, entry);
+      this.send(message.content, message.buffers);
     });
   }
 
-  /** Route an incoming message; returns false if it answers no pending request. */
+  /** Route an incoming custom message; returns false if it answers no pending request. */
   handle(content: unknown, buffers: DataView[] = []): boolean {
-    if (!isReply(content)) return false;
-    const pending = this.pending.get(content.request);
-    if (!pending) return false;
-    this.pending.delete(content.request);
-    clearTimeout(pending.timer);
-    pending.resolve({ reply: content, buffers });
+    if (!isObject(content) || content.type !== "reply" || typeof content.request !== "number") return false;
+    const entry = this.pending.get(content.request);
+    if (!entry) return false;
+    if (content.ok !== true) {
+      // The kernel may not know the kind of a request it could not parse: no kind check here.
+      this.settle(content.request, failure(typeof content.reason === "string" ? content.reason : "failed"));
+    } else if (!isRequestKind(content.kind) || content.kind !== entry.kind) {
+      this.settle(content.request, failure(`reply of kind ${String(content.kind)} to a ${entry.kind} request`));
+    } else {
+      try {
+        const reply = decodeReply(entry.kind, content, buffers, this.options.n);
+        this.settle(content.request, { ok: true, ...reply });
+      } catch (error) {
+        this.settle(content.request, failure(`malformed ${entry.kind} reply: ${String(error)}`));
+      }
+    }
     return true;
   }
 
@@ -61,20 +102,36 @@ export class Requests {
 
   /** Fail every pending request (the view is going away). */
   dispose(): void {
-    for (const [id, pending] of this.pending) {
-      clearTimeout(pending.timer);
-      pending.resolve({ reply: failure("disposed", id, "view closed"), buffers: [] });
-    }
-    this.pending.clear();
+    for (const id of [...this.pending.keys()]) this.settle(id, failure("view closed", true));
+  }
+
+  private settle(id: number, reply: Reply<RequestKind>): boolean {
+    const entry = this.pending.get(id);
+    if (!entry) return false;
+    this.pending.delete(id);
+    clearTimeout(entry.timer);
+    if (entry.abort) entry.signal?.removeEventListener("abort", entry.abort);
+    entry.resolve(reply);
+    return true;
   }
 }
 
-function failure(type: string, request: number, reason: string): Reply {
-  return { type, request, ok: false, reason };
+function failure(reason: string, cancelled = false): Failure {
+  return { ok: false, reason, cancelled };
 }
 
-function isReply(content: unknown): content is Reply {
-  if (typeof content !== "object" || content === null) return false;
-  const c = content as Record<string, unknown>;
-  return typeof c.type === "string" && typeof c.request === "number" && typeof c.ok === "boolean";
+/** One request at a time: `next()` cancels the previous one's signal (stale hover, neighbours). */
+export class Latest {
+  private controller: AbortController | null = null;
+
+  next(): AbortSignal {
+    this.controller?.abort();
+    this.controller = new AbortController();
+    return this.controller.signal;
+  }
+
+  cancel(): void {
+    this.controller?.abort();
+    this.controller = null;
+  }
 }

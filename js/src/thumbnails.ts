@@ -1,10 +1,11 @@
 // Thumbnails from the kernel: encoded image bytes (turned into object URLs) or URLs that the
-// browser loads itself. Results are cached per point index; failures carry a human reason.
+// browser loads itself. Results are cached per position; failures carry a human reason and are
+// not cached, nor are requests cancelled because their tiles went away.
 
+import type { ImageKind } from "./protocol";
 import type { Requests } from "./requests";
 
 export type Thumbnail = { ok: true; src: string } | { ok: false; reason: string };
-export type ImageKind = "url" | "bytes" | "none";
 
 const IMAGE_TIMEOUT_MS = 15000;
 
@@ -18,34 +19,32 @@ export class Thumbnails {
     private readonly capacity = 512,
   ) {}
 
-  get(index: number): Promise<Thumbnail> {
+  /** The thumbnail of `position`; `signal` cancels its request when the caller no longer needs it. */
+  get(position: number, signal?: AbortSignal): Promise<Thumbnail> {
     if (this.kind === "none") return Promise.resolve({ ok: false, reason: "no images" });
-    const cached = this.cache.get(index);
+    const cached = this.cache.get(position);
     if (cached) {
       // Refresh its place in the LRU order.
-      this.cache.delete(index);
-      this.cache.set(index, cached);
+      this.cache.delete(position);
+      this.cache.set(position, cached);
       return cached;
     }
-    const result = this.fetch(index);
-    this.cache.set(index, result);
+    const result = this.fetch(position, signal);
+    this.cache.set(position, result);
     result.then((thumb) => {
-      if (!thumb.ok) this.cache.delete(index); // try again next time
+      if (!thumb.ok && this.cache.get(position) === result) this.cache.delete(position); // try again next time
     });
     this.evict();
     return result;
   }
 
-  private async fetch(index: number): Promise<Thumbnail> {
-    const { reply, buffers } = await this.requests.request("thumbnail", { index });
-    if (!reply.ok) return { ok: false, reason: reply.reason ?? "unavailable" };
-    if (typeof reply.url === "string") return { ok: true, src: reply.url };
-    if (buffers.length !== 1) return { ok: false, reason: "reply carried no image" };
-    const view = buffers[0];
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
-    const blob = new Blob([bytes.slice()], { type: String(reply.mime ?? "image/png") });
+  private async fetch(position: number, signal?: AbortSignal): Promise<Thumbnail> {
+    const reply = await this.requests.request("thumbnail", { position }, { signal });
+    if (!reply.ok) return { ok: false, reason: reply.reason };
+    if ("url" in reply) return { ok: true, src: reply.url };
+    const blob = new Blob([reply.image.slice()], { type: reply.mime });
     const src = URL.createObjectURL(blob);
-    this.objectUrls.set(index, src);
+    this.objectUrls.set(position, src);
     return { ok: true, src };
   }
 

@@ -1,8 +1,7 @@
 // Toolbar: drag mode, reset view, point size and opacity, "more like selection", count.
 
 import { element } from "./dom";
-
-export type Mode = "lasso" | "box" | "pan";
+import type { Mode } from "./protocol";
 
 export interface ToolbarActions {
   mode(mode: Mode): void;

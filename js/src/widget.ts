@@ -1,53 +1,32 @@
-// galwidget Explorer front end: WebGL embedding scatter (regl-scatterplot), neighbour/suggestion
-// panel, hover tooltip, toolbar and label bar. Selection, focus and labels are synced with the
-// kernel through traits; neighbours, thumbnails, hover text and labelling go through custom
-// messages. Plain click focuses a galaxy; shift-click toggles it in the selection.
+// galwidget Explorer front end: the wiring. The model boundary (model.ts, protocol.ts) decodes
+// traits, requests.ts carries requests, labelcodes.ts holds the label codes, scatter.ts draws
+// (the only module that knows regl-scatterplot), panelcontroller.ts drives the side panel; this
+// module connects them to the toolbar, label bar, tooltip and legend, the pointer and the keys.
+// Plain click focuses a galaxy; shift-click toggles it in the selection; a lasso replaces the
+// selection, or adds to it (shift) or removes from it (alt or ctrl); Esc clears it.
 
-import createScatterplot from "regl-scatterplot";
-import { asBytes, asFloat32, asUint32, type Binary, encodeIndices, sameIndexSet, splitXY } from "./codec";
-import { type ColorMeta, colorList, pointCodes } from "./colors";
+import { colorList, pointCodes, updateLabelColors } from "./colors";
 import { debounce } from "./debounce";
 import { element } from "./dom";
-import { keyAction, LabelBar, type LabelMeta, type LearnStatus, labelOf, UNLABELLED, walk } from "./labels";
+import { type LabelChange, LabelCodes } from "./labelcodes";
+import { keyAction, LabelBar, labelOf } from "./labels";
 import { combineSelection, lassoOp, pointsInPolygon } from "./lasso";
 import { renderLegend } from "./legend";
-import type { Model } from "./model";
-import { NeighbourPanel, PANEL_COLUMNS, type PanelMode, type Tile } from "./panel";
-import { type Reply, Requests } from "./requests";
-import { type ImageKind, Thumbnails } from "./thumbnails";
-import { type Mode, Toolbar } from "./toolbar";
+import { SyncedModel } from "./model";
+import { PANEL_COLUMNS } from "./panel";
+import { PanelController } from "./panelcontroller";
+import { samePositions, sortedPositions, toggled } from "./positions";
+import { type ColorMeta, decodeEvent, type Model, type Reply } from "./protocol";
+import { Latest, Requests } from "./requests";
+import { ScatterAdapter } from "./scatter";
+import { Thumbnails } from "./thumbnails";
+import { Toolbar } from "./toolbar";
 import { Tooltip } from "./tooltip";
 import "./widget.css";
 
-type Scatterplot = ReturnType<typeof createScatterplot>;
-type Settings = Parameters<Scatterplot["set"]>[0];
-// Options regl-scatterplot 1.16 accepts at run time but leaves out of (or types more narrowly in)
-// its type declarations.
-type ExtraSettings = {
-  actionKeyMap?: { merge?: string; remove?: string; lasso?: string; rotate?: string };
-  lassoType?: "freeform" | "rectangle" | "brush";
-  pointColorActive?: string[];
-  pointColorHover?: string[];
-};
-
-function configure(
-  scatterplot: Scatterplot,
-  settings: Omit<Settings, keyof ExtraSettings> & ExtraSettings,
-): Promise<void> {
-  return scatterplot.set(settings as Settings);
-}
-
-interface Config {
-  n: number;
-  id_column: string;
-  image_kind: ImageKind;
-  confirm_over: number;
-}
-
 const REQUEST_TIMEOUT_MS = 20000;
 const HOVER_DELAY_MS = 120;
-const FOCUS_ZOOM_DISTANCE = 0.35;
-const SELECTED_COLOR = "#ff2d6f";
+const NOTICE_MS = 12000;
 
 class ExplorerView {
   private readonly root = element("div", "galwidget");
@@ -55,54 +34,66 @@ class ExplorerView {
   private readonly canvas = element("canvas", "gw-canvas");
   private readonly legend = element("div", "gw-legend");
   private readonly status = element("div", "gw-status", "Loading galaxies…");
+  private readonly model: SyncedModel;
+  private readonly n: number;
   private readonly requests: Requests;
   private readonly thumbnails: Thumbnails;
-  private readonly panel: NeighbourPanel;
+  private readonly panel: PanelController;
+  private readonly labels: LabelCodes;
   private readonly tooltip = new Tooltip();
   private readonly toolbar: Toolbar;
   private readonly labelBar: LabelBar;
-  private readonly config: Config;
   private readonly resizeObserver: ResizeObserver;
-  private scatterplot: Scatterplot | null = null;
-  private x = new Float32Array(0);
-  private y = new Float32Array(0);
+  private readonly hoverRequest = new Latest();
+  private scatter: ScatterAdapter | null = null;
+  private x: Float32Array = new Float32Array(0);
+  private y: Float32Array = new Float32Array(0);
+  /** Colour code per position, as drawn. */
+  private codes: Float32Array = new Float32Array(0);
   private hovered = -1;
   private dark: boolean | null = null;
   private pointerDown: [number, number] | null = null;
-  private panelRequest = 0;
-  private panelMode: PanelMode = "neighbours";
-  /** The galaxy the keyboard walked to: its focus keeps the panel as it is. */
-  private walkedTo = -1;
-  private labelCodes: Uint8Array = new Uint8Array(0);
   /** True while saving a selection the plot shows already, or that its saver shows next. */
   private savingPlotSelection = false;
-  /**
-   * While a lasso of two or more vertices is drawn: regl-scatterplot's own array of its [x, y]
-   * vertices (in the points' space), as its 'lassoExtend' events hand it out; else null.
-   */
-  private lasso: [number, number][] | null = null;
+  private noticeTimer: ReturnType<typeof setTimeout> | undefined;
   private destroyed = false;
-  private readonly listeners: [string, () => void][] = [];
 
-  constructor(
-    private readonly model: Model,
-    el: HTMLElement,
-  ) {
-    this.config = model.get("_config") as Config;
-    this.requests = new Requests((content) => model.send(content), REQUEST_TIMEOUT_MS);
-    this.thumbnails = new Thumbnails(this.requests, this.config.image_kind);
-    this.panel = new NeighbourPanel(
-      this.thumbnails,
-      (index) => (this.panelMode === "neighbours" ? this.pickNeighbour(index) : this.walkTo(index)),
-      (mode) => this.setPanelMode(mode),
-      (index) => labelOf(this.labelCodes[index] ?? UNLABELLED, this.labelMeta),
+  constructor(model: Model, el: HTMLElement) {
+    this.model = new SyncedModel(model);
+    const config = this.model.config;
+    this.n = config.n;
+    this.requests = new Requests((content, buffers) => this.model.send(content, buffers), {
+      timeoutMs: REQUEST_TIMEOUT_MS,
+      n: config.n,
+      maxMessageBytes: config.max_message_bytes,
+    });
+    this.thumbnails = new Thumbnails(this.requests, config.image_kind);
+    this.labels = new LabelCodes(
+      config.n,
+      async () => {
+        const reply = await this.requests.request("labels", {});
+        if (!reply.ok) this.notify(`Cannot read the labels: ${reply.reason}`);
+        return reply.ok ? reply : null;
+      },
+      (change) => this.labelsChanged(change),
     );
+    this.panel = new PanelController(this.requests, this.thumbnails, {
+      focus: () => this.model.get("_focus"),
+      setFocus: (position) => this.model.save("_focus", position),
+      panTo: (position) => this.scatter?.zoomTo(this.x[position], this.y[position]),
+      k: () => this.model.get("k"),
+      strategy: () => this.model.get("strategy"),
+      learnMessage: () => this.model.get("_learn").message,
+      selectedCount: () => this.selection.length,
+      labelCode: (position) => this.labels.codes[position],
+      badgeOf: (position) => labelOf(this.labels.codes[position], this.model.get("_label_meta")),
+    });
     this.toolbar = new Toolbar({
-      mode: (mode) => this.save("mode", mode),
-      reset: () => void this.scatterplot?.reset(),
-      pointSize: (size) => this.save("point_size", size),
-      opacity: (opacity) => this.save("opacity", opacity),
-      moreLike: () => void this.showMoreLike(),
+      mode: (mode) => this.model.save("mode", mode),
+      reset: () => this.scatter?.reset(),
+      pointSize: (size) => this.model.save("point_size", size),
+      opacity: (opacity) => this.model.save("opacity", opacity),
+      moreLike: () => void this.panel.showMoreLike(),
       clear: () => this.clearSelection(),
     });
     this.labelBar = new LabelBar(
@@ -111,38 +102,31 @@ class ExplorerView {
         undo: () => void this.undoRedo("undo"),
         redo: () => void this.undoRedo("redo"),
         labelSelection: (label) => void this.labelSelection(label),
-        strategy: (strategy) => this.save("strategy", strategy),
+        strategy: (strategy) => this.model.save("strategy", strategy),
       },
-      this.config.confirm_over,
+      config.confirm_over,
     );
 
     const body = element("div", "gw-body");
     this.plot.append(this.canvas, this.legend, this.tooltip.el, this.status);
-    body.append(this.plot, this.panel.el);
+    body.append(this.plot, this.panel.panel.el);
     this.root.append(this.toolbar.el, this.labelBar.el, body);
     this.root.tabIndex = 0;
     this.root.dataset.state = "loading";
     el.append(this.root);
     this.applyHeight();
 
-    this.onModel("msg:custom", (content: unknown, buffers: DataView[]) =>
-      this.requests.handle(content, buffers),
-    );
-    this.onModel("change:_points", () => void this.drawPoints());
-    this.onModel("change:_color change:_color_meta", () => this.scheduleRecolor());
-    this.onModel("change:_selection", () => this.syncSelectionFromModel());
-    this.onModel("change:_focus", () => this.syncFocusFromModel());
-    this.onModel("change:mode", () => this.applyMode());
-    this.onModel("change:point_size change:opacity", () => this.applyStyle());
-    this.onModel("change:k", () => this.syncFocusFromModel());
-    this.onModel("change:height", () => this.applyHeight());
-    this.onModel("change:_labels", () => this.syncLabels());
-    this.onModel("change:_label_meta", () => this.syncLabelMeta());
-    this.onModel("change:_learn", () => this.labelBar.setLearn(this.model.get("_learn") as LearnStatus));
-    this.onModel("change:strategy", () => this.labelBar.setStrategy(this.model.get("strategy") as string));
-    this.onModel("change:_suggestions", () => {
-      if (this.panelMode === "suggestions") void this.showSuggestions();
-    });
+    this.model.onMessage((content, buffers) => this.receive(content, buffers));
+    this.model.on(["change:_points"], () => void this.drawPoints());
+    this.model.on(["change:_color", "change:_color_meta"], () => this.scheduleRecolor());
+    this.model.on(["change:_selection"], () => this.syncSelectionFromModel());
+    this.model.on(["change:_focus", "change:k"], () => this.syncFocusFromModel());
+    this.model.on(["change:mode"], () => this.applyMode());
+    this.model.on(["change:point_size", "change:opacity"], () => this.applyStyle());
+    this.model.on(["change:height"], () => this.applyHeight());
+    this.model.on(["change:_label_meta"], () => this.syncLabelMeta());
+    this.model.on(["change:_learn"], () => this.syncLearn());
+    this.model.on(["change:strategy"], () => this.labelBar.setStrategy(this.model.get("strategy")));
 
     this.root.addEventListener("keydown", this.onKeyDown);
     this.plot.addEventListener("pointermove", this.onPointerMove);
@@ -156,106 +140,52 @@ class ExplorerView {
     this.resizeObserver = new ResizeObserver(() => this.resize());
     this.resizeObserver.observe(this.plot);
 
-    this.toolbar.setMode(this.mode);
-    this.toolbar.setPointSize(this.pointSize);
-    this.toolbar.setOpacity(this.opacity);
+    this.toolbar.setMode(this.model.get("mode"));
+    this.applyStyle();
     this.updateCount();
     this.syncLabelMeta();
-    this.syncLabels();
-    this.labelBar.setLearn(this.model.get("_learn") as LearnStatus);
-    this.labelBar.setStrategy(this.model.get("strategy") as string);
+    this.labelBar.setLearn(this.model.get("_learn"));
+    this.labelBar.setStrategy(this.model.get("strategy"));
     void this.start();
   }
 
-  // -- model helpers ---------------------------------------------------------------------------
-
-  private onModel(events: string, callback: (...args: never[]) => void): void {
-    for (const event of events.split(" ")) {
-      this.model.on(event, callback);
-      this.listeners.push([event, callback as () => void]);
-    }
-  }
-
-  private save(name: string, value: unknown): void {
-    this.model.set(name, value);
-    this.model.save_changes();
-  }
-
-  private get mode(): Mode {
-    return this.model.get("mode") as Mode;
-  }
-
-  private get pointSize(): number {
-    return this.model.get("point_size") as number;
-  }
-
-  private get opacity(): number {
-    return this.model.get("opacity") as number;
-  }
-
-  private get selection(): Uint32Array {
-    return asUint32(this.model.get("_selection") as Binary);
-  }
-
-  private get focus(): number {
-    return this.model.get("_focus") as number;
-  }
-
-  private get labelMeta(): LabelMeta {
-    return this.model.get("_label_meta") as LabelMeta;
-  }
-
-  // -- scatterplot -----------------------------------------------------------------------------
+  // -- start, drawing and colours --------------------------------------------------------------
 
   private async start(): Promise<void> {
     const { width, height } = this.size();
     try {
-      this.scatterplot = createScatterplot({
-        canvas: this.canvas,
-        width,
-        height,
-        pointSize: this.pointSize,
-        opacity: this.opacity,
-        opacityInactiveScale: 0.6,
-        pointSizeSelected: 1,
-        pointOutlineWidth: 1,
-        lassoMinDelay: 10,
-        lassoMinDist: 2,
-        deselectOnEscape: false,
-        deselectOnDblClick: false,
-      });
+      this.scatter = await ScatterAdapter.create(
+        this.canvas,
+        { width, height, pointSize: this.model.get("point_size"), opacity: this.model.get("opacity") },
+        {
+          select: (points) => this.syncSelectionToModel(points),
+          deselect: () => this.syncSelectionToModel([]),
+          hover: (position) => this.hover(position),
+          unhover: () => this.unhover(),
+        },
+      );
     } catch (error) {
       this.fail(`Cannot draw the scatter plot (WebGL unavailable?): ${String(error)}`);
       return;
     }
-    const scatterplot = this.scatterplot;
-    scatterplot.subscribe("select", ({ points }) => this.syncSelectionToModel(points));
-    scatterplot.subscribe("deselect", () => this.syncSelectionToModel([]));
-    scatterplot.subscribe("pointOver", (index) => this.hover(index));
-    scatterplot.subscribe("pointOut", () => this.unhover());
-    scatterplot.subscribe("lassoExtend", ({ coordinates }) => {
-      // Typed as number[]; the vertices are [x, y] pairs. An empty lasso is a lasso's end.
-      this.lasso = coordinates.length > 0 ? (coordinates as unknown as [number, number][]) : null;
-    });
-    await configure(scatterplot, { actionKeyMap: { merge: "shift", remove: "alt" } });
+    if (this.destroyed) return;
     this.applyTheme();
     this.applyMode();
+    if (this.model.get("_label_meta").classes.length > 0) void this.labels.refresh();
     await this.drawPoints();
     this.syncFocusFromModel();
   }
 
   private async drawPoints(): Promise<void> {
-    const scatterplot = this.scatterplot;
-    if (!scatterplot) return;
+    if (!this.scatter) return;
     this.root.dataset.state = "loading";
     this.status.hidden = false;
-    const { x, y } = splitXY(asFloat32(this.model.get("_points") as Binary));
-    if (x.length !== this.config.n) {
-      this.fail(`expected ${this.config.n} points, got ${x.length}`);
+    try {
+      ({ x: this.x, y: this.y } = this.model.xy());
+    } catch (error) {
+      this.fail(String(error));
       return;
     }
-    this.x = x;
-    this.y = y;
     await this.recolor();
     if (this.destroyed) return;
     this.status.hidden = true;
@@ -275,32 +205,26 @@ class ExplorerView {
   }
 
   private async recolor(): Promise<void> {
-    const scatterplot = this.scatterplot;
-    if (!scatterplot || this.x.length === 0) return;
-    const meta = this.model.get("_color_meta") as ColorMeta;
-    const codes = pointCodes(meta, this.model.get("_color") as Binary, this.x.length);
-    renderLegend(this.legend, meta);
-    await this.applyColors(scatterplot, meta);
-    const spatialIndex = scatterplot.get("isPointsDrawn") ? scatterplot.get("spatialIndex") : undefined;
-    await scatterplot.draw(
-      { x: this.x, y: this.y, valueA: codes },
-      { zDataType: "categorical", spatialIndex, preventFilterReset: true },
-    );
+    const scatter = this.scatter;
+    if (!scatter || this.x.length === 0) return;
+    const meta = this.colorMeta;
+    const classes = this.model.get("_label_meta").classes;
+    try {
+      this.codes = pointCodes(meta, this.model.colors(meta), this.labels.codes, classes.length);
+    } catch (error) {
+      this.fail(String(error));
+      return;
+    }
+    renderLegend(this.legend, meta, classes);
+    await scatter.setColors(colorList(meta, classes), meta.kind !== "none");
+    await scatter.draw(this.x, this.y, this.codes);
     if (this.destroyed) return;
     this.syncSelectionFromModel();
     this.drawFocus();
   }
 
-  /** Point colours, with one selection and hover colour whatever the colour map. */
-  private applyColors(scatterplot: Scatterplot, meta: ColorMeta): Promise<void> {
-    const colors = colorList(meta);
-    const dark = this.dark;
-    return configure(scatterplot, {
-      colorBy: meta.kind === "none" ? null : "valueA",
-      pointColor: colors,
-      pointColorActive: colors.map(() => SELECTED_COLOR),
-      pointColorHover: colors.map(() => (dark ? "#ffffff" : "#000000")),
-    });
+  private get colorMeta(): ColorMeta {
+    return this.model.get("_color_meta");
   }
 
   private size(): { width: number; height: number } {
@@ -311,48 +235,45 @@ class ExplorerView {
   }
 
   private resize(): void {
-    if (!this.scatterplot) return;
+    if (!this.scatter) return;
     const { width, height } = this.size();
-    void this.scatterplot.set({ width, height });
+    this.scatter.resize(width, height);
     this.applyTheme();
   }
 
   private applyHeight(): void {
-    this.root.style.height = `${this.model.get("height") as number}px`;
+    this.root.style.height = `${this.model.get("height")}px`;
   }
 
   /** Match JupyterLab's light or dark theme (CSS variables, light fallback). */
   private applyTheme(): void {
-    if (!this.scatterplot) return;
-    const background = getComputedStyle(this.root).backgroundColor;
-    const dark = luminance(background) < 0.4;
+    const scatter = this.scatter;
+    if (!scatter) return;
+    const dark = luminance(getComputedStyle(this.root).backgroundColor) < 0.4;
     this.root.classList.toggle("gw-dark", dark);
     if (dark === this.dark) return;
     this.dark = dark;
-    void this.scatterplot.set({
-      backgroundColor: dark ? [0.1, 0.1, 0.1, 1] : [1, 1, 1, 1],
-      lassoColor: dark ? [0.55, 0.8, 1, 1] : [0, 0.4, 0.8, 1],
-    });
-    void this.applyColors(this.scatterplot, this.model.get("_color_meta") as ColorMeta);
+    scatter.setTheme(dark);
+    const meta = this.colorMeta;
+    void scatter.setColors(colorList(meta, this.model.get("_label_meta").classes), meta.kind !== "none");
     this.drawFocus();
   }
 
   private applyMode(): void {
-    const mode = this.mode;
+    const mode = this.model.get("mode");
     this.toolbar.setMode(mode);
-    if (!this.scatterplot) return;
-    void configure(this.scatterplot, {
-      mouseMode: mode === "pan" ? "panZoom" : "lasso",
-      lassoType: mode === "box" ? "rectangle" : "freeform",
-    });
+    this.scatter?.setMode(mode);
   }
 
   private applyStyle(): void {
-    this.toolbar.setPointSize(this.pointSize);
-    this.toolbar.setOpacity(this.opacity);
-    void this.scatterplot?.set({ pointSize: this.pointSize, opacity: this.opacity });
+    const pointSize = this.model.get("point_size");
+    const opacity = this.model.get("opacity");
+    this.toolbar.setPointSize(pointSize);
+    this.toolbar.setOpacity(opacity);
+    this.scatter?.setStyle(pointSize, opacity);
   }
 
+  /** A lasting error: the widget cannot show its data. */
   private fail(message: string): void {
     this.root.dataset.state = "error";
     this.status.hidden = false;
@@ -360,209 +281,158 @@ class ExplorerView {
     this.status.textContent = message;
   }
 
+  /** A passing error (a refused selection, a kernel error event) in the status line. */
+  private notify(message: string): void {
+    if (this.root.dataset.state === "error") return;
+    clearTimeout(this.noticeTimer);
+    this.status.hidden = false;
+    this.status.classList.add("gw-error");
+    this.status.textContent = message;
+    this.root.dataset.notice = message;
+    this.noticeTimer = setTimeout(() => {
+      this.status.hidden = this.root.dataset.state === "ready";
+      this.status.classList.remove("gw-error");
+      delete this.root.dataset.notice;
+    }, NOTICE_MS);
+  }
+
+  /** A custom message: a reply to one of our requests, or an event. */
+  private receive(content: unknown, buffers: DataView[]): void {
+    if (this.requests.handle(content, buffers)) return;
+    let event: ReturnType<typeof decodeEvent>;
+    try {
+      event = decodeEvent(content, buffers, this.n);
+    } catch (error) {
+      this.notify(`Malformed message from the kernel: ${String(error)}`);
+      return;
+    }
+    if (event?.kind === "labels") this.labels.apply(event);
+    else if (event?.kind === "error") this.notify(event.message);
+  }
+
   // -- selection -------------------------------------------------------------------------------
 
-  /** Save a selection the plot shows already, or that the caller shows next. */
-  private syncSelectionToModel(points: ArrayLike<number>): void {
-    const selection = encodeIndices(points);
-    if (sameIndexSet(asUint32(selection), this.selection)) return;
+  private get selection(): Uint32Array {
+    try {
+      return this.model.selection();
+    } catch (error) {
+      this.notify(`Cannot read the selection: ${String(error)}`);
+      return new Uint32Array(0);
+    }
+  }
+
+  /**
+   * Save a selection the plot shows already, or that the caller shows next. A selection too
+   * large to send is refused with a notice, and the plot goes back to the selection in force.
+   */
+  private syncSelectionToModel(positions: ArrayLike<number>): boolean {
+    const sorted = sortedPositions(positions);
+    if (samePositions(sorted, this.selection)) return true;
     this.savingPlotSelection = true;
     try {
-      this.save("_selection", selection);
+      this.model.saveSelection(sorted);
+      return true;
+    } catch (error) {
+      this.notify(error instanceof Error ? error.message : String(error));
+      queueMicrotask(() => this.syncSelectionFromModel());
+      return false;
     } finally {
       this.savingPlotSelection = false;
+      this.updateCount();
     }
   }
 
   private syncSelectionFromModel(): void {
     const selection = this.selection;
     this.updateCount();
-    const scatterplot = this.scatterplot;
-    if (this.savingPlotSelection || !scatterplot || !scatterplot.get("isPointsDrawn")) return;
-    if (sameIndexSet(scatterplot.get("selectedPoints"), selection)) return;
-    if (selection.length === 0) scatterplot.deselect({ preventEvent: true });
-    else scatterplot.select(Array.from(selection), { preventEvent: true });
+    const scatter = this.scatter;
+    if (this.savingPlotSelection || !scatter?.drawn) return;
+    if (samePositions(scatter.selected(), selection)) return;
+    scatter.select(selection);
   }
 
   private clearSelection(): void {
-    this.scatterplot?.deselect();
     this.syncSelectionToModel([]);
+    this.syncSelectionFromModel();
   }
 
   private updateCount(): void {
-    this.toolbar.setCount(this.selection.length, this.config.n);
-    this.labelBar.setSelected(this.selection.length);
+    const count = this.selection.length;
+    this.toolbar.setCount(count, this.n);
+    this.labelBar.setSelected(count);
   }
 
   /**
    * A lasso (or box) ends: select the points inside it (shift adds, alt or ctrl removes), send the
    * selection to the kernel, then show it in the plot. regl-scatterplot would select the same
    * points (same rule, see lasso.ts), but only after a slower hit test and a selection update that
-   * the kernel would wait for: its lasso is ended without them. A lasso of one vertex (nothing
-   * inside; no 'lassoExtend' yet) is left to it, with the same modifier keys.
+   * the kernel would wait for: its lasso is ended without them. A lasso of one vertex is left to it.
    */
   private readonly onLassoEnd = (event: MouseEvent): void => {
-    const vertices = this.lasso;
-    const scatterplot = this.scatterplot;
-    if (!vertices || !scatterplot || !scatterplot.get("isPointsDrawn")) return;
-    this.lasso = null;
-    const lassoed = pointsInPolygon(this.x, this.y, vertices.flat());
+    const polygon = this.scatter?.takeLasso();
+    if (!polygon) return;
+    const lassoed = pointsInPolygon(this.x, this.y, polygon);
     this.syncSelectionToModel(combineSelection(this.selection, lassoed, lassoOp(event)));
-    // Its mouseup handler, next, ends a lasso without vertices with no hit test or selection,
-    // and then leaves the camera fixed as it was while lassoing: release it.
-    vertices.length = 0;
-    void scatterplot.set({ cameraIsFixed: scatterplot.get("cameraIsFixed") });
     this.syncSelectionFromModel();
   };
 
   /** Shift-click: add the galaxy to the selection, or take it out. */
-  private toggleSelected(index: number): void {
-    const selection = new Set(this.selection);
-    if (selection.has(index)) selection.delete(index);
-    else selection.add(index);
-    this.save("_selection", encodeIndices(selection));
+  private toggleSelected(position: number): void {
+    this.syncSelectionToModel(toggled(this.selection, position));
     this.syncSelectionFromModel();
   }
 
-  // -- focus and neighbour panel ---------------------------------------------------------------
+  // -- focus -----------------------------------------------------------------------------------
 
   private syncFocusFromModel(): void {
     this.drawFocus();
-    const focus = this.focus;
-    this.panel.markCurrent(focus);
-    if (focus < 0 || focus === this.walkedTo || this.panelMode === "suggestions") return;
-    this.walkedTo = -1;
-    void this.showNeighbours(focus);
+    this.panel.focusChanged();
   }
 
   private drawFocus(): void {
-    const scatterplot = this.scatterplot;
-    if (!scatterplot || !scatterplot.get("isPointsDrawn")) return;
-    const focus = this.focus;
-    if (focus < 0 || focus >= this.x.length) {
-      void scatterplot.clearAnnotations();
-      return;
-    }
-    const lineColor: [number, number, number, number] = this.dark
-      ? [1, 1, 1, 0.6]
-      : [0, 0, 0, 0.6];
-    void scatterplot.drawAnnotations([
-      { x: this.x[focus], lineColor, lineWidth: 1 },
-      { y: this.y[focus], lineColor, lineWidth: 1 },
-    ]);
-  }
-
-  private async showNeighbours(focus: number): Promise<void> {
-    const request = ++this.panelRequest;
-    const k = this.model.get("k") as number;
-    this.panel.loading("Finding neighbours…", k);
-    const { reply } = await this.requests.request("neighbours", { index: focus });
-    if (request !== this.panelRequest || this.destroyed) return;
-    this.showReply(reply, `Neighbours of ${String(reply.id ?? "")}`);
-  }
-
-  private async showMoreLike(): Promise<void> {
-    const request = ++this.panelRequest;
-    const count = this.selection.length;
-    this.panel.loading("Searching…", this.model.get("k") as number);
-    const { reply } = await this.requests.request("more_like");
-    if (request !== this.panelRequest || this.destroyed) return;
-    this.showReply(reply, `More like the ${count.toLocaleString("en-US")} selected`);
-  }
-
-  private showReply(reply: Reply, title: string): void {
-    if (!reply.ok) {
-      this.panel.message("Neighbours unavailable", reply.reason ?? "unknown error");
-      return;
-    }
-    this.panel.show(title, tiles(reply, reply.distances as number[]));
-  }
-
-  private async showSuggestions(): Promise<void> {
-    const request = ++this.panelRequest;
-    const { reply } = await this.requests.request("suggestions");
-    if (request !== this.panelRequest || this.destroyed || this.panelMode !== "suggestions") return;
-    const strategy = this.model.get("strategy") as string;
-    if (!reply.ok || (reply.indices as number[]).length === 0) {
-      const learn = this.model.get("_learn") as LearnStatus;
-      const why = reply.ok ? learn.message || "label galaxies of two classes first" : reply.reason;
-      this.panel.message("No suggestions yet", why ?? "");
-      return;
-    }
-    this.panel.show(`Suggestions (${strategy})`, tiles(reply, reply.scores as (number | null)[]));
-  }
-
-  private setPanelMode(mode: PanelMode): void {
-    this.panelMode = mode;
-    this.panel.setMode(mode);
-    this.walkedTo = -1;
-    if (mode === "suggestions") void this.showSuggestions();
-    else if (this.focus >= 0) void this.showNeighbours(this.focus);
-    else this.panel.message("Neighbours", "Click a galaxy to see its neighbours");
-  }
-
-  /** Focus a galaxy of the panel and pan to it, keeping the panel's list. */
-  private walkTo(index: number): void {
-    this.walkedTo = index;
-    this.panToPoint(index);
-    this.save("_focus", index);
-    this.panel.markCurrent(index);
-  }
-
-  /** Move along the panel's tiles; `skipLabelled` passes over galaxies that have a label. */
-  private walkPanel(step: number, skipLabelled = false): void {
-    const shown = this.panel.tiles;
-    let at = shown.findIndex((t) => t.index === this.focus);
-    for (;;) {
-      const next = walk(shown.length, at, step);
-      if (next < 0 || next === at) return;
-      at = next;
-      if (!skipLabelled || this.labelCodes[shown[at].index] === UNLABELLED) break;
-    }
-    this.walkTo(shown[at].index);
-  }
-
-  private pickNeighbour(index: number): void {
-    this.walkedTo = -1;
-    if (index === this.focus) void this.showNeighbours(index);
-    else this.save("_focus", index);
-    this.panToPoint(index);
-  }
-
-  private panToPoint(index: number): void {
-    const scatterplot = this.scatterplot;
-    if (!scatterplot) return;
-    const distance = Math.min(scatterplot.get("cameraDistance"), FOCUS_ZOOM_DISTANCE);
-    void scatterplot.zoomToLocation([this.x[index], this.y[index]], distance, {
-      transition: true,
-      transitionDuration: 400,
-    });
+    const focus = this.model.get("_focus");
+    this.scatter?.focus(focus >= 0 && focus < this.x.length ? [this.x[focus], this.y[focus]] : null);
   }
 
   // -- labels ----------------------------------------------------------------------------------
 
-  private syncLabels(): void {
-    const codes = asBytes(this.model.get("_labels") as Binary);
-    this.labelCodes = codes.length === this.config.n ? codes : new Uint8Array(this.config.n);
-    this.panel.refreshBadges();
+  private labelsChanged(change: LabelChange): void {
+    this.panel.panel.refreshBadges();
+    if (this.colorMeta.kind !== "label" || !this.scatter || this.x.length === 0) return;
+    if (change === "all") {
+      this.scheduleRecolor();
+      return;
+    }
+    updateLabelColors(this.codes, change, this.labels.codes, this.model.get("_label_meta").classes.length);
+    void this.scatter.draw(this.x, this.y, this.codes);
   }
 
   private syncLabelMeta(): void {
-    const meta = this.labelMeta;
+    const meta = this.model.get("_label_meta");
     this.labelBar.update(meta);
     this.panel.enableModes(meta.classes.length > 0);
-    this.panel.setMode(this.panelMode);
+    if (meta.classes.length > 0 && this.labels.version < 0 && this.scatter) void this.labels.refresh();
   }
 
+  private syncLearn(): void {
+    const learn = this.model.get("_learn");
+    const changed = learn.suggestions_version !== this.suggestionsVersion;
+    this.suggestionsVersion = learn.suggestions_version;
+    this.labelBar.setLearn(learn);
+    if (changed) this.panel.suggestionsChanged();
+  }
+
+  private suggestionsVersion = -1;
+
   private async labelFocused(label: string | null): Promise<void> {
-    const index = this.focus;
-    if (index < 0) {
+    const focus = this.model.get("_focus");
+    if (focus < 0) {
       this.labelBar.setSaved("error", "click a galaxy first");
       return;
     }
     this.labelBar.setSaved("saving");
-    if (this.panelMode === "suggestions") this.walkPanel(1, true);
-    this.showSaved(await this.requests.request("label", { index, label }));
+    if (this.panel.showsSuggestions) this.panel.walk(1, true);
+    this.showSaved(await this.requests.request("label", { positions: Uint32Array.of(focus), label }));
   }
 
   private async labelSelection(label: string | null): Promise<void> {
@@ -572,13 +442,13 @@ class ExplorerView {
 
   private async undoRedo(kind: "undo" | "redo"): Promise<void> {
     this.labelBar.setSaved("saving");
-    this.showSaved(await this.requests.request(kind));
+    this.showSaved(await this.requests.request(kind, {}));
   }
 
-  private showSaved({ reply }: { reply: Reply }): void {
+  private showSaved(reply: Reply<"label" | "label_selection" | "undo" | "redo">): void {
     if (this.destroyed) return;
-    if (reply.ok && reply.saved === true) this.labelBar.setSaved("saved");
-    else this.labelBar.setSaved("error", `not saved: ${reply.reason ?? "unknown error"}`);
+    if (reply.ok && reply.saved) this.labelBar.setSaved("saved");
+    else this.labelBar.setSaved("error", `not saved: ${reply.ok ? "unknown error" : reply.reason}`);
   }
 
   // -- pointer, keyboard and tooltip -----------------------------------------------------------
@@ -586,11 +456,7 @@ class ExplorerView {
   private readonly onPointerDown = (event: PointerEvent): void => {
     this.root.focus({ preventScroll: true });
     this.pointerDown = [event.clientX, event.clientY];
-    // regl-scatterplot knows one key per action: let ctrl remove as alt does.
-    if (!this.scatterplot) return;
-    void configure(this.scatterplot, {
-      actionKeyMap: { merge: "shift", remove: event.ctrlKey ? "ctrl" : "alt" },
-    });
+    this.scatter?.setRemoveKey(event.ctrlKey);
   };
 
   /** Plain click focuses the galaxy under the mouse, shift-click toggles it in the selection;
@@ -603,18 +469,18 @@ class ExplorerView {
     if (!start || this.hovered < 0) return;
     if (Math.hypot(event.clientX - start[0], event.clientY - start[1]) > 3) return;
     if (event.shiftKey) this.toggleSelected(this.hovered);
-    else if (!event.altKey && !event.ctrlKey) this.save("_focus", this.hovered);
+    else if (!event.altKey && !event.ctrlKey) this.model.save("_focus", this.hovered);
   };
 
   private readonly onKeyDown = (event: KeyboardEvent): void => {
-    const target = event.target as HTMLElement | null;
-    if (target && (target.tagName === "SELECT" || target.tagName === "INPUT")) return;
+    const target = event.target;
+    if (target instanceof HTMLSelectElement || target instanceof HTMLInputElement) return;
     if (event.key === "Escape") {
       event.stopPropagation();
       this.clearSelection();
       return;
     }
-    const action = keyAction(event, this.labelMeta, PANEL_COLUMNS);
+    const action = keyAction(event, this.model.get("_label_meta"), PANEL_COLUMNS);
     if (!action) return;
     event.preventDefault();
     event.stopPropagation(); // JupyterLab's shortcuts (bubbling) must not see labelling keys
@@ -630,10 +496,10 @@ class ExplorerView {
         void this.undoRedo(action.kind);
         break;
       case "walk":
-        this.walkPanel(action.step);
+        this.panel.walk(action.step);
         break;
       case "open":
-        if (this.focus >= 0) this.setPanelMode("neighbours");
+        if (this.model.get("_focus") >= 0) this.panel.setMode("neighbours");
         break;
     }
   };
@@ -645,46 +511,44 @@ class ExplorerView {
 
   private readonly onPointerLeave = (): void => this.unhover();
 
-  private readonly requestHover = debounce((index: number) => void this.showTooltip(index), HOVER_DELAY_MS);
+  private readonly requestHover = debounce((position: number) => void this.showTooltip(position), HOVER_DELAY_MS);
 
-  private hover(index: number): void {
-    this.hovered = index;
-    this.requestHover(index);
+  private hover(position: number): void {
+    this.hovered = position;
+    this.requestHover(position);
   }
 
   private unhover(): void {
     this.hovered = -1;
     this.requestHover.cancel();
+    this.hoverRequest.cancel();
     this.tooltip.hide();
   }
 
-  private async showTooltip(index: number): Promise<void> {
-    const thumbnail = this.config.image_kind === "none" ? null : this.thumbnails.get(index);
-    const { reply } = await this.requests.request("hover", { index });
-    if (this.hovered !== index || this.destroyed || !reply.ok) return;
-    this.tooltip.show(String(reply.id), reply.fields as [string, string][], thumbnail);
+  private async showTooltip(position: number): Promise<void> {
+    const thumbnail = this.model.config.image_kind === "none" ? null : this.thumbnails.get(position);
+    const reply = await this.requests.request("hover", { position }, { signal: this.hoverRequest.next() });
+    if (this.hovered !== position || this.destroyed || !reply.ok) return;
+    this.tooltip.show(reply.id, reply.fields, thumbnail);
   }
 
   // -- teardown --------------------------------------------------------------------------------
 
   destroy(): void {
     this.destroyed = true;
-    for (const [event, callback] of this.listeners) this.model.off(event, callback);
+    clearTimeout(this.noticeTimer);
+    this.model.dispose();
     window.removeEventListener("mouseup", this.onLassoEnd, { capture: true });
     this.requestHover.cancel();
+    this.hoverRequest.cancel();
+    this.panel.dispose();
     this.resizeObserver.disconnect();
     this.requests.dispose();
     this.thumbnails.dispose();
-    this.scatterplot?.destroy();
-    this.scatterplot = null;
+    this.scatter?.destroy();
+    this.scatter = null;
     this.root.remove();
   }
-}
-
-/** Panel tiles from a reply's `indices` and `ids` and one value per tile. */
-function tiles(reply: Reply, values: (number | null)[]): Tile[] {
-  const ids = reply.ids as string[];
-  return (reply.indices as number[]).map((index, i) => ({ index, id: ids[i], value: values[i] ?? null }));
 }
 
 /** Relative luminance (0 dark … 1 light) of a CSS rgb()/rgba() colour; transparent counts as light. */

@@ -1,0 +1,155 @@
+// The panel controller: what the side panel shows (the focused galaxy's neighbours, galaxies like
+// the selection, or the active-learning suggestions), the requests behind it (a newer one cancels
+// the stale one), and walking along its tiles with the keyboard.
+
+import { walk } from "./labels";
+import { NeighbourPanel, type PanelMode, type Tile } from "./panel";
+import { type Failure, UNLABELLED } from "./protocol";
+import { Latest, type Requests } from "./requests";
+import type { Thumbnails } from "./thumbnails";
+
+/** What the controller needs from the rest of the widget. */
+export interface PanelHost {
+  focus(): number;
+  /** Focus a galaxy (the `_focus` trait). */
+  setFocus(position: number): void;
+  panTo(position: number): void;
+  k(): number;
+  strategy(): string;
+  /** Why there are no suggestions yet (the `_learn` message). */
+  learnMessage(): string;
+  selectedCount(): number;
+  labelCode(position: number): number;
+  badgeOf(position: number): { name: string; color: string } | null;
+}
+
+export class PanelController {
+  readonly panel: NeighbourPanel;
+  private mode: PanelMode = "neighbours";
+  /** The galaxy the keyboard walked to: its focus keeps the panel as it is. */
+  private walkedTo = -1;
+  private readonly latest = new Latest();
+
+  constructor(
+    private readonly requests: Requests,
+    thumbnails: Thumbnails,
+    private readonly host: PanelHost,
+  ) {
+    this.panel = new NeighbourPanel(
+      thumbnails,
+      (position) => (this.mode === "neighbours" ? this.pick(position) : this.walkTo(position)),
+      (mode) => this.setMode(mode),
+      (position) => host.badgeOf(position),
+    );
+  }
+
+  get showsSuggestions(): boolean {
+    return this.mode === "suggestions";
+  }
+
+  /** The focus changed (here or in Python): follow it unless the keyboard walked there. */
+  focusChanged(): void {
+    const focus = this.host.focus();
+    this.panel.markCurrent(focus);
+    if (focus < 0 || focus === this.walkedTo || this.mode === "suggestions") return;
+    this.walkedTo = -1;
+    void this.showNeighbours(focus);
+  }
+
+  /** Label classes appeared or went: the Neighbours | Suggestions switch follows. */
+  enableModes(enabled: boolean): void {
+    this.panel.enableModes(enabled);
+    this.panel.setMode(this.mode);
+  }
+
+  setMode(mode: PanelMode): void {
+    this.mode = mode;
+    this.panel.setMode(mode);
+    this.walkedTo = -1;
+    const focus = this.host.focus();
+    if (mode === "suggestions") void this.showSuggestions();
+    else if (focus >= 0) void this.showNeighbours(focus);
+    else {
+      this.latest.cancel();
+      this.panel.message("Neighbours", "Click a galaxy to see its neighbours");
+    }
+  }
+
+  /** New suggestions are ready: show them if the panel lists suggestions. */
+  suggestionsChanged(): void {
+    if (this.mode === "suggestions") void this.showSuggestions();
+  }
+
+  /** Move along the panel's tiles; `skipLabelled` passes over galaxies that have a label. */
+  walk(step: number, skipLabelled = false): void {
+    const shown = this.panel.tiles;
+    let at = shown.findIndex((t) => t.position === this.host.focus());
+    for (;;) {
+      const next = walk(shown.length, at, step);
+      if (next < 0 || next === at) return;
+      at = next;
+      if (!skipLabelled || this.host.labelCode(shown[at].position) === UNLABELLED) break;
+    }
+    this.walkTo(shown[at].position);
+  }
+
+  async showMoreLike(): Promise<void> {
+    const count = this.host.selectedCount();
+    const signal = this.latest.next();
+    this.panel.loading("Searching…", this.host.k());
+    const reply = await this.requests.request("centroid", {}, { signal });
+    if (signal.aborted) return;
+    if (!reply.ok) return this.unavailable(reply);
+    this.panel.show(`More like the ${count.toLocaleString("en-US")} selected`, tiles(reply.positions, reply.ids, reply.distances));
+  }
+
+  dispose(): void {
+    this.latest.cancel();
+  }
+
+  private async showNeighbours(position: number): Promise<void> {
+    const signal = this.latest.next();
+    this.panel.loading("Finding neighbours…", this.host.k());
+    const reply = await this.requests.request("neighbours", { position }, { signal });
+    if (signal.aborted) return;
+    if (!reply.ok) return this.unavailable(reply);
+    this.panel.show(`Neighbours of ${reply.id}`, tiles(reply.positions, reply.ids, reply.distances));
+  }
+
+  private async showSuggestions(): Promise<void> {
+    const signal = this.latest.next();
+    const reply = await this.requests.request("suggestions", {}, { signal });
+    if (signal.aborted || this.mode !== "suggestions") return;
+    if (!reply.ok || reply.ids.length === 0) {
+      const why = reply.ok ? this.host.learnMessage() || "label galaxies of two classes first" : reply.reason;
+      this.panel.message("No suggestions yet", why);
+      return;
+    }
+    this.panel.show(`Suggestions (${this.host.strategy()})`, tiles(reply.positions, reply.ids, reply.scores));
+  }
+
+  private unavailable(reply: Failure): void {
+    if (!reply.cancelled) this.panel.message("Neighbours unavailable", reply.reason);
+  }
+
+  /** Focus a galaxy of the panel and pan to it, keeping the panel's list. */
+  private walkTo(position: number): void {
+    this.walkedTo = position;
+    this.host.panTo(position);
+    this.host.setFocus(position);
+    this.panel.markCurrent(position);
+  }
+
+  private pick(position: number): void {
+    this.walkedTo = -1;
+    if (position === this.host.focus()) void this.showNeighbours(position);
+    else this.host.setFocus(position);
+    this.host.panTo(position);
+  }
+}
+
+/** Panel tiles from a reply's positions, ids and one value per tile (NaN: none). */
+function tiles(positions: Uint32Array, ids: string[], values: Float32Array): Tile[] {
+  return ids.map((id, i) => ({ position: positions[i], id, value: Number.isNaN(values[i]) ? null : values[i] }));
+}
+

@@ -1,0 +1,194 @@
+// The scatter adapter: the only module that knows regl-scatterplot. It draws positions with
+// colour codes, shows a selection and a focus cross, and reports hover, the lasso's vertices and
+// the selections regl-scatterplot makes itself (a one-vertex lasso). Everything else in the widget
+// speaks in positions and flat typed arrays.
+
+import createScatterplot from "regl-scatterplot";
+import type { Mode } from "./protocol";
+
+type Scatterplot = ReturnType<typeof createScatterplot>;
+type Settings = Parameters<Scatterplot["set"]>[0];
+// Options regl-scatterplot 1.16 accepts at run time but leaves out of (or types more narrowly in)
+// its type declarations.
+type ExtraSettings = {
+  actionKeyMap?: { merge?: string; remove?: string; lasso?: string; rotate?: string };
+  lassoType?: "freeform" | "rectangle" | "brush";
+  pointColorActive?: string[];
+  pointColorHover?: string[];
+};
+type Rgba = [number, number, number, number];
+
+function configure(scatterplot: Scatterplot, settings: Omit<Settings, keyof ExtraSettings> & ExtraSettings): Promise<void> {
+  return scatterplot.set(settings as Settings);
+}
+
+export interface ScatterEvents {
+  /** regl-scatterplot selected these positions itself (not after `select`). */
+  select(positions: ArrayLike<number>): void;
+  deselect(): void;
+  hover(position: number): void;
+  unhover(): void;
+}
+
+export interface ScatterStyle {
+  width: number;
+  height: number;
+  pointSize: number;
+  opacity: number;
+}
+
+const SELECTED_COLOR = "#ff2d6f";
+const FOCUS_ZOOM_DISTANCE = 0.35;
+
+export class ScatterAdapter {
+  /**
+   * While a lasso of two or more vertices is drawn: regl-scatterplot's own array of its [x, y]
+   * vertices (in the points' space), as its 'lassoExtend' events hand it out; else null.
+   */
+  private lasso: [number, number][] | null = null;
+  private dark = false;
+
+  private constructor(private readonly scatterplot: Scatterplot) {}
+
+  /** Create the plot on `canvas`; throws when WebGL is unavailable. */
+  static async create(canvas: HTMLCanvasElement, style: ScatterStyle, events: ScatterEvents): Promise<ScatterAdapter> {
+    const scatterplot = createScatterplot({
+      canvas,
+      width: style.width,
+      height: style.height,
+      pointSize: style.pointSize,
+      opacity: style.opacity,
+      opacityInactiveScale: 0.6,
+      pointSizeSelected: 1,
+      pointOutlineWidth: 1,
+      lassoMinDelay: 10,
+      lassoMinDist: 2,
+      deselectOnEscape: false,
+      deselectOnDblClick: false,
+    });
+    const adapter = new ScatterAdapter(scatterplot);
+    scatterplot.subscribe("select", ({ points }) => events.select(points));
+    scatterplot.subscribe("deselect", () => events.deselect());
+    scatterplot.subscribe("pointOver", (position) => events.hover(position));
+    scatterplot.subscribe("pointOut", () => events.unhover());
+    scatterplot.subscribe("lassoExtend", ({ coordinates }) => {
+      // Typed as number[]; the vertices are [x, y] pairs. An empty lasso is a lasso's end.
+      adapter.lasso = coordinates.length > 0 ? (coordinates as unknown as [number, number][]) : null;
+    });
+    await configure(scatterplot, { actionKeyMap: { merge: "shift", remove: "alt" } });
+    return adapter;
+  }
+
+  /** Whether points are drawn (selection and focus need them). */
+  get drawn(): boolean {
+    return this.scatterplot.get("isPointsDrawn");
+  }
+
+  /** Draw the points, coloured by `codes` (indices into the colour list of `setColors`). */
+  async draw(x: Float32Array, y: Float32Array, codes: Float32Array): Promise<void> {
+    const spatialIndex = this.drawn ? this.scatterplot.get("spatialIndex") : undefined;
+    await this.scatterplot.draw(
+      { x, y, valueA: codes },
+      { zDataType: "categorical", spatialIndex, preventFilterReset: true },
+    );
+  }
+
+  /** Point colours by code (null: one colour), with one selection and hover colour for all. */
+  setColors(colors: string[], byCode: boolean): Promise<void> {
+    return configure(this.scatterplot, {
+      colorBy: byCode ? "valueA" : null,
+      pointColor: colors,
+      pointColorActive: colors.map(() => SELECTED_COLOR),
+      pointColorHover: colors.map(() => (this.dark ? "#ffffff" : "#000000")),
+    });
+  }
+
+  setTheme(dark: boolean): void {
+    this.dark = dark;
+    void this.scatterplot.set({
+      backgroundColor: dark ? [0.1, 0.1, 0.1, 1] : [1, 1, 1, 1],
+      lassoColor: dark ? [0.55, 0.8, 1, 1] : [0, 0.4, 0.8, 1],
+    });
+  }
+
+  setMode(mode: Mode): void {
+    void configure(this.scatterplot, {
+      mouseMode: mode === "pan" ? "panZoom" : "lasso",
+      lassoType: mode === "box" ? "rectangle" : "freeform",
+    });
+  }
+
+  setStyle(pointSize: number, opacity: number): void {
+    void this.scatterplot.set({ pointSize, opacity });
+  }
+
+  /** regl-scatterplot knows one key per action: which one removes (alt, or ctrl when held). */
+  setRemoveKey(ctrl: boolean): void {
+    void configure(this.scatterplot, { actionKeyMap: { merge: "shift", remove: ctrl ? "ctrl" : "alt" } });
+  }
+
+  resize(width: number, height: number): void {
+    void this.scatterplot.set({ width, height });
+  }
+
+  reset(): void {
+    void this.scatterplot.reset();
+  }
+
+  /** The positions shown as selected. */
+  selected(): ArrayLike<number> {
+    return this.scatterplot.get("selectedPoints");
+  }
+
+  /** Show `positions` as selected (no 'select' event). */
+  select(positions: Uint32Array): void {
+    if (positions.length === 0) this.scatterplot.deselect({ preventEvent: true });
+    else this.scatterplot.select(Array.from(positions), { preventEvent: true });
+  }
+
+  /** Deselect, with its 'deselect' event. */
+  deselect(): void {
+    this.scatterplot.deselect();
+  }
+
+  /**
+   * End a lasso of two or more vertices without regl-scatterplot's slower hit test and selection:
+   * returns its vertices as flat x0, y0, x1, y1, …, or null when there is none (a one-vertex
+   * lasso is left to regl-scatterplot). Call before its mouseup handler runs.
+   */
+  takeLasso(): number[] | null {
+    const vertices = this.lasso;
+    if (!vertices || !this.drawn) return null;
+    this.lasso = null;
+    const flat = vertices.flat();
+    // Its mouseup handler, next, ends a lasso without vertices with no hit test or selection,
+    // and then leaves the camera fixed as it was while lassoing: release it.
+    vertices.length = 0;
+    void this.scatterplot.set({ cameraIsFixed: this.scatterplot.get("cameraIsFixed") });
+    return flat;
+  }
+
+  /** Cross hairs through (x, y), or none for null. */
+  focus(point: [number, number] | null): void {
+    if (!this.drawn) return;
+    if (!point) {
+      void this.scatterplot.clearAnnotations();
+      return;
+    }
+    const lineColor: Rgba = this.dark ? [1, 1, 1, 0.6] : [0, 0, 0, 0.6];
+    void this.scatterplot.drawAnnotations([
+      { x: point[0], lineColor, lineWidth: 1 },
+      { y: point[1], lineColor, lineWidth: 1 },
+    ]);
+  }
+
+  /** Pan (and zoom in, never out) to (x, y). */
+  zoomTo(x: number, y: number): void {
+    const distance = Math.min(this.scatterplot.get("cameraDistance"), FOCUS_ZOOM_DISTANCE);
+    void this.scatterplot.zoomToLocation([x, y], distance, { transition: true, transitionDuration: 400 });
+  }
+
+  destroy(): void {
+    this.scatterplot.destroy();
+  }
+}
