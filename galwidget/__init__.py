@@ -10,7 +10,7 @@ from galwidget.data import (
 )
 from galwidget.errors import DownloadError, GalwidgetError, ImageError
 from galwidget.index import NeighbourIndex
-from galwidget.labels import LabelStore
+from galwidget.labels import LabelStorageError, LabelStore
 from galwidget.layout import layout
 from galwidget.widget import Explorer
 
@@ -22,6 +22,7 @@ __all__ = [
     "Explorer",
     "GalwidgetError",
     "ImageError",
+    "LabelStorageError",
     "LabelStore",
     "NeighbourIndex",
     "Representations",

@@ -1,25 +1,46 @@
-"""The label store: the canonical, crash-safe labels of one data set.
+"""The label store: the canonical, crash-safe labels of one data set, shared by a team.
 
-Every change is appended to a JSON-lines log (one record per labelled galaxy, a header line first)
-and ``os.fsync``'d before the call returns; the current labels are the replay of that log.
+A :class:`LabelStore` replays an append-only sequence of label *records*; every change appends
+records and is acknowledged (returns, calls ``on_change``) only once they are durable. Two
+backends keep the records:
+
+- a JSON-lines **log file** (the default, ``<labels dir>/<fingerprint>.jsonl``), written with one
+  ``os.write`` under an exclusive ``fcntl.flock`` and ``os.fsync``'d before a call returns, so
+  several stores (threads, processes, people on one file system) append without interleaving;
+- a **SQL database** (``path="postgresql://…"`` or ``"sqlite:///…"``, see
+  :mod:`galwidget.label_db`): the same records as rows, acknowledged once committed.
 
 Log format (version 1)::
 
     {"format": "galwidget-labels", "version": 1, "fingerprint": "…", "id_column": "iauname", …}
     {"op": "<operation id>", "id": "J…", "label": "ring", "prev": null, "time": "<UTC ISO>",
-     "source": "key"}
+     "source": "key", "user": "alice"}
     {"op": "…", "id": "J…", "label": null, "prev": "ring", …, "source": "undo", "undoes": "<op>"}
 
 ``label`` ``null`` means the label was removed; ``prev`` is the label before the change, which is
-what makes undo possible after a restart. All records of one call share an operation id and are
-written with one ``os.write`` under an exclusive ``fcntl.flock``, so several stores (in one process
-or many) can append to the same log without interleaving. Undo and redo are themselves records,
-so the undo history survives restarts; it is the history of the log, whichever store wrote it.
+what makes undo possible after a restart. ``user`` (absent in older logs) is who made the change.
+All records of one call share an operation id. Undo and redo are records too, so the undo history
+survives restarts; it is the history of the log, whichever store wrote it. The last write wins and
+every write stays in :meth:`LabelStore.history`.
+
+Invariants: memory only ever holds what the backend holds (a failed write raises
+:class:`LabelStorageError` and changes nothing); a file that is not a galwidget log is never
+modified (:class:`~galwidget.DataError`); a torn last line (a crash mid-write) is moved to
+``<log>.corrupt-<time>``; a log truncated or replaced behind the store's back is re-read with a
+warning; a malformed record is a :class:`~galwidget.DataError` naming the file and line.
+
+Team labelling: each store records ``user`` (``$JUPYTERHUB_USER``, else the login name, or
+``user=``). ``store.watch(interval=0.5)`` starts a daemon thread that calls :meth:`~LabelStore.refresh`
+every ``interval`` seconds, so changes by other processes reach the ``on_change(callback)``
+callbacks (called with the changed ids, on the watcher thread) within about that time;
+``store.close()`` stops it.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
+import getpass
 import json
 import math
 import os
@@ -28,22 +49,32 @@ import uuid
 import warnings
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 import pandas as pd
 
 from galwidget.data import DataError, Representations, _preview
+from galwidget.errors import GalwidgetError
 
-__all__ = ["Classes", "LabelStore", "class_names"]
+__all__ = [
+    "Classes",
+    "LabelStorageError",
+    "LabelStore",
+    "class_names",
+    "default_user",
+    "find_log",
+]
 
 FORMAT = "galwidget-labels"
 VERSION = 1
 SOURCES = ("key", "bulk", "python", "import", "undo", "redo")
 MAX_KEYS = 9
+# Label codes are uint8: 0 is "unlabelled" and 255 "not a class", so 254 classes at most.
+MAX_CLASSES = 254
+URL_SCHEMES = ("sqlite", "postgresql", "postgres")
 
 Label = str | int | float | bool
 # Allowed labels: class names (keys "1".."9" in order), a dict name → key, or None for any label.
@@ -51,14 +82,51 @@ Classes = Sequence[Hashable] | Mapping[Hashable, str] | None
 ChangeCallback = Callable[[list[str]], Any]
 # The changes of one operation, and for undo/redo the operation it undoes or redoes.
 Plan = tuple[list[tuple[str, "Label | None"]], tuple[str, str] | None]
+# A record as read from a backend, with where it is ("line 7 of the label log …").
+Located = tuple[str, Any]
 
 
-@dataclass(frozen=True)
-class _Record:
+class LabelStorageError(GalwidgetError, OSError):
+    """The label storage failed: a read-only log, a full disk, a size limit, an unreachable
+    database. A failed change was not saved, and the store still shows what is saved."""
+
+
+class _Entry(NamedTuple):
+    op: str
     id: str
     label: Label | None
+    prev: Label | None
     time: str
     source: str
+    user: str | None
+    undoes: str | None
+    redoes: str | None
+
+
+class Backend(Protocol):
+    """Where a store's records live (:class:`_LogFile`, :class:`galwidget.label_db.SQLLog`)."""
+
+    location: str  # for messages: the path, or the URL without password
+    read_only: bool
+    header: dict[str, Any] | None  # format, version, fingerprint, id_column, created
+
+    def locked(self, write: bool) -> Any:
+        """Context manager: exclusive access to read and (``write``) append; commits on exit."""
+
+    def read(self) -> tuple[bool, list[Located]]:
+        """(whether to replay from scratch, the records after the accepted position)."""
+
+    def accept(self) -> None:
+        """Move the position past what the last :meth:`read` returned."""
+
+    def append(self, records: list[dict[str, Any]]) -> None:
+        """Append records (inside ``locked(write=True)``); :class:`LabelStorageError` if not."""
+
+    def changed(self) -> bool:
+        """Cheaply: whether there may be records after the accepted position."""
+
+    def close(self) -> None:
+        """Release connections."""
 
 
 def _now() -> str:
@@ -70,13 +138,61 @@ def default_labels_dir() -> Path:
     return Path(os.environ.get("GALWIDGET_LABELS_DIR") or Path.cwd() / "galwidget-labels")
 
 
+def default_user() -> str | None:
+    """Who is labelling: ``$JUPYTERHUB_USER``, else the login name, else ``None``."""
+    name = os.environ.get("JUPYTERHUB_USER")
+    if name:
+        return name
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name (some containers)
+        return None
+
+
+def find_log(reps: Representations) -> Path | None:
+    """The existing default label log of ``reps``, under its fingerprint or a legacy one."""
+    directory = default_labels_dir()
+    for fingerprint in (reps.fingerprint, *_legacy_fingerprints(reps)):
+        path = directory / f"{fingerprint}.jsonl"
+        if path.is_file():
+            return path
+    return None
+
+
+def _legacy_fingerprints(reps: Representations) -> list[str]:
+    return [] if reps.legacy_fingerprint == reps.fingerprint else [reps.legacy_fingerprint]
+
+
+def _is_url(path: object) -> bool:
+    text = str(path)
+    return "://" in text and text.split("://", 1)[0].split("+", 1)[0].lower() in URL_SCHEMES
+
+
+def _check_text(value: str, what: str) -> str:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise DataError(
+            f"{what} {value!r} contains a lone surrogate (half of a UTF-16 pair), which cannot be "
+            f"saved as UTF-8; fix the text where it came from"
+        ) from None
+    return value
+
+
 def class_names(classes: Classes) -> list[str] | None:
     """The class names of ``classes`` in order (``None`` stays ``None``: any label allowed)."""
     if classes is None:
         return None
-    names = [str(c) for c in classes]
+    names = [_check_text(str(c), "the class") for c in classes]
     if not names:
         raise DataError("classes must name at least one class (or be None to allow any label)")
+    if len(names) > MAX_CLASSES:
+        raise DataError(
+            f"{len(names)} classes: at most {MAX_CLASSES} are supported (label codes are one byte); "
+            f"pass classes=None to allow any label without keys and colours"
+        )
+    if len(set(names)) < len(names):
+        raise DataError(f"classes must be distinct, got {_preview(pd.Index(names))}")
     return names
 
 
@@ -98,18 +214,23 @@ def _key_map(classes: Classes) -> dict[str, str]:
 
 
 class LabelStore:
-    """The labels of one data set, persisted to an append-only, fsync'd log.
+    """The labels of one data set, persisted to an append-only log file or a SQL database.
 
     Args:
-        path: the log file; default ``<labels dir>/<fingerprint>.jsonl`` where the labels dir is
-            ``$GALWIDGET_LABELS_DIR`` or ``./galwidget-labels``.
+        path: the log file, or a database URL (``"postgresql://user@host/db"``,
+            ``"sqlite:///labels.db"``); default ``<labels dir>/<fingerprint>.jsonl`` where the
+            labels dir is ``$GALWIDGET_LABELS_DIR`` or ``./galwidget-labels``.
         fingerprint: the data's fingerprint (``reps.fingerprint``), recorded in the log header and
-            checked against an existing log.
-        ids: the data's ids; when given, labelling an unknown id is an error.
+            checked against an existing log; a database keeps one log per fingerprint.
+        ids: the data's ids; when given, labelling an unknown id is an error, and so is a log
+            record of an unknown id.
         classes: allowed labels: a list of names (keys "1".."9" in order) or a dict name → key.
             ``None`` allows any string or number (e.g. numeric interest scores).
         id_column: the id column name recorded in the header (default ``ids.name`` or "id").
         check_fingerprint: ``False`` opens a log written for other data (its header is kept).
+        user: who makes the changes (default :func:`default_user`).
+        read_only: never write (also the case when the log cannot be opened for writing).
+        legacy_fingerprints: earlier fingerprints of the same data, accepted in a log header.
     """
 
     def __init__(
@@ -118,28 +239,56 @@ class LabelStore:
         fingerprint: str | None = None,
         ids: pd.Index | Sequence[str] | None = None,
         classes: Classes = None,
+        *,
         id_column: str | None = None,
         check_fingerprint: bool = True,
+        user: str | None = None,
+        read_only: bool = False,
+        legacy_fingerprints: Sequence[str] = (),
     ) -> None:
         if path is None:
             if fingerprint is None:
                 raise DataError("LabelStore needs a path or the data's fingerprint to name its log")
             path = default_labels_dir() / f"{fingerprint}.jsonl"
-        self.path = Path(path)
         self.fingerprint = fingerprint
+        self._fingerprints = {f for f in (fingerprint, *legacy_fingerprints) if f}
         self._ids = None if ids is None else pd.Index([str(i) for i in ids])
         self.id_column = id_column or (getattr(ids, "name", None) if ids is not None else None)
         self.id_column = self.id_column or "id"
         self._keys = _key_map(classes)
         self._classes = class_names(classes)
         self._check_fingerprint = check_fingerprint
+        self.user = _check_text(user, "the user name") if user is not None else default_user()
         self._callbacks: list[ChangeCallback] = []
         self._thread_lock = threading.RLock()
+        self._watcher: tuple[threading.Thread, threading.Event] | None = None
         self._reset()
         self.header: dict[str, Any] = {}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._locked() as fd:
-            self._sync(fd)
+        new_header = {
+            "format": FORMAT,
+            "version": VERSION,
+            "fingerprint": fingerprint,
+            "id_column": self.id_column,
+            "created": _now(),
+        }
+        self.path: Path | None
+        self._backend: Backend
+        if _is_url(path):
+            from galwidget.label_db import SQLLog
+
+            if fingerprint is None:
+                raise DataError("a label database keeps one log per data set: pass fingerprint=")
+            self.path = None
+            self._backend = SQLLog(
+                str(path),
+                header=new_header,
+                read_only=read_only,
+                legacy_names=list(legacy_fingerprints),
+            )
+        else:
+            self.path = Path(path)
+            self._backend = _LogFile(self.path, header=new_header, read_only=read_only)
+        self.refresh(force=True)
 
     @classmethod
     def for_data(
@@ -147,13 +296,46 @@ class LabelStore:
         reps: Representations,
         path: str | os.PathLike[str] | None = None,
         classes: Classes = None,
+        *,
+        user: str | None = None,
+        read_only: bool = False,
     ) -> LabelStore:
-        """The label store of ``reps`` (fingerprint, ids and id column taken from it)."""
-        return cls(path, reps.fingerprint, reps.ids, classes, id_column=reps.id_column)
+        """The label store of ``reps`` (fingerprint, ids and id column taken from it).
+
+        ``path`` is a log file or a database URL; by default the data's log in the labels dir.
+        A log written under an earlier fingerprint of the same data (an older galwidget) is
+        renamed to the current name, or read in place where the folder is read-only.
+        """
+        legacy = _legacy_fingerprints(reps)
+        if path is None:
+            path = default_labels_dir() / f"{reps.fingerprint}.jsonl"
+            found = find_log(reps)
+            if found is not None and found != path:
+                path = _adopt(found, path)
+        return cls(
+            path,
+            reps.fingerprint,
+            reps.ids,
+            classes,
+            id_column=reps.id_column,
+            user=user,
+            read_only=read_only,
+            legacy_fingerprints=legacy,
+        )
 
     # ------------------------------------------------------------------------------------------
     # Reading
     # ------------------------------------------------------------------------------------------
+
+    @property
+    def location(self) -> str:
+        """Where the labels are: the log's path, or the database URL without its password."""
+        return self._backend.location
+
+    @property
+    def read_only(self) -> bool:
+        """Whether changes are refused (opened ``read_only``, or the log is not writable)."""
+        return self._backend.read_only
 
     @property
     def classes(self) -> list[str] | None:
@@ -167,21 +349,38 @@ class LabelStore:
 
     @property
     def labels(self) -> pd.DataFrame:
-        """Current labels: index id, columns ``label``, ``time`` (UTC timestamps) and ``source``."""
+        """Current labels: index id; columns ``label``, ``time`` (UTC), ``source`` and ``user``
+        (``None`` for records from logs older than user names)."""
         self.refresh()
         with self._thread_lock:
             if self._frame is None:
-                records = list(self._current.values())
-                index = pd.Index([r.id for r in records], name=self.id_column, dtype=object)
-                times = pd.to_datetime([r.time for r in records], utc=True, format="ISO8601")
-                self._frame = pd.DataFrame(
-                    {
-                        "label": pd.Series([r.label for r in records], index, dtype=object),
-                        "time": pd.Series(times.as_unit("us"), index),
-                        "source": pd.Series([r.source for r in records], index, dtype=str),
-                    }
-                ).infer_objects()
+                self._frame = self._table(list(self._current.values()), ["label", "source", "user"])
+                self._frame = self._frame.set_index(self.id_column)[
+                    ["label", "time", "source", "user"]
+                ]
             return self._frame.copy()
+
+    def history(self) -> pd.DataFrame:
+        """Every change in order, undo and redo included (the last one of an id is its label):
+        columns ``time``, id, ``label``, ``prev``, ``source``, ``user`` and ``op``."""
+        self.refresh()
+        with self._thread_lock:
+            entries = list(self._history)
+        columns = ["label", "prev", "source", "user", "op"]
+        return self._table(entries, columns)[["time", self.id_column, *columns]]
+
+    def _table(self, entries: list[_Entry], columns: list[str]) -> pd.DataFrame:
+        times = pd.to_datetime([e.time for e in entries], utc=True, format="ISO8601")
+        frame = pd.DataFrame(
+            {
+                self.id_column: pd.Series([e.id for e in entries], dtype=object),
+                "time": pd.Series(times.as_unit("us")),
+            }
+        )
+        for column in columns:
+            frame[column] = pd.Series([getattr(e, column) for e in entries], dtype=object)
+        frame["label"] = frame["label"].infer_objects()
+        return frame
 
     def series(self) -> pd.Series:
         """Current labels as a Series id → label."""
@@ -212,7 +411,7 @@ class LabelStore:
         return self.get(str(id)) is not None
 
     def __repr__(self) -> str:
-        return f"LabelStore({str(self.path)!r}, {len(self)} labelled)"
+        return f"LabelStore({self.location!r}, {len(self)} labelled)"
 
     @property
     def can_undo(self) -> bool:
@@ -226,21 +425,76 @@ class LabelStore:
         self.refresh()
         return bool(self._redo)
 
-    def refresh(self) -> list[str]:
-        """Pick up records appended by other stores or processes; returns the ids they changed.
+    def refresh(self, *, force: bool = False) -> list[str]:
+        """Pick up records appended by other stores or processes; returns the ids they changed
+        (after calling the ``on_change`` callbacks with them).
 
-        Cheap when nothing changed (one ``stat``); called by every read.
+        Cheap when nothing changed (one ``stat``, or one ``max(seq)`` query); called by every
+        read and, after :meth:`watch`, every ``interval`` seconds.
         """
-        try:
-            size = self.path.stat().st_size
-        except FileNotFoundError:
-            raise DataError(f"the label log {self.path} has disappeared") from None
-        if size == self._offset:
+        if not force and not self._backend.changed():
             return []
-        with self._locked() as fd:
-            changed = self._sync(fd)
+        with self._thread_lock, self._backend.locked(write=False):
+            changed = self._sync()
         self._notify(changed)
         return changed
+
+    # ------------------------------------------------------------------------------------------
+    # Watching and closing
+    # ------------------------------------------------------------------------------------------
+
+    def watch(self, interval: float = 0.5) -> None:
+        """Refresh every ``interval`` seconds on a daemon thread, so that changes by other
+        stores (other processes, other people) reach the ``on_change`` callbacks by themselves.
+
+        Idempotent; :meth:`close` stops it. Errors (e.g. the log was deleted) are warned once
+        and watching goes on.
+        """
+        if interval <= 0:
+            raise DataError(f"interval must be positive, got {interval!r}")
+        with self._thread_lock:
+            if self._watcher is not None:
+                return
+            stop = threading.Event()
+            thread = threading.Thread(
+                target=self._watch, args=(interval, stop), name="galwidget-label-watch", daemon=True
+            )
+            self._watcher = (thread, stop)
+            thread.start()
+
+    @property
+    def watching(self) -> bool:
+        """Whether :meth:`watch` is running."""
+        return self._watcher is not None
+
+    def close(self) -> None:
+        """Stop watching and release the backend's connections (reads and writes still work,
+        reconnecting as needed)."""
+        with self._thread_lock:
+            watcher, self._watcher = self._watcher, None
+        if watcher is not None:
+            thread, stop = watcher
+            stop.set()
+            if thread is not threading.current_thread():
+                thread.join()
+        self._backend.close()
+
+    def __enter__(self) -> LabelStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _watch(self, interval: float, stop: threading.Event) -> None:
+        reported = None
+        while not stop.wait(interval):
+            try:
+                self.refresh()
+                reported = None
+            except Exception as error:
+                if str(error) != reported:
+                    reported = str(error)
+                    warnings.warn(f"watching the labels at {self.location}: {error}", stacklevel=1)
 
     # ------------------------------------------------------------------------------------------
     # Changing
@@ -250,7 +504,8 @@ class LabelStore:
         """Label one galaxy or many as ``label``; returns the ids whose label changed.
 
         The whole call is one operation (one undo step). Unknown ids or classes raise
-        :class:`~galwidget.DataError` and nothing is written.
+        :class:`~galwidget.DataError` and nothing is written; a write that fails raises
+        :class:`LabelStorageError` and nothing changes.
         """
         label = self.check_label(label)
         wanted = self._check_ids(ids)
@@ -278,7 +533,8 @@ class LabelStore:
         id_column: str | None = None,
         label_column: str = "label",
     ) -> list[str]:
-        """Import labels from a DataFrame, a Series id → label, a CSV/parquet file or a label log.
+        """Import labels from a DataFrame, a Series id → label, a CSV/parquet file, a label log
+        or a JSON-lines table (``.jsonl``; the source file is only read).
 
         Missing (NaN) labels are skipped. Unknown ids, unknown classes or one id given two labels
         raise :class:`~galwidget.DataError` and nothing is applied. The import is one operation.
@@ -297,7 +553,7 @@ class LabelStore:
         return self._write(lambda: (changes, None), "import")
 
     def to_csv(self, path: str | os.PathLike[str]) -> Path:
-        """Write the current labels (id, label, time, source) to a CSV file."""
+        """Write the current labels (id, label, time, source, user) to a CSV file."""
         path = Path(path)
         self.labels.reset_index().to_csv(path, index=False)
         return path
@@ -313,7 +569,7 @@ class LabelStore:
 
     def on_change(self, callback: ChangeCallback) -> None:
         """Call ``callback(changed_ids)`` after every persisted change, including changes by other
-        stores picked up by :meth:`refresh`."""
+        stores picked up by :meth:`refresh` (on the watcher thread after :meth:`watch`)."""
         self._callbacks.append(callback)
 
     # ------------------------------------------------------------------------------------------
@@ -326,6 +582,8 @@ class LabelStore:
         classes, for a label that is not a finite string or number."""
         if isinstance(label, np.generic):
             label = label.item()
+        if isinstance(label, str):
+            _check_text(label, "the label")
         if self._classes is not None:
             if label in self._classes:
                 return label
@@ -346,6 +604,8 @@ class LabelStore:
             if not known.all():
                 missing = [i for i, ok in zip(wanted, known, strict=True) if not ok]
                 raise DataError(f"unknown {self.id_column} ids: {_preview(missing)}")
+        for id_ in wanted:
+            _check_text(id_, "the id")
         return wanted
 
     def _read_table(
@@ -355,13 +615,16 @@ class LabelStore:
             return list(source.index), list(source)
         if not isinstance(source, pd.DataFrame):
             path = Path(source)
-            if not path.exists():
+            if not path.is_file():
                 raise DataError(f"no such file: {path}")
             suffix = path.suffix.lower()
             if suffix == ".jsonl":
-                labels = LabelStore(path, check_fingerprint=False).labels
-                return list(labels.index), list(labels["label"])
-            if suffix in {".parquet", ".pq"}:
+                if _is_label_log(path):
+                    log = LabelStore(path, check_fingerprint=False, read_only=True)
+                    labels = log.labels
+                    return list(labels.index), list(labels["label"])
+                source = _read_jsonl(path)
+            elif suffix in {".parquet", ".pq"}:
                 source = pd.read_parquet(path)
             elif suffix in {".csv", ".tsv"}:
                 source = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", dtype=object)
@@ -383,28 +646,16 @@ class LabelStore:
         return list(source[id_column]), list(source[label_column])
 
     # ------------------------------------------------------------------------------------------
-    # The log
+    # Replaying the records
     # ------------------------------------------------------------------------------------------
 
     def _reset(self) -> None:
-        self._current: dict[str, _Record] = {}
+        self._current: dict[str, _Entry] = {}
         self._ops: dict[str, list[tuple[str, Label | None, Label | None]]] = {}
         self._undo: list[str] = []
         self._redo: list[str] = []
-        self._offset = 0
-        self._lines = 0
+        self._history: list[_Entry] = []
         self._frame: pd.DataFrame | None = None
-
-    @contextmanager
-    def _locked(self) -> Iterator[int]:
-        """The log opened for appending, under this process's and other processes' lock."""
-        with self._thread_lock:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-                yield fd
-            finally:
-                os.close(fd)  # releases the flock
 
     def _undo_plan(self) -> Plan:
         if not self._undo:
@@ -419,157 +670,177 @@ class LabelStore:
         return [(i, label) for i, label, _ in self._ops[op]], ("redoes", op)
 
     def _write(self, plan: Callable[[], Plan], source: str) -> list[str]:
-        """Append one operation, planned from the up-to-date state under the lock."""
+        """Append one operation, planned from the up-to-date state under the lock; then read it
+        back (so memory only shows what was saved)."""
         if source not in SOURCES:
             raise DataError(f"source must be one of {', '.join(SOURCES)}, got {source!r}")
-        with self._locked() as fd:
-            external = self._sync(fd)
-            changes, link = plan()
-            op, time = uuid.uuid4().hex[:12], _now()
-            lines = []
-            for id_, label in changes:
-                previous = self._current.get(id_)
-                prev = None if previous is None else previous.label
-                if prev == label and type(prev) is type(label):
-                    continue
-                record = {"op": op, "id": id_, "label": label, "prev": prev, "time": time}
-                record["source"] = source
-                if link is not None:
-                    record[link[0]] = link[1]
-                lines.append(json.dumps(record, ensure_ascii=False) + "\n")
-            if lines:
-                _write_all(fd, "".join(lines).encode())
-                os.fsync(fd)
-            changed = self._sync(fd)
-        self._notify(external)
+        if self.read_only:
+            raise LabelStorageError(
+                errno.EROFS, f"the labels at {self.location} are read-only: nothing was saved"
+            )
+        external: list[str] = []
+        try:
+            with self._thread_lock:
+                with self._backend.locked(write=True):
+                    external = self._sync()
+                    records = self._records(*plan(), source)
+                    if records:
+                        self._backend.append(records)
+                if not records:
+                    return []
+                with self._backend.locked(write=False):
+                    changed = self._sync()
+        finally:
+            self._notify(external)
         self._notify(changed)
         return changed
 
-    def _sync(self, fd: int) -> list[str]:
-        """Replay the records after the last read position (the caller holds the lock)."""
-        size = os.fstat(fd).st_size
-        if size < self._offset:  # truncated by someone else: replay from scratch
-            self._reset()
-        if size == 0:
-            self._write_header(fd)
-            size = os.fstat(fd).st_size
-        data = os.pread(fd, size - self._offset, self._offset)
-        lines = data.split(b"\n")
-        partial = lines.pop()  # bytes after the last newline (b"" if the file ends with one)
-        changed: dict[str, None] = {}
-        position = self._offset
-        for i, raw in enumerate(lines):
-            number = self._lines + 1
-            last = i == len(lines) - 1 and not partial
-            try:
-                parsed = json.loads(raw) if raw.strip() else None
-            except ValueError:
-                if last:
-                    self._repair(fd, position, size)
-                    break
-                raise DataError(
-                    f"line {number} of the label log {self.path} is corrupt ({raw[:80]!r}); the "
-                    f"labels before it are intact. Fix or delete that line to open the log."
-                ) from None
-            position += len(raw) + 1
-            self._lines = number
-            self._offset = position
-            if parsed is None:
+    def _records(
+        self, changes: list[tuple[str, Label | None]], link: tuple[str, str] | None, source: str
+    ) -> list[dict[str, Any]]:
+        op, time = uuid.uuid4().hex[:12], _now()
+        records = []
+        for id_, label in changes:
+            previous = self._current.get(id_)
+            prev = None if previous is None else previous.label
+            if prev == label and type(prev) is type(label):
                 continue
-            if number == 1:
-                self._read_header(parsed)
-            else:
-                changed[self._apply(parsed, number)] = None
-        else:
-            if partial:
-                self._repair(fd, position, size)
-        if self._lines == 0:  # the torn line was the header itself
-            return self._sync(fd)
+            record = {"op": op, "id": id_, "label": label, "prev": prev, "time": time}
+            record.update(source=source, user=self.user)
+            if link is not None:
+                record[link[0]] = link[1]
+            records.append(record)
+        return records
+
+    def _sync(self) -> list[str]:
+        """Replay the records after the accepted position (the caller holds the backend lock).
+        Everything is checked before anything is applied."""
+        reset, located = self._backend.read()
+        if reset:
+            previous = list(self._current)
+            self._reset()
+            self.header = {}
+        if not self.header and self._backend.header is not None:
+            self._check_header(self._backend.header)
+        entries = [_entry(where, record) for where, record in located]
+        self._check_entries(located, entries)
+        self._backend.accept()
+        changed = dict.fromkeys(previous) if reset else {}
+        for entry in entries:
+            self._apply(entry)
+            changed[entry.id] = None
         if changed:
             self._frame = None
         return list(changed)
 
-    def _write_header(self, fd: int) -> None:
-        header = {
-            "format": FORMAT,
-            "version": VERSION,
-            "fingerprint": self.fingerprint,
-            "id_column": self.id_column,
-            "created": _now(),
-        }
-        _write_all(fd, (json.dumps(header) + "\n").encode())
-        os.fsync(fd)
-        directory = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
-
-    def _read_header(self, header: Any) -> None:
-        if not isinstance(header, dict) or header.get("format") != FORMAT:
-            raise DataError(f"{self.path} is not a galwidget label log (line 1: {header!r:.80})")
+    def _check_header(self, header: dict[str, Any]) -> None:
         if header.get("version", 0) > VERSION:
             raise DataError(
-                f"{self.path} was written by a newer galwidget (format version "
+                f"{self.location} was written by a newer galwidget (format version "
                 f"{header['version']}, this one reads {VERSION}); upgrade galwidget"
             )
         theirs = header.get("fingerprint")
-        if self._check_fingerprint and self.fingerprint and theirs and theirs != self.fingerprint:
+        if (
+            self._check_fingerprint
+            and self.fingerprint
+            and theirs not in self._fingerprints | {None}
+        ):
             raise DataError(
-                f"the label log {self.path} was written for different data (fingerprint {theirs}, "
-                f"this data has {self.fingerprint}: the ids or features differ). To use those "
-                f"labels anyway, open it with LabelStore(..., check_fingerprint=False) or copy "
-                f"them into this data's store with store.import_labels({str(self.path)!r})"
+                f"the label log {self.location} was written for different data (fingerprint "
+                f"{theirs}, this data has {self.fingerprint}: the ids or features differ). To use "
+                f"those labels anyway, open it with LabelStore(..., check_fingerprint=False) or "
+                f"copy them into this data's store with store.import_labels({self.location!r})"
             )
-        self.header = header
+        self.header = dict(header)
         self.fingerprint = self.fingerprint or theirs
 
-    def _apply(self, record: Any, number: int) -> str:
-        try:
-            op, id_, label, prev = record["op"], record["id"], record["label"], record["prev"]
-            time, source = record["time"], record["source"]
-        except (KeyError, TypeError):
-            raise DataError(
-                f"line {number} of the label log {self.path} is not a label record: {record!r:.120}"
-            ) from None
-        if op not in self._ops:  # the first record of a new operation
-            if "undoes" in record:
-                _move(record["undoes"], self._undo, self._redo)
-            elif "redoes" in record:
-                _move(record["redoes"], self._redo, self._undo)
-            else:
-                self._undo.append(op)
-                self._redo.clear()
-            self._ops[op] = []
-        if "undoes" not in record and "redoes" not in record:
-            self._ops[op].append((id_, label, prev))
-        if label is None:
-            self._current.pop(id_, None)
-        else:
-            self._current[id_] = _Record(id_, label, time, source)
-        return id_
+    def _check_entries(self, located: list[Located], entries: list[_Entry]) -> None:
+        if self._ids is not None and entries:
+            known = pd.Index([e.id for e in entries]).isin(self._ids)
+            if not known.all():
+                bad = int(np.flatnonzero(~known)[0])
+                raise DataError(
+                    f"{located[bad][0]}: unknown {self.id_column} id {entries[bad].id!r}: the "
+                    f"labels are not for this data; open them with check_fingerprint=False and "
+                    f"ids=None, or import the ids that exist"
+                )
+        ops = set(self._ops)
+        for (where, _), entry in zip(located, entries, strict=True):
+            target = entry.undoes or entry.redoes
+            if target is not None and target not in ops:
+                raise DataError(f"{where}: it undoes or redoes an unknown operation {target!r}")
+            ops.add(entry.op)
 
-    def _repair(self, fd: int, start: int, size: int) -> None:
-        """Move a torn last line (a crash mid-write) to ``<log>.corrupt-<time>`` and truncate."""
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-        backup = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
-        with open(backup, "wb") as out:
-            out.write(os.pread(fd, size - start, start))
-            out.flush()
-            os.fsync(out.fileno())
-        os.ftruncate(fd, start)
-        os.fsync(fd)
-        warnings.warn(
-            f"the last line of the label log {self.path} (line {self._lines + 1}) was incomplete, "
-            f"probably from a crash while writing; it was skipped and saved to {backup.name}. "
-            f"All earlier labels are intact.",
-            stacklevel=4,
-        )
+    def _apply(self, entry: _Entry) -> None:
+        if entry.op not in self._ops:  # the first record of a new operation
+            if entry.undoes is not None:
+                _move(entry.undoes, self._undo, self._redo)
+            elif entry.redoes is not None:
+                _move(entry.redoes, self._redo, self._undo)
+            else:
+                self._undo.append(entry.op)
+                self._redo.clear()
+            self._ops[entry.op] = []
+        if entry.undoes is None and entry.redoes is None:
+            self._ops[entry.op].append((entry.id, entry.label, entry.prev))
+        if entry.label is None:
+            self._current.pop(entry.id, None)
+        else:
+            self._current[entry.id] = entry
+        self._history.append(entry)
 
     def _notify(self, changed: list[str]) -> None:
         if changed:
             for callback in list(self._callbacks):
                 callback(changed)
+
+
+def _entry(where: str, record: Any) -> _Entry:
+    """A record checked field by field; :class:`DataError` naming ``where`` otherwise."""
+
+    def bad(problem: str) -> DataError:
+        return DataError(f"{where}: {problem} (record {record!r:.160})")
+
+    if not isinstance(record, dict):
+        raise bad("not a label record")
+    missing = [k for k in ("op", "id", "label", "prev", "time", "source") if k not in record]
+    if missing:
+        raise bad(f"not a label record: no {', '.join(missing)}")
+    for field in ("op", "id", "time", "source", "user", "undoes", "redoes"):
+        value = record.get(field)
+        optional = field in ("user", "undoes", "redoes")
+        if not (isinstance(value, str) and value) and not (optional and value is None):
+            raise bad(f"{field} must be a non-empty string, got {value!r:.60}")
+    for field in ("label", "prev"):
+        value = record[field]
+        if value is not None and (
+            not isinstance(value, str | int | float)
+            or (isinstance(value, float) and not math.isfinite(value))
+        ):
+            raise bad(f"{field} must be a string, a finite number or null, got {value!r:.60}")
+    for field, value in record.items():
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise bad(f"{field} contains a lone surrogate") from None
+    if record["source"] not in SOURCES:
+        raise bad(f"source must be one of {', '.join(SOURCES)}")
+    try:
+        datetime.fromisoformat(record["time"])
+    except ValueError:
+        raise bad(f"time {record['time']!r:.60} is not an ISO date") from None
+    return _Entry(
+        record["op"],
+        record["id"],
+        record["label"],
+        record["prev"],
+        record["time"],
+        record["source"],
+        record.get("user"),
+        record.get("undoes"),
+        record.get("redoes"),
+    )
 
 
 def _move(op: str, source: list[str], target: list[str]) -> None:
@@ -578,10 +849,265 @@ def _move(op: str, source: list[str], target: list[str]) -> None:
     target.append(op)
 
 
+def _adopt(legacy: Path, path: Path) -> Path:
+    """Rename a log found under a legacy fingerprint to ``path`` (never over an existing file);
+    where that is impossible (a read-only folder), keep using it where it is."""
+    try:
+        os.link(legacy, path)
+    except FileExistsError:
+        return path
+    except OSError:
+        return legacy
+    try:
+        os.unlink(legacy)
+    except FileNotFoundError:
+        pass
+    return path
+
+
+# ----------------------------------------------------------------------------------------------
+# The JSON-lines log file
+# ----------------------------------------------------------------------------------------------
+
+# How every galwidget log starts (json.dumps of the header puts "format" first).
+HEADER_PREFIX = json.dumps({"format": FORMAT})[:-1].encode()
+# Bytes before the read position remembered to notice a log rewritten behind the store's back.
+TAIL = 64
+NOT_WRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS)
+
+
+class _LogFile:
+    """The JSON-lines log: one fd per access, under ``flock``; position = bytes read so far."""
+
+    def __init__(self, path: Path, *, header: dict[str, Any], read_only: bool) -> None:
+        self.path = path
+        self.location = str(path)
+        self.read_only = read_only
+        self.header: dict[str, Any] | None = None
+        self._new_header = header
+        self._fd = -1
+        # The accepted position: bytes, lines, the file's identity and the bytes before it.
+        self._offset = self._lines = 0
+        self._identity: tuple[int, int] | None = None
+        self._tail = b""
+        self._pending: tuple[int, int, bytes] = (0, 0, b"")
+        self._warned_tail: tuple[int, int] | None = None
+        if path.is_dir():
+            raise DataError(f"the label log {path} is a directory")
+        if not read_only:
+            self._create()
+
+    def _create(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644))
+        except OSError as error:
+            if error.errno not in NOT_WRITABLE or not self.path.is_file():
+                raise LabelStorageError(
+                    error.errno, f"cannot create the label log {self.path}: {error.strerror}"
+                ) from None
+            self.read_only = True
+
+    @contextmanager
+    def locked(self, write: bool) -> Iterator[None]:
+        try:
+            fd = os.open(self.path, os.O_RDONLY if self.read_only else os.O_RDWR | os.O_APPEND)
+        except FileNotFoundError:
+            raise DataError(f"the label log {self.path} has disappeared") from None
+        except OSError as error:
+            raise LabelStorageError(
+                error.errno, f"cannot open the label log {self.path}: {error.strerror}"
+            ) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            self._fd = fd
+            yield
+        finally:
+            self._fd = -1
+            os.close(fd)  # releases the flock
+
+    def changed(self) -> bool:
+        try:
+            stat = os.stat(self.path)
+        except FileNotFoundError:
+            return True  # the next read says so
+        return (stat.st_dev, stat.st_ino) != self._identity or stat.st_size != self._offset
+
+    def read(self) -> tuple[bool, list[Located]]:
+        fd = self._fd
+        stat = os.fstat(fd)
+        reset = self._lines > 0 and not self._unchanged(stat)
+        if reset:
+            warnings.warn(
+                f"the label log {self.path} was truncated or replaced by something other than "
+                f"galwidget; it is read again from the start (labels no longer in it are gone)",
+                stacklevel=5,
+            )
+            self._offset = self._lines = 0
+            self.header = None
+        self._identity = (stat.st_dev, stat.st_ino)
+        size = stat.st_size
+        if size == 0:
+            if self.read_only:
+                self._pending = (0, 0, b"")
+                return reset, []
+            self._write_header(fd)
+            size = os.fstat(fd).st_size
+        data = os.pread(fd, size - self._offset, self._offset)
+        lines = data.split(b"\n")
+        partial = lines.pop()  # bytes after the last newline (b"" if the file ends with one)
+        located: list[Located] = []
+        position, number, torn = self._offset, self._lines, False
+        for i, raw in enumerate(lines):
+            try:
+                parsed = json.loads(raw) if raw.strip() else None
+            except ValueError:
+                if i == len(lines) - 1 and not partial and self._torn(number, raw):
+                    torn = True
+                    break
+                if number == 0:
+                    raise self._not_a_log(raw) from None
+                raise DataError(
+                    f"line {number + 1} of the label log {self.path} is corrupt ({raw[:80]!r}); "
+                    f"the labels before it are intact. Fix or delete that line to open the log."
+                ) from None
+            position += len(raw) + 1
+            number += 1
+            if number == 1:
+                if not isinstance(parsed, dict) or parsed.get("format") != FORMAT:
+                    raise self._not_a_log(raw)
+                self.header = parsed
+            elif parsed is not None:
+                located.append((f"line {number} of the label log {self.path}", parsed))
+        if partial and not torn:
+            if not self._torn(number, partial):
+                raise self._not_a_log(partial)
+            torn = True
+        if torn and not self.read_only:
+            self._repair(position, size)
+            again, located = self.read()
+            return reset or again, located
+        if torn and self._warned_tail != (position, size):
+            self._warned_tail = (position, size)
+            warnings.warn(
+                f"the last line of the read-only label log {self.path} is incomplete (probably "
+                f"a crash while writing); it is ignored",
+                stacklevel=5,
+            )
+        start = max(0, position - TAIL)
+        self._pending = (position, number, os.pread(fd, position - start, start))
+        return reset, located
+
+    def accept(self) -> None:
+        self._offset, self._lines, self._tail = self._pending
+
+    def _unchanged(self, stat: os.stat_result) -> bool:
+        """Whether the bytes read so far are still there (same file, not rewritten)."""
+        if (stat.st_dev, stat.st_ino) != self._identity or stat.st_size < self._offset:
+            return False
+        start = self._offset - len(self._tail)
+        return os.pread(self._fd, len(self._tail), start) == self._tail
+
+    def _not_a_log(self, line: bytes) -> DataError:
+        return DataError(
+            f"{self.path} is not a galwidget label log (line 1: {line[:80]!r}); it was left "
+            f"untouched"
+        )
+
+    def _torn(self, lines_before: int, raw: bytes) -> bool:
+        """Whether ``raw``, an unparsable last line, is a record or header cut short by a crash
+        (rather than a sign that this is not a galwidget log at all)."""
+        if lines_before > 0:
+            return True
+        return raw.startswith(HEADER_PREFIX) or HEADER_PREFIX.startswith(raw)
+
+    def _repair(self, start: int, size: int) -> None:
+        """Move a torn last line (a crash mid-write) to ``<log>.corrupt-<time>`` and truncate."""
+        fd = self._fd
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        backup = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+        try:
+            with open(backup, "wb") as out:
+                out.write(os.pread(fd, size - start, start))
+                out.flush()
+                os.fsync(out.fileno())
+            os.ftruncate(fd, start)
+            os.fsync(fd)
+        except OSError as error:
+            raise LabelStorageError(
+                error.errno, f"cannot repair the torn end of the label log {self.path}: {error}"
+            ) from None
+        warnings.warn(
+            f"the last line of the label log {self.path} was incomplete, probably from a crash "
+            f"while writing; it was skipped and saved to {backup.name}. All earlier labels are "
+            f"intact.",
+            stacklevel=6,
+        )
+
+    def _write_header(self, fd: int) -> None:
+        header = (json.dumps(self._new_header) + "\n").encode()
+        try:
+            _write_all(fd, header)
+            os.fsync(fd)
+            directory = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                os.fsync(directory)
+            finally:
+                os.close(directory)
+        except OSError as error:
+            _truncate_quietly(fd, 0)
+            raise LabelStorageError(
+                error.errno, f"cannot write the label log {self.path}: {error.strerror}"
+            ) from None
+
+    def append(self, records: list[dict[str, Any]]) -> None:
+        data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode()
+        fd = self._fd
+        start = os.fstat(fd).st_size
+        try:
+            _write_all(fd, data)
+            os.fsync(fd)
+        except OSError as error:
+            _truncate_quietly(fd, start)
+            raise LabelStorageError(
+                error.errno,
+                f"the label change was NOT saved: writing the label log {self.path} failed "
+                f"({error.strerror}); the labels are as they were",
+            ) from None
+
+    def close(self) -> None:
+        """Nothing to release: the log is opened per access."""
+
+
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
+
+
+def _truncate_quietly(fd: int, size: int) -> None:
+    """Cut off a failed write; if even that fails, the next read repairs the torn end."""
+    try:
+        os.ftruncate(fd, size)
+        os.fsync(fd)
+    except OSError:
+        pass
+
+
+def _is_label_log(path: Path) -> bool:
+    with open(path, "rb") as file:
+        return file.read(len(HEADER_PREFIX)) == HEADER_PREFIX
+
+
+def _read_jsonl(path: Path) -> pd.DataFrame:
+    """A JSON-lines table (one object per line), read only."""
+    try:
+        return pd.read_json(path, lines=True, dtype=False, convert_dates=False)
+    except ValueError as error:
+        raise DataError(
+            f"cannot import {path}: it is neither a galwidget label log nor a JSON-lines table "
+            f"({error})"
+        ) from None
 
 
 def _numbers_back(column: pd.Series) -> pd.Series:

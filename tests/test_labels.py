@@ -41,7 +41,8 @@ def test_set_remove_get_and_frames(tmp_path):
 
     labels = store.labels
     assert labels.index.name == "iauname"
-    assert list(labels.columns) == ["label", "time", "source"]
+    assert list(labels.columns) == ["label", "time", "source", "user"]
+    assert labels["user"].unique().tolist() == [gw.labels.default_user()]
     assert labels.loc["J000003", "source"] == "key"
     assert labels.loc["J000001", "source"] == "python"
     assert str(labels["time"].dt.tz) == "UTC"
