@@ -9,11 +9,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from sklearn.decomposition import PCA
-from sklearn.neighbors import NearestNeighbors
 
 import galwidget as gw
 from galwidget.datasets import MORPHOLOGIES, SyntheticThumbnails
+from galwidget.datasets.calibration import difficulty
 from galwidget.datasets.synthetic import CHUNK_ROWS, _galactic_latitude, _unique_names
 
 N = 4000
@@ -125,13 +124,18 @@ def test_vote_fractions_are_valid_and_follow_morphology(
     questions = fractions.T.groupby(lambda c: c.split("_")[0]).sum().T
     np.testing.assert_allclose(questions.to_numpy(), 1.0, atol=1e-4)
 
-    def mean(column: str, *classes: str) -> float:
-        return float(reps.meta.loc[np.isin(morphology, classes), column].mean())
+    # Fine structure (arms, bars, rings) is judged on well-resolved galaxies: blurred ones hide it.
+    resolved = reps.images.params["blur"].to_numpy() < 0.3
+
+    def mean(column: str, *classes: str, where: np.ndarray | bool = True) -> float:
+        return float(reps.meta.loc[np.isin(morphology, classes) & where, column].mean())
 
     spiral_yes = "has-spiral-arms_yes_fraction"
+    spirals = ("spiral", "barred spiral")
     assert (
-        mean(spiral_yes, "spiral", "barred spiral") > 0.6 > 0.25 > mean(spiral_yes, "smooth round")
+        mean(spiral_yes, *spirals, where=resolved) > 0.5 > 0.25 > mean(spiral_yes, "smooth round")
     )
+    assert mean(spiral_yes, *spirals, where=~resolved) < mean(spiral_yes, *spirals, where=resolved)
     featured = "smooth-or-featured_featured-or-disk_fraction"
     assert mean(featured, "smooth round", "smooth cigar") < 0.3 < 0.7 < mean(featured, "spiral")
     assert (
@@ -139,9 +143,13 @@ def test_vote_fractions_are_valid_and_follow_morphology(
         > 0.7
         > mean("disk-edge-on_yes_fraction", "spiral")
     )
-    assert mean("bar_strong_fraction", "barred spiral") > 2 * mean("bar_strong_fraction", "spiral")
+    assert mean("bar_strong_fraction", "barred spiral", where=resolved) > 2 * mean(
+        "bar_strong_fraction", "spiral", where=resolved
+    )
     assert mean("bar_no_fraction", "spiral") > 0.6
-    assert mean("rings_yes_fraction", "ring") > 0.5 > 0.2 > mean("rings_yes_fraction", "spiral")
+    ring_yes = "rings_yes_fraction"
+    assert mean(ring_yes, "ring", where=resolved) > 0.3 > 0.15 > mean(ring_yes, "spiral")
+    assert mean(ring_yes, "ring", where=~resolved) < mean(ring_yes, "ring", where=resolved)
     assert (
         mean("merging_merger_fraction", "merger")
         > 0.4
@@ -157,25 +165,16 @@ def test_vote_fractions_are_valid_and_follow_morphology(
 # ----------------------------------------------------------------------------------------------
 
 
-def test_nearest_neighbours_share_morphology_and_rings_are_findable(
-    reps: gw.Representations, morphology: np.ndarray
-) -> None:
-    k = 10
-    nn = NearestNeighbors(n_neighbors=k + 1, algorithm="brute").fit(reps.features)
-    _, neighbours = nn.kneighbors(reps.features)
-    same = morphology[neighbours[:, 1:]] == morphology[:, None]
-    rings = reps.meta["is_ring"].to_numpy()
-    assert rings.sum() >= 30
-    assert same.mean() >= 0.9
-    ring_agreement = same[rings].mean()
-    assert ring_agreement >= 0.85
-    base_rate = rings.mean()
-    assert ring_agreement / base_rate >= 30  # rings sit among rings, far above their 1–2 %
-
-
-def test_features_have_low_intrinsic_dimension(reps: gw.Representations) -> None:
-    explained = PCA(n_components=20).fit(reps.features).explained_variance_ratio_.sum()
-    assert explained > 0.9
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_difficulty_matches_the_real_gz_decals_features(seed: int) -> None:
+    """Calibrated against Walmsley et al. (2022): PCA-10 variance 0.844, ring probe ~0.86."""
+    figures = difficulty(gw.datasets.synthetic(n=20_000, seed=seed), seed=seed, repeats=10)
+    assert 0.80 <= figures["pca10_variance"] <= 0.89
+    assert 0.80 <= figures["ring_probe_accuracy"] <= 0.90
+    assert 0.01 <= figures["ring_fraction"] <= 0.02
+    # Neighbours share morphology often but not always; rings sit among rings far above chance.
+    assert 0.75 <= figures["knn_same_class"] <= 0.92
+    assert figures["knn_same_class_rings"] >= 5 * figures["ring_fraction"]
 
 
 def test_bad_sizes_are_rejected() -> None:
@@ -266,27 +265,38 @@ def test_edge_on_disks_are_much_more_elongated_than_round_ellipticals(
 def test_rings_show_a_dip_between_centre_and_ring(
     reps: gw.Representations, morphology: np.ndarray
 ) -> None:
-    params = reps.images.params
-    face_on = params["axis_ratio"] > 0.85
+    # Seen face-on in good seeing: the same galaxies with axis ratio 0.95 and blur 0.2.
+    params = reps.images.params.assign(axis_ratio=np.float32(0.95), blur=np.float32(0.2))
+    images = SyntheticThumbnails(params, seed=1)
 
     def peak_over_dip(galaxy: str) -> float:
         p = params.loc[galaxy]
-        r50 = p["extent"] * reps.images.size
+        r50 = p["extent"] * images.size
         radius = p["ring_radius"] * r50
-        inside = _radial_profile(reps.images(galaxy), np.linspace(0.3, 0.8, 6) * radius)
-        ring = _radial_profile(reps.images(galaxy), np.linspace(0.9, 1.1, 3) * radius)
+        inside = _radial_profile(images(galaxy), np.linspace(0.3, 0.8, 6) * radius)
+        ring = _radial_profile(images(galaxy), np.linspace(0.9, 1.1, 3) * radius)
         return ring.max() / max(inside.min(), 1.0)
 
-    rings = _pick(params, morphology, "ring", lambda p: face_on & (p["ring_strength"] > 0.7), 3)
+    rings = _pick(params, morphology, "ring", lambda p: p["ring_strength"] > 0.7, 3)
     plain = _pick(
         params,
         morphology,
         "disk",
-        lambda p: face_on & (p["ring_strength"] < 0.1) & (p["bar_strength"] < 0.2),
+        lambda p: (p["ring_strength"] < 0.1) & (p["bar_strength"] < 0.2),
         3,
     )
     assert min(peak_over_dip(g) for g in rings) > 1.15
     assert max(peak_over_dip(g) for g in plain) < 1.05
+
+    blurred = SyntheticThumbnails(params.assign(blur=np.float32(1.2)), seed=1)
+    radii = np.linspace(0.3, 1.2, 10) * params.loc[rings[0], "ring_radius"]
+    radii *= params.loc[rings[0], "extent"] * images.size
+
+    def ring_contrast(image: np.ndarray) -> float:
+        profile = _radial_profile(image, radii)
+        return profile[-3:].max() / max(profile[:6].min(), 1.0)
+
+    assert ring_contrast(blurred(rings[0])) < ring_contrast(images(rings[0])) - 0.1
 
 
 # ----------------------------------------------------------------------------------------------

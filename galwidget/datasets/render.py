@@ -2,8 +2,11 @@
 
 Each galaxy is a sum of components on a pixel grid — Sérsic bulge, inclined exponential disk,
 logarithmic spiral arms, bar, ring, star-forming clumps, companion and tidal tails — each with its
-own g/r/z colour (bulges red, arms and clumps blue). Foreground stars and faint background
-galaxies are added, the image is blurred by a Gaussian PSF, sky noise is added and the g, r, z
+own g/r/z colour (bulges red, arms and clumps blue). Foreground stars (as many as the latent
+``crowding`` says) and faint background galaxies are added, the image is blurred by a Gaussian
+PSF of the galaxy's seeing (``blur`` half-light radii FWHM, the same parameter that dims fine
+structure in its features and vote fractions), sky noise is added (``depth`` scales the galaxy's
+signal-to-noise) and the g, r, z
 bands are shown as blue, green and red with an asinh stretch, like Legacy Survey cutouts.
 """
 
@@ -126,7 +129,7 @@ def render_galaxy(p: dict[str, Any], size: int, rng: np.random.Generator) -> np.
     r50 = p["extent"] * size
     centre = (size - 1) / 2 + rng.normal(0.0, 0.4 * scale, 2)
     frame = _Frame(size, centre, p["position_angle"], p["axis_ratio"])
-    flux = SURFACE_BRIGHTNESS * p["brightness"] * 2 * np.pi * r50**2 * p["axis_ratio"]
+    flux = SURFACE_BRIGHTNESS * p["brightness"] * p["depth"] * 2 * np.pi * r50**2 * p["axis_ratio"]
     artefact = p["artefact_score"] > 0.5
     if artefact:
         flux *= 0.3
@@ -141,8 +144,9 @@ def render_galaxy(p: dict[str, Any], size: int, rng: np.random.Generator) -> np.
         bands *= 1 - p["dust"] * DUST_EXTINCTION[:, None, None] * lane[None]
     if p["companion_flux"] > 0 or p["tidal"] > 0.15:
         bands += _interaction(p, frame, r50, flux, rng)
-    bands += _field(frame.coords, scale, rng)
-    psf = rng.uniform(0.9, 1.4) * scale
+    bands += _field(frame.coords, scale, p["crowding"], rng)
+    # The seeing FWHM is ``blur`` half-light radii (the thumbnail is framed by the galaxy's size).
+    psf = float(np.clip(p["blur"] * r50 / 2.355, 0.6 * scale, 8.0 * scale))
     bands = np.stack([gaussian_filter(band, psf) for band in bands])
     if artefact:
         bands += _artefact(p, frame, scale, rng)
@@ -263,13 +267,16 @@ def _interaction(
     return bands
 
 
-def _field(coords: np.ndarray, scale: float, rng: np.random.Generator) -> np.ndarray:
-    """Foreground stars (point sources) and faint, small background galaxies, in g/r/z."""
+def _field(
+    coords: np.ndarray, scale: float, crowding: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Foreground stars (point sources, ``1.5 * crowding`` on average at the reference size) and
+    faint, small background galaxies, in g/r/z."""
     size = len(coords)
     bands = np.zeros((3, size, size))
     area = scale**2
     for count, sigma, log_flux, redness in (
-        (rng.poisson(1.5 * area), (0.3, 0.4), (1.8, 3.8), (-0.2, 1.3)),
+        (rng.poisson(1.5 * crowding * area), (0.3, 0.4), (1.8, 3.8), (-0.2, 1.3)),
         (rng.poisson(4.0 * area), (0.6, 1.8), (1.3, 2.3), (0.3, 1.2)),
     ):
         for _ in range(count):
