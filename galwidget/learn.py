@@ -6,22 +6,31 @@ Strategies (:data:`STRATEGIES`):
   most probable classes).
 - ``"top"``: the most probable galaxies of the ``target`` class ("find more rings").
 - ``"ei"``: Gaussian-process regression on numeric interest scores (e.g. 0–5) and expected
-  improvement, as in the anomaly search of Walmsley et al. (2022).
+  improvement, as in the anomaly search of Walmsley et al. (2022). The GP mean is computed for
+  every galaxy, its standard deviation (the O(n · labels²) part) only on a *candidate pool* of
+  at most ``gp_pool`` galaxies: the highest predicted interest (half), the farthest from any
+  labelled galaxy (a quarter: where the GP is most uncertain) and a seeded random sample (the
+  rest). Expected improvement, hence every suggestion, is taken over the pool; ``Fit.std`` is NaN
+  outside it.
 - ``"random"``: unlabelled galaxies at random (the baseline).
 
 Classifier strategies use any scikit-learn classifier with ``predict_proba`` (default a
 class-balanced logistic regression) on PCA features. Suggestions never include labelled galaxies.
+After each retrain a :class:`ModelReport` (cross-validated accuracy and ROC AUC with their spread
+over folds, labels per class) is computed on the same thread as the training, i.e. on the
+background worker for :meth:`Learner.retrain_async`.
 :func:`simulate` replays a labelling session against ground truth to compare strategies.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -32,6 +41,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import pairwise_distances_argmin_min, roc_auc_score
+from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
 
 from galwidget.data import DataError, Representations, _preview
@@ -41,6 +52,7 @@ __all__ = [
     "STRATEGIES",
     "Fit",
     "Learner",
+    "ModelReport",
     "check_strategy",
     "expected_improvement",
     "learning_features",
@@ -50,6 +62,12 @@ __all__ = [
 STRATEGIES = ("uncertainty", "top", "ei", "random")
 # Rows scored per predict call: bounds the memory of GP kernel matrices for 340k galaxies.
 CHUNK = 32768
+# Rows per GP call: short calls let the main thread take the GIL back often (stalls < 50 ms).
+GP_CHUNK = 8192
+# Default size of the GP + EI candidate pool.
+GP_POOL = 8192
+# Cross-validation folds of the model report (fewer when a class has fewer labels).
+REPORT_FOLDS = 5
 # Exploration margin of expected improvement, in interest-score units.
 EI_XI = 0.01
 # Interest scores the simulated labeller gives for "ei".
@@ -79,6 +97,49 @@ def learning_features(data: Representations | np.ndarray, n_components: int = 40
 
 
 @dataclass(frozen=True)
+class ModelReport:
+    """How good the classifier is now: cross-validated on the labels so far.
+
+    Out-of-fold predictions of ``n_folds`` stratified folds (at most :data:`REPORT_FOLDS`, fewer
+    when a class has fewer labels); the metrics are means over folds and ``*_std`` their standard
+    deviation over folds. Classifiers: accuracy of the most probable class; ROC AUC of the
+    ``target`` class against the rest (of the second class when no target is set; one-vs-rest
+    macro average with more than two classes and no target). GP (``"ei"``): a galaxy counts as
+    interesting when its score is above the middle of the labelled range; accuracy of the
+    predicted mean on that side, ROC AUC of the predicted mean. With fewer than two labels in any
+    class the metrics are NaN and ``n_folds`` is 0.
+
+    Attributes:
+        accuracy, accuracy_std, roc_auc, roc_auc_std: the metrics and their spread over folds.
+        n_folds: number of folds (0: too few labels to cross-validate).
+        labels_per_class: number of labels per class (``str`` of the label; scores as ``"5"``).
+    """
+
+    accuracy: float
+    accuracy_std: float
+    roc_auc: float
+    roc_auc_std: float
+    n_folds: int
+    labels_per_class: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-safe dict of the fields; NaN metrics become ``None``."""
+        return {
+            **{
+                name: None if np.isnan(value) else float(value)
+                for name, value in (
+                    ("accuracy", self.accuracy),
+                    ("accuracy_std", self.accuracy_std),
+                    ("roc_auc", self.roc_auc),
+                    ("roc_auc_std", self.roc_auc_std),
+                )
+            },
+            "n_folds": int(self.n_folds),
+            "labels_per_class": {str(k): int(v) for k, v in self.labels_per_class.items()},
+        }
+
+
+@dataclass(frozen=True)
 class Fit:
     """A trained model and its scores over all galaxies.
 
@@ -89,7 +150,9 @@ class Fit:
         std: ``(n,)`` GP standard deviation (``"gp"`` only).
         labelled: positions of the galaxies trained on (never suggested).
         best: the highest interest score labelled (``"gp"`` only).
-        seconds: time taken to train and score.
+        seconds: time taken to train and score (the report not included).
+        report: cross-validated quality of the model (``None`` for ``"none"`` fits or when the
+            learner was made with ``report=False``).
     """
 
     kind: str
@@ -100,6 +163,7 @@ class Fit:
     labelled: np.ndarray
     best: float
     seconds: float
+    report: ModelReport | None = None
 
 
 class Learner:
@@ -113,7 +177,9 @@ class Learner:
             needs a retrain).
         target: the class ``"top"`` looks for; also selects the column :attr:`scores` returns.
         ids: galaxy ids for an array (default: positions 0..n-1); taken from ``data`` otherwise.
-        seed: seeds the ``"random"`` strategy and the order of tied suggestions.
+        seed: seeds the ``"random"`` strategy, the GP's random pool and tied suggestions.
+        gp_pool: size of the ``"ei"`` candidate pool (see the module docstring).
+        report: compute a :class:`ModelReport` after each retrain.
     """
 
     def __init__(
@@ -125,6 +191,9 @@ class Learner:
         ids: pd.Index | None = None,
         n_components: int = 40,
         seed: int = 0,
+        *,
+        gp_pool: int = GP_POOL,
+        report: bool = True,
     ) -> None:
         self.features = learning_features(data, n_components)
         if isinstance(data, Representations):
@@ -139,7 +208,12 @@ class Learner:
             raise DataError(f"{type(self.estimator).__name__} has no predict_proba")
         self.strategy = strategy
         self.target = target
+        if gp_pool < 1:
+            raise DataError(f"gp_pool must be a positive number of galaxies, got {gp_pool}")
+        self.gp_pool = int(gp_pool)
+        self.report = report
         self._rng = np.random.default_rng(seed)
+        self._pool_rng = np.random.default_rng([seed, 1])
         self._fit: Fit | None = None
         self._installed = 0  # request number of the installed fit
         self._requests = 0
@@ -242,6 +316,8 @@ class Learner:
             fit = self._train_gp(positions, values, started)
         else:
             fit = self._train_classifier(positions, values, started)
+        if self.report and fit.kind != "none":
+            fit = dataclasses.replace(fit, report=self._report(fit, values))
         with self._lock:
             if request > self._installed:
                 self._fit, self._installed = fit, request
@@ -292,14 +368,82 @@ class Learner:
         with warnings.catch_warnings(), threadpool_limits(1, "blas"):
             warnings.simplefilter("ignore", ConvergenceWarning)  # noise at its bound: exact labels
             model.fit(train, interest)
-        mean, std = np.empty(len(self.features)), np.empty(len(self.features))
-        for start in range(0, len(self.features), CHUNK):
-            chunk = self.features[start : start + CHUNK].astype(np.float64)
-            mean[start : start + CHUNK], std[start : start + CHUNK] = model.predict(
-                chunk, return_std=True
-            )
+            mean, std = self._gp_scores(model, train)
         seconds = time.perf_counter() - started
         return Fit("gp", model, [], mean, std, positions, float(interest.max()), seconds)
+
+    def _gp_scores(
+        self, model: GaussianProcessRegressor, train: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """GP mean of every galaxy; standard deviation on the candidate pool, NaN elsewhere."""
+        n = len(self.features)
+        mean, std = np.empty(n), np.full(n, np.nan)
+        if n <= self.gp_pool:  # the pool is everything
+            for start in range(0, n, GP_CHUNK):
+                chunk = self.features[start : start + GP_CHUNK].astype(np.float64)
+                mean[start : start + GP_CHUNK], std[start : start + GP_CHUNK] = model.predict(
+                    chunk, return_std=True
+                )
+            return mean, std
+        far = np.empty(n)  # distance to the nearest labelled galaxy
+        for start in range(0, n, GP_CHUNK):
+            chunk = self.features[start : start + GP_CHUNK].astype(np.float64)
+            mean[start : start + GP_CHUNK] = model.predict(chunk)
+            far[start : start + GP_CHUNK] = pairwise_distances_argmin_min(chunk, train)[1]
+        top, novel = max(1, self.gp_pool // 2), self.gp_pool // 4
+        chosen = np.zeros(n, dtype=bool)
+        chosen[np.argpartition(-mean, top - 1)[:top]] = True
+        if novel:
+            chosen[np.argpartition(-far, novel - 1)[:novel]] = True
+        rest = np.flatnonzero(~chosen)
+        chosen[self._pool_rng.choice(rest, self.gp_pool - chosen.sum(), replace=False)] = True
+        pool = np.flatnonzero(chosen)
+        for start in range(0, len(pool), GP_CHUNK):
+            rows = pool[start : start + GP_CHUNK]
+            std[rows] = model.predict(self.features[rows].astype(np.float64), return_std=True)[1]
+        return mean, std
+
+    def _report(self, fit: Fit, values: np.ndarray) -> ModelReport:
+        """Cross-validate a model like ``fit``'s on its labels (see :class:`ModelReport`)."""
+        features = self.features[fit.labelled]
+        if fit.kind == "gp":
+            interest = values.astype(np.float64)
+            counts = pd.Series(interest).value_counts(sort=False)
+            per_class = {f"{value:g}": int(count) for value, count in counts.items()}
+            middle = (interest.min() + interest.max()) / 2
+            interesting = interest > middle
+            model = GaussianProcessRegressor(
+                fit.model.kernel_, normalize_y=True, optimizer=None, random_state=0
+            )
+
+            def fold(train: np.ndarray, test: np.ndarray) -> tuple[float, float]:
+                predicted = (
+                    clone(model).fit(features[train], interest[train]).predict(features[test])
+                )
+                truth = interesting[test]
+                return float(((predicted > middle) == truth).mean()), _auc(truth, predicted)
+
+            return _cross_validate(interesting, per_class, fold)
+        counts = pd.Series(values).value_counts(sort=False)
+        per_class = {str(value): int(count) for value, count in counts.items()}
+        positive = self.target if self.target in fit.classes else None
+        if positive is None and len(fit.classes) == 2:
+            positive = fit.classes[1]
+
+        def fold(train: np.ndarray, test: np.ndarray) -> tuple[float, float]:
+            model = clone(self.estimator).fit(features[train], values[train])
+            proba = model.predict_proba(features[test])
+            classes = list(model.classes_)
+            accuracy = float(
+                (np.asarray(classes, dtype=object)[proba.argmax(axis=1)] == values[test]).mean()
+            )
+            if positive is not None:
+                return accuracy, _auc(values[test] == positive, proba[:, classes.index(positive)])
+            return accuracy, float(
+                roc_auc_score(values[test], proba, multi_class="ovr", labels=classes)
+            )
+
+        return _cross_validate(values, per_class, fold)
 
     def _positions_and_labels(self, labels: LabelsInput) -> tuple[np.ndarray, np.ndarray]:
         if hasattr(labels, "series") and callable(labels.series):  # a LabelStore
@@ -357,8 +501,8 @@ class Learner:
             return self._rng.random(len(self.features))
         if (self.strategy == "ei") != (fit.kind == "gp"):
             raise DataError(f"the strategy changed to {self.strategy!r}: retrain first")
-        if self.strategy == "ei":
-            return expected_improvement(fit.scores, fit.std, fit.best)
+        if self.strategy == "ei":  # NaN outside the candidate pool: never suggested
+            return np.nan_to_num(expected_improvement(fit.scores, fit.std, fit.best), nan=-np.inf)
         if self.strategy == "top":
             if self.target is None:
                 raise DataError("the 'top' strategy needs a target class: set learner.target")
@@ -386,6 +530,37 @@ def _class_column(fit: Fit, target: Any) -> int:
 def _in_chunks(predict: Callable[[np.ndarray], np.ndarray], features: np.ndarray) -> np.ndarray:
     return np.concatenate(
         [predict(features[start : start + CHUNK]) for start in range(0, len(features), CHUNK)]
+    )
+
+
+def _auc(truth: np.ndarray, score: np.ndarray) -> float:
+    return float(roc_auc_score(truth, score)) if 0 < truth.sum() < len(truth) else np.nan
+
+
+def _cross_validate(
+    strata: np.ndarray,
+    per_class: dict[str, int],
+    fold: Callable[[np.ndarray, np.ndarray], tuple[float, float]],
+) -> ModelReport:
+    """Mean and spread over stratified folds of ``fold(train, test) -> (accuracy, auc)``."""
+    counts = pd.Series(strata).value_counts()
+    n_folds = min(REPORT_FOLDS, int(counts.min())) if len(counts) >= 2 else 0
+    if n_folds < 2:
+        return ModelReport(np.nan, np.nan, np.nan, np.nan, 0, per_class)
+    splitter = StratifiedKFold(n_folds, shuffle=True, random_state=0)
+    with warnings.catch_warnings(), threadpool_limits(1, "blas"):
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        scores = np.array(
+            [fold(train, test) for train, test in splitter.split(strata, strata.astype(str))]
+        )
+    accuracy, auc = scores.T
+    return ModelReport(
+        float(accuracy.mean()),
+        float(accuracy.std()),
+        float(np.nanmean(auc)) if np.isfinite(auc).any() else np.nan,
+        float(np.nanstd(auc)) if np.isfinite(auc).any() else np.nan,
+        n_folds,
+        per_class,
     )
 
 
@@ -438,7 +613,9 @@ def simulate(
     labelled = [first, *others.tolist()]
 
     is_ei = strategy == "ei"
-    learner = Learner(features, estimator, strategy, target=None if is_ei else True, seed=seed)
+    learner = Learner(
+        features, estimator, strategy, target=None if is_ei else True, seed=seed, report=False
+    )
 
     def answers() -> tuple[np.ndarray, np.ndarray]:
         known = truth[labelled]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -226,3 +228,91 @@ def test_retrain_async_supersedes_waiting_requests(problem):
     with pytest.raises(gw.DataError, match="at least two classes"):
         future.result(timeout=30)
     failing.close()
+
+
+def test_gp_candidate_pool_bounds_the_uncertainty_work():
+    features, truth = rare_class_problem(6000, d=6, seed=3)
+    rng = np.random.default_rng(0)
+    known = np.concatenate([np.flatnonzero(truth)[:3], rng.choice(np.flatnonzero(~truth), 40)])
+    labels = np.where(truth[known], 5.0, 0.0)
+    learner = learn.Learner(features, strategy="ei", gp_pool=600, seed=1)
+    fit = learner.retrain((known, labels))
+    pool = np.flatnonzero(np.isfinite(fit.std))
+    assert len(pool) == 600 and np.isfinite(fit.scores).all()  # the mean is everywhere
+    assert set(np.argsort(-fit.scores)[:300]) <= set(pool)  # the most promising half
+    # Where it is computed, the standard deviation is the GP's exact one.
+    exact_mean, exact_std = fit.model.predict(features.astype(np.float64), return_std=True)
+    np.testing.assert_allclose(fit.std[pool], exact_std[pool], rtol=1e-6)
+    np.testing.assert_allclose(fit.scores, exact_mean, rtol=1e-6, atol=1e-9)
+    suggested = learner.suggest(10).to_numpy()
+    assert set(suggested) <= set(pool) and not set(suggested) & set(known)
+    # The pool's suggestions are mostly the exact expected improvement's best ones.
+    exact = learn.expected_improvement(exact_mean, exact_std, fit.best)
+    exact[known] = -np.inf
+    assert len(set(suggested) & set(np.argsort(-exact)[:10])) >= 6
+    with pytest.raises(gw.DataError, match="gp_pool must be a positive"):
+        learn.Learner(features, strategy="ei", gp_pool=0)
+
+
+class ThreadRecordingClassifier(LogisticRegression):
+    """A logistic regression that records the threads it is fitted on."""
+
+    threads: ClassVar[list[str]] = []
+
+    def fit(self, X, y, sample_weight=None):
+        self.threads.append(threading.current_thread().name)
+        return super().fit(X, y, sample_weight)
+
+
+def test_model_report_cross_validates_on_the_background_worker():
+    features, truth = linear_tail_problem()
+    rng = np.random.default_rng(1)
+    known = np.concatenate([np.flatnonzero(truth)[:40], rng.choice(np.flatnonzero(~truth), 80)])
+    labels = np.where(truth[known], "ring", "other")
+    ThreadRecordingClassifier.threads.clear()
+    learner = learn.Learner(
+        features, ThreadRecordingClassifier(max_iter=1000), "top", target="ring"
+    )
+    fit = learner.retrain_async((known, labels)).result(timeout=60)
+    learner.close()
+    report = fit.report
+    assert report.n_folds == 5 and report.labels_per_class == {"ring": 40, "other": 80}
+    assert 0.85 <= report.accuracy <= 1 and 0.9 <= report.roc_auc <= 1
+    assert 0 <= report.accuracy_std < 0.15 and 0 <= report.roc_auc_std < 0.1
+    # 1 fit for the scores + 5 folds, all on the worker thread (never the caller's).
+    assert len(ThreadRecordingClassifier.threads) == 6
+    assert all(name.startswith("galwidget-learn") for name in ThreadRecordingClassifier.threads)
+    as_dict = report.as_dict()
+    assert json.loads(json.dumps(as_dict)) == as_dict
+    assert as_dict["labels_per_class"] == {"ring": 40, "other": 80}
+
+    # Too few labels of a class to cross-validate: NaN metrics, None in JSON.
+    few = learn.Learner(features, strategy="uncertainty").retrain(
+        (known[[0, 1, 50]], labels[[0, 1, 50]])
+    )
+    assert few.report.n_folds == 0 and np.isnan(few.report.accuracy)
+    assert few.report.as_dict() == {
+        "accuracy": None,
+        "accuracy_std": None,
+        "roc_auc": None,
+        "roc_auc_std": None,
+        "n_folds": 0,
+        "labels_per_class": {"ring": 2, "other": 1},
+    }
+    quiet = learn.Learner(features, strategy="uncertainty", report=False)
+    assert quiet.retrain((known, labels)).report is None
+
+
+def test_model_report_of_interest_scores_and_of_many_classes(problem):
+    features, truth = problem
+    rng = np.random.default_rng(2)
+    known = np.concatenate([np.flatnonzero(truth)[:20], rng.choice(np.flatnonzero(~truth), 60)])
+    interest = np.where(truth[known], 5.0, rng.choice([0.0, 1.0], len(known)))
+    report = learn.Learner(features, strategy="ei").retrain((known, interest)).report
+    assert report.n_folds == 5 and set(report.labels_per_class) == {"5", "1", "0"}
+    assert sum(report.labels_per_class.values()) == 80 and report.labels_per_class["5"] == 20
+    assert report.roc_auc > 0.8 and report.accuracy > 0.7
+
+    kinds = np.where(truth[known], "ring", np.where(features[known, 4] > 0, "disk", "smooth"))
+    multi = learn.Learner(features, strategy="uncertainty").retrain((known, kinds)).report
+    assert multi.n_folds == 5 and 0 <= multi.roc_auc <= 1 and 0 <= multi.accuracy <= 1
