@@ -354,10 +354,9 @@ class LabelStore:
         self.refresh()
         with self._thread_lock:
             if self._frame is None:
-                self._frame = self._table(list(self._current.values()), ["label", "source", "user"])
-                self._frame = self._frame.set_index(self.id_column)[
-                    ["label", "time", "source", "user"]
-                ]
+                frame = self._table(list(self._current.values()), ["label", "source", "user"])
+                frame["label"] = frame["label"].infer_objects()  # numeric labels as numbers
+                self._frame = frame.set_index(self.id_column)[["label", "time", "source", "user"]]
             return self._frame.copy()
 
     def history(self) -> pd.DataFrame:
@@ -379,7 +378,6 @@ class LabelStore:
         )
         for column in columns:
             frame[column] = pd.Series([getattr(e, column) for e in entries], dtype=object)
-        frame["label"] = frame["label"].infer_objects()
         return frame
 
     def series(self) -> pd.Series:
@@ -600,7 +598,7 @@ class LabelStore:
         wanted = [str(ids)] if isinstance(ids, str) else [str(i) for i in ids]
         wanted = list(dict.fromkeys(wanted))
         if self._ids is not None and wanted:
-            known = pd.Index(wanted).isin(self._ids)
+            known = self._ids.get_indexer(pd.Index(wanted)) >= 0  # hashed: O(len(wanted))
             if not known.all():
                 missing = [i for i, ok in zip(wanted, known, strict=True) if not ok]
                 raise DataError(f"unknown {self.id_column} ids: {_preview(missing)}")
@@ -756,13 +754,13 @@ class LabelStore:
 
     def _check_entries(self, located: list[Located], entries: list[_Entry]) -> None:
         if self._ids is not None and entries:
-            known = pd.Index([e.id for e in entries]).isin(self._ids)
+            known = self._ids.get_indexer(pd.Index([e.id for e in entries])) >= 0
             if not known.all():
                 bad = int(np.flatnonzero(~known)[0])
                 raise DataError(
-                    f"{located[bad][0]}: unknown {self.id_column} id {entries[bad].id!r}: the "
-                    f"labels are not for this data; open them with check_fingerprint=False and "
-                    f"ids=None, or import the ids that exist"
+                    f"{located[bad][0]}: {self.id_column} {entries[bad].id!r} is not an id of "
+                    f"this data, so these labels are not for it; open them with ids=None and "
+                    f"check_fingerprint=False, or import the ids that exist"
                 )
         ops = set(self._ops)
         for (where, _), entry in zip(located, entries, strict=True):
