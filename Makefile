@@ -11,7 +11,7 @@ JS_SOURCES := $(wildcard js/src/*.ts js/src/*.css) js/package.json js/tsconfig.j
 CHROMIUM ?= /usr/bin/chromium
 JUPYTER_PORT ?= 8890
 
-.PHONY: demo test lint js bench chromium clean help
+.PHONY: demo test lint js bench chromium postgresql clean help
 
 help:
 	@echo "make demo   build everything and open notebooks/quickstart.ipynb in JupyterLab"
@@ -46,12 +46,23 @@ chromium:
 		exit 1; \
 	fi
 
+# The label database tests start a throwaway PostgreSQL server with Debian's initdb/pg_ctl.
+postgresql:
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing Debian postgresql for the label database tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	else \
+		echo "PostgreSQL is not installed: the label database tests will be skipped."; \
+		echo "Install it (Debian/Ubuntu: sudo apt-get install postgresql) to run them."; \
+	fi
+
 lint: $(INSTALLED)
 	$(BIN)/ruff check galwidget tests bench
 	$(BIN)/ruff format --check galwidget tests bench
 	cd js && npm run typecheck
 
-test: $(INSTALLED) chromium lint
+test: $(INSTALLED) chromium postgresql lint
 	cd js && npm test
 	GALWIDGET_CHROMIUM=$(CHROMIUM) $(BIN)/pytest -ra
 
