@@ -22,6 +22,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
@@ -46,6 +47,32 @@ PROGRESS_THRESHOLD = 50_000_000
 SHOW_AT_MOST = 5
 # Feature columns moved per transposed copy when loading parquet (cache-sized tiles).
 TRANSPOSE_COLUMNS = 16
+# Largest usable feature magnitude. Beyond it, squared distances summed over many dimensions
+# overflow float32 (3.4e38) and PCA's float64 cross products lose every significant digit: search
+# returns wrong neighbours. Rows with larger values are refused like NaN rows (see _valid_rows).
+MAX_ABS_FEATURE = 1e15
+# Text that pandas reads as missing; ids are read without it (only an empty field is missing).
+CSV_MISSING = (
+    "",
+    "#N/A",
+    "#N/A N/A",
+    "#NA",
+    "-1.#IND",
+    "-1.#QNAN",
+    "-NaN",
+    "-nan",
+    "1.#IND",
+    "1.#QNAN",
+    "<NA>",
+    "N/A",
+    "NA",
+    "NULL",
+    "NaN",
+    "None",
+    "n/a",
+    "nan",
+    "null",
+)
 
 OnInvalid = Literal["raise", "drop"]
 FeatureSpec = str | Sequence[str] | None
@@ -77,7 +104,8 @@ def parse_iauname(names: str | Iterable[str]) -> tuple[Any, Any]:
     hh, mm, ss = (parts[c].astype(float).to_numpy() for c in ("hh", "mm", "ss"))
     dd, am, sec = (parts[c].astype(float).to_numpy() for c in ("dd", "am", "as"))
     with np.errstate(invalid="ignore"):
-        bad |= (hh >= 24) | (mm >= 60) | (ss >= 60) | (dd > 90) | (am >= 60) | (sec >= 60)
+        bad |= (hh >= 24) | (mm >= 60) | (ss >= 60) | (am >= 60) | (sec >= 60)
+        bad |= dd + am / 60.0 + sec / 3600.0 > 90  # e.g. J…+900030: beyond the pole
     if bad.any():
         rows = np.flatnonzero(bad)
         examples = [f"row {r}: {series.iloc[r]!r}" for r in rows[:SHOW_AT_MOST]]
@@ -197,7 +225,11 @@ class Representations:
         ):
             if df.index.name not in df.columns:
                 df = df.reset_index()
+        _check_on_invalid(on_invalid)
         columns = [str(c) for c in df.columns]
+        repeated = sorted({c for c in columns if columns.count(c) > 1})
+        if repeated:
+            raise DataError(f"column names appear more than once: {_preview(repeated)}")
         df = df.set_axis(columns, axis=1)
         id_column = _find_id_column(columns, id_column)
         feature_columns, list_column = _find_feature_columns(
@@ -207,15 +239,18 @@ class Representations:
         if list_column is not None:
             matrix = _stack_list_column(df[list_column], list_column)
             meta_columns = [c for c in columns if c != list_column]
+            names = _list_names(list_column, matrix.shape[1])
         else:
             _check_numeric(feature_columns, {c: df[c].dtype for c in feature_columns})
             matrix = np.empty((n, len(feature_columns)), dtype=np.float32)
-            for j, column in enumerate(feature_columns):
-                matrix[:, j] = df[column].to_numpy(dtype=np.float32, na_value=np.nan)
+            with np.errstate(over="ignore"):  # beyond float32: inf, reported below
+                for j, column in enumerate(feature_columns):
+                    matrix[:, j] = df[column].to_numpy(dtype=np.float64, na_value=np.nan)
             meta_columns = [c for c in columns if c not in set(feature_columns)]
+            names = feature_columns
         meta = df[meta_columns].reset_index(drop=True)
         ids = _ids_from_column(meta[id_column], id_column)
-        keep = _check_finite(matrix, ids, on_invalid)
+        keep = _check_finite(matrix, ids, on_invalid, names)
         if keep is not None:
             matrix, ids, meta = matrix[keep], ids[keep], meta.iloc[keep]
         return cls(ids=ids, features=matrix, meta=meta)
@@ -232,11 +267,14 @@ class Representations:
         matrix = np.asarray(features)
         if matrix.ndim != 2:
             raise DataError(f"features must be 2-D (n galaxies × d), got shape {matrix.shape}")
+        d = matrix.shape[1]
         if not np.issubdtype(matrix.dtype, np.number) or np.issubdtype(
             matrix.dtype, np.complexfloating
         ):
             raise DataError(f"features must be real numbers, got dtype {matrix.dtype}")
-        matrix = np.ascontiguousarray(matrix, dtype=np.float32)
+        _check_on_invalid(on_invalid)
+        with np.errstate(over="ignore"):  # beyond float32: inf, reported below
+            matrix = np.ascontiguousarray(matrix, dtype=np.float32)
         n = len(matrix)
         if n == 0:
             raise DataError("the table is empty: no galaxies to show")
@@ -245,13 +283,15 @@ class Representations:
             id_values = list(ids)  # type: ignore[arg-type]
             if len(id_values) != n:
                 raise DataError(f"{len(id_values)} ids but {n} feature rows: lengths must match")
-            id_index = _ids_from_column(pd.Series(id_values), getattr(ids, "name", None) or "id")
+            id_index = _ids_from_column(
+                pd.Series(id_values, dtype=object), getattr(ids, "name", None) or "id"
+            )
         if meta is None:
             meta = pd.DataFrame(index=pd.RangeIndex(n))
         elif len(meta) != n:
             raise DataError(f"{len(meta)} meta rows but {n} feature rows: lengths must match")
         meta = meta.reset_index(drop=True)
-        keep = _check_finite(matrix, id_index, on_invalid)
+        keep = _check_finite(matrix, id_index, on_invalid, [f"column {j}" for j in range(d)])
         if keep is not None:
             matrix, id_index, meta = matrix[keep], id_index[keep], meta.iloc[keep]
         return cls(ids=id_index, features=matrix, meta=meta)
@@ -276,8 +316,7 @@ class Representations:
         """``(n, 2)`` float64 ra/dec in degrees from ``ra``/``dec`` columns, else parsed from
         IAU-style ids (NaN for ids that are not IAU names), else ``None``."""
         if {"ra", "dec"} <= set(self.meta.columns):
-            radec = self.meta[["ra", "dec"]].to_numpy(dtype=np.float64, na_value=np.nan)
-            return np.ascontiguousarray(radec)
+            return np.column_stack([_degrees(self.meta[c], c) for c in ("ra", "dec")])
         is_name = np.asarray(self.ids.str.fullmatch(IAUNAME), dtype=bool)
         if not is_name.any():
             return None
@@ -288,10 +327,25 @@ class Representations:
 
     @cached_property
     def fingerprint(self) -> str:
-        """A short hash of ids and features, stable across sessions: the key for caches and labels."""
+        """A short hash of ids and features, stable across sessions: the key for caches and labels.
+
+        Each id is hashed with its length, so no two lists of ids give the same bytes.
+        """
+        encoded = [i.encode() for i in self.ids]
+        lengths = np.fromiter(map(len, encoded), dtype="<u8", count=len(encoded))
+        return self._fingerprint(b"ids-v2" + lengths.tobytes() + b"".join(encoded))
+
+    @cached_property
+    def legacy_fingerprint(self) -> str:
+        """The fingerprint of galwidget 0.1, which joined the ids with ``\\x1f`` (so ``["a\\x1fb"]``
+        and ``["a", "b"]`` collided). Label logs written then are named after it: the label store
+        looks for them under this name when none exists under :attr:`fingerprint`."""
+        return self._fingerprint("\x1f".join(self.ids).encode())
+
+    def _fingerprint(self, ids: bytes) -> str:
         digest = hashlib.blake2b(digest_size=10)
         digest.update(repr(self.features.shape).encode())
-        digest.update("\x1f".join(self.ids).encode())
+        digest.update(ids)
         step = max(1, len(self.features) // 4096)
         digest.update(np.ascontiguousarray(self.features[::step]).tobytes())
         digest.update(self.features[-1].tobytes())
@@ -315,7 +369,7 @@ class Representations:
         """Row positions (int64) of ``ids``; unknown ids raise :class:`DataError` listing them."""
         if isinstance(ids, str):
             ids = [ids]
-        wanted = pd.Index([str(i) for i in ids])
+        wanted = pd.Index([str(i) for i in ids], dtype=object)
         positions = self.ids.get_indexer(wanted)
         if (positions < 0).any():
             missing = wanted[positions < 0]
@@ -427,13 +481,35 @@ def load_representations(
     if suffix in {".parquet", ".pq"} or path.is_dir():
         return _load_parquet(path, features, id_column, on_invalid, progress, batch_rows)
     if suffix in {".csv", ".tsv", ".gz"}:
-        sep = "\t" if ".tsv" in path.name.lower() else ","
-        frame = pd.read_csv(path, sep=sep, dtype={id_column: str} if id_column else None)
-        return Representations.from_dataframe(frame, features, id_column, on_invalid)
+        frame = _read_csv(path, id_column)
+        try:
+            return Representations.from_dataframe(frame, features, id_column, on_invalid)
+        except DataError as error:
+            raise DataError(f"{path}: {error}") from None
     raise DataError(f"cannot read {path.name!r}: expected a .parquet or .csv file")
 
 
 def _load_parquet(
+    path: Path,
+    features: FeatureSpec,
+    id_column: str | None,
+    on_invalid: OnInvalid,
+    progress: bool | None,
+    batch_rows: int,
+) -> Representations:
+    _check_on_invalid(on_invalid)
+    check_file_kind(path, "parquet")
+    try:
+        return _read_parquet(path, features, id_column, on_invalid, progress, batch_rows)
+    except DataError as error:
+        raise DataError(f"{path}: {error}") from None
+    except (pa.ArrowException, OSError) as error:  # damaged pages, bad metadata, …
+        raise DataError(
+            f"cannot read {path} as parquet ({type(error).__name__}: {error})"
+        ) from None
+
+
+def _read_parquet(
     path: Path,
     features: FeatureSpec,
     id_column: str | None,
@@ -450,7 +526,7 @@ def _load_parquet(
     feature_columns, list_column = _find_feature_columns(columns, types, features, id_column)
     n = parquet.metadata.num_rows
     if n == 0:
-        raise DataError(f"{path.name} is empty: no galaxies to show")
+        raise DataError("the file has no rows: no galaxies to show")
     read_columns = [list_column] if list_column else feature_columns
     if list_column is None:
         _check_numeric(feature_columns, types)
@@ -469,28 +545,97 @@ def _load_parquet(
         rows = batch.num_rows
         stop = start + rows
         if list_column is not None:
-            matrix[start:stop] = _stack_list_column(batch.column(0), list_column)
+            matrix[start:stop] = _stack_list_column(batch.column(0), list_column, d, start)
         else:
             for j in range(d):
-                column = batch.column(j)
-                if column.null_count:
-                    column = column.fill_null(np.nan)
-                block[j, :rows] = column.to_numpy(zero_copy_only=False)
+                with np.errstate(over="ignore"):  # beyond float32: inf, reported below
+                    block[j, :rows] = _float_values(batch.column(j))
             # Transposing a few columns at a time stays in cache: ~4× faster than one copy.
             for j in range(0, d, TRANSPOSE_COLUMNS):
                 tile = slice(j, j + TRANSPOSE_COLUMNS)
                 matrix[start:stop, tile] = block[tile, :rows].T
-        finite = np.isfinite(matrix[start:stop]).all(axis=1)
-        keep[start:stop] = finite
+        keep[start:stop] = _valid_rows(matrix[start:stop])
         start = stop
         bar.update(rows)
     bar.close()
     bad = np.flatnonzero(~keep)
     if len(bad):
-        _report_invalid(bad, ids, on_invalid)
+        names = _list_names(list_column, d) if list_column else feature_columns
+        _report_invalid(bad, ids, on_invalid, matrix[bad], names)
         matrix = matrix[keep]
         ids, meta = ids[keep], meta.iloc[keep]
     return Representations(ids=ids, features=matrix, meta=meta)
+
+
+def _read_csv(path: Path, id_column: str | None) -> pd.DataFrame:
+    """A CSV/TSV file as a DataFrame, the id column read as text exactly as written."""
+    check_file_kind(path, "CSV")
+    sep = "\t" if ".tsv" in path.name.lower() else ","
+    try:
+        header = [str(c) for c in pd.read_csv(path, sep=sep, nrows=0).columns]
+        try:
+            id_name = _find_id_column(header, id_column)
+        except DataError as error:
+            raise DataError(f"{path}: {error}") from None
+        # Only the id column is read as text; elsewhere "NA", "null", … are missing as usual.
+        missing = {c: list(CSV_MISSING) for c in header if c != id_name}
+        return pd.read_csv(
+            path,
+            sep=sep,
+            dtype={id_name: str},
+            keep_default_na=False,
+            na_values={**missing, id_name: [""]},
+            low_memory=False,
+        )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise DataError(f"cannot read {path} as CSV ({type(error).__name__}: {error})") from None
+    except (OSError, ValueError) as error:
+        if isinstance(error, DataError):
+            raise
+        raise DataError(f"cannot read {path} as CSV ({type(error).__name__}: {error})") from None
+
+
+def check_file_kind(path: Path, kind: Literal["parquet", "CSV"]) -> None:
+    """Refuse a file that is plainly not a ``kind`` file, naming it: a folder, an empty file, an
+    HTML page (a failed download or login page), gzip given as parquet or as ``.csv``, parquet
+    given as CSV, or a parquet file without its closing magic bytes (truncated)."""
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(
+            f"{path} is a folder, not a {kind} file; to read a folder of parquet parts pass "
+            "reduce_to=… (see galwidget.streaming) or name one file"
+        )
+    size = path.stat().st_size
+    if size == 0:
+        raise DataError(f"{path} is empty (0 bytes), not a {kind} file: fetch or write it again")
+    with path.open("rb") as handle:
+        head = handle.read(1024)
+        handle.seek(max(0, size - 4))
+        tail = handle.read(4)
+    text = head.lstrip().lower()
+    if text.startswith((b"<!doctype html", b"<html", b"<head", b"<body")) or b"<html" in text:
+        raise DataError(
+            f"{path} is an HTML page, not a {kind} file (a proxy, login or error page saved in "
+            "its place?): delete it and fetch the file again"
+        )
+    gzipped = head[:2] == b"\x1f\x8b"
+    if kind == "parquet":
+        if gzipped:
+            raise DataError(f"{path} is gzip-compressed, not a parquet file: decompress it first")
+        if head[:4] != b"PAR1":
+            raise DataError(f"{path} is not a parquet file (it does not begin with 'PAR1')")
+        if size < 12 or tail != b"PAR1":
+            raise DataError(
+                f"{path} is truncated: a parquet file ends with 'PAR1' and this one does not "
+                "(an interrupted copy or download?): fetch it again"
+            )
+    else:
+        if head[:4] == b"PAR1":
+            raise DataError(f"{path} is a parquet file, not CSV: give it a .parquet name")
+        if gzipped and not path.name.lower().endswith(".gz"):
+            raise DataError(
+                f"{path} is gzip-compressed: name it …{path.suffix}.gz or decompress it"
+            )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -545,7 +690,10 @@ def _find_feature_columns(
         chosen = [str(c) for c in features]
         missing = [c for c in chosen if c not in types]
         if missing:
-            raise DataError(f"feature columns not found: {_preview(missing)}")
+            raise DataError(
+                f"feature columns not found: {_preview(missing)}; the columns are: "
+                f"{_preview(candidates, len(candidates))}"
+            )
         return chosen, None
     numbered_columns: dict[int, str] = {}
     for c in candidates:
@@ -589,65 +737,122 @@ def _list_width(parquet: pq.ParquetFile, column: str) -> int:
     dtype = parquet.schema_arrow.field(column).type
     if pa.types.is_fixed_size_list(dtype):
         return int(dtype.list_size)
-    first = next(parquet.iter_batches(batch_size=1, columns=[column]))
-    return len(first.column(0)[0])
+    first = next(parquet.iter_batches(batch_size=1, columns=[column])).column(0)
+    if first.null_count:
+        raise DataError(f"list column {column!r} has missing (null) values at rows 0")
+    return len(first[0])
 
 
-def _stack_list_column(values: Any, name: str) -> np.ndarray:
-    """Stack a list column (pandas Series of sequences or an arrow list array) into float32 rows."""
+def _list_names(column: str, width: int) -> list[str]:
+    return [f"{column}[{j}]" for j in range(width)]
+
+
+def _float_values(column: pa.Array) -> np.ndarray:
+    """A numeric arrow column as float64 (float16/32 kept), nulls as NaN."""
+    if not pa.types.is_floating(column.type):  # integers (nullable too), all-null columns
+        column = pc.cast(column, pa.float64())
+    if column.null_count:
+        column = column.fill_null(np.nan)
+    return column.to_numpy(zero_copy_only=False)
+
+
+def _stack_list_column(
+    values: Any, name: str, width: int | None = None, offset: int = 0
+) -> np.ndarray:
+    """Stack a list column (pandas Series of sequences or an arrow list array) into float32 rows
+    of ``width`` values (default: the first row's). Missing rows and rows of another length are
+    errors naming the rows (counted from ``offset``)."""
     if isinstance(values, pd.Series):
-        rows = values.tolist()
-        lengths = {len(r) if r is not None else 0 for r in rows}
-        if len(lengths) != 1:
-            raise DataError(
-                f"list column {name!r} has rows of different lengths: {sorted(lengths)}"
-            )
-        try:
-            return np.asarray(rows, dtype=np.float32)
-        except (TypeError, ValueError) as error:
-            raise DataError(f"list column {name!r} holds non-numeric values: {error}") from None
+        return _stack_sequences(values.tolist(), name, width, offset)
     array = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
-    if pa.types.is_fixed_size_list(array.type):
-        width = array.type.list_size
-    else:
-        lengths = np.unique(pa.compute.list_value_length(array).to_numpy(zero_copy_only=False))
-        if len(lengths) != 1:
-            raise DataError(
-                f"list column {name!r} has rows of different lengths: {lengths.tolist()}"
-            )
-        width = int(lengths[0])
-    flat = array.flatten().to_numpy(zero_copy_only=False)
-    if not np.issubdtype(flat.dtype, np.number):
+    if array.null_count:
+        rows = np.flatnonzero(array.is_null().to_numpy(zero_copy_only=False)) + offset
+        raise DataError(
+            f"list column {name!r} has missing (null) values at rows {_preview(rows.tolist())}"
+        )
+    lengths = pc.list_value_length(array).to_numpy(zero_copy_only=False)
+    width = int(lengths[0]) if width is None else width
+    wrong = np.flatnonzero(lengths != width)
+    if len(wrong):
+        raise DataError(
+            f"list column {name!r} has rows of different lengths: {width} values in the first "
+            f"row but {lengths[wrong[0]]} in row {offset + wrong[0]} "
+            f"(rows of another length: {_preview((wrong + offset).tolist())})"
+        )
+    flat = array.flatten()
+    if not (
+        pa.types.is_integer(flat.type)
+        or pa.types.is_floating(flat.type)
+        or pa.types.is_null(flat.type)
+    ):
         raise DataError(f"list column {name!r} holds non-numeric values ({array.type})")
-    return flat.astype(np.float32).reshape(len(array), width)
+    with np.errstate(over="ignore"):  # beyond float32: inf, reported by the caller
+        return _float_values(flat).astype(np.float32).reshape(len(array), width)
+
+
+def _stack_sequences(rows: list[Any], name: str, width: int | None, offset: int) -> np.ndarray:
+    lengths = np.empty(len(rows), dtype=np.int64)
+    for i, row in enumerate(rows):
+        if row is None or (isinstance(row, float) and np.isnan(row)):
+            raise DataError(f"list column {name!r} has missing values at rows {offset + i}")
+        if isinstance(row, str | bytes) or not hasattr(row, "__len__"):
+            raise DataError(
+                f"list column {name!r} holds {type(row).__name__} values, not lists of numbers "
+                f"(row {offset + i}: {_preview([row])})"
+            )
+        lengths[i] = len(row)
+    width = int(lengths[0]) if width is None else width
+    wrong = np.flatnonzero(lengths != width)
+    if len(wrong):
+        raise DataError(
+            f"list column {name!r} has rows of different lengths: {width} values in the first "
+            f"row but {lengths[wrong[0]]} in row {offset + wrong[0]} "
+            f"(rows of another length: {_preview((wrong + offset).tolist())})"
+        )
+    try:
+        with np.errstate(over="ignore"):
+            matrix = np.asarray(rows, dtype=np.float64).astype(np.float32)
+    except (TypeError, ValueError) as error:
+        raise DataError(f"list column {name!r} holds non-numeric values: {error}") from None
+    if matrix.shape != (len(rows), width):
+        raise DataError(f"list column {name!r} holds nested lists (shape {matrix.shape})")
+    return matrix
 
 
 def _validate_ids(ids: Any) -> pd.Index:
-    index = ids if isinstance(ids, pd.Index) else pd.Index(ids)
-    name = index.name
-    if index.dtype != object or not all(isinstance(i, str) for i in index[:1000]):
-        index = _ids_from_column(pd.Series(index), name or "id")
-    duplicated = index[index.duplicated()]
-    if len(duplicated):
-        raise DataError(f"duplicate ids in {name or 'id'!r}: {_preview(duplicated.unique())}")
-    return index.rename(name or "id")
+    index = ids if isinstance(ids, pd.Index) else pd.Index(ids, dtype=object)
+    name = index.name or "id"
+    return _ids_from_column(pd.Series(index, copy=False), name)
 
 
 def _ids_from_column(values: pd.Series, name: str) -> pd.Index:
-    """Ids as strings; integers keep every digit (GZ2 objids exceed float precision)."""
-    if values.isna().any():
-        rows = np.flatnonzero(values.isna().to_numpy())
+    """Ids as strings exactly as written: integers of every width keep every digit, strings keep
+    leading zeros. Missing values, floats (which lose digits of large ids), booleans and text
+    that is not valid Unicode (lone surrogates) are refused, naming the rows."""
+    missing = np.asarray(values.isna(), dtype=bool)
+    if missing.any():
+        rows = np.flatnonzero(missing)
         raise DataError(f"id column {name!r} has missing values at rows {_preview(rows.tolist())}")
-    if pd.api.types.is_float_dtype(values.dtype):
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        values = values.astype(object)
+    kind = pd.api.types.infer_dtype(values, skipna=False)
+    if kind in {"floating", "mixed-integer-float", "decimal", "complex", "boolean"}:
         raise DataError(
-            f"id column {name!r} is floating point, which loses digits of large ids; "
-            "store ids as strings or integers"
+            f"id column {name!r} holds {'floating point' if 'float' in kind else kind} values "
+            f"({_preview(values.iloc[:3].tolist())}), "
+            "which lose digits of large ids or are not ids; store ids as strings or integers"
         )
-    if pd.api.types.is_integer_dtype(values.dtype):
-        strings = values.astype("int64").astype(str)
-    else:
-        strings = values.astype(str)
-    index = pd.Index(strings.to_numpy(dtype=object), name=name, dtype=object)
+    if kind not in {"string", "integer", "empty"}:  # mixed: check each value
+        allowed = (str, int, np.integer)
+        for row, value in enumerate(values.tolist()):
+            if not isinstance(value, allowed) or isinstance(value, bool | np.bool_):
+                raise DataError(
+                    f"id column {name!r} holds a {type(value).__name__} at row {row}: "
+                    f"{_preview([value])}; ids must be strings or integers"
+                )
+    strings = [str(v) for v in values.tolist()] if kind != "string" else values.tolist()
+    _check_unicode(strings, name)
+    index = pd.Index(strings, name=name, dtype=object)
     duplicated = index[index.duplicated()]
     if len(duplicated):
         rows = np.flatnonzero(index.duplicated(keep=False))
@@ -657,27 +862,107 @@ def _ids_from_column(values: pd.Series, name: str) -> pd.Index:
     return index
 
 
-def _check_finite(matrix: np.ndarray, ids: pd.Index, on_invalid: OnInvalid) -> np.ndarray | None:
-    """Return a keep-mask if rows must be dropped, ``None`` if all rows are finite."""
-    finite = np.ones(len(matrix), dtype=bool)
+def _check_unicode(strings: list[str], name: str) -> None:
+    """Refuse text that cannot be written as UTF-8 (lone surrogates from a bad decode)."""
+    try:
+        "".join(strings).encode("utf-8")
+    except UnicodeEncodeError:
+        rows = [i for i, s in enumerate(strings) if not _encodable(s)]
+        raise DataError(
+            f"id column {name!r} holds text that is not valid Unicode (lone surrogates) at rows "
+            f"{_preview(rows)}: {_preview([strings[r] for r in rows[:SHOW_AT_MOST]])}; decode "
+            "the source with the right encoding"
+        ) from None
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _degrees(values: pd.Series, name: str) -> np.ndarray:
+    """A ra/dec column as float64 degrees (NaN where missing); text that is not a number and
+    booleans are refused, naming the rows."""
+    if pd.api.types.is_bool_dtype(values.dtype):
+        raise DataError(f"column {name!r} must hold numbers (degrees), not booleans")
+    numbers = pd.to_numeric(values, errors="coerce")
+    bad = np.flatnonzero(np.asarray(numbers.isna() & values.notna(), dtype=bool))
+    if len(bad):
+        raise DataError(
+            f"column {name!r} must hold numbers (degrees); it holds {values.dtype} values such "
+            f"as {_preview(values.iloc[bad[:SHOW_AT_MOST]].tolist(), len(bad))} at rows "
+            f"{_preview(bad.tolist())}: convert it (e.g. astropy SkyCoord for sexagesimal text)"
+        )
+    return numbers.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _check_on_invalid(on_invalid: Any) -> None:
+    if on_invalid not in ("raise", "drop"):
+        raise DataError(f"on_invalid must be 'raise' or 'drop', got {on_invalid!r}")
+
+
+def _valid_rows(block: np.ndarray) -> np.ndarray:
+    """Rows whose features are all finite and at most :data:`MAX_ABS_FEATURE` in magnitude."""
+    if block.shape[1] == 0:
+        return np.ones(len(block), dtype=bool)
+    # max/min propagate NaN, and NaN compares False: no temporary the size of the block.
+    return (block.max(axis=1) <= MAX_ABS_FEATURE) & (block.min(axis=1) >= -MAX_ABS_FEATURE)
+
+
+def _check_finite(
+    matrix: np.ndarray, ids: pd.Index, on_invalid: OnInvalid, names: Sequence[str]
+) -> np.ndarray | None:
+    """Return a keep-mask if rows must be dropped, ``None`` if every row is valid."""
+    valid = np.ones(len(matrix), dtype=bool)
     for start in range(0, len(matrix), 65536):
-        finite[start : start + 65536] = np.isfinite(matrix[start : start + 65536]).all(axis=1)
-    bad = np.flatnonzero(~finite)
+        valid[start : start + 65536] = _valid_rows(matrix[start : start + 65536])
+    bad = np.flatnonzero(~valid)
     if not len(bad):
         return None
-    _report_invalid(bad, ids, on_invalid)
-    return finite
+    _report_invalid(bad, ids, on_invalid, matrix[bad], names)
+    return valid
 
 
-def _report_invalid(bad: np.ndarray, ids: pd.Index, on_invalid: OnInvalid) -> None:
+def _report_invalid(
+    bad: np.ndarray, ids: pd.Index, on_invalid: OnInvalid, values: np.ndarray, names: Sequence[str]
+) -> None:
+    """Raise (or warn, for ``drop``) about invalid rows, naming rows, ids, columns and the kind
+    of value (NaN, infinite, too large)."""
+    with np.errstate(invalid="ignore"):
+        nan = np.isnan(values)
+        infinite = np.isinf(values)
+        large = ~nan & ~infinite & (np.abs(values) > MAX_ABS_FEATURE)
+    kinds = [
+        f"{int(mask.sum())} {label}"
+        for label, mask in (
+            ("NaN", nan),
+            ("infinite (or beyond float32's ±3.4e38)", infinite),
+            (f"beyond ±{MAX_ABS_FEATURE:.0e}", large),
+        )
+        if mask.any()
+    ]
+    columns = [names[j] for j in np.flatnonzero((nan | infinite | large).any(axis=0))]
     examples = [f"row {r} ({ids[r]})" for r in bad[:SHOW_AT_MOST]]
     more = f" … ({len(bad)} rows in all)" if len(bad) > SHOW_AT_MOST else ""
-    message = "NaN or infinite features at " + ", ".join(examples) + more
+    message = (
+        "invalid features at "
+        + ", ".join(examples)
+        + more
+        + ": "
+        + ", ".join(kinds)
+        + f"; columns {_preview(columns)}"
+    )
+    if large.any():
+        message += (
+            f". Values beyond ±{MAX_ABS_FEATURE:.0e} break float32 distances and PCA: rescale the "
+            "features (divide by a constant) if they are genuine"
+        )
     if on_invalid == "drop":
-        warnings.warn(message + "; these rows were dropped", stacklevel=3)
         if len(bad) == len(ids):
             raise DataError(message + ": every row is invalid")
+        warnings.warn(message + "; these rows were dropped", stacklevel=4)
         return
-    if on_invalid != "raise":
-        raise DataError(f"on_invalid must be 'raise' or 'drop', got {on_invalid!r}")
     raise DataError(message + "; pass on_invalid='drop' to drop them")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -270,10 +272,14 @@ def test_invalid_features_are_reported_or_dropped(
     if not bad_rows:
         assert len(gw.load_representations(path, batch_rows=batch_rows)) == n
         return
-    with pytest.raises(gw.DataError, match=f"NaN or infinite features at row {bad_rows[0]} "):
+    with pytest.raises(gw.DataError, match=f"invalid features at row {bad_rows[0]} ") as error:
         gw.load_representations(path, batch_rows=batch_rows)
+    kind = "NaN" if np.isnan(value) else "infinite"
+    assert f"{len(bad_rows)} {kind}" in str(error.value)
+    assert "columns 'feat_2_pred'" in str(error.value)
+    assert str(path) in str(error.value)
     if len(bad_rows) == n:
-        with pytest.warns(UserWarning), pytest.raises(gw.DataError, match="every row is invalid"):
+        with pytest.raises(gw.DataError, match="every row is invalid"):
             gw.load_representations(path, on_invalid="drop")
         return
     with pytest.warns(UserWarning, match="dropped"):
@@ -352,3 +358,241 @@ def test_radec_parses_the_ids_that_are_iau_names() -> None:
     np.testing.assert_allclose(reps.radec[0], gw.parse_iauname("J000411.19+020924.0"))
     assert np.isnan(reps.radec[1]).all()
     assert gw.Representations.from_array(np.eye(2), ids=["a", "b"]).radec is None
+
+
+# ----------------------------------------------------------------------------------------------
+# Hardening: bad input is a DataError naming the file, column, row or value
+# ----------------------------------------------------------------------------------------------
+
+
+def test_a_list_column_ragged_only_in_a_later_batch_is_refused(tmp_path: Path) -> None:
+    # Before: the one-value row was broadcast into the first row's width, silently.
+    rows = [[1.0, 2.0], [3.0, 4.0], [5.0], [6.0, 7.0]]
+    path = tmp_path / "ragged.parquet"
+    pq.write_table(pa.table({"id": list("abcd"), "feat": pa.array(rows)}), path)
+    with pytest.raises(gw.DataError) as error:
+        gw.load_representations(path, batch_rows=2)
+    assert str(path) in str(error.value)
+    assert "2 values in the first row but 1 in row 2" in str(error.value)
+    with pytest.raises(gw.DataError, match="but 1 in row 2"):
+        gw.load_representations(pd.DataFrame({"id": list("abcd"), "feat": rows}))
+
+
+@pytest.mark.parametrize("null_row", [0, 3])
+def test_missing_list_rows_are_refused_naming_the_row(tmp_path: Path, null_row: int) -> None:
+    rows: list[list[float] | None] = [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0], [6.0, 7.0]]
+    rows[null_row] = None
+    path = tmp_path / "nulls.parquet"
+    pq.write_table(pa.table({"id": list("abcd"), "feat": pa.array(rows)}), path)
+    with pytest.raises(
+        gw.DataError, match=f"{path}: list column 'feat' has missing .*values at rows {null_row}"
+    ):
+        gw.load_representations(path, batch_rows=2)
+    with pytest.raises(
+        gw.DataError, match=f"list column 'feat' has missing values at rows {null_row}"
+    ):
+        gw.load_representations(pd.DataFrame({"id": list("abcd"), "feat": rows}))
+
+
+def test_fixed_size_list_batches_load_exactly(tmp_path: Path) -> None:
+    values = np.arange(30, dtype=np.float64).reshape(10, 3)
+    column = pa.FixedSizeListArray.from_arrays(pa.array(values.ravel()), 3)
+    path = tmp_path / "fixed.parquet"
+    pq.write_table(pa.table({"id": [f"g{i}" for i in range(10)], "feat": column}), path)
+    reps = gw.load_representations(path, batch_rows=3)
+    np.testing.assert_array_equal(reps.features, values.astype(np.float32))
+
+
+@pytest.mark.parametrize("value", [1e18, -3e16, 1e300])
+def test_values_too_large_for_float32_arithmetic_are_refused(tmp_path: Path, value: float) -> None:
+    features = np.random.default_rng(0).normal(size=(6, 3))
+    features[4, 1] = value
+    frame = pd.DataFrame(features, columns=["feat_0", "feat_1", "feat_2"]).assign(
+        id=[f"g{i}" for i in range(6)]
+    )
+    with pytest.raises(gw.DataError) as error:
+        gw.load_representations(frame)
+    message = str(error.value)
+    assert "row 4 (g4)" in message and "columns 'feat_1'" in message
+    assert ("beyond ±1e+15" if abs(value) < 3.4e38 else "beyond float32") in message
+    path = tmp_path / "large.parquet"
+    frame.to_parquet(path)
+    with pytest.raises(gw.DataError, match=f"{path}: invalid features at row 4 "):
+        gw.load_representations(path)
+    with pytest.raises(gw.DataError, match="column 1"):
+        gw.Representations.from_array(features)
+    with pytest.warns(UserWarning, match="dropped"):
+        kept = gw.load_representations(frame, on_invalid="drop")
+    assert list(kept.ids) == ["g0", "g1", "g2", "g3", "g5"]
+    features[4, 1] = 1e14  # large but usable
+    assert len(gw.Representations.from_array(features)) == 6
+
+
+def test_nullable_integer_feature_columns_with_nulls(tmp_path: Path) -> None:
+    frame = pd.DataFrame(
+        {
+            "id": ["a", "b", "c"],
+            "feat_0": pd.array([1, None, 3], dtype="Int64"),
+            "feat_1": [0.5, 1.5, 2.5],
+        }
+    )
+    with pytest.raises(gw.DataError, match=r"row 1 \(b\): 1 NaN; columns 'feat_0'"):
+        gw.load_representations(frame)
+    path = tmp_path / "ints.parquet"
+    frame.to_parquet(path)
+    with pytest.raises(gw.DataError, match=f"{path}: .*row 1 .*columns 'feat_0'"):
+        gw.load_representations(path)
+    with pytest.warns(UserWarning, match="dropped"):
+        reps = gw.load_representations(path, on_invalid="drop")
+    np.testing.assert_array_equal(reps.features, [[1, 0.5], [3, 2.5]])
+
+
+def test_a_feature_list_naming_a_missing_column(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"id": ["a", "b"], "feat_0": [1.0, 2.0], "x": [3.0, 4.0]})
+    with pytest.raises(gw.DataError, match="not found: 'nope'; the columns are: 'feat_0', 'x'"):
+        gw.load_representations(frame, features=["feat_0", "nope"])
+    path = tmp_path / "t.parquet"
+    frame.to_parquet(path)
+    with pytest.raises(gw.DataError, match=f"{path}: feature columns not found: 'nope'"):
+        gw.load_representations(path, features=["nope"])
+
+
+def test_duplicate_column_names_are_refused() -> None:
+    frame = pd.DataFrame([[1.0, 2.0, 3.0]], columns=["feat_0", "feat_0", "id"])
+    with pytest.raises(gw.DataError, match="more than once: 'feat_0'"):
+        gw.load_representations(frame.assign(id=["a"]))
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "expected"),
+    [
+        ("empty.parquet", b"", r"is empty \(0 bytes\)"),
+        ("empty.csv", b"", r"is empty \(0 bytes\)"),
+        ("portal.parquet", b"<!DOCTYPE html><html><body>Sign in</body></html>", "HTML page"),
+        ("portal.csv", b"\n  <html><head></head><body>Sign in</body></html>", "HTML page"),
+        ("zipped.parquet", "gzip-parquet", "gzip-compressed"),
+        ("zipped.csv", "gzip-csv", "gzip-compressed: name it …\\.csv\\.gz"),
+        ("half.parquet", "half-parquet", "is truncated"),
+        ("text.parquet", b"id,feat_0\na,1\n", "not a parquet file"),
+        ("table.csv", "parquet", "is a parquet file, not CSV"),
+        ("bad.csv", b'id,feat_0\n"a,1\n', "cannot read .* as CSV"),
+        ("latin.csv", b"id,feat_0\n\xe9\xff\xfe,1\n", "cannot read .* as CSV"),
+    ],
+)
+def test_files_that_are_not_what_they_say_name_the_path(
+    tmp_path: Path, name: str, content: bytes | str, expected: str
+) -> None:
+    parquet = tmp_path / "source.parquet"
+    pq.write_table(zenodo_table(4, 2), parquet)
+    made = {
+        "gzip-parquet": lambda: gzip.compress(parquet.read_bytes()),
+        "gzip-csv": lambda: gzip.compress(b"id,feat_0\na,1\n"),
+        "half-parquet": lambda: parquet.read_bytes()[: parquet.stat().st_size // 2],
+        "parquet": parquet.read_bytes,
+    }
+    path = tmp_path / name
+    path.write_bytes(made[content]() if isinstance(content, str) else content)
+    with pytest.raises(gw.DataError, match=expected) as error:
+        gw.load_representations(path)
+    assert str(path) in str(error.value)
+
+
+def test_a_folder_gives_a_clear_error(tmp_path: Path) -> None:
+    folder = tmp_path / "parts.parquet"
+    folder.mkdir()
+    with pytest.raises(gw.DataError, match="is a folder"):
+        gw.data.check_file_kind(folder, "parquet")
+
+
+def test_a_string_ra_column_is_named(tmp_path: Path) -> None:
+    frame = pd.DataFrame(
+        {"id": ["a", "b", "c"], "feat_0": [1.0, 2.0, 3.0], "dec": [1.0, 2.0, None]}
+    )
+    words = gw.load_representations(frame.assign(ra=["12:30:00", "10.5", None]))
+    with pytest.raises(gw.DataError, match=r"column 'ra' must hold numbers .*'12:30:00'.* rows 0"):
+        words.radec  # noqa: B018
+    numbers = gw.load_representations(frame.assign(ra=["12.5", "10.5", None]))
+    np.testing.assert_array_equal(numbers.radec, [[12.5, 1.0], [10.5, 2.0], [np.nan, np.nan]])
+
+
+def test_lone_surrogates_in_ids_are_refused_naming_the_row() -> None:
+    ids = pd.Series(["ok", "bad\udc80", "fine"], dtype=object)
+    frame = pd.DataFrame({"id": ids, "feat_0": [1.0, 2.0, 3.0]})
+    with pytest.raises(gw.DataError, match=r"not valid Unicode .* at rows 1: 'bad\\udc80'"):
+        gw.load_representations(frame)
+    with pytest.raises(gw.DataError, match="rows 1"):
+        gw.Representations.from_array(np.ones((3, 2)), ids=list(ids))
+
+
+INTEGER_TYPES = ["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"]
+
+
+@pytest.mark.parametrize("dtype", INTEGER_TYPES)
+def test_integer_ids_of_every_width_keep_every_digit(tmp_path: Path, dtype: str) -> None:
+    info = np.iinfo(dtype)
+    values = np.array([info.max, info.min, info.max - 1], dtype=dtype)
+    expected = [str(int(v)) for v in values]
+    frame = pd.DataFrame({"id": values, "feat_0": [1.0, 2.0, 3.0]})
+    assert list(gw.load_representations(frame).ids) == expected
+    path = tmp_path / f"{dtype}.parquet"
+    pq.write_table(pa.table({"id": pa.array(values), "feat_0": [1.0, 2.0, 3.0]}), path)
+    assert list(gw.load_representations(path).ids) == expected
+    csv = tmp_path / f"{dtype}.csv"
+    frame.to_csv(csv, index=False)
+    assert list(gw.load_representations(csv).ids) == expected
+    assert list(gw.Representations.from_array(np.ones((3, 1)), ids=values).ids) == expected
+
+
+def test_string_ids_are_kept_as_written_in_csv(tmp_path: Path) -> None:
+    path = tmp_path / "ids.csv"
+    path.write_text("objid,feat_0\n007,1\nNA,2\n1e5,3\n 42,4\nnull,5\n")
+    reps = gw.load_representations(path)
+    assert list(reps.ids) == ["007", "NA", "1e5", " 42", "null"]
+    path.write_text("objid,feat_0\n007,1\n,2\n")
+    with pytest.raises(gw.DataError, match="missing values at rows 1"):
+        gw.load_representations(path)
+
+
+def test_mixed_id_objects() -> None:
+    ok = gw.Representations.from_array(np.ones((3, 1)), ids=[1, "b", np.int64(2**62)])
+    assert list(ok.ids) == ["1", "b", str(2**62)]
+    with pytest.raises(gw.DataError, match="holds a float at row 1"):
+        gw.Representations.from_array(np.ones((3, 1)), ids=["a", 1.0, "c"])
+    with pytest.raises(gw.DataError, match="boolean"):
+        gw.Representations.from_array(np.ones((2, 1)), ids=[True, False])
+
+
+def test_parse_iauname_never_goes_beyond_the_poles() -> None:
+    assert gw.parse_iauname("J000000.00+900000.0") == (0.0, 90.0)
+    assert gw.parse_iauname("J000000.00-895959.9")[1] > -90
+    for name in ("J000000.00+900030.0", "J000000.00-900000.1", "J120000.00+905900.0"):
+        with pytest.raises(gw.DataError, match="malformed IAU names"):
+            gw.parse_iauname(name)
+    reps = gw.Representations.from_array(
+        np.ones((2, 1)), ids=["J000000.00+900030.0", "J000000.00+100000.0"]
+    )
+    with pytest.raises(gw.DataError, match=r"row 0: 'J000000.00\+900030.0'"):
+        reps.radec  # noqa: B018
+
+
+def legacy_fingerprint(reps: gw.Representations) -> str:
+    """The fingerprint as galwidget 0.1 computed it (ids joined by \\x1f)."""
+    digest = hashlib.blake2b(digest_size=10)
+    digest.update(repr(reps.features.shape).encode())
+    digest.update("\x1f".join(reps.ids).encode())
+    step = max(1, len(reps.features) // 4096)
+    digest.update(np.ascontiguousarray(reps.features[::step]).tobytes())
+    digest.update(reps.features[-1].tobytes())
+    digest.update(np.add.reduce(reps.features, axis=0, dtype=np.float64).tobytes())
+    return digest.hexdigest()
+
+
+def test_fingerprints_cannot_collide_by_moving_a_separator() -> None:
+    features = np.arange(4.0).reshape(2, 2)
+    one = gw.Representations.from_array(features, ids=["a\x1fb", "c"])
+    other = gw.Representations.from_array(features, ids=["a", "b\x1fc"])
+    assert one.legacy_fingerprint == other.legacy_fingerprint  # the old collision
+    assert one.fingerprint != other.fingerprint
+    for reps in (one, other):
+        assert reps.legacy_fingerprint == legacy_fingerprint(reps)
+        assert reps.fingerprint != reps.legacy_fingerprint
