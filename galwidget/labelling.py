@@ -1,10 +1,14 @@
 """The labelling session behind an Explorer: its label store, label codes and active learning.
 
 :class:`LabellingSession` opens the :class:`~galwidget.LabelStore` on first need, keeps a copy of
-every galaxy's label (as values, as the uint8 codes of the ``_labels`` buffer and in the DataFrame's
-label column), retrains a :class:`~galwidget.learn.Learner` on a background thread a moment after
-the labels stop changing, and answers the front end's labelling requests. It knows nothing of
-widgets: it tells its owner through two callbacks when there is something new to show.
+every galaxy's label (as values, as label codes and in the DataFrame's label column), counts label
+changes in :attr:`LabellingSession.version`, retrains a :class:`~galwidget.learn.Learner` on a
+background thread a moment after the labels stop changing, and carries out the front end's labelling
+requests. It knows nothing of widgets or wire formats: it tells its owner through two callbacks
+what changed, and the owner (the Explorer, through :mod:`galwidget.protocol`) shows it.
+
+Label codes (uint8): :data:`UNLABELLED` 0, ``i + 1`` for class ``i``, :data:`OTHER_LABEL` 255 for a
+label outside the classes.
 """
 
 from __future__ import annotations
@@ -21,11 +25,10 @@ import pandas as pd
 from galwidget.data import DataError, Representations
 from galwidget.labels import Classes, Label, LabelStore, class_names, default_labels_dir
 from galwidget.learn import Fit, Learner, check_strategy
+from galwidget.protocol import MAX_CLASSES, OTHER_LABEL, UNLABELLED
 
-__all__ = ["LabellingSession"]
+__all__ = ["OTHER_LABEL", "UNLABELLED", "LabellingSession", "LabelsChanged"]
 
-# Label codes of the ``_labels`` buffer besides ``class index + 1``.
-UNLABELLED, OTHER_LABEL = 0, 255
 # Keys the label bar uses itself: remove, undo, redo.
 RESERVED_KEYS = frozenset({"0", "z", "Z"})
 # Labelling a selection larger than this asks for confirmation in the browser.
@@ -34,6 +37,8 @@ CONFIRM_OVER = 50
 RETRAIN_DELAY = 0.3
 N_SUGGESTIONS = 48
 LabelsSpec = Mapping[Any, Any] | pd.Series | tuple[Any, Any]
+# ``on_labels(positions, base_version, version)``: the codes at ``positions`` changed.
+LabelsChanged = Callable[[np.ndarray, int, int], Any]
 
 
 class LabellingSession:
@@ -47,11 +52,13 @@ class LabellingSession:
         label_column: the column of ``frame`` kept equal to the labels (``None``: leave it alone).
         strategy: active-learning strategy, one of :data:`galwidget.learn.STRATEGIES`.
         target: the class whose probability is the score (``None``: the first class).
-        on_labels: called, holding :attr:`lock`, after the labels changed (see
-            :meth:`codes_buffer`, :meth:`summary`, :attr:`codes`, :attr:`values`).
+        on_labels: called as ``on_labels(positions, base_version, version)``, holding
+            :attr:`lock`, after the labels at ``positions`` changed (see :attr:`codes`,
+            :attr:`values`, :meth:`summary`); :attr:`version` went from ``base_version`` to
+            ``version``.
         on_learning: called with ``True`` once a retrain has finished (:attr:`scores`,
-            :meth:`suggestions_buffer` and :attr:`status` changed; holding :attr:`lock`), with
-            ``False`` when only :attr:`status` changed.
+            :meth:`suggested` and :attr:`status` changed; holding :attr:`lock`), with ``False``
+            when only :attr:`status` changed.
     """
 
     def __init__(
@@ -63,11 +70,13 @@ class LabellingSession:
         label_column: str | None,
         strategy: str,
         target: str | None,
-        on_labels: Callable[[], Any],
+        on_labels: LabelsChanged,
         on_learning: Callable[[bool], Any],
     ) -> None:
         self.reps = reps
         self.classes = class_names(classes)
+        if self.classes is not None and len(self.classes) > MAX_CLASSES:
+            raise DataError(f"at most {MAX_CLASSES} classes, got {len(self.classes)}")
         self._class_keys = classes
         self._labels_path = labels_path
         self._frame = frame
@@ -86,6 +95,7 @@ class LabellingSession:
         self._store: LabelStore | None = None
         self.values = np.full(len(reps), None, dtype=object)
         self.codes = np.zeros(len(reps), dtype=np.uint8)
+        self.version = 0
         self._learner: Learner | None = None
         self._retrain_timer: threading.Timer | None = None
         self._requested = self._applied = 0
@@ -93,7 +103,9 @@ class LabellingSession:
         self._training.set_result(None)
         self._scores: np.ndarray | None = None
         self._suggested = np.empty(0, np.int64)
-        self.status: dict[str, Any] = {"status": "off", "message": ""}
+        self.suggestions_version = 0
+        self.report: dict[str, Any] | None = None
+        self.status: dict[str, Any] = _learn_status("off", "", 0, None)
 
     # -- labels --------------------------------------------------------------------------------
 
@@ -141,13 +153,8 @@ class LabellingSession:
             for label, ids in groups.groupby(groups, sort=False).groups.items():
                 store.set([str(i) for i in ids], label, source="python")
 
-    def codes_buffer(self) -> bytes:
-        """The ``_labels`` buffer: a uint8 code per galaxy (0 unlabelled, ``i + 1`` for class
-        ``i``, 255 for a label outside the classes); empty without classes."""
-        return self.codes.tobytes() if self.classes else b""
-
     def summary(self) -> dict[str, Any]:
-        """The ``_label_meta`` description: classes, their keys and counts, undo state."""
+        """The ``_label_meta`` description: classes, their keys and counts, undo state, version."""
         store = self.open()
         classes = self.classes or []
         keys = {name: key for key, name in store.key_map.items()}
@@ -159,6 +166,8 @@ class LabellingSession:
             "labelled": int(len(self.codes) - counts[UNLABELLED]),
             "can_undo": store.can_undo,
             "can_redo": store.can_redo,
+            "version": self.version,
+            "read_only": False,
         }
 
     def _labels_changed(self, changed: list[str]) -> None:
@@ -172,8 +181,10 @@ class LabellingSession:
             values = labels.astype(object).where(labels.notna(), None).to_numpy(dtype=object)
             self.values[positions] = values
             self.codes[positions] = [self._code(v) for v in values]
-            self._write_label_column()
-            self._on_labels()
+            self._write_label_column(positions)
+            base_version = self.version
+            self.version += 1 if len(positions) else 0
+            self._on_labels(positions, base_version, self.version)
         if changed:
             self.retrain()
 
@@ -203,52 +214,44 @@ class LabellingSession:
                 f"label_column='another_name' or None"
             )
 
-    def _write_label_column(self) -> None:
-        if self._frame is None or self.label_column is None:
+    def _write_label_column(self, positions: np.ndarray) -> None:
+        """Copy the labels at ``positions`` into the DataFrame's column (all of it if new)."""
+        frame, column = self._frame, self.label_column
+        if frame is None or column is None:
             return
-        self._frame[self.label_column] = pd.Series(
-            self.values.copy(), index=self._frame.index, dtype=object
-        )
+        if column not in frame.columns or frame[column].dtype != object:
+            frame[column] = pd.Series(self.values.copy(), index=frame.index, dtype=object)
+            return
+        frame.iloc[positions, frame.columns.get_loc(column)] = self.values[positions]
 
     # -- front-end requests --------------------------------------------------------------------
 
-    def label_reply(self, position: int, label: Label | None) -> dict[str, Any]:
-        """Label row ``position`` (``None`` removes its label) from a key press."""
-        changed = self._label([str(self.reps.ids[position])], label, "key")
-        return self._saved(changed, index=position, label=label)
+    def label_positions(self, positions: np.ndarray, label: Label | None) -> dict[str, Any]:
+        """Label rows ``positions`` (``None`` removes their labels) from a key press: one undo
+        step. Returns ``saved`` (once the log is fsync'd) and the new ``version``."""
+        if len(positions) == 0:
+            raise DataError("no galaxy to label")
+        self._label([str(i) for i in self.reps.ids[positions]], label, "key")
+        return {"saved": True, "version": self.version}
 
-    def label_selection_reply(self, selected: pd.Index, label: Label | None) -> dict[str, Any]:
-        """Label the selected galaxies (one undo step)."""
+    def label_selection(self, selected: pd.Index, label: Label | None) -> dict[str, Any]:
+        """Label the selected galaxies (one undo step); also returns their ``count``."""
         if len(selected) == 0:
             raise DataError("select some galaxies first")
-        ids = [str(i) for i in selected]
-        return self._saved(self._label(ids, label, "bulk"), count=len(ids), label=label)
+        self._label([str(i) for i in selected], label, "bulk")
+        return {"saved": True, "version": self.version, "count": len(selected)}
 
-    def history_reply(self, kind: str) -> dict[str, Any]:
+    def history(self, kind: str) -> dict[str, Any]:
         """Undo (``kind`` ``"undo"``) or redo the latest labelling operation."""
         store = self.open()
-        changed = store.undo() if kind == "undo" else store.redo()
-        return self._saved(changed, indices=[int(i) for i in self.reps.positions(changed)])
-
-    def suggestion_reply(self) -> dict[str, list[Any]]:
-        """The suggestion queue: ``indices``, ``ids`` and ``scores``."""
-        positions = self._unlabelled_suggestions()
-        scores = self._scores
-        return {
-            "indices": [int(i) for i in positions],
-            "ids": [str(i) for i in self.reps.ids[positions]],
-            "scores": [None if scores is None else float(scores[i]) for i in positions],
-        }
+        store.undo() if kind == "undo" else store.redo()
+        return {"saved": True, "version": self.version}
 
     def _label(self, ids: list[str], label: Label | None, source: str) -> list[str]:
         store = self.open()
         if label is None:
             return store.remove(ids, source=source)
         return store.set(ids, label, source=source)
-
-    def _saved(self, changed: list[str], **extra: Any) -> dict[str, Any]:
-        counts = {str(name): int(count) for name, count in self.open().counts().items()}
-        return {"saved": True, "changed": len(changed), "counts": counts, **extra}
 
     # -- active learning -----------------------------------------------------------------------
 
@@ -265,9 +268,14 @@ class LabellingSession:
         """Ids of the galaxies suggested for labelling next, best first (labelled ones left out)."""
         return self.reps.ids[self._unlabelled_suggestions()]
 
-    def suggestions_buffer(self) -> bytes:
-        """The ``_suggestions`` buffer: uint32 row positions of the latest suggestions."""
-        return self._suggested.astype("<u4").tobytes()
+    def suggested(self) -> tuple[np.ndarray, np.ndarray]:
+        """Positions (best first, labelled ones left out) and float32 scores (NaN before the
+        first fit) of the suggestions."""
+        positions = self._unlabelled_suggestions()
+        scores = self._scores
+        if scores is None:
+            return positions, np.full(len(positions), np.nan, np.float32)
+        return positions, scores[positions].astype(np.float32)
 
     @property
     def training(self) -> Future[Fit | None]:
@@ -376,18 +384,34 @@ class LabellingSession:
             self._suggested = (
                 self.reps.positions(suggested) if suggested is not None else np.empty(0, np.int64)
             )
-            self.status = _learn_status(fit, message, len(self._suggested))
+            self.suggestions_version += 1
+            self.report = _fit_report(fit)
+            if fit is None:
+                self.status = _learn_status("waiting", message, self.suggestions_version, None)
+            else:
+                text = f"trained on {len(fit.labelled):,} labels in {fit.seconds:.2f} s"
+                self.status = _learn_status("ready", text, self.suggestions_version, self.report)
             self._on_learning(True)
         if latest and not training.done():
             training.set_result(fit)
 
 
-def _learn_status(fit: Fit | None, message: str, n_suggested: int) -> dict[str, Any]:
-    """The ``_learn`` trait: what the toolbar says about training."""
-    if fit is None:
-        return {"status": "waiting", "message": message, "suggestions": 0}
-    text = f"trained on {len(fit.labelled):,} labels in {fit.seconds:.2f} s"
-    return {"status": "ready", "message": text, "suggestions": n_suggested}
+def _learn_status(
+    status: str, message: str, suggestions_version: int, report: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The ``_learn`` trait (:class:`galwidget.protocol.LearnState`)."""
+    return {
+        "status": status,
+        "message": message,
+        "suggestions_version": suggestions_version,
+        "report": report,
+    }
+
+
+def _fit_report(fit: Fit | None) -> dict[str, Any] | None:
+    """The model-quality report of ``fit`` (``Fit.report``, when learn.py provides it)."""
+    report = getattr(fit, "report", None)
+    return dict(report) if isinstance(report, Mapping) else None
 
 
 def _training_failure(error: BaseException) -> str:

@@ -21,10 +21,12 @@ class Shown:
     def __init__(self) -> None:
         self.session: LabellingSession | None = None
         self.labels: list[tuple[bytes, dict]] = []
+        self.changes: list[tuple[list[int], int, int]] = []
         self.learning: list[tuple[bool, dict]] = []
 
-    def on_labels(self) -> None:
-        self.labels.append((self.session.codes_buffer(), self.session.summary()))
+    def on_labels(self, positions: np.ndarray, base_version: int, version: int) -> None:
+        self.labels.append((self.session.codes.tobytes(), self.session.summary()))
+        self.changes.append((sorted(positions.tolist()), base_version, version))
 
     def on_learning(self, trained: bool) -> None:
         self.learning.append((trained, dict(self.session.status)))
@@ -77,11 +79,15 @@ def test_opening_shows_the_logged_labels(frame: pd.DataFrame, tmp_path):
         "labelled": 0,
         "can_undo": False,
         "can_redo": False,
+        "version": 0,
+        "read_only": False,
     }
+    assert shown.changes == [([], 0, 0)]  # nothing labelled yet: no new version
     store.set(["G0001", "G0002"], "ring", source="python")  # through the store: shown too
     codes, summary = shown.labels[-1]
     assert np.frombuffer(codes, np.uint8)[:4].tolist() == [0, 1, 1, 0]
-    assert summary["counts"] == [2, 0] and summary["can_undo"]
+    assert summary["counts"] == [2, 0] and summary["can_undo"] and summary["version"] == 1
+    assert shown.changes[-1] == ([1, 2], 0, 1)  # only what changed
     assert frame.loc[[1, 2], "label"].tolist() == ["ring", "ring"]
     session.close()
 
@@ -107,30 +113,28 @@ def test_labels_outside_the_classes_get_their_own_code(frame: pd.DataFrame, tmp_
     gw.LabelStore.for_data(reps, path=path).set("G0005", "spiral")  # a log without classes
     session, _ = make_session(frame, tmp_path, label_column=None)
     session.open()
-    assert np.frombuffer(session.codes_buffer(), np.uint8)[5] == OTHER_LABEL
+    assert session.codes[5] == OTHER_LABEL
     assert "label" not in frame.columns  # label_column=None leaves the frame alone
     session.close()
 
 
-def test_replies_to_label_requests(frame: pd.DataFrame, tmp_path):
-    session, _ = make_session(frame, tmp_path)
-    reply = session.label_reply(7, "ring")
-    assert reply == {
-        "saved": True,
-        "changed": 1,
-        "counts": {"ring": 1, "not ring": 0},
-        "index": 7,
-        "label": "ring",
-    }
+def test_label_requests_change_labels_and_versions(frame: pd.DataFrame, tmp_path):
+    session, shown = make_session(frame, tmp_path)
+    assert session.label_positions(np.array([7]), "ring") == {"saved": True, "version": 1}
+    assert session.open().get("G0007") == "ring" and shown.changes[-1] == ([7], 0, 1)
     with pytest.raises(gw.DataError, match="select some galaxies first"):
-        session.label_selection_reply(pd.Index([]), "not ring")
-    reply = session.label_selection_reply(pd.Index(["G0007", "G0008"]), "not ring")
-    assert reply["count"] == 2 and reply["changed"] == 2 and reply["counts"]["not ring"] == 2
+        session.label_selection(pd.Index([]), "not ring")
+    with pytest.raises(gw.DataError, match="no galaxy to label"):
+        session.label_positions(np.empty(0, np.int64), "ring")
+    reply = session.label_selection(pd.Index(["G0007", "G0008"]), "not ring")
+    assert reply == {"saved": True, "version": 2, "count": 2}
     assert session.open().labels.loc["G0008", "source"] == "bulk"
-    reply = session.history_reply("undo")
-    assert sorted(reply["indices"]) == [7, 8] and session.open().get("G0007") == "ring"
-    reply = session.history_reply("redo")
-    assert reply["counts"] == {"ring": 0, "not ring": 2}
+    assert shown.changes[-1] == ([7, 8], 1, 2) and shown.labels[-1][1]["counts"] == [0, 2]
+    assert session.history("undo") == {"saved": True, "version": 3}
+    assert session.open().get("G0007") == "ring" and session.open().get("G0008") is None
+    assert session.codes[[7, 8]].tolist() == [1, 0] and frame.loc[7, "label"] == "ring"
+    assert session.history("redo") == {"saved": True, "version": 4}
+    assert shown.labels[-1][1]["counts"] == [0, 2]
     assert session.open().labels.loc["G0008", "source"] == "redo"
     session.close()
 
@@ -140,7 +144,8 @@ def test_a_burst_of_labels_costs_one_retrain(frame: pd.DataFrame, tmp_path):
     session.set_labels({"G0001": "ring"})
     assert session.training.result(timeout=60) is None  # one class: nothing to train
     assert shown.learning[-1] == (True, session.status)
-    assert session.status["status"] == "waiting" and session.status["suggestions"] == 0
+    assert session.status["status"] == "waiting" and session.status["report"] is None
+    waiting_version = session.status["suggestions_version"]
     assert "two classes" in session.status["message"] and session.scores is None
     shown.learning.clear()
     for i in range(2, 42):  # one label at a time, as key presses come
@@ -150,17 +155,17 @@ def test_a_burst_of_labels_costs_one_retrain(frame: pd.DataFrame, tmp_path):
     starts = [status["message"] for trained, status in shown.learning if not trained]
     assert len(starts) < 10 and starts[-1] == "training on 41 labels…"  # not one per label
     assert shown.learning[-1] == (True, session.status)
-    assert session.status["status"] == "ready" and session.status["suggestions"] == 48
+    assert session.status["status"] == "ready"
+    assert session.status["suggestions_version"] > waiting_version  # the front end asks again
 
     scores = session.scores
     assert scores.index.equals(session.reps.ids) and scores.between(0, 1).all()
     suggested = session.suggestions
     assert len(suggested) == 48 and not suggested.isin(session.open().series().index).any()
-    positions = np.frombuffer(session.suggestions_buffer(), "<u4")
+    positions, suggested_scores = session.suggested()
     assert session.reps.ids[positions].equals(suggested)
-    reply = session.suggestion_reply()
-    assert reply["ids"] == list(suggested)
-    assert reply["scores"] == pytest.approx(scores[suggested].tolist())
+    assert suggested_scores.dtype == np.float32
+    np.testing.assert_allclose(suggested_scores, scores[suggested], rtol=1e-6)
 
     session.set_labels({suggested[0]: "ring"})  # labelled suggestions leave the queue at once
     assert suggested[0] not in session.suggestions and len(session.suggestions) == 47
@@ -175,7 +180,7 @@ def test_strategy_target_and_class_checks(frame: pd.DataFrame, tmp_path):
     with pytest.raises(gw.DataError, match="key 'z' of class 'b' is reserved"):
         make_session(frame, tmp_path, classes={"a": "1", "b": "z"})[0].open()
     session, _ = make_session(frame, tmp_path, classes=None, labels_path=None)
-    assert not session.in_use and session.target is None and session.codes_buffer() == b""
+    assert not session.in_use and session.target is None and not session.codes.any()
     assert check_strategy("ei") == "ei"
     assert class_names({"ring": "r", 3: "t"}) == ["ring", "3"] and class_names(None) is None
     with pytest.raises(gw.DataError, match="at least one class"):

@@ -21,7 +21,8 @@ import pytest
 from PIL import Image, ImageOps
 
 import galwidget as gw
-from galwidget.widget import THUMBNAIL_SIZE, normalise_layout
+from galwidget.coordinates import normalise_layout
+from galwidget.widget import THUMBNAIL_SIZE
 
 RING_CATALOGUE = Path("zoobot_ring_catalog_basic") / "example_ring_catalog_basic.csv"
 PNG_DIR = Path("gz_decals_dr5_example_pngs")
@@ -173,7 +174,9 @@ def test_every_real_png_becomes_a_thumbnail_of_that_galaxy(subset: pd.DataFrame,
     resized = {galaxy: resized_png(folder / f"{galaxy}.png") for galaxy in reps.ids}
     try:
         for position, galaxy in enumerate(reps.ids):
-            content, buffers = widget.reply({"type": "thumbnail", "request": 1, "index": position})
+            content, buffers = widget.reply(
+                {"type": "request", "kind": "thumbnail", "request": 1, "position": position}
+            )
             assert content["ok"], content
             assert content["mime"] in {"image/jpeg", "image/png"}
             (data,) = buffers
@@ -199,11 +202,15 @@ def test_galaxies_without_a_png_get_a_reason_naming_the_file(
     try:
         with_png = set(subset["id_str"])
         missing = next(i for i, galaxy in enumerate(reps.ids) if galaxy not in with_png)
-        content, buffers = widget.reply({"type": "thumbnail", "request": 2, "index": missing})
+        content, buffers = widget.reply(
+            {"type": "request", "kind": "thumbnail", "request": 2, "position": missing}
+        )
         assert content["ok"] is False and buffers == []
         assert content["reason"] == f"file not found: {reps.ids[missing]}.png"
         present = int(reps.positions([subset["id_str"].iloc[0]])[0])
-        content, buffers = widget.reply({"type": "thumbnail", "request": 3, "index": present})
+        content, buffers = widget.reply(
+            {"type": "request", "kind": "thumbnail", "request": 3, "position": present}
+        )
         assert content["ok"] and len(buffers) == 1
     finally:
         widget.close()
@@ -262,7 +269,9 @@ def test_legacy_survey_urls_are_built_from_radec_and_the_pixel_scale(desi: pd.Da
     images = gw.images.legacy_survey(pixscale="est_dr5_pixscale")
     widget = gw.Explorer(reps, layout=reps.features, images=images)
     try:
-        content, buffers = widget.reply({"type": "thumbnail", "request": 1, "index": 0})
+        content, buffers = widget.reply(
+            {"type": "request", "kind": "thumbnail", "request": 1, "position": 0}
+        )
         assert content["ok"] and buffers == []
         # Row 0 of the file: 469505_1011 at ra 204.770359, dec 24.676144, 0.145171"/pixel.
         assert content["url"] == (
@@ -272,12 +281,19 @@ def test_legacy_survey_urls_are_built_from_radec_and_the_pixel_scale(desi: pd.Da
         rows = [0, south, len(desi) - 1, *range(1000, 50_000, 7919)]
         for row in rows:
             galaxy = desi.iloc[row]
-            content, _ = widget.reply({"type": "thumbnail", "request": 2, "index": row})
+            content, _ = widget.reply(
+                {"type": "request", "kind": "thumbnail", "request": 2, "position": row}
+            )
             assert content["url"] == (
                 f"{LEGACY_SURVEY}?ra={galaxy['ra']:.6f}&dec={galaxy['dec']:.6f}&layer=ls-dr10"
                 f"&pixscale={galaxy['est_dr5_pixscale']:.4f}&size={THUMBNAIL_SIZE}"
             )
-        assert "&dec=-" in widget.reply({"type": "thumbnail", "index": south})[0]["url"]
+        assert (
+            "&dec=-"
+            in widget.reply(
+                {"type": "request", "kind": "thumbnail", "request": 3, "position": south}
+            )[0]["url"]
+        )
     finally:
         widget.close()
 

@@ -1,20 +1,33 @@
-"""Explorer without a browser: wire format, selection sync with pandas, replies to requests."""
+"""Explorer without a browser: wire format, selection sync with pandas, replies to requests.
+
+Messages to the browser are captured by :class:`RecordingComm`, a comm like the one a kernel gives
+a widget, so that tests can assert on what (and how many bytes) would travel.
+"""
 
 from __future__ import annotations
 
 import io
+import json
 import signal
 import subprocess
 import sys
+import warnings
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+from comm.base_comm import BaseComm
 from ipywidgets.widgets.widget import _remove_buffers
 from PIL import Image
 
 import galwidget as gw
-from galwidget.widget import MAX_CATEGORIES, Explorer, encode_colors, normalise_layout
+from galwidget import protocol
+from galwidget.colors import MAX_CATEGORIES, encode_colors
+from galwidget.coordinates import normalise_layout
+from galwidget.protocol import decode_selection, encode_selection
+from galwidget.selection import SelectionMemory
+from galwidget.widget import Explorer
 
 N = 400
 
@@ -44,7 +57,10 @@ def widget(frame: pd.DataFrame) -> Explorer:
 
 
 def selection(w: Explorer) -> list[int]:
-    return np.frombuffer(w._selection, dtype="<u4").tolist()
+    """The selection as the browser sees it, checked equal to the public trait."""
+    wire = decode_selection(w._selection, len(w.representations)).tolist()
+    assert wire == w.selection.tolist()
+    return wire
 
 
 def from_browser(w: Explorer, **state: object) -> None:
@@ -52,6 +68,43 @@ def from_browser(w: Explorer, **state: object) -> None:
     plain, buffer_paths, buffers = _remove_buffers(state)
     message = {"method": "update", "state": plain, "buffer_paths": buffer_paths}
     w._handle_msg({"content": {"data": message}, "buffers": [memoryview(b) for b in buffers]})
+
+
+def request(w: Explorer, kind: str, request_id: int = 1, buffers=(), **params: Any):
+    """The reply ``(content, buffers)`` to a protocol request."""
+    message = {"type": "request", "kind": kind, "request": request_id, **params}
+    return w.reply(message, list(buffers))
+
+
+class RecordingComm(BaseComm):
+    """A comm that keeps every message the widget sends instead of publishing it."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.messages: list[tuple[dict, list[bytes]]] = []
+        super().__init__(target_name="jupyter.widget", primary=True, **kwargs)
+        self.messages.clear()  # the comm_open
+
+    def publish_msg(self, msg_type: str, data=None, metadata=None, buffers=None, **keys) -> None:
+        self.messages.append((data, [bytes(memoryview(b).cast("B")) for b in buffers or []]))
+
+    @staticmethod
+    def size(message: tuple[dict, list[bytes]]) -> int:
+        data, buffers = message
+        return len(json.dumps(data, default=str)) + sum(len(b) for b in buffers)
+
+
+def record(w: Explorer) -> RecordingComm:
+    comm = RecordingComm()
+    w.comm = comm
+    return comm
+
+
+def events(comm: RecordingComm, kind: str) -> list[tuple[dict, list[bytes]]]:
+    return [
+        (m["content"], buffers)
+        for m, buffers in comm.messages
+        if m.get("method") == "custom" and m["content"].get("kind") == kind
+    ]
 
 
 # -- wire format -------------------------------------------------------------------------------
@@ -64,15 +117,30 @@ def test_traits_are_binary_buffers_of_the_right_type(widget: Explorer, frame: pd
     # Same scale on both axes: y spread (3x) stays 3x the x spread.
     ratio = np.ptp(points[:, 1]) / np.ptp(points[:, 0])
     assert ratio == pytest.approx(np.ptp(frame["y"]) / np.ptp(frame["x"]), rel=1e-5)
-    colours = np.frombuffer(widget._color, dtype=np.float32)
-    assert len(colours) == N and colours.min() == 0 and colours.max() == 1
+    colours = np.frombuffer(widget._color, dtype=np.uint8)
+    assert len(colours) == N and colours.min() == 0 and colours.max() == 254
+    expected = np.rint((frame["x"] - frame["x"].min()) / np.ptp(frame["x"]) * 254)
+    np.testing.assert_array_equal(colours, expected.astype(np.uint8))
     assert widget._color_meta["kind"] == "continuous"
-    assert widget._config == {"n": N, "id_column": "id", "image_kind": "none", "confirm_over": 50}
+    assert widget._config == {
+        "protocol": 2,
+        "n": N,
+        "id_column": "id",
+        "image_kind": "none",
+        "confirm_over": 50,
+        "max_message_bytes": 8 * 1024 * 1024,
+    }
 
     state, buffer_paths, buffers = _remove_buffers(widget.get_state())
     assert {"_points", "_color", "_selection"} <= {p[0] for p in buffer_paths}
     assert bytes(buffers[buffer_paths.index(["_points"])]) == widget._points
     assert "_points" not in state  # the numbers travel only as a buffer
+    assert not {"_labels", "_suggestions"} & set(widget.keys)  # v1 channels are gone
+
+
+def test_options_after_data_are_keyword_only(frame: pd.DataFrame):
+    with pytest.raises(TypeError, match="positional"):
+        Explorer(frame, ("x", "y"))  # type: ignore[misc]
 
 
 def test_layout_array_is_centred_and_scaled_with_one_factor():
@@ -118,7 +186,7 @@ def test_selection_from_the_browser_updates_pandas_and_calls_back(
 ):
     calls: list[pd.Index] = []
     widget.on_select(calls.append)
-    from_browser(widget, _selection=np.array([5, 9, 2], dtype="<u4").tobytes())
+    from_browser(widget, _selection=encode_selection([5, 9, 2], N))
     assert list(widget.selected_ids) == ["G0002", "G0005", "G0009"]
     assert frame.loc[frame["selected"], "id"].tolist() == ["G0002", "G0005", "G0009"]
     assert [list(c) for c in calls] == [["G0002", "G0005", "G0009"]]
@@ -149,12 +217,84 @@ def test_existing_boolean_column_is_the_initial_selection(frame: pd.DataFrame):
 def test_unsorted_selection_with_duplicates_is_stored_sorted_and_unique(
     widget: Explorer, frame: pd.DataFrame
 ):
-    from_browser(widget, _selection=np.array([9, 2, 9, 5], dtype="<u4").tobytes())
+    widget.select(["G0007", "G0003", "G0007"])
+    assert selection(widget) == [3, 7]
+    widget.selection = np.array([9, 2, 9, 5])
     assert selection(widget) == [2, 5, 9]
     assert list(widget.selected_ids) == ["G0002", "G0005", "G0009"]
     assert int(frame["selected"].sum()) == 3
-    widget.select(["G0007", "G0003", "G0007"])
-    assert selection(widget) == [3, 7]
+
+
+def test_a_malformed_selection_from_the_browser_is_refused_and_reported(widget: Explorer):
+    widget.select(["G0001"])
+    comm = record(widget)
+    unsorted = bytes([0, 0, 0, 0, 2, 0, 0, 0]) + np.array([9, 2], "<u4").tobytes()
+    from_browser(widget, _selection=unsorted)  # ipywidgets logs the refusal
+    assert selection(widget) == [1]  # unchanged
+    [(event, _)] = events(comm, "error")
+    assert "selection not applied" in event["message"] and "sorted and unique" in event["message"]
+
+
+def test_dense_selections_travel_as_a_bitmask_both_ways(widget: Explorer, frame: pd.DataFrame):
+    mask = np.zeros(N, dtype=bool)
+    mask[::3] = True
+    widget.select(mask)
+    assert widget._selection[0] == protocol.SelectionKind.BITMASK
+    assert len(widget._selection) == 8 + N // 8
+    assert selection(widget) == np.flatnonzero(mask).tolist()
+    from_browser(widget, _selection=encode_selection(np.r_[10:300], N))  # runs
+    assert widget.selection.tolist() == list(range(10, 300))
+    assert frame["selected"].sum() == 290 and widget.selected_ids[0] == "G0010"
+
+
+def test_boolean_series_select_by_index_labels_not_order(frame: pd.DataFrame):
+    shuffled = frame.sample(frac=1.0, random_state=1)  # same rows, another order
+    mask = shuffled["x"] > 1
+    w = Explorer(frame, layout=("x", "y"))
+    w.select(mask)  # aligned with frame's index, not by position
+    assert selection(w) == np.flatnonzero(frame["x"] > 1).tolist()
+    by_id = pd.Series(frame["kind"].eq("ring").to_numpy(), index=frame["id"])[::-1]
+    w.select(by_id)  # a Series indexed by the ids, e.g. w.scores > 0.9
+    assert selection(w) == np.flatnonzero(frame["kind"] == "ring").tolist()
+    w.select(by_id.iloc[:5])  # labels left out are not selected
+    assert selection(w) == sorted(N - 1 - i for i in range(5) if by_id.iloc[i])
+    with pytest.raises(gw.DataError, match="labels not found: 'nope'"):
+        w.select(pd.Series([True], index=["nope"]))
+    with pytest.raises(gw.DataError, match="has missing values"):
+        w.select(pd.Series([True, None], index=[0, 1], dtype=object))
+    w.close()
+    indexed = frame.set_index(pd.Index([f"row{i}" for i in range(N)]))
+    w = Explorer(indexed, layout=("x", "y"), id_column="id")
+    w.select((indexed["x"] > 1).sort_values())
+    assert selection(w) == np.flatnonzero(frame["x"] > 1).tolist()
+    w.close()
+
+
+def test_the_public_selection_is_observable_and_its_wire_form_agrees(widget: Explorer):
+    seen: list[tuple[list[int], list[int]]] = []
+
+    def observer(change: dict) -> None:
+        wire = decode_selection(widget._selection, N).tolist()
+        seen.append((change["new"].tolist(), wire))
+
+    widget.observe(observer, names="selection")
+    widget.select(["G0004", "G0002"])
+    from_browser(widget, _selection=encode_selection([7], N))
+    widget.select(["G0007"])  # unchanged: no notification
+    assert seen == [([2, 4], [2, 4]), ([7], [7])]
+    assert widget.selection.dtype == np.int64 and not widget.selection.flags.writeable
+    with pytest.raises(gw.DataError, match=f"position {N} is outside"):
+        widget.selection = [1, N]
+
+
+def test_a_selection_too_large_to_send_raises(widget: Explorer, monkeypatch: pytest.MonkeyPatch):
+    widget.select(["G0001"])
+    monkeypatch.setattr(protocol, "MAX_MESSAGE_BYTES", 40)  # ~67M points at the real limit
+    with pytest.raises(gw.DataError, match="over the 40-byte message limit"):
+        widget.select(np.arange(N) % 7 == 0)  # isolated positions: > 40 bytes every way
+    assert selection(widget) == [1]  # nothing changed
+    widget.select(["G0003", "G0005"])  # small ones still go
+    assert selection(widget) == [3, 5]
 
 
 def test_selected_column_none_leaves_the_frame_alone(frame: pd.DataFrame):
@@ -180,26 +320,34 @@ def test_focus_neighbours_match_the_index(widget: Explorer):
     )
 
 
-def test_neighbour_and_more_like_replies(widget: Explorer):
-    content, buffers = widget.reply({"type": "neighbours", "request": 7, "index": 10})
+def test_neighbour_and_centroid_replies(widget: Explorer):
+    content, buffers = request(widget, "neighbours", 7, position=10)
     expected = widget.index.query("G0010", k=5)
-    assert content["ok"] and content["request"] == 7 and content["type"] == "neighbours"
-    assert content["id"] == "G0010" and buffers == []
-    assert content["ids"] == expected["id"].tolist()
-    assert content["indices"] == [int(i[1:]) for i in expected["id"]]
-    np.testing.assert_allclose(content["distances"], expected["distance"], rtol=1e-6)
+    assert content == {
+        "type": "reply",
+        "kind": "neighbours",
+        "request": 7,
+        "ok": True,
+        "position": 10,
+        "id": "G0010",
+        "ids": expected["id"].tolist(),
+    }
+    positions, distances = np.frombuffer(buffers[0], "<u4"), np.frombuffer(buffers[1], "<f4")
+    assert positions.tolist() == [int(i[1:]) for i in expected["id"]]
+    np.testing.assert_allclose(distances, expected["distance"], rtol=1e-6)
 
-    content, _ = widget.reply({"type": "more_like", "request": 8})
+    content, _ = request(widget, "centroid", 8)
     assert not content["ok"] and content["reason"] == "select some galaxies first"
     widget.select(["G0001", "G0002", "G0003"])
-    content, _ = widget.reply({"type": "more_like", "request": 9})
+    content, buffers = request(widget, "centroid", 9)
     expected = widget.index.more_like(["G0001", "G0002", "G0003"], k=5)
     assert content["ok"] and content["count"] == 3
     assert content["ids"] == expected["id"].tolist()
+    assert np.frombuffer(buffers[0], "<u4").tolist() == [int(i[1:]) for i in expected["id"]]
 
 
 def test_hover_reply_formats_a_few_columns(widget: Explorer, frame: pd.DataFrame):
-    content, _ = widget.reply({"type": "hover", "request": 1, "index": 3})
+    content, _ = request(widget, "hover", position=3)
     assert content["ok"] and content["id"] == "G0003"
     names = [name for name, _ in content["fields"]]
     assert names[0] == "x" and len(names) == 4 and "id" not in names
@@ -208,12 +356,13 @@ def test_hover_reply_formats_a_few_columns(widget: Explorer, frame: pd.DataFrame
 
 def test_bad_requests_get_a_reason(widget: Explorer):
     for message, reason in [
-        ({"type": "neighbours", "request": 1, "index": N}, f"no galaxy at index {N}"),
-        ({"type": "hover", "request": 2, "index": "3"}, "no galaxy at index '3'"),
-        ({"type": "thumbnail", "request": 3, "index": 0}, "no images"),
-        ({"type": "dance", "request": 4}, "unknown request type 'dance'"),
+        ({"kind": "neighbours", "request": 1, "position": N}, f"no galaxy at position {N}"),
+        ({"kind": "hover", "request": 2, "position": "3"}, "needs 'position', got '3'"),
+        ({"kind": "thumbnail", "request": 3, "position": 0}, "no images"),
+        ({"kind": "dance", "request": 4}, "unknown request kind 'dance'"),
+        ({"kind": "label", "request": 5, "label": "x"}, "takes 1 buffers, got 0"),
     ]:
-        content, buffers = widget.reply(message)
+        content, buffers = widget.reply({"type": "request", **message})
         assert content["ok"] is False and buffers == []
         assert content["request"] == message["request"]
         assert reason in content["reason"]
@@ -222,14 +371,15 @@ def test_bad_requests_get_a_reason(widget: Explorer):
 def test_thumbnail_replies_carry_bytes_or_urls(frame: pd.DataFrame):
     reps = gw.datasets.synthetic(60, seed=2)
     w = Explorer(reps, layout=("ra", "dec"))
-    content, buffers = w.reply({"type": "thumbnail", "request": 5, "index": 4})
-    assert content == {"type": "thumbnail", "request": 5, "ok": True, "mime": content["mime"]}
+    content, buffers = request(w, "thumbnail", 5, position=4)
+    head = {"type": "reply", "kind": "thumbnail", "request": 5, "ok": True}
+    assert content == {**head, "mime": content["mime"]}
     assert content["mime"] in {"image/jpeg", "image/png"} and len(buffers) == 1
     assert Image.open(io.BytesIO(buffers[0])).size == (128, 128)
     w.close()
 
     w = Explorer(frame, layout=("x", "y"), images="https://images.test/{kind}/{id}.png")
-    content, buffers = w.reply({"type": "thumbnail", "request": 6, "index": 2})
+    content, buffers = request(w, "thumbnail", 6, position=2)
     assert content["ok"] and buffers == []
     assert content["url"] == f"https://images.test/{frame['kind'][2]}/G0002.png"
     w.close()
@@ -238,7 +388,7 @@ def test_thumbnail_replies_carry_bytes_or_urls(frame: pd.DataFrame):
         raise FileNotFoundError(f"{galaxy_id}.png")
 
     w = Explorer(frame, layout=("x", "y"), images=missing)
-    content, _ = w.reply({"type": "thumbnail", "request": 7, "index": 1})
+    content, _ = request(w, "thumbnail", 7, position=1)
     assert not content["ok"] and "G0001.png" in content["reason"]
     w.close()
 
@@ -249,12 +399,11 @@ def test_thumbnail_replies_carry_bytes_or_urls(frame: pd.DataFrame):
 def test_colour_encodings():
     values = pd.Series([1.0, np.nan, 3.0, np.inf, 2.0])
     data, meta = encode_colors(values, "v")
-    scaled = np.frombuffer(data, dtype=np.float32)
-    np.testing.assert_allclose(scaled, [0, np.nan, 1, np.nan, 0.5])
-    assert meta == {"kind": "continuous", "column": "v", "min": 1.0, "max": 3.0, "missing": 1}
+    assert np.frombuffer(data, dtype=np.uint8).tolist() == [0, 255, 254, 255, 127]
+    assert meta == {"kind": "continuous", "column": "v", "min": 1.0, "max": 3.0, "missing": 2}
 
     data, meta = encode_colors(pd.Series(["b", "a", None, "b"]), "s")
-    assert np.frombuffer(data, dtype=np.uint8).tolist() == [1, 0, 2, 1]
+    assert np.frombuffer(data, dtype=np.uint8).tolist() == [1, 0, 255, 1]
     assert meta["categories"] == ["a", "b"] and meta["missing"] == 1
 
     data, meta = encode_colors(pd.Series([True, False, True]), "flag")
@@ -323,7 +472,10 @@ def labelled(frame: pd.DataFrame, tmp_path) -> Explorer:
 
 
 def label_codes(w: Explorer) -> np.ndarray:
-    return np.frombuffer(w._labels, dtype=np.uint8)
+    """The label snapshot the browser asks for on load."""
+    content, buffers = request(w, "labels", 99)
+    assert content["ok"] and content["version"] == w._label_meta["version"]
+    return np.frombuffer(buffers[0], dtype=np.uint8)
 
 
 def test_set_labels_reaches_store_dataframe_and_buffer(labelled: Explorer, frame: pd.DataFrame):
@@ -387,7 +539,8 @@ def test_a_new_explorer_restores_the_labels(frame: pd.DataFrame, tmp_path):
     assert second.labels["label"].to_dict() == {"G0001": "ring", "G0002": "not ring"}
     assert again.loc[[1, 2], "label"].tolist() == ["ring", "not ring"]
     assert second._label_meta["counts"] == [1, 1]
-    assert np.frombuffer(second._color, dtype=np.uint8)[[0, 1, 2]].tolist() == [2, 0, 1]
+    assert second._color == b"" and second._color_meta["kind"] == "label"
+    assert label_codes(second)[[0, 1, 2]].tolist() == [0, 1, 2]
     second.close()
     # Default path: the data's fingerprint names the log, so no path is needed to find it.
     third = Explorer(make_frame(), layout=("x", "y"), classes=CLASSES)
@@ -405,7 +558,7 @@ import galwidget as gw
 frame = pd.read_parquet(sys.argv[1])
 w = gw.Explorer(frame, layout=("x", "y"), classes=["ring", "not ring"], labels_path=sys.argv[2])
 w.set_labels({"G0001": "ring", "G0002": "not ring"})
-w.reply({"type": "label", "request": 1, "index": 3, "label": "ring"})
+w.reply({"type": "request", "kind": "label", "request": 1, "label": "ring"}, [bytes([3, 0, 0, 0])])
 print("saved", flush=True)
 os.kill(os.getpid(), signal.SIGKILL)
 """
@@ -428,31 +581,85 @@ def test_labels_survive_kill_9(frame: pd.DataFrame, tmp_path):
     w.close()
 
 
-def test_label_requests_reply_after_saving(labelled: Explorer, frame: pd.DataFrame):
-    content, _ = labelled.reply({"type": "label", "request": 1, "index": 7, "label": "ring"})
-    assert content["ok"] and content["saved"] and content["changed"] == 1
-    assert content["counts"] == {"ring": 1, "not ring": 0}
-    assert labelled.label_store.get("G0007") == "ring" and frame.loc[7, "label"] == "ring"
-    content, _ = labelled.reply({"type": "label", "request": 2, "index": 7, "label": None})
-    assert content["ok"] and labelled.label_store.get("G0007") is None
-    content, _ = labelled.reply({"type": "undo", "request": 3})
-    assert content["ok"] and content["indices"] == [7] and frame.loc[7, "label"] == "ring"
-    content, _ = labelled.reply({"type": "redo", "request": 4})
-    assert content["ok"] and content["indices"] == [7] and pd.isna(frame.loc[7, "label"])
+def positions_buffer(*positions: int) -> bytes:
+    return np.array(positions, dtype="<u4").tobytes()
 
-    content, _ = labelled.reply({"type": "label_selection", "request": 5, "label": "not ring"})
+
+def test_label_requests_reply_after_saving(labelled: Explorer, frame: pd.DataFrame):
+    comm = record(labelled)
+    version = labelled._label_meta["version"]
+    content, _ = request(labelled, "label", 1, [positions_buffer(7)], label="ring")
+    assert content == {
+        "type": "reply",
+        "kind": "label",
+        "request": 1,
+        "ok": True,
+        "saved": True,
+        "version": version + 1,
+    }
+    assert labelled.label_store.get("G0007") == "ring" and frame.loc[7, "label"] == "ring"
+    assert labelled._label_meta["counts"] == [1, 0]
+    content, _ = request(labelled, "label", 2, [positions_buffer(7)], label=None)
+    assert content["ok"] and labelled.label_store.get("G0007") is None
+    content, _ = request(labelled, "undo", 3)
+    assert content["ok"] and content["version"] == version + 3 and frame.loc[7, "label"] == "ring"
+    content, _ = request(labelled, "redo", 4)
+    assert content["ok"] and pd.isna(frame.loc[7, "label"])
+    # Every change went out as a delta event: positions and codes, versions chained.
+    deltas = events(comm, "labels")
+    assert [(e["base_version"], e["version"]) for e, _ in deltas] == [
+        (version + i, version + i + 1) for i in range(4)
+    ]
+    assert [(b[0], b[1]) for _, b in deltas] == [
+        (positions_buffer(7), bytes([1])),
+        (positions_buffer(7), bytes([0])),
+        (positions_buffer(7), bytes([1])),
+        (positions_buffer(7), bytes([0])),
+    ]
+
+    content, _ = request(labelled, "label_selection", 5, label="not ring")
     assert not content["ok"] and content["reason"] == "select some galaxies first"
     labelled.select(["G0020", "G0021", "G0022"])
-    content, _ = labelled.reply({"type": "label_selection", "request": 6, "label": "not ring"})
-    assert content["ok"] and content["count"] == 3 and content["counts"]["not ring"] == 3
+    content, _ = request(labelled, "label_selection", 6, label="not ring")
+    assert content["ok"] and content["count"] == 3 and labelled._label_meta["counts"] == [0, 3]
     assert set(labelled.labels.query("source == 'bulk'").index) == {"G0020", "G0021", "G0022"}
-    labelled.reply({"type": "undo", "request": 7})  # one step for the whole selection
-    assert labelled.labels.empty
+    assert label_codes(labelled)[[20, 21, 22]].tolist() == [2, 2, 2]
+    request(labelled, "undo", 7)  # one step for the whole selection
+    assert labelled.labels.empty and label_codes(labelled).sum() == 0
 
-    content, _ = labelled.reply({"type": "label", "request": 8, "index": 1, "label": "bar"})
+    content, _ = request(labelled, "label", 10, [positions_buffer(1, 2, 3)], label="ring")
+    assert content["ok"] and labelled.labels.loc[["G0001", "G0003"], "source"].eq("key").all()
+    request(labelled, "undo", 11)  # a multi-tile key press is one step too
+    assert labelled.labels.empty
+    content, _ = request(labelled, "label", 8, [positions_buffer(1)], label="bar")
     assert not content["ok"] and "unknown class 'bar'" in content["reason"]
-    content, _ = labelled.reply({"type": "label", "request": 9, "index": N, "label": "ring"})
-    assert not content["ok"] and f"no galaxy at index {N}" in content["reason"]
+    content, _ = request(labelled, "label", 9, [positions_buffer(N)], label="ring")
+    assert not content["ok"] and f"no galaxy at position {N}" in content["reason"]
+
+
+@pytest.mark.slow
+def test_a_key_press_at_three_million_sends_constant_bytes(tmp_path):
+    n = 3_000_000
+    xy = np.random.default_rng(0).normal(size=(n, 2)).astype(np.float32)
+    reps = gw.Representations.from_array(xy)
+    w = Explorer(
+        reps,
+        layout=xy,
+        classes=CLASSES,
+        labels_path=tmp_path / "labels.jsonl",
+        color="label",
+        remember_selection=False,
+    )
+    comm = record(w)
+    content, _ = request(w, "label", 1, [positions_buffer(2_345_678)], label="ring")
+    assert content["ok"]
+    assert comm.messages, "the change must reach the browser"
+    sizes = [RecordingComm.size(m) for m in comm.messages]
+    assert sum(sizes) < 1_000, sizes  # the label event, the label bar state: no n-byte buffer
+    [(event, buffers)] = events(comm, "labels")
+    assert event["version"] == event["base_version"] + 1
+    assert buffers == [positions_buffer(2_345_678), bytes([1])]
+    w.close()
 
 
 def test_focus_from_a_click_leaves_the_selection_alone(labelled: Explorer):
@@ -486,15 +693,16 @@ def test_background_retrain_gives_scores_and_suggestions(labelled: Explorer, fra
     assert scores[frame["x"].to_numpy() > 1].mean() > scores[frame["x"].to_numpy() < -1].mean()
     suggested = labelled.suggestions
     assert 0 < len(suggested) <= 48 and not suggested.isin(labelled.labels.index).any()
-    positions = np.frombuffer(labelled._suggestions, dtype="<u4")
-    assert labelled.representations.ids[positions].equals(suggested)
-    assert labelled._learn["status"] == "ready"
-    content, _ = labelled.reply({"type": "suggestions", "request": 1})
+    assert labelled._learn["status"] == "ready" and labelled._learn["suggestions_version"] >= 1
+    content, buffers = request(labelled, "suggestions")
     assert content["ids"] == list(suggested)
-    assert content["scores"] == pytest.approx(scores[suggested].tolist())
+    assert content["suggestions_version"] == labelled._learn["suggestions_version"]
+    positions = np.frombuffer(buffers[0], dtype="<u4")
+    assert labelled.representations.ids[positions].equals(suggested)
+    np.testing.assert_allclose(np.frombuffer(buffers[1], "<f4"), scores[suggested], rtol=1e-6)
 
     labelled.color_by("score")
-    colours = np.frombuffer(labelled._color, dtype=np.float32)
+    colours = np.frombuffer(labelled._color, dtype=np.uint8)
     assert len(colours) == N and labelled._color_meta["kind"] == "continuous"
     assert labelled._color_meta["max"] == pytest.approx(scores.max())
     figure = labelled.histogram("score", bins=10)
@@ -508,14 +716,17 @@ def test_background_retrain_gives_scores_and_suggestions(labelled: Explorer, fra
     assert set(top) <= set(unlabelled.nlargest(10).index)
 
 
-def test_colour_by_label_follows_the_labels(labelled: Explorer):
+def test_colour_by_label_follows_the_labels_without_a_colour_buffer(labelled: Explorer):
     labelled.color_by("label")
     meta = labelled._color_meta
-    assert meta["categories"] == CLASSES and meta["missing"] == N
+    assert meta == {"kind": "label", "column": "label", "categories": CLASSES, "missing": N}
+    comm = record(labelled)
     labelled.set_labels({"G0001": "not ring", "G0002": "ring"})
-    codes = np.frombuffer(labelled._color, dtype=np.uint8)
-    assert codes[[0, 1, 2]].tolist() == [2, 1, 0]
-    assert labelled._color_meta["missing"] == N - 2
+    assert labelled._color == b"" and labelled._color_meta["missing"] == N - 2
+    assert label_codes(labelled)[[0, 1, 2]].tolist() == [0, 2, 1]
+    updates = [m["state"] for m, _ in comm.messages if m.get("method") == "update"]
+    assert updates and all("_color" not in state for state in updates)
+    assert max(RecordingComm.size(m) for m in comm.messages) < 1_000
     assert "no scores yet" in labelled.histogram("score").title  # empty until the first fit
 
 
@@ -560,9 +771,26 @@ def test_selection_survives_a_new_explorer_on_the_same_data() -> None:
 
 def test_a_stale_remembered_selection_is_ignored() -> None:
     reps = gw.datasets.synthetic(300, seed=6, dim=16)
-    path = gw.widget.saved_selection_path(reps)
+    path = SelectionMemory(reps).path
     path.parent.mkdir(parents=True, exist_ok=True)
     np.save(path, np.array([5, 10_000], dtype="<u4"))  # a position beyond the data
     assert gw.Explorer(reps).selected_ids.empty
     path.write_bytes(b"not a numpy file")
     assert gw.Explorer(reps).selected_ids.empty
+
+
+def test_an_unwritable_cache_warns_once_and_the_selection_still_works(tmp_path, monkeypatch):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder should be")
+    monkeypatch.setenv("GALWIDGET_CACHE", str(blocker / "cache"))
+    reps = gw.datasets.synthetic(120, seed=7, dim=8)
+    with pytest.warns(UserWarning, match="cannot write its cache folder") as caught:
+        w = Explorer(reps, layout=("ra", "dec"))
+        w.select(reps.ids[:3])
+        w.select(reps.ids[:5])
+    assert len([c for c in caught if "cache folder" in str(c.message)]) == 1
+    assert w.selected_ids.equals(reps.ids[:5])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # warned once per session: no second warning
+        w.select(reps.ids[:2])
+    w.close()

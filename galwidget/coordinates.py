@@ -1,0 +1,80 @@
+"""Where each galaxy is drawn: a layout spec → the ``_points`` buffer.
+
+Format: float32 little-endian ``x, y`` interleaved per position, centred and scaled by one factor
+on both axes (shapes are kept) so that the farthest point lies at :data:`LAYOUT_MARGIN` of the
+[-1, 1] square.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from galwidget.data import Representations
+from galwidget.errors import DataError
+
+__all__ = ["LAYOUT_MARGIN", "LayoutSpec", "layout_coordinates", "normalise_layout"]
+
+# Points fill this fraction of [-1, 1] so that the outermost ones are not cut by the canvas edge.
+LAYOUT_MARGIN = 0.95
+LayoutSpec = str | np.ndarray | tuple[str, str]
+
+
+def layout_coordinates(
+    reps: Representations,
+    layout: LayoutSpec,
+    *,
+    table: pd.DataFrame,
+    index: Any = None,
+) -> np.ndarray:
+    """The ``(n, 2)`` float64 coordinates a layout spec stands for.
+
+    Args:
+        reps: the galaxies.
+        layout: ``"pca"`` or ``"umap"`` (computed by :func:`galwidget.layout`), an ``(n, 2)``
+            array, or a pair of numeric column names of ``table``.
+        table: the columns a pair of names refers to, one row per position.
+        index: a :class:`~galwidget.NeighbourIndex` the computed layouts may reuse.
+
+    Raises:
+        DataError: an unknown method, missing or non-numeric columns, a wrong shape, or NaN/inf
+            coordinates (naming the first galaxies affected).
+    """
+    if isinstance(layout, str):
+        if layout not in {"pca", "umap"}:
+            raise DataError(
+                f"layout must be 'pca', 'umap', an (n, 2) array or two columns, got {layout!r}"
+            )
+        from galwidget.layout import layout as compute_layout
+
+        coordinates = np.asarray(compute_layout(reps, method=layout, index=index))
+    elif isinstance(layout, tuple) and len(layout) == 2 and all(isinstance(c, str) for c in layout):
+        missing = [c for c in layout if c not in table.columns]
+        if missing:
+            raise DataError(f"layout columns not found: {', '.join(missing)}")
+        try:
+            coordinates = table[list(layout)].to_numpy(dtype=np.float64, na_value=np.nan)
+        except (TypeError, ValueError):
+            raise DataError(f"layout columns {layout} must be numeric") from None
+    else:
+        coordinates = np.asarray(layout)
+        if not np.issubdtype(coordinates.dtype, np.number):
+            raise DataError(f"layout array must be numeric, got dtype {coordinates.dtype}")
+    if coordinates.shape != (len(reps), 2):
+        raise DataError(f"layout must have shape ({len(reps)}, 2), got {coordinates.shape}")
+    bad = np.flatnonzero(~np.isfinite(coordinates).all(axis=1))
+    if len(bad):
+        shown = ", ".join(str(reps.ids[i]) for i in bad[:5])
+        raise DataError(f"layout has NaN or infinite coordinates for {len(bad)} galaxies: {shown}")
+    return coordinates
+
+
+def normalise_layout(coordinates: np.ndarray) -> np.ndarray:
+    """Interleaved float32 ``x, y`` scaled (same factor on both axes) and centred into [-1, 1]."""
+    coordinates = np.asarray(coordinates, dtype=np.float64)
+    low, high = coordinates.min(axis=0), coordinates.max(axis=0)
+    half_range = float((high - low).max()) / 2
+    scale = LAYOUT_MARGIN / half_range if half_range > 0 else 1.0
+    return np.ascontiguousarray((coordinates - (low + high) / 2) * scale, dtype="<f4").ravel()

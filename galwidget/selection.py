@@ -1,0 +1,194 @@
+"""The Explorer's selection: what a selection spec means, where it is remembered, and the
+DataFrame column that mirrors it.
+
+A selection is always held as sorted, unique int64 row positions of the
+:class:`~galwidget.Representations` (its wire form is :func:`galwidget.protocol.encode_selection`).
+
+Selection specs (:func:`resolve_selection`):
+
+- ``None`` or an empty list: nothing.
+- a string: that id if it is one, else a pandas query on the meta columns.
+- a boolean :class:`pandas.Series`: the rows whose **index labels** are True — labels are the ids
+  (e.g. ``w.scores > 0.9``) or, when the data came from a DataFrame, that DataFrame's index
+  (e.g. ``df["mag"] < 17``); order does not matter and labels left out are not selected.
+- a boolean numpy array of length ``n``: by position.
+- anything else: ids (list, Index, non-boolean Series values).
+
+Remembered selections (:class:`SelectionMemory`) live in ``<cache>/selections/<fingerprint>.npy``
+(uint32); an unwritable cache folder gives one warning and the Explorer works on without it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from galwidget.cache import cache_dir, warn_unwritable, writable_cache_dir
+from galwidget.data import Representations
+from galwidget.errors import DataError
+
+__all__ = [
+    "SelectionMemory",
+    "SelectionSpec",
+    "initial_from_column",
+    "resolve_selection",
+    "write_column",
+]
+
+SelectionSpec = str | Iterable[Any] | np.ndarray | pd.Series | pd.Index | None
+SELECTIONS = "selections"
+
+
+def resolve_selection(
+    what: SelectionSpec,
+    *,
+    reps: Representations,
+    meta: pd.DataFrame,
+    frame: pd.DataFrame | None = None,
+) -> np.ndarray:
+    """Sorted unique int64 positions of the galaxies ``what`` stands for (see module docs).
+
+    Args:
+        what: a selection spec.
+        reps: the galaxies.
+        meta: the columns a query string is evaluated on, indexed by id.
+        frame: the DataFrame the data came from (its index aligns boolean Series), or ``None``.
+
+    Raises:
+        DataError: unknown ids or index labels, a bad query, a mask of the wrong length, or a
+            boolean Series with missing values.
+    """
+    n = len(reps)
+    if what is None:
+        return np.empty(0, np.int64)
+    if isinstance(what, str):
+        if what in reps.ids:
+            return reps.positions([what])
+        return _query(meta, what, reps)
+    if isinstance(what, pd.Series) and _is_boolean(what):
+        return _by_labels(what, reps, frame)
+    values = what.to_numpy() if isinstance(what, pd.Series | pd.Index) else what
+    if not isinstance(values, np.ndarray):
+        values = np.asarray(list(values), dtype=object)
+    if values.dtype == bool:
+        if values.shape != (n,):
+            raise DataError(f"a selection mask needs {n} booleans, got shape {values.shape}")
+        return np.flatnonzero(values).astype(np.int64)
+    if len(values) == 0:
+        return np.empty(0, np.int64)
+    return np.unique(reps.positions(values))
+
+
+def _is_boolean(series: pd.Series) -> bool:
+    if pd.api.types.is_bool_dtype(series.dtype):
+        return True
+    if series.dtype != object or len(series) == 0:
+        return False
+    present = series.dropna()
+    return len(present) > 0 and all(isinstance(v, bool | np.bool_) for v in present)
+
+
+def _by_labels(mask: pd.Series, reps: Representations, frame: pd.DataFrame | None) -> np.ndarray:
+    """Positions of the True entries of a boolean Series, matched by index label."""
+    if mask.isna().any():
+        shown = ", ".join(map(str, mask.index[mask.isna().to_numpy()][:5]))
+        raise DataError(
+            f"the boolean Series {mask.name or ''!s} has missing values (at {shown}); "
+            "fill them with True or False first"
+        )
+    if not mask.index.is_unique:
+        raise DataError("a boolean Series selects by its index labels, which must be unique")
+    chosen = mask.index[mask.to_numpy(dtype=bool)]
+    targets = [("ids", reps.ids)]
+    if frame is not None:
+        targets.insert(0, ("DataFrame index", frame.index))
+    for _, target in targets:
+        if not target.is_unique:
+            continue
+        positions = target.get_indexer(mask.index)
+        if (positions >= 0).all():
+            return np.unique(target.get_indexer(chosen)).astype(np.int64)
+    names = " or the ".join(name for name, _ in targets)
+    unknown = [label for label in mask.index if label not in reps.ids][:5]
+    raise DataError(
+        f"a boolean Series selects by its index labels, which must be the {names}; "
+        f"labels not found: {', '.join(map(repr, unknown))}"
+    )
+
+
+def _query(meta: pd.DataFrame, query: str, reps: Representations) -> np.ndarray:
+    try:
+        rows = meta.query(query)
+    except Exception as error:  # pandas raises many kinds for a bad expression
+        raise DataError(f"cannot select with query {query!r}: {error}") from None
+    return np.sort(reps.ids.get_indexer(rows.index)).astype(np.int64)
+
+
+def initial_from_column(frame: pd.DataFrame | None, column: str | None) -> np.ndarray | None:
+    """The positions a DataFrame's boolean ``column`` selects, or ``None`` without one.
+
+    Raises:
+        DataError: the column exists but is not boolean (or has missing values).
+    """
+    if frame is None or column is None or column not in frame.columns:
+        return None
+    values = frame[column]
+    if not pd.api.types.is_bool_dtype(values.dtype) or values.isna().any():
+        raise DataError(
+            f"the DataFrame already has a column {column!r} that is not boolean "
+            f"(dtype {values.dtype}); pass selected_column='another_name' or None"
+        )
+    return np.flatnonzero(values.to_numpy(dtype=bool)).astype(np.int64)
+
+
+def write_column(frame: pd.DataFrame | None, column: str | None, positions: np.ndarray) -> None:
+    """Make ``frame[column]`` the boolean mask of ``positions`` (nothing without a column)."""
+    if frame is None or column is None:
+        return
+    mask = np.zeros(len(frame), dtype=bool)
+    mask[positions] = True
+    frame[column] = mask
+
+
+class SelectionMemory:
+    """The selection remembered for one data set between sessions (by its fingerprint)."""
+
+    def __init__(self, reps: Representations) -> None:
+        self._n = len(reps)
+        self._name = f"{reps.fingerprint}.npy"
+
+    @property
+    def path(self) -> Path:
+        """Where the selection is kept."""
+        return cache_dir() / SELECTIONS / self._name
+
+    def load(self) -> np.ndarray:
+        """The remembered positions; empty when there are none or they do not fit the data."""
+        path = self.path
+        if not path.is_file():
+            return np.empty(0, np.int64)
+        try:
+            positions = np.load(path).astype(np.int64)
+        except (OSError, ValueError):
+            return np.empty(0, np.int64)
+        if positions.ndim != 1 or (len(positions) and (positions.max() >= self._n)):
+            return np.empty(0, np.int64)
+        return np.unique(positions) if len(positions) and positions.min() >= 0 else positions[:0]
+
+    def save(self, positions: np.ndarray) -> None:
+        """Remember ``positions``; an unwritable cache folder warns once and keeps nothing."""
+        folder = writable_cache_dir(SELECTIONS)
+        if folder is None:
+            return
+        target = folder / self._name
+        partial = folder / f"{self._name}.{os.getpid()}.tmp.npy"
+        try:
+            np.save(partial, np.asarray(positions).astype("<u4"))
+            os.replace(partial, target)
+        except OSError as error:
+            warn_unwritable(folder.parent, error)
