@@ -8,6 +8,13 @@ background thread (port chosen by the OS). Tests can make it misbehave the way r
 - ``server.truncate[path] = n``: announce the full length but send only ``n`` bytes, then drop the
   connection (an interrupted download), once per entry;
 - ``server.delay = seconds``: wait before answering.
+- ``server.unannounced[path] = n``: send ``n`` bytes with NO ``Content-Length`` and close the
+  connection (a body that ends early where the client cannot tell), once per entry;
+- ``server.canned[path] = (status, content_type, body)``: answer with that instead of the file,
+  e.g. a captive portal's ``200 text/html`` login page;
+- ``server.gzip.add(path)``: send the file gzip-compressed with ``Content-Encoding: gzip``;
+- ``validators=False``: send no ``ETag``/``Last-Modified``. With them (the default) an
+  ``If-Range`` that no longer matches the file gets the whole file (200), as RFC 9110 says.
 
 Every request is recorded in ``server.requests`` (method, path, headers) so tests can assert what
 was asked, e.g. that a download resumed with ``Range: bytes=N-`` or that no request was made.
@@ -20,6 +27,8 @@ Use it as a context manager::
 
 from __future__ import annotations
 
+import email.utils
+import gzip
 import shutil
 import threading
 import time
@@ -41,11 +50,17 @@ class Request:
 class LocalServer:
     """Serve ``directory`` over HTTP on 127.0.0.1 (see the module docstring)."""
 
-    def __init__(self, directory: str | Path, range_support: bool = True) -> None:
+    def __init__(
+        self, directory: str | Path, range_support: bool = True, validators: bool = True
+    ) -> None:
         self.directory = Path(directory).resolve()
         self.range_support = range_support
+        self.validators = validators
         self.fail: dict[str, int] = {}
         self.truncate: dict[str, int] = {}
+        self.unannounced: dict[str, int] = {}
+        self.canned: dict[str, tuple[int, str, bytes]] = {}
+        self.gzip: set[str] = set()
         self.delay = 0.0
         self.requests: list[Request] = []
         self._lock = threading.Lock()
@@ -104,13 +119,34 @@ def _handler_for(server: LocalServer) -> type[BaseHTTPRequestHandler]:
             if path in server.fail:
                 self._error(server.fail[path])
                 return
+            if path in server.canned:
+                status, content_type, body = server.canned[path]
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if send_body:
+                    self.wfile.write(body)
+                return
             file = (server.directory / path.lstrip("/")).resolve()
             if not file.is_relative_to(server.directory) or not file.is_file():
                 self._error(404)
                 return
-            size = file.stat().st_size
+            info = file.stat()
+            size = info.st_size
+            etag = f'"{size:x}-{info.st_mtime_ns:x}"'
+            modified = email.utils.formatdate(info.st_mtime, usegmt=True)
             start, status = 0, 200
             wanted = self.headers.get("Range")
+            condition = self.headers.get("If-Range")
+            if condition is not None and condition not in {etag, modified}:
+                wanted = None  # the file changed since the client's copy: send all of it
+            if path in server.gzip:
+                self._send_gzip(file, send_body)
+                return
+            if path in server.unannounced:
+                self._send_unannounced(file, server.unannounced.pop(path), send_body)
+                return
             if wanted and server.range_support:
                 start = _range_start(wanted)
                 if start is None or start >= size:
@@ -124,6 +160,9 @@ def _handler_for(server: LocalServer) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Type", "application/octet-stream")
             self.send_header("Content-Length", str(size - start))
             self.send_header("Accept-Ranges", "bytes" if server.range_support else "none")
+            if server.validators:
+                self.send_header("ETag", etag)
+                self.send_header("Last-Modified", modified)
             if status == 206:
                 self.send_header("Content-Range", f"bytes {start}-{size - 1}/{size}")
             self.end_headers()
@@ -138,6 +177,27 @@ def _handler_for(server: LocalServer) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(handle.read(limit))
                 self.wfile.flush()
                 self.close_connection = True
+
+        def _send_gzip(self, file: Path, send_body: bool) -> None:
+            body = gzip.compress(file.read_bytes())
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if send_body:
+                self.wfile.write(body)
+
+        def _send_unannounced(self, file: Path, limit: int, send_body: bool) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            if send_body:
+                with file.open("rb") as handle:
+                    self.wfile.write(handle.read(limit))
+                self.wfile.flush()
 
         def _error(self, status: int) -> None:
             body = f"error {status}\n".encode()

@@ -4,6 +4,7 @@ files (GALWIDGET_ZENODO_URL points galwidget at it, as a mirror would)."""
 from __future__ import annotations
 
 import hashlib
+import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -51,6 +52,7 @@ def record(tmp_path_factory: pytest.TempPathFactory) -> Path:
         }
     )
     catalogue.iloc[::3].to_csv(files / "gz_decals_volunteers_5.csv", index=False)
+    catalogue.drop(columns=["iauname"]).to_csv(files / "plain.csv", index=False)
     return root
 
 
@@ -71,8 +73,17 @@ def digest(path: Path, algorithm: str = "md5") -> str:
     return hashlib.new(algorithm, path.read_bytes()).hexdigest()
 
 
+def digest_of(data: bytes) -> str:
+    return hashlib.md5(data).hexdigest()
+
+
 def gets(server: LocalServer, path: str) -> list:
     return [r for r in server.requests_for(path) if r.method == "GET"]
+
+
+def first_etag(server: LocalServer, record: Path) -> str:
+    info = (record / DECALS.lstrip("/")).stat()
+    return f'"{info.st_size:x}-{info.st_mtime_ns:x}"'
 
 
 def test_download_then_load(server: LocalServer, data: Path, record: Path):
@@ -97,7 +108,8 @@ def test_gz2_representations_and_load_arguments(server: LocalServer, data: Path)
 
 def test_a_file_in_place_needs_no_network(server: LocalServer, data: Path, record: Path):
     first = datasets.decals_representations(progress=False)
-    again = datasets.decals_representations(progress=False, checksum="md5:" + "0" * 32)
+    source = record / DECALS.lstrip("/")
+    again = datasets.decals_representations(progress=False, checksum="md5:" + digest(source))
     assert again.fingerprint == first.fingerprint
     assert len(server.requests) == 1
 
@@ -117,7 +129,7 @@ def test_checksums_are_verified(server: LocalServer, data: Path, record: Path):
 
     catalogue = data / "gz_decals_volunteers_5.csv"
     wrong = "md5:" + "0" * 32
-    with pytest.raises(gw.DataError) as error:
+    with pytest.raises(gw.DownloadError) as error:
         datasets.gz_decals_catalogue(checksum=wrong)
     message = str(error.value)
     assert "checksum mismatch" in message and wrong in message
@@ -125,13 +137,19 @@ def test_checksums_are_verified(server: LocalServer, data: Path, record: Path):
     bad = data / "gz_decals_volunteers_5.csv.bad"
     assert not catalogue.exists(), "a file that fails its checksum must not be used"
     assert bad.read_bytes() == (record / CATALOGUE.lstrip("/")).read_bytes()
-    assert str(bad) in message
+    assert str(bad) in message and "Calling again downloads the file afresh" in message
 
     right = "md5:" + digest(record / CATALOGUE.lstrip("/")).upper()
     table = datasets.gz_decals_catalogue(checksum=right)
     assert len(table) == len(range(0, N, 3))
     assert len(gets(server, CATALOGUE)) == 2
     assert not catalogue.with_name(catalogue.name + ".part").exists()
+
+    # A file already in place is checked too, when a checksum is given.
+    with pytest.raises(gw.DownloadError, match="checksum mismatch") as error:
+        datasets.gz_decals_catalogue(checksum=wrong)
+    assert not catalogue.exists() and bad.is_file()
+    assert len(gets(server, CATALOGUE)) == 2
 
 
 def test_malformed_checksums_are_refused_before_downloading(server: LocalServer, data: Path):
@@ -141,36 +159,34 @@ def test_malformed_checksums_are_refused_before_downloading(server: LocalServer,
     assert server.requests == []
 
 
-def test_a_partial_download_is_resumed(server: LocalServer, data: Path, record: Path):
+def test_a_partial_download_is_resumed_when_the_server_proves_it_unchanged(
+    server: LocalServer, data: Path, record: Path, monkeypatch: pytest.MonkeyPatch
+):
     source = (record / DECALS.lstrip("/")).read_bytes()
-    data.mkdir(parents=True)
+    monkeypatch.setattr(zenodo, "ATTEMPTS", 1)
+    server.truncate[DECALS] = 12345  # the first session is interrupted
+    with pytest.raises(gw.DownloadError, match="will be resumed"):
+        datasets.decals_representations(progress=False)
     part = data / "cnn_features_decals.parquet.part"
-    part.write_bytes(source[:12345])
-    reps = datasets.decals_representations(
-        progress=False, checksum="md5:" + digest(record / DECALS.lstrip("/"))
-    )
+    assert part.stat().st_size == 12345
+    reps = datasets.decals_representations(progress=False, checksum="md5:" + digest_of(source))
     assert len(reps) == N
-    (request,) = gets(server, DECALS)
-    assert request.headers["Range"] == "bytes=12345-"
+    _, second = gets(server, DECALS)
+    assert second.headers["Range"] == "bytes=12345-"
+    assert second.headers["If-Range"] == first_etag(server, record)
     assert (data / "cnn_features_decals.parquet").read_bytes() == source
-    assert not part.exists()
+    assert not part.exists() and not part.with_name(part.name + ".json").exists()
 
 
-def test_a_complete_or_overlong_partial_file(server: LocalServer, data: Path, record: Path):
+def test_a_part_of_unknown_origin_is_never_resumed(server: LocalServer, data: Path, record: Path):
     source = (record / DECALS.lstrip("/")).read_bytes()
     data.mkdir(parents=True)
     part = data / "cnn_features_decals.parquet.part"
-    part.write_bytes(source)  # complete, but the rename never happened
+    part.write_bytes(source[:5000])  # no record of which version of the file it holds
     assert len(datasets.decals_representations(progress=False)) == N
-    (request,) = gets(server, DECALS)  # answered 416: nothing left to send
-    assert request.headers["Range"] == f"bytes={len(source)}-"
-
-    gz2 = (record / GZ2.lstrip("/")).read_bytes()
-    part = data / "cnn_features_gz2.parquet.part"
-    part.write_bytes(gz2 + b"trailing junk")  # longer than the file: downloaded again
-    assert len(datasets.gz2_representations(progress=False)) == N
-    assert len(gets(server, GZ2)) == 2
-    assert (data / "cnn_features_gz2.parquet").read_bytes() == gz2
+    (request,) = gets(server, DECALS)
+    assert "Range" not in request.headers  # downloaded afresh, not spliced
+    assert (data / "cnn_features_decals.parquet").read_bytes() == source
 
 
 def test_an_interrupted_transfer_is_retried_from_where_it_stopped(
@@ -190,16 +206,15 @@ def test_a_server_without_range_support_restarts_the_download(
     record: Path, data: Path, monkeypatch: pytest.MonkeyPatch
 ):
     source = (record / DECALS.lstrip("/")).read_bytes()
-    data.mkdir(parents=True)
-    part = data / "cnn_features_decals.parquet.part"
-    part.write_bytes(b"stale bytes from another version of the file")
+    monkeypatch.setattr(zenodo, "ATTEMPTS", 1)
     with LocalServer(record, range_support=False) as plain:
         monkeypatch.setenv("GALWIDGET_ZENODO_URL", plain.url + "/files")
+        plain.truncate[DECALS] = 3000
+        with pytest.raises(gw.DownloadError):
+            datasets.decals_representations(progress=False)
         reps = datasets.decals_representations(progress=False)
-        (request,) = gets(plain, DECALS)
-    assert (
-        request.headers["Range"] == f"bytes={len(b'stale bytes from another version of the file')}-"
-    )
+        _, second = gets(plain, DECALS)
+    assert second.headers["Range"] == "bytes=3000-"  # asked, but the whole file came (200)
     assert len(reps) == N
     assert (data / "cnn_features_decals.parquet").read_bytes() == source
 
@@ -272,13 +287,16 @@ def test_large_downloads_show_progress_by_default(
 ):
     served = tmp_path / "served"
     served.mkdir()
-    payload = np.random.default_rng(3).bytes(zenodo.PROGRESS_MIN_BYTES + 1)
-    (served / "big.bin").write_bytes(payload)
+    rows = "".join(f"g{i},{i}\n" for i in range(zenodo.PROGRESS_MIN_BYTES // 8))
+    payload = ("id,x\n" + rows).encode()
+    (served / "big.csv").write_bytes(payload)
     with LocalServer(served) as big:
-        zenodo._download(big.url + "/big.bin", tmp_path / "big.bin", None, progress=None)
+        zenodo._download(
+            big.url + "/big.csv", tmp_path / "big.csv", None, None, zenodo.Expected("CSV")
+        )
     error = capsys.readouterr().err
-    assert "downloading big.bin" in error and "100%" in error
-    assert (tmp_path / "big.bin").read_bytes() == payload
+    assert "downloading big.csv" in error and "100%" in error
+    assert (tmp_path / "big.csv").read_bytes() == payload
 
 
 def test_catalogue_columns_and_join(server: LocalServer, data: Path):
@@ -327,3 +345,125 @@ def test_png_root_remaps_png_loc_to_a_local_image_folder(tmp_path: Path, shared_
         source.fetch(5)
     with pytest.raises(gw.DataError, match="is not a folder"):
         datasets.with_local_pngs(reps, tmp_path / "nowhere")
+
+
+# ----------------------------------------------------------------------------------------------
+# Nothing invalid ever becomes the final file
+# ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("path", "reason"), [(DECALS, "is truncated"), (CATALOGUE, "cut short")])
+def test_a_body_that_ends_early_without_content_length_is_not_kept(
+    server: LocalServer, data: Path, record: Path, path: str, reason: str
+):
+    source = (record / path.lstrip("/")).read_bytes()
+    server.unannounced[path] = len(source) // 2 + 7  # no Content-Length: looks complete
+    fetch = datasets.decals_representations if path == DECALS else datasets.gz_decals_catalogue
+    with pytest.raises(gw.DownloadError, match=reason) as error:
+        fetch(progress=False)
+    name = Path(path).name
+    assert not (data / name).exists()
+    bad = data / f"{name}.bad"
+    assert bad.read_bytes() == source[: len(source) // 2 + 7]
+    assert str(bad) in str(error.value) and "Calling again" in str(error.value)
+    assert len(fetch(progress=False)) > 0  # called again: downloaded afresh
+    assert (data / name).read_bytes() == source
+
+
+def test_a_captive_portal_page_is_not_kept(server: LocalServer, data: Path, record: Path):
+    page = b"<!DOCTYPE html><html><body><form>Accept the terms to use the Wi-Fi</form></html>"
+    server.canned[CATALOGUE] = (200, "text/html; charset=utf-8", page)
+    data.mkdir(parents=True)
+    part = data / "gz_decals_volunteers_5.csv.part"
+    part.write_bytes(b"iauname,ra\n")  # an earlier partial download is left alone
+    with pytest.raises(gw.DownloadError, match=r"HTML page .*captive portal") as error:
+        datasets.gz_decals_catalogue(progress=False)
+    assert (data / "gz_decals_volunteers_5.csv.bad").read_bytes() == page
+    assert str(data / "gz_decals_volunteers_5.csv.bad") in str(error.value)
+    assert not (data / "gz_decals_volunteers_5.csv").exists()
+    assert part.read_bytes() == b"iauname,ra\n"
+    assert len(gets(server, CATALOGUE)) == 1  # a portal is not retried
+
+    # The same page without an HTML content type is caught by validation.
+    server.canned[CATALOGUE] = (200, "application/octet-stream", page)
+    with pytest.raises(gw.DownloadError, match="it is an HTML page"):
+        datasets.gz_decals_catalogue(progress=False)
+    assert not (data / "gz_decals_volunteers_5.csv").exists()
+
+
+@pytest.mark.parametrize("validators", [True, False])
+def test_a_resume_is_never_spliced_onto_another_version(
+    tmp_path: Path, data: Path, record: Path, monkeypatch: pytest.MonkeyPatch, validators: bool
+):
+    served = tmp_path / "served"
+    (served / "files").mkdir(parents=True)
+    file = served / DECALS.lstrip("/")
+    datasets.write_zenodo_like(file, n=N, dim=DIM, seed=5)
+    monkeypatch.setattr(zenodo, "ATTEMPTS", 1)
+    with LocalServer(served, validators=validators) as mirror:
+        monkeypatch.setenv("GALWIDGET_ZENODO_URL", mirror.url + "/files")
+        mirror.truncate[DECALS] = 20000
+        with pytest.raises(gw.DownloadError):
+            datasets.decals_representations(progress=False)
+        # A new version of the file is published before the download is resumed.
+        datasets.write_zenodo_like(file, n=N, dim=DIM, seed=6)
+        os.utime(file, ns=(10**18, 10**18))
+        new = file.read_bytes()
+        datasets.decals_representations(progress=False)
+        _, second = gets(mirror, DECALS)
+    if validators:  # asked with If-Range and the old ETag: the server sent the new file whole
+        assert second.headers["Range"] == "bytes=20000-" and second.headers["If-Range"]
+    else:  # nothing proves the part is of the same version: not resumed
+        assert "Range" not in second.headers
+    assert (data / "cnn_features_decals.parquet").read_bytes() == new
+
+
+def test_gzip_content_encoding_is_decoded(server: LocalServer, data: Path, record: Path):
+    server.gzip.add(CATALOGUE)
+    table = datasets.gz_decals_catalogue(progress=False)
+    assert len(table) == len(range(0, N, 3))
+    source = (record / CATALOGUE.lstrip("/")).read_bytes()
+    assert (data / "gz_decals_volunteers_5.csv").read_bytes() == source
+    (request,) = gets(server, CATALOGUE)
+    assert request.headers["Accept-Encoding"] == "identity"
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"<html><body>Service unavailable</body></html>", "it is an HTML page"),
+        (b"", "it is empty"),
+        ("half", "it is truncated"),
+        ("catalogue", "no feature columns found"),
+    ],
+)
+def test_a_bad_file_in_place_is_moved_aside(
+    server: LocalServer, data: Path, record: Path, content: bytes | str, reason: str
+):
+    source = (record / DECALS.lstrip("/")).read_bytes()
+    target = data / "cnn_features_decals.parquet"
+    data.mkdir(parents=True)
+    if content == "catalogue":
+        pd.DataFrame({"iauname": ["J000000.00+000000.0"], "ra": [0.0]}).to_parquet(target)
+    else:
+        target.write_bytes(source[: len(source) // 2] if content == "half" else content)
+    placed = target.read_bytes()
+    with pytest.raises(gw.DownloadError, match=reason) as error:
+        datasets.decals_representations(download=False)
+    message = str(error.value)
+    bad = data / "cnn_features_decals.parquet.bad"
+    assert f"moved to {bad}" in message and "Call again with download=True" in message
+    assert bad.read_bytes() == placed and not target.exists()
+    assert server.requests == []
+    assert len(datasets.decals_representations(progress=False)) == N
+    assert target.read_bytes() == source
+
+
+def test_the_expected_schema_is_checked(server: LocalServer, data: Path, tmp_path: Path):
+    with pytest.raises(gw.DownloadError, match="id column 'objid' not found") as error:
+        datasets.gz2_representations(progress=False, id_column="objid")
+    assert not (data / "cnn_features_gz2.parquet").exists()
+    assert (data / "cnn_features_gz2.parquet.bad").is_file()
+    assert "is not valid" in str(error.value)
+    with pytest.raises(gw.DownloadError, match="it has no column 'iauname'"):
+        datasets.gz_decals_catalogue(url=server.url + "/files/plain.csv", path=tmp_path / "c.csv")

@@ -1,10 +1,18 @@
 """The real Galaxy Zoo data: Zoobot representations (Zenodo 5536995) and the GZ DECaLS catalogue
 (Zenodo 4573248), downloaded once into :func:`galwidget.cache.data_dir`.
 
-Downloads resume from a partial ``<name>.part`` file (HTTP ``Range``; servers that ignore it are
-read from the start again), show a progress bar and, given a checksum, are verified before use.
-A file already in the data folder is used without touching the network, so on a machine without
-internet you can place the files there by hand.
+Downloads go to ``<name>.part`` and become ``<name>`` only once they are valid: a parquet file
+with its footer and the expected columns, or a CSV file with the expected header that ends with a
+complete row; of the announced size (``Content-Length``/``Content-Range``) and, given one, of the
+right checksum. ``Content-Encoding: gzip`` is decoded. An interrupted download resumes from the
+``.part`` file only when the server can prove the file has not changed since (``If-Range`` with
+the ``ETag`` or ``Last-Modified`` recorded in ``<name>.part.json``); otherwise it starts again.
+Anything invalid (an HTML login page from a proxy, a body that ended early, a checksum mismatch)
+is moved aside to ``<name>.bad`` and a :class:`~galwidget.DownloadError` says what was wrong.
+
+A file already in the data folder is used without touching the network (so on a machine without
+internet you can place the files there by hand), after the same validation (and the checksum,
+if one is given); a file that fails it is moved aside to ``<name>.bad``.
 
 ``GALWIDGET_ZENODO_URL`` replaces the Zenodo record URLs with a base URL of your own (a mirror):
 each file is then fetched from ``<base>/<file name>``.
@@ -12,22 +20,36 @@ each file is then fetched from ``<base>/<file name>``.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import http.client
+import json
 import os
 import time
 import urllib.error
 import urllib.request
+import zlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
 from galwidget.cache import data_dir
-from galwidget.data import DataError, Representations, load_representations
+from galwidget.data import (
+    DataError,
+    FeatureSpec,
+    Representations,
+    _find_feature_columns,
+    _find_id_column,
+    check_file_kind,
+    load_representations,
+)
 from galwidget.errors import DownloadError
 from galwidget.images import local_files
 
@@ -51,6 +73,35 @@ RETRY_PAUSE_SECONDS = 0.5
 CHUNK_BYTES = 1024 * 1024
 # Downloads at least this large (or of unknown size) show a progress bar unless progress=False.
 PROGRESS_MIN_BYTES = 10 * 1024 * 1024
+# How much of a CSV file's end is read to check that its last row is complete.
+CSV_TAIL_BYTES = 64 * 1024
+# Content-Encodings decoded on the fly (zlib's auto-detection reads gzip and zlib streams).
+DECODED_ENCODINGS = {"gzip", "x-gzip", "deflate"}
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What a valid download looks like: its format and the columns it must have.
+
+    ``representations``: an id column and feature columns found as
+    :func:`~galwidget.load_representations` finds them (``id_column``/``features``).
+    """
+
+    format: Literal["parquet", "CSV"]
+    columns: tuple[str, ...] = ()
+    representations: bool = False
+    id_column: str | None = None
+    features: FeatureSpec = None
+
+    @classmethod
+    def for_representations(cls, load_kwargs: dict[str, Any]) -> Expected:
+        features = load_kwargs.get("features")
+        return cls(
+            "parquet",
+            representations=True,
+            id_column=load_kwargs.get("id_column"),
+            features=features if isinstance(features, str) or features is None else tuple(features),
+        )
 
 
 def decals_representations(
@@ -81,7 +132,10 @@ def decals_representations(
 
     Join volunteer votes with ``reps.join(gz_decals_catalogue(), on="iauname")``.
     """
-    file = _fetch(DECALS_FILE, REPRESENTATIONS_RECORD, url, checksum, download, path, progress)
+    expected = Expected.for_representations(load_kwargs)
+    file = _fetch(
+        DECALS_FILE, REPRESENTATIONS_RECORD, url, checksum, download, path, progress, expected
+    )
     reps = load_representations(file, progress=progress, **load_kwargs)
     return reps if png_root is None else with_local_pngs(reps, png_root)
 
@@ -101,7 +155,10 @@ def gz2_representations(
     ``cnn_features_gz2.parquet`` from Zenodo record 5536995. Arguments as for
     :func:`decals_representations`.
     """
-    file = _fetch(GZ2_FILE, REPRESENTATIONS_RECORD, url, checksum, download, path, progress)
+    expected = Expected.for_representations(load_kwargs)
+    file = _fetch(
+        GZ2_FILE, REPRESENTATIONS_RECORD, url, checksum, download, path, progress, expected
+    )
     reps = load_representations(file, progress=progress, **load_kwargs)
     return reps if png_root is None else with_local_pngs(reps, png_root)
 
@@ -140,7 +197,10 @@ def gz_decals_catalogue(
 
     Add the votes to representations with ``reps.join(catalogue, on="iauname")``.
     """
-    file = _fetch(CATALOGUE_FILE, CATALOGUE_RECORD, url, checksum, download, path, progress)
+    expected = Expected("CSV", columns=("iauname",))
+    file = _fetch(
+        CATALOGUE_FILE, CATALOGUE_RECORD, url, checksum, download, path, progress, expected
+    )
     usecols = None
     if columns is not None:
         available = pd.read_csv(file, nrows=0).columns
@@ -167,21 +227,30 @@ def _fetch(
     download: bool,
     path: str | PathLike[str] | None,
     progress: bool | None,
+    expected: Expected,
 ) -> Path:
-    """The local path of data file ``name``, downloading it first if it is not there yet."""
+    """The local path of data file ``name``, validated, downloading it first if it is not there."""
     target = Path(path).expanduser() if path is not None else data_dir() / name
     if url is None:
         mirror = os.environ.get(MIRROR_VARIABLE)
         url = f"{mirror.rstrip('/')}/{name}" if mirror else f"{record}/{name}?download=1"
-    expected = _parse_checksum(checksum)
+    digest = _parse_checksum(checksum)
     if target.is_file():
-        return target
+        problem = _problem(target, expected, digest, progress)
+        if problem is None:
+            return target
+        bad = _move_aside(target, target)
+        again = "Call again" if download else "Call again with download=True"
+        raise DownloadError(
+            f"{target} is not a valid {name}: {problem}. It was moved to {bad} (delete it when "
+            f"done); {again} to download it afresh. " + _by_hand(url, target)
+        )
     if not download:
         raise DownloadError(
             f"{name} is not at {target} and download=False. " + _by_hand(url, target)
         )
     target.parent.mkdir(parents=True, exist_ok=True)
-    _download(url, target, expected, progress)
+    _download(url, target, digest, progress, expected)
     return target
 
 
@@ -206,20 +275,40 @@ def _parse_checksum(checksum: str | None) -> tuple[str, str] | None:
     return algorithm, digest
 
 
+class _NotData(Exception):
+    """The server answered with something that is not the file (an HTML page)."""
+
+    def __init__(self, what: str, body: bytes) -> None:
+        super().__init__(what)
+        self.body = body
+
+
 def _download(
-    url: str, target: Path, expected: tuple[str, str] | None, progress: bool | None
+    url: str,
+    target: Path,
+    digest: tuple[str, str] | None,
+    progress: bool | None,
+    expected: Expected,
 ) -> None:
-    """Download ``url`` to ``target`` through ``<target>.part``, resuming and verifying."""
+    """Download ``url`` to ``target`` through ``<target>.part``, resuming and validating."""
     part = target.with_name(target.name + ".part")
     for attempt in range(1, ATTEMPTS + 1):
         try:
             _transfer(url, part, target.name, progress)
             break
+        except _NotData as error:  # the partial download, if any, is left as it was
+            bad = target.with_name(target.name + ".bad")
+            bad.write_bytes(error.body)
+            raise DownloadError(
+                f"could not download {target.name}: {url} answered with {error} instead of the "
+                f"file (a proxy, captive portal or login page?). It is saved at {bad}. Open the "
+                "URL in a browser to log in, then call again. " + _by_hand(url, target)
+            ) from None
         except urllib.error.HTTPError as error:
             if error.code == 416:  # nothing left after the partial file's end
                 if error.headers.get("Content-Range") == f"bytes */{part.stat().st_size}":
-                    break  # the partial file is already complete
-                part.unlink(missing_ok=True)  # it is longer than the file: start over
+                    break  # the partial file is already complete (validated below)
+                _discard(part)  # it is longer than the file: start over
             elif error.code < 500 or attempt == ATTEMPTS:
                 raise DownloadError(
                     f"could not download {target.name}: {url} answered HTTP {error.code} "
@@ -231,12 +320,12 @@ def _download(
                 f"could not download {target.name} from {url}: {error.reason}. "
                 + _by_hand(url, target)
             ) from None
-        except (OSError, http.client.HTTPException) as error:
+        except (OSError, http.client.HTTPException, zlib.error) as error:
             if attempt == ATTEMPTS:
                 raise DownloadError(
                     f"could not download {target.name} from {url} after {ATTEMPTS} attempts "
                     f"({type(error).__name__}: {error}); the partial download is kept at {part} "
-                    "and will be resumed. " + _by_hand(url, target)
+                    "and will be resumed if the server allows. " + _by_hand(url, target)
                 ) from None
         time.sleep(RETRY_PAUSE_SECONDS * attempt)
     else:
@@ -244,32 +333,97 @@ def _download(
             f"could not download {target.name} from {url}: the server refused to resume or "
             "restart the transfer. " + _by_hand(url, target)
         )
-    if expected is not None:
-        _verify(part, target, expected, progress)
+    problem = _problem(part, expected, digest, progress)
+    if problem is not None:
+        bad = _move_aside(part, target)
+        _record_path(part).unlink(missing_ok=True)
+        raise DownloadError(
+            f"the download of {target.name} from {url} is not valid: {problem}. Nothing was "
+            f"installed at {target}; the download is kept at {bad} for inspection (delete it when "
+            "done). Calling again downloads the file afresh. " + _by_hand(url, target)
+        )
     os.replace(part, target)
+    _record_path(part).unlink(missing_ok=True)
+
+
+def _record_path(part: Path) -> Path:
+    """Where the validators of a partial download are kept (``<name>.part.json``)."""
+    return part.with_name(part.name + ".json")
+
+
+def _discard(part: Path) -> None:
+    part.unlink(missing_ok=True)
+    _record_path(part).unlink(missing_ok=True)
+
+
+def _move_aside(path: Path, target: Path) -> Path:
+    bad = target.with_name(target.name + ".bad")
+    os.replace(path, bad)
+    return bad
+
+
+def _resume_from(part: Path, url: str) -> tuple[int, str | None, int | None]:
+    """``(bytes to keep, If-Range validator, total size)`` for resuming ``part``: 0 unless the
+    part was written, unencoded, from ``url`` by a response with a strong ETag or a
+    Last-Modified date (without one the server cannot tell us if the file changed since)."""
+    if not part.is_file():
+        return 0, None, None
+    try:
+        record = json.loads(_record_path(part).read_text())
+    except (OSError, ValueError):
+        return 0, None, None
+    if not isinstance(record, dict) or record.get("url") != url or record.get("encoded"):
+        return 0, None, None
+    etag = record.get("etag")
+    validator = etag if etag and not etag.startswith("W/") else record.get("last_modified")
+    if not validator:
+        return 0, None, None
+    return part.stat().st_size, validator, record.get("total")
 
 
 def _transfer(url: str, part: Path, name: str, progress: bool | None) -> None:
-    """One request: append the rest of ``url`` to ``part`` (or rewrite it if Range is ignored)."""
+    """One request: append the rest of ``url`` to ``part``, or rewrite it when resuming is not
+    safe or the server sends the whole file."""
     from galwidget import __version__  # late: galwidget/__init__ may still be running
 
-    have = part.stat().st_size if part.is_file() else 0
-    headers = {"User-Agent": f"galwidget/{__version__}"}
+    have, validator, recorded_total = _resume_from(part, url)
+    # identity: a compressed transfer could not be resumed (it is still decoded if sent).
+    headers = {"User-Agent": f"galwidget/{__version__}", "Accept-Encoding": "identity"}
     if have:
         headers["Range"] = f"bytes={have}-"
+        headers["If-Range"] = str(validator)
     request = urllib.request.Request(url, headers=headers)
     with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
-        resumed = have > 0 and response.status == 206
-        if resumed and not response.headers.get("Content-Range", "").startswith(f"bytes {have}-"):
+        content_type = response.headers.get("Content-Type", "")
+        if content_type.split(";")[0].strip().lower() in {"text/html", "application/xhtml+xml"}:
+            raise _NotData(f"an HTML page ({content_type})", response.read(CSV_TAIL_BYTES))
+        encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+        if encoding not in DECODED_ENCODINGS | {"identity", ""}:
+            raise http.client.HTTPException(f"unsupported Content-Encoding {encoding!r}")
+        encoded = encoding in DECODED_ENCODINGS
+        resumed = have > 0 and response.status == 206 and not encoded
+        total = _expected_total(response, have if resumed else 0, encoded)
+        if resumed and recorded_total is not None and total not in (None, recorded_total):
             raise http.client.HTTPException(
-                f"the server resumed at the wrong place: {response.headers.get('Content-Range')}"
+                f"the file changed size ({recorded_total} → {total} bytes) during the download"
             )
+        if not resumed:
+            record = {
+                "url": url,
+                "etag": response.headers.get("ETag"),
+                "last_modified": response.headers.get("Last-Modified"),
+                "total": total,
+                "encoded": encoded,
+            }
+            part.write_bytes(b"")
+            _record_path(part).write_text(json.dumps(record))
         start = have if resumed else 0
         length = response.headers.get("Content-Length")
-        total = start + int(length) if length is not None else None
+        decoder = zlib.decompressobj(32 + zlib.MAX_WBITS) if encoded else None
         show = progress if progress is not None else (total is None or total >= PROGRESS_MIN_BYTES)
+        received = 0
         with (
-            part.open("ab" if resumed else "wb") as handle,
+            part.open("ab") as handle,
             tqdm(
                 total=total,
                 initial=start,
@@ -281,33 +435,109 @@ def _transfer(url: str, part: Path, name: str, progress: bool | None) -> None:
             ) as bar,
         ):
             while chunk := response.read(CHUNK_BYTES):
-                handle.write(chunk)
+                received += len(chunk)
+                handle.write(decoder.decompress(chunk) if decoder else chunk)
                 bar.update(len(chunk))
+            if decoder is not None:
+                handle.write(decoder.flush())
+    if length is not None and received != int(length):
+        raise http.client.IncompleteRead(b"", int(length) - received)
+    if decoder is not None and not decoder.eof:
+        raise http.client.IncompleteRead(b"", None)  # the compressed stream was cut short
     size = part.stat().st_size
     if total is not None and size != total:
         raise http.client.IncompleteRead(b"", total - size)
 
 
-def _verify(part: Path, target: Path, expected: tuple[str, str], progress: bool | None) -> None:
-    algorithm, digest = expected
+def _expected_total(response: Any, start: int, encoded: bool) -> int | None:
+    """The size of the whole (decoded) file, if the response says: ``Content-Range``'s total,
+    else the offset plus ``Content-Length`` (unknown for encoded bodies)."""
+    content_range = response.headers.get("Content-Range", "")
+    if response.status == 206:
+        if not content_range.startswith(f"bytes {start}-"):
+            raise http.client.HTTPException(
+                f"the server resumed at the wrong place: {content_range or 'no Content-Range'}"
+            )
+        whole = content_range.rpartition("/")[2]
+        return int(whole) if whole.isdigit() else None
+    length = response.headers.get("Content-Length")
+    if encoded or length is None or not length.isdigit():
+        return None
+    return start + int(length)
+
+
+# ----------------------------------------------------------------------------------------------
+# Validation
+# ----------------------------------------------------------------------------------------------
+
+
+def _problem(
+    path: Path, expected: Expected, digest: tuple[str, str] | None, progress: bool | None
+) -> str | None:
+    """Why ``path`` is not a valid download (``None`` if it is)."""
+    try:
+        _check_contents(path, expected)
+    except DataError as error:
+        return str(error).replace(f"{path}: ", "").replace(f"{path} ", "it ")
+    if digest is not None:
+        actual = _hash(path, digest[0], progress)
+        if actual != digest[1]:
+            return f"checksum mismatch: expected {digest[0]}:{digest[1]}, got {digest[0]}:{actual}"
+    return None
+
+
+def _check_contents(path: Path, expected: Expected) -> None:
+    """Raise :class:`DataError` unless ``path`` is a complete file of the expected kind."""
+    check_file_kind(path, expected.format)
+    if expected.format == "parquet":
+        try:
+            schema = pq.read_schema(path)
+        except (pa.ArrowException, OSError) as error:
+            raise DataError(f"its parquet footer cannot be read ({error})") from None
+        names = list(schema.names)
+        if expected.representations:
+            id_column = _find_id_column(names, expected.id_column)
+            types = {n: schema.field(n).type for n in names}
+            _find_feature_columns(names, types, expected.features, id_column)
+    else:
+        names = _complete_csv_header(path)
+    missing = [c for c in expected.columns if c not in names]
+    if missing:
+        raise DataError(f"it has no column {', '.join(map(repr, missing))}")
+
+
+def _complete_csv_header(path: Path) -> list[str]:
+    """The header of a CSV file whose last row is complete: it ends with a line break and has
+    as many fields as the header (a body cut short rarely does both)."""
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        first = handle.readline(CSV_TAIL_BYTES)
+        handle.seek(max(0, size - CSV_TAIL_BYTES))
+        tail = handle.read()
+    if not tail.endswith(b"\n"):
+        raise DataError("it does not end with a line break: the download was cut short")
+    header = next(csv.reader([first.decode("utf-8", "replace")]), [])
+    last = tail.rstrip(b"\r\n").rpartition(b"\n")[2]
+    fields = next(csv.reader([last.decode("utf-8", "replace")]), [])
+    if len(fields) != len(header):
+        raise DataError(
+            f"its last row has {len(fields)} fields but the header {len(header)}: the download "
+            "was cut short"
+        )
+    return header
+
+
+def _hash(path: Path, algorithm: str, progress: bool | None) -> str:
     hasher = hashlib.new(algorithm)
-    size = part.stat().st_size
+    size = path.stat().st_size
     show = progress if progress is not None else size >= PROGRESS_MIN_BYTES
     with (
-        part.open("rb") as handle,
+        path.open("rb") as handle,
         tqdm(
-            total=size, desc=f"checking {target.name}", unit="B", unit_scale=True, disable=not show
+            total=size, desc=f"checking {path.name}", unit="B", unit_scale=True, disable=not show
         ) as bar,
     ):
         while chunk := handle.read(CHUNK_BYTES):
             hasher.update(chunk)
             bar.update(len(chunk))
-    actual = hasher.hexdigest()
-    if actual != digest:
-        bad = target.with_name(target.name + ".bad")
-        os.replace(part, bad)
-        raise DataError(
-            f"checksum mismatch for {target.name}: expected {algorithm}:{digest}, got "
-            f"{algorithm}:{actual}. The download was not used; it is kept at {bad} for "
-            "inspection (delete it when done). Calling again downloads the file afresh."
-        )
+    return hasher.hexdigest()
