@@ -24,7 +24,7 @@ import pandas as pd
 
 from galwidget.data import DataError, Representations
 from galwidget.labels import Classes, Label, LabelStore, class_names, default_labels_dir
-from galwidget.learn import Fit, Learner, check_strategy
+from galwidget.learn import Fit, Learner, ModelReport, check_strategy
 from galwidget.protocol import MAX_CLASSES, OTHER_LABEL, UNLABELLED
 
 __all__ = ["OTHER_LABEL", "UNLABELLED", "LabellingSession", "LabelsChanged"]
@@ -36,6 +36,8 @@ CONFIRM_OVER = 50
 # Seconds without a new label before the classifier retrains (bursts cost one retrain).
 RETRAIN_DELAY = 0.3
 N_SUGGESTIONS = 48
+# Seconds between looks at the label log for changes by other processes (other people).
+WATCH_INTERVAL = 0.5
 LabelsSpec = Mapping[Any, Any] | pd.Series | tuple[Any, Any]
 # ``on_labels(positions, base_version, version)``: the codes at ``positions`` changed.
 LabelsChanged = Callable[[np.ndarray, int, int], Any]
@@ -52,6 +54,8 @@ class LabellingSession:
         label_column: the column of ``frame`` kept equal to the labels (``None``: leave it alone).
         strategy: active-learning strategy, one of :data:`galwidget.learn.STRATEGIES`.
         target: the class whose probability is the score (``None``: the first class).
+        user: who labels (recorded with every change; default
+            :func:`galwidget.labels.default_user`).
         on_labels: called as ``on_labels(positions, base_version, version)``, holding
             :attr:`lock`, after the labels at ``positions`` changed (see :attr:`codes`,
             :attr:`values`, :meth:`summary`); :attr:`version` went from ``base_version`` to
@@ -64,6 +68,7 @@ class LabellingSession:
     def __init__(
         self,
         reps: Representations,
+        *,
         classes: Classes,
         labels_path: str | Path | None,
         frame: pd.DataFrame | None,
@@ -72,6 +77,7 @@ class LabellingSession:
         target: str | None,
         on_labels: LabelsChanged,
         on_learning: Callable[[bool], Any],
+        user: str | None = None,
     ) -> None:
         self.reps = reps
         self.classes = class_names(classes)
@@ -79,6 +85,7 @@ class LabellingSession:
             raise DataError(f"at most {MAX_CLASSES} classes, got {len(self.classes)}")
         self._class_keys = classes
         self._labels_path = labels_path
+        self._user = user
         self._frame = frame
         self.label_column = label_column if frame is not None else None
         self.strategy = check_strategy(strategy)
@@ -104,17 +111,19 @@ class LabellingSession:
         self._scores: np.ndarray | None = None
         self._suggested = np.empty(0, np.int64)
         self.suggestions_version = 0
-        self.report: dict[str, Any] | None = None
+        self.report: ModelReport | None = None
         self.status: dict[str, Any] = _learn_status("off", "", 0, None)
 
     # -- labels --------------------------------------------------------------------------------
 
     def open(self) -> LabelStore:
-        """The label store, opened (and its labels shown) on first need."""
+        """The label store, opened (and its labels shown) on first need; from then on it is
+        watched, so labels written by other processes (other people) are shown within about
+        :data:`WATCH_INTERVAL` seconds."""
         with self.lock:
             if self._store is None:
                 store = LabelStore.for_data(
-                    self.reps, path=self._labels_path, classes=self._class_keys
+                    self.reps, path=self._labels_path, classes=self._class_keys, user=self._user
                 )
                 for key in RESERVED_KEYS & set(store.key_map):
                     raise DataError(
@@ -125,6 +134,7 @@ class LabellingSession:
                 self._store = store
                 store.on_change(self._labels_changed)
                 self._labels_changed(list(store.series().index))
+                store.watch(WATCH_INTERVAL)
             return self._store
 
     def set_labels(self, labels: LabelsSpec) -> None:
@@ -167,7 +177,7 @@ class LabellingSession:
             "can_undo": store.can_undo,
             "can_redo": store.can_redo,
             "version": self.version,
-            "read_only": False,
+            "read_only": store.read_only,
         }
 
     def _labels_changed(self, changed: list[str]) -> None:
@@ -311,13 +321,15 @@ class LabellingSession:
             return self._training
 
     def close(self) -> None:
-        """Cancel a pending retrain and stop the learner's worker thread."""
+        """Cancel a pending retrain, stop the learner's worker thread and the store's watcher."""
         with self._learn_lock:
             if self._retrain_timer is not None:
                 self._retrain_timer.cancel()
             learner, self._learner = self._learner, None
         if learner is not None:
             learner.close()
+        if self._store is not None:
+            self._store.close()
 
     def _unlabelled_suggestions(self) -> np.ndarray:
         positions = self._suggested
@@ -385,12 +397,13 @@ class LabellingSession:
                 self.reps.positions(suggested) if suggested is not None else np.empty(0, np.int64)
             )
             self.suggestions_version += 1
-            self.report = _fit_report(fit)
+            self.report = None if fit is None else fit.report
             if fit is None:
                 self.status = _learn_status("waiting", message, self.suggestions_version, None)
             else:
                 text = f"trained on {len(fit.labelled):,} labels in {fit.seconds:.2f} s"
-                self.status = _learn_status("ready", text, self.suggestions_version, self.report)
+                report = None if fit.report is None else fit.report.as_dict()
+                self.status = _learn_status("ready", text, self.suggestions_version, report)
             self._on_learning(True)
         if latest and not training.done():
             training.set_result(fit)
@@ -406,12 +419,6 @@ def _learn_status(
         "suggestions_version": suggestions_version,
         "report": report,
     }
-
-
-def _fit_report(fit: Fit | None) -> dict[str, Any] | None:
-    """The model-quality report of ``fit`` (``Fit.report``, when learn.py provides it)."""
-    report = getattr(fit, "report", None)
-    return dict(report) if isinstance(report, Mapping) else None
 
 
 def _training_failure(error: BaseException) -> str:

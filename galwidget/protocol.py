@@ -50,6 +50,7 @@ import numpy as np
 from galwidget.errors import DataError, GalwidgetError, ImageError
 
 __all__ = [
+    "BYTES_SERIALIZATION",
     "EXECUTORS",
     "MAX_MESSAGE_BYTES",
     "MISSING_COLOR",
@@ -92,6 +93,15 @@ log = logging.getLogger(__name__)
 
 
 # -- synced traits -------------------------------------------------------------------------------
+
+
+def _bytes_from_json(value: Any, _widget: Any) -> bytes | None:
+    """Jupyter hands a binary trait over as a memoryview, marimo as bytes: accept both."""
+    return None if value is None else bytes(value)
+
+
+BYTES_SERIALIZATION = {"from_json": _bytes_from_json}
+"""``tag(sync=True, **BYTES_SERIALIZATION)`` for the binary traits (one buffer each)."""
 
 
 class Config(TypedDict):
@@ -404,8 +414,15 @@ REQUESTS: dict[str, RequestKind] = {
     "find": RequestKind(
         {"text": (str,)},
         "search",
-        reply=("ids", "count"),
-        reply_buffers=("selection",),
+        reply=(
+            "query",
+            "match",  # "id" | "sky" | "prefix"
+            "position",  # the galaxy focused (the kernel sets _focus), -1 for none
+            "id",
+            "completions",
+            "n_completions",
+            "separation_arcsec",
+        ),
     ),
 }
 

@@ -24,7 +24,6 @@ import anywidget
 import numpy as np
 import pandas as pd
 import traitlets
-from ipywidgets.widgets.trait_types import bytes_serialization
 
 from galwidget import images as images_module
 from galwidget import protocol
@@ -34,8 +33,9 @@ from galwidget.data import Representations, load_representations
 from galwidget.errors import DataError, ImageError
 from galwidget.labelling import CONFIRM_OVER, LabellingSession, LabelsSpec
 from galwidget.labels import Classes, LabelStore
-from galwidget.learn import STRATEGIES, Fit
+from galwidget.learn import STRATEGIES, Fit, ModelReport
 from galwidget.protocol import Reply, Request, RequestRegistry
+from galwidget.search import Finder, Found
 from galwidget.selection import (
     SelectionMemory,
     SelectionSpec,
@@ -125,6 +125,9 @@ class Explorer(anywidget.AnyWidget):
             to the labels (object dtype, ``None`` where unlabelled; ``None`` to leave it alone).
         strategy: active-learning strategy, one of :data:`galwidget.learn.STRATEGIES`.
         target: the class whose probability is the score (default: the first class).
+        user: who labels, recorded with every label (default ``$JUPYTERHUB_USER`` or the login
+            name). Labels that other people (other processes) add to the same log appear within
+            about a second.
         features, id_column: how to read ``data``, as for :func:`galwidget.load_representations`
             (e.g. ``features=["pca_0", "pca_1"]`` for a table whose only representation is a
             precomputed 2-D projection).
@@ -134,10 +137,10 @@ class Explorer(anywidget.AnyWidget):
     _css = _asset("widget.css", "")
 
     _config = traitlets.Dict().tag(sync=True)
-    _points = traitlets.Bytes(b"").tag(sync=True, **bytes_serialization)
-    _color = traitlets.Bytes(b"").tag(sync=True, **bytes_serialization)
+    _points = traitlets.Bytes(b"").tag(sync=True, **protocol.BYTES_SERIALIZATION)
+    _color = traitlets.Bytes(b"").tag(sync=True, **protocol.BYTES_SERIALIZATION)
     _color_meta = traitlets.Dict({"kind": "none"}).tag(sync=True)
-    _selection = traitlets.Bytes(b"").tag(sync=True, **bytes_serialization)
+    _selection = traitlets.Bytes(b"").tag(sync=True, **protocol.BYTES_SERIALIZATION)
     _focus = traitlets.Int(-1).tag(sync=True)
     _label_meta = traitlets.Dict({"classes": []}).tag(sync=True)
     _learn = traitlets.Dict({"status": "off", "message": ""}).tag(sync=True)
@@ -173,6 +176,7 @@ class Explorer(anywidget.AnyWidget):
         features: str | Sequence[str] | None = None,
         id_column: str | None = None,
         remember_selection: bool = True,
+        user: str | None = None,
         **kwargs: Any,
     ) -> None:
         self._requests = RequestRegistry(self.send)
@@ -183,12 +187,13 @@ class Explorer(anywidget.AnyWidget):
         self._selected_column = selected_column if frame is not None else None
         self._labelling = LabellingSession(
             reps,
-            classes,
-            labels_path,
-            frame,
-            label_column,
-            strategy,
-            target,
+            classes=classes,
+            labels_path=labels_path,
+            frame=frame,
+            label_column=label_column,
+            strategy=strategy,
+            target=target,
+            user=user,
             on_labels=self._show_labels,
             on_learning=self._show_learning,
         )
@@ -209,6 +214,7 @@ class Explorer(anywidget.AnyWidget):
             n_components = None  # no reduction to do: search the features themselves
         self._index_options = {"n_components": n_components, "metric": metric}
         self._index_lock = threading.Lock()
+        self._finder = Finder(reps)
         self._callbacks: list[Callable[[pd.Index], Any]] = []
         self._color_source: str | None = None
         self._incoming: bytes | None = None  # a _selection from the browser being applied
@@ -295,6 +301,17 @@ class Explorer(anywidget.AnyWidget):
     def focus(self, galaxy_id: str | None) -> None:
         """Focus one galaxy (as a click does): its neighbours appear in the panel."""
         self._focus = -1 if galaxy_id is None else int(self._reps.positions([galaxy_id])[0])
+
+    def find(self, text: str) -> Found:
+        """Find a galaxy by id, id prefix or sky position (``"150.1 2.2"``,
+        ``"10:00:24 +02:12:00"``, an IAU name; see :mod:`galwidget.search`) and focus it, as the
+        search box does. A prefix that several ids start with focuses nothing: the
+        :class:`~galwidget.search.Found` lists the completions. Raises
+        :class:`~galwidget.DataError` for text that names no galaxy."""
+        found = self._finder.find(text)
+        if found.position is not None:
+            self._focus = found.position
+        return found
 
     @property
     def focused(self) -> str | None:
@@ -403,6 +420,12 @@ class Explorer(anywidget.AnyWidget):
         """Retrain now (on a background thread) on the current labels; see :attr:`training`."""
         return self._labelling.retrain(delay=0.0)
 
+    def model_report(self) -> ModelReport | None:
+        """How good the latest classifier is (cross-validated accuracy and ROC AUC, labels per
+        class; see :class:`~galwidget.learn.ModelReport`), or ``None`` before the first fit. The
+        toolbar shows the same numbers (``_learn["report"]``)."""
+        return self._labelling.report
+
     def histogram(
         self,
         values: str | Sequence[float] | np.ndarray | pd.Series,
@@ -460,6 +483,7 @@ class Explorer(anywidget.AnyWidget):
             "redo": self._on_history,
             "labels": self._on_labels,
             "suggestions": self._on_suggestions,
+            "find": self._on_find,
         }
         for kind, handler in handlers.items():
             self._requests.register(kind, handler)
@@ -539,6 +563,19 @@ class Explorer(anywidget.AnyWidget):
         }
         buffers = [protocol.encode_positions(positions), scores.astype("<f4").tobytes()]
         return Reply(fields, buffers)
+
+    def _on_find(self, request: Request) -> Reply:
+        found = self.find(request.params["text"])
+        fields = {
+            "query": found.query,
+            "match": found.kind,
+            "position": -1 if found.position is None else found.position,
+            "id": found.id,
+            "completions": list(found.completions),
+            "n_completions": found.n_completions,
+            "separation_arcsec": found.separation_arcsec,
+        }
+        return Reply(fields)
 
     # -- neighbours --------------------------------------------------------------------------------
 

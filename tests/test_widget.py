@@ -11,6 +11,7 @@ import json
 import signal
 import subprocess
 import sys
+import time
 import warnings
 from typing import Any
 
@@ -793,4 +794,52 @@ def test_an_unwritable_cache_warns_once_and_the_selection_still_works(tmp_path, 
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # warned once per session: no second warning
         w.select(reps.ids[:2])
+    w.close()
+
+
+# -- wired from other modules: search, model report, team labelling ----------------------------
+
+
+def test_find_focuses_a_galaxy_from_python_and_the_search_box(widget: Explorer):
+    found = widget.find("G0012")
+    assert found.kind == "id" and widget.focused == "G0012"
+    content, buffers = request(widget, "find", 3, text="G001")
+    assert content["ok"] and buffers == [] and content["match"] == "prefix"
+    assert content["position"] == -1 and content["n_completions"] == 10
+    assert content["completions"][:2] == ["G0010", "G0011"]
+    assert widget.focused == "G0012"  # several matches: the focus stays
+    content, _ = request(widget, "find", 4, text="G0399")
+    assert content["position"] == 399 and content["id"] == "G0399" and widget._focus == 399
+    content, _ = request(widget, "find", 5, text="nothing like it")
+    assert not content["ok"] and "no galaxy id is or starts with" in content["reason"]
+
+
+def test_the_model_report_reaches_python_and_the_toolbar(labelled: Explorer, frame: pd.DataFrame):
+    assert labelled.model_report() is None and labelled._learn["report"] is None
+    label_by_kind(labelled, frame, n=40)
+    assert labelled.training.result(timeout=60) is not None
+    report = labelled.model_report()
+    assert isinstance(report, gw.learn.ModelReport) and report.n_folds >= 2
+    assert labelled._learn["report"] == report.as_dict()
+    assert sum(report.labels_per_class.values()) == 40
+
+
+def test_labels_from_another_person_appear_within_two_seconds(frame: pd.DataFrame, tmp_path):
+    path = tmp_path / "team.jsonl"
+    w = Explorer(frame, layout=("x", "y"), classes=CLASSES, labels_path=path, user="alice")
+    w.set_labels({"G0001": "ring"})
+    comm = record(w)
+    reps = gw.load_representations(make_frame())
+    other = gw.LabelStore.for_data(reps, path=path, classes=CLASSES, user="bob")
+    other.set(["G0005", "G0006"], "not ring")  # another process, another person
+    deadline = time.monotonic() + 2.0
+    while time.monotonic() < deadline and not events(comm, "labels"):
+        time.sleep(0.05)
+    [(event, buffers)] = events(comm, "labels")
+    assert event["version"] == w._label_meta["version"]
+    assert np.frombuffer(buffers[0], "<u4").tolist() == [5, 6] and buffers[1] == bytes([2, 2])
+    labels = w.labels
+    assert labels.loc["G0001", "user"] == "alice" and labels.loc["G0005", "user"] == "bob"
+    assert frame.loc[[5, 6], "label"].tolist() == ["not ring", "not ring"]
+    other.close()
     w.close()
