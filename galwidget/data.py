@@ -376,16 +376,19 @@ class Representations:
             raise DataError(f"unknown {self.id_column} ids: {_preview(missing)}")
         return positions.astype(np.int64)
 
-    def join(
-        self, catalogue: pd.DataFrame, on: str | None = None, suffix: str = "_cat"
-    ) -> Representations:
+    def join(self, catalogue: Any, on: str | None = None, suffix: str = "_cat") -> Representations:
         """Left-join catalogue columns into ``meta`` (features are shared, not copied).
 
+        ``catalogue`` is a DataFrame, an astropy ``Table`` or a FITS / VOTable / ECSV / CSV /
+        parquet file (read by :func:`galwidget.catalogues.read_catalogue`).
         ``on`` names the catalogue's key column (default: this data's id column); it is matched
         against the id or, if ``meta`` has a column of that name, that column. Catalogue keys must
         be unique; columns already in ``meta`` get ``suffix``. Galaxies without a catalogue row get
         missing values; no match at all is an error.
         """
+        from galwidget.catalogues import read_catalogue  # catalogues imports this module
+
+        catalogue = read_catalogue(catalogue)
         on = on or self.id_column
         if on not in catalogue.columns:
             raise DataError(
@@ -424,6 +427,24 @@ class Representations:
                 stacklevel=2,
             )
         return result
+
+    def crossmatch(
+        self,
+        catalogue: Any,
+        *,
+        ra: str = "ra",
+        dec: str = "dec",
+        radius_arcsec: float = 1.0,
+        suffix: str = "_cat",
+    ) -> Representations:
+        """Join ``catalogue`` by sky position: each galaxy gets its nearest source's columns
+        within ``radius_arcsec`` and ``separation_arcsec`` (NaN if none); see
+        :func:`galwidget.catalogues.crossmatch`."""
+        from galwidget.catalogues import crossmatch
+
+        return crossmatch(
+            self, catalogue, ra=ra, dec=dec, radius_arcsec=radius_arcsec, suffix=suffix
+        )
 
 
 # ----------------------------------------------------------------------------------------------

@@ -1,0 +1,249 @@
+"""Astronomers' catalogues: read them as DataFrames, and match them to galaxies by sky position.
+
+:func:`read_catalogue` takes a pandas ``DataFrame`` (returned as it is), an astropy ``Table``, or a
+path to a FITS (``.fits``, ``.fit``, ``.fts``, optionally ``.gz``), VOTable (``.vot``, ``.votable``,
+``.xml``), ECSV, CSV (``.csv``, ``.csv.gz``) or parquet file. Tables become DataFrames with native
+byte order, masked values as NaN (numeric columns; integer columns with masked values become
+float) or missing values (``None``, shown by pandas as NaN, for text and other columns), and
+byte strings decoded to ``str``. (VOTables have no null for text: masked text reads back as ``""``.) FITS, VOTable and
+ECSV need astropy (the ``astropy`` extra).
+
+:func:`crossmatch` joins a catalogue to :class:`~galwidget.Representations` by position: each
+galaxy gets the columns of its nearest catalogue source within ``radius_arcsec`` (great-circle
+distance, found with a k-d tree on unit vectors), or NaN when there is none, plus the separation
+in arcseconds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.spatial import cKDTree
+
+from galwidget.data import DataError, Representations, _preview
+
+__all__ = ["CatalogueInput", "crossmatch", "read_catalogue"]
+
+CatalogueInput = Any  # a DataFrame, an astropy Table, or a str/PathLike to a catalogue file
+
+# File suffix (lower case, without a trailing ".gz") → reader name.
+FORMATS: dict[str, str] = {
+    ".fits": "fits",
+    ".fit": "fits",
+    ".fts": "fits",
+    ".vot": "votable",
+    ".votable": "votable",
+    ".xml": "votable",
+    ".ecsv": "ascii.ecsv",
+    ".csv": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+SEPARATION = "separation_arcsec"
+
+
+def read_catalogue(source: CatalogueInput) -> pd.DataFrame:
+    """``source`` as a DataFrame (see the module docstring for the formats and conversions).
+
+    Raises:
+        DataError: an unreadable or missing file (naming it), an unknown format, or a table with
+            multidimensional columns.
+    """
+    if isinstance(source, pd.DataFrame):
+        return source
+    if isinstance(source, str | PathLike):
+        return _read_file(Path(source))
+    if _is_astropy_table(source):
+        return _table_to_frame(source, "the table")
+    raise DataError(
+        "a catalogue must be a DataFrame, an astropy Table or a path to a FITS, VOTable, ECSV, "
+        f"CSV or parquet file, got {type(source).__name__}"
+    )
+
+
+def crossmatch(
+    reps: Representations,
+    catalogue: CatalogueInput,
+    *,
+    ra: str = "ra",
+    dec: str = "dec",
+    radius_arcsec: float = 1.0,
+    suffix: str = "_cat",
+) -> Representations:
+    """``reps`` with the columns of each galaxy's nearest ``catalogue`` source within
+    ``radius_arcsec`` added to ``meta`` (NaN where none is that close).
+
+    The galaxies' positions are :attr:`Representations.radec` (``ra``/``dec`` columns or IAU-name
+    ids); the catalogue's are its ``ra`` and ``dec`` columns, in degrees. Catalogue columns whose
+    names are already in ``meta`` get ``suffix``; the separation in arcseconds is the column
+    ``separation_arcsec`` (plus ``suffix`` if taken). Unmatched galaxies and, when several galaxies
+    share one nearest source (many-to-one), those counts are reported in a warning.
+
+    Raises:
+        DataError: no galaxy positions, missing or non-numeric catalogue position columns, a
+            non-positive radius, or no match at all.
+    """
+    if not np.isfinite(radius_arcsec) or radius_arcsec <= 0:
+        raise DataError(f"radius_arcsec must be a positive number, got {radius_arcsec!r}")
+    table = read_catalogue(catalogue)
+    ours = reps.radec
+    if ours is None:
+        raise DataError(
+            "these galaxies have no positions: add 'ra'/'dec' columns to meta (e.g. "
+            "reps.join(catalogue_with_ra_dec, on=<id column>)) or use IAU-name ids"
+        )
+    theirs = np.column_stack([_degrees(table, column) for column in (ra, dec)])
+    usable = np.isfinite(theirs).all(axis=1)
+    if not usable.any():
+        raise DataError(f"the catalogue has no finite {ra!r}/{dec!r} position")
+    tree = cKDTree(_unit_vectors(theirs[usable]))
+    located = np.isfinite(ours).all(axis=1)
+    chord = 2 * np.sin(np.radians(min(radius_arcsec / 3600, 180.0)) / 2)
+    distance = np.full(len(reps), np.inf)
+    nearest = np.full(len(reps), len(theirs[usable]))
+    distance[located], nearest[located] = tree.query(
+        _unit_vectors(ours[located]), distance_upper_bound=chord
+    )
+    matched = np.isfinite(distance)
+    if not matched.any():
+        raise DataError(
+            f"no catalogue source lies within {radius_arcsec} arcsec of any of the {len(reps)} "
+            f"galaxies (catalogue ra/dec like {_preview(theirs[usable][:2].round(5).tolist())}, "
+            f"galaxies like {_preview(ours[located][:2].round(5).tolist())})"
+        )
+    rows = np.flatnonzero(usable)[nearest[matched]]
+    columns = table.rename(columns=lambda c: f"{c}{suffix}" if c in reps.meta.columns else c)
+    added = columns.iloc[rows].set_axis(np.flatnonzero(matched), axis=0).reindex(range(len(reps)))
+    separation = SEPARATION if SEPARATION not in reps.meta.columns else SEPARATION + suffix
+    added[separation] = np.where(matched, np.degrees(2 * np.arcsin(distance / 2)) * 3600, np.nan)
+    meta = pd.concat([reps.meta.reset_index(drop=True), added.reset_index(drop=True)], axis=1)
+    _warn_about_matches(len(reps), matched, rows, radius_arcsec)
+    return dataclasses.replace(reps, meta=meta)
+
+
+# ----------------------------------------------------------------------------------------------
+# Reading
+# ----------------------------------------------------------------------------------------------
+
+
+def _read_file(path: Path) -> pd.DataFrame:
+    name = path.name.lower().removesuffix(".gz")
+    kind = FORMATS.get(Path(name).suffix)
+    if kind is None:
+        raise DataError(
+            f"{path}: unknown catalogue format {Path(name).suffix or '(no suffix)'!r}; use one of "
+            f"{', '.join(sorted(FORMATS))}"
+        )
+    if not path.is_file():
+        raise DataError(f"catalogue file not found: {path}")
+    try:
+        if kind == "csv":
+            return pd.read_csv(path)
+        if kind == "parquet":
+            return pd.read_parquet(path)
+        try:
+            from astropy.table import Table
+        except ImportError:
+            raise DataError(
+                f"{path}: reading {kind} catalogues needs astropy: pip install 'galwidget[astropy]'"
+            ) from None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # unit and VO-standard chatter, not errors
+            table = Table.read(path, format=kind)
+    except DataError:
+        raise
+    except Exception as error:  # every parser's own error type: reported with the file's name
+        raise DataError(f"cannot read catalogue {path}: {error}") from error
+    return _table_to_frame(table, str(path))
+
+
+def _is_astropy_table(value: Any) -> bool:
+    try:
+        from astropy.table import Table
+    except ImportError:
+        return False
+    return isinstance(value, Table)
+
+
+def _table_to_frame(table: Any, where: str) -> pd.DataFrame:
+    columns = {}
+    for name in table.colnames:
+        column = table[name]
+        if column.ndim > 1:
+            raise DataError(
+                f"{where}: column {name!r} holds {column.shape[1:]} values per row; a catalogue "
+                "column must hold one value per row"
+            )
+        columns[name] = _column_values(column)
+    return pd.DataFrame(columns)
+
+
+def _column_values(column: Any) -> np.ndarray:
+    """Native-endian values of one astropy column; masked → NaN (numbers) or None."""
+    data = np.ma.getdata(column)
+    data = np.asarray(getattr(data, "value", data))  # Quantity → plain numbers
+    mask = np.ma.getmaskarray(column) if np.ma.isMaskedArray(column) else None
+    if data.dtype.kind == "S":
+        data = np.char.decode(data, "utf-8")
+    if data.dtype.byteorder not in ("=", "|"):
+        data = data.astype(data.dtype.newbyteorder("="))
+    if mask is None or not mask.any():
+        return data
+    if data.dtype.kind in "fiub":
+        values = data.astype(np.float64)
+        values[mask] = np.nan
+        return values
+    values = data.astype(object)
+    values[mask] = None
+    return values
+
+
+# ----------------------------------------------------------------------------------------------
+# Matching
+# ----------------------------------------------------------------------------------------------
+
+
+def _degrees(table: pd.DataFrame, column: str) -> np.ndarray:
+    if column not in table.columns:
+        raise DataError(
+            f"the catalogue has no position column {column!r} (pass ra=/dec=); its columns: "
+            f"{_preview(list(table.columns))}"
+        )
+    values = pd.to_numeric(table[column], errors="coerce").to_numpy(dtype=np.float64)
+    bad = np.isnan(values) & table[column].notna().to_numpy()
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DataError(
+            f"catalogue column {column!r} must hold degrees; row {row} is "
+            f"{table[column].iloc[row]!r}"
+        )
+    return values
+
+
+def _unit_vectors(radec: np.ndarray) -> np.ndarray:
+    ra, dec = np.radians(radec[:, 0]), np.radians(radec[:, 1])
+    return np.column_stack([np.cos(dec) * np.cos(ra), np.cos(dec) * np.sin(ra), np.sin(dec)])
+
+
+def _warn_about_matches(n: int, matched: np.ndarray, rows: np.ndarray, radius: float) -> None:
+    problems = []
+    if not matched.all():
+        problems.append(
+            f"{int((~matched).sum())} of {n} galaxies have no catalogue source within "
+            f"{radius} arcsec (their columns are NaN)"
+        )
+    _, counts = np.unique(rows, return_counts=True)
+    shared = counts > 1
+    if shared.any():
+        problems.append(
+            f"{int(shared.sum())} catalogue sources are the nearest match of several galaxies "
+            f"({int(counts[shared].sum())} galaxies in all: many-to-one)"
+        )
+    if problems:
+        warnings.warn("; ".join(problems), stacklevel=3)
