@@ -16,7 +16,7 @@ import type { ColorMeta } from "./protocol";
 const continuous: ColorMeta = { kind: "continuous", column: "v", min: 0, max: 1, missing: 1 };
 const categorical: ColorMeta = { kind: "categorical", column: "kind", categories: ["a", "b", "c"], missing: 1 };
 const byLabel: ColorMeta = { kind: "label", column: "label", missing: 0 };
-const none: ColorMeta = { kind: "none", missing: 0 };
+const none: ColorMeta = { kind: "none" };
 
 describe("colour maps", () => {
   it("runs viridis from purple to yellow", () => {

@@ -5,7 +5,7 @@ import { categoryColor, formatNumber, gradientCss, MISSING_COLOR, UNLABELLED_COL
 import { element } from "./dom";
 import type { ColorMeta } from "./protocol";
 
-/** `classes`: the label classes, listed when colouring by label. */
+/** `classes`: the label classes, listed when colouring by label (`missing`: the unlabelled). */
 export function renderLegend(el: HTMLElement, meta: ColorMeta, classes: readonly string[]): void {
   el.replaceChildren();
   el.hidden = meta.kind === "none";
@@ -25,7 +25,7 @@ export function renderLegend(el: HTMLElement, meta: ColorMeta, classes: readonly
     names.forEach((name, i) => el.append(swatch(categoryColor(i), name)));
   }
   if (meta.kind === "label") {
-    el.append(swatch(UNLABELLED_COLOR, "unlabelled"));
+    el.append(swatch(UNLABELLED_COLOR, `unlabelled (${meta.missing.toLocaleString("en-US")})`));
   } else if (meta.missing > 0) {
     el.append(swatch(MISSING_COLOR, `missing (${meta.missing.toLocaleString("en-US")})`));
   }

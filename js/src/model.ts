@@ -72,6 +72,11 @@ export class SyncedModel {
     return decodeColors(this.model.get("_color"), meta, this.config.n);
   }
 
+  /** The `_color` value as delivered (its identity tells whether it changed). */
+  rawColors(): DataView {
+    return this.model.get("_color");
+  }
+
   /** `_selection` as sorted unique positions; throws ProtocolError when malformed. */
   selection(): Uint32Array {
     return this.selectionValue.get(this.model.get("_selection"));

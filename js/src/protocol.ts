@@ -52,7 +52,7 @@ export interface Config {
 }
 
 export type ColorMeta =
-  | { kind: "none"; missing: number }
+  | { kind: "none" }
   | { kind: "label"; column: string; missing: number }
   | { kind: "continuous"; column: string; min: number; max: number; missing: number }
   | { kind: "categorical"; column: string; categories: string[]; missing: number };

@@ -84,13 +84,38 @@ export class ScatterAdapter {
     return this.scatterplot.get("isPointsDrawn");
   }
 
-  /** Draw the points, coloured by `codes` (indices into the colour list of `setColors`). */
-  async draw(x: Float32Array, y: Float32Array, codes: Float32Array): Promise<void> {
-    const spatialIndex = this.drawn ? this.scatterplot.get("spatialIndex") : undefined;
-    await this.scatterplot.draw(
-      { x, y, valueA: codes },
-      { zDataType: "categorical", spatialIndex, preventFilterReset: true },
-    );
+  /**
+   * Draw the points, coloured by `codes` (indices into the colour list of `setColors`). Draws do
+   * not overlap (regl-scatterplot ignores a draw while one runs): a draw asked for meanwhile
+   * runs after it, with the latest arguments. Resolves once nothing is left to draw.
+   */
+  draw(x: Float32Array, y: Float32Array, codes: Float32Array): Promise<void> {
+    this.nextDraw = { x, y, codes };
+    this.drawing ??= this.drawQueued();
+    return this.drawing;
+  }
+
+  private nextDraw: { x: Float32Array; y: Float32Array; codes: Float32Array } | null = null;
+  private drawing: Promise<void> | null = null;
+  private drawnXY: [Float32Array | null, Float32Array | null] = [null, null];
+
+  private async drawQueued(): Promise<void> {
+    try {
+      while (this.nextDraw) {
+        const { x, y, codes } = this.nextDraw;
+        this.nextDraw = null;
+        // The same points again (a recolour): reuse their spatial index instead of rebuilding it.
+        const samePoints = this.drawn && x === this.drawnXY[0] && y === this.drawnXY[1];
+        const spatialIndex = samePoints ? this.scatterplot.get("spatialIndex") : undefined;
+        this.drawnXY = [x, y];
+        await this.scatterplot.draw(
+          { x, y, valueA: codes },
+          { zDataType: "categorical", spatialIndex, preventFilterReset: true },
+        );
+      }
+    } finally {
+      this.drawing = null;
+    }
   }
 
   /** Point colours by code (null: one colour), with one selection and hover colour for all. */

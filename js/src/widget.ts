@@ -186,6 +186,7 @@ class ExplorerView {
       this.fail(String(error));
       return;
     }
+    this.drawnColors.signature = ""; // new points: draw them whatever the colours
     await this.recolor();
     if (this.destroyed) return;
     this.status.hidden = true;
@@ -193,6 +194,8 @@ class ExplorerView {
   }
 
   private recolorPending = false;
+  /** What the drawn colours were made of: colour meta (but counts), classes, `_color` value. */
+  private drawnColors: { signature: string; raw: DataView | null } = { signature: "", raw: null };
 
   /** Colour trait and its metadata usually change together: redraw once per batch. */
   private scheduleRecolor(): void {
@@ -209,13 +212,19 @@ class ExplorerView {
     if (!scatter || this.x.length === 0) return;
     const meta = this.colorMeta;
     const classes = this.model.get("_label_meta").classes;
+    renderLegend(this.legend, meta, classes);
+    // A new count of missing (unlabelled) points alone changes no colour: keep the points.
+    const { missing: _, ...colouring } = { missing: 0, ...meta };
+    const colours = this.model.rawColors();
+    const signature = JSON.stringify([colouring, classes]);
+    if (signature === this.drawnColors.signature && colours === this.drawnColors.raw) return;
+    this.drawnColors = { signature, raw: colours };
     try {
       this.codes = pointCodes(meta, this.model.colors(meta), this.labels.codes, classes.length);
     } catch (error) {
       this.fail(String(error));
       return;
     }
-    renderLegend(this.legend, meta, classes);
     await scatter.setColors(colorList(meta, classes), meta.kind !== "none");
     await scatter.draw(this.x, this.y, this.codes);
     if (this.destroyed) return;
@@ -400,6 +409,7 @@ class ExplorerView {
     this.panel.panel.refreshBadges();
     if (this.colorMeta.kind !== "label" || !this.scatter || this.x.length === 0) return;
     if (change === "all") {
+      this.drawnColors.signature = "";
       this.scheduleRecolor();
       return;
     }

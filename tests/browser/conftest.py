@@ -74,6 +74,7 @@ class PageBridge:
         self.page = page
         self.widget = widget
         self.received: list[dict[str, Any]] = []  # every message the page sent to the kernel
+        self.received_with_buffers: list[tuple[dict[str, Any], list[bytes]]] = []
         self.published: list[tuple[str, dict[str, Any], list[bytes]]] = []
         self._lock = threading.Lock()
         widget.comm = PageComm(target_name="jupyter.widget")
@@ -87,11 +88,13 @@ class PageBridge:
         )
 
     def _from_page(self, data: dict[str, Any], buffers: list[str]) -> None:
+        raw = [base64.b64decode(b) for b in buffers]
         with self._lock:
             self.received.append(data)
+            self.received_with_buffers.append((data, raw))
         message = {
             "content": {"comm_id": self.widget.comm.comm_id, "data": data},
-            "buffers": [memoryview(base64.b64decode(b)) for b in buffers],
+            "buffers": [memoryview(b) for b in raw],
         }
         self.widget.comm.handle_msg(message)
 

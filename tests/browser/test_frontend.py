@@ -92,7 +92,7 @@ def browser_selection(bridge) -> set[int]:
 
 
 def wait_for_selection(bridge, expected: set[int]) -> None:
-    bridge.wait_until(lambda: set(bridge.widget._positions.tolist()) == expected, timeout=10)
+    bridge.wait_until(lambda: set(bridge.widget.selection.tolist()) == expected, timeout=10)
 
 
 def canvas_pixels(page) -> np.ndarray:
@@ -365,7 +365,9 @@ def test_keys_label_remove_undo_and_redo(labelling, page):
     assert class_buttons(page) == ["1 ring (0)", "2 not ring (0)"]
     target = widget.representations.ids[42]
     widget.focus(target)
-    bridge.wait_for_js("document.querySelectorAll('.gw-panel .gw-tile[data-index]').length === 9")
+    bridge.wait_for_js(
+        "document.querySelectorAll('.gw-panel .gw-tile[data-position]').length === 9"
+    )
     page.locator(".galwidget").focus()
 
     page.keyboard.press("1")
@@ -426,7 +428,9 @@ def test_arrow_keys_walk_the_neighbour_panel(labelling, page):
     widget = bridge.widget
     anchor = widget.representations.ids[7]
     widget.focus(anchor)
-    bridge.wait_for_js("document.querySelectorAll('.gw-panel .gw-tile[data-index]').length === 9")
+    bridge.wait_for_js(
+        "document.querySelectorAll('.gw-panel .gw-tile[data-position]').length === 9"
+    )
     shown = page.locator(".gw-panel .gw-caption-id").all_text_contents()
     assert shown == widget.neighbours["id"].tolist()
     page.locator(".galwidget").focus()
@@ -465,7 +469,7 @@ def test_suggestion_mode_labels_and_advances(labelling, page):
     widget.set_labels({**dict.fromkeys(rings, "ring"), **dict.fromkeys(others, "not ring")})
     assert widget.training.result(timeout=60) is not None
     page.locator(".gw-panel-modes .gw-button[data-panel-mode=suggestions]").click()
-    bridge.wait_for_js("document.querySelectorAll('.gw-panel .gw-tile[data-index]').length > 10")
+    bridge.wait_for_js("document.querySelectorAll('.gw-panel .gw-tile[data-position]').length > 10")
     suggested = list(widget.suggestions)
     shown = page.locator(".gw-panel .gw-caption-id").all_text_contents()
     assert shown == suggested
@@ -507,7 +511,7 @@ def test_click_focuses_without_touching_the_selection(labelling, page):
     bridge.wait_until(lambda: widget.focused == widget.representations.ids[target])
     page.wait_for_timeout(200)
     bridge.pump()
-    assert set(widget._positions.tolist()) == set(chosen) == browser_selection(bridge)
+    assert set(widget.selection.tolist()) == set(chosen) == browser_selection(bridge)
 
     page.keyboard.down("Shift")
     page.mouse.click(x, y)
@@ -533,3 +537,89 @@ def test_labels_restored_and_coloured_at_start(render, page, tmp_path):
     assert class_buttons(page) == ["1 ring (2)", "2 not ring (1)"]
     labels = page.locator(".gw-legend-label").all_text_contents()
     assert labels == ["ring", "not ring", "unlabelled (797)"]
+
+
+# -- wire protocol v2 --------------------------------------------------------------------------
+
+
+def sent_selections(bridge) -> list[bytes]:
+    """The ``_selection`` values the page sent to the kernel, as encoded bytes."""
+    return [
+        buffer
+        for data, buffers in bridge.received_with_buffers
+        if data.get("method") == "update"
+        for path, buffer in zip(data.get("buffer_paths", []), buffers, strict=True)
+        if path == ["_selection"]
+    ]
+
+
+def test_dense_lasso_travels_as_a_bitmask_or_runs(blobs, page):
+    _, bridge = blobs
+    widget = bridge.widget
+    positions = screen_positions(widget, page)
+    polygon = polygon_around(page, positions, 0.5, 0.5, 330)
+    expected = set(np.flatnonzero(inside(positions, polygon)).tolist())
+    assert len(expected) > N / 2
+    drag(page, polygon)
+    wait_for_selection(bridge, expected)
+    assert browser_selection(bridge) == expected
+    wire = sent_selections(bridge)[-1]
+    assert wire[0] in (1, 2)  # BITMASK or RUNS: smaller than 4 bytes per position
+    assert len(wire) <= 8 + (N + 7) // 8
+    assert int.from_bytes(wire[4:8], "little") == len(expected)
+
+
+def test_a_selection_over_the_message_limit_is_refused_and_shown(render, page):
+    frame, layout = blob_frame()
+    widget = Explorer(frame, layout=layout)
+    widget._config = {**widget._config, "max_message_bytes": 64}
+    bridge = render(widget)
+    positions = screen_positions(widget, page)
+    polygon = polygon_around(page, positions, 0.45, 0.5, 140)
+    assert inside(positions, polygon).sum() > 50  # 8 + 4 × 50 bytes and more: over 64
+    drag(page, polygon)
+    bridge.wait_for_js("document.querySelector('.gw-status.gw-error')?.hidden === false")
+    notice = page.locator(".gw-status").text_content()
+    assert "over the" in notice and "message limit: not sent" in notice, notice
+    page.wait_for_timeout(200)
+    bridge.pump()
+    assert sent_selections(bridge) == []
+    assert len(widget.selection) == 0 and browser_selection(bridge) == set()
+    assert page.locator(".gw-count").text_content() == "0 of 5,000 selected"
+
+
+def test_a_key_press_sends_only_what_changed_and_recolours_by_label(render, page, tmp_path):
+    frame, layout = blob_frame()
+    widget = Explorer(
+        frame, layout=layout, classes=CLASSES, labels_path=tmp_path / "l.jsonl", color="label"
+    )
+    bridge = render(widget)
+
+    def ring_pixels() -> int:
+        """Pixels in the first class's blue (#1f77b4, blended): unlabelled points are grey."""
+        rgb = canvas_pixels(page)
+        return int(((rgb[:, :, 2] - rgb[:, :, 0]) > 60).sum())
+
+    before = ring_pixels()
+    target = widget.representations.ids[isolated_point(screen_positions(widget, page))]
+    widget.focus(target)
+    bridge.wait_until(lambda: page.evaluate("harness.model.get('_focus')") >= 0)
+    published = len(bridge.published)
+    page.locator(".galwidget").focus()
+    page.keyboard.press("1")
+    bridge.wait_until(lambda: widget.label_store.get(target) == "ring")
+    bridge.wait_for_js("document.querySelector('.gw-saved').textContent === 'saved ✓'")
+    bridge.wait_for_js(
+        "[...document.querySelectorAll('.gw-legend-label')].pop().textContent"
+        " === 'unlabelled (4,999)'"
+    )
+    after = bridge.published[published:]
+    events = [m for m in after if m[1].get("content", {}).get("type") == "event"]
+    assert [e[1]["content"]["kind"] for e in events] == ["labels"]
+    assert [len(b) for b in events[0][2]] == [4, 1]  # one position, one code
+    updated = {name for _, data, _ in after for name in data.get("state", {})}
+    assert "_color" not in updated and "_points" not in updated
+    assert sum(len(b) for _, _, buffers in after for b in buffers) < 64
+    request = [d for d in bridge.received if d.get("content", {}).get("kind") == "label"]
+    assert len(request) == 1 and request[0]["content"]["label"] == "ring"
+    bridge.wait_until(lambda: ring_pixels() > before + 4)

@@ -354,7 +354,7 @@ def test_keyboard_labels_reach_the_kernel_and_survive_a_restart(open_notebook, t
     page.keyboard.press("2")
     expect(buttons).to_have_text(["1 ring (0)", "2 not ring (1)"])
     # Walk to the first neighbour in the panel and label it too.
-    tiles = page.locator(".galwidget .gw-grid .gw-tile[data-index]")
+    tiles = page.locator(".galwidget .gw-grid .gw-tile[data-position]")
     expect(tiles).to_have_count(6, timeout=30_000)
     neighbour = page.locator(".galwidget .gw-grid .gw-caption-id").first.text_content()
     page.keyboard.press("ArrowRight")
