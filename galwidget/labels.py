@@ -870,7 +870,7 @@ def _adopt(legacy: Path, path: Path) -> Path:
 # How every galwidget log starts (json.dumps of the header puts "format" first).
 HEADER_PREFIX = json.dumps({"format": FORMAT})[:-1].encode()
 # Bytes before the read position remembered to notice a log rewritten behind the store's back.
-TAIL = 64
+TAIL = 4096
 NOT_WRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS)
 
 
@@ -884,11 +884,12 @@ class _LogFile:
         self.header: dict[str, Any] | None = None
         self._new_header = header
         self._fd = -1
-        # The accepted position: bytes, lines, the file's identity and the bytes before it.
+        # The accepted position: bytes and lines read, the bytes before it, and the file's
+        # (device, inode, size, mtime) then.
         self._offset = self._lines = 0
-        self._identity: tuple[int, int] | None = None
         self._tail = b""
-        self._pending: tuple[int, int, bytes] = (0, 0, b"")
+        self._stamp: tuple[int, ...] = ()
+        self._pending: tuple[int, int, bytes, tuple[int, ...]] = (0, 0, b"", ())
         self._warned_tail: tuple[int, int] | None = None
         if path.is_dir():
             raise DataError(f"the label log {path} is a directory")
@@ -929,7 +930,7 @@ class _LogFile:
             stat = os.stat(self.path)
         except FileNotFoundError:
             return True  # the next read says so
-        return (stat.st_dev, stat.st_ino) != self._identity or stat.st_size != self._offset
+        return _stamp(stat) != self._stamp
 
     def read(self) -> tuple[bool, list[Located]]:
         fd = self._fd
@@ -943,11 +944,10 @@ class _LogFile:
             )
             self._offset = self._lines = 0
             self.header = None
-        self._identity = (stat.st_dev, stat.st_ino)
         size = stat.st_size
         if size == 0:
             if self.read_only:
-                self._pending = (0, 0, b"")
+                self._pending = (0, 0, b"", _stamp(stat))
                 return reset, []
             self._write_header(fd)
             size = os.fstat(fd).st_size
@@ -993,15 +993,16 @@ class _LogFile:
                 stacklevel=5,
             )
         start = max(0, position - TAIL)
-        self._pending = (position, number, os.pread(fd, position - start, start))
+        tail = os.pread(fd, position - start, start)
+        self._pending = (position, number, tail, _stamp(os.fstat(fd)))
         return reset, located
 
     def accept(self) -> None:
-        self._offset, self._lines, self._tail = self._pending
+        self._offset, self._lines, self._tail, self._stamp = self._pending
 
     def _unchanged(self, stat: os.stat_result) -> bool:
         """Whether the bytes read so far are still there (same file, not rewritten)."""
-        if (stat.st_dev, stat.st_ino) != self._identity or stat.st_size < self._offset:
+        if (stat.st_dev, stat.st_ino) != self._stamp[:2] or stat.st_size < self._offset:
             return False
         start = self._offset - len(self._tail)
         return os.pread(self._fd, len(self._tail), start) == self._tail
@@ -1077,6 +1078,10 @@ class _LogFile:
         """Nothing to release: the log is opened per access."""
 
 
+def _stamp(stat: os.stat_result) -> tuple[int, ...]:
+    return (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
@@ -1100,7 +1105,7 @@ def _is_label_log(path: Path) -> bool:
 def _read_jsonl(path: Path) -> pd.DataFrame:
     """A JSON-lines table (one object per line), read only."""
     try:
-        return pd.read_json(path, lines=True, dtype=False, convert_dates=False)
+        return pd.read_json(path, lines=True, dtype=False)
     except ValueError as error:
         raise DataError(
             f"cannot import {path}: it is neither a galwidget label log nor a JSON-lines table "

@@ -7,6 +7,7 @@ import json
 import multiprocessing
 import os
 import signal
+import subprocess
 import time
 import warnings
 from pathlib import Path
@@ -102,7 +103,7 @@ def test_corrupt_last_line_is_skipped_and_repaired(tmp_path, tail):
     with open(path, "ab") as log:  # a crash in the middle of writing the next record
         log.write(tail)
 
-    with pytest.warns(UserWarning, match="incomplete.*earlier labels are intact"):
+    with pytest.warns(UserWarning, match=r"incomplete.*earlier labels are intact"):
         reopened = make_store(path)
     assert reopened.series().to_dict() == {"J000001": "ring", "J000002": "ring"}
     (backup,) = tmp_path.glob("labels.jsonl.corrupt-*")
@@ -335,3 +336,196 @@ def test_import_validates_everything_before_applying(tmp_path):
     with pytest.raises(gw.DataError, match="no label column 'label'"):
         store.import_labels(bad, id_column="name")
     assert len(store) == 0
+
+
+# ----------------------------------------------------------------------------------------------
+# Never modify what is not a galwidget log; read-only logs; failing writes; bad records
+# ----------------------------------------------------------------------------------------------
+
+NOT_LOGS = [
+    b'{"id": "J000001", "label": "ring"}',  # a one-line JSON-lines table, no newline
+    b'{"id": "J000001", "label": "ring"}\n{"id": "J000002", "label": "bar"}\n',
+    b"iauname,label\nJ000001,ring\n",
+    b"hello",
+    b"\x89PNG\r\n\x1a\n\x00\x00",
+]
+
+
+@pytest.mark.parametrize("content", NOT_LOGS)
+def test_a_file_that_is_not_a_log_is_refused_and_left_untouched(tmp_path, content):
+    path = tmp_path / "notes.jsonl"
+    path.write_bytes(content)
+    with pytest.raises(gw.DataError, match=r"is not a galwidget label log.*left untouched"):
+        make_store(path)
+    assert path.read_bytes() == content
+    assert list(tmp_path.iterdir()) == [path]  # no .corrupt-* copy either
+
+
+def test_importing_a_jsonl_table_or_log_only_reads_it(tmp_path):
+    store = make_store(tmp_path / "labels.jsonl")
+    table = tmp_path / "one.jsonl"
+    table.write_bytes(b'{"iauname": "J000001", "label": "ring"}')  # one line, no newline
+    assert store.import_labels(table) == ["J000001"]
+    assert table.read_bytes() == b'{"iauname": "J000001", "label": "ring"}'
+
+    other = make_store(tmp_path / "other.jsonl")
+    other.set("J000002", "smooth")
+    with open(other.path, "ab") as log:  # a torn last line: importing must not repair it
+        log.write(b'{"op": "x", "id": "J0')
+    before = other.path.read_bytes()
+    with pytest.warns(UserWarning, match=r"read-only label log.*incomplete"):
+        assert store.import_labels(other.path) == ["J000002"]
+    assert other.path.read_bytes() == before
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text("not json\n")
+    with pytest.raises(gw.DataError, match="neither a galwidget label log nor a JSON-lines"):
+        store.import_labels(broken)
+
+
+@pytest.fixture
+def read_only_folder(tmp_path):
+    """(folder, make_read_only): as root a read-only bind mount of the folder (a read-only
+    remount, which root cannot write either), else the folder and its files made read-only."""
+    folder, view = tmp_path / "labels", tmp_path / "read-only"
+    folder.mkdir()
+    mounted = []
+
+    def make_read_only() -> Path:
+        if os.geteuid() != 0:
+            for path in folder.iterdir():
+                path.chmod(0o444)
+            folder.chmod(0o555)
+            return folder
+        view.mkdir()
+        for command in (
+            ["mount", "--bind", folder, view],
+            ["mount", "-o", "remount,ro,bind", view],
+        ):
+            if subprocess.run(command, capture_output=True).returncode:
+                pytest.skip("cannot make a read-only bind mount here")
+            mounted.append(view)
+        return view
+
+    yield folder, make_read_only
+    if mounted:
+        subprocess.run(["umount", view], check=True)
+    folder.chmod(0o755)
+
+
+def test_a_read_only_log_opens_reads_and_refuses_changes(read_only_folder):
+    folder, make_read_only = read_only_folder
+    writer = make_store(folder / "labels.jsonl")
+    writer.set(["J000001", "J000002"], "ring")
+    writer.undo()
+    writer.set("J000003", "smooth")
+    view = make_read_only()
+    store = make_store(view / "labels.jsonl")
+    assert store.read_only and not writer.read_only
+    assert store.series().to_dict() == {"J000003": "smooth"} and store.can_redo is False
+    with pytest.raises(gw.LabelStorageError, match="read-only: nothing was saved"):
+        store.set("J000004", "ring")
+    with pytest.raises(gw.LabelStorageError, match="read-only"):
+        store.undo()
+    assert make_store(view / "labels.jsonl", read_only=True).get("J000003") == "smooth"
+    with pytest.raises(gw.LabelStorageError, match="cannot create the label log"):
+        make_store(view / "new.jsonl")
+
+
+def _write_past_the_size_limit(path: str, results: multiprocessing.Queue) -> None:
+    """Label under RLIMIT_FSIZE (SIGXFSZ ignored, so writes fail with EFBIG)."""
+    import resource
+
+    store = gw.LabelStore(path, fingerprint="f00d", ids=IDS, classes=CLASSES)
+    store.set("J000001", "ring")
+    size = os.path.getsize(path)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size + 500, size + 500))
+    try:
+        store.set(IDS[10:60], "spiral", source="bulk")  # ~6 kB: cut off part way
+    except gw.LabelStorageError as error:
+        results.put(("error", str(error)))
+    results.put(("after", store.series().to_dict(), os.path.getsize(path), store.can_undo))
+    store.set("J000002", "smooth")  # a small change still fits
+    results.put(("small", store.series().to_dict()))
+
+
+@pytest.mark.slow
+def test_a_write_past_the_file_size_limit_is_not_acknowledged(tmp_path):
+    path = tmp_path / "labels.jsonl"
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    worker = context.Process(target=_write_past_the_size_limit, args=(str(path), results))
+    worker.start()
+    outcomes = [results.get(timeout=120) for _ in range(3)]
+    worker.join(timeout=60)
+    assert worker.exitcode == 0
+    (_, message), (_, after, size_after, can_undo), (_, small) = outcomes
+    assert "NOT saved" in message and "File too large" in message
+    assert after == {"J000001": "ring"} and can_undo
+    lines = path.read_text().splitlines()
+    assert size_after == len("\n".join(lines[:2])) + 1  # the partial write was cut off
+    assert small == {"J000001": "ring", "J000002": "smooth"}
+    assert make_store(path).series().to_dict() == small  # memory and log agree
+
+
+def test_a_truncated_or_replaced_log_is_noticed_and_read_again(tmp_path):
+    path = tmp_path / "labels.jsonl"
+    store = make_store(path)
+    store.set("J000001", "ring")
+    store.set("J000002", "ring")
+    lines = path.read_bytes().splitlines(keepends=True)
+    with open(path, "r+b") as log:  # truncated, then as long as before again
+        log.truncate(len(b"".join(lines[:2])))
+        log.seek(0, os.SEEK_END)
+        log.write(lines[2].replace(b"J000002", b"J000007"))
+    with pytest.warns(UserWarning, match=r"truncated or replaced.*read again from the start"):
+        assert sorted(store.refresh()) == ["J000001", "J000002", "J000007"]
+    assert store.series().to_dict() == {"J000001": "ring", "J000007": "ring"}
+
+    replacement = tmp_path / "other.jsonl"
+    make_store(replacement).set("J000005", "smooth")
+    os.replace(replacement, path)
+    with pytest.warns(UserWarning, match="truncated or replaced"):
+        assert store.series().to_dict() == {"J000005": "smooth"}
+
+
+BAD_RECORDS = [
+    ({"op": "b", "id": "J999999", "label": "ring"}, "'J999999' is not an id of this data"),
+    ({"op": "b", "id": "J000002", "label": [1]}, "label must be a string, a finite number"),
+    ({"op": "b", "id": "J000002", "source": "mouse"}, "source must be one of"),
+    ({"op": "b", "id": "J000002", "time": "yesterday"}, "is not an ISO date"),
+    ({"op": "b", "id": "J000002", "label": "\ud800"}, "label contains a lone surrogate"),
+    ({"op": "b", "id": "J000002", "undoes": "nope"}, "undoes or redoes an unknown operation"),
+    ({"op": 3, "id": "J000002"}, "op must be a non-empty string"),
+    ({"op": "b", "prev": None}, "not a label record: no id"),
+]
+
+
+@pytest.mark.parametrize(("change", "problem"), BAD_RECORDS)
+def test_a_bad_record_is_an_error_naming_the_log_and_line(tmp_path, change, problem):
+    path = tmp_path / "labels.jsonl"
+    make_store(path).set("J000001", "ring")
+    record = {"op": "a", "id": "J000001", "label": "ring", "prev": None, "time": "2026-01-01"}
+    record = {**record, "source": "key", **change}
+    if "id" not in change:
+        del record["id"]
+    with open(path, "a") as log:
+        log.write(json.dumps(record) + "\n")
+    before = path.read_bytes()
+    with pytest.raises(gw.DataError, match=f"line 3 of the label log {path}: .*{problem}"):
+        make_store(path)
+    assert path.read_bytes() == before
+
+
+def test_lone_surrogates_and_too_many_classes_are_clear_errors(tmp_path):
+    store = gw.LabelStore(tmp_path / "labels.jsonl", fingerprint="f00d")
+    with pytest.raises(gw.DataError, match="label '\\\\ud800x' contains a lone surrogate"):
+        store.set("J000001", "\ud800x")
+    with pytest.raises(gw.DataError, match="id 'J\\\\udc00' contains a lone surrogate"):
+        store.set("J\udc00", "ring")
+    with pytest.raises(gw.DataError, match="contains a lone surrogate"):
+        store.import_labels(pd.Series(["a\udfffb"], index=["J000001"], dtype=object))
+    assert len(store) == 0
+    with pytest.raises(gw.DataError, match="300 classes: at most 254"):
+        gw.LabelStore(tmp_path / "many.jsonl", classes=[f"c{i}" for i in range(300)])
+    assert len(gw.LabelStore(tmp_path / "254.jsonl", classes=range(254)).classes) == 254
