@@ -15,7 +15,6 @@ import galwidget as gw
 from galwidget.labels import default_user
 
 
-
 @pytest.mark.slow
 def test_two_processes_on_one_log_see_each_others_labels(tmp_path):
     run_team(str(tmp_path / "labels.jsonl"), "f00d")
