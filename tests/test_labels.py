@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 import galwidget as gw
+from galwidget.labels import default_user, find_log
 
 IDS = pd.Index([f"J{i:06d}" for i in range(100)], name="iauname")
 CLASSES = ["ring", "spiral", "smooth"]
@@ -43,7 +44,7 @@ def test_set_remove_get_and_frames(tmp_path):
     labels = store.labels
     assert labels.index.name == "iauname"
     assert list(labels.columns) == ["label", "time", "source", "user"]
-    assert labels["user"].unique().tolist() == [gw.labels.default_user()]
+    assert labels["user"].unique().tolist() == [default_user()]
     assert labels.loc["J000003", "source"] == "key"
     assert labels.loc["J000001", "source"] == "python"
     assert str(labels["time"].dt.tz) == "UTC"
@@ -529,3 +530,33 @@ def test_lone_surrogates_and_too_many_classes_are_clear_errors(tmp_path):
     with pytest.raises(gw.DataError, match="300 classes: at most 254"):
         gw.LabelStore(tmp_path / "many.jsonl", classes=[f"c{i}" for i in range(300)])
     assert len(gw.LabelStore(tmp_path / "254.jsonl", classes=range(254)).classes) == 254
+
+
+def test_a_log_under_the_legacy_fingerprint_is_adopted(tmp_path):
+    reps = gw.Representations.from_array(np.eye(4, dtype=np.float32))
+    labels_dir = Path(os.environ["GALWIDGET_LABELS_DIR"])
+    old = labels_dir / f"{reps.legacy_fingerprint}.jsonl"  # as galwidget 0.1 named it
+    gw.LabelStore(old, reps.legacy_fingerprint, reps.ids).set(reps.ids[:2], "ring")
+    assert reps.legacy_fingerprint != reps.fingerprint and find_log(reps) == old
+
+    store = gw.LabelStore.for_data(reps, classes=CLASSES)
+    assert store.path == labels_dir / f"{reps.fingerprint}.jsonl" and not old.exists()
+    assert store.series().to_dict() == {reps.ids[0]: "ring", reps.ids[1]: "ring"}
+    store.set(reps.ids[2], "smooth")
+    assert find_log(reps) == store.path
+    assert len(gw.LabelStore.for_data(reps)) == 3 and gw.LabelStore.for_data(reps).can_undo
+    with pytest.raises(gw.DataError, match="written for different data"):
+        gw.LabelStore(store.path, "beef")  # other data is still refused
+
+
+def test_a_legacy_log_in_a_read_only_folder_is_read_in_place(read_only_folder, monkeypatch):
+    reps = gw.Representations.from_array(np.eye(4, dtype=np.float32))
+    folder, make_read_only = read_only_folder
+    gw.LabelStore(folder / f"{reps.legacy_fingerprint}.jsonl", reps.legacy_fingerprint).set(
+        reps.ids[0], "ring"
+    )
+    view = make_read_only()
+    monkeypatch.setenv("GALWIDGET_LABELS_DIR", str(view))
+    store = gw.LabelStore.for_data(reps)
+    assert store.path == view / f"{reps.legacy_fingerprint}.jsonl" and store.read_only
+    assert store.series().to_dict() == {reps.ids[0]: "ring"}
