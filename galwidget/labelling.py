@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from galwidget.data import DataError, Representations
-from galwidget.labels import Classes, Label, LabelStore, class_names, default_labels_dir
+from galwidget.labels import Classes, Label, LabelStore, class_names, find_log
 from galwidget.learn import Fit, Learner, ModelReport, check_strategy
 from galwidget.protocol import MAX_CLASSES, OTHER_LABEL, UNLABELLED
 
@@ -92,11 +92,7 @@ class LabellingSession:
         self.target = self.check_target(target)
         self._on_labels = on_labels
         self._on_learning = on_learning
-        self.in_use = (
-            classes is not None
-            or labels_path is not None
-            or (default_labels_dir() / f"{reps.fingerprint}.jsonl").is_file()
-        )
+        self.in_use = classes is not None or labels_path is not None or find_log(reps) is not None
         self.lock = threading.RLock()  # the labels and what shows them
         self._learn_lock = threading.RLock()  # retrain scheduling and the learner
         self._store: LabelStore | None = None
@@ -272,6 +268,12 @@ class LabellingSession:
         if scores is None:
             return None
         return pd.Series(scores, index=self.reps.ids, name="score")
+
+    def score_values(self) -> tuple[np.ndarray | None, int]:
+        """Scores per position (``None`` before the first fit) and
+        :attr:`suggestions_version`, which changes with them."""
+        with self.lock:
+            return self._scores, self.suggestions_version
 
     @property
     def suggestions(self) -> pd.Index:

@@ -376,10 +376,10 @@ class RequestKind:
     buffers: int = 0
     reply: tuple[str, ...] = ()
     reply_buffers: tuple[str, ...] = ()
-    cancellable: bool = False
 
 
 _INT = (int,)
+_BOOL = (bool,)
 _LABEL = (str, int, float, type(None))
 REQUESTS: dict[str, RequestKind] = {
     "neighbours": RequestKind(
@@ -387,7 +387,6 @@ REQUESTS: dict[str, RequestKind] = {
         "search",
         reply=("position", "id", "ids"),
         reply_buffers=("positions uint32", "distances float32"),
-        cancellable=True,
     ),
     "centroid": RequestKind(
         executor="search",
@@ -399,9 +398,8 @@ REQUESTS: dict[str, RequestKind] = {
         "images",
         reply=("url | mime",),
         reply_buffers=("image bytes when mime",),
-        cancellable=True,
     ),
-    "hover": RequestKind({"position": _INT}, reply=("id", "fields"), cancellable=True),
+    "hover": RequestKind({"position": _INT}, reply=("id", "fields")),
     "label": RequestKind({"label": _LABEL}, buffers=1, reply=("saved", "version")),
     "label_selection": RequestKind({"label": _LABEL}, reply=("saved", "version", "count")),
     "undo": RequestKind(reply=("saved", "version")),
@@ -410,6 +408,18 @@ REQUESTS: dict[str, RequestKind] = {
     "suggestions": RequestKind(
         reply=("ids", "suggestions_version"),
         reply_buffers=("positions uint32", "scores float32"),
+    ),
+    "selection_page": RequestKind(
+        {
+            "order": (str,),  # "centroid" | "score" | "column" | "random" (galwidget.gallery)
+            "column": (str, type(None)),
+            "descending": _BOOL,
+            "offset": _INT,
+            "limit": _INT,
+        },
+        "search",
+        reply=("total", "offset", "ids"),
+        reply_buffers=("positions uint32", "values float32 (distance, score, column; NaN)"),
     ),
     "find": RequestKind(
         {"text": (str,)},
@@ -524,7 +534,7 @@ class RequestRegistry:
         params: dict[str, Any] = {}
         for name, types in spec.params.items():
             value = content.get(name)
-            if isinstance(value, bool) or not isinstance(value, types):
+            if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
                 raise DataError(f"request {kind!r} needs {name!r}, got {value!r}")
             params[name] = value
         if len(buffers) != spec.buffers:

@@ -31,6 +31,7 @@ from galwidget.colors import encode_colors, label_colors, missing_scores, no_col
 from galwidget.coordinates import LayoutSpec, layout_coordinates, normalise_layout
 from galwidget.data import Representations, load_representations
 from galwidget.errors import DataError, ImageError
+from galwidget.gallery import SelectionPages
 from galwidget.labelling import CONFIRM_OVER, LabellingSession, LabelsSpec
 from galwidget.labels import Classes, LabelStore
 from galwidget.learn import STRATEGIES, Fit, ModelReport
@@ -215,6 +216,11 @@ class Explorer(anywidget.AnyWidget):
         self._index_options = {"n_components": n_components, "metric": metric}
         self._index_lock = threading.Lock()
         self._finder = Finder(reps)
+        self._pages = SelectionPages(
+            self._meta,
+            embedding=lambda: (self.index.embedding, self.index.metric),
+            scores=labelling.score_values,
+        )
         self._callbacks: list[Callable[[pd.Index], Any]] = []
         self._color_source: str | None = None
         self._incoming: bytes | None = None  # a _selection from the browser being applied
@@ -484,6 +490,7 @@ class Explorer(anywidget.AnyWidget):
             "labels": self._on_labels,
             "suggestions": self._on_suggestions,
             "find": self._on_find,
+            "selection_page": self._on_selection_page,
         }
         for kind, handler in handlers.items():
             self._requests.register(kind, handler)
@@ -562,6 +569,24 @@ class Explorer(anywidget.AnyWidget):
             "suggestions_version": version,
         }
         buffers = [protocol.encode_positions(positions), scores.astype("<f4").tobytes()]
+        return Reply(fields, buffers)
+
+    def _on_selection_page(self, request: Request) -> Reply:
+        params = request.params
+        page = self._pages.page(
+            self.selection,
+            order=params["order"],
+            column=params["column"],
+            descending=params["descending"],
+            offset=params["offset"],
+            limit=params["limit"],
+        )
+        fields = {
+            "total": page.total,
+            "offset": page.offset,
+            "ids": [str(i) for i in self._reps.ids[page.positions]],
+        }
+        buffers = [protocol.encode_positions(page.positions), page.values.astype("<f4").tobytes()]
         return Reply(fields, buffers)
 
     def _on_find(self, request: Request) -> Reply:

@@ -369,6 +369,12 @@ def test_bad_requests_get_a_reason(widget: Explorer):
         assert reason in content["reason"]
 
 
+def test_every_request_kind_of_the_protocol_has_a_handler(widget: Explorer):
+    for kind in protocol.REQUESTS:
+        content, _ = request(widget, kind)
+        assert "unknown request kind" not in content.get("reason", ""), kind
+
+
 def test_thumbnail_replies_carry_bytes_or_urls(frame: pd.DataFrame):
     reps = gw.datasets.synthetic(60, seed=2)
     w = Explorer(reps, layout=("ra", "dec"))
@@ -843,3 +849,76 @@ def test_labels_from_another_person_appear_within_two_seconds(frame: pd.DataFram
     assert frame.loc[[5, 6], "label"].tolist() == ["not ring", "not ring"]
     other.close()
     w.close()
+
+
+# -- the selection gallery ---------------------------------------------------------------------
+
+
+def page(w: Explorer, order: str, *, column=None, descending=True, offset=0, limit=100):
+    content, buffers = request(
+        w,
+        "selection_page",
+        order=order,
+        column=column,
+        descending=descending,
+        offset=offset,
+        limit=limit,
+    )
+    assert content["ok"], content
+    positions = np.frombuffer(buffers[0], "<u4").astype(np.int64)
+    assert content["ids"] == list(w.representations.ids[positions])
+    return content, positions, np.frombuffer(buffers[1], "<f4")
+
+
+def test_selection_pages_in_each_order(frame: pd.DataFrame, tmp_path):
+    chosen = np.flatnonzero(frame["kind"] == "ring")
+    frame.loc[chosen[:2], "x"] = np.nan  # missing values go last
+    labelled = Explorer(
+        frame,
+        layout=("feat_0", "feat_1"),
+        classes=CLASSES,
+        labels_path=tmp_path / "labels.jsonl",
+    )
+    labelled.select(frame["kind"] == "ring")
+
+    content, positions, values = page(labelled, "column", column="x", limit=500)
+    assert content["total"] == len(chosen) and sorted(positions) == chosen.tolist()
+    finite = values[~np.isnan(values)]
+    assert np.all(np.diff(finite) <= 0) and np.isnan(values[-2:]).all()
+    _, ascending, up = page(labelled, "column", column="x", descending=False, limit=500)
+    assert np.all(np.diff(up[:-2]) >= 0) and set(ascending[-2:]) == set(chosen[:2])
+
+    embedding = labelled.index.embedding[chosen].astype(np.float64)
+    distances = np.linalg.norm(embedding - embedding.mean(axis=0), axis=1)
+    _, positions, values = page(labelled, "centroid", limit=500)
+    assert positions.tolist() == chosen[np.argsort(distances, kind="stable")].tolist()
+    np.testing.assert_allclose(values, np.sort(distances), rtol=1e-5)
+
+    content, first, _ = page(labelled, "random", limit=10)
+    _, second, _ = page(labelled, "random", offset=10, limit=10)
+    _, whole, values = page(labelled, "random", limit=500)
+    assert first.tolist() + second.tolist() == whole[:20].tolist()  # pages of one order
+    assert sorted(whole) == chosen.tolist() and np.isnan(values).all()
+    assert whole.tolist() != chosen.tolist()  # shuffled
+
+    for params, reason in [
+        ({"order": "score"}, "no scores yet"),
+        ({"order": "column", "column": "kind"}, "column 'kind' is not numeric"),
+        ({"order": "column", "column": None}, "needs a numeric meta column"),
+        ({"order": "size"}, "unknown gallery order 'size'"),
+        ({"order": "random", "limit": 0}, "1 ≤ limit ≤ 10000"),
+    ]:
+        message = {"column": None, "descending": True, "offset": 0, "limit": 10, **params}
+        content, buffers = request(labelled, "selection_page", **message)
+        assert not content["ok"] and reason in content["reason"] and buffers == []
+
+    label_by_kind(labelled, frame, n=40)
+    labelled.training.result(timeout=60)
+    _, positions, values = page(labelled, "score", limit=500)
+    scores = labelled.scores.to_numpy()
+    assert positions.tolist() == chosen[np.argsort(-scores[chosen], kind="stable")].tolist()
+    np.testing.assert_allclose(values, scores[positions], rtol=1e-6)
+    labelled.select(None)
+    content, positions, _ = page(labelled, "centroid")
+    assert content["total"] == 0 and len(positions) == 0
+    labelled.close()
