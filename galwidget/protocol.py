@@ -12,7 +12,9 @@ Synced traits (see :class:`Config`, :class:`ColorMeta`, :class:`LabelMeta`, :cla
     ``_config`` JSON (static); ``_points`` float32 LE interleaved ``x, y`` per position in
     [-1, 1]; ``_color`` uint8 per position (categorical code or continuous bin 0…254, 255
     missing; empty for kinds ``none`` and ``label``); ``_color_meta`` JSON; ``_selection`` an
-    encoded selection (below); ``_focus`` int (−1 none); ``_label_meta`` JSON; ``_learn`` JSON.
+    encoded selection (below); ``_focus`` int (−1 none); ``_label_meta`` JSON; ``_learn`` JSON;
+    ``_filter`` the encoded selection of the positions a filter shows (``b""``: no filter) and
+    ``_filter_meta`` JSON (:class:`FilterMeta`); the browser's selection tools act on what is shown.
 
 Selection encoding (:func:`encode_selection` / :func:`decode_selection`)
     An 8-byte header — byte 0 the kind (:class:`SelectionKind`), bytes 1–3 zero, bytes 4–7 uint32
@@ -60,6 +62,7 @@ __all__ = [
     "UNLABELLED",
     "ColorMeta",
     "Config",
+    "FilterMeta",
     "LabelMeta",
     "LearnState",
     "Reply",
@@ -139,6 +142,15 @@ class LabelMeta(TypedDict):
     can_redo: bool
     version: int
     read_only: bool
+
+
+class FilterMeta(TypedDict):
+    """``_filter_meta``: ``mode`` ``"none"`` (no filter), ``"dim"`` or ``"hide"`` for galaxies
+    outside the filter; ``shown`` how many pass; ``description`` for the status line."""
+
+    mode: Literal["none", "dim", "hide"]
+    shown: int
+    description: str
 
 
 class LearnState(TypedDict):

@@ -31,6 +31,8 @@ from galwidget.colors import encode_colors, label_colors, missing_scores, no_col
 from galwidget.coordinates import LayoutSpec, layout_coordinates, normalise_layout
 from galwidget.data import Representations, load_representations
 from galwidget.errors import DataError, ImageError
+from galwidget.export import export_labels
+from galwidget.filters import MODES, FilterMode, resolve_filter
 from galwidget.gallery import SelectionPages
 from galwidget.labelling import CONFIRM_OVER, LabellingSession, LabelsSpec
 from galwidget.labels import Classes, LabelStore
@@ -145,6 +147,8 @@ class Explorer(anywidget.AnyWidget):
     _focus = traitlets.Int(-1).tag(sync=True)
     _label_meta = traitlets.Dict({"classes": []}).tag(sync=True)
     _learn = traitlets.Dict({"status": "off", "message": ""}).tag(sync=True)
+    _filter = traitlets.Bytes(b"").tag(sync=True, **protocol.BYTES_SERIALIZATION)
+    _filter_meta = traitlets.Dict({"mode": "none", "shown": 0, "description": ""}).tag(sync=True)
 
     k = traitlets.Int(12).tag(sync=True)
     mode = traitlets.Enum(["lasso", "box", "pan"], "lasso").tag(sync=True)
@@ -210,6 +214,7 @@ class Explorer(anywidget.AnyWidget):
             table = frame  # layout columns that are also the features live in the frame
         points = normalise_layout(layout_coordinates(reps, layout, table=table, index=index))
         self._images = images_module.resolve(images, reps, THUMBNAIL_SIZE)
+        self._images_spec = images
         self._index = index
         if n_components is not None and n_components >= reps.n_features:
             n_components = None  # no reduction to do: search the features themselves
@@ -243,6 +248,7 @@ class Explorer(anywidget.AnyWidget):
             _color_meta=meta,
             _selection=self._wire,
             _learn=labelling.status,
+            _filter_meta={"mode": "none", "shown": len(reps), "description": ""},
             k=_check_k(k),
             point_size=size,
             opacity=opacity,
@@ -319,6 +325,35 @@ class Explorer(anywidget.AnyWidget):
             self._focus = found.position
         return found
 
+    def filter(self, *, mode: FilterMode = "dim", **conditions: Any) -> None:
+        """Show only the galaxies that meet every condition; the others are dimmed
+        (``mode="dim"``) or hidden (``"hide"``), and the browser's lasso and box select only
+        among those shown. ``w.filter()`` with no condition shows everything again.
+
+        Conditions, one per meta column: ``mag=(14, 17)`` a range (``None`` for an open end),
+        ``kind=["ring", "spiral"]`` a set of values, ``merger=True`` one value. Raises
+        :class:`~galwidget.DataError` for unknown columns or values (the filter is unchanged).
+        """
+        if mode not in MODES:
+            raise DataError(f"filter mode must be one of {', '.join(MODES)}, got {mode!r}")
+        n = len(self._reps)
+        if not conditions:
+            wire, meta = b"", {"mode": "none", "shown": n, "description": ""}
+        else:
+            shown, description = resolve_filter(self._meta, conditions)
+            wire = protocol.encode_selection(np.flatnonzero(shown), n)
+            meta = {"mode": mode, "shown": int(shown.sum()), "description": description}
+        with self.hold_sync():
+            self._filter = wire
+            self._filter_meta = meta
+
+    @property
+    def shown(self) -> pd.Index:
+        """Ids of the galaxies the current :meth:`filter` shows (all without a filter)."""
+        if not self._filter:
+            return self._reps.ids
+        return self._reps.ids[protocol.decode_selection(self._filter, len(self._reps))]
+
     @property
     def focused(self) -> str | None:
         """Id of the focused galaxy, or ``None``."""
@@ -391,6 +426,29 @@ class Explorer(anywidget.AnyWidget):
         applied; the import is one undo step.
         """
         self.label_store.import_labels(source, id_column=id_column, label_column=label_column)
+
+    def export_labels(
+        self,
+        path: str | Path,
+        *,
+        format: str = "zoobot",
+        classes: Sequence[Any] | None = None,
+        label_column: str = "label",
+        image_dir: str | Path | None = None,
+    ) -> pd.DataFrame:
+        """Write the labels as a training catalogue (``format="zoobot"``: ids, absolute image
+        paths, integer labels in class order; see :func:`galwidget.export.export_labels`) and
+        return it. Images made in the kernel are written to ``image_dir``."""
+        return export_labels(
+            self._reps,
+            self.label_store,
+            path,
+            format=format,
+            images=self._images_spec,
+            classes=classes,
+            label_column=label_column,
+            image_dir=image_dir,
+        )
 
     def undo(self) -> None:
         """Undo the latest labelling operation (a whole batch at once)."""

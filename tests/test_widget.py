@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import warnings
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -922,3 +923,57 @@ def test_selection_pages_in_each_order(frame: pd.DataFrame, tmp_path):
     content, positions, _ = page(labelled, "centroid")
     assert content["total"] == 0 and len(positions) == 0
     labelled.close()
+
+
+def test_export_labels_writes_a_zoobot_catalogue(tmp_path):
+    reps = gw.datasets.synthetic(80, seed=4, dim=8)
+    w = Explorer(reps, layout=("ra", "dec"), classes=["smooth", "featured"], user="carol")
+    w.set_labels({reps.ids[3]: "featured", reps.ids[1]: "smooth", reps.ids[7]: "featured"})
+    catalogue = w.export_labels(tmp_path / "train.csv", image_dir=tmp_path / "images")
+    assert catalogue["id_str"].tolist() == [reps.ids[1], reps.ids[3], reps.ids[7]]  # row order
+    assert dict(zip(catalogue["id_str"], catalogue["label"], strict=True)) == {
+        reps.ids[1]: 0,
+        reps.ids[3]: 1,
+        reps.ids[7]: 1,
+    }
+    assert all(Path(f).is_file() for f in catalogue["file_loc"])
+    assert pd.read_csv(tmp_path / "train.csv")["label_name"].tolist() == list(
+        catalogue["label_name"]
+    )
+    assert set(w.labels["user"]) == {"carol"}
+    with pytest.raises(gw.DataError, match="unknown export format"):
+        w.export_labels(tmp_path / "x.csv", format="astronn")
+    w.close()
+
+
+# -- filters -----------------------------------------------------------------------------------
+
+
+def test_filter_sends_what_is_shown_and_clears(widget: Explorer, frame: pd.DataFrame):
+    widget.filter(x=(0, None), kind=["ring", "spiral"], mode="hide")
+    expected = (frame["x"] >= 0) & frame["kind"].isin(["ring", "spiral"])
+    shown = decode_selection(widget._filter, N)
+    assert shown.tolist() == np.flatnonzero(expected).tolist()
+    assert widget.shown.tolist() == frame.loc[expected, "id"].tolist()
+    assert widget._filter_meta == {
+        "mode": "hide",
+        "shown": int(expected.sum()),
+        "description": "x in [0, …], kind in {'ring', 'spiral'}",
+    }
+    widget.filter(flag=True)
+    assert widget._filter_meta["mode"] == "dim"
+    assert widget.shown.tolist() == frame.loc[frame["flag"], "id"].tolist()
+    for conditions, message in [
+        ({"nope": (0, 1)}, "no column 'nope' to filter on"),
+        ({"kind": (0, 1)}, "is not numeric: filter it by a list"),
+        ({"x": (2, 1)}, "low 2 above high 1"),
+        ({"kind": ["ring", "sprial"]}, "has no values 'sprial'"),
+    ]:
+        with pytest.raises(gw.DataError, match=message):
+            widget.filter(**conditions)
+    with pytest.raises(gw.DataError, match="filter mode must be one of dim, hide"):
+        widget.filter(mode="blur", x=(0, 1))
+    assert widget.shown.tolist() == frame.loc[frame["flag"], "id"].tolist()  # unchanged
+    widget.filter()
+    assert widget._filter == b"" and widget._filter_meta["mode"] == "none"
+    assert widget.shown.equals(widget.representations.ids)
