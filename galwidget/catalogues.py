@@ -121,7 +121,8 @@ def crossmatch(
     columns = table.rename(columns=lambda c: f"{c}{suffix}" if c in reps.meta.columns else c)
     added = columns.iloc[rows].set_axis(np.flatnonzero(matched), axis=0).reindex(range(len(reps)))
     separation = SEPARATION if SEPARATION not in reps.meta.columns else SEPARATION + suffix
-    added[separation] = np.where(matched, np.degrees(2 * np.arcsin(distance / 2)) * 3600, np.nan)
+    added[separation] = np.nan
+    added.loc[matched, separation] = np.degrees(2 * np.arcsin(distance[matched] / 2)) * 3600
     meta = pd.concat([reps.meta.reset_index(drop=True), added.reset_index(drop=True)], axis=1)
     _warn_about_matches(len(reps), matched, rows, radius_arcsec)
     return dataclasses.replace(reps, meta=meta)

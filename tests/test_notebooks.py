@@ -152,3 +152,13 @@ def test_active_labelling(kernel_name: str, tmp_path: Path):
         r"(\d+)% of the 50 top-scored galaxies are rings", text_of(notebook.cells[-1])
     )
     assert share and int(share.group(1)) >= 50
+
+
+def test_gz2_gets_positions_by_id_then_crossmatches(kernel_name: str, tmp_path: Path):
+    notebook = run("gz2.ipynb", kernel_name, tmp_path)
+    assert "positions: False" in text_of(cell_with(notebook, "gz2_representations()"))
+    joined = text_of(cell_with(notebook, 'reps.join(GZ2_CATALOGUE, on="dr7objid")'))
+    assert "positions now known for 3,000 of 3,000 galaxies" in joined
+    matched = text_of(cell_with(notebook, "reps.crossmatch(decals"))
+    found = re.search(r"([\d,]+) of 3,000 GZ2 galaxies have a GZ DECaLS match", matched)
+    assert found and 2200 <= int(found.group(1).replace(",", "")) <= 2600  # 80% were measured
