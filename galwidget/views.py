@@ -195,7 +195,7 @@ class _ViewSelection:
         self.explorer = explorer
         self._made: np.ndarray | None = None
         self._show = show
-        explorer.observe(self._changed, names="_selection")
+        explorer.observe(self._changed, names="selection")  # the public, decoded selection
 
     def select(self, mask: np.ndarray) -> None:
         self.explorer.select(mask)
@@ -208,7 +208,7 @@ class _ViewSelection:
 
     def positions(self) -> np.ndarray:
         """Sorted unique int64 row positions of the Explorer's selection."""
-        return self.explorer.selected_positions
+        return self.explorer.selection
 
     def show(self) -> None:
         self._show(self.positions())

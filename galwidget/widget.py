@@ -275,11 +275,6 @@ class Explorer(anywidget.AnyWidget):
         return self._reps
 
     @property
-    def selected_positions(self) -> np.ndarray:
-        """Row positions (int64, sorted, unique) of the selected galaxies: :attr:`selection`."""
-        return self.selection
-
-    @property
     def selected_ids(self) -> pd.Index:
         """Ids of the selected galaxies, in row order."""
         return self._reps.ids[self.selection]

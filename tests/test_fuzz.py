@@ -343,14 +343,14 @@ def test_select(explorer: tuple[gw.Explorer, pd.DataFrame], selection: tuple) ->
     widget, frame = explorer
     spec, expected = selection
     event("invalid" if expected is None else "valid")
-    before = widget.selected_positions.copy()
+    before = widget.selection.copy()
     if expected is None:
         with pytest.raises(gw.DataError):
             widget.select(spec)
-        np.testing.assert_array_equal(widget.selected_positions, before)  # unchanged
+        np.testing.assert_array_equal(widget.selection, before)  # unchanged
         return
     widget.select(spec)
-    np.testing.assert_array_equal(widget.selected_positions, expected)
+    np.testing.assert_array_equal(widget.selection, expected)
     assert list(widget.selected_ids) == [EXPLORER_IDS[p] for p in expected]
     column = np.zeros(len(EXPLORER_IDS), bool)
     column[expected] = True
