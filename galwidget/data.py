@@ -98,6 +98,8 @@ def parse_iauname(names: str | Iterable[str]) -> tuple[Any, Any]:
     floats. Malformed names raise :class:`DataError` listing the first few with their positions.
     """
     scalar = isinstance(names, str)
+    if not scalar and not isinstance(names, Iterable):
+        raise DataError(f"expected an IAU name or names, got {type(names).__name__}")
     series = pd.Series([names] if scalar else list(names), dtype="object")
     parts = series.astype(str).str.extract(IAUNAME)
     bad = parts["hh"].isna().to_numpy().copy()
@@ -126,8 +128,11 @@ def format_iauname(ra: Any, dec: Any) -> np.ndarray:
 
     The inverse of :func:`parse_iauname` to the names' precision (0.01 s in ra, 0.1" in dec).
     """
-    ra = np.atleast_1d(np.asarray(ra, dtype=np.float64))
-    dec = np.atleast_1d(np.asarray(dec, dtype=np.float64))
+    try:
+        ra = np.atleast_1d(np.asarray(ra, dtype=np.float64))
+        dec = np.atleast_1d(np.asarray(dec, dtype=np.float64))
+    except (TypeError, ValueError) as error:
+        raise DataError(f"ra and dec must be numbers in degrees: {error}") from None
     if ra.shape != dec.shape:
         raise DataError(f"ra and dec differ in shape: {ra.shape} vs {dec.shape}")
     bad = ~np.isfinite(ra) | ~np.isfinite(dec) | (ra < 0) | (ra >= 360) | (np.abs(dec) > 90)
@@ -369,6 +374,8 @@ class Representations:
         """Row positions (int64) of ``ids``; unknown ids raise :class:`DataError` listing them."""
         if isinstance(ids, str):
             ids = [ids]
+        if not isinstance(ids, Iterable):
+            raise DataError(f"expected an id or a list of ids, got {type(ids).__name__}")
         wanted = pd.Index([str(i) for i in ids], dtype=object)
         positions = self.ids.get_indexer(wanted)
         if (positions < 0).any():
@@ -495,6 +502,13 @@ def load_representations(
         return Representations.from_dataframe(source, features, id_column, on_invalid)
     if isinstance(source, np.ndarray):
         return Representations.from_array(source, on_invalid=on_invalid)
+    if not isinstance(source, str | PathLike):
+        raise DataError(
+            "load_representations reads a file path, a pandas DataFrame, a numpy array or "
+            f"Representations; got {type(source).__name__}"
+        )
+    if not isinstance(batch_rows, int) or batch_rows < 1:
+        raise DataError(f"batch_rows must be a positive integer, got {batch_rows!r}")
     path = Path(source)
     if not path.exists():
         raise DataError(f"no such file: {path}")
@@ -600,14 +614,22 @@ def _read_csv(path: Path, id_column: str | None) -> pd.DataFrame:
             raise DataError(f"{path}: {error}") from None
         # Only the id column is read as text; elsewhere "NA", "null", … are missing as usual.
         missing = {c: list(CSV_MISSING) for c in header if c != id_name}
-        return pd.read_csv(
-            path,
-            sep=sep,
-            dtype={id_name: str},
-            keep_default_na=False,
-            na_values={**missing, id_name: [""]},
-            low_memory=False,
-        )
+        with warnings.catch_warnings():
+            # A first row with an extra field would make pandas shift every column by one.
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            return pd.read_csv(
+                path,
+                sep=sep,
+                dtype={id_name: str},
+                keep_default_na=False,
+                na_values={**missing, id_name: [""]},
+                index_col=False,
+                low_memory=False,
+            )
+    except pd.errors.ParserWarning:
+        raise DataError(
+            f"cannot read {path} as CSV: a row has more fields than the header"
+        ) from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise DataError(f"cannot read {path} as CSV ({type(error).__name__}: {error})") from None
     except (OSError, ValueError) as error:
@@ -695,6 +717,11 @@ def _find_feature_columns(
     columns: Sequence[str], types: dict[str, Any], features: FeatureSpec, exclude: str
 ) -> tuple[list[str], str | None]:
     """Return (ordered feature columns, None) or ([], the list column)."""
+    if not (features is None or isinstance(features, str) or _is_sequence(features)):
+        raise DataError(
+            "features must be a column prefix (str), a list of column names or None, got "
+            f"{type(features).__name__}"
+        )
     candidates = [c for c in columns if c != exclude]
     if isinstance(features, str):
         if features in candidates and _is_list_type(types[features]):
@@ -741,13 +768,21 @@ def _find_feature_columns(
     )
 
 
+def _is_sequence(value: Any) -> bool:
+    return isinstance(value, Sequence | pd.Index | np.ndarray) and not isinstance(value, bytes)
+
+
 def _check_numeric(columns: Sequence[str], types: dict[str, Any]) -> None:
     def numeric(dtype: Any) -> bool:
         if isinstance(dtype, pa.DataType):
             return (
                 pa.types.is_floating(dtype) or pa.types.is_integer(dtype) or pa.types.is_null(dtype)
             )
-        return pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+        return (
+            pd.api.types.is_numeric_dtype(dtype)
+            and not pd.api.types.is_bool_dtype(dtype)
+            and not pd.api.types.is_complex_dtype(dtype)
+        )
 
     bad = [f"{c} ({types[c]})" for c in columns if not numeric(types[c])]
     if bad:

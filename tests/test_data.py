@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -596,3 +597,37 @@ def test_fingerprints_cannot_collide_by_moving_a_separator() -> None:
     for reps in (one, other):
         assert reps.legacy_fingerprint == legacy_fingerprint(reps)
         assert reps.fingerprint != reps.legacy_fingerprint
+
+
+def test_csv_rows_with_an_extra_field_are_refused_not_shifted(tmp_path: Path) -> None:
+    # pandas would take the ids for an index and read every column one place to the left.
+    path = tmp_path / "extra.csv"
+    path.write_text("id,feat_0\na,1,2\nb,3\n")
+    with pytest.raises(gw.DataError, match="more fields than the header") as error:
+        gw.load_representations(path)
+    assert str(path) in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("call", "expected"),
+    [
+        (lambda: gw.load_representations(pd.Series([1.0, 2.0])), "got Series"),
+        (lambda: gw.load_representations([[1.0, 2.0]]), "got list"),
+        (lambda: gw.load_representations(None), "got NoneType"),
+        (
+            lambda: gw.load_representations(pd.DataFrame({"id": ["a"], "feat_0": [1 + 2j]})),
+            r"not: 'feat_0 \(complex128\)'",
+        ),
+        (
+            lambda: gw.load_representations(pd.DataFrame({"id": ["a"], "x": [1.0]}), features=3),
+            "features must be a column prefix",
+        ),
+        (lambda: gw.load_representations("x.parquet", batch_rows=0), "batch_rows must be"),
+        (lambda: gw.Representations.from_array(np.ones((2, 1))).positions(None), "got NoneType"),
+        (lambda: gw.parse_iauname(None), "expected an IAU name"),
+        (lambda: gw.format_iauname("a", "b"), "must be numbers in degrees"),
+    ],
+)
+def test_wrong_argument_types_are_data_errors(call: Any, expected: str) -> None:
+    with pytest.raises(gw.DataError, match=expected):
+        call()
