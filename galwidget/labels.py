@@ -43,6 +43,7 @@ import fcntl
 import getpass
 import json
 import math
+import operator
 import os
 import threading
 import uuid
@@ -793,52 +794,66 @@ class LabelStore:
                 callback(changed)
 
 
+_FIELDS = operator.itemgetter("op", "id", "label", "prev", "time", "source")
+_LABEL_TYPES = (str, int, float, bool, type(None))
+
+
 def _entry(where: str, record: Any) -> _Entry:
     """A record checked field by field; :class:`DataError` naming ``where`` otherwise."""
+    try:
+        op, id_, label, prev, time, source = _FIELDS(record)
+        user, undoes, redoes = record.get("user"), record.get("undoes"), record.get("redoes")
+        datetime.fromisoformat(time)
+        texts = [v for v in (op, id_, label, prev, user, undoes, redoes) if type(v) is str]
+        "".join(texts).encode("utf-8")
+    except (KeyError, TypeError, ValueError):
+        raise DataError(f"{where}: {_problem(record)} (record {record!r:.160})") from None
+    if not (
+        type(op) is str
+        and op
+        and type(id_) is str
+        and id_
+        and source in SOURCES
+        and type(label) in _LABEL_TYPES
+        and type(prev) in _LABEL_TYPES
+        and (user is None or (type(user) is str and user))
+        and (undoes is None or (type(undoes) is str and undoes))
+        and (redoes is None or (type(redoes) is str and redoes))
+        and not (type(label) is float and not math.isfinite(label))
+        and not (type(prev) is float and not math.isfinite(prev))
+    ):
+        raise DataError(f"{where}: {_problem(record)} (record {record!r:.160})")
+    return _Entry(op, id_, label, prev, time, source, user, undoes, redoes)
 
-    def bad(problem: str) -> DataError:
-        return DataError(f"{where}: {problem} (record {record!r:.160})")
 
+def _problem(record: Any) -> str:
+    """What is wrong with a record :func:`_entry` refused."""
     if not isinstance(record, dict):
-        raise bad("not a label record")
+        return "not a label record"
     missing = [k for k in ("op", "id", "label", "prev", "time", "source") if k not in record]
     if missing:
-        raise bad(f"not a label record: no {', '.join(missing)}")
+        return f"not a label record: no {', '.join(missing)}"
     for field in ("op", "id", "time", "source", "user", "undoes", "redoes"):
         value = record.get(field)
         optional = field in ("user", "undoes", "redoes")
         if not (isinstance(value, str) and value) and not (optional and value is None):
-            raise bad(f"{field} must be a non-empty string, got {value!r:.60}")
+            return f"{field} must be a non-empty string, got {value!r:.60}"
     for field in ("label", "prev"):
         value = record[field]
         if value is not None and (
             not isinstance(value, str | int | float)
             or (isinstance(value, float) and not math.isfinite(value))
         ):
-            raise bad(f"{field} must be a string, a finite number or null, got {value!r:.60}")
+            return f"{field} must be a string, a finite number or null, got {value!r:.60}"
     for field, value in record.items():
         if isinstance(value, str):
             try:
                 value.encode("utf-8")
             except UnicodeEncodeError:
-                raise bad(f"{field} contains a lone surrogate") from None
+                return f"{field} contains a lone surrogate"
     if record["source"] not in SOURCES:
-        raise bad(f"source must be one of {', '.join(SOURCES)}")
-    try:
-        datetime.fromisoformat(record["time"])
-    except ValueError:
-        raise bad(f"time {record['time']!r:.60} is not an ISO date") from None
-    return _Entry(
-        record["op"],
-        record["id"],
-        record["label"],
-        record["prev"],
-        record["time"],
-        record["source"],
-        record.get("user"),
-        record.get("undoes"),
-        record.get("redoes"),
-    )
+        return f"source must be one of {', '.join(SOURCES)}"
+    return f"time {record['time']!r:.60} is not an ISO date"
 
 
 def _move(op: str, source: list[str], target: list[str]) -> None:
