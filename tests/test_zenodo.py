@@ -4,6 +4,7 @@ files (GALWIDGET_ZENODO_URL points galwidget at it, as a mirror would)."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import socket
 from collections.abc import Iterator
@@ -467,3 +468,20 @@ def test_the_expected_schema_is_checked(server: LocalServer, data: Path, tmp_pat
     assert "is not valid" in str(error.value)
     with pytest.raises(gw.DownloadError, match="it has no column 'iauname'"):
         datasets.gz_decals_catalogue(url=server.url + "/files/plain.csv", path=tmp_path / "c.csv")
+
+
+def test_a_complete_part_with_its_record_is_installed_without_downloading_again(
+    server: LocalServer, data: Path, record: Path
+):
+    source = (record / DECALS.lstrip("/")).read_bytes()
+    data.mkdir(parents=True)
+    part = data / "cnn_features_decals.parquet.part"
+    part.write_bytes(source)  # complete, but the rename never happened
+    url = f"{server.url}/files/cnn_features_decals.parquet"
+    fields = {"url": url, "etag": first_etag(server, record), "total": len(source)}
+    part.with_name(part.name + ".json").write_text(json.dumps(fields))
+    assert len(datasets.decals_representations(progress=False)) == N
+    (request,) = gets(server, DECALS)  # answered 416: nothing left to send
+    assert request.headers["Range"] == f"bytes={len(source)}-"
+    assert (data / "cnn_features_decals.parquet").read_bytes() == source
+    assert not part.exists() and not part.with_name(part.name + ".json").exists()
