@@ -29,11 +29,28 @@ modified (:class:`~galwidget.DataError`); a torn last line (a crash mid-write) i
 ``<log>.corrupt-<time>``; a log truncated or replaced behind the store's back is re-read with a
 warning; a malformed record is a :class:`~galwidget.DataError` naming the file and line.
 
-Team labelling: each store records ``user`` (``$JUPYTERHUB_USER``, else the login name, or
-``user=``). ``store.watch(interval=0.5)`` starts a daemon thread that calls :meth:`~LabelStore.refresh`
-every ``interval`` seconds, so changes by other processes reach the ``on_change(callback)``
-callbacks (called with the changed ids, on the watcher thread) within about that time;
-``store.close()`` stops it.
+Team labelling (the API an Explorer uses):
+
+- ``LabelStore.for_data(reps, path=None, classes=None, *, user=None, read_only=False)``: ``path``
+  a log file or a database URL; every record carries ``user`` (``store.user``: ``user=``, else
+  ``$JUPYTERHUB_USER``, else the login name, else ``None``); ``store.labels`` has the columns
+  ``label``, ``time``, ``source``, ``user``; ``store.history()`` lists every change.
+- ``store.watch(interval=0.5)`` starts a daemon thread (idempotent; ``store.watching``) that calls
+  ``store.refresh()`` every ``interval`` seconds: changes written by other stores (other
+  processes, other people) then reach the ``store.on_change(callback)`` callbacks within about
+  ``interval`` (one ``stat`` per poll for a log, one ``max(seq)`` query for a database). An error
+  while watching (the log deleted, the database down) is warned once and watching goes on.
+  ``store.close()`` stops and joins the thread and releases database connections (the store stays
+  usable); ``with LabelStore(...) as store:`` closes too.
+- ``callback(changed_ids)`` gets the ids whose label changed, after the change is durable and
+  outside the store's lock (a callback may use the store): on the caller's thread for the
+  store's own changes and explicit reads, on the watcher thread for changes it finds.
+- ``store.read_only``: ``True`` when opened ``read_only=True`` or the log cannot be written (a
+  read-only file or mount; a database role without INSERT). Changes then raise
+  :class:`LabelStorageError`, as does a write that fails (disk full, size limit, I/O error,
+  refused commit): show "not saved"; nothing changed, in memory or in the log.
+- :func:`find_log` finds the default log of ``reps`` (also under its legacy fingerprint, which
+  ``for_data`` adopts by renaming the file).
 """
 
 from __future__ import annotations
