@@ -53,6 +53,8 @@ PYNNDESCENT_NEIGHBOURS = 30
 PYNNDESCENT_EPSILON = 0.2
 # Extra candidates fetched beyond k (plus excluded rows) before exact refinement.
 CANDIDATE_MARGIN = 12
+# rerank="raw": candidates found in PCA space per neighbour asked for, re-ranked in raw space.
+RERANK_POOL = 4
 # Rows per block when accumulating the covariance and when projecting.
 COVARIANCE_BLOCK_ROWS = 4096
 PROJECTION_BLOCK_ROWS = 16_384
@@ -221,8 +223,12 @@ def load_or_fit_pca(
 ) -> tuple[PCA, np.ndarray, bool]:
     """The PCA of ``reps`` and its ``(n, c)`` float32 embedding, from the cache if present.
 
-    Returns ``(pca, embedding, loaded_from_cache)``; a fresh fit is saved for next time.
+    Returns ``(pca, embedding, loaded_from_cache)``; a fresh fit is saved for next time. Streamed
+    data (``reps.reduction`` set) is never refitted: its first ``c`` components and columns are
+    the answer.
     """
+    if reps.reduction is not None:
+        return reps.reduction.truncated(n_components), leading_columns(reps, n_components), True
     path = cache.cache_dir(cache_dir) / f"pca-{reps.fingerprint}-c{n_components}.npz"
     stored = read_arrays(path, reps.fingerprint)
     if stored is not None:
@@ -245,10 +251,20 @@ def load_or_fit_pca(
     return pca, embedding, False
 
 
+def leading_columns(reps: Representations, n_components: int) -> np.ndarray:
+    """The first ``n_components`` columns of ``reps.features`` (C-contiguous; no copy if all)."""
+    if n_components == reps.n_features:
+        return reps.features
+    return np.ascontiguousarray(reps.features[:, :n_components])
+
+
 def cached_pca_embedding(
     reps: Representations, min_components: int, cache_dir: str | os.PathLike[str] | None = None
 ) -> np.ndarray | None:
-    """The embedding of any cached PCA of ``reps`` with at least ``min_components``, else ``None``."""
+    """The embedding of any cached PCA of ``reps`` with at least ``min_components`` (of
+    ``reps.reduction``: its features), else ``None``."""
+    if reps.reduction is not None and reps.n_features >= min_components:
+        return reps.features
     folder = cache.cache_dir(cache_dir)
     for path in sorted(folder.glob(f"pca-{reps.fingerprint}-c*.npz")):
         stored = read_arrays(path, reps.fingerprint)
@@ -628,6 +644,12 @@ class NeighbourIndex:
             dimensions, else exact. Approximate candidates are re-ranked by exact distance.
         cache_dir: where the PCA and graph are saved (default :func:`galwidget.cache.cache_dir`).
         progress: show progress bars (default: for large inputs).
+        rerank: ``"raw"`` re-ranks :data:`RERANK_POOL` × k candidates found in PCA space by their
+            exact distances between raw feature rows (:meth:`Representations.raw_rows`, read back
+            from the files for streamed data); reported distances are then raw-space ones.
+
+    For streamed data (``reps.reduction`` set) the PCA is that reduction: the first
+    ``n_components`` reduced columns are searched, nothing is refitted.
 
     Every query excludes the query galaxy itself (``more_like``: all given galaxies); results are
     sorted by distance, ties by row order.
@@ -641,9 +663,15 @@ class NeighbourIndex:
         backend: Backend = "auto",
         cache_dir: str | os.PathLike[str] | None = None,
         progress: bool | None = None,
+        rerank: Literal["raw"] | None = None,
     ) -> None:
         if metric not in METRICS:
             raise DataError(f"unknown metric {metric!r}: choose one of {', '.join(METRICS)}")
+        if rerank not in (None, "raw"):
+            raise DataError(f"rerank must be None or 'raw', got {rerank!r}")
+        if rerank == "raw" and n_components is None and reps.reduction is None:
+            raise DataError("rerank='raw' needs a PCA space (n_components) to find candidates in")
+        self.rerank = rerank
         d = reps.n_features
         if n_components is not None and not (
             isinstance(n_components, (int, np.integer)) and 1 <= n_components <= d
@@ -687,6 +715,12 @@ class NeighbourIndex:
         )
 
     @property
+    def input_width(self) -> int:
+        """Length of the vectors :meth:`transform` and :meth:`query_vector` take: the raw
+        feature width (also for streamed data, whose ``features`` are already reduced)."""
+        return self.reps.n_features if self.pca is None else len(self.pca.mean)
+
+    @property
     def explained_variance_ratio(self) -> np.ndarray | None:
         """Share of the feature variance along each PCA component (``None`` for raw features)."""
         return None if self.pca is None else self.pca.explained_variance_ratio
@@ -696,7 +730,7 @@ class NeighbourIndex:
         matrix = np.asarray(features, dtype=np.float32)
         if matrix.ndim == 1:
             matrix = matrix[None, :]
-        d = self.reps.n_features
+        d = self.input_width
         if matrix.ndim != 2 or matrix.shape[1] != d:
             raise DataError(
                 f"expected vectors of length {d} (the feature dimension), got shape {matrix.shape}"
@@ -722,7 +756,8 @@ class NeighbourIndex:
             )
         rows = rows.astype(np.int64)
         self._check_k(k, excluded=1)
-        indices, distances = self._search(self.embedding[rows], rows[:, None], k)
+        raw = self.reps.raw_rows(rows) if self.rerank else None
+        indices, distances = self._search(self.embedding[rows], rows[:, None], k, raw)
         return indices, distances.astype(np.float32)
 
     def query(self, galaxy_id: str, k: int = 12) -> pd.DataFrame:
@@ -750,13 +785,16 @@ class NeighbourIndex:
     def query_vector(self, vector: np.ndarray, k: int = 12) -> pd.DataFrame:
         """The ``k`` galaxies nearest to a ``(d,)`` vector of the original feature space."""
         vector = np.asarray(vector)
-        d = self.reps.n_features
+        d = self.input_width
         if vector.shape != (d,):
             raise DataError(
                 f"expected a vector of length {d} (the feature dimension), got shape {vector.shape}"
             )
         self._check_k(k, excluded=0)
-        indices, distances = self._search(self.transform(vector), np.empty((1, 0), np.int64), k)
+        raw = vector[None, :].astype(np.float32) if self.rerank else None
+        indices, distances = self._search(
+            self.transform(vector), np.empty((1, 0), np.int64), k, raw
+        )
         return self._frame(indices[0], distances[0])
 
     def more_like(self, galaxy_ids: Iterable[str], k: int = 12) -> pd.DataFrame:
@@ -767,7 +805,12 @@ class NeighbourIndex:
             raise DataError("more_like needs at least one galaxy id")
         self._check_k(k, excluded=len(positions))
         centroid = self._space.queries(self.embedding[positions]).mean(axis=0, dtype=np.float64)
-        indices, distances = self._search(centroid[None, :], positions[None, :], k)
+        raw = None
+        if self.rerank:
+            rows = self.reps.raw_rows(positions)
+            rows = _normalise(rows) if self.metric == "cosine" else rows
+            raw = rows.mean(axis=0, dtype=np.float64)[None, :]
+        indices, distances = self._search(centroid[None, :], positions[None, :], k, raw)
         return self._frame(indices[0], distances[0])
 
     # -- internals ---------------------------------------------------------------------------
@@ -781,9 +824,18 @@ class NeighbourIndex:
             raise DataError(f"k = {k} is larger than {what}, with n = {n} galaxies")
 
     def _search(
-        self, vectors: np.ndarray, exclude: np.ndarray, k: int
+        self, vectors: np.ndarray, exclude: np.ndarray, k: int, raw: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Indices and reported distances of the k nearest rows to each vector (embedding space)."""
+        """Indices and reported distances of the k nearest rows to each vector (embedding space);
+        with ``raw`` query vectors, candidates are re-ranked by raw-space distances."""
+        if raw is not None:
+            pool = min(len(self) - exclude.shape[1], RERANK_POOL * k)
+            candidates, _ = self._search(vectors, exclude, pool)
+            rows, local = np.unique(candidates, return_inverse=True)
+            space = _Space(self.reps.raw_rows(rows), self.metric)
+            local = local.reshape(candidates.shape)
+            indices, distances = _select(space, raw, local, np.empty((len(raw), 0), np.int64), k)
+            return rows[indices], space.finish(distances)
         if self._graph is None:
             indices, distances = _exact_search(self._space, vectors, exclude, k)
         else:

@@ -1,7 +1,9 @@
 """2-D maps of the galaxies for the scatter plot: the first two PCA axes, or UMAP.
 
 Both are saved in the cache folder keyed by ``reps.fingerprint`` and the parameters, so reopening the
-same data shows the same map instantly.
+same data shows the same map instantly. Streamed data (``reps.reduction`` set) is never refitted:
+its first two reduced columns are the PCA map and UMAP runs on its reduced columns. Above
+:data:`UMAP_SAMPLE` galaxies UMAP is fitted on a seeded random sample and applied to the rest.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from galwidget import cache
 from galwidget.data import DataError, Representations
@@ -29,6 +32,10 @@ __all__ = ["UMAP_COMPONENTS", "layout"]
 METHODS = ("pca", "umap")
 # UMAP runs on this many PCA dimensions (unless an index with its own PCA is given).
 UMAP_COMPONENTS = 40
+# UMAP is fitted on at most this many galaxies (a seeded random sample), then applied to all.
+UMAP_SAMPLE = 200_000
+# Rows per umap ``transform`` call when applying a fitted map to the rest.
+UMAP_TRANSFORM_ROWS = 100_000
 
 
 def layout(
@@ -39,6 +46,8 @@ def layout(
     seed: int | None = 0,
     umap_options: Mapping[str, Any] | None = None,
     progress: bool | None = None,
+    *,
+    umap_sample: int = UMAP_SAMPLE,
 ) -> np.ndarray:
     """``(n, 2)`` float32 map coordinates of ``reps``.
 
@@ -46,7 +55,9 @@ def layout(
     data, else a fresh fit). ``"umap"``: umap-learn (``pip install galwidget[umap]``) on the PCA
     embedding of ``index``, else on a cached or fresh PCA-40; ``seed`` makes it reproducible
     (``None`` lets UMAP use every core) and ``umap_options`` are passed to ``umap.UMAP``
-    (e.g. ``n_neighbors``, ``min_dist``). Results are cached in ``cache_dir``.
+    (e.g. ``n_neighbors``, ``min_dist``); above ``umap_sample`` galaxies it is fitted on a random
+    sample of that many (seeded by ``seed``) and the rest are placed with ``UMAP.transform``.
+    Results are cached in ``cache_dir``.
     """
     if method not in METHODS:
         raise DataError(f"unknown layout method {method!r}: choose one of {', '.join(METHODS)}")
@@ -61,7 +72,8 @@ def layout(
         options = dict(umap_options or {})
         components = UMAP_COMPONENTS if pca_index is None else pca_index.embedding.shape[1]
         settings = hashlib.blake2b(repr(sorted(options.items())).encode(), digest_size=6)
-        name = f"umap-pca{components}-seed{seed}-{settings.hexdigest()}"
+        sample = f"-fit{umap_sample}" if len(reps) > umap_sample else ""
+        name = f"umap-pca{components}-seed{seed}-{settings.hexdigest()}{sample}"
     path = cache.cache_dir(cache_dir) / f"layout-{reps.fingerprint}-{name}.npz"
     stored = read_arrays(path, reps.fingerprint)
     if stored is not None and stored.get("xy", np.empty(0)).shape == (len(reps), 2):
@@ -81,7 +93,7 @@ def layout(
             **({"n_jobs": 1} if seed is not None else {}),
             **options,
         )
-        xy = model.fit_transform(embedding)
+        xy = _fit_umap(model, embedding, umap_sample, seed, progress)
     xy = np.ascontiguousarray(xy, dtype=np.float32)
     write_arrays(path, reps.fingerprint, xy=xy)
     return xy
@@ -101,6 +113,29 @@ def _pca_layout(
     if embedding is not None:
         return embedding[:, :2]
     return fit_pca(reps.features, 2, progress).transform(reps.features, progress)
+
+
+def _fit_umap(
+    model: Any, embedding: np.ndarray, sample: int, seed: int | None, progress: bool | None
+) -> np.ndarray:
+    """UMAP of all rows: ``fit_transform`` up to ``sample`` rows, else fitted on a sample of
+    ``sample`` rows and ``transform`` of the others in blocks."""
+    n = len(embedding)
+    if n <= sample:
+        return model.fit_transform(embedding)
+    if sample < 2:
+        raise DataError(f"umap_sample must be at least 2, got {sample}")
+    chosen = np.sort(np.random.default_rng(seed).choice(n, size=sample, replace=False))
+    xy = np.empty((n, 2), dtype=np.float32)
+    xy[chosen] = model.fit_transform(embedding[chosen])
+    rest = np.setdiff1d(np.arange(n), chosen, assume_unique=True)
+    show = progress if progress is not None else n > UMAP_SAMPLE
+    for start in tqdm(
+        range(0, len(rest), UMAP_TRANSFORM_ROWS), desc="UMAP transform", disable=not show
+    ):
+        rows = rest[start : start + UMAP_TRANSFORM_ROWS]
+        xy[rows] = model.transform(embedding[rows])
+    return xy
 
 
 def _import_umap() -> Any:

@@ -356,3 +356,61 @@ def test_corrupt_cache_file_is_ignored_and_refitted(tmp_path, damage: str) -> No
     np.testing.assert_array_equal(found[1], expected[1])
     # The refit rewrote good files.
     assert NeighbourIndex(reps, 5, backend="faiss", cache_dir=tmp_path).loaded_from_cache
+
+
+# ----------------------------------------------------------------------------------------------
+# Streamed data: the one PCA, raw re-ranking
+# ----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def streamed(tmp_path) -> tuple[gw.Representations, np.ndarray]:
+    from test_streaming import raw_matrix, write_parts
+
+    x = raw_matrix()
+    write_parts(tmp_path / "parts", x)
+    return gw.load_representations(tmp_path / "parts", reduce_to=8), x.astype(np.float32)
+
+
+def test_streamed_data_shares_its_reduction(tmp_path, streamed) -> None:
+    from galwidget.learn import learning_features
+
+    reps, x = streamed
+    index = NeighbourIndex(reps, n_components=5, cache_dir=tmp_path / "cache")
+    np.testing.assert_array_equal(index.pca.components, reps.reduction.components[:5])
+    np.testing.assert_array_equal(index.embedding, reps.features[:, :5])
+    assert index.loaded_from_cache and not list((tmp_path / "cache").glob("pca-*"))
+    # Raw vectors are projected by the reduction: a galaxy's own raw row finds itself.
+    assert index.input_width == x.shape[1]
+    found = index.query_vector(x[17], k=3)
+    assert found["id"].iloc[0] == reps.ids[17] and found["distance"].iloc[0] < 1e-3
+    np.testing.assert_array_equal(learning_features(reps, n_components=6), reps.features[:, :6])
+    with pytest.raises(gw.DataError, match="between 1 and the 8"):
+        NeighbourIndex(reps, n_components=9, cache_dir=tmp_path / "cache")
+
+
+def test_raw_rerank_finds_the_raw_space_neighbours(tmp_path, streamed) -> None:
+    reps, x = streamed  # PCA-8 keeps 85% of the variance: PCA-space neighbours differ from raw
+    queries = np.arange(0, 3000, 10)
+    expected, _ = brute_force(x, "euclidean", 12)
+
+    def recall(indices: np.ndarray) -> float:
+        return np.mean(
+            [len(set(a) & set(b)) / 12 for a, b in zip(indices, expected[queries], strict=True)]
+        )
+
+    plain = NeighbourIndex(reps, n_components=8, cache_dir=tmp_path)
+    index = NeighbourIndex(reps, n_components=8, rerank="raw", cache_dir=tmp_path)
+    indices, distances = index.query_positions(queries, k=12)
+    assert (
+        recall(indices) > 0.9 and recall(indices) > recall(plain.query_positions(queries)[0]) + 0.3
+    )
+    raw = np.linalg.norm(x[indices].astype(np.float64) - x[queries, None, :], axis=2)
+    np.testing.assert_allclose(distances, raw, rtol=1e-5)  # reported distances are raw ones
+    assert (np.diff(distances, axis=1) >= 0).all() and (indices != queries[:, None]).all()
+    more = index.more_like([reps.ids[3], reps.ids[4]], k=5)
+    centroid = x[[3, 4]].astype(np.float64).mean(axis=0)
+    raw = np.linalg.norm(x[reps.positions(more["id"])] - centroid, axis=1)
+    np.testing.assert_allclose(more["distance"], raw, rtol=1e-5)
+    with pytest.raises(gw.DataError, match="rerank"):
+        NeighbourIndex(reps, rerank="pca", cache_dir=tmp_path)

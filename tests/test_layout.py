@@ -81,3 +81,29 @@ def test_umap_layout_separates_clusters_and_is_cached(tmp_path) -> None:
     assert names == ["layout", "pca"]
     again = gw.layout(reps, method="umap", cache_dir=tmp_path, umap_options={"n_neighbors": 10})
     np.testing.assert_array_equal(again, xy)
+
+
+def test_streamed_data_is_mapped_with_its_own_reduction(tmp_path) -> None:
+    from test_streaming import raw_matrix, write_parts
+
+    write_parts(tmp_path / "parts", raw_matrix())
+    reps = gw.load_representations(tmp_path / "parts", reduce_to=5)
+    xy = gw.layout(reps, "pca", cache_dir=tmp_path / "cache")
+    np.testing.assert_array_equal(xy, reps.features[:, :2])
+    assert not list((tmp_path / "cache").glob("pca-*"))  # nothing was refitted
+
+
+@pytest.mark.slow
+def test_umap_above_the_sample_size_is_fitted_on_a_sample_and_applied_to_the_rest(tmp_path):
+    pytest.importorskip("umap", reason="umap-learn is an optional extra")
+    rng = np.random.default_rng(3)
+    centres = rng.standard_normal((3, 10)) * 10
+    labels = np.repeat(np.arange(3), 300)
+    reps = gw.Representations.from_array(centres[labels] + rng.standard_normal((900, 10)))
+    options = {"n_neighbors": 10}
+    xy = gw.layout(reps, "umap", cache_dir=tmp_path, umap_options=options, umap_sample=300)
+    assert xy.shape == (900, 2) and np.isfinite(xy).all()
+    means = np.stack([xy[labels == c].mean(axis=0) for c in range(3)])
+    nearest = np.argmin(((xy[:, None, :] - means[None]) ** 2).sum(axis=2), axis=1)
+    assert (nearest == labels).mean() > 0.99  # transformed rows land in their cluster
+    assert len(list(tmp_path.glob("layout-*-fit300.npz"))) == 1
