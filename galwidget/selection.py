@@ -14,8 +14,9 @@ Selection specs (:func:`resolve_selection`):
 - a boolean numpy array of length ``n``: by position.
 - anything else: ids (list, Index, non-boolean Series values).
 
-Remembered selections (:class:`SelectionMemory`) live in ``<cache>/selections/<fingerprint>.npy``
-(uint32); an unwritable cache folder gives one warning and the Explorer works on without it.
+Remembered selections (:class:`SelectionMemory`) live in ``<cache>/selections/<fingerprint>.sel``
+in the wire encoding (:func:`galwidget.protocol.encode_selection`: at most ``8 + n/8`` bytes); an
+unwritable cache folder gives one warning and the Explorer works on without it.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import pandas as pd
 from galwidget.cache import cache_dir, warn_unwritable, writable_cache_dir
 from galwidget.data import Representations
 from galwidget.errors import DataError
+from galwidget.protocol import decode_selection
 
 __all__ = [
     "SelectionMemory",
@@ -160,7 +162,7 @@ class SelectionMemory:
 
     def __init__(self, reps: Representations) -> None:
         self._n = len(reps)
-        self._name = f"{reps.fingerprint}.npy"
+        self._name = f"{reps.fingerprint}.sel"
 
     @property
     def path(self) -> Path:
@@ -169,26 +171,21 @@ class SelectionMemory:
 
     def load(self) -> np.ndarray:
         """The remembered positions; empty when there are none or they do not fit the data."""
-        path = self.path
-        if not path.is_file():
-            return np.empty(0, np.int64)
         try:
-            positions = np.load(path).astype(np.int64)
-        except (OSError, ValueError):
+            return decode_selection(self.path.read_bytes(), self._n)
+        except (OSError, DataError):  # none yet, or not a selection of this data
             return np.empty(0, np.int64)
-        if positions.ndim != 1 or (len(positions) and (positions.max() >= self._n)):
-            return np.empty(0, np.int64)
-        return np.unique(positions) if len(positions) and positions.min() >= 0 else positions[:0]
 
-    def save(self, positions: np.ndarray) -> None:
-        """Remember ``positions``; an unwritable cache folder warns once and keeps nothing."""
+    def save(self, encoded: bytes) -> None:
+        """Remember a selection given in its wire encoding; an unwritable cache folder warns
+        once and keeps nothing."""
         folder = writable_cache_dir(SELECTIONS)
         if folder is None:
             return
         target = folder / self._name
-        partial = folder / f"{self._name}.{os.getpid()}.tmp.npy"
+        partial = folder / f"{self._name}.{os.getpid()}.tmp"
         try:
-            np.save(partial, np.asarray(positions).astype("<u4"))
+            partial.write_bytes(encoded)
             os.replace(partial, target)
         except OSError as error:
             warn_unwritable(folder.parent, error)

@@ -707,11 +707,13 @@ class Explorer(anywidget.AnyWidget):
         if self._selection != self._wire:
             self._selection = self._wire
         if self._memory is not None:
-            self._memory.save(self.selection)
+            self._memory.save(self._wire)
         write_column(self._frame, self._selected_column, self.selection)
-        ids = self.selected_ids
-        for callback in list(self._callbacks):
-            callback(ids)
+        callbacks = list(self._callbacks)
+        if callbacks:
+            ids = self.selected_ids
+            for callback in callbacks:
+                callback(ids)
 
     @traitlets.validate("_focus")
     def _check_focus(self, proposal: dict[str, Any]) -> int:

@@ -781,9 +781,9 @@ def test_a_stale_remembered_selection_is_ignored() -> None:
     reps = gw.datasets.synthetic(300, seed=6, dim=16)
     path = SelectionMemory(reps).path
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.save(path, np.array([5, 10_000], dtype="<u4"))  # a position beyond the data
+    path.write_bytes(encode_selection([5, 10_000], 20_000))  # a position beyond the data
     assert gw.Explorer(reps).selected_ids.empty
-    path.write_bytes(b"not a numpy file")
+    path.write_bytes(b"not a selection")
     assert gw.Explorer(reps).selected_ids.empty
 
 
