@@ -306,7 +306,8 @@ class LabelStore:
         else:
             self.path = Path(path)
             self._backend = _LogFile(self.path, header=new_header, read_only=read_only)
-        self.refresh(force=True)
+        with self._thread_lock, self._backend.locked(write=False):
+            self._sync()
 
     @classmethod
     def for_data(
@@ -441,14 +442,14 @@ class LabelStore:
         self.refresh()
         return bool(self._redo)
 
-    def refresh(self, *, force: bool = False) -> list[str]:
+    def refresh(self) -> list[str]:
         """Pick up records appended by other stores or processes; returns the ids they changed
         (after calling the ``on_change`` callbacks with them).
 
         Cheap when nothing changed (one ``stat``, or one ``max(seq)`` query); called by every
         read and, after :meth:`watch`, every ``interval`` seconds.
         """
-        if not force and not self._backend.changed():
+        if not self._backend.changed():
             return []
         with self._thread_lock, self._backend.locked(write=False):
             changed = self._sync()
@@ -923,8 +924,10 @@ class _LogFile:
         self._stamp: tuple[int, ...] = ()
         self._pending: tuple[int, int, bytes, tuple[int, ...]] = (0, 0, b"", ())
         self._warned_tail: tuple[int, int] | None = None
-        if path.is_dir():
-            raise DataError(f"the label log {path} is a directory")
+        if path.exists() and not path.is_file():
+            raise DataError(
+                f"the label log {path} is not a regular file (a folder, FIFO or device)"
+            )
         if not read_only:
             self._create()
 

@@ -362,6 +362,14 @@ def test_a_file_that_is_not_a_log_is_refused_and_left_untouched(tmp_path, conten
     assert list(tmp_path.iterdir()) == [path]  # no .corrupt-* copy either
 
 
+def test_a_folder_or_a_fifo_is_not_a_log(tmp_path):
+    fifo = tmp_path / "pipe.jsonl"
+    os.mkfifo(fifo)
+    for path in (tmp_path, fifo):
+        with pytest.raises(gw.DataError, match="is not a regular file"):
+            make_store(path)
+
+
 def test_importing_a_jsonl_table_or_log_only_reads_it(tmp_path):
     store = make_store(tmp_path / "labels.jsonl")
     table = tmp_path / "one.jsonl"
