@@ -134,6 +134,11 @@ class Explorer(anywidget.AnyWidget):
         features, id_column: how to read ``data``, as for :func:`galwidget.load_representations`
             (e.g. ``features=["pca_0", "pca_1"]`` for a table whose only representation is a
             precomputed 2-D projection).
+
+    Attributes:
+        selection: the selected row positions (sorted unique int64, read-only array), an
+            observable traitlet: ``w.observe(f, names="selection")`` or ``traitlets.link`` to it
+            from other widgets; assigning positions selects them. Browser lassos arrive here.
     """
 
     _esm = _asset("widget.js", MISSING_BUNDLE)
