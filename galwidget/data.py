@@ -656,7 +656,8 @@ def check_file_kind(path: Path, kind: Literal["parquet", "CSV"]) -> None:
         handle.seek(max(0, size - 4))
         tail = handle.read(4)
     text = head.lstrip().lower()
-    if text.startswith((b"<!doctype html", b"<html", b"<head", b"<body")) or b"<html" in text:
+    # Data never starts with "<"; an HTML page does (possibly after a comment or XML prolog).
+    if text.startswith(b"<") and (b"<html" in text or text.startswith(b"<!doctype html")):
         raise DataError(
             f"{path} is an HTML page, not a {kind} file (a proxy, login or error page saved in "
             "its place?): delete it and fetch the file again"

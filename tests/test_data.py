@@ -631,3 +631,9 @@ def test_csv_rows_with_an_extra_field_are_refused_not_shifted(tmp_path: Path) ->
 def test_wrong_argument_types_are_data_errors(call: Any, expected: str) -> None:
     with pytest.raises(gw.DataError, match=expected):
         call()
+
+
+def test_data_that_mentions_html_is_still_data(tmp_path: Path) -> None:
+    path = tmp_path / "links.csv"
+    path.write_text('id,feat_0,link\na,1,"<html><a href=x>a</a></html>"\n')
+    assert gw.load_representations(path).meta["link"].iloc[0].startswith("<html>")
