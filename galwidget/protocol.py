@@ -56,6 +56,7 @@ __all__ = [
     "EXECUTORS",
     "MAX_MESSAGE_BYTES",
     "MISSING_COLOR",
+    "NO_LABELS",
     "OTHER_LABEL",
     "PROTOCOL_VERSION",
     "REQUESTS",
@@ -151,6 +152,19 @@ class FilterMeta(TypedDict):
     mode: Literal["none", "dim", "hide"]
     shown: int
     description: str
+
+
+NO_LABELS: LabelMeta = {
+    "classes": [],
+    "keys": [],
+    "counts": [],
+    "labelled": 0,
+    "can_undo": False,
+    "can_redo": False,
+    "version": 0,
+    "read_only": False,
+}
+"""``_label_meta`` before a label store is opened (and for data without labels)."""
 
 
 class LearnState(TypedDict):

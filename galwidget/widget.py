@@ -150,7 +150,7 @@ class Explorer(anywidget.AnyWidget):
     _color_meta = traitlets.Dict({"kind": "none"}).tag(sync=True)
     _selection = traitlets.Bytes(b"").tag(sync=True, **protocol.BYTES_SERIALIZATION)
     _focus = traitlets.Int(-1).tag(sync=True)
-    _label_meta = traitlets.Dict({"classes": []}).tag(sync=True)
+    _label_meta = traitlets.Dict(dict(protocol.NO_LABELS)).tag(sync=True)
     _learn = traitlets.Dict({"status": "off", "message": ""}).tag(sync=True)
     _filter = traitlets.Bytes(b"").tag(sync=True, **protocol.BYTES_SERIALIZATION)
     _filter_meta = traitlets.Dict({"mode": "none", "shown": 0, "description": ""}).tag(sync=True)

@@ -140,6 +140,18 @@ def test_traits_are_binary_buffers_of_the_right_type(widget: Explorer, frame: pd
     assert not {"_labels", "_suggestions"} & set(widget.keys)  # v1 channels are gone
 
 
+def test_json_traits_have_the_fields_the_protocol_declares(frame: pd.DataFrame, tmp_path):
+    plain = Explorer(frame, layout=("x", "y"))
+    labelled = Explorer(frame, layout=("x", "y"), classes=["a"], labels_path=tmp_path / "l.jsonl")
+    for w in (plain, labelled):
+        assert set(w._config) == set(protocol.Config.__annotations__)
+        assert set(w._label_meta) == set(protocol.LabelMeta.__annotations__)
+        assert set(w._learn) == set(protocol.LearnState.__annotations__)
+        assert set(w._filter_meta) == set(protocol.FilterMeta.__annotations__)
+        w.close()
+    assert labelled._label_meta["classes"] == ["a"] and plain._label_meta == protocol.NO_LABELS
+
+
 def test_options_after_data_are_keyword_only(frame: pd.DataFrame):
     with pytest.raises(TypeError, match="positional"):
         Explorer(frame, ("x", "y"))  # type: ignore[misc]
