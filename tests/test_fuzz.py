@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 import galwidget as gw
-from galwidget.data import MAX_ABS_FEATURE
+from galwidget.data import IAUNAME, MAX_ABS_FEATURE
 
 FUZZ = settings(
     derandomize=True,
@@ -444,3 +444,26 @@ def test_import_labels(
     expected = dict(before)
     expected.update(dict(present))
     assert current_labels(widget) == expected
+
+
+@FUZZ
+@given(name=st.from_regex(IAUNAME, fullmatch=True))
+def test_parse_iauname_stays_on_the_sky(name: str) -> None:
+    fields = IAUNAME.match(name)
+    assert fields is not None
+    dec_degrees = int(fields["dd"]) + int(fields["am"]) / 60 + float(fields["as"]) / 3600
+    valid = (
+        int(fields["hh"]) < 24
+        and int(fields["mm"]) < 60
+        and float(fields["ss"]) < 60
+        and int(fields["am"]) < 60
+        and float(fields["as"]) < 60
+        and dec_degrees <= 90
+    )
+    event("valid" if valid else "invalid")
+    if not valid:
+        with pytest.raises(gw.DataError, match="malformed IAU names"):
+            gw.parse_iauname(name)
+        return
+    ra, dec = gw.parse_iauname(name)
+    assert 0 <= ra < 360 and -90 <= dec <= 90
