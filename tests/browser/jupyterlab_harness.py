@@ -118,6 +118,7 @@ def _write_lab_config(home: Path) -> dict[str, str]:
             "user_settings_dir": str(dirs["settings"]),
             "workspaces_dir": str(home / "workspaces"),
         },
+        "JupyterNotebookApp": {"expose_app_in_browser": True},  # Notebook 7 (test_hosts.py)
     }
     (dirs["config"] / "jupyter_server_config.json").write_text(json.dumps(server_config))
     return {
@@ -172,8 +173,9 @@ def _kill_tree(process: subprocess.Popen, timeout: float = 10.0) -> None:
         raise RuntimeError(f"processes of the jupyter server survived SIGKILL: {survivors}")
 
 
-def start_jupyter_server(home: Path) -> JupyterServer:
-    """Start ``jupyter lab`` serving ``home / "root"`` on a free port; return once it answers.
+def start_jupyter_server(home: Path, app: str = "lab") -> JupyterServer:
+    """Start ``jupyter lab`` (or ``app``, e.g. ``"notebook"`` for Notebook 7) serving
+    ``home / "root"`` on a free port; return once it answers.
 
     All Jupyter state (config, runtime dir with the kernels' connection files, settings,
     workspaces, IPython profile) lives under ``home``. Stop it with :func:`stop_jupyter_server`.
@@ -186,7 +188,7 @@ def start_jupyter_server(home: Path) -> JupyterServer:
     log_path = home / "jupyter.log"
     command = [
         str(Path(sys.executable).with_name("jupyter")),
-        "lab",
+        app,
         "--ip=127.0.0.1",
         f"--port={port}",
         "--port-retries=0",
