@@ -5,6 +5,11 @@ The Galaxy Zoo representation files (Zenodo 5536995) are parquet tables with 128
 :func:`load_representations` reads them (and CSV files, DataFrames and arrays) into a
 :class:`Representations`: float32 features in one C-contiguous array, unique string ids, and every
 other column as ``meta``.
+
+Invariants of loaded data: features are finite and at most :data:`MAX_ABS_FEATURE` in magnitude
+(other rows are refused or, with ``on_invalid="drop"``, dropped); ids are the source's text
+exactly (integers of every width in full, CSV ids as written, never through a float) and valid
+Unicode. Anything else is a :class:`DataError` naming the file, column, rows and values.
 """
 
 from __future__ import annotations
@@ -47,9 +52,11 @@ PROGRESS_THRESHOLD = 50_000_000
 SHOW_AT_MOST = 5
 # Feature columns moved per transposed copy when loading parquet (cache-sized tiles).
 TRANSPOSE_COLUMNS = 16
-# Largest usable feature magnitude. Beyond it, squared distances summed over many dimensions
-# overflow float32 (3.4e38) and PCA's float64 cross products lose every significant digit: search
-# returns wrong neighbours. Rows with larger values are refused like NaN rows (see _valid_rows).
+# Largest usable feature magnitude. Squared distances between rows within it, summed over d
+# dimensions, stay below float32's 3.4e38 for any d up to ~8e7; from ~1e18 they overflow, PCA does
+# not converge and exact search returns wrong neighbours. Rows beyond it are refused like NaN rows
+# (see _valid_rows): rescaling silently would change the values users see and could not repair a
+# mix of magnitudes; genuine data this large can be divided by a constant by its owner.
 MAX_ABS_FEATURE = 1e15
 # Text that pandas reads as missing; ids are read without it (only an empty field is missing).
 CSV_MISSING = (
