@@ -223,8 +223,10 @@ class SQLLog:
         elif self._last:
             rows = rows[1:]
         self._pending = rows[-1]["seq"] if rows else self._last
-        table = f"{RECORDS.name} (log {self.name}) in {self.location}"
-        return reset, [(f"row seq={row['seq']} of {table}", self._record(row)) for row in rows]
+        return reset, [(row["seq"], self._record(row)) for row in rows]
+
+    def where(self, number: int) -> str:
+        return f"row seq={number} of {RECORDS.name} (log {self.name}) in {self.location}"
 
     def _rows(self, start: int) -> list[Any]:
         query = select(RECORDS).where(RECORDS.c.log == self.name, RECORDS.c.seq >= start)

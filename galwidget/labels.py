@@ -100,8 +100,8 @@ Classes = Sequence[Hashable] | Mapping[Hashable, str] | None
 ChangeCallback = Callable[[list[str]], Any]
 # The changes of one operation, and for undo/redo the operation it undoes or redoes.
 Plan = tuple[list[tuple[str, "Label | None"]], tuple[str, str] | None]
-# A record as read from a backend, with where it is ("line 7 of the label log …").
-Located = tuple[str, Any]
+# A record as read from a backend, with its number there (Backend.where(n) says where that is).
+Located = tuple[int, Any]
 
 
 class LabelStorageError(GalwidgetError, OSError):
@@ -133,6 +133,9 @@ class Backend(Protocol):
 
     def read(self) -> tuple[bool, list[Located]]:
         """(whether to replay from scratch, the records after the accepted position)."""
+
+    def where(self, number: int) -> str:
+        """Where record ``number`` is, for messages ("line 7 of the label log …")."""
 
     def accept(self) -> None:
         """Move the position past what the last :meth:`read` returned."""
@@ -739,7 +742,7 @@ class LabelStore:
             self.header = {}
         if not self.header and self._backend.header is not None:
             self._check_header(self._backend.header)
-        entries = [_entry(where, record) for where, record in located]
+        entries = [_entry(self._backend, number, record) for number, record in located]
         self._check_entries(located, entries)
         self._backend.accept()
         changed = dict.fromkeys(previous) if reset else {}
@@ -777,14 +780,15 @@ class LabelStore:
             if not known.all():
                 bad = int(np.flatnonzero(~known)[0])
                 raise DataError(
-                    f"{located[bad][0]}: {self.id_column} {entries[bad].id!r} is not an id of "
+                    f"{self._backend.where(located[bad][0])}: {self.id_column} {entries[bad].id!r} is not an id of "
                     f"this data, so these labels are not for it; open them with ids=None and "
                     f"check_fingerprint=False, or import the ids that exist"
                 )
         ops = set(self._ops)
-        for (where, _), entry in zip(located, entries, strict=True):
+        for (number, _), entry in zip(located, entries, strict=True):
             target = entry.undoes or entry.redoes
             if target is not None and target not in ops:
+                where = self._backend.where(number)
                 raise DataError(f"{where}: it undoes or redoes an unknown operation {target!r}")
             ops.add(entry.op)
 
@@ -816,8 +820,8 @@ _FIELDS = operator.itemgetter("op", "id", "label", "prev", "time", "source")
 _LABEL_TYPES = (str, int, float, bool, type(None))
 
 
-def _entry(where: str, record: Any) -> _Entry:
-    """A record checked field by field; :class:`DataError` naming ``where`` otherwise."""
+def _entry(backend: Backend, number: int, record: Any) -> _Entry:
+    """A record checked field by field; :class:`DataError` naming where it is otherwise."""
     try:
         op, id_, label, prev, time, source = _FIELDS(record)
         user, undoes, redoes = record.get("user"), record.get("undoes"), record.get("redoes")
@@ -825,7 +829,7 @@ def _entry(where: str, record: Any) -> _Entry:
         texts = [v for v in (op, id_, label, prev, user, undoes, redoes) if type(v) is str]
         "".join(texts).encode("utf-8")
     except (KeyError, TypeError, ValueError):
-        raise DataError(f"{where}: {_problem(record)} (record {record!r:.160})") from None
+        raise _bad_record(backend, number, record) from None
     if not (
         type(op) is str
         and op
@@ -840,8 +844,12 @@ def _entry(where: str, record: Any) -> _Entry:
         and not (type(label) is float and not math.isfinite(label))
         and not (type(prev) is float and not math.isfinite(prev))
     ):
-        raise DataError(f"{where}: {_problem(record)} (record {record!r:.160})")
+        raise _bad_record(backend, number, record)
     return _Entry(op, id_, label, prev, time, source, user, undoes, redoes)
+
+
+def _bad_record(backend: Backend, number: int, record: Any) -> DataError:
+    return DataError(f"{backend.where(number)}: {_problem(record)} (record {record!r:.160})")
 
 
 def _problem(record: Any) -> str:
@@ -1011,7 +1019,7 @@ class _LogFile:
                     raise self._not_a_log(raw)
                 self.header = parsed
             elif parsed is not None:
-                located.append((f"line {number} of the label log {self.path}", parsed))
+                located.append((number, parsed))
         if partial and not torn:
             if not self._torn(number, partial):
                 raise self._not_a_log(partial)
@@ -1034,6 +1042,9 @@ class _LogFile:
 
     def accept(self) -> None:
         self._offset, self._lines, self._tail, self._stamp = self._pending
+
+    def where(self, number: int) -> str:
+        return f"line {number} of the label log {self.path}"
 
     def _unchanged(self, stat: os.stat_result) -> bool:
         """Whether the bytes read so far are still there (same file, not rewritten)."""
