@@ -295,8 +295,13 @@ class LabelStore:
         self.path: Path | None
         self._backend: Backend
         if _is_url(path):
-            from galwidget.label_db import SQLLog
-
+            try:
+                from galwidget.label_db import SQLLog
+            except ImportError as error:
+                raise DataError(
+                    f"label databases need SQLAlchemy (and psycopg for PostgreSQL): "
+                    f"pip install 'galwidget[db]' ({error})"
+                ) from None
             if fingerprint is None:
                 raise DataError("a label database keeps one log per data set: pass fingerprint=")
             self.path = None
