@@ -14,7 +14,8 @@ background thread (port chosen by the OS). Tests can make it misbehave the way r
   e.g. a captive portal's ``200 text/html`` login page;
 - ``server.gzip.add(path)``: send the file gzip-compressed with ``Content-Encoding: gzip``;
 - ``validators=False``: send no ``ETag``/``Last-Modified``. With them (the default) an
-  ``If-Range`` that no longer matches the file gets the whole file (200), as RFC 9110 says.
+  ``If-Range`` that no longer matches the file gets the whole file (200), as RFC 9110 says,
+  unless ``server.honour_if_range = False`` (a broken server: it resumes regardless).
 
 Every request is recorded in ``server.requests`` (method, path, headers) so tests can assert what
 was asked, e.g. that a download resumed with ``Range: bytes=N-`` or that no request was made.
@@ -61,6 +62,7 @@ class LocalServer:
         self.unannounced: dict[str, int] = {}
         self.canned: dict[str, tuple[int, str, bytes]] = {}
         self.gzip: set[str] = set()
+        self.honour_if_range = True
         self.delay = 0.0
         self.requests: list[Request] = []
         self._lock = threading.Lock()
@@ -139,7 +141,7 @@ def _handler_for(server: LocalServer) -> type[BaseHTTPRequestHandler]:
             start, status = 0, 200
             wanted = self.headers.get("Range")
             condition = self.headers.get("If-Range")
-            if condition is not None and condition not in {etag, modified}:
+            if server.honour_if_range and condition not in {None, etag, modified}:
                 wanted = None  # the file changed since the client's copy: send all of it
             if path in server.gzip:
                 self._send_gzip(file, send_body)

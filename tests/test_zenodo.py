@@ -392,9 +392,16 @@ def test_a_captive_portal_page_is_not_kept(server: LocalServer, data: Path, reco
     assert not (data / "gz_decals_volunteers_5.csv").exists()
 
 
-@pytest.mark.parametrize("validators", [True, False])
+@pytest.mark.parametrize(
+    ("validators", "honour_if_range"), [(True, True), (False, True), (True, False)]
+)
 def test_a_resume_is_never_spliced_onto_another_version(
-    tmp_path: Path, data: Path, record: Path, monkeypatch: pytest.MonkeyPatch, validators: bool
+    tmp_path: Path,
+    data: Path,
+    record: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    validators: bool,
+    honour_if_range: bool,
 ):
     served = tmp_path / "served"
     (served / "files").mkdir(parents=True)
@@ -402,6 +409,7 @@ def test_a_resume_is_never_spliced_onto_another_version(
     datasets.write_zenodo_like(file, n=N, dim=DIM, seed=5)
     monkeypatch.setattr(zenodo, "ATTEMPTS", 1)
     with LocalServer(served, validators=validators) as mirror:
+        mirror.honour_if_range = honour_if_range
         monkeypatch.setenv("GALWIDGET_ZENODO_URL", mirror.url + "/files")
         mirror.truncate[DECALS] = 20000
         with pytest.raises(gw.DownloadError):
@@ -410,12 +418,16 @@ def test_a_resume_is_never_spliced_onto_another_version(
         datasets.write_zenodo_like(file, n=N, dim=DIM, seed=6)
         os.utime(file, ns=(10**18, 10**18))
         new = file.read_bytes()
+        if not honour_if_range:  # it resumes from the new version: noticed, started afresh
+            monkeypatch.setattr(zenodo, "ATTEMPTS", 2)
         datasets.decals_representations(progress=False)
-        _, second = gets(mirror, DECALS)
+        requests = gets(mirror, DECALS)
     if validators:  # asked with If-Range and the old ETag: the server sent the new file whole
-        assert second.headers["Range"] == "bytes=20000-" and second.headers["If-Range"]
+        assert requests[1].headers["Range"] == "bytes=20000-" and requests[1].headers["If-Range"]
     else:  # nothing proves the part is of the same version: not resumed
-        assert "Range" not in second.headers
+        assert "Range" not in requests[1].headers
+    if not honour_if_range:
+        assert len(requests) == 3 and "Range" not in requests[2].headers
     assert (data / "cnn_features_decals.parquet").read_bytes() == new
 
 

@@ -403,10 +403,13 @@ def _transfer(url: str, part: Path, name: str, progress: bool | None) -> None:
         encoded = encoding in DECODED_ENCODINGS
         resumed = have > 0 and response.status == 206 and not encoded
         total = _expected_total(response, have if resumed else 0, encoded)
-        if resumed and recorded_total is not None and total not in (None, recorded_total):
-            raise http.client.HTTPException(
-                f"the file changed size ({recorded_total} → {total} bytes) during the download"
-            )
+        now = {response.headers.get("ETag"), response.headers.get("Last-Modified")} - {None}
+        changed = (recorded_total is not None and total not in (None, recorded_total)) or (
+            now and validator not in now  # a server that resumed despite If-Range
+        )
+        if resumed and changed:
+            _discard(part)  # the next attempt starts afresh
+            raise http.client.HTTPException("the file changed on the server during the download")
         if not resumed:
             record = {
                 "url": url,
