@@ -477,6 +477,27 @@ def test_a_write_past_the_file_size_limit_is_not_acknowledged(tmp_path):
     assert make_store(path).series().to_dict() == small  # memory and log agree
 
 
+def test_a_write_on_a_full_disk_is_not_acknowledged(tmp_path):
+    small = tmp_path / "small"
+    small.mkdir()
+    mount = ["mount", "-t", "tmpfs", "-o", "size=32k", "tmpfs", small]
+    if os.geteuid() != 0 or subprocess.run(mount, capture_output=True).returncode:
+        pytest.skip("cannot mount a small tmpfs here (needs root)")
+    try:
+        path = small / "labels.jsonl"
+        store = make_store(path)
+        store.set("J000001", "ring")
+        (small / "filler").write_bytes(b"x" * 6 * 4096)  # one free page left
+        size = path.stat().st_size
+        with pytest.raises(gw.LabelStorageError, match=r"NOT saved.*No space left"):
+            store.set(IDS[10:90], "spiral", source="bulk")
+        assert path.stat().st_size == size  # the partial write was cut off
+        assert store.series().to_dict() == {"J000001": "ring"} and store.undo() == ["J000001"]
+        assert make_store(path).series().to_dict() == {}
+    finally:
+        subprocess.run(["umount", small], check=True)
+
+
 def test_a_truncated_or_replaced_log_is_noticed_and_read_again(tmp_path):
     path = tmp_path / "labels.jsonl"
     store = make_store(path)
