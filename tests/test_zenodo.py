@@ -146,10 +146,11 @@ def test_checksums_are_verified(server: LocalServer, data: Path, record: Path):
     assert len(gets(server, CATALOGUE)) == 2
     assert not catalogue.with_name(catalogue.name + ".part").exists()
 
-    # A file already in place is checked too, when a checksum is given.
+    # A file already in place is checked too, when a checksum is given; no bad file is replaced.
     with pytest.raises(gw.DownloadError, match="checksum mismatch") as error:
         datasets.gz_decals_catalogue(checksum=wrong)
     assert not catalogue.exists() and bad.is_file()
+    assert f"moved to {bad}.1" in str(error.value) and Path(f"{bad}.1").is_file()
     assert len(gets(server, CATALOGUE)) == 2
 
 

@@ -297,7 +297,7 @@ def _download(
             _transfer(url, part, target.name, progress)
             break
         except _NotData as error:  # the partial download, if any, is left as it was
-            bad = target.with_name(target.name + ".bad")
+            bad = _bad_path(target)
             bad.write_bytes(error.body)
             raise DownloadError(
                 f"could not download {target.name}: {url} answered with {error} instead of the "
@@ -357,8 +357,17 @@ def _discard(part: Path) -> None:
 
 
 def _move_aside(path: Path, target: Path) -> Path:
-    bad = target.with_name(target.name + ".bad")
+    bad = _bad_path(target)
     os.replace(path, bad)
+    return bad
+
+
+def _bad_path(target: Path) -> Path:
+    """A new name for a bad download: ``<name>.bad``, else ``<name>.bad.1``, … (none replaced)."""
+    bad, number = target.with_name(target.name + ".bad"), 0
+    while bad.exists():
+        number += 1
+        bad = target.with_name(f"{target.name}.bad.{number}")
     return bad
 
 
