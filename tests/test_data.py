@@ -464,6 +464,12 @@ def test_duplicate_column_names_are_refused() -> None:
         gw.load_representations(frame.assign(id=["a"]))
 
 
+def damaged(data: bytes) -> bytes:
+    """Parquet bytes with intact magic numbers and a scrambled middle (pages and footer)."""
+    middle = bytes(b ^ 0x5A for b in data[8:-8])
+    return data[:8] + middle + data[-8:]
+
+
 @pytest.mark.parametrize(
     ("name", "content", "expected"),
     [
@@ -474,6 +480,7 @@ def test_duplicate_column_names_are_refused() -> None:
         ("zipped.parquet", "gzip-parquet", "gzip-compressed"),
         ("zipped.csv", "gzip-csv", "gzip-compressed: name it …\\.csv\\.gz"),
         ("half.parquet", "half-parquet", "is truncated"),
+        ("damaged.parquet", "damaged-parquet", "cannot read .* as parquet"),
         ("text.parquet", b"id,feat_0\na,1\n", "not a parquet file"),
         ("table.csv", "parquet", "is a parquet file, not CSV"),
         ("bad.csv", b'id,feat_0\n"a,1\n', "cannot read .* as CSV"),
@@ -490,6 +497,7 @@ def test_files_that_are_not_what_they_say_name_the_path(
         "gzip-csv": lambda: gzip.compress(b"id,feat_0\na,1\n"),
         "half-parquet": lambda: parquet.read_bytes()[: parquet.stat().st_size // 2],
         "parquet": parquet.read_bytes,
+        "damaged-parquet": lambda: damaged(parquet.read_bytes()),
     }
     path = tmp_path / name
     path.write_bytes(made[content]() if isinstance(content, str) else content)
