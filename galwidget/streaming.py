@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from galwidget.data import (
@@ -58,6 +59,7 @@ from galwidget.index import PCA, Moments, initial_shift
 __all__ = ["FeatureLayout", "Part", "RawSource", "load_reduced"]
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
+READ_BUFFER_BYTES = 1 << 20
 ENGINES = ("local", "dask")
 RowCallback = Callable[[int], None]
 
@@ -115,8 +117,9 @@ class Part:
 
     def batches(self, columns: Sequence[str], batch_rows: int) -> Iterator[pa.RecordBatch]:
         """Record batches of ``columns`` over the part's rows, in order."""
-        # No pre-buffering: with it, iter_batches buffers every row group at once.
-        parquet = pq.ParquetFile(self.path, pre_buffer=False)
+        # No pre-buffering (it buffers every row group at once) and buffered column reads, so
+        # memory per column stays at READ_BUFFER_BYTES whatever the row group size.
+        parquet = pq.ParquetFile(self.path, pre_buffer=False, buffer_size=READ_BUFFER_BYTES)
         yield from parquet.iter_batches(
             batch_size=batch_rows, row_groups=list(self.row_groups), columns=list(columns)
         )
@@ -318,6 +321,14 @@ def batch_matrix(batch: pa.RecordBatch, layout: FeatureLayout, where: str) -> np
     return matrix
 
 
+def _one_blas_thread(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """``batches``, with BLAS on one thread while each is processed: the passes are bound by
+    parquet decoding, and on busy cores OpenBLAS threads spin (``XᵀX`` of a batch ran 28× slower
+    with 2 threads than with 1 on the shared 2-core bench machine)."""
+    with threadpool_limits(1, "blas"):
+        yield from batches
+
+
 @dataclass
 class PassOne:
     """What pass 1 learns about one part: its moments, its rows and its non-finite rows."""
@@ -350,7 +361,7 @@ def moments_pass(
     moments = Moments(shift)
     invalid = []
     rows = 0
-    for batch in batches:
+    for batch in _one_blas_thread(batches):
         matrix = batch_matrix(batch, layout, where)
         finite = np.isfinite(matrix).all(axis=1)
         if not finite.all():
@@ -387,7 +398,7 @@ def projection_pass(
     tables = []
     written = 0
     rows = 0
-    for batch in batches:
+    for batch in _one_blas_thread(batches):
         matrix = batch_matrix(batch, layout, where)
         kept = batch.select(layout.kept_columns)
         local = drop[(drop >= rows) & (drop < rows + batch.num_rows)] - rows
