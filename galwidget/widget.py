@@ -14,6 +14,7 @@ other follows before any observer of :attr:`Explorer.selection` runs.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
@@ -514,6 +515,14 @@ class Explorer(anywidget.AnyWidget):
         from galwidget import views
 
         return views.scatter_plot(self, x, y, **kwargs)
+
+    def save_html(self, path: str | os.PathLike[str], **options: Any) -> Path:
+        """Save the current view as one self-contained HTML page that opens offline, without a
+        kernel: points, colours, legend, selection, hover text and thumbnails; pan and zoom.
+        Options (``title``, ``max_thumbnail_bytes``) as for :func:`galwidget.html.save_html`."""
+        from galwidget.html import save_html
+
+        return save_html(self, path, **options)
 
     def close(self) -> None:
         """Close the widget and stop its worker threads."""

@@ -1,8 +1,10 @@
-// Bundle the widget front end into galwidget/static/widget.js (ESM) and widget.css.
+// Bundle the widget front end into galwidget/static/widget.js (ESM) and widget.css, and the
+// saved-page front end into standalone.js (+ standalone.css, the same rules).
 import { build } from "esbuild";
 
 await build({
-  entryPoints: { widget: "src/widget.ts" },
+  // standalone: the same front end on a static model, inlined by galwidget/html.py (save_html).
+  entryPoints: { widget: "src/widget.ts", standalone: "src/standalone.ts" },
   bundle: true,
   format: "esm",
   target: "es2022",

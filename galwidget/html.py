@@ -1,0 +1,205 @@
+"""Save an Explorer's current view as one self-contained HTML page (``w.save_html(path)``).
+
+The page opens from disk in a browser, offline and without a kernel: the points, colours, legend,
+selection and focus as they are now; pan, zoom and hover (with each galaxy's hover text and
+thumbnail) work. It is the widget's own front end (``galwidget/static/standalone.js``, built from
+``js/src/standalone.ts``) on a static in-page model that answers ``hover``, ``thumbnail`` and
+``labels`` requests from data embedded in the page; anything that needs a kernel (neighbours,
+labelling, search) says so in the widget.
+
+Page layout: ``<style>`` the widget's CSS; ``<div id="galwidget">``; ``<script
+type="application/json" id="galwidget-page">`` the PageData (format in ``js/src/standalone.ts``:
+``state`` JSON traits, ``binary`` base64 bytes traits, ``hover`` text per column and galaxy,
+``thumbnails`` one URL or ``data:`` URI per galaxy, ``labels`` base64 label codes); ``<script
+type="module">`` the front end. ``</`` inside the inlined JSON and script is escaped, so no
+embedded text can end a script element early.
+
+Thumbnails: kind ``"url"`` sources save every galaxy's URL (the browser loads them when online);
+kind ``"bytes"`` thumbnails (rendered in the kernel) are embedded as ``data:`` URIs — the focused
+galaxy's first, then the selected ones, then the others in row order — until
+``max_thumbnail_bytes``; the others show none. Labels are saved read-only.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anywidget
+import numpy as np
+
+from galwidget.errors import DataError
+
+if TYPE_CHECKING:
+    from galwidget.widget import Explorer
+
+__all__ = ["DEFAULT_MAX_THUMBNAIL_BYTES", "page_html", "save_html"]
+
+STATIC = Path(__file__).parent / "static"
+DEFAULT_MAX_THUMBNAIL_BYTES = 2 * 1024 * 1024
+# ipywidgets' and anywidget's own synced traits (model names, layout, the ESM and CSS that
+# anywidget adds to each subclass): not the view's state.
+_BASE_TRAITS = frozenset(anywidget.AnyWidget.class_trait_names(sync=True)) | {
+    "_esm",
+    "_css",
+    "_anywidget_id",
+}
+
+
+def save_html(
+    explorer: Explorer,
+    path: str | os.PathLike[str],
+    *,
+    title: str | None = None,
+    max_thumbnail_bytes: int = DEFAULT_MAX_THUMBNAIL_BYTES,
+) -> Path:
+    """Write ``explorer``'s current view to ``path`` as one self-contained HTML page.
+
+    Args:
+        explorer: the :class:`~galwidget.Explorer` to save.
+        path: the ``.html`` file to write (its folder must exist).
+        title: the page title (default: "galwidget: <n> galaxies").
+        max_thumbnail_bytes: most bytes of kernel-rendered thumbnails embedded (see the module
+            docstring); 0 embeds none.
+
+    Returns:
+        The path written.
+
+    Raises:
+        DataError: the front end is not built, or ``path``'s folder does not exist.
+    """
+    target = Path(path)
+    if not target.parent.is_dir():
+        raise DataError(f"cannot save {target}: the folder {target.parent} does not exist")
+    text = page_html(explorer, title=title, max_thumbnail_bytes=max_thumbnail_bytes)
+    partial = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, target)
+    return target
+
+
+def page_html(
+    explorer: Explorer,
+    *,
+    title: str | None = None,
+    max_thumbnail_bytes: int = DEFAULT_MAX_THUMBNAIL_BYTES,
+) -> str:
+    """The HTML text :func:`save_html` writes."""
+    if isinstance(max_thumbnail_bytes, bool) or not isinstance(max_thumbnail_bytes, int):
+        raise DataError(f"max_thumbnail_bytes must be an integer, got {max_thumbnail_bytes!r}")
+    script_path, css_path = STATIC / "standalone.js", STATIC / "standalone.css"
+    if not script_path.is_file() or not css_path.is_file():
+        raise DataError(
+            f"galwidget's front end is not built ({script_path}): run `make js` "
+            "(npm run build in js/)"
+        )
+    n = len(explorer.representations)
+    data = _page_data(explorer, max_thumbnail_bytes)
+    heading = title if title is not None else f"galwidget: {n:,} galaxies"
+    return PAGE.format(
+        title=html.escape(heading),
+        css=_inline(css_path.read_text(encoding="utf-8")),
+        data=_inline(json.dumps(data, separators=(",", ":"), ensure_ascii=False)),
+        script=_inline(script_path.read_text(encoding="utf-8")),
+    )
+
+
+PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="galwidget save_html">
+<title>{title}</title>
+<style>
+body {{ margin: 16px; font-family: system-ui, sans-serif; }}
+{css}
+</style>
+</head>
+<body>
+<div id="galwidget"></div>
+<script type="application/json" id="galwidget-page">{data}</script>
+<script type="module">{script}</script>
+</body>
+</html>
+"""
+
+
+def _inline(text: str) -> str:
+    """``text`` safe inside a <style> or <script> element (``</`` cannot close it)."""
+    return text.replace("</", "<\\/")
+
+
+def _page_data(explorer: Explorer, max_thumbnail_bytes: int) -> dict[str, Any]:
+    state, binary = {}, {}
+    names = sorted(set(type(explorer).class_trait_names(sync=True)) - _BASE_TRAITS)
+    for name, value in explorer.get_state(key=names).items():
+        if isinstance(value, bytes | bytearray | memoryview):
+            binary[name] = base64.b64encode(bytes(value)).decode("ascii")
+        else:
+            state[name] = value
+    label_meta = dict(state.get("_label_meta", {}))
+    has_classes = bool(label_meta.get("classes"))
+    state["_label_meta"] = {**label_meta, "read_only": True, "can_undo": False, "can_redo": False}
+    thumbnails = _thumbnails(explorer, state["_config"]["image_kind"], max_thumbnail_bytes)
+    if thumbnails is None:
+        state["_config"] = {**state["_config"], "image_kind": "none"}
+    else:
+        state["_config"] = {**state["_config"], "image_kind": "url"}  # URLs or data: URIs
+    labels = _answer(explorer, "labels")[1][0] if has_classes else None
+    return {
+        "state": state,
+        "binary": binary,
+        "hover": _hover(explorer),
+        "thumbnails": thumbnails,
+        "labels": None if labels is None else base64.b64encode(labels).decode("ascii"),
+    }
+
+
+def _answer(explorer: Explorer, kind: str, **params: Any) -> tuple[dict[str, Any], list[bytes]]:
+    """The Explorer's own reply to one request (as the front end would get it)."""
+    content, buffers = explorer.reply({"type": "request", "kind": kind, "request": 0, **params})
+    return content, [bytes(b) for b in buffers]
+
+
+def _hover(explorer: Explorer) -> dict[str, Any]:
+    """The hover text of every galaxy, column by column, formatted as the widget's replies."""
+    from galwidget.widget import _format_value
+
+    meta = explorer._meta
+    columns = list(explorer._hover_columns)
+    return {
+        "ids": [str(i) for i in explorer.representations.ids],
+        "columns": columns,
+        "text": [[_format_value(v) for v in meta[column].to_numpy()] for column in columns],
+    }
+
+
+def _thumbnails(explorer: Explorer, kind: str, max_bytes: int) -> list[str] | None:
+    """One URL or data: URI per galaxy ("" for none), or ``None`` without images."""
+    n = len(explorer.representations)
+    if kind == "url":
+        return [url or "" for url in explorer._images.urls(np.arange(n))]
+    if kind != "bytes" or max_bytes <= 0:
+        return None
+    focus = int(explorer.get_state(key="_focus")["_focus"])
+    order = [focus] if focus >= 0 else []
+    order += [int(p) for p in explorer.selection if p != focus]
+    chosen = set(order)
+    order += [p for p in range(n) if p not in chosen]
+    thumbnails = [""] * n
+    used = 0
+    for position in order:
+        content, buffers = _answer(explorer, "thumbnail", position=position)
+        if not content.get("ok"):
+            continue  # this galaxy's image is missing: the saved page shows none, as the widget
+        uri = f"data:{content['mime']};base64,{base64.b64encode(buffers[0]).decode('ascii')}"
+        if used + len(uri) > max_bytes:
+            break
+        thumbnails[position] = uri
+        used += len(uri)
+    return thumbnails

@@ -1,0 +1,60 @@
+import { describe, expect, it } from "vitest";
+import { base64Bytes, type PageData, StaticModel } from "./standalone";
+
+function page(): PageData {
+  return {
+    state: { _config: { n: 2 }, _label_meta: { version: 7 }, k: 3 },
+    binary: { _points: btoa(String.fromCharCode(1, 2, 3, 4)) },
+    hover: { ids: ["a", "b"], columns: ["z", "type"], text: [["0.1", "0.2"], ["spiral", "ring"]] },
+    thumbnails: ["data:image/png;base64,AAAA", ""],
+    labels: btoa(String.fromCharCode(0, 2)),
+  };
+}
+
+describe("StaticModel", () => {
+  it("holds the saved traits, binary ones as DataViews", () => {
+    const model = new StaticModel(page());
+    expect(model.get("k")).toBe(3);
+    const points = model.get("_points");
+    expect(new Uint8Array(points.buffer)).toEqual(Uint8Array.of(1, 2, 3, 4));
+  });
+
+  it("answers hover, thumbnail and labels requests from the page and refuses the others", () => {
+    const model = new StaticModel(page());
+    expect(model.answer({ kind: "hover", position: 1 })).toEqual([
+      { ok: true, id: "b", fields: [["z", "0.2"], ["type", "ring"]] },
+      [],
+    ]);
+    expect(model.answer({ kind: "thumbnail", position: 0 })[0]).toEqual({
+      ok: true,
+      url: "data:image/png;base64,AAAA",
+    });
+    expect(model.answer({ kind: "thumbnail", position: 1 })[0].ok).toBe(false);
+    const [labels, buffers] = model.answer({ kind: "labels" });
+    expect(labels).toEqual({ ok: true, version: 7 });
+    expect(buffers).toEqual([Uint8Array.of(0, 2)]);
+    expect(model.answer({ kind: "neighbours", position: 0 })[0]).toMatchObject({ ok: false });
+    expect(model.answer({ kind: "hover", position: 2 })[0]).toMatchObject({ ok: false });
+  });
+
+  it("replies on a later tick as a kernel would, and emits changes on set", async () => {
+    const model = new StaticModel(page());
+    const messages: unknown[] = [];
+    model.on("msg:custom", (content: unknown) => messages.push(content));
+    let changed = 0;
+    model.on("change:_focus", () => changed++);
+    model.set("_focus", 1);
+    expect(changed).toBe(1);
+    model.send({ type: "request", kind: "hover", request: 5, position: 0 });
+    model.send({ type: "cancel", request: 5 });
+    expect(messages).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(messages).toEqual([
+      { type: "reply", kind: "hover", request: 5, ok: true, id: "a", fields: [["z", "0.1"], ["type", "spiral"]] },
+    ]);
+  });
+
+  it("decodes base64", () => {
+    expect(base64Bytes(btoa("\u0000\u00ff"))).toEqual(Uint8Array.of(0, 255));
+  });
+});

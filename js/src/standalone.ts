@@ -1,0 +1,122 @@
+// A saved Explorer page (galwidget/html.py, `w.save_html(path)`): the widget's own front end,
+// rendered on a static in-page model instead of a kernel, so the page opens offline from disk.
+//
+// The page holds `<script type="application/json" id="galwidget-page">` with a PageData object:
+//   state       every synced JSON trait, as the kernel last sent it;
+//   binary      every synced bytes trait, base64;
+//   hover       {ids, columns, text}: text[c][position] is column c's hover text of that galaxy;
+//   thumbnails  one URL (or data: URI) per position, "" where none was saved; null: no images;
+//   labels      the label codes (uint8 per position), base64; null when there are no classes.
+// StaticModel has the model interface the front end uses (get/set/on/off/send/save_changes);
+// its `send` answers hover, thumbnail and labels requests from that data on the next tick and
+// refuses the others: there is no kernel to find neighbours or to keep labels.
+
+import type { AnyModel } from "@anywidget/types";
+import type { ModelState } from "./protocol";
+import widget from "./widget";
+
+export interface PageData {
+  state: Record<string, unknown>;
+  binary: Record<string, string>;
+  hover: { ids: string[]; columns: string[]; text: string[][] };
+  thumbnails: string[] | null;
+  labels: string | null;
+}
+
+type Callback = (...args: never[]) => void;
+type Content = Record<string, unknown>;
+
+export const NO_KERNEL = "not available in a saved page (no kernel)";
+
+export function base64Bytes(text: string): Uint8Array<ArrayBuffer> {
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+export class StaticModel implements AnyModel<ModelState> {
+  readonly widget_manager = {
+    get_model: () => Promise.reject(new Error(`other widgets are ${NO_KERNEL}`)),
+  };
+  private readonly values = new Map<string, unknown>();
+  private readonly listeners = new Map<string, Set<Callback>>();
+  private readonly labels: Uint8Array<ArrayBuffer> | null;
+
+  constructor(private readonly data: PageData) {
+    for (const [name, value] of Object.entries(data.state)) this.values.set(name, value);
+    for (const [name, text] of Object.entries(data.binary)) {
+      this.values.set(name, new DataView(base64Bytes(text).buffer));
+    }
+    this.labels = data.labels === null ? null : base64Bytes(data.labels);
+  }
+
+  get<K extends keyof ModelState>(key: K): ModelState[K] {
+    return this.values.get(key) as ModelState[K];
+  }
+
+  set<K extends keyof ModelState>(key: K, value: ModelState[K]): void {
+    this.values.set(key, value);
+    this.emit(`change:${key}`, []);
+  }
+
+  save_changes(): void {}
+
+  on(eventName: string, callback: Callback): void {
+    const set = this.listeners.get(eventName) ?? new Set<Callback>();
+    set.add(callback);
+    this.listeners.set(eventName, set);
+  }
+
+  off(eventName?: string | null, callback?: Callback | null): void {
+    if (!eventName) {
+      this.listeners.clear();
+    } else if (!callback) {
+      this.listeners.delete(eventName);
+    } else {
+      this.listeners.get(eventName)?.delete(callback);
+    }
+  }
+
+  send(content: Content): void {
+    if (content.type !== "request" || typeof content.request !== "number") return; // e.g. cancel
+    const [reply, buffers] = this.answer(content);
+    const message = { type: "reply", kind: content.kind, request: content.request, ...reply };
+    setTimeout(() => this.emit("msg:custom", [message, buffers.map((b) => new DataView(b.buffer))]), 0);
+  }
+
+  /** The reply fields and buffers to one request. */
+  answer(request: Content): [Content, Uint8Array<ArrayBuffer>[]] {
+    const position = request.position;
+    const known = typeof position === "number" && position >= 0 && position < this.data.hover.ids.length;
+    if (request.kind === "hover" && known) {
+      const { ids, columns, text } = this.data.hover;
+      return [{ ok: true, id: ids[position], fields: columns.map((c, i) => [c, text[i][position]]) }, []];
+    }
+    if (request.kind === "thumbnail" && known) {
+      const url = this.data.thumbnails?.[position];
+      return url ? [{ ok: true, url }, []] : [{ ok: false, reason: "no thumbnail saved in this page" }, []];
+    }
+    if (request.kind === "labels" && this.labels !== null) {
+      return [{ ok: true, version: this.get("_label_meta").version }, [this.labels]];
+    }
+    return [{ ok: false, reason: `${String(request.kind)}: ${NO_KERNEL}` }, []];
+  }
+
+  private emit(eventName: string, args: unknown[]): void {
+    for (const callback of this.listeners.get(eventName) ?? []) {
+      (callback as (...a: unknown[]) => void)(...args);
+    }
+  }
+}
+
+/** Render the page's saved Explorer into `#galwidget`. */
+function main(): void {
+  const source = document.getElementById("galwidget-page");
+  const el = document.getElementById("galwidget");
+  if (!source || !el) throw new Error("galwidget: this page has no saved Explorer");
+  const data = JSON.parse(source.textContent ?? "") as PageData;
+  widget.render({ model: new StaticModel(data), el });
+}
+
+if (typeof document !== "undefined" && document.getElementById("galwidget-page")) main();

@@ -1,0 +1,96 @@
+"""``w.save_html(path)``: the saved page opened from a file:// URL in headless Chromium, with every
+network request refused (no server, no kernel), draws the points and answers hovers."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+from playwright.sync_api import expect
+from test_jupyterlab import most_isolated, page_positions
+
+import galwidget as gw
+from galwidget.html import save_html
+
+pytestmark = pytest.mark.browser
+
+N = 1500
+STANDALONE = Path(gw.__file__).parent / "static" / "standalone.js"
+
+
+def canvas_rgb(canvas: Any) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(canvas.screenshot())).convert("RGB"), dtype=np.int16)
+
+
+def test_saved_page_draws_hovers_and_zooms_offline(
+    chromium: Any, tmp_path: Path, artifacts: Path
+) -> None:
+    if not STANDALONE.is_file():
+        pytest.skip(f"front-end bundle not built ({STANDALONE}); run `make js`")
+    reps = gw.datasets.synthetic(n=N, seed=3)
+    explorer = gw.Explorer(reps, images=reps.images, color="morphology")
+    try:
+        explorer.select(reps.ids[:40])
+        points = np.frombuffer(explorer._points, np.float32).reshape(-1, 2).astype(np.float64)
+        # An isolated galaxy away from the edges and the legend (top right), focused so that
+        # its thumbnail is among the few embedded.
+        central = (np.abs(points) < 0.6).all(axis=1) & ~((points[:, 0] > 0) & (points[:, 1] > 0.3))
+        hovered = most_isolated(points, central)
+        explorer.focus(reps.ids[hovered])
+        path = save_html(explorer, tmp_path / "view.html", max_thumbnail_bytes=50_000)
+    finally:
+        explorer.close()
+
+    context = chromium.new_context(viewport={"width": 1200, "height": 800})
+    requested: list[str] = []
+
+    def offline(route: Any) -> None:
+        requested.append(route.request.url)
+        route.abort()
+
+    context.route("http*://**/*", offline)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        page.goto(path.as_uri())
+        widget = page.locator(".galwidget")
+        expect(widget).to_have_attribute("data-state", "ready", timeout=30_000)
+        expect(widget.locator(".gw-count")).to_have_text(f"40 of {N:,} selected")
+        expect(widget.locator(".gw-legend")).to_contain_text("spiral")
+
+        canvas = widget.locator(".gw-canvas")
+        page.wait_for_timeout(300)  # the first frames
+        before = canvas_rgb(canvas)
+        drawn = (np.abs(before - before[0, 0]).sum(axis=2) > 60).sum()
+        assert drawn > 2000, f"only {drawn} non-background pixels: are the points drawn?"
+
+        box = canvas.bounding_box()
+        x, y = page_positions(points[[hovered]], box)[0]
+        legend = widget.locator(".gw-legend").bounding_box()
+        assert box["x"] < x < box["x"] + box["width"] and box["y"] < y < box["y"] + box["height"]
+        assert not (x > legend["x"] - 10 and y < legend["y"] + legend["height"] + 10)
+        page.mouse.move(x, y)
+        tooltip = widget.locator(".gw-tooltip")
+        expect(tooltip.locator(".gw-tooltip-id")).to_have_text(reps.ids[hovered])
+        rows = tooltip.locator(".gw-tooltip-row").all_text_contents()
+        assert rows[0] == f"morphology{reps.meta['morphology'].iloc[hovered]}"
+        image = tooltip.locator("img.gw-img")
+        expect(image).to_have_count(1)  # the embedded thumbnail
+        assert image.evaluate("(img) => img.naturalWidth") > 0
+        page.screenshot(path=str(artifacts / "saved_html.png"))
+
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.mouse.wheel(0, -600)  # zoom in
+        page.mouse.move(box["x"] + 2, box["y"] + 2)
+        page.wait_for_timeout(500)
+        after = canvas_rgb(canvas)
+        assert (np.abs(after - before).sum(axis=2) > 60).mean() > 0.01, "zooming changed nothing"
+        assert errors == []
+        assert requested == [], "the saved page must not need the network"
+    finally:
+        context.close()
