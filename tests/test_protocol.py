@@ -58,8 +58,8 @@ def test_each_encoding_has_the_specified_bytes():
 def test_the_smallest_encoding_is_chosen_and_bounded():
     n = 80
     cases = {
-        SelectionKind.POSITIONS: [5],  # 4 bytes < bitmask 10 < runs 8? runs is 8, positions 4
-        SelectionKind.BITMASK: list(range(0, n, 2)),  # 40 runs, 40 positions: mask wins
+        SelectionKind.POSITIONS: [5],  # 4 bytes; a run 8, the bitmask 10
+        SelectionKind.BITMASK: list(range(0, n, 2)),  # bitmask 10 bytes; positions 160, runs 320
         SelectionKind.RUNS: list(range(10, 70)),
     }
     for kind, positions in cases.items():
