@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -108,6 +110,13 @@ def _sqlite_manual_transactions(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None  # galwidget emits BEGIN itself
 
 
+def _writable(database: Path) -> bool:
+    """Whether SQLite can write ``database`` (the file, and its folder for the journal)."""
+    if not database.exists():
+        return True
+    return os.access(database, os.W_OK) and os.access(database.parent, os.W_OK)
+
+
 def _lock_key(name: str) -> int:
     return int.from_bytes(
         hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True
@@ -132,8 +141,10 @@ class SQLLog:
         self.url: URL = self.engine.url
         self.location = self.url.render_as_string(hide_password=True)
         self.name = str(header["fingerprint"])
-        self.read_only = read_only
         self._postgres = self.engine.dialect.name == "postgresql"
+        self.read_only = read_only or (
+            self.engine.dialect.name == "sqlite" and not _writable(Path(str(self.url.database)))
+        )
         self._last = 0  # the accepted position: the last seq read
         self._pending = 0
         self._conn: Connection | None = None
@@ -142,11 +153,11 @@ class SQLLog:
             with self.engine.begin() as conn:
                 if self._postgres:
                     conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": SETUP_KEY})
-                if not read_only:
+                if not self.read_only:
                     METADATA.create_all(conn)
                     self._adopt(conn, legacy_names)
                 self.header = self._header(conn, header)
-                if self._postgres and not read_only:
+                if self._postgres and not self.read_only:
                     self.read_only = not conn.execute(
                         text("SELECT has_table_privilege(:t, 'INSERT')"), {"t": RECORDS.name}
                     ).scalar()

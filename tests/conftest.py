@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -29,3 +31,33 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
     monkeypatch.setenv("GALWIDGET_CACHE", str(root / "cache"))
     monkeypatch.setenv("GALWIDGET_DATA", str(root / "data"))
     monkeypatch.setenv("GALWIDGET_LABELS_DIR", str(root / "labels"))
+
+
+@pytest.fixture
+def read_only_folder(tmp_path):
+    """(folder, make_read_only): as root a read-only bind mount of the folder (a read-only
+    remount, which root cannot write either), else the folder and its files made read-only."""
+    folder, view = tmp_path / "labels", tmp_path / "read-only"
+    folder.mkdir()
+    mounted = []
+
+    def make_read_only() -> Path:
+        if os.geteuid() != 0:
+            for path in folder.iterdir():
+                path.chmod(0o444)
+            folder.chmod(0o555)
+            return folder
+        view.mkdir()
+        for command in (
+            ["mount", "--bind", folder, view],
+            ["mount", "-o", "remount,ro,bind", view],
+        ):
+            if subprocess.run(command, capture_output=True).returncode:
+                pytest.skip("cannot make a read-only bind mount here")
+            mounted[:] = [view]
+        return view
+
+    yield folder, make_read_only
+    if mounted:
+        subprocess.run(["umount", view], check=True)
+    folder.chmod(0o755)

@@ -131,6 +131,20 @@ def test_a_role_without_insert_reads_and_is_read_only(postgres_url):
         reader.set("J000002", "ring")
 
 
+def test_a_read_only_sqlite_file_reads_and_is_read_only(read_only_folder):
+    folder, make_read_only = read_only_folder
+    fingerprint = new_log()
+    gw.LabelStore(f"sqlite:///{folder / 'labels.db'}", fingerprint, IDS, CLASSES).set(
+        "J000001", "ring"
+    )
+    view = make_read_only()
+    reader = gw.LabelStore(f"sqlite:///{view / 'labels.db'}", fingerprint, IDS, CLASSES)
+    assert reader.read_only and reader.series().to_dict() == {"J000001": "ring"}
+    with pytest.raises(gw.LabelStorageError, match="read-only"):
+        reader.set("J000002", "ring")
+    reader.close()  # so that the read-only mount can be unmounted
+
+
 def test_bad_rows_are_errors_naming_the_row(database):
     fingerprint = new_log()
     store = gw.LabelStore(database, fingerprint, IDS, CLASSES)

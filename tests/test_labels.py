@@ -391,36 +391,6 @@ def test_importing_a_jsonl_table_or_log_only_reads_it(tmp_path):
         store.import_labels(broken)
 
 
-@pytest.fixture
-def read_only_folder(tmp_path):
-    """(folder, make_read_only): as root a read-only bind mount of the folder (a read-only
-    remount, which root cannot write either), else the folder and its files made read-only."""
-    folder, view = tmp_path / "labels", tmp_path / "read-only"
-    folder.mkdir()
-    mounted = []
-
-    def make_read_only() -> Path:
-        if os.geteuid() != 0:
-            for path in folder.iterdir():
-                path.chmod(0o444)
-            folder.chmod(0o555)
-            return folder
-        view.mkdir()
-        for command in (
-            ["mount", "--bind", folder, view],
-            ["mount", "-o", "remount,ro,bind", view],
-        ):
-            if subprocess.run(command, capture_output=True).returncode:
-                pytest.skip("cannot make a read-only bind mount here")
-            mounted.append(view)
-        return view
-
-    yield folder, make_read_only
-    if mounted:
-        subprocess.run(["umount", view], check=True)
-    folder.chmod(0o755)
-
-
 def test_a_read_only_log_opens_reads_and_refuses_changes(read_only_folder):
     folder, make_read_only = read_only_folder
     writer = make_store(folder / "labels.jsonl")
