@@ -155,12 +155,13 @@ class SQLLog:
                     conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": SETUP_KEY})
                 if not self.read_only:
                     METADATA.create_all(conn)
-                    self._adopt(conn, legacy_names)
-                self.header = self._header(conn, header)
-                if self._postgres and not self.read_only:
+                if self._postgres and not self.read_only:  # e.g. a role that may only SELECT
                     self.read_only = not conn.execute(
                         text("SELECT has_table_privilege(:t, 'INSERT')"), {"t": RECORDS.name}
                     ).scalar()
+                if not self.read_only:
+                    self._adopt(conn, legacy_names)
+                self.header = self._header(conn, header)
         except SQLAlchemyError as error:
             raise self._error("cannot open the label log", error) from None
 

@@ -125,10 +125,12 @@ def test_a_role_without_insert_reads_and_is_read_only(postgres_url):
         "CREATE ROLE reader LOGIN",
         "GRANT SELECT ON galwidget_labels, galwidget_label_logs TO reader",
     )
-    reader = gw.LabelStore(postgres_url.replace("postgres@", "reader@"), fingerprint, IDS, CLASSES)
+    as_reader = postgres_url.replace("postgres@", "reader@")
+    reader = gw.LabelStore(as_reader, fingerprint, IDS, CLASSES)
     assert reader.read_only and reader.get("J000001") == "ring"
     with pytest.raises(gw.LabelStorageError, match="read-only"):
         reader.set("J000002", "ring")
+    assert len(gw.LabelStore(as_reader, new_log(), IDS, CLASSES)) == 0  # a log not there yet
 
 
 def test_a_read_only_sqlite_file_reads_and_is_read_only(read_only_folder):
