@@ -1,25 +1,27 @@
-"""Explorer front end at GZ DECaLS scale (340k galaxies) against jupyter-scatter, in real JupyterLab.
+"""Explorer front end against jupyter-scatter at 340k points, and alone at millions, in real JupyterLab.
 
 One JupyterLab server (``tests/browser/jupyterlab_harness.py``) and one headless Chromium serve
 every run; each run opens a fresh notebook (own page, own kernel) per widget, alternating which
-widget goes first. The kernel builds the same synthetic data for both (30 Gaussian blobs, a given
-``(n, 2)`` layout, a continuous ``value`` column to colour by) outside the timed region. Both
-widgets draw with regl-scatterplot, with point size 1.5, opacity 0.5 and height 560 px (the
-Explorer's defaults for this many points; given explicitly to jupyter-scatter).
+widget goes first. The kernel builds the data outside the timed region: 30 Gaussian blobs as an
+``(n, 2)`` layout, a continuous ``value`` column to colour by, and the layout as galwidget scales
+it into [-1, 1] (``normalise_layout``). jupyter-scatter gets exactly those coordinates with fixed
+scales ``(-1, 1)``, so both widgets put every point at the same place relative to their canvas
+(regl-scatterplot maps y ∈ [-1, 1] onto the canvas height and x onto the same scale, centred):
+the same lasso in data coordinates, mapped onto each canvas, selects **the same points**. Both
+draw with regl-scatterplot, point size 1.5, opacity 0.5, height 560 px.
 
-- ``first_frame_s``: from executing the cell that builds and displays the widget
-  (``Explorer(frame, layout=layout, color="value")`` / ``jscatter.Scatter(...).show()``) until
-  the first frame that shows the points. Both libraries (regl-scatterplot) render with WebGL
-  off screen and copy each frame they draw onto a visible 2-D canvas with ``drawImage``; a
-  wrapper of ``drawImage`` checks each frame copied onto a canvas of the output area right
-  after the copy: scaled down onto a :data:`PROBE`-pixel square and read back, at least
-  :data:`PAINTED_CELLS` of its pixels must differ from the corner (background). Only frames the
-  widgets draw are read, so the check costs the page next to nothing.
-- ``lasso_to_python_s``: from the browser's ``pointerup`` ending a lasso (the same 12-vertex
-  polygon on both canvases) until the kernel has the selection: galwidget's ``on_select``
-  callback after building ``w.selected``; jupyter-scatter's ``selection`` trait observer. Page
-  (``Date.now()``) and kernel (``time.time()``) read the same system clock.
-  ``lasso_browser_s`` is the part until the page sent the selection over the kernel websocket.
+- ``first_frame_s``: from executing the cell that builds and displays the widget until the
+  first frame that shows the points. Both libraries render with WebGL off screen and copy each
+  frame onto a visible 2-D canvas with ``drawImage``; a wrapper of ``drawImage`` scales each frame
+  copied onto a canvas of the output area down to :data:`PROBE` pixels square and reads it back:
+  at least :data:`PAINTED_CELLS` pixels must differ from the corner (background).
+- ``lasso_to_python_s``: from the browser's ``pointerup`` ending a lasso until the kernel has the
+  selection: galwidget's ``on_select`` callback after building ``w.selected``; jupyter-scatter's
+  ``selection`` trait observer. Page (``Date.now()``) and kernel (``time.time()``) read the same
+  system clock. ``lasso_browser_s`` is the part until the page sent the selection.
+- At 1M and 3M points (galwidget alone): first frame, a lasso over most points (≥ 2.5M at 3M) →
+  ``w.selected``, and the Long Tasks API's tasks over 200 ms on the page's main thread while
+  panning and zooming after the first frame.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 N = 340_000
 RUNS = 3
+LARGE = (1_000_000, 3_000_000)
+LONG_TASK_MS = 200
 PROBE = 64  # the canvas is scaled down to PROBE x PROBE pixels to be read cheaply
 PAINTED_CELLS = 100
 TIMEOUT_MS = 300_000
@@ -51,7 +55,9 @@ import sys, time
 import pandas as pd
 sys.path.insert(0, {str(REPO)!r})
 from bench.bench_widget import _frame
+from galwidget.coordinates import normalise_layout
 frame, layout = _frame({n})
+ndc = normalise_layout(layout).reshape(-1, 2)  # where both widgets draw each point
 lasso_times = []
 """
 
@@ -62,8 +68,11 @@ DISPLAY = {
 w = gw.Explorer(frame, layout=layout, color="value", remember_selection=False)
 w""",
     "jupyter-scatter": """import jscatter
-xy = pd.DataFrame({"x": layout[:, 0], "y": layout[:, 1], "value": frame["value"]})
-w = jscatter.Scatter(data=xy, x="x", y="y", color_by="value", size=1.5, opacity=0.5, height=560)
+xy = pd.DataFrame({"x": ndc[:, 0], "y": ndc[:, 1], "value": frame["value"]})
+w = jscatter.Scatter(
+    data=xy, x="x", y="y", x_scale=(-1, 1), y_scale=(-1, 1), color_by="value",
+    size=1.5, opacity=0.5, height=560,
+)
 w.show()""",
 }
 
@@ -113,6 +122,10 @@ WebSocket.prototype.send = function (data) {{
   return send.call(this, data);
 }};
 window.addEventListener("pointerup", () => {{ window.__bench.pointerup = Date.now(); }}, true);
+window.__longTasks = [];
+new PerformanceObserver((list) => {{
+  for (const entry of list.getEntries()) window.__longTasks.push([entry.startTime, entry.duration]);
+}}).observe({{ type: "longtask", buffered: true }});
 """
 
 RUN_DISPLAY_JS = """() => {
@@ -134,46 +147,125 @@ def _frame(n: int, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
     return frame, layout
 
 
-def _measure(browser: Any, server: Any, widget: str, run: int) -> dict[str, float]:
+def _page_polygon(box: dict, polygon: np.ndarray) -> list[tuple[float, float]]:
+    """Page pixels of data-space ([-1, 1]) vertices in a canvas's reset view."""
+    width, height = box["width"], box["height"]
+    return [
+        (box["x"] + (x * height / width + 1) / 2 * width, box["y"] + (1 - y) / 2 * height)
+        for x, y in polygon
+    ]
+
+
+def _lasso(page: Any, notebook: Any, canvas: str, polygon: np.ndarray) -> dict[str, float]:
+    """Draw ``polygon`` (data space) on the canvas; time pointerup → selection in the kernel."""
+    box = page.locator(canvas).first.bounding_box()
+    vertices = _page_polygon(box, polygon)
+    page.mouse.move(*vertices[0])
+    page.mouse.down()
+    for vertex in vertices:
+        page.mouse.move(*vertex)
+        page.wait_for_timeout(30)
+    page.evaluate("window.__bench.sends = []")
+    page.mouse.up()
+    notebook.kernel.wait_until("lasso_times", timeout=TIMEOUT_MS / 1000)
+    arrived, count = notebook.kernel.eval_json("lasso_times[0]")
+    pointerup = page.evaluate("window.__bench.pointerup")
+    sends = page.evaluate("window.__bench.sends")
+    return {
+        "lasso_to_python_s": (arrived * 1000 - pointerup) / 1000,
+        "lasso_browser_s": (sends[0][0] - pointerup) / 1000 if sends else float("nan"),
+        "lasso_selected_points": count,
+        "lasso_message_bytes": max((size for _, size in sends), default=0),
+    }
+
+
+def _circle(centre: tuple[float, float], radius: float, vertices: int) -> np.ndarray:
+    angles = np.linspace(0, 2 * np.pi, vertices, endpoint=False)
+    return np.column_stack(
+        [centre[0] + radius * np.cos(angles), centre[1] + radius * np.sin(angles)]
+    )
+
+
+# The 340k comparison's lasso, in data space: 12 vertices, left of the centre.
+SMALL_LASSO = _circle((-0.15, 0.0), 0.34, 12)
+# A lasso over most of the cloud.
+LARGE_LASSO = _circle((0.0, 0.0), 0.8, 24)
+
+
+def _open(browser: Any, server: Any, name: str, cells: list[str]) -> tuple[Any, Any]:
     from jupyterlab_harness import LabNotebook, write_notebook
 
-    name = f"bench_{widget}_{run}.ipynb"
-    write_notebook(server.root / name, [DISPLAY[widget]])
+    write_notebook(server.root / name, cells)
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.add_init_script(INIT_SCRIPT)
     page = context.new_page()
     notebook = LabNotebook(server=server, page=page, path=name)
+    page.goto(f"{server.url}lab/tree/{name}?token={server.token}&reset", timeout=TIMEOUT_MS)
+    notebook.wait_until_ready()
+    return page, notebook
+
+
+def _first_frame(page: Any, notebook: Any, n: int) -> float:
+    notebook.kernel.execute(_setup(n), timeout=TIMEOUT_MS / 1000)
+    page.evaluate(RUN_DISPLAY_JS)
+    page.wait_for_function("window.__bench.painted !== null", timeout=TIMEOUT_MS, polling=100)
+    return page.evaluate("window.__bench.painted - window.__bench.start") / 1000
+
+
+def _check_errors(notebook: Any, widget: str) -> None:
+    errors = [e for e in notebook.errors if "favicon" not in e]
+    if errors:
+        raise RuntimeError(f"{widget}: errors in the page: {errors}")
+
+
+def _measure(browser: Any, server: Any, widget: str, run: int) -> dict[str, float]:
+    page, notebook = _open(browser, server, f"bench_{widget}_{run}.ipynb", [DISPLAY[widget]])
     try:
-        page.goto(f"{server.url}lab/tree/{name}?token={server.token}&reset", timeout=TIMEOUT_MS)
-        notebook.wait_until_ready()
-        notebook.kernel.execute(_setup(N), timeout=TIMEOUT_MS / 1000)
-        page.evaluate(RUN_DISPLAY_JS)
-        page.wait_for_function("window.__bench.painted !== null", timeout=TIMEOUT_MS, polling=100)
-        first_frame = page.evaluate("window.__bench.painted - window.__bench.start") / 1000
+        first_frame = _first_frame(page, notebook, N)
         notebook.kernel.execute(WATCH[widget])
         page.wait_for_timeout(1000)  # let the display settle before the lasso
-        box = page.locator(CANVAS[widget]).first.bounding_box()
-        cx, cy = box["x"] + box["width"] * 0.42, box["y"] + box["height"] * 0.5
-        polygon = [(cx + 95 * np.cos(a), cy + 95 * np.sin(a)) for a in np.linspace(0, 6.2, 12)]
-        page.mouse.move(*polygon[0])
-        page.mouse.down()
-        for vertex in polygon:
-            page.mouse.move(*vertex)
-            page.wait_for_timeout(30)
-        page.evaluate("window.__bench.sends = []")
-        page.mouse.up()
-        notebook.kernel.wait_until("lasso_times", timeout=TIMEOUT_MS / 1000)
-        arrived, count = notebook.kernel.eval_json("lasso_times[0]")
-        pointerup = page.evaluate("window.__bench.pointerup")
-        sends = page.evaluate("window.__bench.sends")
-        errors = [e for e in notebook.errors if "favicon" not in e]
-        if errors:
-            raise RuntimeError(f"{widget}: errors in the page: {errors}")
+        lasso = _lasso(page, notebook, CANVAS[widget], SMALL_LASSO)
+        _check_errors(notebook, widget)
+        return {"first_frame_s": first_frame, **lasso}
+    finally:
+        notebook.close()
+
+
+def _measure_large(browser: Any, server: Any, n: int) -> dict[str, Any]:
+    """galwidget alone at ``n`` points: first frame, pan/zoom long tasks, a lasso over most."""
+    page, notebook = _open(browser, server, f"bench_large_{n}.ipynb", [DISPLAY["galwidget"]])
+    try:
+        first_frame = _first_frame(page, notebook, n)
+        page.wait_for_timeout(2000)
+        box = page.locator(CANVAS["galwidget"]).bounding_box()
+        cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        since = page.evaluate("performance.now()")
+        page.locator(".gw-button[data-mode=pan]").click()
+        for dx, dy in [(120, 40), (-200, -60), (80, 20)]:
+            page.mouse.move(cx, cy)
+            page.mouse.down()
+            page.mouse.move(cx + dx, cy + dy, steps=10)
+            page.mouse.up()
+        page.mouse.move(cx, cy)
+        for delta in [-300, -300, 300, 300, -200, 200]:
+            page.mouse.wheel(0, delta)
+            page.wait_for_timeout(150)
+        page.locator(".gw-button", has_text="Reset view").click()
+        page.wait_for_timeout(1500)
+        long_tasks = page.evaluate(
+            f"window.__longTasks.filter(([start, d]) => start >= {since} && d > {LONG_TASK_MS})"
+            ".map(([, d]) => Math.round(d))"
+        )
+        page.locator(".gw-button[data-mode=lasso]").click()
+        page.wait_for_timeout(1000)
+        notebook.kernel.execute(WATCH["galwidget"])
+        lasso = _lasso(page, notebook, CANVAS["galwidget"], LARGE_LASSO)
+        _check_errors(notebook, "galwidget")
         return {
+            "n_points": n,
             "first_frame_s": first_frame,
-            "lasso_to_python_s": (arrived * 1000 - pointerup) / 1000,
-            "lasso_browser_s": (sends[0][0] - pointerup) / 1000 if sends else float("nan"),
-            "lasso_selected_points": count,
+            f"pan_zoom_long_tasks_over_{LONG_TASK_MS}ms": long_tasks,
+            **lasso,
         }
     finally:
         notebook.close()
@@ -198,6 +290,10 @@ def main() -> dict[str, Any]:
                     for widget in widgets if run % 2 == 0 else widgets[::-1]:
                         runs[widget].append(_measure(browser, server, widget, run))
                         print(widget, runs[widget][-1], flush=True)
+                large = []
+                for n in LARGE:
+                    large.append(_measure_large(browser, server, n))
+                    print(large[-1], flush=True)
                 browser.close()
         finally:
             stop_jupyter_server(server)
@@ -213,6 +309,8 @@ def main() -> dict[str, Any]:
         "jupyter-scatter": theirs,
         "first_frame_ratio": ours["first_frame_s"] / theirs["first_frame_s"],
         "lasso_to_python_ratio": ours["lasso_to_python_s"] / theirs["lasso_to_python_s"],
+        "same_lasso_selection": ours["lasso_selected_points"] == theirs["lasso_selected_points"],
+        "large": large,
         "all_runs": runs,
     }
     out = HERE / "results" / "widget.json"

@@ -440,7 +440,8 @@ def jupyter_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Jupyter
 def open_notebook(
     chromium: Any, jupyter_server: JupyterServer
 ) -> Iterator[Callable[..., LabNotebook]]:
-    """Factory ``open_notebook(name, cells, viewport=(w, h))`` -> an open :class:`LabNotebook`.
+    """Factory ``open_notebook(name, cells, viewport=(w, h), on_page=None)`` -> an open
+    :class:`LabNotebook` (``on_page(page)`` runs before the page loads JupyterLab).
 
     ``chromium`` is the session's playwright ``Browser`` from ``tests/browser/conftest.py`` (one
     sync Playwright per process; it skips when Chromium is missing). Every notebook opened
@@ -448,10 +449,17 @@ def open_notebook(
     """
     opened: list[LabNotebook] = []
 
-    def open_(name: str, cells: list[str], viewport: tuple[int, int] = (1280, 900)) -> LabNotebook:
+    def open_(
+        name: str,
+        cells: list[str],
+        viewport: tuple[int, int] = (1280, 900),
+        on_page: Callable[[Any], None] | None = None,
+    ) -> LabNotebook:
         write_notebook(jupyter_server.root / name, cells)
         context = chromium.new_context(viewport={"width": viewport[0], "height": viewport[1]})
         page = context.new_page()
+        if on_page is not None:
+            on_page(page)  # e.g. page.on("websocket", ...) before JupyterLab opens its sockets
         notebook = LabNotebook(server=jupyter_server, page=page, path=name)
         opened.append(notebook)
         page.goto(

@@ -376,3 +376,155 @@ def test_keyboard_labels_reach_the_kernel_and_survive_a_restart(open_notebook, t
     assert kernel.eval_json("w.labels['label'].to_dict()") == expected
     assert kernel.eval_json("df.set_index('iauname')['label'].dropna().to_dict()") == expected
     assert nb.errors == []
+
+
+MILLIONS = 3_000_000
+DISC_FRACTION = 0.9
+BIG_CELLS = [
+    f"""\
+import sys
+
+import numpy as np
+
+import galwidget as gw
+from galwidget.images import NoImages
+
+sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})  # tests/polygons.py
+from polygons import inside_polygon
+
+n, disc = {MILLIONS}, {int(MILLIONS * DISC_FRACTION)}
+rng = np.random.default_rng(0)
+# A disc holding 90% of the points and, past an empty gap, a ring with the rest: a lasso drawn
+# in the gap has no point near its edges, so the browser and Python must agree on every point.
+radius = np.sqrt(rng.uniform(0, 1, n)) * 0.6
+radius[disc:] = rng.uniform(0.85, 1.0, n - disc)
+angle = rng.uniform(0, 2 * np.pi, n)
+layout = np.column_stack([radius * np.cos(angle), radius * np.sin(angle)]).astype(np.float32)
+features = np.hstack([layout, rng.standard_normal((n, 14), dtype=np.float32)])""",
+    """\
+w = gw.Explorer(
+    features,
+    layout=layout,
+    images=NoImages(n, 128),
+    classes=["ring", "not ring"],
+    labels_path={path!r},
+    remember_selection=False,
+)
+w""",
+]
+# The kernel computes the page position of every point (regl-scatterplot's reset view, as
+# page_positions does) and the radii of the disc's outermost and the ring's innermost point.
+GAP_JS = """\
+box = {box!r}
+xy = np.frombuffer(w._points, np.float32).reshape(-1, 2).astype(np.float64)
+page_xy = np.column_stack([
+    box["x"] + (xy[:, 0] * box["height"] / box["width"] + 1) / 2 * box["width"],
+    box["y"] + (1 - xy[:, 1]) / 2 * box["height"],
+])
+centre = (page_xy.min(axis=0) + page_xy.max(axis=0)) / 2
+gap_radii = np.hypot(*(page_xy - centre).T)
+gap = [centre.tolist(), float(gap_radii[:disc].max()), float(gap_radii[disc:].min())]"""
+KERNEL_EXECUTE_JS = """async (code) => {
+    const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+    const future = kernel.requestExecute({ code });
+    let text = "";
+    future.onIOPub = (msg) => { if (msg.header.msg_type === "stream") text += msg.content.text; };
+    const reply = await future.done;
+    return [reply.content.status, text];
+}"""
+
+
+@pytest.mark.slow
+def test_lasso_over_millions_and_a_key_press_at_millions(open_notebook, tmp_path):
+    """3M points: a lasso of 2.7M reaches Python exactly (no message over the server's limit,
+    the page's kernel connection stays up) and a key press sends a few bytes, not O(n)."""
+    if not BUNDLE.is_file():
+        pytest.skip(f"front-end bundle not built ({BUNDLE}); run `make js`")
+    frames: list[tuple[str, bytes]] = []
+    closed: list[str] = []
+
+    def watch(page) -> None:
+        def on_socket(socket) -> None:
+            size = lambda payload: payload if isinstance(payload, bytes) else payload.encode()  # noqa: E731
+            socket.on("framesent", lambda payload: frames.append(("sent", size(payload))))
+            socket.on("framereceived", lambda payload: frames.append(("received", size(payload))))
+            socket.on("close", lambda s: closed.append(s.url))
+
+        page.on("websocket", on_socket)
+
+    cells = [BIG_CELLS[0], BIG_CELLS[1].format(path=str(tmp_path / "labels.jsonl"))]
+    nb = open_notebook("millions.ipynb", cells, viewport=(1400, 1000), on_page=watch)
+    begun = time.monotonic()
+    page = nb.page
+    page.evaluate("() => window.jupyterapp.shell.collapseLeft()")
+    nb.run_all()
+    kernel = nb.kernel
+    widget = page.locator(".galwidget")
+    expect(widget).to_have_attribute("data-state", "ready", timeout=180_000)
+    count = page.locator(".galwidget .gw-count")
+    expect(count).to_have_text(f"0 of {MILLIONS:,} selected")
+    canvas = page.locator(".galwidget .gw-canvas")
+    print(f"drawn {time.monotonic() - begun:.1f} s after the notebook opened")
+
+    # A key press sends and receives a few bytes, not O(n). In the suggestions panel focus asks
+    # for no neighbours (no index over 3M points is built for this test).
+    page.locator(".gw-panel-modes .gw-button[data-panel-mode=suggestions]").click()
+    expect(page.locator(".galwidget .gw-panel-title")).to_have_text("No suggestions yet")
+    galaxy = kernel.eval_json("str(w.representations.ids[5])")
+    kernel.execute("w.focus(w.representations.ids[5])")
+    kernel.wait_until(f"w.focused == {galaxy!r}")
+    page.wait_for_timeout(500)
+    frames.clear()
+    page.locator(".galwidget").focus()
+    started = time.monotonic()
+    page.keyboard.press("1")
+    # (Saving one label at 3M rows takes the label store seconds: wait for the kernel's state,
+    # not for the page's "saved ✓", which gives up after the request timeout.)
+    kernel.wait_until(f"w.labels['label'].to_dict() == {{{galaxy!r}: 'ring'}}", timeout=180)
+    buttons = page.locator(".galwidget .gw-labelbar .gw-class")
+    expect(buttons).to_have_text(["1 ring (1)", "2 not ring (0)"], timeout=30_000)
+    print(f"label saved {time.monotonic() - started:.1f} s after the key press")
+    request = [
+        p for way, p in frames if way == "sent" and b'"kind":"label"' in p.replace(b" ", b"")
+    ]
+    event = [
+        p for way, p in frames if way == "received" and b'"kind":"labels"' in p.replace(b" ", b"")
+    ]
+    assert len(request) == 1 and len(event) == 1, [(way, len(p)) for way, p in frames]
+    assert len(request[0]) < 4096 and len(event[0]) < 4096
+    assert max(len(p) for _, p in frames) < 4096
+    assert closed == []
+
+    # A lasso in the gap between the disc and the ring: 2.7M points, every one far from its edges
+    # (a 24-gon's edges stay between cos(π/24) of its radius and its radius, ±1 px of rounding).
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()  # focusing the widget may have scrolled the notebook
+    kernel.execute(GAP_JS.format(box=box), timeout=120)
+    (cx, cy), disc_edge, ring_edge = kernel.eval_json("gap")
+    radius = (disc_edge + ring_edge) / 2
+    assert disc_edge + 2 < radius * np.cos(np.pi / 24) and radius + 2 < ring_edge, (
+        disc_edge,
+        ring_edge,
+    )
+    polygon = [
+        (round(cx + radius * np.cos(a)), round(cy + radius * np.sin(a)))
+        for a in np.linspace(0, 2 * np.pi, 24, endpoint=False)
+    ]
+    kernel.execute(
+        f"polygon = {polygon!r}\nexpected = np.flatnonzero(inside_polygon(page_xy, polygon))",
+        timeout=300,
+    )
+    expected = kernel.eval_json("len(expected)")
+    assert expected >= 2_400_000
+    print(f"lasso ready {time.monotonic() - begun:.1f} s after the notebook opened")
+    drag_lasso(page, polygon)
+    expect(count).to_have_text(f"{expected:,} of {MILLIONS:,} selected", timeout=60_000)
+    kernel.wait_until(f"len(w.selected) == {expected}", timeout=60)
+    assert kernel.eval_json("bool(np.array_equal(w.selection, expected))")
+    # The page's own connection to the kernel is alive: it runs code and sees the selection.
+    status, text = page.evaluate(KERNEL_EXECUTE_JS, "print(len(w.selection))")
+    assert (status, text.strip()) == ("ok", str(expected))
+    assert closed == []
+    sent = [len(payload) for way, payload in frames if way == "sent"]
+    assert 8 < max(sent) < 8 + MILLIONS // 8 + 4096  # the selection: a bitmask at most
+    assert nb.errors == []
