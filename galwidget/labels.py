@@ -74,7 +74,7 @@ from typing import Any, NamedTuple, Protocol
 import numpy as np
 import pandas as pd
 
-from galwidget.data import DataError, Representations, _preview
+from galwidget.data import DataError, Representations, _preview, check_file_kind
 from galwidget.errors import GalwidgetError
 
 __all__ = [
@@ -640,23 +640,12 @@ class LabelStore:
             return list(source.index), list(source)
         if not isinstance(source, pd.DataFrame):
             path = Path(source)
-            if not path.is_file():
-                raise DataError(f"no such file: {path}")
-            suffix = path.suffix.lower()
-            if suffix == ".jsonl":
-                if _is_label_log(path):
-                    log = LabelStore(path, check_fingerprint=False, read_only=True)
-                    labels = log.labels
-                    return list(labels.index), list(labels["label"])
-                source = _read_jsonl(path)
-            elif suffix in {".parquet", ".pq"}:
-                source = pd.read_parquet(path)
-            elif suffix in {".csv", ".tsv"}:
-                source = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", dtype=object)
-                if label_column in source.columns:
-                    source[label_column] = _numbers_back(source[label_column])
-            else:
-                raise DataError(f"cannot import {path.name!r}: expected .csv, .parquet or .jsonl")
+            if path.suffix.lower() == ".jsonl" and _is_file(path) and _is_label_log(path):
+                labels = LabelStore(path, check_fingerprint=False, read_only=True).labels
+                return list(labels.index), list(labels["label"])
+            source = _read_file(path)
+            if path.suffix.lower() in {".csv", ".tsv"} and label_column in source.columns:
+                source[label_column] = _numbers_back(source[label_column])
         id_column = id_column or next(
             (c for c in (self.id_column, "id") if c in source.columns), None
         )
@@ -1146,6 +1135,35 @@ def _truncate_quietly(fd: int, size: int) -> None:
         os.fsync(fd)
     except OSError:
         pass
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError):  # a NUL byte, a name too long
+        return False
+
+
+def _read_file(path: Path) -> pd.DataFrame:
+    """A table to import from a CSV/TSV, parquet or JSON-lines file; :class:`DataError` naming
+    the file for anything else."""
+    if not _is_file(path):
+        raise DataError(f"no such file: {str(path)!r}")
+    suffix = path.suffix.lower()
+    if suffix not in {".csv", ".tsv", ".parquet", ".pq", ".jsonl"}:
+        raise DataError(f"cannot import {path.name!r}: expected .csv, .parquet or .jsonl")
+    try:
+        if suffix == ".jsonl":
+            return _read_jsonl(path)
+        if suffix in {".parquet", ".pq"}:
+            check_file_kind(path, "parquet")
+            return pd.read_parquet(path)
+        check_file_kind(path, "CSV")
+        return pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", dtype=object)
+    except DataError:
+        raise
+    except (OSError, ValueError) as error:  # pyarrow's and pandas' parse errors included
+        raise DataError(f"cannot import {path}: {type(error).__name__}: {error}") from None
 
 
 def _is_label_log(path: Path) -> bool:

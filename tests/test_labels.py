@@ -559,3 +559,24 @@ def test_a_legacy_log_in_a_read_only_folder_is_read_in_place(read_only_folder, m
     store = gw.LabelStore.for_data(reps)
     assert store.path == view / f"{reps.legacy_fingerprint}.jsonl" and store.read_only
     assert store.series().to_dict() == {reps.ids[0]: "ring"}
+
+
+def test_importing_a_bad_file_is_an_error_naming_it(tmp_path):
+    store = make_store(tmp_path / "labels.jsonl")
+    good = store.to_parquet(tmp_path / "good.parquet")
+    cut = tmp_path / "cut.parquet"
+    cut.write_bytes(good.read_bytes()[:-10])
+    page = tmp_path / "page.csv"
+    page.write_text("<!DOCTYPE html><html><body>Sign in</body></html>")
+    cases = {
+        tmp_path / "nul\0.csv": "no such file",
+        tmp_path / "missing.csv": "no such file",
+        tmp_path / "notes.txt": "expected .csv, .parquet or .jsonl",
+        cut: "cut.parquet is truncated",
+        page: "page.csv is an HTML page",
+    }
+    (tmp_path / "notes.txt").write_text("J000001 ring\n")
+    for path, problem in cases.items():
+        with pytest.raises(gw.DataError, match=problem):
+            store.import_labels(path)
+    assert len(store) == 0
