@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import galwidget as gw
 from galwidget.labels import default_user, find_log
@@ -580,3 +582,37 @@ def test_importing_a_bad_file_is_an_error_naming_it(tmp_path):
         with pytest.raises(gw.DataError, match=problem):
             store.import_labels(path)
     assert len(store) == 0
+
+
+OPERATIONS = st.lists(
+    st.one_of(
+        st.tuples(st.just("set"), st.lists(st.sampled_from(list(IDS[:8])), min_size=1, max_size=4)),
+        st.tuples(
+            st.just("remove"), st.lists(st.sampled_from(list(IDS[:8])), min_size=1, max_size=3)
+        ),
+        st.tuples(st.sampled_from(["undo", "redo"]), st.just([])),
+    ),
+    max_size=25,
+)
+
+
+@settings(max_examples=25, derandomize=True)
+@given(operations=OPERATIONS, labels=st.lists(st.sampled_from(CLASSES), min_size=25, max_size=25))
+def test_any_sequence_of_changes_replays_to_the_same_state(tmp_path_factory, operations, labels):
+    path = tmp_path_factory.mktemp("replay") / "labels.jsonl"
+    store = make_store(path)
+    expected: dict[str, str] = {}
+    for (kind, ids), label in zip(operations, labels, strict=False):
+        if kind == "set":
+            store.set(ids, label)
+        elif kind == "remove":
+            store.remove(ids)
+        else:
+            getattr(store, kind)()
+        expected = store.series().to_dict()
+    again = make_store(path)  # a fresh replay of the log agrees with the live store
+    assert again.series().to_dict() == expected
+    assert (again.can_undo, again.can_redo) == (store.can_undo, store.can_redo)
+    while again.can_undo:  # and everything can be undone, back to nothing
+        again.undo()
+    assert len(again) == 0 and len(store) == 0
