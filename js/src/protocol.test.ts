@@ -190,6 +190,13 @@ describe("requests, replies and events", () => {
     expect(() => decodeReply("thumbnail", { mime: "image/png" }, [], 3)).toThrow(/no image/);
   });
 
+  it("decodes a find reply's selection buffer and checks its count", () => {
+    const selection = new DataView(encodeSelection(new Uint32Array([1, 4]), 10).buffer);
+    const reply = decodeReply("find", { ids: ["b", "e"], count: 2 }, [selection], 10);
+    expect(Array.from(reply.selection)).toEqual([1, 4]);
+    expect(() => decodeReply("find", { ids: ["b", "e"], count: 3 }, [selection], 10)).toThrow(/count 3/);
+  });
+
   it("decodes label delta events and error events", () => {
     const buffers = [new DataView(new Uint32Array([2]).buffer), new DataView(new Uint8Array([1]).buffer)];
     const event = decodeEvent({ type: "event", kind: "labels", version: 2, base_version: 1 }, buffers, 3);

@@ -65,6 +65,10 @@ describe("Requests", () => {
     vi.advanceTimersByTime(2000);
     expect(await pending).toEqual({ ok: false, reason: "no answer within 2 s", cancelled: false });
     expect(requests.handle({ type: "reply", kind: "thumbnail", request: 1, ok: true, url: "u" })).toBe(false);
+    const patient = requests.request("undo", {}, { timeoutMs: 5000 });
+    vi.advanceTimersByTime(4999);
+    requests.handle({ type: "reply", kind: "undo", request: 2, ok: true, saved: true, version: 3 });
+    expect(await patient).toEqual({ ok: true, saved: true, version: 3 });
   });
 
   it("cancels: tells the kernel, resolves at once and ignores the late reply", async () => {

@@ -30,6 +30,8 @@ interface Pending {
 export interface RequestOptions {
   /** Cancel the request when this aborts. */
   signal?: AbortSignal;
+  /** Give up after this long (default: the constructor's `timeoutMs`). */
+  timeoutMs?: number;
 }
 
 export class Requests {
@@ -42,7 +44,11 @@ export class Requests {
   ) {}
 
   /** Send a request of `kind`; resolves with its decoded reply, or a failure (never rejects). */
-  request<K extends RequestKind>(kind: K, params: Params<K>, { signal }: RequestOptions = {}): Promise<Reply<K>> {
+  request<K extends RequestKind>(
+    kind: K,
+    params: Params<K>,
+    { signal, timeoutMs = this.options.timeoutMs }: RequestOptions = {},
+  ): Promise<Reply<K>> {
     if (signal?.aborted) return Promise.resolve(failure("cancelled", true));
     const id = this.next++;
     let message: Message;
@@ -60,8 +66,8 @@ export class Requests {
     }
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
-        this.settle(id, failure(`no answer within ${Math.round(this.options.timeoutMs / 100) / 10} s`));
-      }, this.options.timeoutMs);
+        this.settle(id, failure(`no answer within ${Math.round(timeoutMs / 100) / 10} s`));
+      }, timeoutMs);
       const entry: Pending = { kind, resolve: resolve as (reply: Reply<RequestKind>) => void, timer };
       if (signal) {
         entry.signal = signal;

@@ -25,6 +25,8 @@ import { Tooltip } from "./tooltip";
 import "./widget.css";
 
 const REQUEST_TIMEOUT_MS = 20000;
+/** Saving labels can take the kernel long at millions of rows: never report "not saved" early. */
+const SAVE_TIMEOUT_MS = 300000;
 const HOVER_DELAY_MS = 120;
 const NOTICE_MS = 12000;
 
@@ -442,17 +444,18 @@ class ExplorerView {
     }
     this.labelBar.setSaved("saving");
     if (this.panel.showsSuggestions) this.panel.walk(1, true);
-    this.showSaved(await this.requests.request("label", { positions: Uint32Array.of(focus), label }));
+    const positions = Uint32Array.of(focus);
+    this.showSaved(await this.requests.request("label", { positions, label }, { timeoutMs: SAVE_TIMEOUT_MS }));
   }
 
   private async labelSelection(label: string | null): Promise<void> {
     this.labelBar.setSaved("saving");
-    this.showSaved(await this.requests.request("label_selection", { label }));
+    this.showSaved(await this.requests.request("label_selection", { label }, { timeoutMs: SAVE_TIMEOUT_MS }));
   }
 
   private async undoRedo(kind: "undo" | "redo"): Promise<void> {
     this.labelBar.setSaved("saving");
-    this.showSaved(await this.requests.request(kind, {}));
+    this.showSaved(await this.requests.request(kind, {}, { timeoutMs: SAVE_TIMEOUT_MS }));
   }
 
   private showSaved(reply: Reply<"label" | "label_selection" | "undo" | "redo">): void {

@@ -15,6 +15,7 @@ from PIL import Image
 from polygons import distance_to_boundary, inside_polygon
 
 import galwidget as gw
+from galwidget import protocol
 from galwidget.widget import Explorer
 
 pytestmark = pytest.mark.browser
@@ -567,6 +568,7 @@ def test_dense_lasso_travels_as_a_bitmask_or_runs(blobs, page):
     assert wire[0] in (1, 2)  # BITMASK or RUNS: smaller than 4 bytes per position
     assert len(wire) <= 8 + (N + 7) // 8
     assert int.from_bytes(wire[4:8], "little") == len(expected)
+    assert wire == protocol.encode_selection(sorted(expected), N)  # both sides encode alike
 
 
 def test_a_selection_over_the_message_limit_is_refused_and_shown(render, page):
