@@ -129,7 +129,10 @@ def test_decals_real_data_branch_downloads_through_a_mirror(
     with LocalServer(mirror) as server:
         monkeypatch.setenv("GALWIDGET_ZENODO_URL", server.url)
         monkeypatch.setenv("GALWIDGET_REAL_DATA", "1")
-        probe = 'print(w.reply({"type": "thumbnail", "index": 0})[0]["url"])'
+        probe = (
+            'print(w.reply({"type": "request", "kind": "thumbnail", "request": 1, "position": 0})'
+            '[0]["url"])'
+        )
         notebook = run("decals.ipynb", kernel_name, tmp_path / "cwd", [probe])
         fetched = {request.path for request in server.requests}
     assert fetched == {"/cnn_features_decals.parquet", "/gz_decals_volunteers_5.csv"}
