@@ -12,6 +12,9 @@ import queue
 import time
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
 import galwidget as gw
 
 CLASSES = ["ring", "spiral", "smooth"]
@@ -88,3 +91,32 @@ def run_team(location: str, fingerprint: str) -> None:
     ]  # both writes stay in the history
     assert alice.undo() == ["J000003"]  # the history is shared: Alice can undo Bob's last change
     assert alice.get("J000003") is None and alice.history()["user"].iat[-1] == "alice"
+
+
+def team_frame(n: int = 60) -> pd.DataFrame:
+    """The same small data set in every process (so the same fingerprint, the same log)."""
+    rng = np.random.default_rng(7)
+    frame = pd.DataFrame(rng.normal(size=(n, 6)).astype(np.float32))
+    frame.columns = [f"feat_{i}" for i in range(6)]
+    frame.insert(0, "id", [f"G{i:04d}" for i in range(n)])
+    frame["x"], frame["y"] = rng.normal(size=n), rng.normal(size=n)
+    return frame
+
+
+def explorer_teammate(location: str, commands: Any, events: Any) -> None:
+    """An Explorer in a spawned process: ``"label"`` labels G0003 ring; ``"look"`` waits until its
+    own DataFrame shows G0004 as spiral (brought by the Explorer's watcher) and says so."""
+    frame = team_frame()
+    w = gw.Explorer(frame, layout=("x", "y"), classes=CLASSES, labels_path=location, user="bob")
+    events.put(("ready", None))
+    while (command := commands.get(timeout=120)) is not None:
+        if command == "label":
+            w.set_labels({"G0003": "ring"})
+            events.put(("labelled", None))
+        else:
+            deadline = time.monotonic() + 60
+            while frame.loc[4, "label"] != "spiral" and time.monotonic() < deadline:
+                time.sleep(0.02)
+            events.put(("seen", frame.loc[4, "label"]))
+    w.close()
+    events.put(("closed", None))

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import time
 import uuid
 
 import numpy as np
 import pytest
 from pgserver import PostgresServer, find_binaries
 from sqlalchemy import text
-from teammate import CLASSES, IDS, run_team
+from teammate import CLASSES, IDS, explorer_teammate, run_team, team_frame, wait_for
 
 import galwidget as gw
 from galwidget.label_db import connect
@@ -205,3 +207,33 @@ def test_a_log_under_a_legacy_name_is_adopted(database):
 @pytest.mark.slow
 def test_two_processes_on_postgres_see_each_others_labels(postgres_url):
     run_team(postgres_url, new_log())
+
+
+@pytest.mark.slow
+def test_two_explorers_in_two_processes_on_postgres(postgres_url):
+    frame = team_frame()
+    w = gw.Explorer(
+        frame, layout=("x", "y"), classes=CLASSES, labels_path=postgres_url, user="alice"
+    )
+    context = multiprocessing.get_context("spawn")
+    commands, events = context.Queue(), context.Queue()
+    bob = context.Process(target=explorer_teammate, args=(postgres_url, commands, events))
+    bob.start()
+    try:
+        wait_for(events, "ready")
+        commands.put("label")
+        wait_for(events, "labelled")
+        deadline = time.monotonic() + 60
+        while frame.loc[3, "label"] != "ring" and time.monotonic() < deadline:
+            time.sleep(0.02)  # nothing here asks: the Explorer's watcher brings Bob's label
+        assert frame.loc[3, "label"] == "ring"
+        w.set_labels({"G0004": "spiral"})
+        commands.put("look")
+        assert wait_for(events, "seen") == "spiral"
+        commands.put(None)
+        wait_for(events, "closed")
+    finally:
+        bob.join(timeout=60)
+        w.close()
+    assert bob.exitcode == 0
+    assert w.labels["user"].to_dict() == {"G0003": "bob", "G0004": "alice"}
