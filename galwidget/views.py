@@ -4,8 +4,9 @@ scatter plot of two numeric columns with a lasso (or rectangle brush).
 Both directions are linked: a brush or lasso in a view selects galaxies in the Explorer
 (:meth:`Explorer.select`), and every change of the Explorer's public selection, wherever it comes
 from, is highlighted in each view. The scatter draws every galaxy with bqplot-gl's WebGL
-``ScatterGL`` mark (float32 coordinates), so a lasso is exact at any size: the browser reports the
-drawn points inside it and each drawn point is one galaxy. Only bin counts travel for histograms.
+``ScatterGL`` mark (float32 coordinates; no subsampling). A rectangle brush selects on the full
+columns in Python (exact); the lasso acts on an invisible SVG scatter of the same points, exact up
+to ``max_lasso_points`` (see :func:`scatter_plot`). Only bin counts travel for histograms.
 
 The column ``"score"`` (when the data has no such column) is the classifier's score
 (:attr:`Explorer.scores`): such a view exists before the first training, empty and titled
@@ -29,6 +30,7 @@ import bqplot as bq
 import numpy as np
 import pandas as pd
 from bqplot_gl import ScatterGL
+from sklearn.neighbors import KDTree
 
 from galwidget.data import DataError
 
@@ -41,6 +43,9 @@ BASE_COLOUR = "#4c78a8"
 HIGHLIGHT_COLOUR = "#f58518"
 SCORE = "score"
 NO_SCORES = "no scores yet: label galaxies of two classes"
+# The lasso's invisible SVG scatter: at most this many points, sampled with this seed above it.
+MAX_LASSO_POINTS = 50_000
+LASSO_SAMPLE_SEED = 0
 Values = str | Sequence[float] | np.ndarray | pd.Series
 
 
@@ -95,14 +100,23 @@ def scatter_plot(
     y: Values,
     *,
     selector: Literal["lasso", "brush"] = "lasso",
+    max_lasso_points: int = MAX_LASSO_POINTS,
     title: str | None = None,
 ) -> bq.Figure:
     """A WebGL scatter plot of two numeric columns linked to ``explorer``'s selection.
 
     Every galaxy with finite ``x`` and ``y`` is drawn (bqplot-gl ``ScatterGL``; millions of points
     draw). The galaxies inside a lasso (``selector="lasso"``) or rectangle (``"brush"``) are
-    selected in the Explorer, exactly; clearing the lasso or brush clears that selection. The
-    Explorer's selection is highlighted in the highlight colour.
+    selected in the Explorer; clearing the lasso or brush clears that selection. The Explorer's
+    selection is highlighted in the highlight colour.
+
+    A rectangle is applied to the full columns in Python: exact at any size. bqplot's lasso does
+    not work on WebGL marks (bqplot 0.13 / bqplot-gl 0.1: its point test is not vectorised, and
+    ``ScatterGL`` calls it with whole arrays), so the lasso acts on an invisible SVG scatter of
+    the same points on top: all of them up to ``max_lasso_points`` (exact), else a deterministic
+    random sample of that many, where each other galaxy joins the selection when its nearest
+    sampled point (in axis-normalised coordinates) is enclosed — exact away from the lasso's
+    edge, off by at most the spacing of the sampled points along it.
 
     Args:
         explorer: the :class:`~galwidget.Explorer` to link to.
@@ -112,39 +126,58 @@ def scatter_plot(
             title counts them.
         selector: ``"lasso"`` (free-hand, bqplot ``LassoSelector``) or ``"brush"`` (rectangle,
             bqplot ``BrushSelector``).
+        max_lasso_points: most points of the lasso's invisible SVG scatter.
         title: figure title (default: the column names and missing values).
     """
     x_column = _Column(explorer, x, "x")
     y_column = _Column(explorer, y, "y")
     if selector not in ("lasso", "brush"):
         raise DataError(f"selector must be 'lasso' or 'brush', got {selector!r}")
+    if isinstance(max_lasso_points, bool) or not isinstance(max_lasso_points, int | np.integer):
+        raise DataError(f"max_lasso_points must be a positive integer, got {max_lasso_points!r}")
+    if max_lasso_points < 1:
+        raise DataError(f"max_lasso_points must be a positive integer, got {max_lasso_points!r}")
     x_scale, y_scale = bq.LinearScale(), bq.LinearScale()
+    scales = {"x": x_scale, "y": y_scale}
+    empty = np.empty(0, np.float32)
     scatter = ScatterGL(
-        x=np.empty(0, np.float32),
-        y=np.empty(0, np.float32),
-        scales={"x": x_scale, "y": y_scale},
+        x=empty,
+        y=empty,
+        scales=scales,
         colors=[BASE_COLOUR],
         stroke=None,
         selected_style={"fill": HIGHLIGHT_COLOUR, "stroke": HIGHLIGHT_COLOUR, "opacity": 1.0},
         unselected_style={"opacity": 0.25},
     )
+    marks: list[bq.Mark] = [scatter]
     if selector == "lasso":
+        invisible = {"opacity": 0.0}
+        proxy = bq.Scatter(
+            x=empty,
+            y=empty,
+            scales=scales,
+            default_opacities=[0.0],
+            stroke=None,
+            selected_style=invisible,
+            unselected_style=invisible,
+        )
+        marks.append(proxy)
         interaction = bq.interacts.LassoSelector(
-            x_scale=x_scale, y_scale=y_scale, marks=[scatter], color=HIGHLIGHT_COLOUR
+            x_scale=x_scale, y_scale=y_scale, marks=[proxy], color=HIGHLIGHT_COLOUR
         )
     else:
         interaction = bq.interacts.BrushSelector(
             x_scale=x_scale, y_scale=y_scale, marks=[], color=HIGHLIGHT_COLOUR
         )
     figure = bq.Figure(
-        marks=[scatter],
+        marks=marks,
         axes=[
             bq.Axis(scale=x_scale, label=x_column.label),
             bq.Axis(scale=y_scale, side="left", label=y_column.label),
         ],
         interaction=interaction,
     )
-    _ScatterLink(explorer, x_column, y_column, figure, title)
+    _ScatterLink(explorer, x_column, y_column, figure, title, int(max_lasso_points))
     return figure
 
 
@@ -294,23 +327,28 @@ class _ScatterLink:
         y: _Column,
         figure: bq.Figure,
         title: str | None,
+        max_lasso_points: int,
     ) -> None:
-        self.explorer = explorer
         self.x_column, self.y_column = x, y
         self.figure = figure
         self.scatter = figure.marks[0]
+        self.proxy = figure.marks[1] if len(figure.marks) > 1 else None
         self.interaction = figure.interaction
         self.title = title
+        self.max_lasso_points = max_lasso_points
         n = len(explorer.representations)
         self.x = self.y = np.full(n, np.nan)
+        self.valid = np.zeros(n, dtype=bool)
         self.drawn = np.empty(0, np.int64)  # position of each drawn point
         self.drawn_index = np.full(n, -1, dtype=np.int64)  # drawn point of each position, or -1
-        self._showing = False
+        self.sampled = np.empty(0, np.int64)  # position of each point of the lasso's proxy
+        self._nearest: np.ndarray | None = None
+        self._drawing = False
         self.applied: tuple[float, ...] | None = None
         self.selection = _ViewSelection(explorer, self.show)
         self.redraw()
-        if isinstance(self.interaction, bq.interacts.LassoSelector):
-            self.scatter.observe(self.lasso_changed, names="selected")
+        if self.proxy is not None:
+            self.proxy.observe(self.lasso_changed, names="selected")
         else:
             self.interaction.observe(
                 self.brush_changed, names=["selected_x", "selected_y", "brushing"]
@@ -325,19 +363,28 @@ class _ScatterLink:
             raise DataError(
                 f"no galaxy has finite {self.x_column.label!r} and {self.y_column.label!r}"
             )
-        self.x, self.y, self.applied = x, y, None
+        self.x, self.y, self.valid, self.applied = x, y, valid, None
         self.drawn = np.flatnonzero(valid)
         self.drawn_index[:] = -1
         self.drawn_index[self.drawn] = np.arange(len(self.drawn))
-        self._showing = True
+        self.sampled, self._nearest = self.drawn, None
+        if len(self.drawn) > self.max_lasso_points:
+            rng = np.random.default_rng(LASSO_SAMPLE_SEED)
+            self.sampled = np.sort(rng.choice(self.drawn, self.max_lasso_points, replace=False))
+        self._drawing = True
         try:
             with self.scatter.hold_sync():
                 self.scatter.selected = None
                 self.scatter.x = x[self.drawn].astype(np.float32)
                 self.scatter.y = y[self.drawn].astype(np.float32)
                 self.scatter.default_size = _marker_size(len(self.drawn))
+            if self.proxy is not None:
+                with self.proxy.hold_sync():
+                    self.proxy.selected = None
+                    self.proxy.x = x[self.sampled].astype(np.float32)
+                    self.proxy.y = y[self.sampled].astype(np.float32)
         finally:
-            self._showing = False
+            self._drawing = False
         label = f"{self.y_column.label} vs {self.x_column.label}"
         if valid.any():
             title = _title(label, int((~valid).sum()))
@@ -347,16 +394,15 @@ class _ScatterLink:
         self.selection.show()
 
     def lasso_changed(self, change: dict[str, Any]) -> None:
-        if self._showing:
+        if self._drawing:
             return
-        drawn = change["new"]
-        if drawn is None or len(drawn) == 0:
+        enclosed = change["new"]
+        if enclosed is None or len(enclosed) == 0:
             self.selection.clear()
-            self.selection.show()  # the front end dropped the highlight
             return
-        mask = np.zeros(len(self.x), dtype=bool)
-        mask[self.drawn[np.asarray(drawn, dtype=np.int64)]] = True
-        self.selection.select(mask)
+        inside = np.zeros(len(self.sampled), dtype=bool)
+        inside[np.asarray(enclosed, dtype=np.int64)] = True
+        self.selection.select(self.valid & inside[self.nearest_sampled()])
 
     def brush_changed(self, _: dict[str, Any]) -> None:
         brush = self.interaction
@@ -374,14 +420,27 @@ class _ScatterLink:
         inside_x = (self.x >= x_low) & (self.x <= x_high)
         self.selection.select(inside_x & (self.y >= y_low) & (self.y <= y_high))
 
+    def nearest_sampled(self) -> np.ndarray:
+        """Index into the lasso's proxy of the nearest sampled point of every galaxy (itself
+        when sampled; 0 for galaxies without coordinates, which ``valid`` leaves out)."""
+        if self._nearest is None:
+            nearest = np.zeros(len(self.x), dtype=np.int64)
+            nearest[self.sampled] = np.arange(len(self.sampled))
+            others = np.setdiff1d(self.drawn, self.sampled, assume_unique=True)
+            if len(others):
+                sampled = np.column_stack([self.x[self.sampled], self.y[self.sampled]])
+                low, high = sampled.min(axis=0), sampled.max(axis=0)
+                span = np.where(high > low, high - low, 1.0)
+                tree = KDTree((sampled - low) / span)
+                points = np.column_stack([self.x[others], self.y[others]])
+                nearest[others] = tree.query((points - low) / span, k=1)[1][:, 0]
+            self._nearest = nearest
+        return self._nearest
+
     def show(self, positions: np.ndarray) -> None:
         drawn = self.drawn_index[positions]
         drawn = drawn[drawn >= 0]  # sorted, as positions are
-        self._showing = True
-        try:
-            self.scatter.selected = drawn if len(positions) else None
-        finally:
-            self._showing = False
+        self.scatter.selected = drawn if len(positions) else None
 
 
 # ----------------------------------------------------------------------------------------------

@@ -48,11 +48,12 @@ def brush_range(figure: Any, low: float, high: float) -> None:
 
 
 def lasso(figure: Any, polygon: np.ndarray) -> np.ndarray:
-    """Draw ``polygon`` with the lasso: the browser marks the drawn points inside it."""
-    scatter = figure.marks[0]
-    drawn = np.flatnonzero(inside_polygon(np.column_stack([scatter.x, scatter.y]), polygon))
-    from_browser(scatter, selected=drawn)
-    return drawn
+    """Draw ``polygon`` with the lasso: the browser marks the points of the lasso's (invisible
+    SVG) scatter inside it."""
+    proxy = figure.marks[1]
+    enclosed = np.flatnonzero(inside_polygon(np.column_stack([proxy.x, proxy.y]), polygon))
+    from_browser(proxy, selected=enclosed)
+    return enclosed
 
 
 # -- histogram -------------------------------------------------------------------------------------
@@ -206,11 +207,11 @@ def test_clearing_the_lasso_clears_its_selection_and_keeps_others(
 ) -> None:
     figure = views.scatter_plot(explorer, "ra", "dec")
     lasso(figure, LASSO)
-    from_browser(figure.marks[0], selected=None)  # the lasso is deleted
+    from_browser(figure.marks[1], selected=None)  # the lasso is deleted
     assert len(explorer.selected_ids) == 0
     lasso(figure, LASSO)
     explorer.select(reps.ids[:5])
-    from_browser(figure.marks[0], selected=np.array([], dtype=np.int64))
+    from_browser(figure.marks[1], selected=np.array([], dtype=np.int64))
     assert explorer.selected_ids.equals(reps.ids[:5])
     np.testing.assert_array_equal(figure.marks[0].selected, np.arange(5))
 
@@ -231,22 +232,40 @@ def test_scatter_brush_selects_the_rectangle(
     assert len(explorer.selected_ids) == 0
 
 
-def test_large_scatter_draws_and_lassoes_every_galaxy() -> None:
+def test_large_scatter_draws_every_galaxy_and_lassoes_through_a_sample() -> None:
     reps = gw.datasets.synthetic(n=60_000, seed=0, dim=8)
     explorer = gw.Explorer(reps, layout=("ra", "dec"))
     try:
         ra = reps.meta["ra"].to_numpy(copy=True)
-        ra[::7] = np.nan  # not drawn, never selected
+        ra[::5] = np.nan  # not drawn, never selected
+        dec = reps.meta["dec"].to_numpy()
+        valid = np.isfinite(ra)
         figure = views.scatter_plot(explorer, ra, "dec")
-        n_drawn = len(reps) - len(ra[::7])
-        assert len(figure.marks[0].x) == n_drawn
-        assert f"({len(ra[::7]):,} without a value left out)" in figure.title
-        drawn = lasso(figure, LASSO)
-        xy = np.column_stack([ra, reps.meta["dec"].to_numpy()]).astype(np.float32)
-        truly_inside = inside_polygon(xy, LASSO)  # NaN rows are outside
-        assert truly_inside.sum() == len(drawn) > 5_000
+        scatter, proxy = figure.marks
+        np.testing.assert_array_equal(scatter.x, ra[valid].astype(np.float32))
+        assert len(proxy.x) == valid.sum(), "up to 50,000 points the lasso is exact"
+        assert f"({(~valid).sum():,} without a value left out)" in figure.title
+
+        small = views.scatter_plot(explorer, ra, "dec", max_lasso_points=5_000)
+        assert len(small.marks[0].x) == valid.sum() and len(small.marks[1].x) == 5_000
+        again = views.scatter_plot(explorer, ra, "dec", max_lasso_points=5_000)
+        np.testing.assert_array_equal(again.marks[1].x, small.marks[1].x)
+        enclosed = lasso(small, LASSO)
+        truly_inside = inside_polygon(np.column_stack([ra, dec]), LASSO)  # NaN rows: outside
+        selected = np.zeros(len(reps), dtype=bool)
+        selected[explorer.selection] = True
+        assert selected.sum() > 5 * len(enclosed), "unsampled galaxies inside the lasso join"
+        assert not (selected & ~valid).any()
+        # They follow their nearest sampled point: only the lasso's edge is approximate.
+        recall = (selected & truly_inside).sum() / truly_inside.sum()
+        precision = (selected & truly_inside).sum() / selected.sum()
+        assert recall > 0.95 and precision > 0.95, (recall, precision)
+        drawn_selected = np.flatnonzero(selected[valid])
+        np.testing.assert_array_equal(small.marks[0].selected, drawn_selected)
+
+        explorer.select(None)
+        lasso(figure, LASSO)
         assert explorer.selected_ids.equals(reps.ids[truly_inside]), "exact on all 60,000"
-        np.testing.assert_array_equal(figure.marks[0].selected, drawn)
     finally:
         explorer.close()
 
@@ -325,3 +344,5 @@ def test_bad_arrays_and_options_are_refused(explorer: gw.Explorer) -> None:
         views.histogram(explorer, "ra", bins=0)
     with pytest.raises(gw.DataError, match="selector must be 'lasso' or 'brush'"):
         views.scatter_plot(explorer, "ra", "dec", selector="circle")  # type: ignore[arg-type]
+    with pytest.raises(gw.DataError, match="max_lasso_points must be a positive integer"):
+        views.scatter_plot(explorer, "ra", "dec", max_lasso_points=0)
