@@ -51,7 +51,7 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from galwidget.data import DataError
-from galwidget.labels import FORMAT, LabelStorageError, Located
+from galwidget.label_records import FORMAT, LabelStorageError, Located
 
 __all__ = ["SQLLog", "connect"]
 
@@ -124,7 +124,7 @@ def _lock_key(name: str) -> int:
 
 
 class SQLLog:
-    """A label log in a database table (the :class:`galwidget.labels.Backend` of URLs).
+    """A label log in a database table (the :class:`galwidget.label_records.Backend` of URLs).
 
     Args:
         url: the database URL.

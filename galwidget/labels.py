@@ -1,33 +1,23 @@
 """The label store: the canonical, crash-safe labels of one data set, shared by a team.
 
-A :class:`LabelStore` replays an append-only sequence of label *records*; every change appends
-records and is acknowledged (returns, calls ``on_change``) only once they are durable. Two
-backends keep the records:
+A :class:`LabelStore` replays an append-only sequence of label records
+(:mod:`galwidget.label_records`); every change appends records and is acknowledged (returns,
+calls ``on_change``) only once they are durable. Two backends keep the records:
 
-- a JSON-lines **log file** (the default, ``<labels dir>/<fingerprint>.jsonl``), written with one
-  ``os.write`` under an exclusive ``fcntl.flock`` and ``os.fsync``'d before a call returns, so
-  several stores (threads, processes, people on one file system) append without interleaving;
-- a **SQL database** (``path="postgresql://…"`` or ``"sqlite:///…"``, see
-  :mod:`galwidget.label_db`): the same records as rows, acknowledged once committed.
+- a JSON-lines **log file** (the default, ``<labels dir>/<fingerprint>.jsonl``;
+  :mod:`galwidget.label_log`), appended under an exclusive ``flock`` and ``fsync``'d, so several
+  stores (threads, processes, people on one file system) append without interleaving;
+- a **SQL database** (``path="postgresql://…"`` or ``"sqlite:///…"``; :mod:`galwidget.label_db`):
+  the same records as rows, acknowledged once committed.
 
-Log format (version 1)::
+All records of one call share an operation id: one undo step. Undo and redo are records too, so
+the undo history survives restarts; it is the history of the log, whichever store wrote it. The
+last write wins and every write stays in :meth:`LabelStore.history`.
 
-    {"format": "galwidget-labels", "version": 1, "fingerprint": "…", "id_column": "iauname", …}
-    {"op": "<operation id>", "id": "J…", "label": "ring", "prev": null, "time": "<UTC ISO>",
-     "source": "key", "user": "alice"}
-    {"op": "…", "id": "J…", "label": null, "prev": "ring", …, "source": "undo", "undoes": "<op>"}
-
-``label`` ``null`` means the label was removed; ``prev`` is the label before the change, which is
-what makes undo possible after a restart. ``user`` (absent in older logs) is who made the change.
-All records of one call share an operation id. Undo and redo are records too, so the undo history
-survives restarts; it is the history of the log, whichever store wrote it. The last write wins and
-every write stays in :meth:`LabelStore.history`.
-
-Invariants: memory only ever holds what the backend holds (a failed write raises
-:class:`LabelStorageError` and changes nothing); a file that is not a galwidget log is never
-modified (:class:`~galwidget.DataError`); a torn last line (a crash mid-write) is moved to
-``<log>.corrupt-<time>``; a log truncated or replaced behind the store's back is re-read with a
-warning; a malformed record is a :class:`~galwidget.DataError` naming the file and line.
+Invariants: memory only ever holds what the backend holds (records are read back after they are
+written; a failed write raises :class:`LabelStorageError` and changes nothing); every record read
+is checked before any is applied (a bad one is a :class:`~galwidget.DataError` naming the file and
+line, or the table row); a file that is not a galwidget log is never modified.
 
 Team labelling (the API an Explorer uses):
 
@@ -56,26 +46,33 @@ Team labelling (the API an Explorer uses):
 from __future__ import annotations
 
 import errno
-import fcntl
 import getpass
-import json
 import math
-import operator
 import os
 import threading
 import uuid
 import warnings
-from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from galwidget.data import DataError, Representations, _preview, check_file_kind
-from galwidget.errors import GalwidgetError
+from galwidget.label_log import LogFile, is_label_log
+from galwidget.label_records import (
+    FORMAT,
+    SOURCES,
+    VERSION,
+    Backend,
+    Entry,
+    Label,
+    LabelStorageError,
+    Located,
+    check_record,
+)
 
 __all__ = [
     "Classes",
@@ -86,68 +83,16 @@ __all__ = [
     "find_log",
 ]
 
-FORMAT = "galwidget-labels"
-VERSION = 1
-SOURCES = ("key", "bulk", "python", "import", "undo", "redo")
 MAX_KEYS = 9
 # Label codes are uint8: 0 is "unlabelled" and 255 "not a class", so 254 classes at most.
 MAX_CLASSES = 254
 URL_SCHEMES = ("sqlite", "postgresql", "postgres")
 
-Label = str | int | float | bool
 # Allowed labels: class names (keys "1".."9" in order), a dict name → key, or None for any label.
 Classes = Sequence[Hashable] | Mapping[Hashable, str] | None
 ChangeCallback = Callable[[list[str]], Any]
 # The changes of one operation, and for undo/redo the operation it undoes or redoes.
 Plan = tuple[list[tuple[str, "Label | None"]], tuple[str, str] | None]
-# A record as read from a backend, with its number there (Backend.where(n) says where that is).
-Located = tuple[int, Any]
-
-
-class LabelStorageError(GalwidgetError, OSError):
-    """The label storage failed: a read-only log, a full disk, a size limit, an unreachable
-    database. A failed change was not saved, and the store still shows what is saved."""
-
-
-class _Entry(NamedTuple):
-    op: str
-    id: str
-    label: Label | None
-    prev: Label | None
-    time: str
-    source: str
-    user: str | None
-    undoes: str | None
-    redoes: str | None
-
-
-class Backend(Protocol):
-    """Where a store's records live (:class:`_LogFile`, :class:`galwidget.label_db.SQLLog`)."""
-
-    location: str  # for messages: the path, or the URL without password
-    read_only: bool
-    header: dict[str, Any] | None  # format, version, fingerprint, id_column, created
-
-    def locked(self, write: bool) -> Any:
-        """Context manager: exclusive access to read and (``write``) append; commits on exit."""
-
-    def read(self) -> tuple[bool, list[Located]]:
-        """(whether to replay from scratch, the records after the accepted position)."""
-
-    def where(self, number: int) -> str:
-        """Where record ``number`` is, for messages ("line 7 of the label log …")."""
-
-    def accept(self) -> None:
-        """Move the position past what the last :meth:`read` returned."""
-
-    def append(self, records: list[dict[str, Any]]) -> None:
-        """Append records (inside ``locked(write=True)``); :class:`LabelStorageError` if not."""
-
-    def changed(self) -> bool:
-        """Cheaply: whether there may be records after the accepted position."""
-
-    def close(self) -> None:
-        """Release connections."""
 
 
 def _now() -> str:
@@ -313,7 +258,7 @@ class LabelStore:
             )
         else:
             self.path = Path(path)
-            self._backend = _LogFile(self.path, header=new_header, read_only=read_only)
+            self._backend = LogFile(self.path, header=new_header, read_only=read_only)
         with self._thread_lock, self._backend.locked(write=False):
             self._sync()
 
@@ -395,7 +340,7 @@ class LabelStore:
         columns = ["label", "prev", "source", "user", "op"]
         return self._table(entries, columns)[["time", self.id_column, *columns]]
 
-    def _table(self, entries: list[_Entry], columns: list[str]) -> pd.DataFrame:
+    def _table(self, entries: list[Entry], columns: list[str]) -> pd.DataFrame:
         times = pd.to_datetime([e.time for e in entries], utc=True, format="ISO8601")
         frame = pd.DataFrame(
             {
@@ -640,7 +585,7 @@ class LabelStore:
             return list(source.index), list(source)
         if not isinstance(source, pd.DataFrame):
             path = Path(source)
-            if path.suffix.lower() == ".jsonl" and _is_file(path) and _is_label_log(path):
+            if path.suffix.lower() == ".jsonl" and _is_file(path) and is_label_log(path):
                 labels = LabelStore(path, check_fingerprint=False, read_only=True).labels
                 return list(labels.index), list(labels["label"])
             source = _read_file(path)
@@ -664,11 +609,11 @@ class LabelStore:
     # ------------------------------------------------------------------------------------------
 
     def _reset(self) -> None:
-        self._current: dict[str, _Entry] = {}
+        self._current: dict[str, Entry] = {}
         self._ops: dict[str, list[tuple[str, Label | None, Label | None]]] = {}
         self._undo: list[str] = []
         self._redo: list[str] = []
-        self._history: list[_Entry] = []
+        self._history: list[Entry] = []
         self._frame: pd.DataFrame | None = None
 
     def _undo_plan(self) -> Plan:
@@ -736,7 +681,7 @@ class LabelStore:
             self.header = {}
         if not self.header and self._backend.header is not None:
             self._check_header(self._backend.header)
-        entries = [_entry(self._backend, number, record) for number, record in located]
+        entries = [check_record(self._backend, number, record) for number, record in located]
         self._check_entries(located, entries)
         self._backend.accept()
         changed = dict.fromkeys(previous) if reset else {}
@@ -768,7 +713,7 @@ class LabelStore:
         self.header = dict(header)
         self.fingerprint = self.fingerprint or theirs
 
-    def _check_entries(self, located: list[Located], entries: list[_Entry]) -> None:
+    def _check_entries(self, located: list[Located], entries: list[Entry]) -> None:
         if self._ids is not None and entries:
             known = self._ids.get_indexer(pd.Index([e.id for e in entries])) >= 0
             if not known.all():
@@ -786,7 +731,7 @@ class LabelStore:
                 raise DataError(f"{where}: it undoes or redoes an unknown operation {target!r}")
             ops.add(entry.op)
 
-    def _apply(self, entry: _Entry) -> None:
+    def _apply(self, entry: Entry) -> None:
         if entry.op not in self._ops:  # the first record of a new operation
             if entry.undoes is not None:
                 _move(entry.undoes, self._undo, self._redo)
@@ -810,72 +755,6 @@ class LabelStore:
                 callback(changed)
 
 
-_FIELDS = operator.itemgetter("op", "id", "label", "prev", "time", "source")
-_LABEL_TYPES = (str, int, float, bool, type(None))
-
-
-def _entry(backend: Backend, number: int, record: Any) -> _Entry:
-    """A record checked field by field; :class:`DataError` naming where it is otherwise."""
-    try:
-        op, id_, label, prev, time, source = _FIELDS(record)
-        user, undoes, redoes = record.get("user"), record.get("undoes"), record.get("redoes")
-        datetime.fromisoformat(time)
-        texts = [v for v in (op, id_, label, prev, user, undoes, redoes) if type(v) is str]
-        "".join(texts).encode("utf-8")
-    except (KeyError, TypeError, ValueError):
-        raise _bad_record(backend, number, record) from None
-    if not (
-        type(op) is str
-        and op
-        and type(id_) is str
-        and id_
-        and source in SOURCES
-        and type(label) in _LABEL_TYPES
-        and type(prev) in _LABEL_TYPES
-        and (user is None or (type(user) is str and user))
-        and (undoes is None or (type(undoes) is str and undoes))
-        and (redoes is None or (type(redoes) is str and redoes))
-        and not (type(label) is float and not math.isfinite(label))
-        and not (type(prev) is float and not math.isfinite(prev))
-    ):
-        raise _bad_record(backend, number, record)
-    return _Entry(op, id_, label, prev, time, source, user, undoes, redoes)
-
-
-def _bad_record(backend: Backend, number: int, record: Any) -> DataError:
-    return DataError(f"{backend.where(number)}: {_problem(record)} (record {record!r:.160})")
-
-
-def _problem(record: Any) -> str:
-    """What is wrong with a record :func:`_entry` refused."""
-    if not isinstance(record, dict):
-        return "not a label record"
-    missing = [k for k in ("op", "id", "label", "prev", "time", "source") if k not in record]
-    if missing:
-        return f"not a label record: no {', '.join(missing)}"
-    for field in ("op", "id", "time", "source", "user", "undoes", "redoes"):
-        value = record.get(field)
-        optional = field in ("user", "undoes", "redoes")
-        if not (isinstance(value, str) and value) and not (optional and value is None):
-            return f"{field} must be a non-empty string, got {value!r:.60}"
-    for field in ("label", "prev"):
-        value = record[field]
-        if value is not None and (
-            not isinstance(value, str | int | float)
-            or (isinstance(value, float) and not math.isfinite(value))
-        ):
-            return f"{field} must be a string, a finite number or null, got {value!r:.60}"
-    for field, value in record.items():
-        if isinstance(value, str):
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:
-                return f"{field} contains a lone surrogate"
-    if record["source"] not in SOURCES:
-        return f"source must be one of {', '.join(SOURCES)}"
-    return f"time {record['time']!r:.60} is not an ISO date"
-
-
 def _move(op: str, source: list[str], target: list[str]) -> None:
     if op in source:
         source.remove(op)
@@ -896,245 +775,6 @@ def _adopt(legacy: Path, path: Path) -> Path:
     except FileNotFoundError:
         pass
     return path
-
-
-# ----------------------------------------------------------------------------------------------
-# The JSON-lines log file
-# ----------------------------------------------------------------------------------------------
-
-# How every galwidget log starts (json.dumps of the header puts "format" first).
-HEADER_PREFIX = json.dumps({"format": FORMAT})[:-1].encode()
-# Bytes before the read position remembered to notice a log rewritten behind the store's back.
-TAIL = 4096
-NOT_WRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS)
-
-
-class _LogFile:
-    """The JSON-lines log: one fd per access, under ``flock``; position = bytes read so far."""
-
-    def __init__(self, path: Path, *, header: dict[str, Any], read_only: bool) -> None:
-        self.path = path
-        self.location = str(path)
-        self.read_only = read_only
-        self.header: dict[str, Any] | None = None
-        self._new_header = header
-        self._fd = -1
-        # The accepted position: bytes and lines read, the bytes before it, and the file's
-        # (device, inode, size, mtime) then.
-        self._offset = self._lines = 0
-        self._tail = b""
-        self._stamp: tuple[int, ...] = ()
-        self._pending: tuple[int, int, bytes, tuple[int, ...]] = (0, 0, b"", ())
-        self._warned_tail: tuple[int, int] | None = None
-        if path.exists() and not path.is_file():
-            raise DataError(
-                f"the label log {path} is not a regular file (a folder, FIFO or device)"
-            )
-        if not read_only:
-            self._create()
-
-    def _create(self) -> None:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644))
-        except OSError as error:
-            if error.errno not in NOT_WRITABLE or not self.path.is_file():
-                raise LabelStorageError(
-                    error.errno, f"cannot create the label log {self.path}: {error.strerror}"
-                ) from None
-            self.read_only = True
-
-    @contextmanager
-    def locked(self, write: bool) -> Iterator[None]:
-        try:
-            fd = os.open(self.path, os.O_RDONLY if self.read_only else os.O_RDWR | os.O_APPEND)
-        except FileNotFoundError:
-            raise DataError(f"the label log {self.path} has disappeared") from None
-        except OSError as error:
-            raise LabelStorageError(
-                error.errno, f"cannot open the label log {self.path}: {error.strerror}"
-            ) from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            self._fd = fd
-            yield
-        finally:
-            self._fd = -1
-            os.close(fd)  # releases the flock
-
-    def changed(self) -> bool:
-        try:
-            stat = os.stat(self.path)
-        except FileNotFoundError:
-            return True  # the next read says so
-        return _stamp(stat) != self._stamp
-
-    def read(self) -> tuple[bool, list[Located]]:
-        fd = self._fd
-        stat = os.fstat(fd)
-        reset = self._lines > 0 and not self._unchanged(stat)
-        if reset:
-            warnings.warn(
-                f"the label log {self.path} was truncated or replaced by something other than "
-                f"galwidget; it is read again from the start (labels no longer in it are gone)",
-                stacklevel=5,
-            )
-            self._offset = self._lines = 0
-            self.header = None
-        size = stat.st_size
-        if size == 0:
-            if self.read_only:
-                self._pending = (0, 0, b"", _stamp(stat))
-                return reset, []
-            self._write_header(fd)
-            size = os.fstat(fd).st_size
-        data = os.pread(fd, size - self._offset, self._offset)
-        lines = data.split(b"\n")
-        partial = lines.pop()  # bytes after the last newline (b"" if the file ends with one)
-        located: list[Located] = []
-        position, number, torn = self._offset, self._lines, False
-        for i, raw in enumerate(lines):
-            try:
-                parsed = json.loads(raw) if raw.strip() else None
-            except ValueError:
-                if i == len(lines) - 1 and not partial and self._torn(number, raw):
-                    torn = True
-                    break
-                if number == 0:
-                    raise self._not_a_log(raw) from None
-                raise DataError(
-                    f"line {number + 1} of the label log {self.path} is corrupt ({raw[:80]!r}); "
-                    f"the labels before it are intact. Fix or delete that line to open the log."
-                ) from None
-            position += len(raw) + 1
-            number += 1
-            if number == 1:
-                if not isinstance(parsed, dict) or parsed.get("format") != FORMAT:
-                    raise self._not_a_log(raw)
-                self.header = parsed
-            elif parsed is not None:
-                located.append((number, parsed))
-        if partial and not torn:
-            if not self._torn(number, partial):
-                raise self._not_a_log(partial)
-            torn = True
-        if torn and not self.read_only:
-            self._repair(position, size)
-            again, located = self.read()
-            return reset or again, located
-        if torn and self._warned_tail != (position, size):
-            self._warned_tail = (position, size)
-            warnings.warn(
-                f"the last line of the read-only label log {self.path} is incomplete (probably "
-                f"a crash while writing); it is ignored",
-                stacklevel=5,
-            )
-        start = max(0, position - TAIL)
-        tail = os.pread(fd, position - start, start)
-        self._pending = (position, number, tail, _stamp(os.fstat(fd)))
-        return reset, located
-
-    def accept(self) -> None:
-        self._offset, self._lines, self._tail, self._stamp = self._pending
-
-    def where(self, number: int) -> str:
-        return f"line {number} of the label log {self.path}"
-
-    def _unchanged(self, stat: os.stat_result) -> bool:
-        """Whether the bytes read so far are still there (same file, not rewritten)."""
-        if (stat.st_dev, stat.st_ino) != self._stamp[:2] or stat.st_size < self._offset:
-            return False
-        start = self._offset - len(self._tail)
-        return os.pread(self._fd, len(self._tail), start) == self._tail
-
-    def _not_a_log(self, line: bytes) -> DataError:
-        return DataError(
-            f"{self.path} is not a galwidget label log (line 1: {line[:80]!r}); it was left "
-            f"untouched"
-        )
-
-    def _torn(self, lines_before: int, raw: bytes) -> bool:
-        """Whether ``raw``, an unparsable last line, is a record or header cut short by a crash
-        (rather than a sign that this is not a galwidget log at all)."""
-        if lines_before > 0:
-            return True
-        return raw.startswith(HEADER_PREFIX) or HEADER_PREFIX.startswith(raw)
-
-    def _repair(self, start: int, size: int) -> None:
-        """Move a torn last line (a crash mid-write) to ``<log>.corrupt-<time>`` and truncate."""
-        fd = self._fd
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-        backup = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
-        try:
-            with open(backup, "wb") as out:
-                out.write(os.pread(fd, size - start, start))
-                out.flush()
-                os.fsync(out.fileno())
-            os.ftruncate(fd, start)
-            os.fsync(fd)
-        except OSError as error:
-            raise LabelStorageError(
-                error.errno, f"cannot repair the torn end of the label log {self.path}: {error}"
-            ) from None
-        warnings.warn(
-            f"the last line of the label log {self.path} was incomplete, probably from a crash "
-            f"while writing; it was skipped and saved to {backup.name}. All earlier labels are "
-            f"intact.",
-            stacklevel=6,
-        )
-
-    def _write_header(self, fd: int) -> None:
-        header = (json.dumps(self._new_header) + "\n").encode()
-        try:
-            _write_all(fd, header)
-            os.fsync(fd)
-            directory = os.open(self.path.parent, os.O_RDONLY)
-            try:
-                os.fsync(directory)
-            finally:
-                os.close(directory)
-        except OSError as error:
-            _truncate_quietly(fd, 0)
-            raise LabelStorageError(
-                error.errno, f"cannot write the label log {self.path}: {error.strerror}"
-            ) from None
-
-    def append(self, records: list[dict[str, Any]]) -> None:
-        data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode()
-        fd = self._fd
-        start = os.fstat(fd).st_size
-        try:
-            _write_all(fd, data)
-            os.fsync(fd)
-        except OSError as error:
-            _truncate_quietly(fd, start)
-            raise LabelStorageError(
-                error.errno,
-                f"the label change was NOT saved: writing the label log {self.path} failed "
-                f"({error.strerror}); the labels are as they were",
-            ) from None
-
-    def close(self) -> None:
-        """Nothing to release: the log is opened per access."""
-
-
-def _stamp(stat: os.stat_result) -> tuple[int, ...]:
-    return (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
-
-
-def _truncate_quietly(fd: int, size: int) -> None:
-    """Cut off a failed write; if even that fails, the next read repairs the torn end."""
-    try:
-        os.ftruncate(fd, size)
-        os.fsync(fd)
-    except OSError:
-        pass
 
 
 def _is_file(path: Path) -> bool:
@@ -1164,11 +804,6 @@ def _read_file(path: Path) -> pd.DataFrame:
         raise
     except (OSError, ValueError) as error:  # pyarrow's and pandas' parse errors included
         raise DataError(f"cannot import {path}: {type(error).__name__}: {error}") from None
-
-
-def _is_label_log(path: Path) -> bool:
-    with open(path, "rb") as file:
-        return file.read(len(HEADER_PREFIX)) == HEADER_PREFIX
 
 
 def _read_jsonl(path: Path) -> pd.DataFrame:
