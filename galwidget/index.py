@@ -36,9 +36,9 @@ from galwidget.data import PROGRESS_THRESHOLD, DataError, Representations, _prev
 __all__ = ["PCA", "Moments", "NeighbourIndex", "fit_pca", "load_or_fit_pca"]
 
 Metric = Literal["euclidean", "cosine", "manhattan"]
-Backend = Literal["auto", "exact", "faiss", "pynndescent"]
+Backend = Literal["auto", "exact", "faiss", "faiss-ivf", "pynndescent"]
 METRICS: tuple[str, ...] = ("euclidean", "cosine", "manhattan")
-BACKENDS: tuple[str, ...] = ("auto", "exact", "faiss", "pynndescent")
+BACKENDS: tuple[str, ...] = ("auto", "exact", "faiss", "faiss-ivf", "pynndescent")
 
 # backend="auto" uses the faiss HNSW graph from this many rows on, for search spaces of at most
 # ANN_MAX_DIM dimensions (bench/bench_index.py: exact search on 340k PCA-40 rows takes ~6 ms per
@@ -49,6 +49,10 @@ ANN_MAX_DIM = 128
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 96
+# IVF-Flat (backend "faiss-ivf"): lists per √n, k-means training rows per list, lists scanned.
+IVF_LISTS_PER_SQRT_N = 4
+IVF_TRAIN_PER_LIST = 40
+IVF_NPROBE = 32
 PYNNDESCENT_NEIGHBOURS = 30
 PYNNDESCENT_EPSILON = 0.2
 # Extra candidates fetched beyond k (plus excluded rows) before exact refinement.
@@ -551,6 +555,57 @@ class _FaissGraph:
         return self.index.search(queries, count, params=parameters)[1].astype(np.int64)
 
 
+class _FaissIVF:
+    """faiss ``IndexIVFFlat``: :data:`IVF_LISTS_PER_SQRT_N` · √n k-means lists, each query scans
+    the :data:`IVF_NPROBE` nearest lists (L2; L1 for manhattan). Builds in seconds where an HNSW
+    graph of millions of rows takes many minutes (bench/bench_scale.py)."""
+
+    name = "faiss-ivf"
+
+    def __init__(self, index: Any) -> None:
+        self.index = index
+
+    @classmethod
+    def build(cls, points: np.ndarray, metric: str, progress: bool) -> _FaissIVF:
+        import faiss
+
+        n, dim = points.shape
+        kind = faiss.METRIC_L1 if metric == "manhattan" else faiss.METRIC_L2
+        lists = max(1, min(n // 39, int(IVF_LISTS_PER_SQRT_N * np.sqrt(n))))
+        quantizer = faiss.IndexFlat(dim, kind)
+        index = faiss.IndexIVFFlat(quantizer, dim, lists, kind)
+        sample = np.random.default_rng(0).choice(
+            n, min(n, IVF_TRAIN_PER_LIST * lists), replace=False
+        )
+        index.train(points[np.sort(sample)])
+        step = max(100_000, n // 50)
+        with tqdm(total=n, desc="IVF lists", unit="rows", disable=not progress) as bar:
+            for start in range(0, n, step):
+                index.add(points[start : start + step])
+                bar.update(min(step, n - start))
+        return cls(index)
+
+    @classmethod
+    def from_bytes(cls, blob: np.ndarray) -> _FaissIVF:
+        import faiss
+
+        return cls(faiss.deserialize_index(blob))
+
+    def to_bytes(self) -> np.ndarray:
+        import faiss
+
+        return faiss.serialize_index(self.index)
+
+    def size(self) -> int:
+        return int(self.index.ntotal)
+
+    def candidates(self, queries: np.ndarray, count: int) -> np.ndarray:
+        import faiss
+
+        parameters = faiss.SearchParametersIVF(nprobe=IVF_NPROBE)
+        return self.index.search(queries, count, params=parameters)[1].astype(np.int64)
+
+
 class _NNDescentGraph:
     """pynndescent ``NNDescent`` over the search points (euclidean; manhattan for manhattan)."""
 
@@ -588,8 +643,9 @@ class _NNDescentGraph:
         return indices.astype(np.int64)
 
 
-GRAPHS: dict[str, type[_FaissGraph] | type[_NNDescentGraph]] = {
+GRAPHS: dict[str, type[_FaissGraph] | type[_FaissIVF] | type[_NNDescentGraph]] = {
     "faiss": _FaissGraph,
+    "faiss-ivf": _FaissIVF,
     "pynndescent": _NNDescentGraph,
 }
 
@@ -611,8 +667,9 @@ def _resolve_backend(backend: str, n: int, dim: int) -> str:
                 stacklevel=3,
             )
         return "exact"
-    if backend != "exact" and not _importable(backend):
-        extra = "ann" if backend == "faiss" else "umap"
+    module = "faiss" if backend.startswith("faiss") else backend
+    if backend != "exact" and not _importable(module):
+        extra = "ann" if module == "faiss" else "umap"
         raise ImportError(
             f"backend={backend!r} needs the {backend} package: pip install galwidget[{extra}]"
         )
@@ -695,7 +752,7 @@ class NeighbourIndex:
             )
         self._space = _Space(self.embedding, metric)
         self.backend = _resolve_backend(backend, len(reps), self.embedding.shape[1])
-        self._graph: _FaissGraph | _NNDescentGraph | None = None
+        self._graph: _FaissGraph | _FaissIVF | _NNDescentGraph | None = None
         graph_cached = True
         if self.backend != "exact":
             self._graph, graph_cached = self._load_or_build_graph(show)
@@ -857,11 +914,15 @@ class NeighbourIndex:
             }
         )
 
-    def _load_or_build_graph(self, progress: bool) -> tuple[_FaissGraph | _NNDescentGraph, bool]:
+    def _load_or_build_graph(
+        self, progress: bool
+    ) -> tuple[_FaissGraph | _FaissIVF | _NNDescentGraph, bool]:
         graph_type = GRAPHS[self.backend]
         space = "raw" if self.pca is None else f"pca{self.n_components}"
         if self.backend == "faiss":
             settings = f"M{HNSW_M}-ef{HNSW_EF_CONSTRUCTION}"
+        elif self.backend == "faiss-ivf":
+            settings = f"ivf{IVF_LISTS_PER_SQRT_N}sqrt"
         else:
             settings = f"nn{PYNNDESCENT_NEIGHBOURS}"
         name = f"ann-{self.reps.fingerprint}-{space}-{self.metric}-{self.backend}-{settings}.npz"

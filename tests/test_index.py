@@ -244,11 +244,14 @@ def recall(approximate: np.ndarray, exact: np.ndarray) -> float:
 
 
 @pytest.mark.parametrize("metric", METRICS)
-def test_faiss_recall(tmp_path, metric: str) -> None:
+@pytest.mark.parametrize("backend", ["faiss", "faiss-ivf"])
+def test_faiss_recall(tmp_path, metric: str, backend: str) -> None:
     reps = make_reps(4000, 48, seed=3)
     exact = NeighbourIndex(reps, 10, metric=metric, backend="exact", cache_dir=tmp_path)
-    ann = NeighbourIndex(reps, 10, metric=metric, backend="faiss", cache_dir=tmp_path)
-    assert ann.backend == "faiss"
+    ann = NeighbourIndex(reps, 10, metric=metric, backend=backend, cache_dir=tmp_path)
+    assert ann.backend == backend
+    again = NeighbourIndex(reps, 10, metric=metric, backend=backend, cache_dir=tmp_path)
+    assert again.loaded_from_cache
     queries = np.arange(0, 4000, 4)
     found, distances = ann.query_positions(queries, 12)
     truth, _ = exact.query_positions(queries, 12)
