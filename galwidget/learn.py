@@ -11,7 +11,8 @@ Strategies (:data:`STRATEGIES`):
   at most ``gp_pool`` galaxies: the highest predicted interest (half), the farthest from any
   labelled galaxy (a quarter: where the GP is most uncertain) and a seeded random sample (the
   rest). Expected improvement, hence every suggestion, is taken over the pool; ``Fit.std`` is NaN
-  outside it.
+  outside it. A retrain costs O(n · labels · d) for the mean plus O(gp_pool · labels²), never
+  O(n · labels²); with n ≤ ``gp_pool`` everything is exact (float64).
 - ``"random"``: unlabelled galaxies at random (the baseline).
 
 Classifier strategies use any scikit-learn classifier with ``predict_proba`` (default a
