@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import warnings
 from pathlib import Path
 
@@ -64,6 +65,9 @@ def test_fits_and_votable_files_written_by_astropy(tmp_path, reps, suffix, kind)
     masked_table(ids).write(path, format=kind)
     check_converted(read_catalogue(path), ids, text_mask=kind != "votable")
     check_converted(read_catalogue(str(path)), ids, text_mask=kind != "votable")
+    packed = path.with_name(path.name + ".gz")
+    packed.write_bytes(gzip.compress(path.read_bytes()))
+    check_converted(read_catalogue(packed), ids, text_mask=kind != "votable")
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # 460 of 500 galaxies are not in the catalogue
