@@ -131,18 +131,16 @@ def test_crossmatch_keeps_the_nearest_source_within_the_radius(tmp_path, reps) -
     assert meta["separation_arcsec"].iloc[200:].isna().all()
     assert (matched.ids == reps.ids).all() and matched.features is reps.features
 
-    wide = reps.crossmatch(
-        pd.DataFrame({"ra": radec[:2, 0], "dec": radec[:2, 1]}), radius_arcsec=3600 * 360
-    )
-    assert wide.meta["separation_arcsec"].notna().all()  # every galaxy matched ...
+    # A radius wider than the sky: every galaxy matches one of two sources (many-to-one).
+    two = pd.DataFrame({"ra": radec[:2, 0], "dec": radec[:2, 1], "source": [0, 1]})
     with pytest.warns(
         UserWarning,
         match=r"2 catalogue sources are the nearest match of several "
         r"galaxies \(500 galaxies in all: many-to-one\)",
     ):
-        reps.crossmatch(
-            pd.DataFrame({"ra": radec[:2, 0], "dec": radec[:2, 1]}), radius_arcsec=3600 * 360
-        )
+        wide = reps.crossmatch(two, radius_arcsec=3600 * 360)
+    assert wide.meta["separation_arcsec"].notna().all()
+    assert wide.meta["source"].iloc[:2].tolist() == [0, 1]
 
 
 def test_crossmatch_errors(reps) -> None:
