@@ -1,6 +1,6 @@
 """galwidget: explore and label galaxies through their learned image representations."""
 
-from galwidget import datasets, images, learn
+from galwidget import catalogues, datasets, export, images, learn
 from galwidget.data import (
     DataError,
     Representations,
@@ -27,7 +27,9 @@ __all__ = [
     "NeighbourIndex",
     "Representations",
     "__version__",
+    "catalogues",
     "datasets",
+    "export",
     "format_iauname",
     "images",
     "layout",
