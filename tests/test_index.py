@@ -280,6 +280,8 @@ def test_auto_backend_uses_faiss_above_threshold(tmp_path, monkeypatch) -> None:
     idx = NeighbourIndex(reps, 8, cache_dir=tmp_path)
     assert idx.backend == "faiss" and not idx.loaded_from_cache
     assert NeighbourIndex(reps, None, cache_dir=tmp_path).backend == "faiss"
+    monkeypatch.setattr(index_module, "IVF_MIN_ROWS", 1200)
+    assert NeighbourIndex(reps, 8, cache_dir=tmp_path).backend == "faiss-ivf"
     monkeypatch.setattr(index_module, "ANN_MAX_DIM", 16)
     assert NeighbourIndex(reps, None, cache_dir=tmp_path).backend == "exact"
 
