@@ -7,7 +7,9 @@ widget goes first. The kernel builds the data outside the timed region: 30 Gauss
 it into [-1, 1] (``normalise_layout``). jupyter-scatter gets exactly those coordinates with fixed
 scales ``(-1, 1)``, so both widgets put every point at the same place relative to their canvas
 (regl-scatterplot maps y ∈ [-1, 1] onto the canvas height and x onto the same scale, centred):
-the same lasso in data coordinates, mapped onto each canvas, selects **the same points**. Both
+the same lasso in data coordinates, mapped onto each canvas, selects **the same points** (the
+340k data has no point within a few percent of that lasso's edges, so a canvas placed a pixel
+differently cannot change the set; checked: ``same_lasso_selection``). Both
 draw with regl-scatterplot, point size 1.5, opacity 0.5, height 560 px.
 
 - ``first_frame_s``: from executing the cell that builds and displays the widget until the
@@ -37,6 +39,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from galwidget.coordinates import LAYOUT_MARGIN
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 N = 340_000
@@ -48,7 +52,7 @@ PAINTED_CELLS = 100
 TIMEOUT_MS = 300_000
 
 
-def _setup(n: int) -> str:
+def _setup(n: int, gap: bool = False) -> str:
     """Kernel code that builds the data (not timed)."""
     return f"""
 import sys, time
@@ -56,7 +60,7 @@ import pandas as pd
 sys.path.insert(0, {str(REPO)!r})
 from bench.bench_widget import _frame
 from galwidget.coordinates import normalise_layout
-frame, layout = _frame({n})
+frame, layout = _frame({n}, gap={gap})
 ndc = normalise_layout(layout).reshape(-1, 2)  # where both widgets draw each point
 lasso_times = []
 """
@@ -134,11 +138,26 @@ RUN_DISPLAY_JS = """() => {
 }"""
 
 
-def _frame(n: int, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
-    """Galaxy-like table (ids, 4 features, ``value``) and its (n, 2) layout of 30 blobs."""
+def _frame(n: int, seed: int = 0, gap: bool = False) -> tuple[pd.DataFrame, np.ndarray]:
+    """Galaxy-like table (ids, 4 features, ``value``) and its (n, 2) layout of 30 blobs.
+
+    ``gap``: no point lies near the edges of :data:`SMALL_LASSO` (those in a band around it
+    move just outside it), so a canvas placed a pixel differently selects the same points.
+    """
     rng = np.random.default_rng(seed)
     centres = rng.uniform(-4, 4, size=(30, 2))
     layout = centres[rng.integers(0, 30, n)] + rng.normal(scale=0.7, size=(n, 2))
+    if gap:
+        # normalise_layout's affine map, inverted for the lasso's circle.
+        low, high = layout.min(axis=0), layout.max(axis=0)
+        scale = LAYOUT_MARGIN / (float((high - low).max()) / 2)
+        centre = np.array(SMALL_CENTRE) / scale + (low + high) / 2
+        inner = SMALL_RADIUS * np.cos(np.pi / SMALL_VERTICES) * 0.97 / scale
+        outer = SMALL_RADIUS * 1.03 / scale
+        offset = layout - centre
+        distance = np.hypot(*offset.T)
+        band = (distance > inner) & (distance < outer)
+        layout[band] = centre + offset[band] * (outer / distance[band])[:, None]
     frame = pd.DataFrame(
         rng.normal(size=(n, 4)).astype(np.float32), columns=[f"feat_{i}" for i in range(4)]
     )
@@ -187,7 +206,8 @@ def _circle(centre: tuple[float, float], radius: float, vertices: int) -> np.nda
 
 
 # The 340k comparison's lasso, in data space: 12 vertices, left of the centre.
-SMALL_LASSO = _circle((-0.15, 0.0), 0.34, 12)
+SMALL_CENTRE, SMALL_RADIUS, SMALL_VERTICES = (-0.15, 0.0), 0.34, 12
+SMALL_LASSO = _circle(SMALL_CENTRE, SMALL_RADIUS, SMALL_VERTICES)
 # A lasso over most of the cloud.
 LARGE_LASSO = _circle((0.0, 0.0), 0.8, 24)
 
@@ -205,8 +225,8 @@ def _open(browser: Any, server: Any, name: str, cells: list[str]) -> tuple[Any, 
     return page, notebook
 
 
-def _first_frame(page: Any, notebook: Any, n: int) -> float:
-    notebook.kernel.execute(_setup(n), timeout=TIMEOUT_MS / 1000)
+def _first_frame(page: Any, notebook: Any, n: int, gap: bool = False) -> float:
+    notebook.kernel.execute(_setup(n, gap), timeout=TIMEOUT_MS / 1000)
     page.evaluate(RUN_DISPLAY_JS)
     page.wait_for_function("window.__bench.painted !== null", timeout=TIMEOUT_MS, polling=100)
     return page.evaluate("window.__bench.painted - window.__bench.start") / 1000
@@ -221,7 +241,7 @@ def _check_errors(notebook: Any, widget: str) -> None:
 def _measure(browser: Any, server: Any, widget: str, run: int) -> dict[str, float]:
     page, notebook = _open(browser, server, f"bench_{widget}_{run}.ipynb", [DISPLAY[widget]])
     try:
-        first_frame = _first_frame(page, notebook, N)
+        first_frame = _first_frame(page, notebook, N, gap=True)
         notebook.kernel.execute(WATCH[widget])
         page.wait_for_timeout(1000)  # let the display settle before the lasso
         lasso = _lasso(page, notebook, CANVAS[widget], SMALL_LASSO)
