@@ -31,7 +31,7 @@ def test_saved_page_draws_hovers_and_zooms_offline(
 ) -> None:
     if not STANDALONE.is_file():
         pytest.skip(f"front-end bundle not built ({STANDALONE}); run `make js`")
-    reps = gw.datasets.synthetic(n=N, seed=3)
+    reps = gw.datasets.synthetic(n=N, seed=3, dim=16)
     explorer = gw.Explorer(reps, images=reps.images, color="morphology")
     try:
         explorer.select(reps.ids[:40])
