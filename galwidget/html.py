@@ -10,13 +10,14 @@ labelling, search) says so in the widget.
 Page layout: ``<style>`` the widget's CSS; ``<div id="galwidget">``; ``<script
 type="application/json" id="galwidget-page">`` the PageData (format in ``js/src/standalone.ts``:
 ``state`` JSON traits, ``binary`` base64 bytes traits, ``hover`` text per column and galaxy,
-``thumbnails`` one URL or ``data:`` URI per galaxy, ``labels`` base64 label codes); ``<script
+``thumbnails`` one URL or ``data:`` URI per galaxy, ``labels`` base64 label codes, ``replies`` the
+focused galaxy's neighbours as the kernel answered them); ``<script
 type="module">`` the front end. ``</`` inside the inlined JSON and script is escaped, so no
 embedded text can end a script element early.
 
 Thumbnails: kind ``"url"`` sources save every galaxy's URL (the browser loads them when online);
 kind ``"bytes"`` thumbnails (rendered in the kernel) are embedded as ``data:`` URIs — the focused
-galaxy's first, then the selected ones, then the others in row order — until
+galaxy's first, then its neighbours', the selected ones', the others' in row order — until
 ``max_thumbnail_bytes``; the others show none. Labels are saved read-only.
 """
 
@@ -145,7 +146,10 @@ def _page_data(explorer: Explorer, max_thumbnail_bytes: int) -> dict[str, Any]:
     label_meta = dict(state.get("_label_meta", {}))
     has_classes = bool(label_meta.get("classes"))
     state["_label_meta"] = {**label_meta, "read_only": True, "can_undo": False, "can_redo": False}
-    thumbnails = _thumbnails(explorer, state["_config"]["image_kind"], max_thumbnail_bytes)
+    replies = _focused_neighbours(explorer, int(state["_focus"]))
+    first = [int(state["_focus"])] + [p for reply in replies for p in reply["positions"]]
+    kind = state["_config"]["image_kind"]
+    thumbnails = _thumbnails(explorer, kind, [p for p in first if p >= 0], max_thumbnail_bytes)
     if thumbnails is None:
         state["_config"] = {**state["_config"], "image_kind": "none"}
     else:
@@ -157,6 +161,7 @@ def _page_data(explorer: Explorer, max_thumbnail_bytes: int) -> dict[str, Any]:
         "hover": _hover(explorer),
         "thumbnails": thumbnails,
         "labels": None if labels is None else base64.b64encode(labels).decode("ascii"),
+        "replies": [{k: v for k, v in reply.items() if k != "positions"} for reply in replies],
     }
 
 
@@ -179,16 +184,37 @@ def _hover(explorer: Explorer) -> dict[str, Any]:
     }
 
 
-def _thumbnails(explorer: Explorer, kind: str, max_bytes: int) -> list[str] | None:
-    """One URL or data: URI per galaxy ("" for none), or ``None`` without images."""
+def _focused_neighbours(explorer: Explorer, focus: int) -> list[dict[str, Any]]:
+    """The kernel's ``neighbours`` reply for the focused galaxy, to save with the page (none when
+    nothing is focused or it cannot be answered); ``positions`` lists the neighbours."""
+    if focus < 0:
+        return []
+    content, buffers = _answer(explorer, "neighbours", position=focus)
+    if not content.get("ok"):
+        return []
+    fields = {k: v for k, v in content.items() if k not in {"type", "kind", "request", "ok"}}
+    return [
+        {
+            "kind": "neighbours",
+            "position": focus,
+            "content": fields,
+            "buffers": [base64.b64encode(b).decode("ascii") for b in buffers],
+            "positions": np.frombuffer(buffers[0], "<u4").tolist(),
+        }
+    ]
+
+
+def _thumbnails(
+    explorer: Explorer, kind: str, first: list[int], max_bytes: int
+) -> list[str] | None:
+    """One URL or data: URI per galaxy ("" for none), or ``None`` without images; kernel-made
+    ones for ``first``, then the selected galaxies, then the others, until ``max_bytes``."""
     n = len(explorer.representations)
     if kind == "url":
         return [url or "" for url in explorer._images.urls(np.arange(n))]
     if kind != "bytes" or max_bytes <= 0:
         return None
-    focus = int(explorer.get_state(key="_focus")["_focus"])
-    order = [focus] if focus >= 0 else []
-    order += [int(p) for p in explorer.selection if p != focus]
+    order = list(dict.fromkeys([*first, *(int(p) for p in explorer.selection)]))
     chosen = set(order)
     order += [p for p in range(n) if p not in chosen]
     thumbnails = [""] * n

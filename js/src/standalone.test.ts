@@ -8,6 +8,14 @@ function page(): PageData {
     hover: { ids: ["a", "b"], columns: ["z", "type"], text: [["0.1", "0.2"], ["spiral", "ring"]] },
     thumbnails: ["data:image/png;base64,AAAA", ""],
     labels: btoa(String.fromCharCode(0, 2)),
+    replies: [
+      {
+        kind: "neighbours",
+        position: 1,
+        content: { position: 1, id: "b", ids: ["a"] },
+        buffers: [btoa(String.fromCharCode(0, 0, 0, 0)), btoa(String.fromCharCode(0, 0, 128, 63))],
+      },
+    ],
   };
 }
 
@@ -34,6 +42,9 @@ describe("StaticModel", () => {
     expect(labels).toEqual({ ok: true, version: 7 });
     expect(buffers).toEqual([Uint8Array.of(0, 2)]);
     expect(model.answer({ kind: "neighbours", position: 0 })[0]).toMatchObject({ ok: false });
+    const [neighbours, neighbourBuffers] = model.answer({ kind: "neighbours", position: 1 });
+    expect(neighbours).toEqual({ ok: true, position: 1, id: "b", ids: ["a"] });
+    expect(new Float32Array(neighbourBuffers[1].buffer)).toEqual(Float32Array.of(1));
     expect(model.answer({ kind: "hover", position: 2 })[0]).toMatchObject({ ok: false });
   });
 

@@ -6,10 +6,12 @@
 //   binary      every synced bytes trait, base64;
 //   hover       {ids, columns, text}: text[c][position] is column c's hover text of that galaxy;
 //   thumbnails  one URL (or data: URI) per position, "" where none was saved; null: no images;
-//   labels      the label codes (uint8 per position), base64; null when there are no classes.
+//   labels      the label codes (uint8 per position), base64; null when there are no classes;
+//   replies     kernel replies saved with the page (the focused galaxy's neighbours): kind,
+//               position, reply fields and base64 buffers.
 // StaticModel has the model interface the front end uses (get/set/on/off/send/save_changes);
-// its `send` answers hover, thumbnail and labels requests from that data on the next tick and
-// refuses the others: there is no kernel to find neighbours or to keep labels.
+// its `send` answers hover, thumbnail and labels requests and the saved replies from that data
+// on the next tick and refuses the others: there is no kernel to search or to keep labels.
 
 import type { AnyModel } from "@anywidget/types";
 import type { ModelState } from "./protocol";
@@ -21,6 +23,14 @@ export interface PageData {
   hover: { ids: string[]; columns: string[]; text: string[][] };
   thumbnails: string[] | null;
   labels: string | null;
+  replies: SavedReply[];
+}
+
+export interface SavedReply {
+  kind: string;
+  position: number;
+  content: Record<string, unknown>;
+  buffers: string[];
 }
 
 type Callback = (...args: never[]) => void;
@@ -42,6 +52,7 @@ export class StaticModel implements AnyModel<ModelState> {
   private readonly values = new Map<string, unknown>();
   private readonly listeners = new Map<string, Set<Callback>>();
   private readonly labels: Uint8Array<ArrayBuffer> | null;
+  private readonly replies = new Map<string, SavedReply>();
 
   constructor(private readonly data: PageData) {
     for (const [name, value] of Object.entries(data.state)) this.values.set(name, value);
@@ -49,6 +60,7 @@ export class StaticModel implements AnyModel<ModelState> {
       this.values.set(name, new DataView(base64Bytes(text).buffer));
     }
     this.labels = data.labels === null ? null : base64Bytes(data.labels);
+    for (const reply of data.replies) this.replies.set(`${reply.kind} ${reply.position}`, reply);
   }
 
   get<K extends keyof ModelState>(key: K): ModelState[K] {
@@ -88,6 +100,8 @@ export class StaticModel implements AnyModel<ModelState> {
   /** The reply fields and buffers to one request. */
   answer(request: Content): [Content, Uint8Array<ArrayBuffer>[]] {
     const position = request.position;
+    const saved = this.replies.get(`${String(request.kind)} ${String(position)}`);
+    if (saved) return [{ ...saved.content, ok: true }, saved.buffers.map(base64Bytes)];
     const known = typeof position === "number" && position >= 0 && position < this.data.hover.ids.length;
     if (request.kind === "hover" && known) {
       const { ids, columns, text } = this.data.hover;
