@@ -25,7 +25,7 @@ import pandas as pd
 
 from galwidget.errors import DataError
 
-__all__ = ["MAX_PAGE", "ORDERS", "Page", "SelectionPages"]
+__all__ = ["MAX_PAGE", "ORDERS", "Page", "SelectionPages", "numeric_columns"]
 
 ORDERS = ("centroid", "score", "column", "random")
 MAX_PAGE = 10_000
@@ -130,15 +130,20 @@ class SelectionPages:
 
     def _column(self, column: str | None) -> np.ndarray:
         if column is None or column not in self._meta.columns:
-            choices = [c for c in self._meta.columns if _is_numeric(self._meta[c])]
+            choices = numeric_columns(self._meta)
             raise DataError(
                 f"order 'column' needs a numeric meta column, got {column!r}; "
-                f"choose one of {', '.join(map(str, choices)) or '(none)'}"
+                f"choose one of {', '.join(choices) or '(none)'}"
             )
         values = self._meta[column]
         if not _is_numeric(values):
             raise DataError(f"column {column!r} is not numeric (dtype {values.dtype})")
         return values.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def numeric_columns(meta: pd.DataFrame) -> list[str]:
+    """Names of the numeric (not boolean) columns of ``meta``: those an order ``"column"`` takes."""
+    return [str(c) for c in meta.columns if _is_numeric(meta[c])]
 
 
 def _is_numeric(values: pd.Series) -> bool:

@@ -117,6 +117,7 @@ class Config(TypedDict):
     image_kind: Literal["none", "url", "bytes"]
     confirm_over: int
     max_message_bytes: int
+    numeric_columns: list[str]  # meta columns a gallery order (or a colour map) can use
 
 
 class ColorMeta(TypedDict, total=False):
@@ -425,7 +426,8 @@ REQUESTS: dict[str, RequestKind] = {
         reply=("url | mime",),
         reply_buffers=("image bytes when mime",),
     ),
-    "hover": RequestKind({"position": _INT}, reply=("id", "fields")),
+    # radec: [ra, dec] in degrees, or null when the galaxy has no sky position
+    "hover": RequestKind({"position": _INT}, reply=("id", "fields", "radec")),
     "label": RequestKind({"label": _LABEL}, buffers=1, reply=("saved", "version")),
     "label_selection": RequestKind({"label": _LABEL}, reply=("saved", "version", "count")),
     "undo": RequestKind(reply=("saved", "version")),

@@ -34,7 +34,7 @@ from galwidget.data import Representations, load_representations
 from galwidget.errors import DataError, ImageError
 from galwidget.export import export_labels
 from galwidget.filters import MODES, FilterMode, resolve_filter
-from galwidget.gallery import SelectionPages
+from galwidget.gallery import SelectionPages, numeric_columns
 from galwidget.labelling import CONFIRM_OVER, LabellingSession, LabelsSpec
 from galwidget.labels import Classes, LabelStore
 from galwidget.learn import STRATEGIES, Fit, ModelReport
@@ -248,6 +248,7 @@ class Explorer(anywidget.AnyWidget):
                 "image_kind": self._images.kind,
                 "confirm_over": CONFIRM_OVER,
                 "max_message_bytes": protocol.MAX_MESSAGE_BYTES,
+                "numeric_columns": numeric_columns(self._meta),
             },
             _points=points.tobytes(),
             _color=values,
@@ -607,7 +608,10 @@ class Explorer(anywidget.AnyWidget):
         position = self._position(request)
         row = self._meta.iloc[position]
         fields = [[column, _format_value(row[column])] for column in self._hover_columns]
-        return Reply({"id": str(self._reps.ids[position]), "fields": fields})
+        radec = self._reps.radec
+        sky = None if radec is None or not np.isfinite(radec[position]).all() else radec[position]
+        reply = {"id": str(self._reps.ids[position]), "fields": fields}
+        return Reply({**reply, "radec": None if sky is None else [float(v) for v in sky]})
 
     def _on_label(self, request: Request) -> Reply:
         positions = protocol.decode_positions(request.buffers[0], len(self._reps))

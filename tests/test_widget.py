@@ -131,6 +131,7 @@ def test_traits_are_binary_buffers_of_the_right_type(widget: Explorer, frame: pd
         "image_kind": "none",
         "confirm_over": 50,
         "max_message_bytes": 8 * 1024 * 1024,
+        "numeric_columns": ["x", "y"],  # not the categorical kind nor the boolean flag
     }
 
     state, buffer_paths, buffers = _remove_buffers(widget.get_state())
@@ -366,6 +367,17 @@ def test_hover_reply_formats_a_few_columns(widget: Explorer, frame: pd.DataFrame
     names = [name for name, _ in content["fields"]]
     assert names[0] == "x" and len(names) == 4 and "id" not in names
     assert content["fields"][0][1] == f"{frame['x'][3]:.3g}"
+    assert content["radec"] is None  # no ra/dec columns, ids not IAU names
+
+
+def test_hover_reply_gives_the_sky_position_for_links_out(frame: pd.DataFrame):
+    frame = frame.assign(ra=np.linspace(10, 20, len(frame)), dec=-5.0)
+    frame.loc[4, "ra"] = np.nan
+    w = Explorer(frame, layout=("x", "y"))
+    content, _ = request(w, "hover", position=3)
+    assert content["radec"] == [frame["ra"][3], -5.0]
+    assert request(w, "hover", position=4)[0]["radec"] is None
+    w.close()
 
 
 def test_bad_requests_get_a_reason(widget: Explorer):

@@ -1,5 +1,6 @@
 // The side panel: a grid of thumbnails, either the focused galaxy's nearest neighbours or the
-// active-learning suggestion queue, with label badges and the keyboard's current tile.
+// active-learning suggestion queue, with label badges and the keyboard's current tile; or, in the
+// "selection" mode, a body of its own (the selection gallery, gallery.ts) in place of the grid.
 
 import { formatNumber } from "./colors";
 import { element } from "./dom";
@@ -12,7 +13,7 @@ export interface Tile {
   value: number | null;
 }
 
-export type PanelMode = "neighbours" | "suggestions";
+export type PanelMode = "neighbours" | "suggestions" | "selection";
 
 /** Label badge of a tile (null: unlabelled). */
 export type BadgeOf = (position: number) => { name: string; color: string } | null;
@@ -41,6 +42,7 @@ export class NeighbourPanel {
     const modes: [PanelMode, string][] = [
       ["neighbours", "Neighbours"],
       ["suggestions", "Suggestions"],
+      ["selection", "Selection"],
     ];
     for (const [mode, text] of modes) {
       const b = element("button", "gw-button", text);
@@ -50,7 +52,7 @@ export class NeighbourPanel {
       this.modeButtons.set(mode, b);
       this.toggle.append(b);
     }
-    this.toggle.hidden = true;
+    this.enableModes(false);
     this.header.append(this.title, this.toggle);
     this.el.append(this.header, this.grid);
     this.grid.style.gridTemplateColumns = `repeat(${PANEL_COLUMNS}, 1fr)`;
@@ -61,9 +63,20 @@ export class NeighbourPanel {
     return this.shown;
   }
 
-  /** Show the Neighbours | Suggestions switch (only when labelling is on). */
+  /** Offer the Suggestions mode (only when labelling is on). */
   enableModes(enabled: boolean): void {
-    this.toggle.hidden = !enabled;
+    const suggestions = this.modeButtons.get("suggestions");
+    if (suggestions) suggestions.hidden = !enabled;
+  }
+
+  /** Show `body` in place of the tile grid (null: the grid again). */
+  showBody(body: HTMLElement | null): void {
+    this.grid.hidden = body !== null;
+    if (body && body.parentElement !== this.el) this.el.append(body);
+  }
+
+  setTitle(title: string): void {
+    this.title.textContent = title;
   }
 
   setMode(mode: PanelMode): void {
@@ -162,13 +175,15 @@ export class NeighbourPanel {
   }
 }
 
-function paintBadge(badge: HTMLElement, label: { name: string; color: string } | null): void {
+/** Show a tile's label badge (hidden when unlabelled). */
+export function paintBadge(badge: HTMLElement, label: { name: string; color: string } | null): void {
   badge.hidden = label === null;
   badge.textContent = label?.name ?? "";
   badge.style.background = label?.color ?? "";
 }
 
-function fail(thumb: HTMLElement, reason: string): void {
+/** Show why a thumbnail could not be shown, in its place. */
+export function fail(thumb: HTMLElement, reason: string): void {
   thumb.classList.add("gw-failed");
   thumb.textContent = reason;
   thumb.title = reason;

@@ -1,9 +1,12 @@
 // The panel controller: what the side panel shows (the focused galaxy's neighbours, galaxies like
-// the selection, or the active-learning suggestions), the requests behind it (a newer one cancels
-// the stale one), and walking along its tiles with the keyboard.
+// the selection, the active-learning suggestions, or the selection gallery), the requests behind
+// it (a newer one cancels the stale one), and walking along its tiles with the keyboard.
 
+import { debounce } from "./debounce";
+import { SelectionGallery } from "./gallery";
 import { walk } from "./labels";
-import { NeighbourPanel, type PanelMode, type Tile } from "./panel";
+import { NeighbourPanel, PANEL_COLUMNS, type PanelMode, type Tile } from "./panel";
+import { samePositions } from "./positions";
 import { type Failure, UNLABELLED } from "./protocol";
 import { Latest, type Requests } from "./requests";
 import type { Thumbnails } from "./thumbnails";
@@ -21,10 +24,19 @@ export interface PanelHost {
   selectedCount(): number;
   labelCode(position: number): number;
   badgeOf(position: number): { name: string; color: string } | null;
+  removeFromSelection(position: number): void;
+  /** Widen the panel to the full widget (the plot hides), or back. */
+  setWide(wide: boolean): void;
+  /** Numeric meta columns the gallery can be ordered by. */
+  numericColumns: readonly string[];
 }
+
+/** A lasso may change the selection many times a second: reload the gallery once it settles. */
+const GALLERY_RELOAD_MS = 150;
 
 export class PanelController {
   readonly panel: NeighbourPanel;
+  readonly gallery: SelectionGallery;
   private mode: PanelMode = "neighbours";
   /** The galaxy the keyboard walked to: its focus keeps the panel as it is. */
   private walkedTo = -1;
@@ -41,17 +53,62 @@ export class PanelController {
       (mode) => this.setMode(mode),
       (position) => host.badgeOf(position),
     );
+    this.gallery = new SelectionGallery(
+      requests,
+      thumbnails,
+      {
+        walkTo: (position) => this.walkTo(position),
+        removeFromSelection: (position) => host.removeFromSelection(position),
+        setWide: (wide) => host.setWide(wide),
+        setTitle: (title) => this.panel.setTitle(title),
+        badgeOf: (position) => host.badgeOf(position),
+      },
+      host.numericColumns,
+    );
   }
 
   get showsSuggestions(): boolean {
     return this.mode === "suggestions";
   }
 
+  get showsSelection(): boolean {
+    return this.mode === "selection";
+  }
+
+  /** Tiles per row of what the panel shows (the up/down arrows move by a row). */
+  get columns(): number {
+    return this.mode === "selection" ? this.gallery.columns : PANEL_COLUMNS;
+  }
+
+  /** The selection may have changed (here or in Python): the gallery shows the new one. */
+  selectionChanged(selection: Uint32Array): void {
+    if (samePositions(selection, this.selection)) return;
+    this.selection = selection;
+    if (this.mode === "selection") this.reloadGallery();
+  }
+
+  /** The selection the gallery shows (or showed last). */
+  private selection: Uint32Array = new Uint32Array(0);
+
+  private readonly reloadGallery = debounce(() => this.gallery.reload(), GALLERY_RELOAD_MS);
+
+  /** Positions of the gallery tiles marked for labelling together, or null when none are. */
+  async markedPositions(): Promise<Uint32Array | null> {
+    return this.mode === "selection" ? this.gallery.markedPositions() : null;
+  }
+
+  /** Redraw every tile's label badge. */
+  refreshBadges(): void {
+    this.panel.refreshBadges();
+    this.gallery.refreshBadges();
+  }
+
   /** The focus changed (here or in Python): follow it unless the keyboard walked there. */
   focusChanged(): void {
     const focus = this.host.focus();
     this.panel.markCurrent(focus);
-    if (focus < 0 || focus === this.walkedTo || this.mode === "suggestions") return;
+    this.gallery.markCurrent(focus);
+    if (focus < 0 || focus === this.walkedTo || this.mode !== "neighbours") return;
     this.walkedTo = -1;
     void this.showNeighbours(focus);
   }
@@ -67,7 +124,12 @@ export class PanelController {
     this.panel.setMode(mode);
     this.walkedTo = -1;
     const focus = this.host.focus();
-    if (mode === "suggestions") void this.showSuggestions();
+    this.panel.showBody(mode === "selection" ? this.gallery.el : null);
+    this.gallery.setActive(mode === "selection");
+    if (mode === "selection") {
+      this.latest.cancel();
+      this.gallery.markCurrent(focus);
+    } else if (mode === "suggestions") void this.showSuggestions();
     else if (focus >= 0) void this.showNeighbours(focus);
     else {
       this.latest.cancel();
@@ -82,6 +144,10 @@ export class PanelController {
 
   /** Move along the panel's tiles; `skipLabelled` passes over galaxies that have a label. */
   walk(step: number, skipLabelled = false): void {
+    if (this.mode === "selection") {
+      void this.gallery.walk(step);
+      return;
+    }
     const shown = this.panel.tiles;
     let at = shown.findIndex((t) => t.position === this.host.focus());
     for (;;) {
@@ -94,6 +160,7 @@ export class PanelController {
   }
 
   async showMoreLike(): Promise<void> {
+    if (this.mode === "selection") this.setMode("neighbours");
     const count = this.host.selectedCount();
     const signal = this.latest.next();
     this.panel.loading("Searching…", this.host.k());
@@ -105,6 +172,8 @@ export class PanelController {
 
   dispose(): void {
     this.latest.cancel();
+    this.reloadGallery.cancel();
+    this.gallery.dispose();
   }
 
   private async showNeighbours(position: number): Promise<void> {

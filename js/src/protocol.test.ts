@@ -184,17 +184,31 @@ describe("requests, replies and events", () => {
     const codes = new DataView(new Uint8Array([0, 1, 255]).buffer);
     expect(Array.from(decodeReply("labels", { version: 4 }, [codes], 3).codes)).toEqual([0, 1, 255]);
     expect(() => decodeReply("labels", { version: 4 }, [codes], 4)).toThrow(/3 codes, expected 4/);
-    expect(decodeReply("hover", { id: "x", fields: [["z", 0.5]] }, [], 3)).toEqual({ id: "x", fields: [["z", "0.5"]] });
+    expect(decodeReply("hover", { id: "x", fields: [["z", 0.5]] }, [], 3)).toEqual({ id: "x", fields: [["z", "0.5"]], radec: null });
+    expect(decodeReply("hover", { id: "x", fields: [], radec: [150.5, -2] }, [], 3).radec).toEqual([150.5, -2]);
+    expect(() => decodeReply("hover", { id: "x", fields: [], radec: [1] }, [], 3)).toThrow(/radec/);
     expect(() => decodeReply("hover", { id: "x", fields: [["z"]] }, [], 3)).toThrow(/pairs/);
     expect(decodeReply("thumbnail", { url: "u" }, [], 3)).toEqual({ url: "u" });
     expect(() => decodeReply("thumbnail", { mime: "image/png" }, [], 3)).toThrow(/no image/);
   });
 
-  it("decodes a find reply's selection buffer and checks its count", () => {
-    const selection = new DataView(encodeSelection(new Uint32Array([1, 4]), 10).buffer);
-    const reply = decodeReply("find", { ids: ["b", "e"], count: 2 }, [selection], 10);
-    expect(Array.from(reply.selection)).toEqual([1, 4]);
-    expect(() => decodeReply("find", { ids: ["b", "e"], count: 3 }, [selection], 10)).toThrow(/count 3/);
+  it("decodes a find reply (the galaxy the kernel focused) and checks its position", () => {
+    const fields = { query: "J1", match: "sky", position: 4, id: "e", completions: [], n_completions: 0, separation_arcsec: 1.5 };
+    expect(decodeReply("find", fields, [], 10)).toEqual(fields);
+    const prefix = { ...fields, match: "prefix", position: -1, id: null, completions: ["a1", "a2"], n_completions: 7, separation_arcsec: null };
+    expect(decodeReply("find", prefix, [], 10)).toEqual(prefix);
+    expect(() => decodeReply("find", { ...fields, position: 10 }, [], 10)).toThrow(/not below n = 10/);
+    expect(() => decodeReply("find", { ...fields, match: "fuzzy" }, [], 10)).toThrow(/unknown match/);
+  });
+
+  it("decodes a selection_page reply: one position and value per id", () => {
+    const positions = new DataView(new Uint32Array([7, 2]).buffer);
+    const values = new DataView(new Float32Array([0.5, Number.NaN]).buffer);
+    const reply = decodeReply("selection_page", { total: 9, offset: 4, ids: ["h", "c"] }, [positions, values], 10);
+    expect(reply).toMatchObject({ total: 9, offset: 4, ids: ["h", "c"] });
+    expect(Array.from(reply.positions)).toEqual([7, 2]);
+    expect(Number.isNaN(reply.values[1])).toBe(true);
+    expect(() => decodeReply("selection_page", { total: 9, offset: 4, ids: ["h"] }, [positions, values], 10)).toThrow(/2 positions for 1 ids/);
   });
 
   it("decodes label delta events and error events", () => {

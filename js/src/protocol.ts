@@ -49,6 +49,8 @@ export interface Config {
   image_kind: ImageKind;
   confirm_over: number;
   max_message_bytes: number;
+  /** Meta columns a gallery order or a colour map can use (absent in pages saved before). */
+  numeric_columns?: string[];
 }
 
 export type ColorMeta =
@@ -312,7 +314,8 @@ export interface RequestMap {
   neighbours: { params: { position: number }; reply: Neighbours & { position: number; id: string } };
   centroid: { params: Record<string, never>; reply: Neighbours & { count: number } };
   thumbnail: { params: { position: number }; reply: { url: string } | { mime: string; image: Uint8Array } };
-  hover: { params: { position: number }; reply: { id: string; fields: [string, string][] } };
+  /** `radec`: the galaxy's [ra, dec] in degrees, null when unknown (or in a saved page). */
+  hover: { params: { position: number }; reply: { id: string; fields: [string, string][]; radec: [number, number] | null } };
   label: { params: { positions: Uint32Array; label: string | null }; reply: Saved };
   label_selection: { params: { label: string | null }; reply: Saved & { count: number } };
   undo: { params: Record<string, never>; reply: Saved };
@@ -321,8 +324,28 @@ export interface RequestMap {
   suggestions: {
     params: Record<string, never>;
     reply: { ids: string[]; suggestions_version: number; positions: Uint32Array; scores: Float32Array };
-  };  /** Galaxies matching a search text; the reply's buffer is an encoded selection. */
-  find: { params: { text: string }; reply: { ids: string[]; count: number; selection: Uint32Array } };
+  };
+  /** A search box's text: the galaxy the kernel focused (position −1: none, e.g. a prefix of many ids). */
+  find: { params: { text: string }; reply: Found };
+  /** Positions `offset … offset + limit` of the selection in a gallery order (galwidget/gallery.py). */
+  selection_page: {
+    params: { order: GalleryOrder; column: string | null; descending: boolean; offset: number; limit: number };
+    reply: { total: number; offset: number; ids: string[]; positions: Uint32Array; values: Float32Array };
+  };
+}
+
+/** Orders of the selection gallery (galwidget.gallery.ORDERS). */
+export type GalleryOrder = "centroid" | "score" | "column" | "random";
+
+/** The `find` reply (galwidget.search.Found). */
+export interface Found {
+  query: string;
+  match: "id" | "sky" | "prefix";
+  position: number;
+  id: string | null;
+  completions: string[];
+  n_completions: number;
+  separation_arcsec: number | null;
 }
 
 interface Saved {
@@ -382,7 +405,12 @@ const REPLY_DECODERS: { [K in RequestKind]: ReplyDecoder<K> } = {
     if (!Array.isArray(fields) || !fields.every((f) => Array.isArray(f) && f.length === 2)) {
       throw new ProtocolError("hover reply: `fields` is not a list of [column, text] pairs");
     }
-    return { id: str(c, "id"), fields: fields.map(([name, text]) => [String(name), String(text)]) };
+    const sky = c.radec ?? null;
+    if (sky !== null && !(Array.isArray(sky) && sky.length === 2 && sky.every((v) => typeof v === "number"))) {
+      throw new ProtocolError("hover reply: `radec` is not [ra, dec]");
+    }
+    const radec: [number, number] | null = sky === null ? null : [sky[0], sky[1]];
+    return { id: str(c, "id"), fields: fields.map(([name, text]) => [String(name), String(text)]), radec };
   },
   label: saved,
   label_selection: (c) => ({ ...saved(c), count: int(c, "count") }),
@@ -400,11 +428,30 @@ const REPLY_DECODERS: { [K in RequestKind]: ReplyDecoder<K> } = {
     if (scores.length !== ids.length) throw new ProtocolError("suggestions reply: one score per id expected");
     return { ids, suggestions_version: int(c, "suggestions_version"), positions, scores };
   },
-  find: (c, b, n) => {
-    const selection = decodeSelection(buffer(b, 0, "find"), n);
-    const count = int(c, "count");
-    if (selection.length !== count) throw new ProtocolError(`find reply: ${selection.length} positions, count ${count}`);
-    return { ids: strings(c, "ids"), count, selection };
+  find: (c, _b, n) => {
+    const match = str(c, "match");
+    if (match !== "id" && match !== "sky" && match !== "prefix") throw new ProtocolError(`find reply: unknown match ${match}`);
+    const position = int(c, "position");
+    if (position < -1 || position >= n) throw new ProtocolError(`find reply: position ${position} is not below n = ${n}`);
+    const separation = c.separation_arcsec;
+    if (separation !== null && typeof separation !== "number") throw new ProtocolError("find reply: `separation_arcsec` is not a number");
+    const id = c.id === null ? null : str(c, "id");
+    return {
+      query: str(c, "query"),
+      match,
+      position,
+      id,
+      completions: strings(c, "completions"),
+      n_completions: int(c, "n_completions"),
+      separation_arcsec: separation,
+    };
+  },
+  selection_page: (c, b, n) => {
+    const ids = strings(c, "ids");
+    const positions = positionsOf(buffer(b, 0, "selection_page"), ids.length, n, "selection_page");
+    const values = float32Of(buffer(b, 1, "selection_page"), "selection_page values");
+    if (values.length !== ids.length) throw new ProtocolError("selection_page reply: one value per id expected");
+    return { total: int(c, "total"), offset: int(c, "offset"), ids, positions, values };
   },
 };
 

@@ -13,7 +13,6 @@ import { keyAction, LabelBar, labelOf } from "./labels";
 import { combineSelection, lassoOp, pointsInPolygon } from "./lasso";
 import { renderLegend } from "./legend";
 import { SyncedModel } from "./model";
-import { PANEL_COLUMNS } from "./panel";
 import { PanelController } from "./panelcontroller";
 import { samePositions, sortedPositions, toggled } from "./positions";
 import { type ColorMeta, decodeEvent, type Model, type Reply } from "./protocol";
@@ -89,6 +88,9 @@ class ExplorerView {
       selectedCount: () => this.selection.length,
       labelCode: (position) => this.labels.codes[position],
       badgeOf: (position) => labelOf(this.labels.codes[position], this.model.get("_label_meta")),
+      removeFromSelection: (position) => this.toggleSelected(position),
+      setWide: (wide) => this.root.classList.toggle("gw-wide", wide),
+      numericColumns: config.numeric_columns ?? [],
     });
     this.toolbar = new Toolbar({
       mode: (mode) => this.model.save("mode", mode),
@@ -356,6 +358,7 @@ class ExplorerView {
   private syncSelectionFromModel(): void {
     const selection = this.selection;
     this.updateCount();
+    this.panel.selectionChanged(selection);
     const scatter = this.scatter;
     if (this.savingPlotSelection || !scatter?.drawn) return;
     if (samePositions(scatter.selected(), selection)) return;
@@ -408,7 +411,7 @@ class ExplorerView {
   // -- labels ----------------------------------------------------------------------------------
 
   private labelsChanged(change: LabelChange): void {
-    this.panel.panel.refreshBadges();
+    this.panel.refreshBadges();
     if (this.colorMeta.kind !== "label" || !this.scatter || this.x.length === 0) return;
     if (change === "all") {
       this.drawnColors.signature = "";
@@ -436,7 +439,15 @@ class ExplorerView {
 
   private suggestionsVersion = -1;
 
+  /** Label the gallery's marked tiles if there are any, else the focused galaxy. */
   private async labelFocused(label: string | null): Promise<void> {
+    const marked = await this.panel.markedPositions();
+    if (marked) {
+      this.labelBar.setSaved("saving");
+      this.panel.gallery.clearMarks();
+      this.showSaved(await this.requests.request("label", { positions: marked, label }, { timeoutMs: SAVE_TIMEOUT_MS }));
+      return;
+    }
     const focus = this.model.get("_focus");
     if (focus < 0) {
       this.labelBar.setSaved("error", "click a galaxy first");
@@ -444,6 +455,7 @@ class ExplorerView {
     }
     this.labelBar.setSaved("saving");
     if (this.panel.showsSuggestions) this.panel.walk(1, true);
+    else if (this.panel.showsSelection) this.panel.walk(1);
     const positions = Uint32Array.of(focus);
     this.showSaved(await this.requests.request("label", { positions, label }, { timeoutMs: SAVE_TIMEOUT_MS }));
   }
@@ -493,7 +505,7 @@ class ExplorerView {
       this.clearSelection();
       return;
     }
-    const action = keyAction(event, this.model.get("_label_meta"), PANEL_COLUMNS);
+    const action = keyAction(event, this.model.get("_label_meta"), this.panel.columns);
     if (!action) return;
     event.preventDefault();
     event.stopPropagation(); // JupyterLab's shortcuts (bubbling) must not see labelling keys
