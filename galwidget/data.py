@@ -329,7 +329,11 @@ class Representations:
         IAU-style ids (NaN for ids that are not IAU names), else ``None``."""
         if {"ra", "dec"} <= set(self.meta.columns):
             return np.column_stack([_degrees(self.meta[c], c) for c in ("ra", "dec")])
-        is_name = np.asarray(self.ids.str.fullmatch(IAUNAME), dtype=bool)
+        # Only ids starting with "J" can be IAU names: a cheap test first spares the regex.
+        is_name = np.asarray(self.ids.str.startswith("J"), dtype=bool)
+        if not is_name.any():
+            return None
+        is_name[is_name] = np.asarray(self.ids[is_name].str.fullmatch(IAUNAME), dtype=bool)
         if not is_name.any():
             return None
         radec = np.full((len(self), 2), np.nan)
