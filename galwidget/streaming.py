@@ -466,18 +466,24 @@ def check_pass_one(
 
 def assemble(
     features: np.ndarray,
-    tables: Sequence[pa.Table | None],
+    tables: list[pa.Table | None],
     layout: FeatureLayout,
     pca: PCA,
     raw_source: RawSource | None,
 ) -> Representations:
-    """The reduced :class:`Representations` from pass 2's matrix and kept columns (in order)."""
+    """The reduced :class:`Representations` from pass 2's matrix and kept columns (in order).
+
+    ``tables`` is emptied: its arrow buffers are freed column by column as they become pandas
+    columns, so ids and meta are never held twice.
+    """
     table = pa.concat_tables([t for t in tables if t is not None and t.num_rows])
+    tables.clear()
     if table.num_rows != len(features):
         raise DataError(
             f"internal error: {table.num_rows} id rows but {len(features)} projected rows"
         )
-    meta = table.to_pandas()
+    meta = table.to_pandas(self_destruct=True, split_blocks=True)
+    del table
     ids = _ids_from_column(meta[layout.id_column], layout.id_column)
     return Representations(
         ids=ids, features=features, meta=meta, reduction=pca, raw_source=raw_source
