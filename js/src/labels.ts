@@ -143,10 +143,9 @@ export class LabelBar {
     this.meta = meta;
     this.el.hidden = meta.classes.length === 0;
     if (changedClasses) this.buildClasses();
+    const texts = this.classes.querySelectorAll<HTMLElement>(".gw-class-text");
     meta.classes.forEach((name, i) => {
-      const b = this.classes.children[i] as HTMLButtonElement;
-      const text = b.querySelector(".gw-class-text") as HTMLElement;
-      text.textContent = `${meta.keys[i] ? `${meta.keys[i]} ` : ""}${name} (${meta.counts[i].toLocaleString("en-US")})`;
+      texts[i].textContent = `${meta.keys[i] ? `${meta.keys[i]} ` : ""}${name} (${meta.counts[i].toLocaleString("en-US")})`;
     });
     this.undoButton.disabled = meta.read_only || !meta.can_undo;
     this.redoButton.disabled = meta.read_only || !meta.can_redo;
