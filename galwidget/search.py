@@ -142,6 +142,8 @@ class Finder:
         """Row position of the galaxy whose id is exactly ``galaxy_id``, or ``None``."""
         sorted_ids, order = self._id_index()
         key = galaxy_id.encode("utf-8")
+        if len(key) > sorted_ids.dtype.itemsize:
+            return None  # longer than every id (and numpy would widen the whole array to compare)
         at = int(np.searchsorted(sorted_ids, key))
         if at < len(sorted_ids) and sorted_ids[at] == key:
             return int(order[at])
@@ -153,8 +155,17 @@ class Finder:
             raise DataError(f"limit must be a non-negative integer, got {limit!r}")
         sorted_ids, _ = self._id_index()
         key = prefix.encode("utf-8")
-        low = int(np.searchsorted(sorted_ids, key, side="left"))
-        high = int(np.searchsorted(sorted_ids, key + b"\xff", side="left"))  # no UTF-8 has 0xff
+        if len(key) > sorted_ids.dtype.itemsize:
+            return (), 0
+        if not key:
+            low, high = 0, len(sorted_ids)
+        else:
+            # The ids starting with ``key`` are those in [key, key with its last byte + 1): UTF-8
+            # has no 0xff byte, and the bound is no longer than ``key`` (numpy would otherwise
+            # widen the whole array for the comparison).
+            after = key[:-1] + bytes([key[-1] + 1])
+            low = int(np.searchsorted(sorted_ids, key, side="left"))
+            high = int(np.searchsorted(sorted_ids, after, side="left"))
         first = sorted_ids[low : min(high, low + limit)]
         return tuple(value.decode("utf-8") for value in first), high - low
 

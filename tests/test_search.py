@@ -257,3 +257,13 @@ def test_unreadable_text_is_refused(text: object, message: str) -> None:
         finder.find(text)  # type: ignore[arg-type]
     with pytest.raises(gw.DataError, match="limit must be a non-negative integer"):
         finder.complete("a", limit=-1)
+
+
+def test_prefix_bounds_at_the_longest_id() -> None:
+    finder = Finder(representations(["ab", "abc", "abd", "b", "a~", "a\x7f"]))
+    assert finder.complete("ab") == (("ab", "abc", "abd"), 3)
+    assert finder.complete("abc") == (("abc",), 1)  # as long as the longest id
+    assert finder.complete("abcd") == ((), 0)  # longer than every id
+    assert finder.complete("a") == (("ab", "abc", "abd", "a~", "a\x7f"), 5)  # byte order
+    assert finder.complete("", limit=2) == (("ab", "abc"), 6)
+    assert finder.position_of("abcd") is None and finder.position_of("abd") == 2
