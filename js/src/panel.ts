@@ -75,6 +75,11 @@ export class NeighbourPanel {
     if (body && body.parentElement !== this.el) this.el.append(body);
   }
 
+  /** Put `el` (the focused galaxy's card) between the header and the tiles. */
+  addAboveTiles(el: HTMLElement): void {
+    this.header.after(el);
+  }
+
   setTitle(title: string): void {
     this.title.textContent = title;
   }

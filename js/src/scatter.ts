@@ -4,6 +4,7 @@
 // speaks in positions and flat typed arrays.
 
 import createScatterplot from "regl-scatterplot";
+import { type Affine, affineFrom, spreadTriple } from "./pick";
 import type { Mode } from "./protocol";
 
 type Scatterplot = ReturnType<typeof createScatterplot>;
@@ -206,6 +207,23 @@ export class ScatterAdapter {
       { y: point[1], lineColor, lineWidth: 1 },
     ]);
   }
+
+  /**
+   * The map from point space to canvas pixels in the current view (for picking, pick.ts), from
+   * the screen positions of three points of (x, y) spread wide; null when none can be made.
+   */
+  screenTransform(x: Float32Array, y: Float32Array): Affine | null {
+    if (!this.drawn) return null;
+    if (this.triple?.x !== x) this.triple = { x, positions: spreadTriple(x, y) };
+    const positions = this.triple.positions;
+    if (!positions) return null;
+    const screen = positions.map((p) => this.scatterplot.getScreenPosition(p));
+    if (screen.some((s) => !s)) return null;
+    return affineFrom(positions.map((p) => [x[p], y[p]]), screen as [number, number][]);
+  }
+
+  /** The three points `screenTransform` measures the view with, for the points drawn last. */
+  private triple: { x: Float32Array; positions: [number, number, number] | null } | null = null;
 
   /** Pan (and zoom in, never out) to (x, y). */
   zoomTo(x: number, y: number): void {

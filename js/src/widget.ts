@@ -7,17 +7,20 @@
 
 import { colorList, pointCodes, updateLabelColors } from "./colors";
 import { debounce } from "./debounce";
+import { FocusCard } from "./focuscard";
 import { element } from "./dom";
 import { type LabelChange, LabelCodes } from "./labelcodes";
 import { keyAction, LabelBar, labelOf } from "./labels";
 import { combineSelection, lassoOp, pointsInPolygon } from "./lasso";
 import { renderLegend } from "./legend";
+import { nearestWithin } from "./pick";
 import { SyncedModel } from "./model";
 import { PanelController } from "./panelcontroller";
 import { samePositions, sortedPositions, toggled } from "./positions";
 import { type ColorMeta, decodeEvent, type Model, type Reply } from "./protocol";
 import { Latest, Requests } from "./requests";
 import { ScatterAdapter } from "./scatter";
+import { SearchBox } from "./search";
 import { Thumbnails } from "./thumbnails";
 import { Toolbar } from "./toolbar";
 import { Tooltip } from "./tooltip";
@@ -27,7 +30,11 @@ const REQUEST_TIMEOUT_MS = 20000;
 /** Saving labels can take the kernel long at millions of rows: never report "not saved" early. */
 const SAVE_TIMEOUT_MS = 300000;
 const HOVER_DELAY_MS = 120;
+/** The first search by sky position builds the kernel's sky index. */
+const SEARCH_TIMEOUT_MS = 60000;
 const NOTICE_MS = 12000;
+/** A click or tap picks the nearest galaxy within this many pixels. */
+const PICK_RADIUS_PX = 6;
 
 class ExplorerView {
   private readonly root = element("div", "galwidget");
@@ -41,6 +48,8 @@ class ExplorerView {
   private readonly thumbnails: Thumbnails;
   private readonly panel: PanelController;
   private readonly labels: LabelCodes;
+  private readonly focusCard: FocusCard;
+  private readonly search: SearchBox;
   private readonly tooltip = new Tooltip();
   private readonly toolbar: Toolbar;
   private readonly labelBar: LabelBar;
@@ -92,6 +101,8 @@ class ExplorerView {
       setWide: (wide) => this.root.classList.toggle("gw-wide", wide),
       numericColumns: config.numeric_columns ?? [],
     });
+    this.focusCard = new FocusCard(this.requests, config.image_kind === "none" ? null : this.thumbnails);
+    this.panel.panel.addAboveTiles(this.focusCard.el);
     this.toolbar = new Toolbar({
       mode: (mode) => this.model.save("mode", mode),
       reset: () => this.scatter?.reset(),
@@ -100,6 +111,11 @@ class ExplorerView {
       moreLike: () => void this.panel.showMoreLike(),
       clear: () => this.clearSelection(),
     });
+    this.search = new SearchBox({
+      find: (text) => this.requests.request("find", { text }, { timeoutMs: SEARCH_TIMEOUT_MS }),
+      found: (position) => this.scatter?.zoomTo(this.x[position], this.y[position]),
+    });
+    this.toolbar.el.append(this.search.el);
     this.labelBar = new LabelBar(
       {
         label: (label) => void this.labelFocused(label),
@@ -400,6 +416,7 @@ class ExplorerView {
 
   private syncFocusFromModel(): void {
     this.drawFocus();
+    void this.focusCard.show(this.model.get("_focus"));
     this.panel.focusChanged();
   }
 
@@ -484,18 +501,29 @@ class ExplorerView {
     this.scatter?.setRemoveKey(event.ctrlKey);
   };
 
-  /** Plain click focuses the galaxy under the mouse, shift-click toggles it in the selection;
-   * the selection is otherwise left alone (regl-scatterplot would replace it). */
+  /** Plain click (or tap) focuses the galaxy under the pointer, shift-click toggles it in the
+   * selection; the selection is otherwise left alone (regl-scatterplot would replace it). The
+   * galaxy is the hovered one, or with no hover first (a tap, a quick click) the nearest one. */
   private readonly onClick = (event: MouseEvent): void => {
     if (event.target !== this.canvas) return;
     event.stopPropagation();
     const start = this.pointerDown;
     this.pointerDown = null;
-    if (!start || this.hovered < 0) return;
+    if (!start) return;
     if (Math.hypot(event.clientX - start[0], event.clientY - start[1]) > 3) return;
-    if (event.shiftKey) this.toggleSelected(this.hovered);
-    else if (!event.altKey && !event.ctrlKey) this.model.save("_focus", this.hovered);
+    const position = this.hovered >= 0 ? this.hovered : this.pick(event.clientX, event.clientY);
+    if (position < 0) return;
+    if (event.shiftKey) this.toggleSelected(position);
+    else if (!event.altKey && !event.ctrlKey) this.model.save("_focus", position);
   };
+
+  /** The galaxy nearest the page pixel (clientX, clientY) within PICK_RADIUS_PX, −1 for none. */
+  private pick(clientX: number, clientY: number): number {
+    const view = this.scatter?.screenTransform(this.x, this.y);
+    if (!view) return -1;
+    const rect = this.canvas.getBoundingClientRect();
+    return nearestWithin(this.x, this.y, view, clientX - rect.left, clientY - rect.top, PICK_RADIUS_PX);
+  }
 
   private readonly onKeyDown = (event: KeyboardEvent): void => {
     const target = event.target;
@@ -567,6 +595,7 @@ class ExplorerView {
     this.requestHover.cancel();
     this.hoverRequest.cancel();
     this.panel.dispose();
+    this.focusCard.dispose();
     this.resizeObserver.disconnect();
     this.requests.dispose();
     this.thumbnails.dispose();
