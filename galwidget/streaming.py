@@ -123,6 +123,9 @@ class Part:
         yield from parquet.iter_batches(
             batch_size=batch_rows, row_groups=list(self.row_groups), columns=list(columns)
         )
+        parquet.close()
+        # Decoded pages freed by the reader stay in the allocator's caches unless handed back.
+        pa.default_memory_pool().release_unused()
 
 
 # ----------------------------------------------------------------------------------------------
