@@ -32,7 +32,8 @@ Requests, replies, cancels (browser → kernel custom messages; :class:`RequestR
 
 Events (kernel → browser, unsolicited)
     ``{type: "event", kind: "labels", version, base_version}`` + buffers [0] positions uint32,
-    [1] codes uint8 (:func:`labels_event`); ``{type: "event", kind: "error", message}``.
+    [1] codes uint8 (:func:`labels_event`); ``{type: "event", kind: "error", message}``;
+    ``{type: "event", kind: "zoom_to_selection"}`` (:func:`zoom_to_selection_event`).
 
 Label codes: 0 unlabelled, ``i + 1`` for class ``i``, 255 a label outside the classes.
 """
@@ -79,6 +80,7 @@ __all__ = [
     "error_event",
     "labels_event",
     "quantise",
+    "zoom_to_selection_event",
 ]
 
 PROTOCOL_VERSION = 2
@@ -118,6 +120,7 @@ class Config(TypedDict):
     confirm_over: int
     max_message_bytes: int
     numeric_columns: list[str]  # meta columns a gallery order (or a colour map) can use
+    color_columns: list[str]  # what the widget's colour menu offers: meta columns, label, score
 
 
 class ColorMeta(TypedDict, total=False):
@@ -384,6 +387,11 @@ def error_event(message: str) -> dict[str, Any]:
     return {"type": "event", "kind": "error", "message": message}
 
 
+def zoom_to_selection_event() -> dict[str, Any]:
+    """The ``zoom_to_selection`` event: every view pans and zooms to the selected galaxies."""
+    return {"type": "event", "kind": "zoom_to_selection"}
+
+
 # -- requests ------------------------------------------------------------------------------------
 
 Executor = Literal["main", "search", "images"]
@@ -449,6 +457,8 @@ REQUESTS: dict[str, RequestKind] = {
         reply=("total", "offset", "ids"),
         reply_buffers=("positions uint32", "values float32 (distance, score, column; NaN)"),
     ),
+    # colour by a meta column, "label" or "score" (null: one colour), as Explorer.color_by
+    "color_by": RequestKind({"column": (str, type(None))}, reply=("column",)),
     "find": RequestKind(
         {"text": (str,)},
         "search",

@@ -249,6 +249,8 @@ class Explorer(anywidget.AnyWidget):
                 "confirm_over": CONFIRM_OVER,
                 "max_message_bytes": protocol.MAX_MESSAGE_BYTES,
                 "numeric_columns": numeric_columns(self._meta),
+                "color_columns": [str(c) for c in self._meta.columns if c != reps.id_column]
+                + (["label", "score"] if labelling.in_use else []),
             },
             _points=points.tobytes(),
             _color=values,
@@ -367,6 +369,10 @@ class Explorer(anywidget.AnyWidget):
         if self._focus < 0:
             return self._neighbour_frame(np.empty(0, np.int64), np.empty(0, np.float32))
         return self._neighbour_frame(*self._neighbours_of(self._focus))
+
+    def zoom_to_selection(self) -> None:
+        """Pan and zoom every view of the widget to the selected galaxies (as its button does)."""
+        self.send(protocol.zoom_to_selection_event())
 
     def color_by(self, color: ColorSpec) -> None:
         """Colour the points by a meta column or an array of ``n`` values (``None``: one colour).
@@ -558,6 +564,7 @@ class Explorer(anywidget.AnyWidget):
             "labels": self._on_labels,
             "suggestions": self._on_suggestions,
             "find": self._on_find,
+            "color_by": self._on_color_by,
             "selection_page": self._on_selection_page,
         }
         for kind, handler in handlers.items():
@@ -659,6 +666,13 @@ class Explorer(anywidget.AnyWidget):
         }
         buffers = [protocol.encode_positions(page.positions), page.values.astype("<f4").tobytes()]
         return Reply(fields, buffers)
+
+    def _on_color_by(self, request: Request) -> Reply:
+        column = request.params["column"]
+        if column is not None and column not in self._config["color_columns"]:
+            raise DataError(f"cannot colour by {column!r}: not a meta column, 'label' or 'score'")
+        self.color_by(column)
+        return Reply({"column": column})
 
     def _on_find(self, request: Request) -> Reply:
         found = self.find(request.params["text"])

@@ -132,6 +132,7 @@ def test_traits_are_binary_buffers_of_the_right_type(widget: Explorer, frame: pd
         "confirm_over": 50,
         "max_message_bytes": 8 * 1024 * 1024,
         "numeric_columns": ["x", "y"],  # not the categorical kind nor the boolean flag
+        "color_columns": ["x", "y", "kind", "flag"],  # no label, score: no labelling here
     }
 
     state, buffer_paths, buffers = _remove_buffers(widget.get_state())
@@ -1001,3 +1002,25 @@ def test_filter_sends_what_is_shown_and_clears(widget: Explorer, frame: pd.DataF
     widget.filter()
     assert widget._filter == b"" and widget._filter_meta["mode"] == "none"
     assert widget.shown.equals(widget.representations.ids)
+
+
+def test_the_colour_menu_colours_as_color_by_does(frame: pd.DataFrame, tmp_path):
+    w = Explorer(frame, layout=("x", "y"), classes=["a", "b"], labels_path=tmp_path / "l.jsonl")
+    assert w._config["color_columns"][-2:] == ["label", "score"]
+    content, _ = request(w, "color_by", column="kind")
+    assert content["ok"] and content["column"] == "kind"
+    assert w._color_meta["kind"] == "categorical" and w._color_meta["column"] == "kind"
+    assert request(w, "color_by", column="label")[0]["ok"] and w._color_meta["kind"] == "label"
+    assert request(w, "color_by", column=None)[0]["ok"] and w._color_meta["kind"] == "none"
+    content, _ = request(w, "color_by", column="feat_0")  # a feature, not a meta column
+    assert not content["ok"] and "cannot colour by 'feat_0'" in content["reason"]
+    assert w._color_meta["kind"] == "none"
+    w.close()
+
+
+def test_zoom_to_selection_tells_every_view(widget: Explorer):
+    comm = record(widget)
+    widget.zoom_to_selection()
+    assert events(comm, "zoom_to_selection") == [
+        ({"type": "event", "kind": "zoom_to_selection"}, [])
+    ]

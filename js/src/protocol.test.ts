@@ -220,6 +220,9 @@ describe("requests, replies and events", () => {
       message: "boom",
     });
     expect(decodeEvent({ type: "reply", kind: "labels" }, [], 3)).toBeNull();
+    expect(decodeEvent({ type: "event", kind: "zoom_to_selection" }, [], 3)).toEqual({ kind: "zoom_to_selection" });
+    expect(decodeReply("color_by", { column: null }, [], 3)).toEqual({ column: null });
+    expect(decodeReply("color_by", { column: "mag" }, [], 3)).toEqual({ column: "mag" });
     expect(() => decodeEvent({ type: "event", kind: "labels", version: 2, base_version: 1 }, buffers, 2)).toThrow(
       /not below n = 2/,
     );

@@ -16,7 +16,8 @@
 // Requests (browser → kernel): {type: "request", kind, request, ...params} (+ buffers); replies
 // {type: "reply", kind, request, ok, ...fields} (+ buffers); {type: "cancel", request} drops a
 // request the view no longer needs. Events (kernel → browser): {type: "event", kind: "labels",
-// version, base_version} + [positions uint32, codes uint8], and {type: "event", kind: "error", message}.
+// version, base_version} + [positions uint32, codes uint8], {type: "event", kind: "error", message}
+// and {type: "event", kind: "zoom_to_selection"}.
 // Label codes: 0 unlabelled, i + 1 class i, 255 a label outside the classes.
 
 import type { AnyModel } from "@anywidget/types";
@@ -51,6 +52,8 @@ export interface Config {
   max_message_bytes: number;
   /** Meta columns a gallery order or a colour map can use (absent in pages saved before). */
   numeric_columns?: string[];
+  /** What the colour menu offers: meta columns, and "label", "score" when labelling. */
+  color_columns?: string[];
 }
 
 export type ColorMeta =
@@ -327,6 +330,8 @@ export interface RequestMap {
   };
   /** A search box's text: the galaxy the kernel focused (position −1: none, e.g. a prefix of many ids). */
   find: { params: { text: string }; reply: Found };
+  /** Colour by a meta column, "label" or "score" (null: one colour), as Python's `w.color_by`. */
+  color_by: { params: { column: string | null }; reply: { column: string | null } };
   /** Positions `offset … offset + limit` of the selection in a gallery order (galwidget/gallery.py). */
   selection_page: {
     params: { order: GalleryOrder; column: string | null; descending: boolean; offset: number; limit: number };
@@ -446,6 +451,7 @@ const REPLY_DECODERS: { [K in RequestKind]: ReplyDecoder<K> } = {
       separation_arcsec: separation,
     };
   },
+  color_by: (c) => ({ column: c.column === null ? null : str(c, "column") }),
   selection_page: (c, b, n) => {
     const ids = strings(c, "ids");
     const positions = positionsOf(buffer(b, 0, "selection_page"), ids.length, n, "selection_page");
@@ -528,12 +534,18 @@ export interface ErrorEvent {
   message: string;
 }
 
-export type KernelEvent = LabelsEvent | ErrorEvent;
+/** Pan and zoom to the selected galaxies (Python's `w.zoom_to_selection()`). */
+export interface ZoomEvent {
+  kind: "zoom_to_selection";
+}
+
+export type KernelEvent = LabelsEvent | ErrorEvent | ZoomEvent;
 
 /** The event a custom message carries, or null when it is not one; throws when malformed. */
 export function decodeEvent(content: unknown, buffers: DataView[], n: number): KernelEvent | null {
   if (!isObject(content) || content.type !== "event") return null;
   if (content.kind === "error") return { kind: "error", message: str(content, "message") };
+  if (content.kind === "zoom_to_selection") return { kind: "zoom_to_selection" };
   if (content.kind !== "labels") throw new ProtocolError(`unknown event kind ${String(content.kind)}`);
   const positions = uint32Of(buffer(buffers, 0, "labels event"), "labels event positions");
   const codes = bytesOf(buffer(buffers, 1, "labels event"));

@@ -225,6 +225,12 @@ export class ScatterAdapter {
   /** The three points `screenTransform` measures the view with, for the points drawn last. */
   private triple: { x: Float32Array; positions: [number, number, number] | null } | null = null;
 
+  /** Pan and zoom to show the points at `positions` (nothing for none). */
+  zoomToPositions(positions: Uint32Array): void {
+    if (!this.drawn || positions.length === 0) return;
+    void this.scatterplot.zoomToPoints(Array.from(positions), { padding: 0.2, transition: true, transitionDuration: 400 });
+  }
+
   /** Pan (and zoom in, never out) to (x, y). */
   zoomTo(x: number, y: number): void {
     const distance = Math.min(this.scatterplot.get("cameraDistance"), FOCUS_ZOOM_DISTANCE);

@@ -6,6 +6,7 @@
 // selection, or adds to it (shift) or removes from it (alt or ctrl); Esc clears it.
 
 import { colorList, pointCodes, updateLabelColors } from "./colors";
+import { Controls } from "./controls";
 import { debounce } from "./debounce";
 import { FocusCard } from "./focuscard";
 import { element } from "./dom";
@@ -50,6 +51,7 @@ class ExplorerView {
   private readonly labels: LabelCodes;
   private readonly focusCard: FocusCard;
   private readonly search: SearchBox;
+  private readonly controls: Controls;
   private readonly tooltip = new Tooltip();
   private readonly toolbar: Toolbar;
   private readonly labelBar: LabelBar;
@@ -115,7 +117,11 @@ class ExplorerView {
       find: (text) => this.requests.request("find", { text }, { timeoutMs: SEARCH_TIMEOUT_MS }),
       found: (position) => this.scatter?.zoomTo(this.x[position], this.y[position]),
     });
-    this.toolbar.el.append(this.search.el);
+    this.controls = new Controls(config.color_columns ?? [], {
+      colorBy: (column) => void this.colorBy(column),
+      zoomToSelection: () => this.scatter?.zoomToPositions(this.selection),
+    });
+    this.toolbar.el.append(this.controls.el, this.search.el);
     this.labelBar = new LabelBar(
       {
         label: (label) => void this.labelFocused(label),
@@ -139,6 +145,7 @@ class ExplorerView {
     this.model.onMessage((content, buffers) => this.receive(content, buffers));
     this.model.on(["change:_points"], () => void this.drawPoints());
     this.model.on(["change:_color", "change:_color_meta"], () => this.scheduleRecolor());
+    this.model.on(["change:_color_meta"], () => this.controls.setColor(this.colorMeta));
     this.model.on(["change:_selection"], () => this.syncSelectionFromModel());
     this.model.on(["change:_focus", "change:k"], () => this.syncFocusFromModel());
     this.model.on(["change:mode"], () => this.applyMode());
@@ -161,6 +168,7 @@ class ExplorerView {
     this.resizeObserver.observe(this.plot);
 
     this.toolbar.setMode(this.model.get("mode"));
+    this.controls.setColor(this.colorMeta);
     this.applyStyle();
     this.updateCount();
     this.syncLabelMeta();
@@ -252,6 +260,14 @@ class ExplorerView {
     this.drawFocus();
   }
 
+  /** The colour menu: Python colours (and `_color_meta` comes back); a refusal is shown. */
+  private async colorBy(column: string | null): Promise<void> {
+    const reply = await this.requests.request("color_by", { column });
+    if (reply.ok || this.destroyed) return;
+    this.notify(`Cannot colour by ${column}: ${reply.reason}`);
+    this.controls.setColor(this.colorMeta);
+  }
+
   private get colorMeta(): ColorMeta {
     return this.model.get("_color_meta");
   }
@@ -337,6 +353,7 @@ class ExplorerView {
     }
     if (event?.kind === "labels") this.labels.apply(event);
     else if (event?.kind === "error") this.notify(event.message);
+    else if (event?.kind === "zoom_to_selection") this.scatter?.zoomToPositions(this.selection);
   }
 
   // -- selection -------------------------------------------------------------------------------
@@ -389,6 +406,7 @@ class ExplorerView {
   private updateCount(): void {
     const count = this.selection.length;
     this.toolbar.setCount(count, this.n);
+    this.controls.setSelected(count);
     this.labelBar.setSelected(count);
   }
 

@@ -187,7 +187,9 @@ def test_gallery_shows_the_lasso_and_labels_tiles(lab: LabNotebook):
     # Wide: the gallery takes the whole widget; back again.
     page.locator(".galwidget .gw-gallery .gw-button", has_text="Wide").click()
     expect(page.locator(".galwidget .gw-plot")).to_be_hidden()
-    assert len(gallery_ids(page)) > len(shown)
+    page.wait_for_function(
+        "(n) => document.querySelectorAll('.galwidget .gw-gallery-tile').length > n", arg=len(shown)
+    )
     page.locator(".galwidget .gw-gallery .gw-button", has_text="Wide").click()
     expect(page.locator(".galwidget .gw-plot")).to_be_visible()
     assert lab.errors == []
@@ -264,4 +266,37 @@ def test_a_tap_with_no_hover_focuses_the_nearest_galaxy(lab: LabNotebook):
         tap(*empty)
         page.wait_for_timeout(300)
         assert kernel.eval_json("w.focused") == ids[target]
+    assert lab.errors == []
+
+
+def test_colour_menu_and_zoom_to_selection_mirror_python(lab: LabNotebook):
+    page, kernel = lab.page, lab.kernel
+    menu = page.locator(".galwidget .gw-color-select")
+    expect(menu).to_have_value("morphology")
+    menu.select_option("redshift")
+    kernel.wait_until("w._color_meta.get('column') == 'redshift'")
+    assert kernel.eval_json("w._color_meta['kind']") == "continuous"
+    kernel.execute("w.color_by('label')")
+    expect(menu).to_have_value("label")
+
+    kernel.execute("w.select(\"morphology == 'edge-on'\")")
+    zoom = page.locator(".galwidget .gw-zoom-selection")
+    expect(zoom).to_be_enabled()
+    canvas = page.locator(".galwidget .gw-canvas")
+    page.locator(".galwidget .gw-toolbar .gw-button", has_text="Reset view").click()
+    page.mouse.move(1, 1)
+    page.wait_for_timeout(600)
+    before = canvas.screenshot()
+    zoom.click()
+    page.wait_for_timeout(800)
+    zoomed = canvas.screenshot()
+    assert zoomed != before
+    page.locator(".galwidget .gw-toolbar .gw-button", has_text="Reset view").click()
+    page.wait_for_timeout(600)
+    assert canvas.screenshot() == before
+    kernel.execute("w.zoom_to_selection()")  # the same from Python
+    page.wait_for_timeout(800)
+    assert canvas.screenshot() == zoomed
+    kernel.execute("w.color_by('morphology')")
+    expect(menu).to_have_value("morphology")
     assert lab.errors == []
