@@ -73,8 +73,9 @@ def test_real_pngs_show_in_the_neighbour_panel(render, page, shared_data: Path):
 
 
 def kernel_thumbnail(widget: gw.Explorer, galaxy: str) -> np.ndarray:
+    position = int(widget.representations.positions([galaxy])[0])
     content, buffers = widget.reply(
-        {"type": "thumbnail", "index": int(widget.representations.positions([galaxy])[0])}
+        {"type": "request", "kind": "thumbnail", "request": 1, "position": position}
     )
     assert content["ok"], content
     with Image.open(io.BytesIO(buffers[0])) as thumbnail:
