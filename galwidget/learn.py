@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy.linalg import solve_triangular
-from scipy.special import ndtr
+from scipy.special import expit, ndtr
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.gaussian_process import GaussianProcessRegressor
@@ -65,6 +65,8 @@ __all__ = [
 STRATEGIES = ("uncertainty", "top", "ei", "random")
 # Rows scored per predict call: bounds the memory of GP kernel matrices for 340k galaxies.
 CHUNK = 32768
+# Rows per float32 matrix-vector product when a binary logistic regression scores every galaxy.
+LINEAR_CHUNK = 1 << 18
 # Rows per GP call: short calls let the main thread take the GIL back often (stalls < 50 ms).
 GP_CHUNK = 8192
 # Default size of the GP + EI candidate pool.
@@ -344,7 +346,7 @@ class Learner:
             )
         with threadpool_limits(1, "blas"):  # tiny BLAS calls: threads only add contention
             model = clone(self.estimator).fit(self.features[positions], values)
-        scores = _in_chunks(model.predict_proba, self.features).astype(np.float32)
+        scores = _probabilities(model, self.features)
         seconds = time.perf_counter() - started
         return Fit(
             "classifier", model, list(model.classes_), scores, None, positions, np.nan, seconds
@@ -617,6 +619,27 @@ def _class_column(fit: Fit, target: Any) -> int:
     if target not in fit.classes:
         raise DataError(f"no class {target!r} in the model; its classes: {_preview(fit.classes)}")
     return fit.classes.index(target)
+
+
+def _probabilities(model: Any, features: np.ndarray) -> np.ndarray:
+    """``(n, k)`` float32 class probabilities of every row.
+
+    A binary :class:`~sklearn.linear_model.LogisticRegression` (the default model) is scored as
+    one float32 matrix-vector product and a sigmoid per block of rows — what ``predict_proba``
+    computes, without its float64 copy of the features (8.7M galaxies: ~0.4 s instead of
+    ~2 s); any other model through its ``predict_proba``.
+    """
+    if not (isinstance(model, LogisticRegression) and len(model.classes_) == 2):
+        return _in_chunks(model.predict_proba, features).astype(np.float32)
+    weights = model.coef_.ravel().astype(np.float32)
+    bias = np.float32(model.intercept_[0])
+    rows = np.asarray(features, dtype=np.float32)
+    probabilities = np.empty((len(rows), 2), dtype=np.float32)
+    for start in range(0, len(rows), LINEAR_CHUNK):
+        positive = expit(rows[start : start + LINEAR_CHUNK] @ weights + bias)
+        probabilities[start : start + len(positive), 1] = positive
+        probabilities[start : start + len(positive), 0] = 1 - positive
+    return probabilities
 
 
 def _in_chunks(predict: Callable[[np.ndarray], np.ndarray], features: np.ndarray) -> np.ndarray:

@@ -318,3 +318,19 @@ def test_model_report_of_interest_scores_and_of_many_classes(problem):
     kinds = np.where(truth[known], "ring", np.where(features[known, 4] > 0, "disk", "smooth"))
     multi = learn.Learner(features, strategy="uncertainty").retrain((known, kinds)).report
     assert multi.n_folds == 5 and 0 <= multi.roc_auc <= 1 and 0 <= multi.accuracy <= 1
+
+
+def test_binary_logistic_scores_equal_predict_proba():
+    rng = np.random.default_rng(4)
+    features = rng.normal(size=(5000, 12)).astype(np.float32)
+    labels = np.where(features[:, 0] + 0.5 * rng.normal(size=5000) > 0, "ring", "other")
+    binary = LogisticRegression(max_iter=1000).fit(features[:300], labels[:300])
+    reference = binary.predict_proba(features.astype(np.float64))
+    fast = learn._probabilities(binary, features)
+    assert fast.dtype == np.float32 and fast.shape == reference.shape
+    np.testing.assert_allclose(fast, reference, atol=2e-6)
+    three = np.where(features[:, 1] > 1, "merger", labels)
+    multi = LogisticRegression(max_iter=1000).fit(features[:600], three[:600])
+    np.testing.assert_allclose(
+        learn._probabilities(multi, features), multi.predict_proba(features), atol=1e-6
+    )
