@@ -127,7 +127,8 @@ def test_lasso_selects_exactly_the_points_inside(blobs, page):
     frame, bridge = blobs
     widget = bridge.widget
     positions = screen_positions(widget, page)
-    polygon = polygon_around(page, positions, 0.45, 0.5, 140)
+    radius = 0.265 * page.locator(".gw-canvas").bounding_box()["height"]  # 140 px of 528
+    polygon = polygon_around(page, positions, 0.45, 0.5, radius)
     expected = set(np.flatnonzero(inside(positions, polygon)).tolist())
     assert 50 < len(expected) < N / 2
 
@@ -174,12 +175,15 @@ def test_box_mode_selects_the_rectangle(blobs, page):
     _, bridge = blobs
     page.locator(".gw-button[data-mode=box]").click()
     bridge.wait_until(lambda: bridge.widget.mode == "box")
+    positions = screen_positions(bridge.widget, page)
     x1, y1 = canvas_point(page, 0.3, 0.3)
     x2, y2 = canvas_point(page, 0.55, 0.7)
-    rectangle = [(x1, y1), (x2, y1), (x2, y2), (x1, y2)]
-    expected = set(
-        np.flatnonzero(inside(screen_positions(bridge.widget, page), rectangle)).tolist()
-    )
+    for _ in range(10):  # shift by whole pixels until no point lies on an edge
+        rectangle = [(x1, y1), (x2, y1), (x2, y2), (x1, y2)]
+        if distance_to_boundary(positions, rectangle).min() > 0.002:
+            break
+        x1, y1, x2, y2 = x1 + 1, y1 + 1, x2 + 1, y2 + 1
+    expected = set(np.flatnonzero(inside(positions, rectangle)).tolist())
     assert expected
     drag(page, [(x1, y1), ((x1 + x2) // 2, (y1 + y2) // 2), (x2, y2)])
     wait_for_selection(bridge, expected)
@@ -240,7 +244,7 @@ def test_focus_shows_neighbour_thumbnails_and_tiles_refocus(galaxies, page, arti
     widget.focus(target)
     tiles = page.locator(".gw-panel .gw-tile")
     bridge.wait_for_js(
-        "[...document.querySelectorAll('.gw-panel img')].filter(i => i.naturalWidth > 0).length === 9"
+        "[...document.querySelectorAll('.gw-grid img')].filter(i => i.naturalWidth > 0).length === 9"
     )
     assert page.locator(".gw-panel-title").text_content() == f"Neighbours of {target}"
     shown = [tiles.nth(i).locator(".gw-caption-id").text_content() for i in range(9)]
@@ -283,8 +287,8 @@ def test_failed_thumbnails_show_their_reason(render, page):
     widget = Explorer(frame, layout=layout, images=broken, k=4)
     bridge = render(widget)
     widget.focus("G00001")
-    bridge.wait_for_js("document.querySelectorAll('.gw-panel .gw-failed').length === 4")
-    reasons = page.locator(".gw-panel .gw-failed").all_text_contents()
+    bridge.wait_for_js("document.querySelectorAll('.gw-grid .gw-failed').length === 4")
+    reasons = page.locator(".gw-grid .gw-failed").all_text_contents()
     assert all(reasons) and all("no file for" in r for r in reasons), reasons
 
 
