@@ -42,7 +42,9 @@ def test_real_gz_decals_pngs_and_a_label_store(shared_data: Path, tmp_path: Path
     assert (catalogue["ring"] == truth[catalogue["id_str"]].to_numpy()).all()
     assert (catalogue["ring_name"] == np.where(catalogue["ring"] == 1, "ring", "not ring")).all()
     for galaxy, file_loc in zip(catalogue["id_str"], catalogue["file_loc"], strict=True):
-        assert Path(file_loc).is_absolute() and Path(file_loc) == (folder / f"{galaxy}.png")
+        assert (
+            Path(file_loc).is_absolute() and Path(file_loc) == (folder / f"{galaxy}.png").resolve()
+        )
         with Image.open(file_loc) as image:
             assert image.size == (424, 424)
 
