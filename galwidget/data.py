@@ -472,12 +472,12 @@ class Representations:
 
 def load_representations(
     source: str | PathLike[str] | pd.DataFrame | np.ndarray | Representations,
+    *,
     features: FeatureSpec = None,
     id_column: str | None = None,
     on_invalid: OnInvalid = "raise",
     progress: bool | None = None,
     batch_rows: int = 8192,
-    *,
     reduce_to: int | None = None,
     columns: Sequence[str] | None = None,
     engine: Literal["local", "dask"] = "local",
