@@ -8,13 +8,16 @@ selection and the Selection view as it left it.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
-from jupyterlab_harness import LabNotebook, write_notebook
 from playwright.sync_api import expect
 from polygons import inside_polygon
 from test_jupyterlab import drag_lasso, lasso_polygon, page_positions
+
+if TYPE_CHECKING:
+    from jupyterlab_harness import LabNotebook
 
 pytest_plugins = ["jupyterlab_harness"]
 pytestmark = [pytest.mark.jupyterlab, pytest.mark.browser]
@@ -45,6 +48,8 @@ w""",
 @pytest.fixture(scope="module")
 def nb(chromium, jupyter_server, tmp_path_factory) -> LabNotebook:
     """The Explorer's notebook, open and run once for the whole module."""
+    from jupyterlab_harness import LabNotebook, write_notebook  # the plugin, imported by pytest
+
     if not BUNDLE.is_file():
         pytest.skip(f"front-end bundle not built ({BUNDLE}); run `make js`")
     labels = tmp_path_factory.mktemp("workflow") / "labels.jsonl"
