@@ -839,14 +839,7 @@ def _stack_list_column(
             f"list column {name!r} has missing (null) values at rows {_preview(rows.tolist())}"
         )
     lengths = pc.list_value_length(array).to_numpy(zero_copy_only=False)
-    width = int(lengths[0]) if width is None else width
-    wrong = np.flatnonzero(lengths != width)
-    if len(wrong):
-        raise DataError(
-            f"list column {name!r} has rows of different lengths: {width} values in the first "
-            f"row but {lengths[wrong[0]]} in row {offset + wrong[0]} "
-            f"(rows of another length: {_preview((wrong + offset).tolist())})"
-        )
+    width = _common_width(lengths, name, width, offset)
     flat = array.flatten()
     if not (
         pa.types.is_integer(flat.type)
@@ -856,6 +849,20 @@ def _stack_list_column(
         raise DataError(f"list column {name!r} holds non-numeric values ({array.type})")
     with np.errstate(over="ignore"):  # beyond float32: inf, reported by the caller
         return _float_values(flat).astype(np.float32).reshape(len(array), width)
+
+
+def _common_width(lengths: np.ndarray, name: str, width: int | None, offset: int) -> int:
+    """The one length of every list row (``width``, else the first row's); ragged rows are a
+    :class:`DataError` naming them (``offset``: the global row of the first)."""
+    width = int(lengths[0]) if width is None else width
+    wrong = np.flatnonzero(lengths != width)
+    if len(wrong):
+        raise DataError(
+            f"list column {name!r} has rows of different lengths: {width} values in the first "
+            f"row but {lengths[wrong[0]]} in row {offset + wrong[0]} "
+            f"(rows of another length: {_preview((wrong + offset).tolist())})"
+        )
+    return width
 
 
 def _stack_sequences(rows: list[Any], name: str, width: int | None, offset: int) -> np.ndarray:
@@ -869,14 +876,7 @@ def _stack_sequences(rows: list[Any], name: str, width: int | None, offset: int)
                 f"(row {offset + i}: {_preview([row])})"
             )
         lengths[i] = len(row)
-    width = int(lengths[0]) if width is None else width
-    wrong = np.flatnonzero(lengths != width)
-    if len(wrong):
-        raise DataError(
-            f"list column {name!r} has rows of different lengths: {width} values in the first "
-            f"row but {lengths[wrong[0]]} in row {offset + wrong[0]} "
-            f"(rows of another length: {_preview((wrong + offset).tolist())})"
-        )
+    width = _common_width(lengths, name, width, offset)
     try:
         with np.errstate(over="ignore"):
             matrix = np.asarray(rows, dtype=np.float64).astype(np.float32)

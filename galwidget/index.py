@@ -516,13 +516,31 @@ def _exact_search(
 # ----------------------------------------------------------------------------------------------
 
 
-class _FaissGraph:
-    """faiss ``IndexHNSWFlat`` over the search points (L2; L1 for manhattan)."""
-
-    name = "faiss"
+class _Faiss:
+    """What the faiss indexes share: (de)serialisation and size."""
 
     def __init__(self, index: Any) -> None:
         self.index = index
+
+    @classmethod
+    def from_bytes(cls, blob: np.ndarray) -> _Faiss:
+        import faiss
+
+        return cls(faiss.deserialize_index(blob))
+
+    def to_bytes(self) -> np.ndarray:
+        import faiss
+
+        return faiss.serialize_index(self.index)
+
+    def size(self) -> int:
+        return int(self.index.ntotal)
+
+
+class _FaissGraph(_Faiss):
+    """faiss ``IndexHNSWFlat`` over the search points (L2; L1 for manhattan)."""
+
+    name = "faiss"
 
     @classmethod
     def build(cls, points: np.ndarray, metric: str, progress: bool) -> _FaissGraph:
@@ -538,20 +556,6 @@ class _FaissGraph:
                 bar.update(min(step, len(points) - start))
         return cls(index)
 
-    @classmethod
-    def from_bytes(cls, blob: np.ndarray) -> _FaissGraph:
-        import faiss
-
-        return cls(faiss.deserialize_index(blob))
-
-    def to_bytes(self) -> np.ndarray:
-        import faiss
-
-        return faiss.serialize_index(self.index)
-
-    def size(self) -> int:
-        return int(self.index.ntotal)
-
     def candidates(self, queries: np.ndarray, count: int) -> np.ndarray:
         import faiss
 
@@ -559,15 +563,12 @@ class _FaissGraph:
         return self.index.search(queries, count, params=parameters)[1].astype(np.int64)
 
 
-class _FaissIVF:
+class _FaissIVF(_Faiss):
     """faiss ``IndexIVFFlat``: :data:`IVF_LISTS_PER_SQRT_N` · √n k-means lists, each query scans
     the :data:`IVF_NPROBE` nearest lists (L2; L1 for manhattan). Builds in seconds where an HNSW
     graph of millions of rows takes many minutes (bench/bench_scale.py)."""
 
     name = "faiss-ivf"
-
-    def __init__(self, index: Any) -> None:
-        self.index = index
 
     @classmethod
     def build(cls, points: np.ndarray, metric: str, progress: bool) -> _FaissIVF:
@@ -588,20 +589,6 @@ class _FaissIVF:
                 index.add(points[start : start + step])
                 bar.update(min(step, n - start))
         return cls(index)
-
-    @classmethod
-    def from_bytes(cls, blob: np.ndarray) -> _FaissIVF:
-        import faiss
-
-        return cls(faiss.deserialize_index(blob))
-
-    def to_bytes(self) -> np.ndarray:
-        import faiss
-
-        return faiss.serialize_index(self.index)
-
-    def size(self) -> int:
-        return int(self.index.ntotal)
 
     def candidates(self, queries: np.ndarray, count: int) -> np.ndarray:
         import faiss
