@@ -25,7 +25,8 @@ pytestmark = [pytest.mark.jupyterlab, pytest.mark.browser]
 N = 1500
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLE = ROOT / "galwidget" / "static" / "widget.js"
-DOCS = ROOT / "docs"
+# Screenshots of each run (git-ignored); docs/gallery.png and docs/search.png are copies of them.
+SCREENSHOTS = ROOT / "tests" / "browser" / "artifacts"
 CELLS = [
     """\
 import numpy as np
@@ -186,8 +187,8 @@ def test_gallery_shows_the_lasso_and_labels_tiles(lab: LabNotebook):
     page.locator(".galwidget .gw-toolbar .gw-button", has_text="Reset view").click()
     page.mouse.move(1, 1)
     page.wait_for_timeout(600)
-    DOCS.mkdir(exist_ok=True)
-    page.locator(".galwidget").screenshot(path=str(DOCS / "gallery.png"))
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.locator(".galwidget").screenshot(path=str(SCREENSHOTS / "gallery.png"))
 
     # Wide: the gallery takes the whole widget; back again.
     page.locator(".galwidget .gw-gallery .gw-button", has_text="Wide").click()
@@ -234,7 +235,7 @@ def test_search_by_name_and_by_position_focuses_and_links_out(lab: LabNotebook):
     expect(result).to_have_text(f"{by_sky}, 1.00″ from {query}")
     expect(card.locator(".gw-focus-id")).to_have_text(by_sky)
     page.wait_for_timeout(600)  # the pan to it
-    page.locator(".galwidget").screenshot(path=str(DOCS / "search.png"))
+    page.locator(".galwidget").screenshot(path=str(SCREENSHOTS / "search.png"))
 
     box.fill("no such galaxy")
     box.press("Enter")
