@@ -1024,3 +1024,28 @@ def test_zoom_to_selection_tells_every_view(widget: Explorer):
     assert events(comm, "zoom_to_selection") == [
         ({"type": "event", "kind": "zoom_to_selection"}, [])
     ]
+
+
+def test_a_read_only_label_log_is_read_and_refuses_labels_without_losing_any(
+    frame: pd.DataFrame, tmp_path, read_only_folder
+):
+    folder, make_read_only = read_only_folder
+    writer = Explorer(frame, layout=("x", "y"), classes=CLASSES, labels_path=folder / "l.jsonl")
+    writer.set_labels({"G0003": "ring"})
+    writer.close()
+    log = make_read_only() / "l.jsonl"
+    before = log.read_bytes()
+    w = Explorer(frame.copy(), layout=("x", "y"), classes=CLASSES, labels_path=log)
+    try:
+        assert w.labels["label"].to_dict() == {"G0003": "ring"}
+        assert w._label_meta["read_only"] is True
+        version = w._label_meta["version"]
+        content, _ = request(w, "label", 1, [positions_buffer(7)], label="ring")
+        assert content["ok"] is False and "read-only" in content["reason"]
+        with pytest.raises(gw.LabelStorageError):
+            w.set_labels({"G0007": "ring"})
+        assert w.labels["label"].to_dict() == {"G0003": "ring"}
+        assert label_codes(w)[[3, 7]].tolist() == [1, 0]
+        assert w._label_meta["version"] == version and log.read_bytes() == before
+    finally:
+        w.close()
