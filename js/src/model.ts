@@ -14,7 +14,7 @@ import {
   type ModelState,
 } from "./protocol";
 
-type BinaryTrait = "_points" | "_color" | "_selection";
+type BinaryTrait = "_points" | "_color" | "_selection" | "_filter";
 type JsonTrait = Exclude<keyof ModelState, BinaryTrait>;
 type Change = `change:${keyof ModelState}`;
 
@@ -44,12 +44,14 @@ export class SyncedModel {
   private readonly listeners: [string, () => void][] = [];
   private readonly points: Decoded<{ x: Float32Array; y: Float32Array }>;
   private readonly selectionValue: Decoded<Uint32Array>;
+  private readonly filterValue: Decoded<Uint32Array>;
 
   constructor(private readonly model: Model) {
     this.config = model.get("_config");
     const n = this.config.n;
     this.points = new Decoded((raw) => decodePoints(raw, n));
     this.selectionValue = new Decoded((raw) => decodeSelection(raw, n));
+    this.filterValue = new Decoded((raw) => decodeSelection(raw, n));
   }
 
   get<K extends JsonTrait>(name: K): ModelState[K] {
@@ -80,6 +82,11 @@ export class SyncedModel {
   /** `_selection` as sorted unique positions; throws ProtocolError when malformed. */
   selection(): Uint32Array {
     return this.selectionValue.get(this.model.get("_selection"));
+  }
+
+  /** `_filter`: the positions a filter shows (empty without one); throws ProtocolError when malformed. */
+  filterPositions(): Uint32Array {
+    return this.filterValue.get(this.model.get("_filter"));
   }
 
   /**

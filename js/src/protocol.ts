@@ -73,6 +73,13 @@ export interface LabelMeta {
   read_only: boolean;
 }
 
+/** `_filter_meta`: what a filter does to the galaxies it leaves out, and how many it shows. */
+export interface FilterMeta {
+  mode: "none" | "dim" | "hide";
+  shown: number;
+  description: string;
+}
+
 export interface LearnStatus {
   status: "off" | "waiting" | "training" | "ready";
   message: string;
@@ -90,6 +97,8 @@ export interface ModelState {
   _focus: number;
   _label_meta: LabelMeta;
   _learn: LearnStatus;
+  _filter: DataView;
+  _filter_meta: FilterMeta;
   k: number;
   mode: Mode;
   point_size: number;

@@ -4,6 +4,7 @@
 // speaks in positions and flat typed arrays.
 
 import createScatterplot from "regl-scatterplot";
+import type { Shown } from "./filter";
 import { type Affine, affineFrom, spreadTriple } from "./pick";
 import type { Mode } from "./protocol";
 
@@ -39,6 +40,8 @@ export interface ScatterStyle {
 }
 
 const SELECTED_COLOR = "#ff2d6f";
+/** A dimmed galaxy's opacity, as a fraction of the shown ones'. */
+const DIMMED_OPACITY_SCALE = 0.12;
 const FOCUS_ZOOM_DISTANCE = 0.35;
 
 export class ScatterAdapter {
@@ -48,8 +51,19 @@ export class ScatterAdapter {
    */
   private lasso: [number, number][] | null = null;
   private dark = false;
+  private opacity: number;
+  /** The filter drawn (null: none); `opacityCodes` is 1 per shown position, 0 per dimmed one. */
+  private shown: Shown | null = null;
+  private opacityCodes: Float32Array = new Float32Array(0);
+  /** The filter regl-scatterplot hides points by, as last applied (null: none). */
+  private hidden: Shown | null = null;
 
-  private constructor(private readonly scatterplot: Scatterplot) {}
+  private constructor(
+    private readonly scatterplot: Scatterplot,
+    opacity: number,
+  ) {
+    this.opacity = opacity;
+  }
 
   /** Create the plot on `canvas`; throws when WebGL is unavailable. */
   static async create(canvas: HTMLCanvasElement, style: ScatterStyle, events: ScatterEvents): Promise<ScatterAdapter> {
@@ -67,7 +81,7 @@ export class ScatterAdapter {
       deselectOnEscape: false,
       deselectOnDblClick: false,
     });
-    const adapter = new ScatterAdapter(scatterplot);
+    const adapter = new ScatterAdapter(scatterplot, style.opacity);
     scatterplot.subscribe("select", ({ points }) => events.select(points));
     scatterplot.subscribe("deselect", () => events.deselect());
     scatterplot.subscribe("pointOver", (position) => events.hover(position));
@@ -99,6 +113,7 @@ export class ScatterAdapter {
   private nextDraw: { x: Float32Array; y: Float32Array; codes: Float32Array } | null = null;
   private drawing: Promise<void> | null = null;
   private drawnXY: [Float32Array | null, Float32Array | null] = [null, null];
+  private drawnData: { x: Float32Array; y: Float32Array; codes: Float32Array } | null = null;
 
   private async drawQueued(): Promise<void> {
     try {
@@ -109,14 +124,54 @@ export class ScatterAdapter {
         const samePoints = this.drawn && x === this.drawnXY[0] && y === this.drawnXY[1];
         const spatialIndex = samePoints ? this.scatterplot.get("spatialIndex") : undefined;
         this.drawnXY = [x, y];
+        this.drawnData = { x, y, codes };
+        if (this.opacityCodes.length !== x.length) this.opacityCodes = this.opacityCodesOf(x.length);
         await this.scatterplot.draw(
-          { x, y, valueA: codes },
-          { zDataType: "categorical", spatialIndex, preventFilterReset: true },
+          { x, y, valueA: codes, valueB: this.opacityCodes },
+          { zDataType: "categorical", wDataType: "categorical", spatialIndex, preventFilterReset: true },
         );
+        if (!samePoints) this.hidden = null; // new points: filter them afresh
+        await this.applyHidden();
       }
     } finally {
       this.drawing = null;
     }
+  }
+
+  /**
+   * Dim (draw faint) or hide the galaxies a filter leaves out, or show all (null). Resolves once
+   * drawn.
+   */
+  async setFilter(shown: Shown | null): Promise<void> {
+    this.shown = shown;
+    this.opacityCodes = this.opacityCodesOf(this.opacityCodes.length);
+    this.applyOpacity();
+    const last = this.nextDraw ?? this.drawnData;
+    // The opacity codes travel with the points: redraw them (reusing their spatial index).
+    if (last) await this.draw(last.x, last.y, last.codes);
+  }
+
+  private opacityCodesOf(n: number): Float32Array {
+    const codes = new Float32Array(n).fill(1);
+    if (this.shown?.mode === "dim" && this.shown.mask.length === n) codes.set(this.shown.mask);
+    return codes;
+  }
+
+  private applyOpacity(): void {
+    const dim = this.shown?.mode === "dim";
+    void configure(this.scatterplot, {
+      opacityBy: dim ? "valueB" : null,
+      opacity: dim ? [this.opacity * DIMMED_OPACITY_SCALE, this.opacity] : this.opacity,
+    });
+  }
+
+  /** Hide (regl-scatterplot's filter) what the filter hides, when that changed. */
+  private async applyHidden(): Promise<void> {
+    const hide = this.shown?.mode === "hide" ? this.shown : null;
+    if (hide === this.hidden) return;
+    this.hidden = hide;
+    if (hide) await this.scatterplot.filter(Array.from(hide.positions), { preventEvent: true });
+    else await this.scatterplot.unfilter({ preventEvent: true });
   }
 
   /** Point colours by code (null: one colour), with one selection and hover colour for all. */
@@ -145,7 +200,9 @@ export class ScatterAdapter {
   }
 
   setStyle(pointSize: number, opacity: number): void {
-    void this.scatterplot.set({ pointSize, opacity });
+    this.opacity = opacity;
+    void this.scatterplot.set({ pointSize });
+    this.applyOpacity();
   }
 
   /** regl-scatterplot knows one key per action: which one removes (alt, or ctrl when held). */

@@ -24,6 +24,7 @@ export class Toolbar {
   private readonly sizeInput = slider(0.5, 12, 0.5);
   private readonly opacityInput = slider(0.05, 1, 0.05);
   private readonly count = element("span", "gw-count");
+  private readonly filterStatus = element("span", "gw-filter");
   private readonly moreLikeButton = button("More like selection", "Find galaxies like the selection's mean");
   private readonly clearButton = button("Clear", "Clear the selection (Esc)");
 
@@ -52,7 +53,9 @@ export class Toolbar {
       this.moreLikeButton,
       this.clearButton,
       this.count,
+      this.filterStatus,
     );
+    this.filterStatus.hidden = true;
   }
 
   setMode(mode: Mode): void {
@@ -71,6 +74,12 @@ export class Toolbar {
     this.count.textContent = `${selected.toLocaleString("en-US")} of ${total.toLocaleString("en-US")} selected`;
     this.moreLikeButton.disabled = selected === 0;
     this.clearButton.disabled = selected === 0;
+  }
+
+  /** The filter's line ("" for none: hidden). */
+  setFilter(text: string): void {
+    this.filterStatus.textContent = text;
+    this.filterStatus.hidden = text === "";
   }
 }
 

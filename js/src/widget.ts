@@ -8,6 +8,7 @@
 import { colorList, pointCodes, updateLabelColors } from "./colors";
 import { Controls } from "./controls";
 import { debounce } from "./debounce";
+import { filterText, keepShown, type Shown, shownOf } from "./filter";
 import { FocusCard } from "./focuscard";
 import { element } from "./dom";
 import { type LabelChange, LabelCodes } from "./labelcodes";
@@ -18,7 +19,7 @@ import { nearestWithin } from "./pick";
 import { SyncedModel } from "./model";
 import { PanelController } from "./panelcontroller";
 import { samePositions, sortedPositions, toggled } from "./positions";
-import { type ColorMeta, decodeEvent, type Model, type Reply } from "./protocol";
+import { type ColorMeta, decodeEvent, type FilterMeta, type Model, type Reply } from "./protocol";
 import { Latest, Requests } from "./requests";
 import { ScatterAdapter } from "./scatter";
 import { SearchBox } from "./search";
@@ -62,6 +63,8 @@ class ExplorerView {
   private y: Float32Array = new Float32Array(0);
   /** Colour code per position, as drawn. */
   private codes: Float32Array = new Float32Array(0);
+  /** The filter in force (null: every galaxy shown); selection tools act on shown ones only. */
+  private shown: Shown | null = null;
   private hovered = -1;
   private dark: boolean | null = null;
   private pointerDown: [number, number] | null = null;
@@ -147,6 +150,7 @@ class ExplorerView {
     this.model.on(["change:_color", "change:_color_meta"], () => this.scheduleRecolor());
     this.model.on(["change:_color_meta"], () => this.controls.setColor(this.colorMeta));
     this.model.on(["change:_selection"], () => this.syncSelectionFromModel());
+    this.model.on(["change:_filter", "change:_filter_meta"], () => this.scheduleFilter());
     this.model.on(["change:_focus", "change:k"], () => this.syncFocusFromModel());
     this.model.on(["change:mode"], () => this.applyMode());
     this.model.on(["change:point_size", "change:opacity"], () => this.applyStyle());
@@ -186,7 +190,7 @@ class ExplorerView {
         this.canvas,
         { width, height, pointSize: this.model.get("point_size"), opacity: this.model.get("opacity") },
         {
-          select: (points) => this.syncSelectionToModel(points),
+          select: (points) => this.syncSelectionToModel(keepShown(points, this.shown)),
           deselect: () => this.syncSelectionToModel([]),
           hover: (position) => this.hover(position),
           unhover: () => this.unhover(),
@@ -200,6 +204,7 @@ class ExplorerView {
     this.applyTheme();
     this.applyMode();
     if (this.model.get("_label_meta").classes.length > 0) void this.labels.refresh();
+    this.syncFilter();
     await this.drawPoints();
     this.syncFocusFromModel();
   }
@@ -258,6 +263,32 @@ class ExplorerView {
     if (this.destroyed) return;
     this.syncSelectionFromModel();
     this.drawFocus();
+  }
+
+  private filterPending = false;
+
+  /** `_filter` and its meta change together: apply them once per batch. */
+  private scheduleFilter(): void {
+    if (this.filterPending) return;
+    this.filterPending = true;
+    queueMicrotask(() => {
+      this.filterPending = false;
+      this.syncFilter();
+    });
+  }
+
+  /** Dim or hide what the filter leaves out, and say how many are shown. */
+  private syncFilter(): void {
+    const meta: FilterMeta = this.model.get("_filter_meta") ?? { mode: "none", shown: this.n, description: "" };
+    try {
+      this.shown = shownOf(meta, this.model.filterPositions(), this.n);
+    } catch (error) {
+      this.notify(`Cannot apply the filter: ${String(error)}`);
+      this.shown = null;
+    }
+    this.toolbar.setFilter(filterText(meta, this.n));
+    this.root.dataset.filter = this.shown?.mode ?? "none";
+    void this.scatter?.setFilter(this.shown);
   }
 
   /** The colour menu: Python colours (and `_color_meta` comes back); a refusal is shown. */
@@ -419,14 +450,16 @@ class ExplorerView {
   private readonly onLassoEnd = (event: MouseEvent): void => {
     const polygon = this.scatter?.takeLasso();
     if (!polygon) return;
-    const lassoed = pointsInPolygon(this.x, this.y, polygon);
+    const lassoed = keepShown(pointsInPolygon(this.x, this.y, polygon), this.shown);
     this.syncSelectionToModel(combineSelection(this.selection, lassoed, lassoOp(event)));
     this.syncSelectionFromModel();
   };
 
-  /** Shift-click: add the galaxy to the selection, or take it out. */
+  /** Shift-click: add the galaxy to the selection (if the filter shows it), or take it out. */
   private toggleSelected(position: number): void {
-    this.syncSelectionToModel(toggled(this.selection, position));
+    const selection = this.selection;
+    if (this.shown?.mask[position] === 0 && !selection.includes(position)) return;
+    this.syncSelectionToModel(toggled(selection, position));
     this.syncSelectionFromModel();
   }
 
@@ -540,7 +573,9 @@ class ExplorerView {
     const view = this.scatter?.screenTransform(this.x, this.y);
     if (!view) return -1;
     const rect = this.canvas.getBoundingClientRect();
-    return nearestWithin(this.x, this.y, view, clientX - rect.left, clientY - rect.top, PICK_RADIUS_PX);
+    const shown = this.shown;
+    const visible = shown?.mode === "hide" ? (p: number) => shown.mask[p] === 1 : undefined;
+    return nearestWithin(this.x, this.y, view, clientX - rect.left, clientY - rect.top, PICK_RADIUS_PX, visible);
   }
 
   private readonly onKeyDown = (event: KeyboardEvent): void => {

@@ -629,3 +629,51 @@ def test_a_key_press_sends_only_what_changed_and_recolours_by_label(render, page
     request = [d for d in bridge.received if d.get("content", {}).get("kind") == "label"]
     assert len(request) == 1 and request[0]["content"]["label"] == "ring"
     bridge.wait_until(lambda: ring_pixels() > before + 4)
+
+
+def test_filter_dims_or_hides_and_the_lasso_selects_only_shown_galaxies(blobs, page):
+    frame, bridge = blobs
+    widget = bridge.widget
+    status = page.locator(".gw-filter")
+    none = canvas_pixels(page)
+    assert status.is_hidden()
+
+    widget.filter(mode="dim", brightness=(None, 0))
+    bridge.wait_for_js("document.querySelector('.galwidget').dataset.filter === 'dim'")
+    page.wait_for_timeout(300)
+    dim = canvas_pixels(page)
+    widget.filter(mode="hide", brightness=(None, 0))
+    bridge.wait_for_js("document.querySelector('.galwidget').dataset.filter === 'hide'")
+    page.wait_for_timeout(300)
+    hide = canvas_pixels(page)
+    shown = frame["brightness"].to_numpy() <= 0
+    assert status.text_content() == (
+        f"{shown.sum():,} of 5,000 shown (brightness in […, 0]; others hidden)"
+    )
+
+    def changed(a: np.ndarray, b: np.ndarray) -> float:
+        return (np.abs(a - b).sum(axis=2) > 60).mean()
+
+    # Dimmed points still colour the canvas faintly; hidden ones leave it white.
+    assert changed(none, dim) > 0.01 and changed(dim, hide) > 0.001
+
+    def white(pixels: np.ndarray) -> float:
+        return (np.abs(pixels - 255).sum(axis=2) <= 10).mean()
+
+    assert white(none) < white(dim) < white(hide)
+
+    positions = screen_positions(widget, page)
+    radius = 0.3 * page.locator(".gw-canvas").bounding_box()["height"]
+    polygon = polygon_around(page, positions, 0.5, 0.5, radius)
+    lassoed = inside(positions, polygon)
+    expected = set(np.flatnonzero(lassoed & shown).tolist())
+    assert expected and (lassoed & ~shown).any()
+    drag(page, polygon)
+    wait_for_selection(bridge, expected)
+    assert browser_selection(bridge) == expected
+
+    widget.filter()  # all shown again: the same lasso takes every point inside
+    bridge.wait_for_js("document.querySelector('.galwidget').dataset.filter === 'none'")
+    assert status.is_hidden()
+    drag(page, polygon)
+    wait_for_selection(bridge, set(np.flatnonzero(lassoed).tolist()))
