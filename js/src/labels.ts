@@ -26,6 +26,9 @@ export interface KeyInput {
  * The labelling action of a key press, or null for keys the widget leaves alone.
  * `columns` is the number of tiles per panel row (up/down arrows move by a row).
  */
+/** What the label bar says when the label log can be read but not written. */
+export const READ_ONLY = "read-only: labels are shown, not saved";
+
 export function keyAction(event: KeyInput, meta: LabelMeta, columns: number): KeyAction | null {
   if (event.ctrlKey || event.altKey || event.metaKey) return null;
   const { key } = event;
@@ -152,6 +155,7 @@ export class LabelBar {
     this.removeButton.disabled = meta.read_only;
     this.selectionButton.disabled = meta.read_only || this.selected === 0;
     for (const b of this.classes.querySelectorAll("button")) b.disabled = meta.read_only;
+    if (meta.read_only) this.setSaved("error", READ_ONLY);
   }
 
   setSelected(count: number): void {

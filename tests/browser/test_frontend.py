@@ -544,6 +544,28 @@ def test_labels_restored_and_coloured_at_start(render, page, tmp_path):
     assert labels == ["ring", "not ring", "unlabelled (797)"]
 
 
+def test_a_read_only_label_log_says_so_and_keys_label_nothing(render, page, read_only_folder):
+    folder, make_read_only = read_only_folder
+    frame, layout = blob_frame(800)
+    first = Explorer(frame, layout=layout, classes=CLASSES, labels_path=folder / "labels.jsonl")
+    first.set_labels({"G00001": "ring"})
+    first.close()
+    log = make_read_only() / "labels.jsonl"
+    widget = Explorer(blob_frame(800)[0], layout=layout, classes=CLASSES, labels_path=log)
+    bridge = render(widget)
+    widget.focus("G00002")
+    bridge.wait_for_js("document.querySelector('.gw-panel').innerText.includes('G00002')")
+    saved = page.locator(".gw-saved").text_content()
+    assert saved == "read-only: labels are shown, not saved"
+    assert page.locator(".gw-labelbar .gw-class").first.is_disabled()
+    page.locator(".galwidget").focus()
+    page.keyboard.press("1")
+    page.wait_for_timeout(300)
+    bridge.pump()
+    assert widget.label_store.get("G00002") is None
+    assert class_buttons(page) == ["1 ring (1)", "2 not ring (0)"]
+
+
 # -- wire protocol v2 --------------------------------------------------------------------------
 
 
