@@ -41,6 +41,7 @@ from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from galwidget.data import (
+    MAX_ABS_FEATURE,
     PROGRESS_THRESHOLD,
     TRANSPOSE_COLUMNS,
     DataError,
@@ -53,6 +54,7 @@ from galwidget.data import (
     _ids_from_column,
     _preview,
     _stack_list_column,
+    _valid_rows,
 )
 from galwidget.index import PCA, Moments, initial_shift
 
@@ -338,7 +340,7 @@ class PassOne:
 
     moments: Moments
     rows: int
-    invalid: np.ndarray  # part-relative rows with NaN/inf features, sorted
+    invalid: np.ndarray  # part-relative rows with NaN/inf or |x| > MAX_ABS_FEATURE, sorted
 
 
 def first_rows_shift(
@@ -347,7 +349,7 @@ def first_rows_shift(
     """The :class:`Moments` shift: the mean of the first finite rows (of the first part)."""
     for batch in batches:
         matrix = batch_matrix(batch, layout, where)
-        matrix = matrix[np.isfinite(matrix).all(axis=1)]
+        matrix = matrix[_valid_rows(matrix)]
         if len(matrix):
             return initial_shift(matrix)
     return np.zeros(layout.width)
@@ -366,7 +368,7 @@ def moments_pass(
     rows = 0
     for batch in _one_blas_thread(batches):
         matrix = batch_matrix(batch, layout, where)
-        finite = np.isfinite(matrix).all(axis=1)
+        finite = _valid_rows(matrix)
         if not finite.all():
             invalid.append(rows + np.flatnonzero(~finite))
             matrix = matrix[finite]
@@ -456,7 +458,10 @@ def check_pass_one(
         return
     count = sum(len(rows) for _, rows in bad)
     where = "; ".join(f"{part.path} rows {_preview(rows.tolist())}" for part, rows in bad[:3])
-    message = f"NaN or infinite features in {count} rows: {where}"
+    message = (
+        f"NaN, infinite or out-of-range (|x| > {MAX_ABS_FEATURE:g}) features in {count} rows: "
+        f"{where}"
+    )
     if on_invalid == "drop":
         if count == sum(part.rows for part in parts):
             raise DataError(message + ": every row is invalid")
