@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { categoryColor } from "./colors";
-import { type KeyInput, keyAction, labelOf, walk } from "./labels";
+import { type KeyInput, keyAction, labelOf, reportText, walk } from "./labels";
 import type { LabelMeta } from "./protocol";
 
 const meta: LabelMeta = {
@@ -67,5 +67,25 @@ describe("labelOf", () => {
     expect(labelOf(0, meta)).toBeNull();
     expect(labelOf(2, meta)).toEqual({ name: "not ring", color: categoryColor(1) });
     expect(labelOf(255, meta)?.name).toBe("other");
+  });
+});
+
+describe("reportText", () => {
+  it("shows cross-validated accuracy and AUC with their spread, folds and labels per class", () => {
+    const report = {
+      accuracy: 0.8612,
+      accuracy_std: 0.041,
+      roc_auc: 0.9134,
+      roc_auc_std: 0.03,
+      n_folds: 5,
+      labels_per_class: { ring: 79, "not ring": 79 },
+    };
+    expect(reportText(report)).toBe("accuracy 0.86 ± 0.04 · AUC 0.91 ± 0.03 (5 folds; ring 79, not ring 79)");
+  });
+
+  it("says nothing without a report or without metrics", () => {
+    expect(reportText(null)).toBe("");
+    const tooFew = { accuracy: null, accuracy_std: null, roc_auc: null, roc_auc_std: null, n_folds: 0, labels_per_class: { ring: 1 } };
+    expect(reportText(tooFew)).toBe("");
   });
 });

@@ -26,6 +26,32 @@ export interface KeyInput {
  * The labelling action of a key press, or null for keys the widget leaves alone.
  * `columns` is the number of tiles per panel row (up/down arrows move by a row).
  */
+/**
+ * The classifier's cross-validated quality as the label bar shows it, from `_learn.report`
+ * (`learn.ModelReport.as_dict()`): "accuracy 0.86 ± 0.04 · AUC 0.91 ± 0.03 (5 folds; ring 79,
+ * not ring 79)"; empty before there is a report with metrics.
+ */
+export function reportText(report: Record<string, unknown> | null): string {
+  if (!report) return "";
+  const metric = (name: string, value: unknown, spread: unknown): string =>
+    typeof value === "number"
+      ? `${name} ${value.toFixed(2)}${typeof spread === "number" ? ` ± ${spread.toFixed(2)}` : ""}`
+      : "";
+  const metrics = [
+    metric("accuracy", report.accuracy, report.accuracy_std),
+    metric("AUC", report.roc_auc, report.roc_auc_std),
+  ].filter((text) => text !== "");
+  if (metrics.length === 0) return "";
+  const counts = report.labels_per_class;
+  const perClass =
+    typeof counts === "object" && counts !== null
+      ? Object.entries(counts).map(([name, count]) => `${name} ${String(count)}`)
+      : [];
+  const folds = typeof report.n_folds === "number" ? `${report.n_folds} folds` : "";
+  const detail = [folds, perClass.join(", ")].filter((text) => text !== "").join("; ");
+  return `${metrics.join(" · ")}${detail ? ` (${detail})` : ""}`;
+}
+
 /** What the label bar says when the label log can be read but not written. */
 export const READ_ONLY = "read-only: labels are shown, not saved";
 
@@ -170,7 +196,8 @@ export class LabelBar {
 
   setLearn(status: LearnStatus): void {
     this.learn.dataset.status = status.status;
-    this.learn.textContent = status.message;
+    const quality = reportText(status.report);
+    this.learn.textContent = quality ? `${status.message} · ${quality}` : status.message;
   }
 
   /** "saving…" while the kernel writes, "saved ✓" once it confirmed, or why it failed. */

@@ -473,6 +473,12 @@ def test_suggestion_mode_labels_and_advances(labelling, page):
     others = meta.index[~meta["is_ring"]][:5].tolist()
     widget.set_labels({**dict.fromkeys(rings, "ring"), **dict.fromkeys(others, "not ring")})
     assert widget.training.result(timeout=60) is not None
+    report = widget.model_report()
+    quality = f"accuracy {report.accuracy:.2f} ± {report.accuracy_std:.2f}"
+    learn = bridge.wait_for_js(
+        f"(t => t.includes({quality!r}) && t)(document.querySelector('.gw-learn').textContent)"
+    )
+    assert f"AUC {report.roc_auc:.2f}" in learn and "(5 folds; " in learn
     page.locator(".gw-panel-modes .gw-button[data-panel-mode=suggestions]").click()
     bridge.wait_for_js("document.querySelectorAll('.gw-panel .gw-tile[data-position]').length > 10")
     suggested = list(widget.suggestions)
