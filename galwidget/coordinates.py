@@ -2,11 +2,12 @@
 
 Format: float32 little-endian ``x, y`` interleaved per position, centred and scaled by one factor
 on both axes (shapes are kept) so that the farthest point lies at :data:`LAYOUT_MARGIN` of the
-[-1, 1] square.
+[-1, 1] square. :class:`Layouts` holds several named specs and resolves each when first shown.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,7 @@ import pandas as pd
 from galwidget.data import Representations
 from galwidget.errors import DataError
 
-__all__ = ["LAYOUT_MARGIN", "LayoutSpec", "layout_coordinates", "normalise_layout"]
+__all__ = ["LAYOUT_MARGIN", "LayoutSpec", "Layouts", "layout_coordinates", "normalise_layout"]
 
 # Points fill this fraction of [-1, 1] so that the outermost ones are not cut by the canvas edge.
 LAYOUT_MARGIN = 0.95
@@ -78,3 +79,75 @@ def normalise_layout(coordinates: np.ndarray) -> np.ndarray:
     half_range = float((high - low).max()) / 2
     scale = LAYOUT_MARGIN / half_range if half_range > 0 else 1.0
     return np.ascontiguousarray((coordinates - (low + high) / 2) * scale, dtype="<f4").ravel()
+
+
+class Layouts:
+    """Named layout specs, each resolved to its ``_points`` buffer when first asked for (then kept).
+
+    Args:
+        reps: the galaxies.
+        layout: the layout shown first: a name of ``layouts``, or a spec (as for
+            :func:`layout_coordinates`) that joins them under its own name (``"pca"``,
+            ``"umap"``, ``"x, y"`` for two columns, ``"given"`` for an array).
+        layouts: name → spec; ``None`` for ``layout`` alone.
+        tables: the tables whose columns a pair of names may refer to, searched in order.
+        index: returns the :class:`~galwidget.NeighbourIndex` computed layouts may reuse (or None).
+
+    Raises:
+        DataError: a spec's name that ``layouts`` already gives to another spec.
+    """
+
+    def __init__(
+        self,
+        reps: Representations,
+        layout: LayoutSpec,
+        layouts: Mapping[str, LayoutSpec] | None,
+        *,
+        tables: tuple[pd.DataFrame, ...],
+        index: Callable[[], Any],
+    ) -> None:
+        specs = dict(layouts or {})
+        if isinstance(layout, str) and layout in specs:
+            self.first = layout
+        else:
+            self.first = _name_of(layout)
+            if self.first in specs:
+                raise DataError(
+                    f"layout {self.first!r} names another spec in layouts: give it by that name"
+                )
+            specs = {self.first: layout, **specs}
+        self._specs = specs
+        self._reps = reps
+        self._tables = tables
+        self._index = index
+        self._points: dict[str, bytes] = {}
+
+    @property
+    def names(self) -> list[str]:
+        """The layout names, the first shown first."""
+        return list(self._specs)
+
+    def points(self, name: str) -> bytes:
+        """The ``_points`` buffer of layout ``name``, computed on first use.
+
+        Raises:
+            DataError: an unknown name (listing the known ones), or a spec that cannot be drawn.
+        """
+        if name not in self._specs:
+            raise DataError(f"no layout {name!r}; layouts: {', '.join(map(repr, self._specs))}")
+        if name not in self._points:
+            spec = self._specs[name]
+            table = self._tables[0]
+            if isinstance(spec, tuple):
+                table = next((t for t in self._tables if set(spec) <= set(t.columns)), table)
+            coordinates = layout_coordinates(self._reps, spec, table=table, index=self._index())
+            self._points[name] = normalise_layout(coordinates).tobytes()
+        return self._points[name]
+
+
+def _name_of(layout: LayoutSpec) -> str:
+    if isinstance(layout, str):
+        return layout
+    if isinstance(layout, tuple):
+        return ", ".join(map(str, layout))
+    return "given"

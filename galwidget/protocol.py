@@ -14,7 +14,8 @@ Synced traits (see :class:`Config`, :class:`ColorMeta`, :class:`LabelMeta`, :cla
     missing; empty for kinds ``none`` and ``label``); ``_color_meta`` JSON; ``_selection`` an
     encoded selection (below); ``_focus`` int (−1 none); ``_label_meta`` JSON; ``_learn`` JSON;
     ``_filter`` the encoded selection of the positions a filter shows (``b""``: no filter) and
-    ``_filter_meta`` JSON (:class:`FilterMeta`); the browser's selection tools act on what is shown.
+    ``_filter_meta`` JSON (:class:`FilterMeta`); the browser's selection tools act on what is shown;
+    ``layout_name`` str, one of ``_config.layouts``, set by either side (``_points`` follows).
 
 Selection encoding (:func:`encode_selection` / :func:`decode_selection`)
     An 8-byte header — byte 0 the kind (:class:`SelectionKind`), bytes 1–3 zero, bytes 4–7 uint32
@@ -121,6 +122,7 @@ class Config(TypedDict):
     max_message_bytes: int
     numeric_columns: list[str]  # meta columns a gallery order (or a colour map) can use
     color_columns: list[str]  # what the widget's colour menu offers: meta columns, label, score
+    layouts: list[str]  # the layout names the layout menu offers (``layout_name`` is one)
 
 
 class ColorMeta(TypedDict, total=False):

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ import traitlets
 from galwidget import images as images_module
 from galwidget import protocol
 from galwidget.colors import encode_colors, label_colors, missing_scores, no_colors
-from galwidget.coordinates import LayoutSpec, layout_coordinates, normalise_layout
+from galwidget.coordinates import Layouts, LayoutSpec
 from galwidget.data import Representations, load_representations
 from galwidget.errors import DataError, ImageError
 from galwidget.export import export_labels
@@ -105,7 +105,10 @@ class Explorer(anywidget.AnyWidget):
             :func:`~galwidget.load_representations` reads (DataFrame, parquet/CSV path, array).
         layout: ``"pca"`` or ``"umap"`` (computed by :func:`galwidget.layout`), an ``(n, 2)``
             array, or a pair of numeric column names such as ``("pca_0", "pca_1")`` (of ``meta``, or
-            of the DataFrame given as ``data``, feature columns included).
+            of the DataFrame given as ``data``, feature columns included); or a name of ``layouts``.
+        layouts: more layouts to switch between (toolbar menu, or :attr:`layout_name`): name →
+            spec as for ``layout``, e.g. ``{"pca": "pca", "umap": "umap", "given": ("pca_0",
+            "pca_1")}``; each is computed when first shown.
         color: a meta column name, an array of ``n`` values, or ``None`` (see :meth:`color_by`).
         images: thumbnail source, as for :func:`galwidget.images.resolve`.
         k: number of neighbours shown for the focused galaxy.
@@ -140,6 +143,10 @@ class Explorer(anywidget.AnyWidget):
         selection: the selected row positions (sorted unique int64, read-only array), an
             observable traitlet: ``w.observe(f, names="selection")`` or ``traitlets.link`` to it
             from other widgets; assigning positions selects them. Browser lassos arrive here.
+        layout_name: the name of the layout shown (synced; the toolbar's layout menu sets it);
+            assigning another name of ``layouts`` redraws the points there and keeps the
+            selection, focus, colours and filter. An unknown name raises
+            :class:`~galwidget.DataError`.
     """
 
     _esm = _asset("widget.js", MISSING_BUNDLE)
@@ -163,6 +170,7 @@ class Explorer(anywidget.AnyWidget):
     height = traitlets.Int(560).tag(sync=True)
     strategy = traitlets.Enum(list(STRATEGIES), "uncertainty").tag(sync=True)
     target = traitlets.Unicode(None, allow_none=True).tag(sync=True)
+    layout_name = traitlets.Unicode("").tag(sync=True)
 
     selection = Positions(help="sorted unique int64 row positions of the selected galaxies")
 
@@ -171,6 +179,7 @@ class Explorer(anywidget.AnyWidget):
         data: Any,
         *,
         layout: LayoutSpec = "pca",
+        layouts: Mapping[str, LayoutSpec] | None = None,
         color: ColorSpec = None,
         images: Any = None,
         k: int = 12,
@@ -215,13 +224,13 @@ class Explorer(anywidget.AnyWidget):
         initial = initial_from_column(frame, self._selected_column)
         if initial is None:
             initial = self._memory.load() if self._memory is not None else np.empty(0, np.int64)
-        table = self._meta
-        if isinstance(layout, tuple) and frame is not None and not set(layout) <= set(table):
-            table = frame  # layout columns that are also the features live in the frame
-        points = normalise_layout(layout_coordinates(reps, layout, table=table, index=index))
+        # Layout columns that are also the features live in the frame.
+        tables = (self._meta,) if frame is None else (self._meta, frame)
+        self._layouts = Layouts(reps, layout, layouts, tables=tables, index=lambda: self._index)
+        self._index = index
+        points = self._layouts.points(self._layouts.first)
         self._images = images_module.resolve(images, reps, THUMBNAIL_SIZE)
         self._images_spec = images
-        self._index = index
         if n_components is not None and n_components >= reps.n_features:
             n_components = None  # no reduction to do: search the features themselves
         self._index_options = {"n_components": n_components, "metric": metric}
@@ -251,8 +260,10 @@ class Explorer(anywidget.AnyWidget):
                 "numeric_columns": numeric_columns(self._meta),
                 "color_columns": [str(c) for c in self._meta.columns if c != reps.id_column]
                 + (["label", "score"] if labelling.in_use else []),
+                "layouts": self._layouts.names,
             },
-            _points=points.tobytes(),
+            _points=points,
+            layout_name=self._layouts.first,
             _color=values,
             _color_meta=meta,
             _selection=self._wire,
@@ -268,6 +279,7 @@ class Explorer(anywidget.AnyWidget):
         self.observe(self._on_selection, names="selection")
         self.observe(self._on_wire_selection, names="_selection")
         self.observe(self._learning_changed, names=["strategy", "target"])
+        self.observe(self._show_layout, names="layout_name")
         self._register_requests()
         self.on_msg(lambda _, content, buffers: self._requests.receive(content, buffers))
         write_column(frame, self._selected_column, self.selection)
@@ -753,6 +765,19 @@ class Explorer(anywidget.AnyWidget):
         if not -1 <= focus < len(self._reps):
             raise traitlets.TraitError(f"_focus {focus} is outside -1 … {len(self._reps) - 1}")
         return focus
+
+    @traitlets.validate("layout_name")
+    def _check_layout_name(self, proposal: dict[str, Any]) -> str:
+        name = proposal["value"]
+        try:
+            self._layouts.points(name)  # computed (and kept) now: a failure leaves the layout
+        except DataError as error:
+            self.send(protocol.error_event(f"layout not shown: {error}"))
+            raise
+        return name
+
+    def _show_layout(self, change: dict[str, Any]) -> None:
+        self._points = self._layouts.points(change["new"])
 
     @traitlets.validate("target")
     def _validate_target(self, proposal: dict[str, Any]) -> str | None:

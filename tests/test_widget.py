@@ -133,6 +133,7 @@ def test_traits_are_binary_buffers_of_the_right_type(widget: Explorer, frame: pd
         "max_message_bytes": 8 * 1024 * 1024,
         "numeric_columns": ["x", "y"],  # not the categorical kind nor the boolean flag
         "color_columns": ["x", "y", "kind", "flag"],  # no label, score: no labelling here
+        "layouts": ["x, y"],
     }
 
     state, buffer_paths, buffers = _remove_buffers(widget.get_state())
@@ -165,6 +166,39 @@ def test_layout_array_is_centred_and_scaled_with_one_factor():
     assert xy.dtype == np.float32
     np.testing.assert_allclose(xy[:, 0], [-0.95, 0.95, 0])
     np.testing.assert_allclose(xy[:, 1], [-0.19, 0.19, 0], rtol=1e-6)
+
+
+def test_layouts_switch_lazily_and_keep_the_selection(frame: pd.DataFrame):
+    frame["bad"] = np.where(np.arange(len(frame)) == 4, np.nan, 1.0)
+    layouts = {"features": ("feat_0", "feat_1"), "broken": ("bad", "y"), "pca": "pca"}
+    w = Explorer(frame, layout=("x", "y"), layouts=layouts, color="kind")
+    try:
+        assert w._config["layouts"] == ["x, y", "features", "broken", "pca"]
+        assert w.layout_name == "x, y"
+        first, color = w._points, w._color
+        w.select(["G0001", "G0005"])
+        w._focus = 3
+        w.layout_name = "features"
+        expected = normalise_layout(frame[["feat_0", "feat_1"]].to_numpy(np.float64))
+        assert w._points == expected.tobytes() != first
+        assert selection(w) == [1, 5] and w._focus == 3 and w._color == color
+        from_browser(w, layout_name="pca")  # the toolbar's menu
+        assert w.layout_name == "pca" and len(w._points) == 8 * len(frame)
+        w.layout_name = "x, y"
+        assert w._points == first
+        # A spec is computed only when shown: a broken one fails then, leaving the layout.
+        with pytest.raises(gw.DataError, match="NaN or infinite coordinates for 1 galaxies: G0004"):
+            w.layout_name = "broken"
+        with pytest.raises(gw.DataError, match="no layout 'umap'; layouts: 'x, y', 'features'"):
+            w.layout_name = "umap"
+        assert w.layout_name == "x, y" and w._points == first
+    finally:
+        w.close()
+    named = Explorer(frame, layout="features", layouts=layouts)
+    assert named.layout_name == "features" and named._config["layouts"] == list(layouts)
+    named.close()
+    with pytest.raises(gw.DataError, match="layout 'given' names another spec in layouts"):
+        Explorer(frame, layout=np.ones((len(frame), 2)), layouts={"given": ("x", "y")})
 
 
 # -- selection ---------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 // Toolbar controls mirrored in Python: the colour menu (a meta column, "label", "score", or one
-// colour; Python's `w.color_by`, sent as the `color_by` request and shown from `_color_meta`) and
-// "Zoom to selection" (Python's `w.zoom_to_selection()` sends the same action as an event).
+// colour; Python's `w.color_by`, sent as the `color_by` request and shown from `_color_meta`),
+// "Zoom to selection" (Python's `w.zoom_to_selection()` sends the same action as an event) and,
+// with more than one layout, the layout menu (the synced `layout_name`, Python's too).
 
 import { element } from "./dom";
 import type { ColorMeta } from "./protocol";
@@ -8,6 +9,7 @@ import type { ColorMeta } from "./protocol";
 export interface ControlActions {
   colorBy(column: string | null): void;
   zoomToSelection(): void;
+  layout(name: string): void;
 }
 
 /** The colour menu's value for a colour meta ("" for one colour). */
@@ -19,8 +21,10 @@ export class Controls {
   readonly el = element("div", "gw-controls");
   private readonly colorSelect = element("select", "gw-select gw-color-select");
   private readonly zoomButton = element("button", "gw-button gw-zoom-selection", "Zoom to selection");
+  private readonly layoutSelect = element("select", "gw-select gw-layout-select");
 
-  constructor(columns: readonly string[], actions: ControlActions) {
+  /** `layouts`: the layout names (no menu for fewer than two). */
+  constructor(columns: readonly string[], layouts: readonly string[], actions: ControlActions) {
     const none = element("option", "", "one colour");
     none.value = "";
     this.colorSelect.append(none);
@@ -37,6 +41,23 @@ export class Controls {
     const label = element("label", "gw-labelled", "Colour");
     label.append(this.colorSelect);
     this.el.append(label, this.zoomButton);
+    if (layouts.length > 1) {
+      for (const name of layouts) {
+        const option = element("option", "", name);
+        option.value = name;
+        this.layoutSelect.append(option);
+      }
+      this.layoutSelect.title = "Where the galaxies are drawn";
+      this.layoutSelect.addEventListener("change", () => actions.layout(this.layoutSelect.value));
+      const layoutLabel = element("label", "gw-labelled", "Layout");
+      layoutLabel.append(this.layoutSelect);
+      this.el.append(layoutLabel);
+    }
+  }
+
+  /** Show the layout in force (chosen here or from Python). */
+  setLayout(name: string): void {
+    this.layoutSelect.value = name;
   }
 
   /** Show the colouring in force (set here or from Python). */

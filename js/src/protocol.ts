@@ -54,6 +54,8 @@ export interface Config {
   numeric_columns?: string[];
   /** What the colour menu offers: meta columns, and "label", "score" when labelling. */
   color_columns?: string[];
+  /** The layout names the layout menu offers (absent in pages saved before). */
+  layouts?: string[];
 }
 
 export type ColorMeta =
@@ -106,6 +108,8 @@ export interface ModelState {
   height: number;
   strategy: string;
   target: string | null;
+  /** The layout shown, one of `_config.layouts`. */
+  layout_name: string;
 }
 
 export type Model = AnyModel<ModelState>;

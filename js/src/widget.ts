@@ -120,9 +120,10 @@ class ExplorerView {
       find: (text) => this.requests.request("find", { text }, { timeoutMs: SEARCH_TIMEOUT_MS }),
       found: (position) => this.scatter?.zoomTo(this.x[position], this.y[position]),
     });
-    this.controls = new Controls(config.color_columns ?? [], {
+    this.controls = new Controls(config.color_columns ?? [], config.layouts ?? [], {
       colorBy: (column) => void this.colorBy(column),
       zoomToSelection: () => this.scatter?.zoomToPositions(this.selection),
+      layout: (name) => this.model.save("layout_name", name),
     });
     this.toolbar.el.append(this.controls.el, this.search.el);
     this.labelBar = new LabelBar(
@@ -149,6 +150,7 @@ class ExplorerView {
     this.model.on(["change:_points"], () => void this.drawPoints());
     this.model.on(["change:_color", "change:_color_meta"], () => this.scheduleRecolor());
     this.model.on(["change:_color_meta"], () => this.controls.setColor(this.colorMeta));
+    this.model.on(["change:layout_name"], () => this.controls.setLayout(this.model.get("layout_name")));
     this.model.on(["change:_selection"], () => this.syncSelectionFromModel());
     this.model.on(["change:_filter", "change:_filter_meta"], () => this.scheduleFilter());
     this.model.on(["change:_focus", "change:k"], () => this.syncFocusFromModel());
@@ -173,6 +175,7 @@ class ExplorerView {
 
     this.toolbar.setMode(this.model.get("mode"));
     this.controls.setColor(this.colorMeta);
+    this.controls.setLayout(this.model.get("layout_name"));
     this.applyStyle();
     this.updateCount();
     this.syncLabelMeta();

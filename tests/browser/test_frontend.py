@@ -705,3 +705,33 @@ def test_filter_dims_or_hides_and_the_lasso_selects_only_shown_galaxies(blobs, p
     assert status.is_hidden()
     drag(page, polygon)
     wait_for_selection(bridge, set(np.flatnonzero(lassoed).tolist()))
+
+
+def test_layout_menu_switches_layouts_and_the_lasso_follows(render, page):
+    frame, layout = blob_frame()
+    layouts = {"blobs": layout, "features": ("feat_2", "feat_3")}
+    widget = Explorer(frame, layout="blobs", layouts=layouts, color="brightness")
+    bridge = render(widget)
+    menu = page.locator(".gw-layout-select")
+    assert menu.locator("option").all_text_contents() == ["blobs", "features"]
+    widget.select(["G00001", "G00002"])
+    before, points = canvas_pixels(page), widget._points
+
+    menu.select_option("features")
+    bridge.wait_until(lambda: widget.layout_name == "features" and widget._points != points)
+    bridge.wait_for_js("document.querySelector('.galwidget').dataset.state === 'ready'")
+    page.wait_for_timeout(300)
+    assert (np.abs(canvas_pixels(page) - before).sum(axis=2) > 60).mean() > 0.01
+    assert set(widget.selected_ids) == {"G00001", "G00002"}
+
+    # The lasso tests the new coordinates.
+    positions = screen_positions(widget, page)
+    radius = 0.2 * page.locator(".gw-canvas").bounding_box()["height"]
+    polygon = polygon_around(page, positions, 0.5, 0.5, radius)
+    expected = set(np.flatnonzero(inside(positions, polygon)).tolist())
+    assert expected
+    drag(page, polygon)
+    wait_for_selection(bridge, expected)
+
+    widget.layout_name = "blobs"  # from Python: the menu follows
+    bridge.wait_for_js("document.querySelector('.gw-layout-select').value === 'blobs'")
