@@ -22,9 +22,10 @@ VOTE_COLUMNS = [
     "has-spiral-arms_no_fraction",
 ]
 K = 8
-# The RGBA pixels of each loaded <img> as the browser decoded it, drawn at its natural size.
+# The RGBA pixels of each loaded <img> matching the selector, as the browser decoded it, drawn at
+# its natural size.
 DECODED_PIXELS = """
-() => [...document.querySelectorAll('.gw-panel img')].map((img) => {
+(selector) => [...document.querySelectorAll(selector)].map((img) => {
   const canvas = document.createElement('canvas');
   canvas.width = img.naturalWidth;
   canvas.height = img.naturalHeight;
@@ -48,7 +49,7 @@ def test_real_pngs_show_in_the_neighbour_panel(render, page, shared_data: Path):
     target = reps.ids[0]
     widget.focus(target)
     bridge.wait_for_js(
-        "[...document.querySelectorAll('.gw-panel img')]"
+        "[...document.querySelectorAll('.gw-panel .gw-tile img')]"
         f".filter(i => i.complete && i.naturalWidth > 0).length === {K}"
     )
     assert page.locator(".gw-panel-title").text_content() == f"Neighbours of {target}"
@@ -58,9 +59,14 @@ def test_real_pngs_show_in_the_neighbour_panel(render, page, shared_data: Path):
     # Each tile shows its own galaxy's PNG: the pixels the browser decoded match the thumbnail the
     # kernel made of that galaxy (up to JPEG decoders), and no other galaxy's.
     thumbnails = {galaxy: kernel_thumbnail(widget, galaxy) for galaxy in reps.ids}
-    decoded = page.evaluate(DECODED_PIXELS)
+    decoded = page.evaluate(DECODED_PIXELS, ".gw-panel .gw-tile img")
     assert len(decoded) == K
-    for galaxy, image in zip(shown, decoded, strict=True):
+    # The focused galaxy's own image, larger, heads the panel.
+    bridge.wait_for_js(
+        "(i => i && i.complete && i.naturalWidth > 0)(document.querySelector('.gw-focus-card img'))"
+    )
+    focus_card = page.evaluate(DECODED_PIXELS, ".gw-focus-card img")
+    for galaxy, image in zip([*shown, target], [*decoded, *focus_card], strict=True):
         pixels = np.asarray(image["rgba"], dtype=np.float64)
         pixels = pixels.reshape(image["height"], image["width"], 4)[:, :, :3]
         differences = {
