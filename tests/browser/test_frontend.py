@@ -638,6 +638,12 @@ def test_a_key_press_sends_only_what_changed_and_recolours_by_label(render, page
     target = widget.representations.ids[isolated_point(screen_positions(widget, page))]
     widget.focus(target)
     bridge.wait_until(lambda: page.evaluate("harness.model.get('_focus')") >= 0)
+    # The focus's own replies (its neighbours' positions and distances) are not the key press's.
+    bridge.wait_until(
+        lambda: any(
+            data.get("content", {}).get("kind") == "neighbours" for _, data, _ in bridge.published
+        )
+    )
     published = len(bridge.published)
     page.locator(".galwidget").focus()
     page.keyboard.press("1")
