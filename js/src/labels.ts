@@ -198,6 +198,7 @@ export class LabelBar {
     this.learn.dataset.status = status.status;
     const quality = reportText(status.report);
     this.learn.textContent = quality ? `${status.message} · ${quality}` : status.message;
+    this.learn.title = this.learn.textContent; // whole, where the bar is too narrow
   }
 
   /** "saving…" while the kernel writes, "saved ✓" once it confirmed, or why it failed. */
