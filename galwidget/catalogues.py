@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
-from galwidget.data import DataError, Representations, _preview
+from galwidget.data import DataError, Representations, _preview, chord_to_arcsec, sky_unit_vectors
 
 __all__ = ["CatalogueInput", "crossmatch", "read_catalogue"]
 
@@ -102,13 +102,13 @@ def crossmatch(
     usable = np.isfinite(theirs).all(axis=1)
     if not usable.any():
         raise DataError(f"the catalogue has no finite {ra!r}/{dec!r} position")
-    tree = cKDTree(_unit_vectors(theirs[usable]))
+    tree = cKDTree(sky_unit_vectors(theirs[usable]))
     located = np.isfinite(ours).all(axis=1)
     chord = 2 * np.sin(np.radians(min(radius_arcsec / 3600, 180.0)) / 2)
     distance = np.full(len(reps), np.inf)
     nearest = np.full(len(reps), len(theirs[usable]))
     distance[located], nearest[located] = tree.query(
-        _unit_vectors(ours[located]), distance_upper_bound=chord
+        sky_unit_vectors(ours[located]), distance_upper_bound=chord
     )
     matched = np.isfinite(distance)
     if not matched.any():
@@ -122,7 +122,7 @@ def crossmatch(
     added = columns.iloc[rows].set_axis(np.flatnonzero(matched), axis=0).reindex(range(len(reps)))
     separation = SEPARATION if SEPARATION not in reps.meta.columns else SEPARATION + suffix
     added[separation] = np.nan
-    added.loc[matched, separation] = np.degrees(2 * np.arcsin(distance[matched] / 2)) * 3600
+    added.loc[matched, separation] = chord_to_arcsec(distance[matched])
     meta = pd.concat([reps.meta.reset_index(drop=True), added.reset_index(drop=True)], axis=1)
     _warn_about_matches(len(reps), matched, rows, radius_arcsec)
     return dataclasses.replace(reps, meta=meta)
@@ -225,11 +225,6 @@ def _degrees(table: pd.DataFrame, column: str) -> np.ndarray:
             f"{table[column].iloc[row]!r}"
         )
     return values
-
-
-def _unit_vectors(radec: np.ndarray) -> np.ndarray:
-    ra, dec = np.radians(radec[:, 0]), np.radians(radec[:, 1])
-    return np.column_stack([np.cos(dec) * np.cos(ra), np.cos(dec) * np.sin(ra), np.sin(dec)])
 
 
 def _warn_about_matches(n: int, matched: np.ndarray, rows: np.ndarray, radius: float) -> None:

@@ -130,6 +130,18 @@ def parse_iauname(names: str | Iterable[str]) -> tuple[Any, Any]:
     return ra, dec
 
 
+def sky_unit_vectors(radec: np.ndarray) -> np.ndarray:
+    """``(n, 3)`` unit vectors of ``(n, 2)`` ra/dec in degrees: nearest on the sky is nearest in
+    3-D, so a k-d tree of them finds nearest sky neighbours."""
+    ra, dec = np.radians(radec[:, 0]), np.radians(radec[:, 1])
+    return np.column_stack([np.cos(dec) * np.cos(ra), np.cos(dec) * np.sin(ra), np.sin(dec)])
+
+
+def chord_to_arcsec(chord: Any) -> Any:
+    """The great-circle separation in arcseconds of unit vectors ``chord`` apart."""
+    return np.degrees(2 * np.arcsin(np.clip(np.asarray(chord) / 2, 0.0, 1.0))) * 3600
+
+
 def format_iauname(ra: Any, dec: Any) -> np.ndarray:
     """Format J2000 ``ra``/``dec`` in degrees as IAU names ``JHHMMSS.ss±DDMMSS.s`` (truncated).
 

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
-from galwidget.data import IAUNAME, parse_iauname
+from galwidget.data import IAUNAME, chord_to_arcsec, parse_iauname, sky_unit_vectors
 from galwidget.errors import DataError
 
 if TYPE_CHECKING:
@@ -42,7 +42,6 @@ __all__ = ["Finder", "Found", "parse_sky_position"]
 
 # How many completions a prefix search lists by default.
 COMPLETIONS = 10
-ARCSEC_PER_RADIAN = 180.0 / np.pi * 3600.0
 
 _NUMBER = r"(?:\d+(?:\.\d*)?|\.\d+)"
 _DECIMAL = re.compile(
@@ -173,8 +172,8 @@ class Finder:
         """Row position of the galaxy nearest ``(ra, dec)`` (degrees) on the sky, and its
         separation in arcseconds."""
         tree, positions = self._sky_index()
-        chord, at = tree.query(_unit_vectors(np.array([ra]), np.array([dec]))[0])
-        separation = 2.0 * np.arcsin(min(float(chord) / 2.0, 1.0)) * ARCSEC_PER_RADIAN
+        chord, at = tree.query(sky_unit_vectors(np.array([[ra, dec]]))[0])
+        separation = chord_to_arcsec(chord)
         return int(positions[at]), float(separation)
 
     def _id_index(self) -> tuple[np.ndarray, np.ndarray]:
@@ -197,7 +196,7 @@ class Finder:
                 known = np.flatnonzero(np.isfinite(radec).all(axis=1))
                 if len(known) == 0:
                     raise DataError("cannot search by sky position: no galaxy has a finite ra/dec")
-                points = _unit_vectors(radec[known, 0], radec[known, 1])
+                points = sky_unit_vectors(radec[known])
                 self._tree, self._sky_positions = cKDTree(points), known
             return self._tree, self._sky_positions
 
@@ -238,11 +237,6 @@ def _checked(text: str, ra: float, dec: float) -> tuple[float, float]:
             f"got ra {ra:g}, dec {dec:g}"
         )
     return ra % 360.0, dec
-
-
-def _unit_vectors(ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
-    ra, dec = np.radians(ra), np.radians(dec)
-    return np.column_stack([np.cos(dec) * np.cos(ra), np.cos(dec) * np.sin(ra), np.sin(dec)])
 
 
 def _utf8(ids: pd.Index) -> np.ndarray:
