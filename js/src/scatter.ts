@@ -6,6 +6,7 @@
 import createScatterplot from "regl-scatterplot";
 import type { Shown } from "./filter";
 import { type Affine, affineFrom, spreadTriple } from "./pick";
+import { sortedPositions } from "./positions";
 import type { Mode } from "./protocol";
 
 type Scatterplot = ReturnType<typeof createScatterplot>;
@@ -40,6 +41,13 @@ export interface ScatterStyle {
 }
 
 const SELECTED_COLOR = "#ff2d6f";
+/**
+ * Selections up to this many points are drawn by regl-scatterplot: outlined and on top of the
+ * others. Larger ones are painted through the colour codes instead (one extra code), because its
+ * selection of millions of points is seconds of main-thread work (a Set and a JS array of
+ * coordinates) during which the page cannot even finish sending the selection to the kernel.
+ */
+export const OUTLINED_SELECTION_MAX = 20_000;
 /** A dimmed galaxy's opacity, as a fraction of the shown ones'. */
 const DIMMED_OPACITY_SCALE = 0.12;
 const FOCUS_ZOOM_DISTANCE = 0.35;
@@ -57,6 +65,10 @@ export class ScatterAdapter {
   private opacityCodes: Float32Array = new Float32Array(0);
   /** The filter regl-scatterplot hides points by, as last applied (null: none). */
   private hidden: Shown | null = null;
+  /** The positions shown as selected (sorted), and whether they are painted in the codes. */
+  private selection: Uint32Array = new Uint32Array(0);
+  private painted = false;
+  private colors: { list: string[]; byCode: boolean } = { list: [], byCode: false };
 
   private constructor(
     private readonly scatterplot: Scatterplot,
@@ -82,8 +94,14 @@ export class ScatterAdapter {
       deselectOnDblClick: false,
     });
     const adapter = new ScatterAdapter(scatterplot, style.opacity);
-    scatterplot.subscribe("select", ({ points }) => events.select(points));
-    scatterplot.subscribe("deselect", () => events.deselect());
+    scatterplot.subscribe("select", ({ points }) => {
+      adapter.selection = sortedPositions(points);
+      events.select(points);
+    });
+    scatterplot.subscribe("deselect", () => {
+      adapter.selection = new Uint32Array(0);
+      events.deselect();
+    });
     scatterplot.subscribe("pointOver", (position) => events.hover(position));
     scatterplot.subscribe("pointOut", () => events.unhover());
     scatterplot.subscribe("lassoExtend", ({ coordinates }) => {
@@ -127,7 +145,7 @@ export class ScatterAdapter {
         this.drawnData = { x, y, codes };
         if (this.opacityCodes.length !== x.length) this.opacityCodes = this.opacityCodesOf(x.length);
         await this.scatterplot.draw(
-          { x, y, valueA: codes, valueB: this.opacityCodes },
+          { x, y, valueA: this.paintedCodes(codes), valueB: this.opacityCodes },
           { zDataType: "categorical", wDataType: "categorical", spatialIndex, preventFilterReset: true },
         );
         if (!samePoints) this.hidden = null; // new points: filter them afresh
@@ -149,6 +167,15 @@ export class ScatterAdapter {
     const last = this.nextDraw ?? this.drawnData;
     // The opacity codes travel with the points: redraw them (reusing their spatial index).
     if (last) await this.draw(last.x, last.y, last.codes);
+  }
+
+  /** `codes`, with the selection painted in when it is. */
+  private paintedCodes(codes: Float32Array): Float32Array {
+    if (!this.painted) return codes;
+    const painted = codes.slice();
+    const selectedCode = this.colors.list.length;
+    for (const position of this.selection) if (position < painted.length) painted[position] = selectedCode;
+    return painted;
   }
 
   private opacityCodesOf(n: number): Float32Array {
@@ -176,8 +203,15 @@ export class ScatterAdapter {
 
   /** Point colours by code (null: one colour), with one selection and hover colour for all. */
   setColors(colors: string[], byCode: boolean): Promise<void> {
+    this.colors = { list: colors, byCode };
+    return this.applyColors();
+  }
+
+  private applyColors(): Promise<void> {
+    const { list, byCode } = this.colors;
+    const colors = this.painted ? [...list, SELECTED_COLOR] : list;
     return configure(this.scatterplot, {
-      colorBy: byCode ? "valueA" : null,
+      colorBy: byCode || this.painted ? "valueA" : null,
       pointColor: colors,
       pointColorActive: colors.map(() => SELECTED_COLOR),
       pointColorHover: colors.map(() => (this.dark ? "#ffffff" : "#000000")),
@@ -186,6 +220,7 @@ export class ScatterAdapter {
 
   setTheme(dark: boolean): void {
     this.dark = dark;
+    void this.applyColors();
     void this.scatterplot.set({
       backgroundColor: dark ? [0.1, 0.1, 0.1, 1] : [1, 1, 1, 1],
       lassoColor: dark ? [0.55, 0.8, 1, 1] : [0, 0.4, 0.8, 1],
@@ -218,15 +253,33 @@ export class ScatterAdapter {
     void this.scatterplot.reset();
   }
 
-  /** The positions shown as selected. */
-  selected(): ArrayLike<number> {
-    return this.scatterplot.get("selectedPoints");
+  /** The positions shown as selected, sorted. */
+  selected(): Uint32Array {
+    return this.selection;
   }
 
-  /** Show `positions` as selected (no 'select' event). */
-  select(positions: Uint32Array): void {
-    if (positions.length === 0) this.scatterplot.deselect({ preventEvent: true });
+  /**
+   * Show the sorted `positions` as selected (no 'select' event): outlined by regl-scatterplot up
+   * to OUTLINED_SELECTION_MAX points, painted in the colour codes beyond. Resolves once drawn.
+   */
+  async select(positions: Uint32Array): Promise<void> {
+    this.selection = positions;
+    const paint = positions.length > OUTLINED_SELECTION_MAX;
+    if (paint || positions.length === 0) this.scatterplot.deselect({ preventEvent: true });
     else this.scatterplot.select(Array.from(positions), { preventEvent: true });
+    if (!paint && !this.painted) return;
+    const last = this.nextDraw ?? this.drawnData;
+    if (paint && !this.painted) {
+      this.painted = true;
+      await this.applyColors(); // the selection's colour first, then the codes that use it
+      if (last) await this.draw(last.x, last.y, last.codes);
+    } else if (paint) {
+      if (last) await this.draw(last.x, last.y, last.codes);
+    } else {
+      this.painted = false;
+      if (last) await this.draw(last.x, last.y, last.codes); // codes without it, then the colours
+      await this.applyColors();
+    }
   }
 
   /** Deselect, with its 'deselect' event. */

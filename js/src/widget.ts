@@ -429,7 +429,7 @@ class ExplorerView {
     const scatter = this.scatter;
     if (this.savingPlotSelection || !scatter?.drawn) return;
     if (samePositions(scatter.selected(), selection)) return;
-    scatter.select(selection);
+    void scatter.select(selection);
   }
 
   private clearSelection(): void {

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 from polygons import distance_to_boundary, inside_polygon
+from scipy.spatial import cKDTree
 
 import galwidget as gw
 from galwidget import protocol
@@ -200,11 +201,43 @@ def test_python_selection_and_callbacks_reach_the_browser(blobs, page):
     assert page.locator(".gw-count").text_content() == f"{len(expected):,} of 5,000 selected"
     assert [len(ids) for ids in seen] == [len(expected)]
     # A selection made in Python is drawn: selected points take the highlight colour.
-    pixels = canvas_pixels(page)
-    highlight = (np.abs(pixels - np.array([255, 45, 111])).sum(axis=2) < 60).sum()
-    assert highlight > 50
+    assert highlighted(page) > 50
     widget.select(None)
     bridge.wait_until(lambda: browser_selection(bridge) == set())
+
+
+def highlighted(page) -> int:
+    """Canvas pixels in the selection colour."""
+    return int((np.abs(canvas_pixels(page) - np.array([255, 45, 111])).sum(axis=2) < 60).sum())
+
+
+def test_a_large_selection_is_painted_in_the_codes_and_a_small_one_outlined(render, page):
+    # Beyond 20,000 points (OUTLINED_SELECTION_MAX in scatter.ts) the selection is painted through
+    # the colour codes instead of regl-scatterplot's selection; both ways show it, and switching
+    # between them leaves no highlight behind.
+    n = 40_000
+    frame, layout = blob_frame(n)
+    bridge = render(Explorer(frame, layout=layout, color="cluster"))
+    assert highlighted(page) == 0
+    left = frame["brightness"].to_numpy() < np.median(frame["brightness"])
+    for mask in (left, ~left, np.arange(n) < 300, np.arange(n) < 30_000, np.zeros(n, bool)):
+        bridge.widget.select(mask)
+        bridge.wait_until(
+            lambda m=mask: browser_selection(bridge) == set(np.flatnonzero(m).tolist())
+        )
+        page.wait_for_timeout(300)
+        pixels = canvas_pixels(page)
+        is_highlight = np.abs(pixels - np.array([255, 45, 111])).sum(axis=2) < 60
+        if not mask.any():
+            assert is_highlight.sum() == 0
+            continue
+        assert is_highlight.sum() > 50
+        # Highlighted pixels lie on selected points, not elsewhere.
+        box = page.locator(".gw-canvas").bounding_box()
+        selected = screen_positions(bridge.widget, page)[mask] - [box["x"], box["y"]]
+        rows, columns = np.nonzero(is_highlight)
+        distance, _ = cKDTree(selected).query(np.column_stack([columns + 0.5, rows + 0.5]))
+        assert (distance < 4).mean() > 0.95
 
 
 def test_colour_change_repaints_and_shows_a_legend(blobs, page):
