@@ -359,16 +359,26 @@ class Representations:
 
         Each id is hashed with its length, so no two lists of ids give the same bytes.
         """
-        encoded = [i.encode() for i in self.ids]
-        lengths = np.fromiter(map(len, encoded), dtype="<u8", count=len(encoded))
-        return self._fingerprint(b"ids-v2" + lengths.tobytes() + b"".join(encoded))
+        # The UTF-8 bytes of the ids and their lengths, straight from the arrow buffers.
+        ids = pa.array(self.ids.array, type=pa.large_string())
+        if isinstance(ids, pa.ChunkedArray):
+            ids = ids.combine_chunks()
+        offsets = np.frombuffer(ids.buffers()[1], dtype=np.int64)[ids.offset : ids.offset + len(ids) + 1]
+        data = ids.buffers()[2]
+        encoded = b"" if data is None else data.to_pybytes()[offsets[0] : offsets[-1]]
+        lengths = np.diff(offsets).astype("<u8")
+        return self._fingerprint(b"ids-v2" + lengths.tobytes() + encoded)
 
     @cached_property
     def legacy_fingerprint(self) -> str:
         """The fingerprint of galwidget 0.1, which joined the ids with ``\\x1f`` (so ``["a\\x1fb"]``
         and ``["a", "b"]`` collided). Label logs written then are named after it: the label store
         looks for them under this name when none exists under :attr:`fingerprint`."""
-        return self._fingerprint("\x1f".join(self.ids).encode())
+        ids = pa.array(self.ids.array, type=pa.string())
+        if isinstance(ids, pa.ChunkedArray):
+            ids = ids.combine_chunks()
+        whole = pa.ListArray.from_arrays(pa.array([0, len(ids)], pa.int32()), ids)
+        return self._fingerprint(pc.binary_join(whole, "\x1f")[0].as_buffer().to_pybytes())
 
     def _fingerprint(self, ids: bytes) -> str:
         digest = hashlib.blake2b(digest_size=10)
@@ -930,11 +940,19 @@ def _ids_from_column(values: pd.Series, name: str) -> pd.Index:
                     f"id column {name!r} holds a {type(value).__name__} at row {row}: "
                     f"{_preview([value])}; ids must be strings or integers"
                 )
-    strings = [str(v) for v in values.tolist()] if kind != "string" else values.tolist()
-    _check_unicode(strings, name)
-    index = pd.Index(strings, name=name, dtype=object)
-    duplicated = index[index.duplicated()]
-    if len(duplicated):
+    # pandas' arrow-backed string dtype: ~16 bytes an id where Python strings take ~70, and
+    # string columns read from parquet become the index without a Python object per id.
+    try:
+        index = pd.Index(
+            values if kind == "string" else [str(v) for v in values.tolist()], name=name, dtype="str"
+        )
+    except UnicodeEncodeError:
+        _check_unicode([str(v) for v in values.tolist()], name)
+        raise
+    # Arrow's hash of the values is transient; pandas' duplicated() would keep a table of
+    # Python strings (~100 bytes an id) on the index.
+    if len(pc.unique(pa.array(index.array))) != len(index):
+        duplicated = index[index.duplicated()]
         rows = np.flatnonzero(index.duplicated(keep=False))
         raise DataError(
             f"duplicate ids in {name!r}: {_preview(duplicated.unique())} (rows {_preview(rows.tolist())})"

@@ -169,7 +169,7 @@ def test_labels_from_a_store_by_id(tmp_path):
     assert learner.features.shape == (400, 4)  # fewer features than components: used as they are
     learner.retrain(store)
     suggested = learner.suggest(5)
-    assert suggested.dtype == object and suggested.str.startswith("G").all()
+    assert pd.api.types.is_string_dtype(suggested) and suggested.str.startswith("G").all()
     assert not set(suggested) & set(store.series().index)
     with pytest.raises(gw.DataError, match="labels of unknown ids: 'nope'"):
         learner.retrain(pd.Series(["ring"], index=["nope"]))
