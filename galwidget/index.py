@@ -57,6 +57,11 @@ IVF_MIN_ROWS = 1_000_000
 IVF_LISTS_PER_SQRT_N = 4
 IVF_TRAIN_PER_LIST = 40
 IVF_NPROBE = 32
+# Up to this many queries search on one OpenMP thread (the calling thread's setting; batches use
+# every core): for a click, faiss's parallel region costs more than the search itself, and far
+# more while another process keeps a core busy (8.7M rows, IVF: 0.4 ms p50 on one thread, 16 ms
+# on two; bench/README.md).
+FEW_QUERIES = 16
 PYNNDESCENT_NEIGHBOURS = 30
 PYNNDESCENT_EPSILON = 0.2
 # Extra candidates fetched beyond k (plus excluded rows) before exact refinement.
@@ -536,6 +541,20 @@ class _Faiss:
     def size(self) -> int:
         return int(self.index.ntotal)
 
+    def search(self, queries: np.ndarray, count: int, parameters: Any) -> np.ndarray:
+        """Positions of the ``count`` nearest points to each query, on one OpenMP thread for
+        up to :data:`FEW_QUERIES` queries and on every core for more."""
+        import faiss
+
+        faiss.omp_set_num_threads(1 if len(queries) <= FEW_QUERIES else _omp_threads())
+        return self.index.search(queries, count, params=parameters)[1].astype(np.int64)
+
+
+def _omp_threads() -> int:
+    """The OpenMP threads a batch search uses: ``OMP_NUM_THREADS``, else the usable cores."""
+    first = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    return int(first) if first.isdigit() and int(first) > 0 else len(os.sched_getaffinity(0))
+
 
 class _FaissGraph(_Faiss):
     """faiss ``IndexHNSWFlat`` over the search points (L2; L1 for manhattan)."""
@@ -560,7 +579,7 @@ class _FaissGraph(_Faiss):
         import faiss
 
         parameters = faiss.SearchParametersHNSW(efSearch=max(HNSW_EF_SEARCH, count))
-        return self.index.search(queries, count, params=parameters)[1].astype(np.int64)
+        return self.search(queries, count, parameters)
 
 
 class _FaissIVF(_Faiss):
@@ -594,7 +613,7 @@ class _FaissIVF(_Faiss):
         import faiss
 
         parameters = faiss.SearchParametersIVF(nprobe=IVF_NPROBE)
-        return self.index.search(queries, count, params=parameters)[1].astype(np.int64)
+        return self.search(queries, count, parameters)
 
 
 class _NNDescentGraph:

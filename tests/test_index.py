@@ -260,6 +260,19 @@ def test_faiss_recall(tmp_path, metric: str, backend: str) -> None:
     assert (np.diff(distances, axis=1) >= 0).all()
 
 
+@pytest.mark.parametrize("backend", ["faiss", "faiss-ivf"])
+def test_a_click_searches_on_one_thread_and_a_batch_on_all(tmp_path, backend: str) -> None:
+    faiss = pytest.importorskip("faiss")
+    reps = make_reps(3000, 24, seed=6)
+    ann = NeighbourIndex(reps, 10, backend=backend, cache_dir=tmp_path)
+    queries = np.arange(0, 3000, 50)
+    batch, _ = ann.query_positions(queries, 12)
+    assert faiss.omp_get_max_threads() == index_module._omp_threads()
+    one = [ann.query_positions(queries[i : i + 1], 12)[0][0] for i in range(len(queries))]
+    assert faiss.omp_get_max_threads() == 1  # this thread's setting; other threads keep theirs
+    np.testing.assert_array_equal(np.array(one), batch)  # same answers either way
+
+
 @pytest.mark.slow
 def test_pynndescent_recall(tmp_path) -> None:
     reps = make_reps(3000, 48, seed=4)
