@@ -14,8 +14,12 @@ Sections (``BENCH_SCALE_N=1000000,3000000`` picks the sizes, ``BENCH_SCALE_PARTS
   (started in the subprocess, not timed): wall time, client and worker peak RSS.
 - ``neighbours``: on the streamed PCA-40 matrix: faiss IVF-Flat, then ``gw.NeighbourIndex``
   end to end with it (``backend="faiss-ivf"``, exact refinement; build, click, reload), then faiss
-  HNSW (M 32; the slowest build last): build time and click latency (one query at a time) p50/p90
+  HNSW (M 32; the slowest build last; up to :data:`HNSW_MAX_ROWS` rows): build time and click latency (one query at a time) p50/p90
   with recall@12 against exact search (faiss ``IndexFlatL2``) for :data:`N_QUERIES` galaxies.
+- ``clicks``: the click latency of galwidget's IVF index alone, loaded from the cache ``neighbours``
+  wrote (to re-measure the queries without rebuilding).
+- ``zenodo``: a generated 2M × 1280 float64 file in the Zenodo schema (``write_zenodo_like``, one
+  file as published, 20 GB) streamed with ``reduce_to=40``: time, peak extra RSS against the same bound.
 - ``rescore``: ``gw.learn.Learner`` (logistic regression) retrain on 200 labels + rescore of all n
   PCA-40 rows, measured directly at 8.7M (a generated in-memory matrix: rescoring never reads files).
 """
@@ -47,6 +51,8 @@ LATENT = 24
 N_QUERIES = 300
 K = 12
 GZ_DESI = 8_700_000
+ZENODO_ROWS = 2_000_000
+HNSW_MAX_ROWS = 1_000_000  # HNSW builds 2.6x slower than IVF-Flat at 1M: not built beyond
 MiB = 1 << 20
 WARMUP_ROWS = 2000
 
@@ -89,12 +95,15 @@ def rss():
     for line in open("/proc/self/status"):
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024
-folder, engine, out, warmup = sys.argv[1:5]
+folder, engine, out, warmup, meta = sys.argv[1:6]
+meta = json.loads(meta)
 result = {}
 if engine == "baseline":  # one plain pyarrow read of the feature columns, file by file
-    columns = [f"feat_{j}_pred" for j in range(128)]
+    path = __import__("pathlib").Path(folder)
+    paths = sorted(path.glob("*.parquet")) if path.is_dir() else [path]
+    columns = [c for c in pq.read_schema(paths[0]).names if c.startswith("feat_")]
     started = time.perf_counter()
-    for path in sorted(__import__("pathlib").Path(folder).glob("*.parquet")):
+    for path in paths:
         for batch in pq.ParquetFile(path).iter_batches(batch_size=8192, columns=columns):
             pass
     result["seconds"] = time.perf_counter() - started
@@ -110,7 +119,7 @@ if engine == "dask":
 gw.load_representations(warmup, reduce_to=40, columns=["ra"], engine=engine, progress=False)
 before = rss()
 started = time.perf_counter()
-reps = gw.load_representations(folder, reduce_to=40, columns=["ra"], engine=engine, progress=False)
+reps = gw.load_representations(folder, reduce_to=40, columns=meta, engine=engine, progress=False)
 result["seconds"] = time.perf_counter() - started
 result["peak_extra_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before
 result["rows"] = len(reps)
@@ -131,9 +140,12 @@ print(json.dumps(result))
 """
 
 
-def run_child(folder: Path, engine: str, out: str = "-") -> dict[str, Any]:
+def run_child(
+    folder: Path, engine: str, out: str = "-", columns: tuple[str, ...] = ("ra",)
+) -> dict[str, Any]:
+    warmup = str(dataset(WARMUP_ROWS))
     completed = subprocess.run(
-        [sys.executable, "-c", CHILD, str(folder), engine, out, str(dataset(WARMUP_ROWS))],
+        [sys.executable, "-c", CHILD, str(folder), engine, out, warmup, json.dumps(columns)],
         check=True,
         capture_output=True,
         text=True,
@@ -144,14 +156,32 @@ def run_child(folder: Path, engine: str, out: str = "-") -> dict[str, Any]:
 def stream(n: int, engine: str) -> dict[str, Any]:
     folder = dataset(n)
     out = str(DATA / f"scale-{n}-pca{COMPONENTS}.npy") if engine == "local" else "-"
-    result = run_child(folder, engine, out)
+    return _with_bound(run_child(folder, engine, out), n, folder if engine == "local" else None)
+
+
+def _with_bound(result: dict[str, Any], n: int, baseline: Path | None) -> dict[str, Any]:
+    """Add the memory bound (and, for ``baseline`` files, the plain-read baseline) to ``result``."""
     bound = 1.5 * n * COMPONENTS * 4 + 512 * MiB
     result["bound_bytes"] = bound
     result["within_bound"] = result["peak_extra_bytes"] <= bound
-    if engine == "local":
-        result["baseline_pyarrow_read_s"] = run_child(folder, "baseline")["seconds"]
+    if baseline is not None:
+        result["baseline_pyarrow_read_s"] = run_child(baseline, "baseline")["seconds"]
         result["ratio_to_pyarrow_read"] = result["seconds"] / result["baseline_pyarrow_read_s"]
     return result
+
+
+def zenodo(n: int = ZENODO_ROWS) -> dict[str, Any]:
+    """Stream ``n`` × 1280 float64 rows in the Zenodo schema (one file, as published)."""
+    from galwidget.datasets import write_zenodo_like
+
+    path = DATA / f"zenodo-{n}x1280.parquet"
+    if not path.exists():
+        started = time.perf_counter()
+        write_zenodo_like(path.with_suffix(".tmp"), n, progress=True).rename(path)
+        print(f"  generated {path.name} in {time.perf_counter() - started:.0f} s", flush=True)
+    result = run_child(path, "local", columns=("png_loc",))
+    result["file_bytes"] = path.stat().st_size
+    return _with_bound(result, n, path)
 
 
 def latencies(search, queries: np.ndarray) -> tuple[np.ndarray, dict[str, float]]:
@@ -174,8 +204,6 @@ def neighbours(n: int, save: Callable[[dict[str, Any]], None]) -> dict[str, Any]
     """IVF-Flat sweep, galwidget end to end with it, then the HNSW sweep (slowest build last);
     ``save`` is called after each stage so a long build never loses the earlier figures."""
     import faiss
-
-    import galwidget as gw
 
     features = np.load(DATA / f"scale-{n}-pca{COMPONENTS}.npy")
     rng = np.random.default_rng(1)
@@ -204,21 +232,11 @@ def neighbours(n: int, save: Callable[[dict[str, Any]], None]) -> dict[str, Any]
     del ivf, quantizer
     save(results)
 
-    reps = gw.Representations.from_array(features, ids=[f"G{i}" for i in range(n)])
-    cache = DATA / "cache"
-    for path in cache.glob(f"ann-{reps.fingerprint}-*"):
-        path.unlink()
-    started = time.perf_counter()
-    index = gw.NeighbourIndex(reps, None, backend="faiss-ivf", cache_dir=cache, progress=False)
-    results["galwidget_ivf_build_s"] = time.perf_counter() - started
-    found, timing = latencies(lambda q, ours=index: ours.query_positions(q, K)[0], rows)
-    results["galwidget_ivf"] = {**timing, "recall@12": recall(found, truth)}
-    started = time.perf_counter()
-    gw.NeighbourIndex(reps, None, backend="faiss-ivf", cache_dir=cache, progress=False)
-    results["galwidget_ivf_reload_s"] = time.perf_counter() - started
+    results |= galwidget_clicks(features, rows, truth, rebuild=True)
     print(n, "galwidget ivf", results, flush=True)
-    del index, reps
     save(results)
+    if n > HNSW_MAX_ROWS:
+        return results
 
     hnsw = faiss.IndexHNSWFlat(COMPONENTS, 32)
     hnsw.hnsw.efConstruction = 80
@@ -234,6 +252,46 @@ def neighbours(n: int, save: Callable[[dict[str, Any]], None]) -> dict[str, Any]
     print(n, "hnsw", results, flush=True)
     save(results)
     return results
+
+
+def galwidget_clicks(
+    features: np.ndarray, rows: np.ndarray, truth: np.ndarray, *, rebuild: bool
+) -> dict[str, Any]:
+    """``gw.NeighbourIndex(backend="faiss-ivf")`` on ``features``: (re)build or load from the
+    cache, click latency and recall@12 for the query ``rows``, and the reload time."""
+    import galwidget as gw
+
+    reps = gw.Representations.from_array(features, ids=[f"G{i}" for i in range(len(features))])
+    cache = DATA / "cache"
+    results: dict[str, Any] = {}
+    if rebuild:
+        for path in cache.glob(f"ann-{reps.fingerprint}-*"):
+            path.unlink()
+    started = time.perf_counter()
+    index = gw.NeighbourIndex(reps, None, backend="faiss-ivf", cache_dir=cache, progress=False)
+    results["galwidget_ivf_build_s" if rebuild else "galwidget_ivf_reload_s"] = (
+        time.perf_counter() - started
+    )
+    found, timing = latencies(lambda q, ours=index: ours.query_positions(q, K)[0], rows)
+    results["galwidget_ivf"] = {**timing, "recall@12": recall(found, truth)}
+    if rebuild:
+        started = time.perf_counter()
+        gw.NeighbourIndex(reps, None, backend="faiss-ivf", cache_dir=cache, progress=False)
+        results["galwidget_ivf_reload_s"] = time.perf_counter() - started
+    return results
+
+
+def clicks(n: int) -> dict[str, Any]:
+    """Click latency of galwidget's cached IVF index alone (built by ``neighbours`` before)."""
+    import faiss
+
+    features = np.load(DATA / f"scale-{n}-pca{COMPONENTS}.npy")
+    rows = np.random.default_rng(1).choice(n, N_QUERIES, replace=False)
+    exact = faiss.IndexFlatL2(COMPONENTS)
+    exact.add(features)
+    truth = exact.search(np.ascontiguousarray(features[rows]), K + 1)[1][:, 1:]
+    del exact
+    return galwidget_clicks(features, rows, truth, rebuild=False)
 
 
 def rescore(n: int = GZ_DESI) -> dict[str, Any]:
@@ -270,6 +328,13 @@ def main() -> dict[str, Any]:
                 RESULTS.write_text(json.dumps(results, indent=2))
 
             neighbours(n, save)
+        if "clicks" in parts:
+            entry.setdefault("neighbours", {}).update(clicks(n))
+            print(n, "clicks", entry["neighbours"]["galwidget_ivf"], flush=True)
+        RESULTS.write_text(json.dumps(results, indent=2))
+    if "zenodo" in parts:
+        results["zenodo"] = zenodo()
+        print("zenodo", results["zenodo"], flush=True)
         RESULTS.write_text(json.dumps(results, indent=2))
     if "rescore" in parts:
         results["rescore"] = rescore()
