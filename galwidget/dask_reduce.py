@@ -154,6 +154,7 @@ def _reduce_files(
 ) -> Representations:
     layout, files = scan(resolve_files(source), features, id_column, columns)
     check_reduce_to(reduce_to, layout)
+    batch_rows = layout.rows_per_batch(batch_rows)
     parts = split_parts(files, PART_ROWS)
     n = sum(part.rows for part in parts)
     show = progress if progress is not None else n * layout.width > PROGRESS_THRESHOLD

@@ -17,7 +17,8 @@ from __future__ import annotations
 import hashlib
 import re
 import warnings
-from collections.abc import Iterable, Sequence
+import weakref
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from os import PathLike
@@ -363,7 +364,9 @@ class Representations:
         ids = pa.array(self.ids.array, type=pa.large_string())
         if isinstance(ids, pa.ChunkedArray):
             ids = ids.combine_chunks()
-        offsets = np.frombuffer(ids.buffers()[1], dtype=np.int64)[ids.offset : ids.offset + len(ids) + 1]
+        offsets = np.frombuffer(ids.buffers()[1], dtype=np.int64)[
+            ids.offset : ids.offset + len(ids) + 1
+        ]
         data = ids.buffers()[2]
         encoded = b"" if data is None else data.to_pybytes()[offsets[0] : offsets[-1]]
         lengths = np.diff(offsets).astype("<u8")
@@ -513,7 +516,8 @@ def load_representations(
     ``reduce_to=c`` streams parquet part files (a folder, glob, list of files, pyarrow Dataset or
     dask DataFrame) in two passes and keeps only their ``c``-component PCA projection, the ids and
     the meta ``columns`` asked for (see :mod:`galwidget.streaming`); ``engine="dask"`` runs the
-    passes on the active ``distributed.Client`` (a ``LocalCluster`` if there is none).
+    passes on the active ``distributed.Client`` (a ``LocalCluster`` if there is none). Batches
+    hold ``batch_rows`` rows, fewer when streaming wide rows (at most 16 MiB of features each).
     """
     if isinstance(source, Representations):
         return source
@@ -909,7 +913,14 @@ def _stack_sequences(rows: list[Any], name: str, width: int | None, offset: int)
     return matrix
 
 
+# The index _ids_from_column returned last: loaders validate ids, then build Representations,
+# which would validate them again (7 s for 8.7M ids).
+_last_validated: Callable[[], pd.Index | None] = weakref.ref(pd.Index([]))
+
+
 def _validate_ids(ids: Any) -> pd.Index:
+    if isinstance(ids, pd.Index) and ids is _last_validated():
+        return ids
     index = ids if isinstance(ids, pd.Index) else pd.Index(ids, dtype=object)
     name = index.name or "id"
     return _ids_from_column(pd.Series(index, copy=False), name)
@@ -944,20 +955,42 @@ def _ids_from_column(values: pd.Series, name: str) -> pd.Index:
     # string columns read from parquet become the index without a Python object per id.
     try:
         index = pd.Index(
-            values if kind == "string" else [str(v) for v in values.tolist()], name=name, dtype="str"
+            values if kind == "string" else [str(v) for v in values.tolist()],
+            name=name,
+            dtype="str",
         )
     except UnicodeEncodeError:
         _check_unicode([str(v) for v in values.tolist()], name)
         raise
-    # Arrow's hash of the values is transient; pandas' duplicated() would keep a table of
-    # Python strings (~100 bytes an id) on the index.
-    if len(pc.unique(pa.array(index.array))) != len(index):
-        duplicated = index[index.duplicated()]
-        rows = np.flatnonzero(index.duplicated(keep=False))
+    repeated = _repeated_ids(index)
+    if len(repeated):
+        duplicated = repeated[repeated.duplicated()]
+        rows = np.flatnonzero(index.isin(duplicated))
         raise DataError(
             f"duplicate ids in {name!r}: {_preview(duplicated.unique())} (rows {_preview(rows.tolist())})"
         )
+    global _last_validated
+    _last_validated = weakref.ref(index)
     return index
+
+
+HASH_CHUNK_IDS = 1 << 20
+
+
+def _repeated_ids(index: pd.Index) -> pd.Index:
+    """The ids whose 64-bit hash another id shares (empty when all are unique; compare them
+    exactly). A hash table of the ids themselves (pandas' or arrow's) takes ~100 bytes an id,
+    a sorted array of hashes 16."""
+    hashes = np.concatenate(
+        [
+            pd.util.hash_pandas_object(index[start : start + HASH_CHUNK_IDS], index=False)
+            for start in range(0, len(index), HASH_CHUNK_IDS)
+        ]
+        or [np.empty(0, np.uint64)]
+    )
+    ordered = np.sort(hashes)
+    shared = ordered[1:][ordered[1:] == ordered[:-1]]
+    return index[np.isin(hashes, shared)] if len(shared) else index[:0]
 
 
 def _check_unicode(strings: list[str], name: str) -> None:

@@ -61,7 +61,12 @@ from galwidget.index import PCA, Moments, initial_shift
 __all__ = ["FeatureLayout", "Part", "RawSource", "load_reduced"]
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
-READ_BUFFER_BYTES = 1 << 20
+# Read buffers of all the columns read together hold at most READ_BUFFERS_BYTES (each between
+# 64 KiB and 1 MiB): 1 MiB each for 1280 columns would be 1.3 GB.
+READ_BUFFERS_BYTES = 64 << 20
+# A batch holds at most this many bytes of features (as float64): 8192 rows of 128-d, 1638 of
+# 1280-d, so a batch's arrow columns and matrices stay small whatever the raw width.
+BATCH_FEATURE_BYTES = 16 << 20
 ENGINES = ("local", "dask")
 RowCallback = Callable[[int], None]
 
@@ -90,6 +95,10 @@ class FeatureLayout:
     def read_columns(self) -> list[str]:
         """The feature columns to read (the list column, or every scalar column)."""
         return [self.list_column] if self.list_column else list(self.feature_columns)
+
+    def rows_per_batch(self, batch_rows: int) -> int:
+        """``batch_rows``, or fewer for wide rows: at most :data:`BATCH_FEATURE_BYTES` a batch."""
+        return max(1, min(batch_rows, BATCH_FEATURE_BYTES // (8 * self.width)))
 
     @property
     def kept_columns(self) -> list[str]:
@@ -120,8 +129,9 @@ class Part:
     def batches(self, columns: Sequence[str], batch_rows: int) -> Iterator[pa.RecordBatch]:
         """Record batches of ``columns`` over the part's rows, in order."""
         # No pre-buffering (it buffers every row group at once) and buffered column reads, so
-        # memory per column stays at READ_BUFFER_BYTES whatever the row group size.
-        parquet = pq.ParquetFile(self.path, pre_buffer=False, buffer_size=READ_BUFFER_BYTES)
+        # memory stays bounded whatever the row group size.
+        buffer = min(1 << 20, max(64 << 10, READ_BUFFERS_BYTES // max(1, len(columns))))
+        parquet = pq.ParquetFile(self.path, pre_buffer=False, buffer_size=buffer)
         yield from parquet.iter_batches(
             batch_size=batch_rows, row_groups=list(self.row_groups), columns=list(columns)
         )
@@ -598,6 +608,7 @@ def load_reduced(
         )
     layout, parts = scan(resolve_files(source), features, id_column, columns)
     check_reduce_to(reduce_to, layout)
+    batch_rows = layout.rows_per_batch(batch_rows)
     n = sum(part.rows for part in parts)
     show = progress if progress is not None else n * layout.width > PROGRESS_THRESHOLD
     shift = first_rows_shift(
