@@ -975,15 +975,19 @@ def _ids_from_column(values: pd.Series, name: str) -> pd.Index:
 
 
 HASH_CHUNK_IDS = 1 << 20
+# Up to this many ids, pandas' own hash table finds repeats (and then serves id lookups); beyond,
+# sorted 64-bit hashes do: the table takes ~100 bytes an id (0.9 GB for 8.7M), the hashes 16.
+ID_TABLE_MAX = 2_000_000
 
 
 def _repeated_ids(index: pd.Index) -> pd.Index:
-    """The ids whose 64-bit hash another id shares (empty when all are unique; compare them
-    exactly). A hash table of the ids themselves (pandas' or arrow's) takes ~100 bytes an id,
-    a sorted array of hashes 16."""
+    """Ids that may repeat (empty when all are unique; compare them exactly): all of them if
+    pandas finds a repeat, else those whose 64-bit hash another id shares."""
+    if len(index) <= ID_TABLE_MAX:
+        return index if index.has_duplicates else index[:0]
     hashes = np.concatenate(
         [
-            pd.util.hash_pandas_object(index[start : start + HASH_CHUNK_IDS], index=False)
+            pd.util.hash_array(index.array[start : start + HASH_CHUNK_IDS])
             for start in range(0, len(index), HASH_CHUNK_IDS)
         ]
         or [np.empty(0, np.uint64)]

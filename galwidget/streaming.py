@@ -61,9 +61,11 @@ from galwidget.index import PCA, Moments, initial_shift
 __all__ = ["FeatureLayout", "Part", "RawSource", "load_reduced"]
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
-# Read buffers of all the columns read together hold at most READ_BUFFERS_BYTES (each between
-# 64 KiB and 1 MiB): 1 MiB each for 1280 columns would be 1.3 GB.
+# Row groups up to WHOLE_ROW_GROUP_BYTES are read a column chunk at a time; larger ones through
+# read buffers that hold at most READ_BUFFERS_BYTES over all columns (each between 64 KiB and
+# 1 MiB: 1 MiB each for 1280 columns would be 1.3 GB).
 READ_BUFFERS_BYTES = 64 << 20
+WHOLE_ROW_GROUP_BYTES = 256 << 20
 # A batch holds at most this many bytes of features (as float64): 8192 rows of 128-d, 1638 of
 # 1280-d, so a batch's arrow columns and matrices stay small whatever the raw width.
 BATCH_FEATURE_BYTES = 16 << 20
@@ -128,10 +130,14 @@ class Part:
 
     def batches(self, columns: Sequence[str], batch_rows: int) -> Iterator[pa.RecordBatch]:
         """Record batches of ``columns`` over the part's rows, in order."""
-        # No pre-buffering (it buffers every row group at once) and buffered column reads, so
-        # memory stays bounded whatever the row group size.
-        buffer = min(1 << 20, max(64 << 10, READ_BUFFERS_BYTES // max(1, len(columns))))
-        parquet = pq.ParquetFile(self.path, pre_buffer=False, buffer_size=buffer)
+        # No pre-buffering (it buffers every row group at once). Row groups of up to
+        # WHOLE_ROW_GROUP_BYTES are read a whole column chunk at a time, larger ones through
+        # buffers (READ_BUFFERS_BYTES over all columns), so memory stays bounded either way.
+        parquet = pq.ParquetFile(self.path, pre_buffer=False)
+        largest = max(parquet.metadata.row_group(g).total_byte_size for g in self.row_groups)
+        if largest > WHOLE_ROW_GROUP_BYTES:
+            buffer = min(1 << 20, max(64 << 10, READ_BUFFERS_BYTES // max(1, len(columns))))
+            parquet = pq.ParquetFile(self.path, pre_buffer=False, buffer_size=buffer)
         yield from parquet.iter_batches(
             batch_size=batch_rows, row_groups=list(self.row_groups), columns=list(columns)
         )

@@ -195,13 +195,17 @@ def test_missing_id_column() -> None:
         gw.load_representations(pd.DataFrame({"feat_0": [1.0]}), id_column="objname")
 
 
-def test_duplicate_ids_are_listed(tmp_path: Path) -> None:
+@pytest.mark.parametrize("table_max", [2_000_000, 0])  # pandas' hash table; sorted hashes
+def test_duplicate_ids_are_listed(tmp_path: Path, monkeypatch, table_max: int) -> None:
+    monkeypatch.setattr(gw.data, "ID_TABLE_MAX", table_max)
     frame = pd.DataFrame({"iauname": ["a", "b", "a", "c", "c"], "feat_0": np.arange(5.0)})
     frame.to_parquet(tmp_path / "dup.parquet")
     with pytest.raises(
         gw.DataError, match=r"duplicate ids in 'iauname': 'a', 'c' \(rows 0, 2, 3, 4\)"
     ):
         gw.load_representations(tmp_path / "dup.parquet")
+    unique = frame.assign(iauname=[f"G{i}" for i in range(5)])
+    assert gw.load_representations(unique).ids.tolist() == [f"G{i}" for i in range(5)]
 
 
 def test_non_numeric_feature_columns_are_named(tmp_path: Path) -> None:
