@@ -963,8 +963,8 @@ def _ids_from_column(values: pd.Series, name: str) -> pd.Index:
         _check_unicode([str(v) for v in values.tolist()], name)
         raise
     repeated = _repeated_ids(index)
-    if len(repeated):
-        duplicated = repeated[repeated.duplicated()]
+    duplicated = repeated[repeated.duplicated()]
+    if len(duplicated):
         rows = np.flatnonzero(index.isin(duplicated))
         raise DataError(
             f"duplicate ids in {name!r}: {_preview(duplicated.unique())} (rows {_preview(rows.tolist())})"

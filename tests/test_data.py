@@ -208,6 +208,17 @@ def test_duplicate_ids_are_listed(tmp_path: Path, monkeypatch, table_max: int) -
     assert gw.load_representations(unique).ids.tolist() == [f"G{i}" for i in range(5)]
 
 
+def test_ids_whose_hashes_collide_are_compared_exactly(monkeypatch) -> None:
+    monkeypatch.setattr(gw.data, "ID_TABLE_MAX", 0)
+    # Every id hashes alike: only an exact comparison tells repeats from collisions.
+    monkeypatch.setattr(pd.util, "hash_array", lambda values: np.zeros(len(values), np.uint64))
+    ids = [f"G{i}" for i in range(50)]
+    frame = pd.DataFrame({"id": ids, "feat_0": np.arange(50.0)})
+    assert gw.load_representations(frame).ids.tolist() == ids
+    with pytest.raises(gw.DataError, match=r"duplicate ids in 'id': 'G3' \(rows 3, 49\)"):
+        gw.load_representations(frame.assign(id=[*ids[:49], "G3"]))
+
+
 def test_non_numeric_feature_columns_are_named(tmp_path: Path) -> None:
     frame = pd.DataFrame(
         {"iauname": ["a", "b"], "feat_0_pred": [1.0, 2.0], "feat_1_pred": ["x", "y"]}
