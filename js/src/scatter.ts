@@ -220,7 +220,6 @@ export class ScatterAdapter {
 
   setTheme(dark: boolean): void {
     this.dark = dark;
-    void this.applyColors();
     void this.scatterplot.set({
       backgroundColor: dark ? [0.1, 0.1, 0.1, 1] : [1, 1, 1, 1],
       lassoColor: dark ? [0.55, 0.8, 1, 1] : [0, 0.4, 0.8, 1],
