@@ -216,7 +216,7 @@ def _on_new_scores(
 ) -> None:
     """Call ``redraw()`` after every retrain when one of ``columns`` is the live score."""
     if any(column.live for column in columns):
-        explorer.observe(lambda _: redraw(), names="_learn")
+        explorer.on_train(redraw)
 
 
 class _ViewSelection:

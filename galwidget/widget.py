@@ -242,6 +242,7 @@ class Explorer(anywidget.AnyWidget):
             scores=labelling.score_values,
         )
         self._callbacks: list[Callable[[pd.Index], Any]] = []
+        self._train_callbacks: list[Callable[[], Any]] = []
         self._color_source: str | None = None
         self._incoming: bytes | None = None  # a _selection from the browser being applied
         derived = isinstance(color, str) and color in {"label", "score"} and color not in self._meta
@@ -325,6 +326,14 @@ class Explorer(anywidget.AnyWidget):
             self._callbacks.remove(callback)
         else:
             self._callbacks.append(callback)
+
+    def on_train(self, callback: Callable[[], Any], *, remove: bool = False) -> None:
+        """Call ``callback()`` after every retrain, once its :attr:`scores`, :meth:`suggestions`
+        and :meth:`model_report` are current (on the thread that trained)."""
+        if remove:
+            self._train_callbacks.remove(callback)
+        else:
+            self._train_callbacks.append(callback)
 
     def focus(self, galaxy_id: str | None) -> None:
         """Focus one galaxy (as a click does): its neighbours appear in the panel."""
@@ -813,6 +822,9 @@ class Explorer(anywidget.AnyWidget):
                 self._color, meta = self._score_colors()
                 self._color_meta = dict(meta)
             self._learn = dict(self._labelling.status)
+        if trained:
+            for callback in list(self._train_callbacks):
+                callback()
 
     def _learning_changed(self, _: dict[str, Any]) -> None:
         self._labelling.set_learning(self.strategy, self.target)

@@ -291,8 +291,11 @@ def test_score_views_exist_before_training_and_fill_in_after_each_retrain(
         labels = dict.fromkeys(reps.ids[ring][:20], "ring")
         labels.update(dict.fromkeys(reps.ids[~ring][:20], "other"))
         explorer.set_labels(labels)
+        trained = []  # the public hook the score views use: scores are current when it runs
+        explorer.on_train(lambda: trained.append(explorer.scores.copy()))
         assert explorer.retrain().result(timeout=60) is not None
         scores = explorer.scores.to_numpy()
+        assert trained and np.array_equal(trained[-1].to_numpy(), scores)
         assert histogram.title == "score" and scatter.title == "score vs redshift"
         assert int(histogram.marks[0].y.sum()) == len(reps)
         edges = np.histogram_bin_edges(scores, bins=10)
