@@ -622,6 +622,25 @@ def test_fingerprints_cannot_collide_by_moving_a_separator() -> None:
         assert reps.fingerprint != reps.legacy_fingerprint
 
 
+def python_strings_fingerprint(reps: gw.Representations) -> str:
+    """The fingerprint as galwidget computed it from Python strings (label logs bear its name)."""
+    encoded = [i.encode() for i in reps.ids.tolist()]
+    lengths = np.fromiter(map(len, encoded), dtype="<u8", count=len(encoded))
+    return reps._fingerprint(b"ids-v2" + lengths.tobytes() + b"".join(encoded))
+
+
+def test_fingerprints_from_arrow_buffers_equal_those_from_python_strings() -> None:
+    ids = ["J000411.19+020924.0", "é", "", "日本語", "x" * 300, "a\x1fb"]
+    reps = gw.Representations.from_array(np.arange(12.0).reshape(6, 2), ids=ids)
+    # A slice of the arrow-backed ids starts at an offset into their buffers.
+    sliced = gw.Representations(
+        ids=reps.ids[2:], features=reps.features[2:], meta=pd.DataFrame(index=range(4))
+    )
+    for each in (reps, sliced):
+        assert each.fingerprint == python_strings_fingerprint(each)
+        assert each.legacy_fingerprint == legacy_fingerprint(each)
+
+
 def test_csv_rows_with_an_extra_field_are_refused_not_shifted(tmp_path: Path) -> None:
     # pandas would take the ids for an index and read every column one place to the left.
     path = tmp_path / "extra.csv"
