@@ -133,11 +133,12 @@ class Part:
         # No pre-buffering (it buffers every row group at once). Row groups of up to
         # WHOLE_ROW_GROUP_BYTES are read a whole column chunk at a time, larger ones through
         # buffers (READ_BUFFERS_BYTES over all columns), so memory stays bounded either way.
-        parquet = pq.ParquetFile(self.path, pre_buffer=False)
-        largest = max(parquet.metadata.row_group(g).total_byte_size for g in self.row_groups)
+        metadata = pq.read_metadata(self.path)
+        largest = max((metadata.row_group(g).total_byte_size for g in self.row_groups), default=0)
+        buffer = 0  # unbuffered: each column chunk read whole
         if largest > WHOLE_ROW_GROUP_BYTES:
             buffer = min(1 << 20, max(64 << 10, READ_BUFFERS_BYTES // max(1, len(columns))))
-            parquet = pq.ParquetFile(self.path, pre_buffer=False, buffer_size=buffer)
+        parquet = pq.ParquetFile(self.path, pre_buffer=False, buffer_size=buffer, metadata=metadata)
         yield from parquet.iter_batches(
             batch_size=batch_rows, row_groups=list(self.row_groups), columns=list(columns)
         )

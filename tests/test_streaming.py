@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ import pytest
 from sklearn.decomposition import PCA as SklearnPCA
 
 import galwidget as gw
+from galwidget import streaming
 from galwidget.index import fit_pca
 
 N, D = 3000, 24
@@ -85,6 +87,22 @@ def test_every_kind_of_source_gives_the_same_rows(parts) -> None:
     for reps in results[1:]:
         assert reps.ids.equals(results[0].ids)
         np.testing.assert_array_equal(reps.features, results[0].features)
+
+
+@pytest.mark.parametrize("whole_row_group_bytes", [256 << 20, 0])  # unbuffered; buffered
+def test_a_part_without_row_groups_and_either_read_mode_give_the_same_rows(
+    tmp_path, parts, monkeypatch, whole_row_group_bytes: int
+) -> None:
+    expected = gw.load_representations(parts, reduce_to=4)
+    monkeypatch.setattr(streaming, "WHOLE_ROW_GROUP_BYTES", whole_row_group_bytes)
+    folder = tmp_path / "parts"
+    shutil.copytree(parts, folder)
+    # A writer closed before any write leaves a file with the schema and no row group.
+    with pq.ParquetWriter(folder / "part-1a.parquet", pq.read_schema(parts / "part-0.parquet")):
+        pass
+    reps = gw.load_representations(folder, reduce_to=4)
+    assert reps.ids.equals(expected.ids)
+    np.testing.assert_array_equal(reps.features, expected.features)
 
 
 def test_only_the_asked_meta_columns_are_kept(parts) -> None:
