@@ -164,8 +164,12 @@ export class ScatterAdapter {
     this.shown = shown;
     this.opacityCodes = this.opacityCodesOf(this.opacityCodes.length);
     this.applyOpacity();
+    await this.redraw(); // the opacity codes travel with the points
+  }
+
+  /** Draw the latest points again (reusing their spatial index), e.g. with new codes. */
+  private async redraw(): Promise<void> {
     const last = this.nextDraw ?? this.drawnData;
-    // The opacity codes travel with the points: redraw them (reusing their spatial index).
     if (last) await this.draw(last.x, last.y, last.codes);
   }
 
@@ -267,18 +271,12 @@ export class ScatterAdapter {
     if (paint || positions.length === 0) this.scatterplot.deselect({ preventEvent: true });
     else this.scatterplot.select(Array.from(positions), { preventEvent: true });
     if (!paint && !this.painted) return;
-    const last = this.nextDraw ?? this.drawnData;
-    if (paint && !this.painted) {
-      this.painted = true;
-      await this.applyColors(); // the selection's colour first, then the codes that use it
-      if (last) await this.draw(last.x, last.y, last.codes);
-    } else if (paint) {
-      if (last) await this.draw(last.x, last.y, last.codes);
-    } else {
-      this.painted = false;
-      if (last) await this.draw(last.x, last.y, last.codes); // codes without it, then the colours
-      await this.applyColors();
-    }
+    const newColors = paint !== this.painted;
+    this.painted = paint;
+    // The selection's colour is listed before any code uses it, and dropped after none does.
+    if (newColors && paint) await this.applyColors();
+    await this.redraw();
+    if (newColors && !paint) await this.applyColors();
   }
 
   /** Deselect, with its 'deselect' event. */
