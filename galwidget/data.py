@@ -361,9 +361,7 @@ class Representations:
         Each id is hashed with its length, so no two lists of ids give the same bytes.
         """
         # The UTF-8 bytes of the ids and their lengths, straight from the arrow buffers.
-        ids = pa.array(self.ids.array, type=pa.large_string())
-        if isinstance(ids, pa.ChunkedArray):
-            ids = ids.combine_chunks()
+        ids = self._arrow_ids(pa.large_string())
         offsets = np.frombuffer(ids.buffers()[1], dtype=np.int64)[
             ids.offset : ids.offset + len(ids) + 1
         ]
@@ -377,11 +375,14 @@ class Representations:
         """The fingerprint of galwidget 0.1, which joined the ids with ``\\x1f`` (so ``["a\\x1fb"]``
         and ``["a", "b"]`` collided). Label logs written then are named after it: the label store
         looks for them under this name when none exists under :attr:`fingerprint`."""
-        ids = pa.array(self.ids.array, type=pa.string())
-        if isinstance(ids, pa.ChunkedArray):
-            ids = ids.combine_chunks()
+        ids = self._arrow_ids(pa.string())
         whole = pa.ListArray.from_arrays(pa.array([0, len(ids)], pa.int32()), ids)
         return self._fingerprint(pc.binary_join(whole, "\x1f")[0].as_buffer().to_pybytes())
+
+    def _arrow_ids(self, kind: pa.DataType) -> pa.Array:
+        """The ids as one arrow array of ``kind`` (no Python string per id)."""
+        ids = pa.array(self.ids.array, type=kind)
+        return ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
 
     def _fingerprint(self, ids: bytes) -> str:
         digest = hashlib.blake2b(digest_size=10)
