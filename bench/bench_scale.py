@@ -222,12 +222,8 @@ def neighbours(n: int, save: Callable[[dict[str, Any]], None]) -> dict[str, Any]
     rng = np.random.default_rng(1)
     rows = rng.choice(n, N_QUERIES, replace=False)
     queries = np.ascontiguousarray(features[rows])
-    exact = faiss.IndexFlatL2(COMPONENTS)
-    exact.add(features)
-    started = time.perf_counter()
-    truth = exact.search(queries, K + 1)[1][:, 1:]  # the query itself comes first
-    results: dict[str, Any] = {"exact_flat_300_queries_s": time.perf_counter() - started}
-    del exact
+    truth, seconds = exact_neighbours(features, rows)
+    results: dict[str, Any] = {"exact_flat_300_queries_s": seconds}
 
     nlist = int(4 * np.sqrt(n))
     quantizer = faiss.IndexFlatL2(COMPONENTS)
@@ -296,15 +292,21 @@ def galwidget_clicks(
 
 def clicks(n: int) -> dict[str, Any]:
     """Click latency of galwidget's cached IVF index alone (built by ``neighbours`` before)."""
-    import faiss
-
     features = np.load(DATA / f"scale-{n}-pca{COMPONENTS}.npy")
     rows = np.random.default_rng(1).choice(n, N_QUERIES, replace=False)
+    return galwidget_clicks(features, rows, exact_neighbours(features, rows)[0], rebuild=False)
+
+
+def exact_neighbours(features: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, float]:
+    """The exact :data:`K` nearest rows to each of ``rows`` (itself left out; faiss
+    ``IndexFlatL2``), and the seconds the search took."""
+    import faiss
+
     exact = faiss.IndexFlatL2(COMPONENTS)
     exact.add(features)
-    truth = exact.search(np.ascontiguousarray(features[rows]), K + 1)[1][:, 1:]
-    del exact
-    return galwidget_clicks(features, rows, truth, rebuild=False)
+    started = time.perf_counter()
+    found = exact.search(np.ascontiguousarray(features[rows]), K + 1)[1][:, 1:]
+    return found, time.perf_counter() - started
 
 
 def rescore(n: int = GZ_DESI) -> dict[str, Any]:
