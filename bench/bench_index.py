@@ -32,7 +32,7 @@ from sklearn.neighbors import BallTree
 
 import galwidget as gw
 from bench.bench_load import zenodo_like_file
-from galwidget.index import fit_pca
+from galwidget.pca import fit_pca
 
 HERE = Path(__file__).parent
 RESULTS = HERE / "results" / "index.json"

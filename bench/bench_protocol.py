@@ -113,7 +113,7 @@ def widget_at_3m(folder: Path) -> dict[str, Any]:
     recorder = Recorder()
     w.comm = recorder
     press = {"type": "request", "kind": "label", "request": 1, "label": "ring"}
-    content, _ = w.reply(press, [np.array([1_234_567], "<u4").tobytes()])
+    content, _ = w._reply(press, [np.array([1_234_567], "<u4").tobytes()])
     assert content["ok"]
     w.close()
     return {

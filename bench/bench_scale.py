@@ -114,7 +114,7 @@ if engine == "dask":
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                        dashboard_address=None)
     client = distributed.Client(cluster)
-    client.run(lambda: __import__("galwidget.dask_reduce"))
+    client.run(lambda: __import__("galwidget.data._dask"))
 # Warm up on a small file, so that library code pages loaded on first use are not counted.
 gw.load_representations(warmup, reduce_to=40, columns=["ra"], engine=engine, progress=False)
 before = rss()

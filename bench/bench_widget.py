@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from galwidget.coordinates import LAYOUT_MARGIN
+from galwidget.widget import LAYOUT_MARGIN
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -65,7 +65,7 @@ import sys, time
 import pandas as pd
 sys.path.insert(0, {str(REPO)!r})
 from bench.bench_widget import _frame
-from galwidget.coordinates import normalise_layout
+from galwidget.widget import normalise_layout
 frame, layout = _frame({n}, gap={gap})
 ndc = normalise_layout(layout).reshape(-1, 2)  # where both widgets draw each point
 lasso_times = []

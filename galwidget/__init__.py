@@ -1,20 +1,14 @@
 """galwidget: explore and label galaxies through their learned image representations."""
 
-from galwidget import catalogues, datasets, export, images, learn
-from galwidget.data import (
-    DataError,
-    Representations,
-    format_iauname,
-    load_representations,
-    parse_iauname,
-)
-from galwidget.errors import DownloadError, GalwidgetError, ImageError
-from galwidget.index import NeighbourIndex
+from galwidget import catalogues, datasets, images, labels, learn
+from galwidget.data import Representations, load_representations
+from galwidget.errors import DataError, DownloadError, GalwidgetError, ImageError
 from galwidget.labels import LabelStorageError, LabelStore
 from galwidget.layout import layout
+from galwidget.neighbours import NeighbourIndex
+from galwidget.sky import format_iauname, parse_iauname
+from galwidget.version import __version__
 from galwidget.widget import Explorer
-
-__version__ = "0.1.0"
 
 __all__ = [
     "DataError",
@@ -29,9 +23,9 @@ __all__ = [
     "__version__",
     "catalogues",
     "datasets",
-    "export",
     "format_iauname",
     "images",
+    "labels",
     "layout",
     "learn",
     "load_representations",

@@ -8,11 +8,17 @@ report a failed write with :func:`warn_unwritable`.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 import threading
+import uuid
 import warnings
+import zipfile
+from collections.abc import Mapping
 from pathlib import Path
+
+import numpy as np
 
 __all__ = ["cache_dir", "data_dir", "warn_unwritable", "writable_cache_dir"]
 
@@ -80,3 +86,58 @@ def data_dir(override: str | os.PathLike[str] | None = None) -> Path:
     path = Path(override or os.environ.get("GALWIDGET_DATA") or _user_cache() / "data")
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+# ----------------------------------------------------------------------------------------------
+# Cache files: npz with the data fingerprint and a checksum, written atomically
+# ----------------------------------------------------------------------------------------------
+
+
+def _checksum(arrays: Mapping[str, np.ndarray]) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    for name in sorted(arrays):
+        array = np.ascontiguousarray(arrays[name])
+        digest.update(f"{name}:{array.dtype.str}:{array.shape}".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def write_arrays(path: Path, fingerprint: str, **arrays: np.ndarray) -> None:
+    """Save ``arrays`` to ``path`` (npz) atomically: a temporary file, then ``os.replace``."""
+    payload = {name: np.asarray(value) for name, value in arrays.items()}
+    payload["fingerprint"] = np.array(fingerprint)
+    payload["checksum"] = np.array(_checksum(payload))
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        with open(temporary, "wb") as file:
+            np.savez(file, **payload)
+        os.replace(temporary, path)
+    except OSError as error:
+        warn_unwritable(path.parent, error)  # once per folder: the cache is optional
+    finally:
+        if os.path.lexists(temporary):
+            temporary.unlink()
+
+
+def read_arrays(path: Path, fingerprint: str) -> dict[str, np.ndarray] | None:
+    """Arrays saved by :func:`write_arrays`, or ``None`` (with a warning if the file is unusable)."""
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            arrays = {name: stored[name] for name in stored.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        warn_unusable_file(path, f"{type(error).__name__}: {error}")
+        return None
+    checksum = str(arrays.pop("checksum", ""))
+    if checksum != _checksum(arrays):
+        warn_unusable_file(path, "its checksum does not match")
+        return None
+    if str(arrays.pop("fingerprint")) != fingerprint:
+        warn_unusable_file(path, "it belongs to other data")
+        return None
+    return arrays
+
+
+def warn_unusable_file(path: Path, reason: str) -> None:
+    warnings.warn(f"ignoring cache file {path} ({reason}); recomputing it", stacklevel=4)

@@ -20,15 +20,20 @@ import dataclasses
 import warnings
 from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
-from galwidget.data import DataError, Representations, _preview, chord_to_arcsec, sky_unit_vectors
+from galwidget.errors import DataError
+from galwidget.sky import chord_to_arcsec, sky_unit_vectors
+from galwidget.util import preview
 
-__all__ = ["CatalogueInput", "crossmatch", "read_catalogue"]
+if TYPE_CHECKING:
+    from galwidget.data import Representations
+
+__all__ = ["CatalogueInput", "crossmatch", "join", "read_catalogue"]
 
 CatalogueInput = Any  # a DataFrame, an astropy Table, or a str/PathLike to a catalogue file
 
@@ -65,6 +70,45 @@ def read_catalogue(source: CatalogueInput) -> pd.DataFrame:
         "a catalogue must be a DataFrame, an astropy Table or a path to a FITS, VOTable, ECSV, "
         f"CSV or parquet file, got {type(source).__name__}"
     )
+
+
+def join(
+    reps: Representations, catalogue: CatalogueInput, *, on: str | None = None, suffix: str = "_cat"
+) -> Representations:
+    """Left-join ``catalogue``'s columns into ``reps.meta`` by key (see
+    :meth:`Representations.join <galwidget.Representations.join>`)."""
+    catalogue = read_catalogue(catalogue)
+    on = on or reps.id_column
+    if on not in catalogue.columns:
+        raise DataError(
+            f"catalogue has no column {on!r} to join on; its columns are: "
+            f"{preview(list(catalogue.columns))}"
+        )
+    keys = catalogue[on].astype(str)
+    duplicated = keys[keys.duplicated()]
+    if len(duplicated):
+        raise DataError(
+            f"catalogue column {on!r} has duplicate keys: {preview(duplicated.unique())}"
+        )
+    ours = reps.meta[on].astype(str) if on in reps.meta.columns else pd.Series(reps.ids)
+    matched = ours.isin(set(keys))
+    if not matched.any():
+        raise DataError(
+            f"no catalogue row matches: catalogue {on!r} values like {preview(keys[:3])} vs "
+            f"ids like {preview(list(ours[:3]))}"
+        )
+    extra = catalogue.drop(columns=[on]).set_axis(keys.to_numpy(), axis=0)
+    extra = extra.rename(columns=lambda c: f"{c}{suffix}" if c in reps.meta.columns else c)
+    joined = extra.reindex(ours.to_numpy())
+    meta = pd.concat([reps.meta.reset_index(drop=True), joined.reset_index(drop=True)], axis=1)
+    result = dataclasses.replace(reps, meta=meta)
+    if not matched.all():
+        warnings.warn(
+            f"{int((~matched).sum())} of {len(reps)} galaxies have no catalogue row "
+            f"(e.g. {preview(list(reps.ids[~matched.to_numpy()][:3]))}); their columns are NaN",
+            stacklevel=3,
+        )
+    return result
 
 
 def crossmatch(
@@ -114,8 +158,8 @@ def crossmatch(
     if not matched.any():
         raise DataError(
             f"no catalogue source lies within {radius_arcsec} arcsec of any of the {len(reps)} "
-            f"galaxies (catalogue ra/dec like {_preview(theirs[usable][:2].round(5).tolist())}, "
-            f"galaxies like {_preview(ours[located][:2].round(5).tolist())})"
+            f"galaxies (catalogue ra/dec like {preview(theirs[usable][:2].round(5).tolist())}, "
+            f"galaxies like {preview(ours[located][:2].round(5).tolist())})"
         )
     rows = np.flatnonzero(usable)[nearest[matched]]
     columns = table.rename(columns=lambda c: f"{c}{suffix}" if c in reps.meta.columns else c)
@@ -214,7 +258,7 @@ def _degrees(table: pd.DataFrame, column: str) -> np.ndarray:
     if column not in table.columns:
         raise DataError(
             f"the catalogue has no position column {column!r} (pass ra=/dec=); its columns: "
-            f"{_preview(list(table.columns))}"
+            f"{preview(list(table.columns))}"
         )
     values = pd.to_numeric(table[column], errors="coerce").to_numpy(dtype=np.float64)
     bad = np.isnan(values) & table[column].notna().to_numpy()

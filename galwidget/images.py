@@ -36,8 +36,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from galwidget.data import DataError, Representations
-from galwidget.errors import ImageError
+from galwidget.data import Representations
+from galwidget.errors import DataError, ImageError
 
 __all__ = [
     "CacheInfo",

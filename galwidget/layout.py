@@ -17,15 +17,11 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from galwidget import cache
-from galwidget.data import DataError, Representations
-from galwidget.index import (
-    NeighbourIndex,
-    cached_pca_embedding,
-    fit_pca,
-    load_or_fit_pca,
-    read_arrays,
-    write_arrays,
-)
+from galwidget.cache import read_arrays, write_arrays
+from galwidget.data import Representations, cached_pca_embedding, load_or_fit_pca
+from galwidget.errors import DataError
+from galwidget.neighbours import NeighbourIndex
+from galwidget.pca import fit_pca
 
 __all__ = ["UMAP_COMPONENTS", "layout"]
 

@@ -47,8 +47,9 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
 
-from galwidget.data import DataError, Representations, _preview
-from galwidget.index import load_or_fit_pca
+from galwidget.data import Representations, load_or_fit_pca
+from galwidget.errors import DataError
+from galwidget.util import preview
 
 __all__ = [
     "STRATEGIES",
@@ -90,7 +91,7 @@ def check_strategy(strategy: str) -> str:
 
 def learning_features(data: Representations | np.ndarray, n_components: int = 40) -> np.ndarray:
     """The features active learning trains on: the (cached) PCA embedding of ``reps`` that
-    :class:`~galwidget.index.NeighbourIndex` also uses, or an array used as it is."""
+    :class:`~galwidget.neighbours.NeighbourIndex` also uses, or an array used as it is."""
     if not isinstance(data, Representations):
         features = np.asarray(data, dtype=np.float32)
         if features.ndim != 2 or not np.isfinite(features).all():
@@ -342,7 +343,7 @@ class Learner:
         if self.strategy == "top" and self.target not in classes:
             raise DataError(
                 f"no galaxy is labelled {self.target!r} yet: label one to find more like it "
-                f"(labelled classes: {_preview(classes)})"
+                f"(labelled classes: {preview(classes)})"
             )
         with threadpool_limits(1, "blas"):  # tiny BLAS calls: threads only add contention
             model = clone(self.estimator).fit(self.features[positions], values)
@@ -358,7 +359,7 @@ class Learner:
         except (TypeError, ValueError):
             raise DataError(
                 "the 'ei' strategy needs numeric interest scores (e.g. 0–5) as labels, got "
-                f"{_preview(pd.unique(values))}"
+                f"{preview(pd.unique(values))}"
             ) from None
         if len(interest) < 2:
             raise DataError("the 'ei' strategy needs at least two labelled galaxies")
@@ -480,7 +481,7 @@ class Learner:
             keys = labels.index if isinstance(self.ids, pd.RangeIndex) else labels.index.astype(str)
             positions = self.ids.get_indexer(keys)
             if (positions < 0).any():
-                raise DataError(f"labels of unknown ids: {_preview(labels.index[positions < 0])}")
+                raise DataError(f"labels of unknown ids: {preview(labels.index[positions < 0])}")
             return positions.astype(np.int64), labels.to_numpy(dtype=object)
         positions, values = labels
         positions = np.asarray(positions, dtype=np.int64)
@@ -511,7 +512,7 @@ class Learner:
         if len(exclude):
             positions = self.ids.get_indexer(exclude)
             if (positions < 0).any():
-                raise DataError(f"cannot exclude unknown ids: {_preview(exclude[positions < 0])}")
+                raise DataError(f"cannot exclude unknown ids: {preview(exclude[positions < 0])}")
             skip[positions] = True
         # Shuffled so that ties (e.g. a flat EI far from every label) are broken at random.
         candidates = self._rng.permutation(np.flatnonzero(~skip))
@@ -617,7 +618,7 @@ def expected_improvement(
 
 def _class_column(fit: Fit, target: Any) -> int:
     if target not in fit.classes:
-        raise DataError(f"no class {target!r} in the model; its classes: {_preview(fit.classes)}")
+        raise DataError(f"no class {target!r} in the model; its classes: {preview(fit.classes)}")
     return fit.classes.index(target)
 
 

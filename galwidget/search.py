@@ -32,8 +32,8 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
-from galwidget.data import IAUNAME, chord_to_arcsec, parse_iauname, sky_unit_vectors
 from galwidget.errors import DataError
+from galwidget.sky import IAUNAME, chord_to_arcsec, parse_iauname, sky_unit_vectors
 
 if TYPE_CHECKING:
     from galwidget.data import Representations

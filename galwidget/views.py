@@ -24,20 +24,44 @@ Feedback rules:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
-import bqplot as bq
 import numpy as np
 import pandas as pd
-from bqplot_gl import ScatterGL
 from sklearn.neighbors import KDTree
 
-from galwidget.data import DataError
+from galwidget.data import Representations
+from galwidget.errors import DataError
 
-if TYPE_CHECKING:
-    from galwidget.widget import Explorer
+try:
+    import bqplot as bq
+    from bqplot_gl import ScatterGL
+except ImportError as missing:  # an extra: the rest of galwidget runs without it
+    raise DataError(
+        f"linked views need bqplot and bqplot-gl ({missing}): pip install 'galwidget[views]'"
+    ) from None
 
-__all__ = ["SCORE", "histogram", "scatter_plot"]
+__all__ = ["SCORE", "Linkable", "histogram", "scatter_plot"]
+
+
+class Linkable(Protocol):
+    """What a view links to: the Explorer's selection, data and scores (any object with these)."""
+
+    @property
+    def representations(self) -> Representations: ...
+
+    @property
+    def selection(self) -> np.ndarray: ...
+
+    @property
+    def scores(self) -> pd.Series | None: ...
+
+    def select(self, what: Any) -> None: ...
+
+    def observe(self, handler: Callable[[dict[str, Any]], None], names: str) -> None: ...
+
+    def on_train(self, callback: Callable[[], Any], *, remove: bool = False) -> None: ...
+
 
 BASE_COLOUR = "#4c78a8"
 HIGHLIGHT_COLOUR = "#f58518"
@@ -50,7 +74,7 @@ Values = str | Sequence[float] | np.ndarray | pd.Series
 
 
 def histogram(
-    explorer: Explorer, values: Values, *, bins: int = 40, title: str | None = None
+    explorer: Linkable, values: Values, *, bins: int = 40, title: str | None = None
 ) -> bq.Figure:
     """A histogram of ``values`` linked to ``explorer``'s selection.
 
@@ -95,7 +119,7 @@ def histogram(
 
 
 def scatter_plot(
-    explorer: Explorer,
+    explorer: Linkable,
     x: Values,
     y: Values,
     *,
@@ -189,7 +213,7 @@ def scatter_plot(
 class _Column:
     """The numbers a view shows for each galaxy: fixed, or the classifier's live score."""
 
-    def __init__(self, explorer: Explorer, values: Values, role: str) -> None:
+    def __init__(self, explorer: Linkable, values: Values, role: str) -> None:
         self.explorer = explorer
         meta = explorer.representations.meta
         self.live = isinstance(values, str) and values == SCORE and SCORE not in meta.columns
@@ -212,7 +236,7 @@ class _Column:
 
 
 def _on_new_scores(
-    explorer: Explorer, columns: Sequence[_Column], redraw: Callable[[], Any]
+    explorer: Linkable, columns: Sequence[_Column], redraw: Callable[[], Any]
 ) -> None:
     """Call ``redraw()`` after every retrain when one of ``columns`` is the live score."""
     if any(column.live for column in columns):
@@ -224,7 +248,7 @@ class _ViewSelection:
     a selection it made itself; calls ``show(positions)`` with the sorted row positions of the
     Explorer's selection now and after every change."""
 
-    def __init__(self, explorer: Explorer, show: Callable[[np.ndarray], None]) -> None:
+    def __init__(self, explorer: Linkable, show: Callable[[np.ndarray], None]) -> None:
         self.explorer = explorer
         self._made: np.ndarray | None = None
         self._show = show
@@ -255,7 +279,7 @@ class _HistogramLink:
     new bins."""
 
     def __init__(
-        self, explorer: Explorer, column: _Column, bins: int, figure: bq.Figure, title: str | None
+        self, explorer: Linkable, column: _Column, bins: int, figure: bq.Figure, title: str | None
     ) -> None:
         self.column = column
         self.bins = bins
@@ -322,7 +346,7 @@ class _ScatterLink:
 
     def __init__(
         self,
-        explorer: Explorer,
+        explorer: Linkable,
         x: _Column,
         y: _Column,
         figure: bq.Figure,
@@ -448,7 +472,7 @@ class _ScatterLink:
 # ----------------------------------------------------------------------------------------------
 
 
-def _numeric_values(explorer: Explorer, values: Values, role: str) -> tuple[np.ndarray, str]:
+def _numeric_values(explorer: Linkable, values: Values, role: str) -> tuple[np.ndarray, str]:
     """``values`` as float64 of length ``n`` (NaN where missing), and a label for it."""
     reps = explorer.representations
     meta = reps.meta

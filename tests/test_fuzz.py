@@ -21,7 +21,8 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 import galwidget as gw
-from galwidget.data import IAUNAME, MAX_ABS_FEATURE
+from galwidget.data import MAX_ABS_FEATURE
+from galwidget.sky import IAUNAME
 
 FUZZ = settings(
     derandomize=True,

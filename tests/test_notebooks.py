@@ -130,7 +130,7 @@ def test_decals_real_data_branch_downloads_through_a_mirror(
         monkeypatch.setenv("GALWIDGET_ZENODO_URL", server.url)
         monkeypatch.setenv("GALWIDGET_REAL_DATA", "1")
         probe = (
-            'print(w.reply({"type": "request", "kind": "thumbnail", "request": 1, "position": 0})'
+            'print(w._reply({"type": "request", "kind": "thumbnail", "request": 1, "position": 0})'
             '[0]["url"])'
         )
         notebook = run("decals.ipynb", kernel_name, tmp_path / "cwd", [probe])

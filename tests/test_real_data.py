@@ -21,8 +21,7 @@ import pytest
 from PIL import Image, ImageOps
 
 import galwidget as gw
-from galwidget.coordinates import normalise_layout
-from galwidget.widget import THUMBNAIL_SIZE
+from galwidget.widget import THUMBNAIL_SIZE, normalise_layout
 
 RING_CATALOGUE = Path("zoobot_ring_catalog_basic") / "example_ring_catalog_basic.csv"
 PNG_DIR = Path("gz_decals_dr5_example_pngs")
@@ -174,7 +173,7 @@ def test_every_real_png_becomes_a_thumbnail_of_that_galaxy(subset: pd.DataFrame,
     resized = {galaxy: resized_png(folder / f"{galaxy}.png") for galaxy in reps.ids}
     try:
         for position, galaxy in enumerate(reps.ids):
-            content, buffers = widget.reply(
+            content, buffers = widget._reply(
                 {"type": "request", "kind": "thumbnail", "request": 1, "position": position}
             )
             assert content["ok"], content
@@ -202,13 +201,13 @@ def test_galaxies_without_a_png_get_a_reason_naming_the_file(
     try:
         with_png = set(subset["id_str"])
         missing = next(i for i, galaxy in enumerate(reps.ids) if galaxy not in with_png)
-        content, buffers = widget.reply(
+        content, buffers = widget._reply(
             {"type": "request", "kind": "thumbnail", "request": 2, "position": missing}
         )
         assert content["ok"] is False and buffers == []
         assert content["reason"] == f"file not found: {reps.ids[missing]}.png"
         present = int(reps.positions([subset["id_str"].iloc[0]])[0])
-        content, buffers = widget.reply(
+        content, buffers = widget._reply(
             {"type": "request", "kind": "thumbnail", "request": 3, "position": present}
         )
         assert content["ok"] and len(buffers) == 1
@@ -269,7 +268,7 @@ def test_legacy_survey_urls_are_built_from_radec_and_the_pixel_scale(desi: pd.Da
     images = gw.images.legacy_survey(pixscale="est_dr5_pixscale")
     widget = gw.Explorer(reps, layout=reps.features, images=images)
     try:
-        content, buffers = widget.reply(
+        content, buffers = widget._reply(
             {"type": "request", "kind": "thumbnail", "request": 1, "position": 0}
         )
         assert content["ok"] and buffers == []
@@ -281,7 +280,7 @@ def test_legacy_survey_urls_are_built_from_radec_and_the_pixel_scale(desi: pd.Da
         rows = [0, south, len(desi) - 1, *range(1000, 50_000, 7919)]
         for row in rows:
             galaxy = desi.iloc[row]
-            content, _ = widget.reply(
+            content, _ = widget._reply(
                 {"type": "request", "kind": "thumbnail", "request": 2, "position": row}
             )
             assert content["url"] == (
@@ -290,7 +289,7 @@ def test_legacy_survey_urls_are_built_from_radec_and_the_pixel_scale(desi: pd.Da
             )
         assert (
             "&dec=-"
-            in widget.reply(
+            in widget._reply(
                 {"type": "request", "kind": "thumbnail", "request": 3, "position": south}
             )[0]["url"]
         )

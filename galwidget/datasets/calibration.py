@@ -25,7 +25,8 @@ from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import NearestNeighbors
 
-from galwidget.data import DataError, Representations
+from galwidget.data import Representations
+from galwidget.errors import DataError
 
 __all__ = ["RING_SELECTION", "W22_FIGURES", "difficulty"]
 

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy.ndimage import gaussian_filter
 
-from galwidget.data import DataError
+from galwidget.errors import DataError
 
 __all__ = ["SyntheticThumbnails"]
 

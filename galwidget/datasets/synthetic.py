@@ -31,8 +31,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
-from galwidget.data import DataError, Representations, format_iauname
+from galwidget.data import Representations
 from galwidget.datasets.render import SyntheticThumbnails
+from galwidget.errors import DataError
+from galwidget.sky import format_iauname
 
 __all__ = ["MORPHOLOGIES", "synthetic", "write_zenodo_like"]
 

@@ -42,16 +42,16 @@ from tqdm.auto import tqdm
 
 from galwidget.cache import data_dir
 from galwidget.data import (
-    DataError,
     FeatureSpec,
     Representations,
-    _find_feature_columns,
-    _find_id_column,
     check_file_kind,
+    find_feature_columns,
+    find_id_column,
     load_representations,
 )
-from galwidget.errors import DownloadError
+from galwidget.errors import DataError, DownloadError
 from galwidget.images import local_files
+from galwidget.version import __version__
 
 __all__ = [
     "DownloadError",
@@ -393,8 +393,6 @@ def _resume_from(part: Path, url: str) -> tuple[int, str | None, int | None]:
 def _transfer(url: str, part: Path, name: str, progress: bool | None) -> None:
     """One request: append the rest of ``url`` to ``part``, or rewrite it when resuming is not
     safe or the server sends the whole file."""
-    from galwidget import __version__  # late: galwidget/__init__ may still be running
-
     have, validator, recorded_total = _resume_from(part, url)
     # identity: a compressed transfer could not be resumed (it is still decoded if sent).
     headers = {"User-Agent": f"galwidget/{__version__}", "Accept-Encoding": "identity"}
@@ -508,9 +506,9 @@ def _check_contents(path: Path, expected: Expected) -> None:
             raise DataError(f"its parquet footer cannot be read ({error})") from None
         names = list(schema.names)
         if expected.representations:
-            id_column = _find_id_column(names, expected.id_column)
+            id_column = find_id_column(names, expected.id_column)
             types = {n: schema.field(n).type for n in names}
-            _find_feature_columns(names, types, expected.features, id_column)
+            find_feature_columns(names, types, expected.features, id_column)
     else:
         names = _complete_csv_header(path)
     missing = [c for c in expected.columns if c not in names]

@@ -389,7 +389,7 @@ import numpy as np
 import galwidget as gw
 from galwidget.images import NoImages
 
-sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})  # tests/polygons.py
+sys.path.insert(0, {str(Path(__file__).resolve().parents[1] / "support")!r})  # tests/support/polygons.py
 from polygons import inside_polygon
 
 n, disc = {MILLIONS}, {int(MILLIONS * DISC_FRACTION)}

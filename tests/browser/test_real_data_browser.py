@@ -80,7 +80,7 @@ def test_real_pngs_show_in_the_neighbour_panel(render, page, shared_data: Path):
 
 def kernel_thumbnail(widget: gw.Explorer, galaxy: str) -> np.ndarray:
     position = int(widget.representations.positions([galaxy])[0])
-    content, buffers = widget.reply(
+    content, buffers = widget._reply(
         {"type": "request", "kind": "thumbnail", "request": 1, "position": position}
     )
     assert content["ok"], content

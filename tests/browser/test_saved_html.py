@@ -15,7 +15,6 @@ from playwright.sync_api import expect
 from test_jupyterlab import most_isolated, page_positions
 
 import galwidget as gw
-from galwidget.html import save_html
 
 pytestmark = pytest.mark.browser
 
@@ -42,7 +41,7 @@ def test_saved_page_draws_hovers_and_zooms_offline(
         central = (np.abs(points) < 0.6).all(axis=1) & ~((points[:, 0] > 0) & (points[:, 1] > 0.3))
         hovered = most_isolated(points, central)
         explorer.focus(reps.ids[hovered])
-        path = save_html(explorer, tmp_path / "view.html", max_thumbnail_bytes=150_000)
+        path = explorer.save_html(tmp_path / "view.html", max_thumbnail_bytes=150_000)
         neighbours = explorer.neighbours["id"].tolist()
     finally:
         explorer.close()

@@ -1,0 +1,318 @@
+"""Loading representations into memory: parquet and CSV files, DataFrames and arrays."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from os import PathLike
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from tqdm.auto import tqdm
+
+from galwidget.data._dask import reduce_with_dask
+from galwidget.data._files import check_file_kind
+from galwidget.data._ids import ids_from_column
+from galwidget.data._representations import Representations
+from galwidget.data._schema import (
+    TRANSPOSE_COLUMNS,
+    FeatureSpec,
+    check_numeric,
+    find_feature_columns,
+    find_id_column,
+    float_values,
+    list_names,
+    list_width,
+    stack_list_column,
+)
+from galwidget.data._streaming import (
+    ENGINES,
+    assemble,
+    check_pass_one,
+    check_reduce_to,
+    first_rows_shift,
+    moments_pass,
+    projection_pass,
+    raw_source,
+    resolve_files,
+    scan,
+)
+from galwidget.data._validate import OnInvalid, check_on_invalid, report_invalid, valid_rows
+from galwidget.errors import DataError
+from galwidget.util import PROGRESS_THRESHOLD
+
+# Text that pandas reads as missing; ids are read without it (only an empty field is missing).
+CSV_MISSING = (
+    "",
+    "#N/A",
+    "#N/A N/A",
+    "#NA",
+    "-1.#IND",
+    "-1.#QNAN",
+    "-NaN",
+    "-nan",
+    "1.#IND",
+    "1.#QNAN",
+    "<NA>",
+    "N/A",
+    "NA",
+    "NULL",
+    "NaN",
+    "None",
+    "n/a",
+    "nan",
+    "null",
+)
+
+
+def load_representations(
+    source: str | PathLike[str] | pd.DataFrame | np.ndarray | Representations,
+    *,
+    features: FeatureSpec = None,
+    id_column: str | None = None,
+    on_invalid: OnInvalid = "raise",
+    progress: bool | None = None,
+    batch_rows: int = 8192,
+    reduce_to: int | None = None,
+    columns: Sequence[str] | None = None,
+    engine: Literal["local", "dask"] = "local",
+) -> Representations:
+    """Load representations from a parquet or CSV file, a DataFrame, an array or ``Representations``.
+
+    Parquet files are read in row batches straight into one preallocated float32 array, so peak
+    memory stays near the size of that array even for the 343k × 1280 float64 Zenodo files.
+    ``on_invalid="drop"`` drops rows with NaN/inf features (with a warning) instead of raising.
+
+    ``reduce_to=c`` streams parquet part files (a folder, glob, list of files, pyarrow Dataset or
+    dask DataFrame) in two passes and keeps only their ``c``-component PCA projection, the ids and
+    the meta ``columns`` asked for (see :mod:`galwidget.streaming`); ``engine="dask"`` runs the
+    passes on the active ``distributed.Client`` (a ``LocalCluster`` if there is none). Batches
+    hold ``batch_rows`` rows, fewer when streaming wide rows (at most 16 MiB of features each).
+    """
+    if isinstance(source, Representations):
+        return source
+    if reduce_to is not None:
+        return load_reduced(
+            source,
+            reduce_to=reduce_to,
+            features=features,
+            id_column=id_column,
+            columns=columns,
+            engine=engine,
+            on_invalid=on_invalid,
+            progress=progress,
+            batch_rows=batch_rows,
+        )
+    if isinstance(source, pd.DataFrame):
+        return Representations.from_dataframe(source, features, id_column, on_invalid)
+    if isinstance(source, np.ndarray):
+        return Representations.from_array(source, on_invalid=on_invalid)
+    if not isinstance(source, str | PathLike):
+        raise DataError(
+            "load_representations reads a file path, a pandas DataFrame, a numpy array or "
+            f"Representations; got {type(source).__name__}"
+        )
+    if not isinstance(batch_rows, int) or batch_rows < 1:
+        raise DataError(f"batch_rows must be a positive integer, got {batch_rows!r}")
+    path = Path(source)
+    if not path.exists():
+        raise DataError(f"no such file: {path}")
+    suffix = path.suffix.lower()
+    if suffix in {".parquet", ".pq"} or path.is_dir():
+        return _load_parquet(path, features, id_column, on_invalid, progress, batch_rows)
+    if suffix in {".csv", ".tsv", ".gz"}:
+        frame = _read_csv(path, id_column)
+        try:
+            return Representations.from_dataframe(frame, features, id_column, on_invalid)
+        except DataError as error:
+            raise DataError(f"{path}: {error}") from None
+    raise DataError(f"cannot read {path.name!r}: expected a .parquet or .csv file")
+
+
+def _load_parquet(
+    path: Path,
+    features: FeatureSpec,
+    id_column: str | None,
+    on_invalid: OnInvalid,
+    progress: bool | None,
+    batch_rows: int,
+) -> Representations:
+    check_on_invalid(on_invalid)
+    check_file_kind(path, "parquet")
+    try:
+        return _read_parquet(path, features, id_column, on_invalid, progress, batch_rows)
+    except DataError as error:
+        raise DataError(f"{path}: {error}") from None
+    except (pa.ArrowException, OSError) as error:  # damaged pages, bad metadata, …
+        raise DataError(
+            f"cannot read {path} as parquet ({type(error).__name__}: {error})"
+        ) from None
+
+
+def _read_parquet(
+    path: Path,
+    features: FeatureSpec,
+    id_column: str | None,
+    on_invalid: OnInvalid,
+    progress: bool | None,
+    batch_rows: int,
+) -> Representations:
+    # No pre-buffering: with it, iter_batches buffers every row group at once (peak ≈ file size).
+    parquet = pq.ParquetFile(path, pre_buffer=False)
+    schema = parquet.schema_arrow
+    columns = list(schema.names)
+    types = {name: schema.field(name).type for name in columns}
+    id_column = find_id_column(columns, id_column)
+    feature_columns, list_column = find_feature_columns(columns, types, features, id_column)
+    n = parquet.metadata.num_rows
+    if n == 0:
+        raise DataError("the file has no rows: no galaxies to show")
+    read_columns = [list_column] if list_column else feature_columns
+    if list_column is None:
+        check_numeric(feature_columns, types)
+    meta_columns = [c for c in columns if c not in set(read_columns)]
+    meta = parquet.read(columns=meta_columns).to_pandas(types_mapper=None)
+    ids = ids_from_column(meta[id_column], id_column)
+
+    d = list_width(parquet, list_column) if list_column else len(feature_columns)
+    matrix = np.empty((n, d), dtype=np.float32)
+    show = progress if progress is not None else n * d > PROGRESS_THRESHOLD
+    bar = tqdm(total=n, desc=f"loading {path.name}", unit="rows", disable=not show)
+    keep = np.ones(n, dtype=bool)
+    start = 0
+    block = np.empty((d, batch_rows), dtype=np.float32)
+    for batch in parquet.iter_batches(batch_size=batch_rows, columns=read_columns):
+        rows = batch.num_rows
+        stop = start + rows
+        if list_column is not None:
+            matrix[start:stop] = stack_list_column(batch.column(0), list_column, d, start)
+        else:
+            for j in range(d):
+                with np.errstate(over="ignore"):  # beyond float32: inf, reported below
+                    block[j, :rows] = float_values(batch.column(j))
+            # Transposing a few columns at a time stays in cache: ~4× faster than one copy.
+            for j in range(0, d, TRANSPOSE_COLUMNS):
+                tile = slice(j, j + TRANSPOSE_COLUMNS)
+                matrix[start:stop, tile] = block[tile, :rows].T
+        keep[start:stop] = valid_rows(matrix[start:stop])
+        start = stop
+        bar.update(rows)
+    bar.close()
+    bad = np.flatnonzero(~keep)
+    if len(bad):
+        names = list_names(list_column, d) if list_column else feature_columns
+        report_invalid(bad, ids, on_invalid, matrix[bad], names)
+        matrix = matrix[keep]
+        ids, meta = ids[keep], meta.iloc[keep]
+    return Representations(ids=ids, features=matrix, meta=meta)
+
+
+def _read_csv(path: Path, id_column: str | None) -> pd.DataFrame:
+    """A CSV/TSV file as a DataFrame, the id column read as text exactly as written."""
+    check_file_kind(path, "CSV")
+    sep = "\t" if ".tsv" in path.name.lower() else ","
+    try:
+        header = [str(c) for c in pd.read_csv(path, sep=sep, nrows=0).columns]
+        try:
+            id_name = find_id_column(header, id_column)
+        except DataError as error:
+            raise DataError(f"{path}: {error}") from None
+        # Only the id column is read as text; elsewhere "NA", "null", … are missing as usual.
+        missing = {c: list(CSV_MISSING) for c in header if c != id_name}
+        with warnings.catch_warnings():
+            # A first row with an extra field would make pandas shift every column by one.
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            return pd.read_csv(
+                path,
+                sep=sep,
+                dtype={id_name: str},
+                keep_default_na=False,
+                na_values={**missing, id_name: [""]},
+                index_col=False,
+                low_memory=False,
+            )
+    except pd.errors.ParserWarning:
+        raise DataError(
+            f"cannot read {path} as CSV: a row has more fields than the header"
+        ) from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise DataError(f"cannot read {path} as CSV ({type(error).__name__}: {error})") from None
+    except (OSError, ValueError) as error:
+        if isinstance(error, DataError):
+            raise
+        raise DataError(f"cannot read {path} as CSV ({type(error).__name__}: {error})") from None
+
+
+def load_reduced(
+    source: Any,
+    *,
+    reduce_to: int,
+    features: FeatureSpec = None,
+    id_column: str | None = None,
+    columns: Sequence[str] | None = None,
+    engine: str = "local",
+    on_invalid: OnInvalid = "raise",
+    progress: bool | None = None,
+    batch_rows: int = 8192,
+) -> Representations:
+    """Stream ``source`` in two passes and keep its ``reduce_to``-component PCA projection.
+
+    See :func:`galwidget.data.load_representations`; ``engine="dask"`` (or a dask DataFrame
+    ``source``) runs the passes on a Dask cluster (the Dask engine).
+    """
+    if engine not in ENGINES:
+        raise DataError(f"unknown engine {engine!r}: choose one of {', '.join(ENGINES)}")
+    if on_invalid not in ("raise", "drop"):
+        raise DataError(f"on_invalid must be 'raise' or 'drop', got {on_invalid!r}")
+    if engine == "dask" or type(source).__module__.startswith("dask"):
+        return reduce_with_dask(
+            source,
+            reduce_to=reduce_to,
+            features=features,
+            id_column=id_column,
+            columns=columns,
+            on_invalid=on_invalid,
+            progress=progress,
+            batch_rows=batch_rows,
+        )
+    layout, parts = scan(resolve_files(source), features, id_column, columns)
+    check_reduce_to(reduce_to, layout)
+    batch_rows = layout.rows_per_batch(batch_rows)
+    n = sum(part.rows for part in parts)
+    show = progress if progress is not None else n * layout.width > PROGRESS_THRESHOLD
+    shift = first_rows_shift(
+        parts[0].batches(layout.read_columns, batch_rows), layout, parts[0].path
+    )
+    with tqdm(total=n, desc="pass 1/2: moments", unit="rows", disable=not show) as bar:
+        first = [
+            moments_pass(
+                part.batches(layout.read_columns, batch_rows), layout, shift, part.path, bar.update
+            )
+            for part in parts
+        ]
+    check_pass_one(parts, first, on_invalid)
+    pca = sum((result.moments for result in first[1:]), first[0].moments).pca(reduce_to)
+    kept_rows = [part.rows - len(result.invalid) for part, result in zip(parts, first, strict=True)]
+    out = np.empty((sum(kept_rows), reduce_to), dtype=np.float32)
+    tables = []
+    start = 0
+    columns_read = [*layout.read_columns, *layout.kept_columns]
+    with tqdm(total=n, desc="pass 2/2: projection", unit="rows", disable=not show) as bar:
+        for part, result, rows in zip(parts, first, kept_rows, strict=True):
+            batches = part.batches(list(dict.fromkeys(columns_read)), batch_rows)
+            second = projection_pass(
+                batches,
+                layout,
+                pca,
+                result.invalid,
+                part.path,
+                out[start : start + rows],
+                bar.update,
+            )
+            tables.append(second.kept)
+            start += rows
+    return assemble(out, tables, layout, pca, raw_source(parts, layout, first))

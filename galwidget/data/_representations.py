@@ -1,0 +1,307 @@
+"""Load and validate galaxy representations: features, ids, catalogue columns and sky positions.
+
+The Galaxy Zoo representation files (Zenodo 5536995) are parquet tables with 1280 float64 columns
+``feat_0_pred … feat_1279_pred`` plus ``iauname`` (GZ DECaLS) or ``id_str`` (GZ2) and ``png_loc``.
+:func:`load_representations` reads them (and CSV files, DataFrames and arrays) into a
+:class:`Representations`: float32 features in one C-contiguous array, unique string ids, and every
+other column as ``meta``.
+
+Invariants of loaded data: features are finite and at most :data:`MAX_ABS_FEATURE` in magnitude
+(other rows are refused or, with ``on_invalid="drop"``, dropped); ids are the source's text
+exactly (integers of every width in full, CSV ids as written, never through a float) and valid
+Unicode. Anything else is a :class:`DataError` naming the file, column, rows and values.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from galwidget import catalogues
+from galwidget.data._ids import ids_from_column, validate_ids
+from galwidget.data._schema import (
+    FeatureSpec,
+    check_numeric,
+    find_feature_columns,
+    find_id_column,
+    list_names,
+    stack_list_column,
+)
+from galwidget.data._validate import OnInvalid, check_finite, check_on_invalid, degrees
+from galwidget.errors import DataError
+from galwidget.sky import IAUNAME, parse_iauname
+from galwidget.util import preview
+
+
+@dataclass(eq=False)
+class Representations:
+    """Galaxy representations: one row per galaxy.
+
+    Attributes:
+        ids: unique string ids (a pandas Index named after the id column).
+        features: float32, C-contiguous, shape ``(n, d)``, all finite.
+        meta: every non-feature column, indexed by ``ids``.
+        images: the default thumbnail source for this data (see :mod:`galwidget.images`), if any.
+        reduction: the fitted :class:`galwidget.neighbours.PCA` when ``features`` is a streamed
+            reduction (``load_representations(..., reduce_to=c)``), else ``None``.
+        raw_source: where :meth:`raw_rows` reads raw rows of reduced data back from
+            (a :class:`galwidget.streaming.RawSource`), else ``None``.
+    """
+
+    ids: pd.Index
+    features: np.ndarray
+    meta: pd.DataFrame
+    images: Any = field(default=None, repr=False)
+    reduction: Any = field(default=None, repr=False)
+    raw_source: Any = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        features = self.features
+        if not isinstance(features, np.ndarray) or features.ndim != 2:
+            raise DataError(f"features must be a 2-D array, got {type(features).__name__}")
+        if features.dtype != np.float32 or not features.flags.c_contiguous:
+            self.features = np.ascontiguousarray(features, dtype=np.float32)
+        n = len(self.features)
+        if n == 0:
+            raise DataError("the table is empty: no galaxies to show")
+        if self.features.shape[1] == 0:
+            raise DataError("there are no feature columns (d = 0)")
+        self.ids = validate_ids(self.ids)
+        if len(self.ids) != n:
+            raise DataError(f"{len(self.ids)} ids but {n} feature rows: lengths must match")
+        if len(self.meta) != n:
+            raise DataError(f"{len(self.meta)} meta rows but {n} feature rows: lengths must match")
+        self.meta = self.meta.set_axis(self.ids.rename(None), axis=0)
+
+    # -- constructors ---------------------------------------------------------------------------
+
+    @classmethod
+    def from_dataframe(
+        cls,
+        df: pd.DataFrame,
+        features: FeatureSpec = None,
+        id_column: str | None = None,
+        on_invalid: OnInvalid = "raise",
+    ) -> Representations:
+        """Build from a DataFrame with one feature column per dimension (or one list column).
+
+        ``features`` is a column prefix (``"feat_"``), a list of columns, or ``None`` to detect
+        ``feat_<i>_pred`` / ``feat_<i>`` columns (ordered by ``i``) or a single list column.
+        ``id_column`` defaults to ``iauname``, ``id_str``, … or a named index.
+        """
+        if not isinstance(df, pd.DataFrame):
+            raise DataError(f"expected a pandas DataFrame, got {type(df).__name__}")
+        if len(df) == 0:
+            raise DataError("the table is empty: no galaxies to show")
+        if (
+            id_column is None
+            and df.index.name is not None
+            and not isinstance(df.index, pd.RangeIndex)
+        ):
+            if df.index.name not in df.columns:
+                df = df.reset_index()
+        check_on_invalid(on_invalid)
+        columns = [str(c) for c in df.columns]
+        repeated = sorted({c for c in columns if columns.count(c) > 1})
+        if repeated:
+            raise DataError(f"column names appear more than once: {preview(repeated)}")
+        df = df.set_axis(columns, axis=1)
+        id_column = find_id_column(columns, id_column)
+        feature_columns, list_column = find_feature_columns(
+            columns, {c: df[c].dtype for c in columns}, features, exclude=id_column
+        )
+        n = len(df)
+        if list_column is not None:
+            matrix = stack_list_column(df[list_column], list_column)
+            meta_columns = [c for c in columns if c != list_column]
+            names = list_names(list_column, matrix.shape[1])
+        else:
+            check_numeric(feature_columns, {c: df[c].dtype for c in feature_columns})
+            matrix = np.empty((n, len(feature_columns)), dtype=np.float32)
+            with np.errstate(over="ignore"):  # beyond float32: inf, reported below
+                for j, column in enumerate(feature_columns):
+                    matrix[:, j] = df[column].to_numpy(dtype=np.float64, na_value=np.nan)
+            meta_columns = [c for c in columns if c not in set(feature_columns)]
+            names = feature_columns
+        meta = df[meta_columns].reset_index(drop=True)
+        ids = ids_from_column(meta[id_column], id_column)
+        keep = check_finite(matrix, ids, on_invalid, names)
+        if keep is not None:
+            matrix, ids, meta = matrix[keep], ids[keep], meta.iloc[keep]
+        return cls(ids=ids, features=matrix, meta=meta)
+
+    @classmethod
+    def from_array(
+        cls,
+        features: np.ndarray,
+        ids: Iterable[Any] | None = None,
+        meta: pd.DataFrame | None = None,
+        on_invalid: OnInvalid = "raise",
+    ) -> Representations:
+        """Build from an ``(n, d)`` array; ids default to ``"0" … "n-1"``."""
+        matrix = np.asarray(features)
+        if matrix.ndim != 2:
+            raise DataError(f"features must be 2-D (n galaxies × d), got shape {matrix.shape}")
+        d = matrix.shape[1]
+        if not np.issubdtype(matrix.dtype, np.number) or np.issubdtype(
+            matrix.dtype, np.complexfloating
+        ):
+            raise DataError(f"features must be real numbers, got dtype {matrix.dtype}")
+        check_on_invalid(on_invalid)
+        with np.errstate(over="ignore"):  # beyond float32: inf, reported below
+            matrix = np.ascontiguousarray(matrix, dtype=np.float32)
+        n = len(matrix)
+        if n == 0:
+            raise DataError("the table is empty: no galaxies to show")
+        id_index = pd.Index([str(i) for i in range(n)], name="id") if ids is None else None
+        if id_index is None:
+            id_values = list(ids)  # type: ignore[arg-type]
+            if len(id_values) != n:
+                raise DataError(f"{len(id_values)} ids but {n} feature rows: lengths must match")
+            id_index = ids_from_column(
+                pd.Series(id_values, dtype=object), getattr(ids, "name", None) or "id"
+            )
+        if meta is None:
+            meta = pd.DataFrame(index=pd.RangeIndex(n))
+        elif len(meta) != n:
+            raise DataError(f"{len(meta)} meta rows but {n} feature rows: lengths must match")
+        meta = meta.reset_index(drop=True)
+        keep = check_finite(matrix, id_index, on_invalid, [f"column {j}" for j in range(d)])
+        if keep is not None:
+            matrix, id_index, meta = matrix[keep], id_index[keep], meta.iloc[keep]
+        return cls(ids=id_index, features=matrix, meta=meta)
+
+    # -- derived --------------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def id_column(self) -> str:
+        """Name of the id column (``iauname``, ``id_str``, …)."""
+        return str(self.ids.name)
+
+    @property
+    def n_features(self) -> int:
+        """Dimension ``d`` of the representation."""
+        return int(self.features.shape[1])
+
+    @cached_property
+    def radec(self) -> np.ndarray | None:
+        """``(n, 2)`` float64 ra/dec in degrees from ``ra``/``dec`` columns, else parsed from
+        IAU-style ids (NaN for ids that are not IAU names), else ``None``."""
+        if {"ra", "dec"} <= set(self.meta.columns):
+            return np.column_stack([degrees(self.meta[c], c) for c in ("ra", "dec")])
+        # Only ids starting with "J" can be IAU names: a cheap test first spares the regex.
+        is_name = np.asarray(self.ids.str.startswith("J"), dtype=bool)
+        if not is_name.any():
+            return None
+        is_name[is_name] = np.asarray(self.ids[is_name].str.fullmatch(IAUNAME), dtype=bool)
+        if not is_name.any():
+            return None
+        radec = np.full((len(self), 2), np.nan)
+        ra, dec = parse_iauname(self.ids[is_name])
+        radec[is_name] = np.column_stack([ra, dec])
+        return radec
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """A short hash of ids and features, stable across sessions: the key for caches and labels.
+
+        Each id is hashed with its length, so no two lists of ids give the same bytes.
+        """
+        # The UTF-8 bytes of the ids and their lengths, straight from the arrow buffers.
+        ids = self._arrow_ids(pa.large_string())
+        offsets = np.frombuffer(ids.buffers()[1], dtype=np.int64)[
+            ids.offset : ids.offset + len(ids) + 1
+        ]
+        data = ids.buffers()[2]
+        encoded = b"" if data is None else data.to_pybytes()[offsets[0] : offsets[-1]]
+        lengths = np.diff(offsets).astype("<u8")
+        return self._fingerprint(b"ids-v2" + lengths.tobytes() + encoded)
+
+    @cached_property
+    def legacy_fingerprint(self) -> str:
+        """The fingerprint of galwidget 0.1, which joined the ids with ``\\x1f`` (so ``["a\\x1fb"]``
+        and ``["a", "b"]`` collided). Label logs written then are named after it: the label store
+        looks for them under this name when none exists under :attr:`fingerprint`."""
+        ids = self._arrow_ids(pa.string())
+        whole = pa.ListArray.from_arrays(pa.array([0, len(ids)], pa.int32()), ids)
+        return self._fingerprint(pc.binary_join(whole, "\x1f")[0].as_buffer().to_pybytes())
+
+    def _arrow_ids(self, kind: pa.DataType) -> pa.Array:
+        """The ids as one arrow array of ``kind`` (no Python string per id)."""
+        ids = pa.array(self.ids.array, type=kind)
+        return ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
+
+    def _fingerprint(self, ids: bytes) -> str:
+        digest = hashlib.blake2b(digest_size=10)
+        digest.update(repr(self.features.shape).encode())
+        digest.update(ids)
+        step = max(1, len(self.features) // 4096)
+        digest.update(np.ascontiguousarray(self.features[::step]).tobytes())
+        digest.update(self.features[-1].tobytes())
+        column_sums = np.add.reduce(self.features, axis=0, dtype=np.float64)
+        digest.update(column_sums.tobytes())
+        if self.reduction is not None:  # raw means and variances from the streamed passes
+            digest.update(self.reduction.mean.tobytes())
+            digest.update(self.reduction.explained_variance.tobytes())
+        return digest.hexdigest()
+
+    def raw_rows(self, positions: Any) -> np.ndarray:
+        """Raw feature rows at row ``positions`` as ``(m, d_raw)`` float32: read back from the
+        parquet files for reduced data, else rows of ``features``."""
+        if self.raw_source is not None:
+            return self.raw_source.read(positions)
+        if self.reduction is not None:
+            raise DataError("the raw rows of this reduced data are not available (no files)")
+        return self.features[np.asarray(positions, dtype=np.int64)]
+
+    def positions(self, ids: Any) -> np.ndarray:
+        """Row positions (int64) of ``ids``; unknown ids raise :class:`DataError` listing them."""
+        if isinstance(ids, str):
+            ids = [ids]
+        if not isinstance(ids, Iterable):
+            raise DataError(f"expected an id or a list of ids, got {type(ids).__name__}")
+        wanted = pd.Index([str(i) for i in ids], dtype=object)
+        positions = self.ids.get_indexer(wanted)
+        if (positions < 0).any():
+            missing = wanted[positions < 0]
+            raise DataError(f"unknown {self.id_column} ids: {preview(missing)}")
+        return positions.astype(np.int64)
+
+    def join(self, catalogue: Any, on: str | None = None, suffix: str = "_cat") -> Representations:
+        """Left-join catalogue columns into ``meta`` (features are shared, not copied).
+
+        ``catalogue`` is a DataFrame, an astropy ``Table`` or a FITS / VOTable / ECSV / CSV /
+        parquet file (read by :func:`galwidget.catalogues.read_catalogue`).
+        ``on`` names the catalogue's key column (default: this data's id column); it is matched
+        against the id or, if ``meta`` has a column of that name, that column. Catalogue keys must
+        be unique; columns already in ``meta`` get ``suffix``. Galaxies without a catalogue row get
+        missing values; no match at all is an error.
+        """
+        return catalogues.join(self, catalogue, on=on, suffix=suffix)
+
+    def crossmatch(
+        self,
+        catalogue: Any,
+        *,
+        ra: str = "ra",
+        dec: str = "dec",
+        radius_arcsec: float = 1.0,
+        suffix: str = "_cat",
+    ) -> Representations:
+        """Join ``catalogue`` by sky position: each galaxy gets its nearest source's columns
+        within ``radius_arcsec`` and ``separation_arcsec`` (NaN if none); see
+        :func:`galwidget.catalogues.crossmatch`."""
+        return catalogues.crossmatch(
+            self, catalogue, ra=ra, dec=dec, radius_arcsec=radius_arcsec, suffix=suffix
+        )

@@ -1,0 +1,191 @@
+"""Labels out of galwidget, as the training catalogue another tool reads.
+
+``format="zoobot"`` writes the catalogue Zoobot's fine-tuning reads (``zoobot.pytorch.training.
+finetune.FinetuneableZoobotClassifier`` trained on a ``galaxy_datasets`` ``GalaxyDataModule(
+label_cols=[label_column], catalog=...)``): one row per labelled galaxy, in id order, with columns
+
+- ``id_str``: the galaxy id;
+- ``file_loc``: the absolute path of the galaxy's image file: the file itself when the thumbnails
+  are local files (:func:`galwidget.images.local_files`, e.g. ``png_loc`` with ``png_root=``);
+  for images made in the kernel (a callable such as the synthetic renderer) a 424-pixel image
+  written to ``image_dir``. URL thumbnails (survey cutouts) are refused: download them first;
+- ``<label_column>`` (default ``label``): the class index ``0 … k-1`` in the order of ``classes``
+  (the label store's classes by default, else the sorted labels): train with ``num_classes=k``;
+- ``<label_column>_name``: the class name.
+
+The file is CSV, or parquet when ``path`` ends in ``.parquet``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from os import PathLike
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import numpy as np
+import pandas as pd
+
+from galwidget import images as gw_images
+from galwidget.data import Representations
+from galwidget.errors import DataError, ImageError
+from galwidget.util import preview
+
+__all__ = ["EXPORT_FORMATS", "export_labels"]
+
+EXPORT_FORMATS = ("zoobot",)
+# Size of the images written to ``image_dir``: GZ DECaLS's 424 pixels.
+EXPORT_IMAGE_SIZE = 424
+
+
+def export_labels(
+    reps: Representations,
+    labels: Any,
+    path: str | PathLike[str],
+    *,
+    format: str = "zoobot",
+    images: Any = None,
+    classes: Sequence[Any] | None = None,
+    label_column: str = "label",
+    image_dir: str | PathLike[str] | None = None,
+) -> pd.DataFrame:
+    """Write the labels of ``reps``'s galaxies to ``path`` as a training catalogue.
+
+    Args:
+        reps: the galaxies.
+        labels: a :class:`~galwidget.LabelStore` or a Series id → label (missing labels skipped).
+        path: the ``.csv`` or ``.parquet`` file to write (its folder is created).
+        format: one of :data:`EXPORT_FORMATS` (see the module docstring for ``"zoobot"``).
+        images: where the images are, as ``Explorer(images=)`` takes it; default ``reps.images``.
+        classes: class names in index order (default: the store's classes, else sorted labels).
+        label_column: the name of the integer label column.
+        image_dir: folder to write images to (``<id>.jpg``, 424 px) when they are not local files.
+
+    Returns:
+        The catalogue written.
+
+    Raises:
+        DataError: an unknown format, no labels, labels of unknown ids or outside ``classes``,
+            image files that do not exist, or images that are not local files and no
+            ``image_dir``.
+    """
+    if format not in EXPORT_FORMATS:
+        raise DataError(f"unknown export format {format!r}; choose one of {EXPORT_FORMATS}")
+    series = _labels(labels)
+    if series.empty:
+        raise DataError("there are no labels to export")
+    positions = reps.ids.get_indexer(series.index.astype(str))
+    if (positions < 0).any():
+        raise DataError(f"labels of unknown ids: {preview(list(series.index[positions < 0]))}")
+    if classes is None:
+        classes = getattr(labels, "classes", None) or sorted(series.unique(), key=str)
+    classes = list(classes)
+    outside = sorted({v for v in series if v not in classes}, key=str)
+    if outside:
+        raise DataError(f"labels outside the classes {preview(classes)}: {preview(outside)}")
+    order = np.argsort(positions, kind="stable")
+    positions, series = positions[order], series.iloc[order]
+    catalogue = pd.DataFrame(
+        {
+            "id_str": reps.ids[positions].astype(str),
+            "file_loc": _file_locations(reps, positions, images, image_dir),
+            label_column: [classes.index(v) for v in series],
+            f"{label_column}_name": [str(v) for v in series],
+        }
+    )
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() == ".parquet":
+        catalogue.to_parquet(path, index=False)
+    else:
+        catalogue.to_csv(path, index=False)
+    return catalogue
+
+
+def _labels(labels: Any) -> pd.Series:
+    if hasattr(labels, "series") and callable(labels.series):  # a LabelStore
+        labels = labels.series()
+    if not isinstance(labels, pd.Series):
+        raise DataError(
+            f"labels must be a LabelStore or a Series id → label, got {type(labels).__name__}"
+        )
+    return labels[labels.notna()]
+
+
+def _file_locations(
+    reps: Representations,
+    positions: np.ndarray,
+    images: Any,
+    image_dir: str | PathLike[str] | None,
+) -> list[str]:
+    spec = reps.images if images is None else images
+    if isinstance(spec, gw_images.LocalFiles) and image_dir is None:
+        paths = _local_paths(spec, reps, positions)
+        missing = [str(p) for p in paths if not p.is_file()]
+        if missing:
+            raise DataError(
+                f"{len(missing)} labelled galaxies have no image file, e.g. {preview(missing)}"
+            )
+        return [str(p) for p in paths]
+    source = gw_images.resolve(spec, reps, size=EXPORT_IMAGE_SIZE)
+    if image_dir is None or source.kind != "bytes":
+        what = {"url": "URLs", "none": "no images", "bytes": "images made in the kernel"}
+        hint = " pass image_dir= to write them as files" if source.kind == "bytes" else ""
+        raise DataError(
+            f"Zoobot trains on local image files, but these thumbnails are "
+            f"{what[source.kind]};{hint or ' download them and pass images=gw.images.local_files(...)'}"
+        )
+    folder = Path(image_dir).expanduser().resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for position in positions:
+        galaxy = str(reps.ids[position])
+        try:
+            data, mime = source.fetch(int(position))
+        except ImageError as error:
+            raise DataError(f"cannot make the image of {galaxy!r}: {error}") from error
+        target = (
+            folder / f"{quote(galaxy, safe='+-._')}.{mime.split('/')[-1].replace('jpeg', 'jpg')}"
+        )
+        target.write_bytes(data)
+        written.append(str(target))
+    return written
+
+
+def _local_paths(
+    spec: gw_images.LocalFiles, reps: Representations, positions: np.ndarray
+) -> list[Path]:
+    """The absolute paths of the image files ``spec`` reads for the galaxies at ``positions``,
+    with the same rules as the thumbnails (relative to ``root``, never outside it)."""
+    source = spec.column_or_directory
+    if isinstance(source, str) and source in reps.meta.columns:
+        column = reps.meta[source]
+        base = None if spec.root is None else Path(spec.root)
+
+        def relative(position: int) -> str:
+            value = column.iloc[position]
+            if pd.isna(value) or not str(value):
+                raise DataError(f"galaxy {reps.ids[position]!r} has no {source!r} image path")
+            return str(value)
+
+    else:
+        base = Path(source)
+        if callable(spec.pattern):
+            pattern = spec.pattern
+
+            def relative(position: int) -> str:
+                return str(pattern(str(reps.ids[position])))
+
+        else:
+            relative = gw_images._Template(spec.pattern, reps, "file pattern").format
+    root = (base if spec.root is None else Path(spec.root)) if base is not None else None
+    root = None if root is None else root.expanduser().resolve()
+    paths = []
+    for position in positions:
+        path = Path(relative(int(position))).expanduser()
+        path = (path if base is None else base.expanduser() / path).resolve()
+        if root is not None and not path.is_relative_to(root):
+            raise DataError(f"image path {str(path)!r} lies outside the image root {str(root)!r}")
+        paths.append(path)
+    return paths

@@ -1,0 +1,673 @@
+"""Nearest neighbours of galaxies in representation space: fast exact PCA, exact and approximate kNN.
+
+:class:`NeighbourIndex` compresses the features with an exact PCA (one float64 covariance pass over
+row blocks plus ``numpy.linalg.eigh``, seconds for 340k × 1280) and answers "galaxies like this one"
+queries in that space. Search is exact by default: blocked float32 distances pick candidates, whose
+distances are then recomputed in float64, so returned distances are accurate, ties are ordered by
+row, and a float32 rounding bound guarantees no true neighbour is missed. For large data an HNSW
+graph (faiss, optional extra ``galwidget[ann]``) or pynndescent answers clicks in well under a
+millisecond; its candidates are refined with the same exact distances.
+
+The PCA, its embedding and any ANN graph are saved in the cache folder
+(:func:`galwidget.cache.cache_dir`), keyed by ``reps.fingerprint`` and the parameters, so the
+second construction on the same data loads instead of refitting.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import warnings
+from collections.abc import Iterable
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from galwidget import cache
+from galwidget.cache import read_arrays, warn_unusable_file, write_arrays
+from galwidget.data import Representations, load_or_fit_pca
+from galwidget.errors import DataError
+from galwidget.pca import PCA
+from galwidget.util import PROGRESS_THRESHOLD, preview
+
+__all__ = ["NeighbourIndex"]
+
+Metric = Literal["euclidean", "cosine", "manhattan"]
+Backend = Literal["auto", "exact", "faiss", "faiss-ivf", "pynndescent"]
+METRICS: tuple[str, ...] = ("euclidean", "cosine", "manhattan")
+BACKENDS: tuple[str, ...] = ("auto", "exact", "faiss", "faiss-ivf", "pynndescent")
+
+# backend="auto" uses the faiss HNSW graph from this many rows on, for search spaces of at most
+# ANN_MAX_DIM dimensions (bench/bench_index.py: exact search on 340k PCA-40 rows takes ~6 ms per
+# click, HNSW 0.24 ms at recall@12 0.994; raw 1280-d graphs take minutes to build).
+ANN_MIN_ROWS = 200_000
+ANN_MAX_DIM = 128
+# HNSW parameters: graph degree, build and search beam widths (recall@12 ≥ 0.99 after refinement).
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 80
+HNSW_EF_SEARCH = 96
+# backend="auto" uses IVF-Flat instead of HNSW from this many rows on (bench/bench_scale.py, 1M
+# PCA-40 rows: IVF-Flat recall@12 1.0 at 0.34 ms per click, built ~4× faster than HNSW, and it
+# holds only the vectors where HNSW adds 256 bytes of links per row).
+IVF_MIN_ROWS = 1_000_000
+# IVF-Flat (backend "faiss-ivf"): lists per √n, k-means training rows per list, lists scanned.
+IVF_LISTS_PER_SQRT_N = 4
+IVF_TRAIN_PER_LIST = 40
+IVF_NPROBE = 32
+# Up to this many queries search on one OpenMP thread (the calling thread's setting; batches use
+# every core): for a click, faiss's parallel region costs more than the search itself, and far
+# more while another process keeps a core busy (8.7M rows, IVF: 0.4 ms p50 on one thread, 16 ms
+# on two; bench/README.md).
+FEW_QUERIES = 16
+PYNNDESCENT_NEIGHBOURS = 30
+PYNNDESCENT_EPSILON = 0.2
+# Extra candidates fetched beyond k (plus excluded rows) before exact refinement.
+CANDIDATE_MARGIN = 12
+# rerank="raw": candidates found in PCA space per neighbour asked for, re-ranked in raw space.
+RERANK_POOL = 4
+# Rows per block when accumulating the covariance and when projecting.
+# Upper bound on the float32 distance block held in memory during exact search (elements).
+DISTANCE_BLOCK_ELEMENTS = 1 << 25
+UNIT_ROUNDOFF = float(np.finfo(np.float32).eps) / 2
+
+_warned_missing_faiss = False
+
+
+# ----------------------------------------------------------------------------------------------
+# PCA
+# ----------------------------------------------------------------------------------------------
+
+
+# ----------------------------------------------------------------------------------------------
+# Exact search with float32 candidates and float64 refinement
+# ----------------------------------------------------------------------------------------------
+
+
+class _Space:
+    """The searched points with what each metric needs for blocked float32 distances.
+
+    ``approximate`` gives float32 distances (squared for euclidean) whose rounding error is bounded
+    by ``lower_bound``: every exact distance is at least ``lower_bound`` of its float32 value.
+    ``exact`` recomputes distances of chosen candidates in float64.
+    """
+
+    def __init__(self, embedding: np.ndarray, metric: str) -> None:
+        self.metric = metric
+        self.embedding = embedding
+        c = embedding.shape[1]
+        self.dim = c
+        if metric == "cosine":
+            self.points = _normalise(embedding)
+        else:
+            self.points = embedding
+        if metric == "euclidean":
+            self.sq_norms = np.einsum("ij,ij->i", embedding, embedding, dtype=np.float32)
+            self.max_norm = float(np.sqrt(self.sq_norms.max(initial=0.0)))
+        if metric == "manhattan":
+            self.block_rows = max(1, (1 << 22) // c)
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+    def queries(self, vectors: np.ndarray) -> np.ndarray:
+        """Query vectors (embedding space) as compared against ``points``."""
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        return _normalise(vectors) if self.metric == "cosine" else vectors
+
+    def approximate(self, queries: np.ndarray) -> np.ndarray:
+        if self.metric == "euclidean":
+            distances = queries @ self.points.T
+            distances *= -2.0
+            distances += self.sq_norms
+            distances += np.einsum("ij,ij->i", queries, queries)[:, None]
+            return distances
+        if self.metric == "cosine":
+            distances = queries @ self.points.T
+            np.subtract(1.0, distances, out=distances)
+            return distances
+        distances = np.empty((len(queries), len(self.points)), dtype=np.float32)
+        rows = max(1, self.block_rows // len(queries))
+        for start in range(0, len(self.points), rows):
+            block = self.points[start : start + rows]
+            np.abs(queries[:, None, :] - block[None, :, :]).sum(
+                axis=2, out=distances[:, start : start + rows]
+            )
+        return distances
+
+    def lower_bound(self, queries: np.ndarray, approximate: np.ndarray) -> np.ndarray:
+        """A lower bound of the exact distances given float32 ``approximate`` ones (same shape)."""
+        slack = 4.0 * (self.dim + 4) * UNIT_ROUNDOFF
+        if self.metric == "manhattan":
+            return approximate * (1.0 - slack)
+        if self.metric == "cosine":
+            return approximate - slack
+        query_norms = np.sqrt(np.einsum("ij,ij->i", queries, queries, dtype=np.float64))
+        error = slack * (query_norms + self.max_norm) ** 2
+        return approximate - error.reshape((-1,) + (1,) * (approximate.ndim - 1))
+
+    def exact(self, vectors: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+        """Float64 distances (squared for euclidean) from each vector to its candidate rows."""
+        rows = self.embedding[candidates].astype(np.float64)
+        vectors = np.asarray(vectors, dtype=np.float64)[:, None, :]
+        if self.metric == "euclidean":
+            return np.square(rows - vectors).sum(axis=2)
+        if self.metric == "manhattan":
+            return np.abs(rows - vectors).sum(axis=2)
+        unit_rows = _normalise(rows)
+        unit_vectors = _normalise(vectors)
+        return 1.0 - np.einsum("mkc,mkc->mk", unit_rows, np.broadcast_to(unit_vectors, rows.shape))
+
+    def finish(self, distances: np.ndarray) -> np.ndarray:
+        """Turn internal distances into reported ones (square roots for euclidean)."""
+        if self.metric == "euclidean":
+            return np.sqrt(np.maximum(distances, 0.0))
+        if self.metric == "cosine":
+            return np.maximum(distances, 0.0)
+        return distances
+
+
+def _normalise(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length along the last axis; zero rows stay zero."""
+    norms = np.sqrt(np.einsum("...i,...i->...", vectors, vectors))[..., None]
+    return vectors / np.where(norms > 0, norms, 1).astype(vectors.dtype)
+
+
+def _select(
+    space: _Space,
+    vectors: np.ndarray,
+    candidates: np.ndarray,
+    exclude: np.ndarray,
+    k: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` nearest of each row's candidates by exact distance, ties by row, ``exclude``d
+    rows (and negative candidates) skipped; returns (indices, internal distances), inf if short."""
+    valid = candidates >= 0
+    distances = space.exact(vectors, np.where(valid, candidates, 0))
+    distances[~valid | _excluded(candidates, exclude)] = np.inf
+    order = np.lexsort((candidates, distances), axis=1)[:, :k]
+    return np.take_along_axis(candidates, order, 1), np.take_along_axis(distances, order, 1)
+
+
+def _excluded(candidates: np.ndarray, exclude: np.ndarray) -> np.ndarray:
+    if exclude.shape[1] <= 64:
+        return (candidates[:, :, None] == exclude[:, None, :]).any(axis=2)
+    return np.stack([np.isin(row, drop) for row, drop in zip(candidates, exclude, strict=True)])
+
+
+def _exact_search(
+    space: _Space, vectors: np.ndarray, exclude: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact k nearest rows (internal distances), excluding ``exclude[i]`` for query ``i``.
+
+    Float32 distances pick ``k + excluded + margin`` candidates per query, refined in float64.
+    Rows outside the candidates have float32 distances at least the largest candidate's; when even
+    its lower bound does not clear the k-th exact distance, the query is redone with every row
+    whose lower bound does, so the result is exact despite float32 rounding.
+    """
+    n, m = len(space), len(vectors)
+    indices = np.empty((m, k), dtype=np.int64)
+    distances = np.empty((m, k), dtype=np.float64)
+    wanted = min(n, k + exclude.shape[1] + CANDIDATE_MARGIN)
+    block = max(1, DISTANCE_BLOCK_ELEMENTS // n)
+    queries = space.queries(vectors)
+    for start in range(0, m, block):
+        rows = slice(start, min(m, start + block))
+        approximate = space.approximate(queries[rows])
+        if wanted == n:
+            candidates = np.broadcast_to(np.arange(n), approximate.shape)
+            indices[rows], distances[rows] = _select(
+                space, vectors[rows], candidates, exclude[rows], k
+            )
+            continue
+        candidates = np.argpartition(approximate, wanted - 1, axis=1)[:, :wanted]
+        found, found_distances = _select(space, vectors[rows], candidates, exclude[rows], k)
+        boundary = np.take_along_axis(approximate, candidates[:, -1:], axis=1)
+        lower = space.lower_bound(queries[rows], boundary)[:, 0]
+        for row in np.flatnonzero(lower <= found_distances[:, -1]):
+            query = slice(start + row, start + row + 1)
+            bound = space.lower_bound(queries[query], approximate[row : row + 1])
+            wider = np.flatnonzero(bound[0] <= found_distances[row, -1])[None, :]
+            widened = _select(space, vectors[query], wider, exclude[query], k)
+            found[row], found_distances[row] = widened[0][0], widened[1][0]
+        indices[rows], distances[rows] = found, found_distances
+    return indices, distances
+
+
+# ----------------------------------------------------------------------------------------------
+# Approximate backends
+# ----------------------------------------------------------------------------------------------
+
+
+class _Faiss:
+    """What the faiss indexes share: (de)serialisation and size."""
+
+    def __init__(self, index: Any) -> None:
+        self.index = index
+
+    @classmethod
+    def from_bytes(cls, blob: np.ndarray) -> _Faiss:
+        import faiss
+
+        return cls(faiss.deserialize_index(blob))
+
+    def to_bytes(self) -> np.ndarray:
+        import faiss
+
+        return faiss.serialize_index(self.index)
+
+    def size(self) -> int:
+        return int(self.index.ntotal)
+
+    def search(self, queries: np.ndarray, count: int, parameters: Any) -> np.ndarray:
+        """Positions of the ``count`` nearest points to each query, on one OpenMP thread for
+        up to :data:`FEW_QUERIES` queries and on every core for more."""
+        import faiss
+
+        faiss.omp_set_num_threads(1 if len(queries) <= FEW_QUERIES else _omp_threads())
+        return self.index.search(queries, count, params=parameters)[1].astype(np.int64)
+
+
+def _omp_threads() -> int:
+    """The OpenMP threads a batch search uses: ``OMP_NUM_THREADS``, else the usable cores."""
+    first = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    return int(first) if first.isdigit() and int(first) > 0 else len(os.sched_getaffinity(0))
+
+
+class _FaissGraph(_Faiss):
+    """faiss ``IndexHNSWFlat`` over the search points (L2; L1 for manhattan)."""
+
+    name = "faiss"
+
+    @classmethod
+    def build(cls, points: np.ndarray, metric: str, progress: bool) -> _FaissGraph:
+        import faiss
+
+        kind = faiss.METRIC_L1 if metric == "manhattan" else faiss.METRIC_L2
+        index = faiss.IndexHNSWFlat(points.shape[1], HNSW_M, kind)
+        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        step = max(10_000, len(points) // 50)
+        with tqdm(total=len(points), desc="HNSW graph", unit="rows", disable=not progress) as bar:
+            for start in range(0, len(points), step):
+                index.add(points[start : start + step])
+                bar.update(min(step, len(points) - start))
+        return cls(index)
+
+    def candidates(self, queries: np.ndarray, count: int) -> np.ndarray:
+        import faiss
+
+        parameters = faiss.SearchParametersHNSW(efSearch=max(HNSW_EF_SEARCH, count))
+        return self.search(queries, count, parameters)
+
+
+class _FaissIVF(_Faiss):
+    """faiss ``IndexIVFFlat``: :data:`IVF_LISTS_PER_SQRT_N` · √n k-means lists, each query scans
+    the :data:`IVF_NPROBE` nearest lists (L2; L1 for manhattan). Builds in seconds where an HNSW
+    graph of millions of rows takes many minutes (bench/bench_scale.py)."""
+
+    name = "faiss-ivf"
+
+    @classmethod
+    def build(cls, points: np.ndarray, metric: str, progress: bool) -> _FaissIVF:
+        import faiss
+
+        n, dim = points.shape
+        kind = faiss.METRIC_L1 if metric == "manhattan" else faiss.METRIC_L2
+        lists = max(1, min(n // 39, int(IVF_LISTS_PER_SQRT_N * np.sqrt(n))))
+        quantizer = faiss.IndexFlat(dim, kind)
+        index = faiss.IndexIVFFlat(quantizer, dim, lists, kind)
+        sample = np.random.default_rng(0).choice(
+            n, min(n, IVF_TRAIN_PER_LIST * lists), replace=False
+        )
+        index.train(points[np.sort(sample)])
+        step = max(100_000, n // 50)
+        with tqdm(total=n, desc="IVF lists", unit="rows", disable=not progress) as bar:
+            for start in range(0, n, step):
+                index.add(points[start : start + step])
+                bar.update(min(step, n - start))
+        return cls(index)
+
+    def candidates(self, queries: np.ndarray, count: int) -> np.ndarray:
+        import faiss
+
+        parameters = faiss.SearchParametersIVF(nprobe=IVF_NPROBE)
+        return self.search(queries, count, parameters)
+
+
+class _NNDescentGraph:
+    """pynndescent ``NNDescent`` over the search points (euclidean; manhattan for manhattan)."""
+
+    name = "pynndescent"
+
+    def __init__(self, index: Any) -> None:
+        self.index = index
+
+    @classmethod
+    def build(cls, points: np.ndarray, metric: str, progress: bool) -> _NNDescentGraph:
+        from pynndescent import NNDescent
+
+        index = NNDescent(
+            points,
+            metric="manhattan" if metric == "manhattan" else "euclidean",
+            n_neighbors=PYNNDESCENT_NEIGHBOURS,
+            random_state=0,
+            verbose=progress,
+        )
+        index.prepare()
+        return cls(index)
+
+    @classmethod
+    def from_bytes(cls, blob: np.ndarray) -> _NNDescentGraph:
+        return cls(pickle.loads(blob.tobytes()))
+
+    def to_bytes(self) -> np.ndarray:
+        return np.frombuffer(pickle.dumps(self.index, protocol=5), dtype=np.uint8)
+
+    def size(self) -> int:
+        return int(self.index._raw_data.shape[0])
+
+    def candidates(self, queries: np.ndarray, count: int) -> np.ndarray:
+        indices, _ = self.index.query(queries, k=count, epsilon=PYNNDESCENT_EPSILON)
+        return indices.astype(np.int64)
+
+
+GRAPHS: dict[str, type[_FaissGraph] | type[_FaissIVF] | type[_NNDescentGraph]] = {
+    "faiss": _FaissGraph,
+    "faiss-ivf": _FaissIVF,
+    "pynndescent": _NNDescentGraph,
+}
+
+
+def _resolve_backend(backend: str, n: int, dim: int) -> str:
+    global _warned_missing_faiss
+    if backend not in BACKENDS:
+        raise DataError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+    if backend == "auto":
+        if n < ANN_MIN_ROWS or dim > ANN_MAX_DIM:
+            return "exact"
+        if _importable("faiss"):
+            return "faiss-ivf" if n >= IVF_MIN_ROWS else "faiss"
+        if not _warned_missing_faiss:
+            _warned_missing_faiss = True
+            warnings.warn(
+                f"{n} galaxies: a faiss HNSW index would answer neighbour queries ~10× faster; "
+                "using exact search (install it with `pip install galwidget[ann]`)",
+                stacklevel=3,
+            )
+        return "exact"
+    module = "faiss" if backend.startswith("faiss") else backend
+    if backend != "exact" and not _importable(module):
+        extra = "ann" if module == "faiss" else "umap"
+        raise ImportError(
+            f"backend={backend!r} needs the {backend} package: pip install galwidget[{extra}]"
+        )
+    return backend
+
+
+def _importable(module: str) -> bool:
+    try:
+        __import__(module)
+    except ImportError:
+        return False
+    return True
+
+
+# ----------------------------------------------------------------------------------------------
+# The index
+# ----------------------------------------------------------------------------------------------
+
+
+class NeighbourIndex:
+    """k-nearest-neighbour search over galaxies, in PCA space (default) or raw feature space.
+
+    Args:
+        reps: the galaxies.
+        n_components: PCA dimensions searched; ``None`` searches the raw features.
+        metric: ``"euclidean"``, ``"cosine"`` (1 − cosine similarity) or ``"manhattan"``.
+        backend: ``"exact"``, ``"faiss"`` (HNSW graph), ``"faiss-ivf"`` (IVF-Flat),
+            ``"pynndescent"``, or ``"auto"``: faiss HNSW from :data:`ANN_MIN_ROWS` rows on and
+            IVF-Flat from :data:`IVF_MIN_ROWS` on when the space has at most
+            :data:`ANN_MAX_DIM` dimensions, else exact. Approximate candidates are re-ranked by
+            exact distance.
+        cache_dir: where the PCA and graph are saved (default :func:`galwidget.cache.cache_dir`).
+        progress: show progress bars (default: for large inputs).
+        rerank: ``"raw"`` re-ranks :data:`RERANK_POOL` × k candidates found in PCA space by their
+            exact distances between raw feature rows (:meth:`Representations.raw_rows`, read back
+            from the files for streamed data); reported distances are then raw-space ones.
+
+    For streamed data (``reps.reduction`` set) the PCA is that reduction: the first
+    ``n_components`` reduced columns are searched, nothing is refitted.
+
+    Every query excludes the query galaxy itself (``more_like``: all given galaxies); results are
+    sorted by distance, ties by row order.
+    """
+
+    def __init__(
+        self,
+        reps: Representations,
+        n_components: int | None = 40,
+        metric: Metric = "euclidean",
+        backend: Backend = "auto",
+        cache_dir: str | os.PathLike[str] | None = None,
+        progress: bool | None = None,
+        rerank: Literal["raw"] | None = None,
+    ) -> None:
+        if metric not in METRICS:
+            raise DataError(f"unknown metric {metric!r}: choose one of {', '.join(METRICS)}")
+        if rerank not in (None, "raw"):
+            raise DataError(f"rerank must be None or 'raw', got {rerank!r}")
+        if rerank == "raw" and n_components is None and reps.reduction is None:
+            raise DataError("rerank='raw' needs a PCA space (n_components) to find candidates in")
+        self.rerank = rerank
+        d = reps.n_features
+        if n_components is not None and not (
+            isinstance(n_components, (int, np.integer)) and 1 <= n_components <= d
+        ):
+            raise DataError(
+                f"n_components must be an integer between 1 and the {d} features, or None for "
+                f"the raw features; got {n_components!r}"
+            )
+        self.reps = reps
+        self.metric: str = metric
+        self.n_components = None if n_components is None else int(n_components)
+        self._cache_dir = cache_dir
+        show = progress if progress is not None else len(reps) * d > PROGRESS_THRESHOLD
+        if self.n_components is None:
+            self.pca: PCA | None = None
+            self.embedding = reps.features
+            pca_cached = True
+        else:
+            self.pca, self.embedding, pca_cached = load_or_fit_pca(
+                reps, self.n_components, cache_dir, show
+            )
+        self._space = _Space(self.embedding, metric)
+        self.backend = _resolve_backend(backend, len(reps), self.embedding.shape[1])
+        self._graph: _FaissGraph | _FaissIVF | _NNDescentGraph | None = None
+        graph_cached = True
+        if self.backend != "exact":
+            self._graph, graph_cached = self._load_or_build_graph(show)
+        #: True when everything this index needed (PCA, graph) was read from ``cache_dir``.
+        self.loaded_from_cache = (self.pca is not None or self._graph is not None) and (
+            pca_cached and graph_cached
+        )
+
+    def __len__(self) -> int:
+        return len(self.reps)
+
+    def __repr__(self) -> str:
+        space = "raw features" if self.pca is None else f"PCA-{self.n_components}"
+        return (
+            f"NeighbourIndex({len(self)} galaxies, {space}, metric={self.metric!r}, "
+            f"backend={self.backend!r})"
+        )
+
+    @property
+    def input_width(self) -> int:
+        """Length of the vectors :meth:`transform` and :meth:`query_vector` take: the raw
+        feature width (also for streamed data, whose ``features`` are already reduced)."""
+        return self.reps.n_features if self.pca is None else len(self.pca.mean)
+
+    @property
+    def explained_variance_ratio(self) -> np.ndarray | None:
+        """Share of the feature variance along each PCA component (``None`` for raw features)."""
+        return None if self.pca is None else self.pca.explained_variance_ratio
+
+    def transform(self, features: np.ndarray) -> np.ndarray:
+        """Project rows of the original feature space into the searched space: ``(m, c)`` float32."""
+        matrix = np.asarray(features, dtype=np.float32)
+        if matrix.ndim == 1:
+            matrix = matrix[None, :]
+        d = self.input_width
+        if matrix.ndim != 2 or matrix.shape[1] != d:
+            raise DataError(
+                f"expected vectors of length {d} (the feature dimension), got shape {matrix.shape}"
+            )
+        if not np.isfinite(matrix).all():
+            raise DataError("vectors must be finite (no NaN or inf)")
+        if self.pca is None:
+            return np.ascontiguousarray(matrix)
+        return self.pca.transform(matrix)
+
+    # -- queries -----------------------------------------------------------------------------
+
+    def query_positions(self, positions: Any, k: int = 12) -> tuple[np.ndarray, np.ndarray]:
+        """Neighbours of the galaxies at row ``positions``: ``(indices int64 (m, k), distances
+        float32 (m, k))``, each row sorted, the query row itself excluded."""
+        rows = np.atleast_1d(np.asarray(positions))
+        if rows.ndim != 1 or not np.issubdtype(rows.dtype, np.integer):
+            raise DataError(f"positions must be integers, got {rows.dtype} of shape {rows.shape}")
+        outside = rows[(rows < 0) | (rows >= len(self))]
+        if len(outside):
+            raise DataError(
+                f"positions out of range 0..{len(self) - 1}: {preview(outside.tolist())}"
+            )
+        rows = rows.astype(np.int64)
+        self._check_k(k, excluded=1)
+        raw = self.reps.raw_rows(rows) if self.rerank else None
+        indices, distances = self._search(self.embedding[rows], rows[:, None], k, raw)
+        return indices, distances.astype(np.float32)
+
+    def query(self, galaxy_id: str, k: int = 12) -> pd.DataFrame:
+        """The ``k`` galaxies nearest to ``galaxy_id``: DataFrame with columns ``id``, ``distance``."""
+        position = self.reps.positions([galaxy_id])
+        indices, distances = self.query_positions(position, k)
+        return self._frame(indices[0], distances[0])
+
+    def query_many(self, galaxy_ids: Iterable[str], k: int = 12) -> pd.DataFrame:
+        """Neighbours of several galaxies in long format: one row per (query, neighbour), columns
+        ``query`` (the query id), ``rank`` (1 = nearest), ``id``, ``distance``."""
+        ids = [str(i) for i in ([galaxy_ids] if isinstance(galaxy_ids, str) else galaxy_ids)]
+        positions = self.reps.positions(ids)
+        indices, distances = self.query_positions(positions, k)
+        m = len(ids)
+        return pd.DataFrame(
+            {
+                "query": np.repeat(np.asarray(ids, dtype=object), k),
+                "rank": np.tile(np.arange(1, k + 1), m),
+                "id": self.reps.ids.to_numpy()[indices.ravel()],
+                "distance": distances.ravel().astype(np.float64),
+            }
+        )
+
+    def query_vector(self, vector: np.ndarray, k: int = 12) -> pd.DataFrame:
+        """The ``k`` galaxies nearest to a ``(d,)`` vector of the original feature space."""
+        vector = np.asarray(vector)
+        d = self.input_width
+        if vector.shape != (d,):
+            raise DataError(
+                f"expected a vector of length {d} (the feature dimension), got shape {vector.shape}"
+            )
+        self._check_k(k, excluded=0)
+        raw = vector[None, :].astype(np.float32) if self.rerank else None
+        indices, distances = self._search(
+            self.transform(vector), np.empty((1, 0), np.int64), k, raw
+        )
+        return self._frame(indices[0], distances[0])
+
+    def more_like(self, galaxy_ids: Iterable[str], k: int = 12) -> pd.DataFrame:
+        """The ``k`` galaxies nearest to the centroid of ``galaxy_ids`` (in the searched space;
+        of the unit vectors for cosine), excluding those galaxies."""
+        positions = np.unique(self.reps.positions(galaxy_ids))
+        if not len(positions):
+            raise DataError("more_like needs at least one galaxy id")
+        self._check_k(k, excluded=len(positions))
+        centroid = self._space.queries(self.embedding[positions]).mean(axis=0, dtype=np.float64)
+        raw = None
+        if self.rerank:
+            rows = self.reps.raw_rows(positions)
+            rows = _normalise(rows) if self.metric == "cosine" else rows
+            raw = rows.mean(axis=0, dtype=np.float64)[None, :]
+        indices, distances = self._search(centroid[None, :], positions[None, :], k, raw)
+        return self._frame(indices[0], distances[0])
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _check_k(self, k: int, excluded: int) -> None:
+        n = len(self)
+        if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
+            raise DataError(f"k must be a positive integer, got {k!r}")
+        if k > n - excluded:
+            what = "n - 1 (the query itself is excluded)" if excluded == 1 else f"n - {excluded}"
+            raise DataError(f"k = {k} is larger than {what}, with n = {n} galaxies")
+
+    def _search(
+        self, vectors: np.ndarray, exclude: np.ndarray, k: int, raw: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Indices and reported distances of the k nearest rows to each vector (embedding space);
+        with ``raw`` query vectors, candidates are re-ranked by raw-space distances."""
+        if raw is not None:
+            pool = min(len(self) - exclude.shape[1], RERANK_POOL * k)
+            candidates, _ = self._search(vectors, exclude, pool)
+            rows, local = np.unique(candidates, return_inverse=True)
+            space = _Space(self.reps.raw_rows(rows), self.metric)
+            local = local.reshape(candidates.shape)
+            indices, distances = _select(space, raw, local, np.empty((len(raw), 0), np.int64), k)
+            return rows[indices], space.finish(distances)
+        if self._graph is None:
+            indices, distances = _exact_search(self._space, vectors, exclude, k)
+        else:
+            count = min(len(self), k + exclude.shape[1] + CANDIDATE_MARGIN)
+            candidates = self._graph.candidates(self._space.queries(vectors), count)
+            indices, distances = _select(self._space, vectors, candidates, exclude, k)
+            short = np.flatnonzero(~np.isfinite(distances[:, -1]))
+            if len(short):
+                indices[short], distances[short] = _exact_search(
+                    self._space, vectors[short], exclude[short], k
+                )
+        return indices, self._space.finish(distances)
+
+    def _frame(self, indices: np.ndarray, distances: np.ndarray) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "id": self.reps.ids.to_numpy()[indices],
+                "distance": np.asarray(distances, dtype=np.float64),
+            }
+        )
+
+    def _load_or_build_graph(
+        self, progress: bool
+    ) -> tuple[_FaissGraph | _FaissIVF | _NNDescentGraph, bool]:
+        graph_type = GRAPHS[self.backend]
+        space = "raw" if self.pca is None else f"pca{self.n_components}"
+        if self.backend == "faiss":
+            settings = f"M{HNSW_M}-ef{HNSW_EF_CONSTRUCTION}"
+        elif self.backend == "faiss-ivf":
+            settings = f"ivf{IVF_LISTS_PER_SQRT_N}sqrt"
+        else:
+            settings = f"nn{PYNNDESCENT_NEIGHBOURS}"
+        name = f"ann-{self.reps.fingerprint}-{space}-{self.metric}-{self.backend}-{settings}.npz"
+        path = cache.cache_dir(self._cache_dir) / name
+        stored = read_arrays(path, self.reps.fingerprint)
+        if stored is not None and "graph" in stored:
+            try:
+                graph = graph_type.from_bytes(stored["graph"])
+            except Exception as error:  # a foreign library's deserialiser: any failure means stale
+                warn_unusable_file(path, f"{type(error).__name__}: {error}")
+            else:
+                if graph.size() == len(self):
+                    return graph, True
+                warn_unusable_file(path, f"it indexes {graph.size()} rows, not {len(self)}")
+        graph = graph_type.build(self._space.points, self.metric, progress)
+        write_arrays(path, self.reps.fingerprint, graph=graph.to_bytes())
+        return graph, False

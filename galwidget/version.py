@@ -1,0 +1,3 @@
+"""The package version: one place, read by the packaging and the download User-Agent."""
+
+__version__ = "0.2.0.dev0"

@@ -1,0 +1,946 @@
+"""The Explorer widget: a WebGL scatter of the galaxies' embedding, a panel of the focused galaxy's
+nearest neighbours, a label bar and a toolbar, with the selection kept in sync with pandas.
+
+This module is wiring plus the public API. What travels to the browser and how is
+:mod:`galwidget.protocol` (traits, requests, replies, events); the parts live in their modules:
+:mod:`galwidget.widget._coordinates` (layout → ``_points``), :mod:`galwidget.widget._colors` (``_color``),
+:mod:`galwidget.widget._selection` (selection specs, memory, the DataFrame column) and
+:mod:`galwidget.session` (labels and active learning).
+
+Selection invariant: :attr:`Explorer.selection` (public, observable, not synced) holds sorted
+unique int64 positions and ``_selection`` is always its encoding; whichever side changes one, the
+other follows before any observer of :attr:`Explorer.selection` runs.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import numpy as np
+import pandas as pd
+import traitlets
+
+from galwidget import images as images_module
+from galwidget import protocol
+from galwidget.data import Representations, load_representations
+from galwidget.errors import DataError, ImageError
+from galwidget.labels import Classes, LabelStore, export_labels
+from galwidget.learn import STRATEGIES, Fit, ModelReport
+from galwidget.protocol import Reply, Request, RequestRegistry
+from galwidget.search import Finder, Found
+from galwidget.session import CONFIRM_OVER, LabellingSession, LabelsSpec
+from galwidget.static_page import DEFAULT_MAX_THUMBNAIL_BYTES, PageSnapshot, save_html
+from galwidget.util import format_value
+from galwidget.widget._colors import encode_colors, label_colors, missing_scores, no_colors
+from galwidget.widget._coordinates import Layouts, LayoutSpec
+from galwidget.widget._filters import MODES, FilterMode, resolve_filter
+from galwidget.widget._gallery import SelectionPages, numeric_columns
+from galwidget.widget._selection import (
+    SelectionMemory,
+    SelectionSpec,
+    initial_from_column,
+    resolve_selection,
+    write_column,
+)
+
+__all__ = ["Explorer", "Positions"]
+
+STATIC = Path(__file__).parents[1] / "static"
+# ipywidgets' and anywidget's own synced traits (model names, layout, the ESM and CSS that
+# anywidget adds to each subclass): not the view's state, not saved with a page.
+_BASE_TRAITS = frozenset(anywidget.AnyWidget.class_trait_names(sync=True)) | {
+    "_esm",
+    "_css",
+    "_anywidget_id",
+}
+MISSING_BUNDLE = """
+export default { render({ el }) {
+  el.textContent = "galwidget's front end is not built: run `make js` (npm run build in js/).";
+} };
+"""
+THUMBNAIL_SIZE = 128
+HOVER_COLUMNS = 4
+ColorSpec = str | Sequence[Any] | np.ndarray | pd.Series | None
+
+
+def _asset(name: str, missing: str) -> Path | str:
+    path = STATIC / name
+    return path if path.is_file() else missing
+
+
+class Positions(traitlets.TraitType[np.ndarray, Any]):
+    """A trait holding sorted unique int64 row positions (a read-only numpy array).
+
+    Observers are told only when the positions change (compared with ``np.array_equal``).
+    """
+
+    info_text = "sorted unique int64 row positions"
+
+    def __init__(self, **kwargs: Any) -> None:
+        empty = np.empty(0, np.int64)
+        empty.flags.writeable = False
+        super().__init__(default_value=empty, **kwargs)
+
+    def validate(self, obj: Any, value: Any) -> np.ndarray:
+        array = np.asarray(value)
+        if array.ndim != 1 or (len(array) and not np.issubdtype(array.dtype, np.integer)):
+            self.error(obj, value)
+        positions = array.astype(np.int64)
+        if not bool(np.all(positions[1:] > positions[:-1])):
+            positions = np.unique(positions)
+        positions.flags.writeable = False
+        return positions
+
+    def set(self, obj: traitlets.HasTraits, value: Any) -> None:
+        new = self._validate(obj, value)
+        old = obj._trait_values.get(self.name, self.default_value)
+        obj._trait_values[self.name] = new
+        if not np.array_equal(old, new):
+            obj._notify_trait(self.name, old, new)
+
+
+class Explorer(anywidget.AnyWidget):
+    """Explore galaxies by their representations: scatter, neighbours, selection, labels.
+
+    Args:
+        data: a :class:`~galwidget.Representations`, or anything
+            :func:`~galwidget.load_representations` reads (DataFrame, parquet/CSV path, array).
+        layout: ``"pca"`` or ``"umap"`` (computed by :func:`galwidget.layout`), an ``(n, 2)``
+            array, or a pair of numeric column names such as ``("pca_0", "pca_1")`` (of ``meta``, or
+            of the DataFrame given as ``data``, feature columns included); or a name of ``layouts``.
+        layouts: more layouts to switch between (toolbar menu, or :attr:`layout_name`): name →
+            spec as for ``layout``, e.g. ``{"pca": "pca", "umap": "umap", "given": ("pca_0",
+            "pca_1")}``; each is computed when first shown.
+        color: a meta column name, an array of ``n`` values, or ``None`` (see :meth:`color_by`).
+        images: thumbnail source, as for :func:`galwidget.images.resolve`.
+        k: number of neighbours shown for the focused galaxy.
+        selected_column: when ``data`` is a DataFrame, the name of the boolean column of that same
+            DataFrame kept equal to the selection (``None`` to leave the DataFrame alone). An
+            existing boolean column of that name is taken as the initial selection.
+        index: a prebuilt :class:`galwidget.NeighbourIndex` to reuse; built on first need if not.
+        n_components, metric: passed to :class:`galwidget.NeighbourIndex` when it is built here
+            (data with at most ``n_components`` features is searched as it is).
+        hover_columns: meta columns shown when hovering a galaxy (default: the colour column and
+            the first few others).
+        remember_selection: keep the selection in the cache folder (by the data's fingerprint) so
+            that a new Explorer on the same data, e.g. after a kernel restart, starts with it. A
+            boolean ``selected_column`` already in the DataFrame takes precedence. An unwritable
+            cache folder gives one warning.
+        classes: the label classes: a list (keys 1–9 in order) or a dict class → key; shows the
+            label bar. ``None``: no labelling UI (labels set from Python are still kept).
+        labels_path: the label log (default ``<labels dir>/<fingerprint>.jsonl``, see
+            :class:`~galwidget.LabelStore`); a new Explorer on the same data restores its labels.
+        label_column: when ``data`` is a DataFrame, the column of that same DataFrame kept equal
+            to the labels (object dtype, ``None`` where unlabelled; ``None`` to leave it alone).
+        strategy: active-learning strategy, one of :data:`galwidget.learn.STRATEGIES`.
+        target: the class whose probability is the score (default: the first class).
+        user: who labels, recorded with every label (default ``$JUPYTERHUB_USER`` or the login
+            name). Labels that other people (other processes) add to the same log appear within
+            about a second.
+        features, id_column: how to read ``data``, as for :func:`galwidget.load_representations`
+            (e.g. ``features=["pca_0", "pca_1"]`` for a table whose only representation is a
+            precomputed 2-D projection).
+
+    Attributes:
+        selection: the selected row positions (sorted unique int64, read-only array), an
+            observable traitlet: ``w.observe(f, names="selection")`` or ``traitlets.link`` to it
+            from other widgets; assigning positions selects them. Browser lassos arrive here.
+        layout_name: the name of the layout shown (synced; the toolbar's layout menu sets it);
+            assigning another name of ``layouts`` redraws the points there and keeps the
+            selection, focus, colours and filter. An unknown name raises
+            :class:`~galwidget.DataError`.
+    """
+
+    _esm = _asset("widget.js", MISSING_BUNDLE)
+    _css = _asset("widget.css", "")
+
+    _config = traitlets.Dict().tag(sync=True)
+    _points = traitlets.Bytes(b"").tag(sync=True, **protocol.BYTES_SERIALIZATION)
+    _color = traitlets.Bytes(b"").tag(sync=True, **protocol.BYTES_SERIALIZATION)
+    _color_meta = traitlets.Dict({"kind": "none"}).tag(sync=True)
+    _selection = traitlets.Bytes(b"").tag(sync=True, **protocol.BYTES_SERIALIZATION)
+    _focus = traitlets.Int(-1).tag(sync=True)
+    _label_meta = traitlets.Dict(dict(protocol.NO_LABELS)).tag(sync=True)
+    _learn = traitlets.Dict({"status": "off", "message": ""}).tag(sync=True)
+    _filter = traitlets.Bytes(b"").tag(sync=True, **protocol.BYTES_SERIALIZATION)
+    _filter_meta = traitlets.Dict({"mode": "none", "shown": 0, "description": ""}).tag(sync=True)
+
+    k = traitlets.Int(12).tag(sync=True)
+    mode = traitlets.Enum(["lasso", "box", "pan"], "lasso").tag(sync=True)
+    point_size = traitlets.Float(3.0).tag(sync=True)
+    opacity = traitlets.Float(0.8).tag(sync=True)
+    height = traitlets.Int(560).tag(sync=True)
+    strategy = traitlets.Enum(list(STRATEGIES), "uncertainty").tag(sync=True)
+    target = traitlets.Unicode(None, allow_none=True).tag(sync=True)
+    layout_name = traitlets.Unicode("").tag(sync=True)
+
+    selection = Positions(help="sorted unique int64 row positions of the selected galaxies")
+
+    def __init__(
+        self,
+        data: Any,
+        *,
+        layout: LayoutSpec = "pca",
+        layouts: Mapping[str, LayoutSpec] | None = None,
+        color: ColorSpec = None,
+        images: Any = None,
+        k: int = 12,
+        selected_column: str | None = "selected",
+        index: Any = None,
+        n_components: int | None = 40,
+        metric: str = "euclidean",
+        hover_columns: Sequence[str] | None = None,
+        classes: Classes = None,
+        labels_path: str | Path | None = None,
+        label_column: str | None = "label",
+        strategy: str = "uncertainty",
+        target: str | None = None,
+        features: str | Sequence[str] | None = None,
+        id_column: str | None = None,
+        remember_selection: bool = True,
+        user: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self._requests = RequestRegistry(self.send)
+        reps = load_representations(data, features=features, id_column=id_column)
+        frame = data if isinstance(data, pd.DataFrame) else None
+        self._reps = reps
+        self._frame = frame
+        self._selected_column = selected_column if frame is not None else None
+        self._labelling = LabellingSession(
+            reps,
+            classes=classes,
+            labels_path=labels_path,
+            frame=frame,
+            label_column=label_column,
+            strategy=strategy,
+            target=target,
+            user=user,
+            on_labels=self._show_labels,
+            on_learning=self._show_learning,
+        )
+        labelling = self._labelling
+        dropped = [self._selected_column] + ([labelling.label_column] if labelling.in_use else [])
+        self._meta = reps.meta.drop(columns=[c for c in dropped if c in reps.meta])
+        self._memory = SelectionMemory(reps) if remember_selection else None
+        initial = initial_from_column(frame, self._selected_column)
+        if initial is None:
+            initial = self._memory.load() if self._memory is not None else np.empty(0, np.int64)
+        # Layout columns that are also the features live in the frame.
+        tables = (self._meta,) if frame is None else (self._meta, frame)
+        self._layouts = Layouts(reps, layout, layouts, tables=tables, index=lambda: self._index)
+        self._index = index
+        points = self._layouts.points(self._layouts.first)
+        self._images = images_module.resolve(images, reps, THUMBNAIL_SIZE)
+        self._images_spec = images
+        if n_components is not None and n_components >= reps.n_features:
+            n_components = None  # no reduction to do: search the features themselves
+        self._index_options = {"n_components": n_components, "metric": metric}
+        self._index_lock = threading.Lock()
+        self._finder = Finder(reps)
+        self._pages = SelectionPages(
+            self._meta,
+            embedding=lambda: (self.index.embedding, self.index.metric),
+            scores=labelling.score_values,
+        )
+        self._callbacks: list[Callable[[pd.Index], Any]] = []
+        self._train_callbacks: list[Callable[[], Any]] = []
+        self._color_source: str | None = None
+        self._incoming: bytes | None = None  # a _selection from the browser being applied
+        derived = isinstance(color, str) and color in {"label", "score"} and color not in self._meta
+        values, meta = self._encode_color(None if derived else color)
+        self._hover_columns = self._check_hover_columns(hover_columns, meta)
+        self.selection = initial  # no observer yet: encodes into self._wire
+        size, opacity = default_style(len(reps))
+        super().__init__(
+            _config={
+                "protocol": protocol.PROTOCOL_VERSION,
+                "n": len(reps),
+                "id_column": reps.id_column,
+                "image_kind": self._images.kind,
+                "confirm_over": CONFIRM_OVER,
+                "max_message_bytes": protocol.MAX_MESSAGE_BYTES,
+                "numeric_columns": numeric_columns(self._meta),
+                "color_columns": [str(c) for c in self._meta.columns if c != reps.id_column]
+                + (["label", "score"] if labelling.in_use else []),
+                "layouts": self._layouts.names,
+            },
+            _points=points,
+            layout_name=self._layouts.first,
+            _color=values,
+            _color_meta=meta,
+            _selection=self._wire,
+            _learn=labelling.status,
+            _filter_meta={"mode": "none", "shown": len(reps), "description": ""},
+            k=_check_k(k),
+            point_size=size,
+            opacity=opacity,
+            strategy=labelling.strategy,
+            target=labelling.target,
+            **kwargs,
+        )
+        self.observe(self._on_selection, names="selection")
+        self.observe(self._on_wire_selection, names="_selection")
+        self.observe(self._learning_changed, names=["strategy", "target"])
+        self.observe(self._show_layout, names="layout_name")
+        self._register_requests()
+        self.on_msg(lambda _, content, buffers: self._requests.receive(content, buffers))
+        write_column(frame, self._selected_column, self.selection)
+        if labelling.in_use:
+            labelling.open()
+        if derived:
+            self.color_by(color)
+
+    # -- public API: data and selection ------------------------------------------------------------
+
+    @property
+    def representations(self) -> Representations:
+        """The galaxies shown."""
+        return self._reps
+
+    @property
+    def selected_ids(self) -> pd.Index:
+        """Ids of the selected galaxies, in row order."""
+        return self._reps.ids[self.selection]
+
+    @property
+    def selected(self) -> pd.DataFrame:
+        """Meta rows (indexed by id) of the selected galaxies; always current."""
+        return self._meta.iloc[self.selection]
+
+    def select(self, what: SelectionSpec) -> None:
+        """Select galaxies and show the selection in the browser.
+
+        ``what`` is a list/Index of ids, a boolean Series (selecting by its index labels: the ids
+        or the DataFrame's index, e.g. ``df["mag"] < 17`` or ``w.scores > 0.9``), a boolean
+        numpy mask of length ``n``, a pandas query string evaluated on the meta columns
+        (``"rings_yes_fraction > 0.5"``; a string that is an id selects that galaxy), or
+        ``None`` / ``[]`` to clear the selection. Raises :class:`~galwidget.DataError` for
+        unknown ids, a bad query or a mask of the wrong length (the selection is unchanged).
+        """
+        self.selection = resolve_selection(
+            what, reps=self._reps, meta=self._meta, frame=self._frame
+        )
+
+    def on_select(self, callback: Callable[[pd.Index], Any], *, remove: bool = False) -> None:
+        """Call ``callback(selected_ids)`` after every selection change (browser or Python)."""
+        if remove:
+            self._callbacks.remove(callback)
+        else:
+            self._callbacks.append(callback)
+
+    def on_train(self, callback: Callable[[], Any], *, remove: bool = False) -> None:
+        """Call ``callback()`` after every retrain, once its :attr:`scores`, :meth:`suggestions`
+        and :meth:`model_report` are current (on the thread that trained)."""
+        if remove:
+            self._train_callbacks.remove(callback)
+        else:
+            self._train_callbacks.append(callback)
+
+    def focus(self, galaxy_id: str | None) -> None:
+        """Focus one galaxy (as a click does): its neighbours appear in the panel."""
+        self._focus = -1 if galaxy_id is None else int(self._reps.positions([galaxy_id])[0])
+
+    def find(self, text: str) -> Found:
+        """Find a galaxy by id, id prefix or sky position (``"150.1 2.2"``,
+        ``"10:00:24 +02:12:00"``, an IAU name; see :mod:`galwidget.search`) and focus it, as the
+        search box does. A prefix that several ids start with focuses nothing: the
+        :class:`~galwidget.search.Found` lists the completions. Raises
+        :class:`~galwidget.DataError` for text that names no galaxy."""
+        found = self._finder.find(text)
+        if found.position is not None:
+            self._focus = found.position
+        return found
+
+    def filter(self, *, mode: FilterMode = "dim", **conditions: Any) -> None:
+        """Show only the galaxies that meet every condition; the others are dimmed
+        (``mode="dim"``) or hidden (``"hide"``), and the browser's lasso and box select only
+        among those shown. ``w.filter()`` with no condition shows everything again.
+
+        Conditions, one per meta column: ``mag=(14, 17)`` a range (``None`` for an open end),
+        ``kind=["ring", "spiral"]`` a set of values, ``merger=True`` one value. Raises
+        :class:`~galwidget.DataError` for unknown columns or values (the filter is unchanged).
+        """
+        if mode not in MODES:
+            raise DataError(f"filter mode must be one of {', '.join(MODES)}, got {mode!r}")
+        n = len(self._reps)
+        if not conditions:
+            wire, meta = b"", {"mode": "none", "shown": n, "description": ""}
+        else:
+            shown, description = resolve_filter(self._meta, conditions)
+            wire = protocol.encode_selection(np.flatnonzero(shown), n)
+            meta = {"mode": mode, "shown": int(shown.sum()), "description": description}
+        with self.hold_sync():
+            self._filter = wire
+            self._filter_meta = meta
+
+    @property
+    def shown(self) -> pd.Index:
+        """Ids of the galaxies the current :meth:`filter` shows (all without a filter)."""
+        if not self._filter:
+            return self._reps.ids
+        return self._reps.ids[protocol.decode_selection(self._filter, len(self._reps))]
+
+    @property
+    def focused(self) -> str | None:
+        """Id of the focused galaxy, or ``None``."""
+        return None if self._focus < 0 else str(self._reps.ids[self._focus])
+
+    @property
+    def neighbours(self) -> pd.DataFrame:
+        """The focused galaxy's ``k`` nearest neighbours: ``id``, ``distance`` and meta columns."""
+        if self._focus < 0:
+            return self._neighbour_frame(np.empty(0, np.int64), np.empty(0, np.float32))
+        return self._neighbour_frame(*self._neighbours_of(self._focus))
+
+    def zoom_to_selection(self) -> None:
+        """Pan and zoom every view of the widget to the selected galaxies (as its button does)."""
+        self.send(protocol.zoom_to_selection_event())
+
+    def color_by(self, color: ColorSpec) -> None:
+        """Colour the points by a meta column or an array of ``n`` values (``None``: one colour).
+
+        Numbers become a viridis colour scale with a colour bar; strings, booleans, categoricals
+        and integers with few distinct values become categories with a legend. Missing values are
+        grey. Two names besides the meta columns follow the labelling as it goes on:
+        ``"label"`` (one colour per class, unlabelled grey) and ``"score"`` (the classifier's
+        :attr:`scores`, grey before the first fit).
+        """
+        with self._labelling.lock:
+            values, meta = self._encode_color(color)
+            self._color_source = color if isinstance(color, str) else None
+            with self.hold_sync():
+                self._color = values
+                self._color_meta = dict(meta)
+
+    @property
+    def index(self) -> Any:
+        """The :class:`galwidget.NeighbourIndex` behind the neighbour panel (built on first use)."""
+        with self._index_lock:
+            if self._index is None:
+                from galwidget.neighbours import NeighbourIndex
+
+                self._index = NeighbourIndex(self._reps, **self._index_options)
+            return self._index
+
+    # -- public API: labels ------------------------------------------------------------------------
+
+    @property
+    def label_store(self) -> LabelStore:
+        """The :class:`~galwidget.LabelStore` that persists this data's labels."""
+        return self._labelling.open()
+
+    @property
+    def labels(self) -> pd.DataFrame:
+        """Current labels: index id; columns ``label``, ``time`` (UTC) and ``source``."""
+        return self.label_store.labels
+
+    def set_labels(self, labels: LabelsSpec) -> None:
+        """Label galaxies from Python: a mapping or Series id → label, or ``(ids, label)``.
+
+        A missing label (``None``/NaN) removes that galaxy's label. Everything is checked first
+        (unknown ids or classes raise :class:`~galwidget.DataError` and nothing is written), then
+        appended to the log, fsync'd, before this returns: one undo step per distinct label.
+        """
+        self._labelling.set_labels(labels)
+
+    def import_labels(
+        self,
+        source: pd.DataFrame | pd.Series | str | Path,
+        *,
+        id_column: str | None = None,
+        label_column: str = "label",
+    ) -> None:
+        """Import labels from a DataFrame, Series id → label, CSV/parquet file or label log.
+
+        Unknown ids or classes raise :class:`~galwidget.DataError` listing them and nothing is
+        applied; the import is one undo step.
+        """
+        self.label_store.import_labels(source, id_column=id_column, label_column=label_column)
+
+    def export_labels(
+        self,
+        path: str | Path,
+        *,
+        format: str = "zoobot",
+        classes: Sequence[Any] | None = None,
+        label_column: str = "label",
+        image_dir: str | Path | None = None,
+    ) -> pd.DataFrame:
+        """Write the labels as a training catalogue (``format="zoobot"``: ids, absolute image
+        paths, integer labels in class order; see :func:`galwidget.labels._export.export_labels`) and
+        return it. Images made in the kernel are written to ``image_dir``."""
+        return export_labels(
+            self._reps,
+            self.label_store,
+            path,
+            format=format,
+            images=self._images_spec,
+            classes=classes,
+            label_column=label_column,
+            image_dir=image_dir,
+        )
+
+    def undo(self) -> None:
+        """Undo the latest labelling operation (a whole batch at once)."""
+        self.label_store.undo()
+
+    def redo(self) -> None:
+        """Redo the latest undone labelling operation."""
+        self.label_store.redo()
+
+    # -- public API: active learning ---------------------------------------------------------------
+
+    @property
+    def scores(self) -> pd.Series | None:
+        """Classifier score per galaxy (probability of ``target``; the predicted interest for
+        ``"ei"``), or ``None`` before the first fit."""
+        return self._labelling.scores
+
+    @property
+    def suggestions(self) -> pd.Index:
+        """Ids of the galaxies suggested for labelling next, best first (labelled ones left out)."""
+        return self._labelling.suggestions
+
+    @property
+    def training(self) -> Future[Fit | None]:
+        """The latest requested retraining: done once its scores and suggestions are shown.
+
+        Its result is the :class:`~galwidget.learn.Fit`, or ``None`` when no model could be
+        trained (too few classes labelled; ``_learn["message"]`` says why).
+        """
+        return self._labelling.training
+
+    def retrain(self) -> Future[Fit | None]:
+        """Retrain now (on a background thread) on the current labels; see :attr:`training`."""
+        return self._labelling.retrain(delay=0.0)
+
+    def model_report(self) -> ModelReport | None:
+        """How good the latest classifier is (cross-validated accuracy and ROC AUC, labels per
+        class; see :class:`~galwidget.learn.ModelReport`), or ``None`` before the first fit. The
+        toolbar shows the same numbers (``_learn["report"]``)."""
+        return self._labelling.report
+
+    def histogram(
+        self,
+        values: str | Sequence[float] | np.ndarray | pd.Series,
+        *,
+        bins: int = 40,
+        **kwargs: Any,
+    ) -> Any:
+        """A bqplot histogram linked to the selection (see :func:`galwidget.views.histogram`);
+        ``"score"`` histograms the classifier's :attr:`scores`, live (empty before the first fit)."""
+        from galwidget import views
+
+        return views.histogram(self, values, bins=bins, **kwargs)
+
+    def scatter_plot(
+        self,
+        x: str | Sequence[float] | np.ndarray | pd.Series,
+        y: str | Sequence[float] | np.ndarray | pd.Series,
+        **kwargs: Any,
+    ) -> Any:
+        """A bqplot scatter plot linked to the selection (see :func:`galwidget.views.scatter_plot`);
+        ``"score"`` stands for the classifier's :attr:`scores`, live (empty before the first fit)."""
+        from galwidget import views
+
+        return views.scatter_plot(self, x, y, **kwargs)
+
+    def save_html(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        title: str | None = None,
+        max_thumbnail_bytes: int = DEFAULT_MAX_THUMBNAIL_BYTES,
+    ) -> Path:
+        """Save the current view as one self-contained HTML page that opens offline, without a
+        kernel: points, colours, legend, selection, hover text and thumbnails; pan and zoom.
+
+        Args:
+            path: the ``.html`` file to write (its folder must exist).
+            title: the page title (default: "galwidget: <n> galaxies").
+            max_thumbnail_bytes: most bytes of kernel-rendered thumbnails embedded (the focused
+                galaxy's first, then its neighbours', the selected ones'); 0 embeds none.
+        """
+        return save_html(
+            self._page_snapshot(), path, title=title, max_thumbnail_bytes=max_thumbnail_bytes
+        )
+
+    def _page_snapshot(self) -> PageSnapshot:
+        """The view as it is now, for :mod:`galwidget.static_page`."""
+        state: dict[str, Any] = {}
+        binary: dict[str, bytes] = {}
+        names = sorted(set(type(self).class_trait_names(sync=True)) - _BASE_TRAITS)
+        for name, value in self.get_state(key=names).items():
+            if isinstance(value, bytes | bytearray | memoryview):
+                binary[name] = bytes(value)
+            else:
+                state[name] = value
+        n = len(self._reps)
+
+        def answer(kind: str, params: dict[str, Any]) -> tuple[dict[str, Any], list[bytes]]:
+            message = {"type": "request", "kind": kind, "request": 0, **params}
+            content, buffers = self._reply(message)
+            return content, [bytes(b) for b in buffers]
+
+        return PageSnapshot(
+            state=state,
+            binary=binary,
+            ids=[str(i) for i in self._reps.ids],
+            hover_columns=list(self._hover_columns),
+            hover_text=[
+                [format_value(v) for v in self._meta[c].to_numpy()] for c in self._hover_columns
+            ],
+            selection=self.selection,
+            thumbnail_urls=self._images.urls(np.arange(n)) if self._images.kind == "url" else None,
+            answer=answer,
+        )
+
+    def close(self) -> None:
+        """Close the widget and stop its worker threads."""
+        if hasattr(self, "_requests"):
+            self._requests.close()
+        if hasattr(self, "_labelling"):  # absent when __init__ failed before creating it
+            self._labelling.close()
+        super().close()
+
+    # -- requests from the front end ---------------------------------------------------------------
+
+    def _reply(
+        self, message: dict[str, Any], buffers: Sequence[bytes] = ()
+    ) -> tuple[dict[str, Any], list[bytes]]:
+        """The reply ``(content, buffers)`` to one front-end request, answered here and now.
+
+        Requests and replies are those of :data:`galwidget.protocol.REQUESTS`; a request that
+        cannot be answered gets ``ok: false`` and a human ``reason``.
+        """
+        return self._requests.reply(message, list(buffers))
+
+    def _register_requests(self) -> None:
+        handlers: dict[str, Callable[[Request], Reply]] = {
+            "neighbours": self._on_neighbours,
+            "centroid": self._on_centroid,
+            "thumbnail": self._on_thumbnail,
+            "hover": self._on_hover,
+            "label": self._on_label,
+            "label_selection": self._on_label_selection,
+            "undo": self._on_history,
+            "redo": self._on_history,
+            "labels": self._on_labels,
+            "suggestions": self._on_suggestions,
+            "find": self._on_find,
+            "color_by": self._on_color_by,
+            "selection_page": self._on_selection_page,
+        }
+        for kind, handler in handlers.items():
+            self._requests.register(kind, handler)
+
+    def _position(self, request: Request) -> int:
+        position = request.params["position"]
+        if not 0 <= position < len(self._reps):
+            raise DataError(f"no galaxy at position {position} (there are {len(self._reps)})")
+        return int(position)
+
+    def _on_neighbours(self, request: Request) -> Reply:
+        position = self._position(request)
+        positions, distances = self._neighbours_of(position)
+        fields = {"position": position, "id": str(self._reps.ids[position])}
+        return self._neighbour_reply(fields, positions, distances)
+
+    def _on_centroid(self, request: Request) -> Reply:
+        selection = self.selection
+        if len(selection) == 0:
+            raise DataError("select some galaxies first")
+        k = min(self.k, len(self._reps) - len(selection))
+        if k < 1:
+            raise DataError("every galaxy is selected: there is nothing else to find")
+        found = self.index.more_like(self._reps.ids[selection], k=k)
+        positions = self._reps.positions(found["id"])
+        distances = found["distance"].to_numpy(dtype=np.float32)
+        return self._neighbour_reply({"count": len(selection)}, positions, distances)
+
+    def _neighbour_reply(
+        self, fields: dict[str, Any], positions: np.ndarray, distances: np.ndarray
+    ) -> Reply:
+        fields["ids"] = [str(i) for i in self._reps.ids[positions]]
+        buffers = [protocol.encode_positions(positions), distances.astype("<f4").tobytes()]
+        return Reply(fields, buffers)
+
+    def _on_thumbnail(self, request: Request) -> Reply:
+        position = self._position(request)
+        source = self._images
+        if source.kind == "url":
+            return Reply({"url": source.url(position)})
+        if source.kind == "bytes":
+            data, mime = source.fetch(position)
+            return Reply({"mime": mime}, [data])
+        raise ImageError("no images")
+
+    def _on_hover(self, request: Request) -> Reply:
+        position = self._position(request)
+        row = self._meta.iloc[position]
+        fields = [[column, format_value(row[column])] for column in self._hover_columns]
+        radec = self._reps.radec
+        sky = None if radec is None or not np.isfinite(radec[position]).all() else radec[position]
+        reply = {"id": str(self._reps.ids[position]), "fields": fields}
+        return Reply({**reply, "radec": None if sky is None else [float(v) for v in sky]})
+
+    def _on_label(self, request: Request) -> Reply:
+        positions = protocol.decode_positions(request.buffers[0], len(self._reps))
+        return Reply(self._labelling.label_positions(positions, request.params["label"]))
+
+    def _on_label_selection(self, request: Request) -> Reply:
+        label = request.params["label"]
+        return Reply(self._labelling.label_selection(self.selected_ids, label))
+
+    def _on_history(self, request: Request) -> Reply:
+        return Reply(self._labelling.history(request.kind))
+
+    def _on_labels(self, request: Request) -> Reply:
+        labelling = self._labelling
+        labelling.open()
+        with labelling.lock:
+            return Reply({"version": labelling.version}, [labelling.codes.tobytes()])
+
+    def _on_suggestions(self, request: Request) -> Reply:
+        labelling = self._labelling
+        with labelling.lock:
+            positions, scores = labelling.suggested()
+            version = labelling.suggestions_version
+        fields = {
+            "ids": [str(i) for i in self._reps.ids[positions]],
+            "suggestions_version": version,
+        }
+        buffers = [protocol.encode_positions(positions), scores.astype("<f4").tobytes()]
+        return Reply(fields, buffers)
+
+    def _on_selection_page(self, request: Request) -> Reply:
+        params = request.params
+        page = self._pages.page(
+            self.selection,
+            order=params["order"],
+            column=params["column"],
+            descending=params["descending"],
+            offset=params["offset"],
+            limit=params["limit"],
+        )
+        fields = {
+            "total": page.total,
+            "offset": page.offset,
+            "ids": [str(i) for i in self._reps.ids[page.positions]],
+        }
+        buffers = [protocol.encode_positions(page.positions), page.values.astype("<f4").tobytes()]
+        return Reply(fields, buffers)
+
+    def _on_color_by(self, request: Request) -> Reply:
+        column = request.params["column"]
+        if column is not None and column not in self._config["color_columns"]:
+            raise DataError(f"cannot colour by {column!r}: not a meta column, 'label' or 'score'")
+        self.color_by(column)
+        return Reply({"column": column})
+
+    def _on_find(self, request: Request) -> Reply:
+        found = self.find(request.params["text"])
+        fields = {
+            "query": found.query,
+            "match": found.kind,
+            "position": -1 if found.position is None else found.position,
+            "id": found.id,
+            "completions": list(found.completions),
+            "n_completions": found.n_completions,
+            "separation_arcsec": found.separation_arcsec,
+        }
+        return Reply(fields)
+
+    # -- neighbours --------------------------------------------------------------------------------
+
+    def _neighbours_of(self, position: int) -> tuple[np.ndarray, np.ndarray]:
+        """Positions and distances of the ``k`` nearest neighbours of ``position``."""
+        k = min(self.k, len(self._reps) - 1)
+        if k < 1:
+            raise DataError("there is only one galaxy: it has no neighbours")
+        positions, distances = self.index.query_positions(np.array([position], np.int64), k)
+        return positions[0], distances[0]
+
+    def _neighbour_frame(self, positions: np.ndarray, distances: np.ndarray) -> pd.DataFrame:
+        frame = pd.DataFrame({"id": self._reps.ids[positions].to_numpy(), "distance": distances})
+        meta = self._meta.iloc[positions].drop(columns=["id", "distance"], errors="ignore")
+        return pd.concat([frame, meta.reset_index(drop=True)], axis=1)
+
+    # -- selection: the public trait and its wire form ---------------------------------------------
+
+    @traitlets.validate("selection")
+    def _check_positions(self, proposal: dict[str, Any]) -> np.ndarray:
+        positions = proposal["value"]
+        n = len(self._reps)
+        if len(positions) and not 0 <= positions[0] <= positions[-1] < n:
+            bad = positions[0] if positions[0] < 0 else positions[-1]
+            raise DataError(f"selection position {bad} is outside 0 … {n - 1}")
+        incoming = self._incoming
+        self._wire = incoming if incoming is not None else protocol.encode_selection(positions, n)
+        return positions
+
+    @traitlets.validate("_selection")
+    def _check_wire_selection(self, proposal: dict[str, Any]) -> bytes:
+        value = bytes(proposal["value"])
+        if value != getattr(self, "_wire", None):
+            try:
+                self._decoded = protocol.decode_selection(value, len(self._reps))
+            except DataError as error:
+                self.send(protocol.error_event(f"selection not applied: {error}"))
+                raise traitlets.TraitError(f"_selection: {error}") from None
+        return value
+
+    def _on_wire_selection(self, change: dict[str, Any]) -> None:
+        if change["new"] == self._wire:
+            return  # our own encoding of the current selection
+        self._incoming = change["new"]
+        try:
+            self.selection = self._decoded
+        finally:
+            self._incoming = None
+
+    def _on_selection(self, change: dict[str, Any]) -> None:
+        if self._selection != self._wire:
+            self._selection = self._wire
+        if self._memory is not None:
+            self._memory.save(self._wire)
+        write_column(self._frame, self._selected_column, self.selection)
+        callbacks = list(self._callbacks)
+        if callbacks:
+            ids = self.selected_ids
+            for callback in callbacks:
+                callback(ids)
+
+    @traitlets.validate("_focus")
+    def _check_focus(self, proposal: dict[str, Any]) -> int:
+        focus = int(proposal["value"])
+        if not -1 <= focus < len(self._reps):
+            raise traitlets.TraitError(f"_focus {focus} is outside -1 … {len(self._reps) - 1}")
+        return focus
+
+    @traitlets.validate("layout_name")
+    def _check_layout_name(self, proposal: dict[str, Any]) -> str:
+        name = proposal["value"]
+        try:
+            self._layouts.points(name)  # computed (and kept) now: a failure leaves the layout
+        except DataError as error:
+            self.send(protocol.error_event(f"layout not shown: {error}"))
+            raise
+        return name
+
+    def _show_layout(self, change: dict[str, Any]) -> None:
+        self._points = self._layouts.points(change["new"])
+
+    @traitlets.validate("target")
+    def _validate_target(self, proposal: dict[str, Any]) -> str | None:
+        return self._labelling.check_target(proposal["value"])
+
+    @traitlets.validate("k")
+    def _validate_k(self, proposal: dict[str, Any]) -> int:
+        return _check_k(proposal["value"])
+
+    # -- labelling: showing the session's state ----------------------------------------------------
+
+    def _show_labels(self, positions: np.ndarray, base_version: int, version: int) -> None:
+        """Send the codes that changed (O(changed) bytes) and the small label bar state; the
+        session holds its lock, so events leave in version order."""
+        labelling = self._labelling
+        if version != base_version:
+            content, buffers = protocol.labels_event(
+                positions, labelling.codes[positions], version=version, base_version=base_version
+            )
+            self.send(content, buffers)
+        with self.hold_sync():
+            self._label_meta = labelling.summary()
+            if self._color_source == "label":
+                values, meta = self._label_colors()
+                if values != self._color:
+                    self._color = values
+                self._color_meta = dict(meta)
+
+    def _show_learning(self, trained: bool) -> None:
+        """Show the training status and, once a retrain has finished, the score colours."""
+        with self.hold_sync():
+            if trained and self._color_source == "score":
+                self._color, meta = self._score_colors()
+                self._color_meta = dict(meta)
+            self._learn = dict(self._labelling.status)
+        if trained:
+            for callback in list(self._train_callbacks):
+                callback()
+
+    def _learning_changed(self, _: dict[str, Any]) -> None:
+        self._labelling.set_learning(self.strategy, self.target)
+
+    # -- colour ------------------------------------------------------------------------------------
+
+    def _encode_color(self, color: Any) -> tuple[bytes, dict[str, Any]]:
+        if color is None:
+            return no_colors()  # type: ignore[return-value]
+        if isinstance(color, str) and color not in self._meta.columns:
+            if color == "label":
+                return self._label_colors()
+            if color == "score":
+                return self._score_colors()
+            raise DataError(
+                f"no column {color!r} to colour by; columns: {', '.join(self._meta.columns)}"
+            )
+        if isinstance(color, str):
+            return encode_colors(self._meta[color], color)  # type: ignore[return-value]
+        values = color if isinstance(color, pd.Series) else pd.Series(np.asarray(color))
+        if len(values) != len(self._reps):
+            raise DataError(
+                f"colour values for {len(values)} galaxies, but there are {len(self._reps)}"
+            )
+        name = str(values.name or "values")
+        return encode_colors(values.reset_index(drop=True), name)  # type: ignore[return-value]
+
+    def _label_colors(self) -> tuple[bytes, dict[str, Any]]:
+        labelling = self._labelling
+        labelling.open()
+        if labelling.classes:
+            return label_colors(labelling.classes, labelling.codes)  # type: ignore[return-value]
+        # Labels without classes: their values as categories (re-sent when they change).
+        values = pd.Series(labelling.values, dtype=object)
+        return encode_colors(values, "label")  # type: ignore[return-value]
+
+    def _score_colors(self) -> tuple[bytes, dict[str, Any]]:
+        scores = self._labelling.scores
+        if scores is None:
+            return missing_scores(len(self._reps))
+        return encode_colors(scores.astype(np.float64), "score")  # type: ignore[return-value]
+
+    def _check_hover_columns(
+        self, columns: Sequence[str] | None, color_meta: dict[str, Any]
+    ) -> list[str]:
+        available = [str(c) for c in self._meta.columns]
+        if columns is not None:
+            missing = [c for c in columns if c not in available]
+            if missing:
+                raise DataError(f"hover_columns not in the data: {', '.join(map(str, missing))}")
+            return list(columns)
+        first = [color_meta["column"]] if color_meta.get("column") in available else []
+        others = [c for c in available if c != self._reps.id_column and c not in first]
+        return (first + others)[:HOVER_COLUMNS]
+
+
+def default_style(n: int) -> tuple[float, float]:
+    """Point size (pixels) and opacity that keep ``n`` points readable."""
+    if n <= 10_000:
+        return 4.0, 0.9
+    if n <= 100_000:
+        return 2.5, 0.7
+    return 1.5, 0.5
+
+
+def _check_k(k: Any) -> int:
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 1 <= k <= 200:
+        raise DataError(f"k must be an integer from 1 to 200, got {k!r}")
+    return int(k)

@@ -1,0 +1,137 @@
+"""galwidget.html: what a saved page holds (the browser side is tests/browser/test_html.py)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import galwidget as gw
+from galwidget.static_page import page_html
+
+N = 300
+
+
+def page_data(text: str) -> dict:
+    match = re.search(
+        r'<script type="application/json" id="galwidget-page">(.*?)</script>', text, re.S
+    )
+    assert match, "no page data"
+    return json.loads(match.group(1))
+
+
+@pytest.fixture(scope="module")
+def reps() -> gw.Representations:
+    return gw.datasets.synthetic(n=N, seed=0, dim=8)
+
+
+@pytest.fixture
+def explorer(reps: gw.Representations) -> gw.Explorer:
+    widget = gw.Explorer(reps, images=reps.images, color="morphology")
+    yield widget
+    widget.close()
+
+
+def test_the_page_holds_the_view_as_the_widget_has_it(explorer: gw.Explorer, tmp_path: Path):
+    explorer.select(explorer.representations.ids[10:20])
+    path = explorer.save_html(tmp_path / "view.html", max_thumbnail_bytes=0)
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("<!DOCTYPE html>") and f"galwidget: {N:,} galaxies" in text
+    data = page_data(text)
+    for name in ("_points", "_color", "_selection"):
+        assert base64.b64decode(data["binary"][name]) == bytes(getattr(explorer, name)), name
+    assert data["state"]["_color_meta"] == explorer._color_meta
+    assert data["state"]["_label_meta"]["read_only"] is True
+    assert data["state"]["_config"]["image_kind"] == "none" and data["thumbnails"] is None
+    assert not {"_esm", "_css", "layout", "_model_name"} & set(data["state"])
+    hover = data["hover"]
+    assert hover["ids"] == list(explorer.representations.ids)
+    for position in (0, 123, N - 1):
+        reply, _ = explorer._reply(
+            {"type": "request", "kind": "hover", "request": 1, "position": position}
+        )
+        fields = [
+            [column, text[position]]
+            for column, text in zip(hover["columns"], hover["text"], strict=True)
+        ]
+        assert fields == reply["fields"]
+
+
+def test_no_text_can_close_the_script_elements(reps: gw.Representations) -> None:
+    meta = reps.meta.copy()
+    meta["note"] = "</script><script>alert(1)</script>"
+    hostile = gw.Representations.from_array(reps.features, ids=reps.ids, meta=meta)
+    explorer = gw.Explorer(hostile, hover_columns=["note"])
+    try:
+        text = page_html(explorer._page_snapshot(), title="<b>mine</b>")
+    finally:
+        explorer.close()
+    assert text.count("</script>") == 2  # the page's own two script elements
+    assert "<title>&lt;b&gt;mine&lt;/b&gt;</title>" in text
+    assert page_data(text)["hover"]["text"][0][0] == meta["note"].iloc[0]
+
+
+def test_the_focused_galaxy_its_neighbours_and_the_selection_come_first(
+    explorer: gw.Explorer,
+) -> None:
+    ids = explorer.representations.ids
+    explorer.select(ids[[5, 50, 100]])
+    explorer.focus(ids[200])
+    data = page_data(page_html(explorer._page_snapshot(), max_thumbnail_bytes=200_000))
+    [saved] = data["replies"]
+    reply, buffers = explorer._reply(
+        {"type": "request", "kind": "neighbours", "request": 1, "position": 200}
+    )
+    assert (saved["kind"], saved["position"]) == ("neighbours", 200)
+    assert saved["content"]["ids"] == reply["ids"] and len(reply["ids"]) == explorer.k
+    assert [base64.b64decode(b) for b in saved["buffers"]] == [bytes(b) for b in buffers]
+    neighbours = np.frombuffer(bytes(buffers[0]), "<u4").tolist()
+
+    thumbnails = data["thumbnails"]
+    assert data["state"]["_config"]["image_kind"] == "url" and len(thumbnails) == N
+    embedded = [p for p, uri in enumerate(thumbnails) if uri]
+    assert {200, 5, 50, 100, *neighbours} <= set(embedded) and len(embedded) < N
+    assert sum(len(uri) for uri in thumbnails) <= 200_000
+    reply, buffers = explorer._reply(
+        {"type": "request", "kind": "thumbnail", "request": 1, "position": 200}
+    )
+    encoded = base64.b64encode(bytes(buffers[0])).decode()
+    assert thumbnails[200] == f"data:{reply['mime']};base64,{encoded}"
+    rest = sorted(set(embedded) - {200, 5, 50, 100, *neighbours})
+    assert rest == [p for p in range(N) if p not in {200, 5, 50, 100, *neighbours}][: len(rest)]
+
+
+def test_url_thumbnails_and_labels(reps: gw.Representations, tmp_path: Path) -> None:
+    explorer = gw.Explorer(
+        reps,
+        images="https://example.org/cutout?ra={ra}&dec={dec}",
+        classes=["ring", "other"],
+        labels_path=tmp_path / "labels.jsonl",
+    )
+    try:
+        explorer.set_labels({reps.ids[3]: "ring", reps.ids[4]: "other"})
+        data = page_data(page_html(explorer._page_snapshot()))
+        urls = [
+            explorer._reply({"type": "request", "kind": "thumbnail", "request": 1, "position": p})[
+                0
+            ]["url"]
+            for p in range(N)
+        ]
+    finally:
+        explorer.close()
+    assert data["thumbnails"] == urls and urls[7].startswith("https://example.org/cutout?ra=")
+    codes = np.frombuffer(base64.b64decode(data["labels"]), np.uint8)
+    assert len(codes) == N and codes[3] == 1 and codes[4] == 2 and codes.sum() == 3
+    assert data["state"]["_label_meta"]["classes"] == ["ring", "other"]
+
+
+def test_bad_targets_and_options(explorer: gw.Explorer, tmp_path: Path) -> None:
+    with pytest.raises(gw.DataError, match=r"the folder .*nowhere does not exist"):
+        explorer.save_html(tmp_path / "nowhere" / "view.html")
+    with pytest.raises(gw.DataError, match="max_thumbnail_bytes must be an integer"):
+        page_html(explorer._page_snapshot(), max_thumbnail_bytes=1.5)  # type: ignore[arg-type]
+    assert not list(tmp_path.iterdir()), "nothing half-written"

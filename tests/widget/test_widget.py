@@ -1,0 +1,1090 @@
+"""Explorer without a browser: wire format, selection sync with pandas, replies to requests.
+
+Messages to the browser are captured by :class:`RecordingComm`, a comm like the one a kernel gives
+a widget, so that tests can assert on what (and how many bytes) would travel.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import signal
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from comm.base_comm import BaseComm
+from ipywidgets.widgets.widget import _remove_buffers
+from PIL import Image
+
+import galwidget as gw
+from galwidget import protocol
+from galwidget.protocol import decode_selection, encode_selection
+from galwidget.widget import (
+    MAX_CATEGORIES,
+    Explorer,
+    SelectionMemory,
+    encode_colors,
+    normalise_layout,
+)
+
+N = 400
+
+
+def make_frame(n: int = N, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    features = rng.normal(size=(n, 8)).astype(np.float32)
+    frame = pd.DataFrame(features, columns=[f"feat_{i}" for i in range(8)])
+    frame.insert(0, "id", [f"G{i:04d}" for i in range(n)])
+    frame["x"] = rng.normal(size=n)
+    frame["y"] = rng.normal(size=n) * 3
+    frame["kind"] = rng.choice(["spiral", "smooth", "ring"], size=n)
+    frame["flag"] = rng.random(n) < 0.3
+    return frame
+
+
+@pytest.fixture
+def frame() -> pd.DataFrame:
+    return make_frame()
+
+
+@pytest.fixture
+def widget(frame: pd.DataFrame) -> Explorer:
+    w = Explorer(frame, layout=("x", "y"), color="x", k=5)
+    yield w
+    w.close()
+
+
+def selection(w: Explorer) -> list[int]:
+    """The selection as the browser sees it, checked equal to the public trait."""
+    wire = decode_selection(w._selection, len(w.representations)).tolist()
+    assert wire == w.selection.tolist()
+    return wire
+
+
+def from_browser(w: Explorer, **state: object) -> None:
+    """Apply a state update exactly as the comm delivers one from the front end."""
+    plain, buffer_paths, buffers = _remove_buffers(state)
+    message = {"method": "update", "state": plain, "buffer_paths": buffer_paths}
+    w._handle_msg({"content": {"data": message}, "buffers": [memoryview(b) for b in buffers]})
+
+
+def request(w: Explorer, kind: str, request_id: int = 1, buffers=(), **params: Any):
+    """The reply ``(content, buffers)`` to a protocol request."""
+    message = {"type": "request", "kind": kind, "request": request_id, **params}
+    return w._reply(message, list(buffers))
+
+
+class RecordingComm(BaseComm):
+    """A comm that keeps every message the widget sends instead of publishing it."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.messages: list[tuple[dict, list[bytes]]] = []
+        super().__init__(target_name="jupyter.widget", primary=True, **kwargs)
+        self.messages.clear()  # the comm_open
+
+    def publish_msg(self, msg_type: str, data=None, metadata=None, buffers=None, **keys) -> None:
+        self.messages.append((data, [bytes(memoryview(b).cast("B")) for b in buffers or []]))
+
+    @staticmethod
+    def size(message: tuple[dict, list[bytes]]) -> int:
+        data, buffers = message
+        return len(json.dumps(data, default=str)) + sum(len(b) for b in buffers)
+
+
+def record(w: Explorer) -> RecordingComm:
+    comm = RecordingComm()
+    w.comm = comm
+    return comm
+
+
+def events(comm: RecordingComm, kind: str) -> list[tuple[dict, list[bytes]]]:
+    return [
+        (m["content"], buffers)
+        for m, buffers in comm.messages
+        if m.get("method") == "custom" and m["content"].get("kind") == kind
+    ]
+
+
+# -- wire format -------------------------------------------------------------------------------
+
+
+def test_traits_are_binary_buffers_of_the_right_type(widget: Explorer, frame: pd.DataFrame):
+    points = np.frombuffer(widget._points, dtype=np.float32).reshape(-1, 2)
+    assert points.shape == (N, 2)
+    assert np.abs(points).max() <= 1
+    # Same scale on both axes: y spread (3x) stays 3x the x spread.
+    ratio = np.ptp(points[:, 1]) / np.ptp(points[:, 0])
+    assert ratio == pytest.approx(np.ptp(frame["y"]) / np.ptp(frame["x"]), rel=1e-5)
+    colours = np.frombuffer(widget._color, dtype=np.uint8)
+    assert len(colours) == N and colours.min() == 0 and colours.max() == 254
+    expected = np.rint((frame["x"] - frame["x"].min()) / np.ptp(frame["x"]) * 254)
+    np.testing.assert_array_equal(colours, expected.astype(np.uint8))
+    assert widget._color_meta["kind"] == "continuous"
+    assert widget._config == {
+        "protocol": 2,
+        "n": N,
+        "id_column": "id",
+        "image_kind": "none",
+        "confirm_over": 50,
+        "max_message_bytes": 8 * 1024 * 1024,
+        "numeric_columns": ["x", "y"],  # not the categorical kind nor the boolean flag
+        "color_columns": ["x", "y", "kind", "flag"],  # no label, score: no labelling here
+        "layouts": ["x, y"],
+    }
+
+    state, buffer_paths, buffers = _remove_buffers(widget.get_state())
+    assert {"_points", "_color", "_selection"} <= {p[0] for p in buffer_paths}
+    assert bytes(buffers[buffer_paths.index(["_points"])]) == widget._points
+    assert "_points" not in state  # the numbers travel only as a buffer
+    assert not {"_labels", "_suggestions"} & set(widget.keys)  # v1 channels are gone
+
+
+def test_json_traits_have_the_fields_the_protocol_declares(frame: pd.DataFrame, tmp_path):
+    plain = Explorer(frame, layout=("x", "y"))
+    labelled = Explorer(frame, layout=("x", "y"), classes=["a"], labels_path=tmp_path / "l.jsonl")
+    for w in (plain, labelled):
+        assert set(w._config) == set(protocol.Config.__annotations__)
+        assert set(w._label_meta) == set(protocol.LabelMeta.__annotations__)
+        assert set(w._learn) == set(protocol.LearnState.__annotations__)
+        assert set(w._filter_meta) == set(protocol.FilterMeta.__annotations__)
+        w.close()
+    assert labelled._label_meta["classes"] == ["a"] and plain._label_meta == protocol.NO_LABELS
+
+
+def test_options_after_data_are_keyword_only(frame: pd.DataFrame):
+    with pytest.raises(TypeError, match="positional"):
+        Explorer(frame, ("x", "y"))  # type: ignore[misc]
+
+
+def test_layout_array_is_centred_and_scaled_with_one_factor():
+    layout = np.array([[0.0, 0.0], [10.0, 2.0], [5.0, 1.0]])
+    xy = normalise_layout(layout).reshape(-1, 2)
+    assert xy.dtype == np.float32
+    np.testing.assert_allclose(xy[:, 0], [-0.95, 0.95, 0])
+    np.testing.assert_allclose(xy[:, 1], [-0.19, 0.19, 0], rtol=1e-6)
+
+
+def test_layouts_switch_lazily_and_keep_the_selection(frame: pd.DataFrame):
+    frame["bad"] = np.where(np.arange(len(frame)) == 4, np.nan, 1.0)
+    layouts = {"features": ("feat_0", "feat_1"), "broken": ("bad", "y"), "pca": "pca"}
+    w = Explorer(frame, layout=("x", "y"), layouts=layouts, color="kind")
+    try:
+        assert w._config["layouts"] == ["x, y", "features", "broken", "pca"]
+        assert w.layout_name == "x, y"
+        first, color = w._points, w._color
+        w.select(["G0001", "G0005"])
+        w._focus = 3
+        w.layout_name = "features"
+        expected = normalise_layout(frame[["feat_0", "feat_1"]].to_numpy(np.float64))
+        assert w._points == expected.tobytes() != first
+        assert selection(w) == [1, 5] and w._focus == 3 and w._color == color
+        from_browser(w, layout_name="pca")  # the toolbar's menu
+        assert w.layout_name == "pca" and len(w._points) == 8 * len(frame)
+        w.layout_name = "x, y"
+        assert w._points == first
+        # A spec is computed only when shown: a broken one fails then, leaving the layout.
+        with pytest.raises(gw.DataError, match="NaN or infinite coordinates for 1 galaxies: G0004"):
+            w.layout_name = "broken"
+        with pytest.raises(gw.DataError, match="no layout 'umap'; layouts: 'x, y', 'features'"):
+            w.layout_name = "umap"
+        assert w.layout_name == "x, y" and w._points == first
+    finally:
+        w.close()
+    named = Explorer(frame, layout="features", layouts=layouts)
+    assert named.layout_name == "features" and named._config["layouts"] == list(layouts)
+    named.close()
+    with pytest.raises(gw.DataError, match="layout 'given' names another spec in layouts"):
+        Explorer(frame, layout=np.ones((len(frame), 2)), layouts={"given": ("x", "y")})
+
+
+# -- selection ---------------------------------------------------------------------------------
+
+
+def test_select_by_ids_mask_query_and_clear(widget: Explorer, frame: pd.DataFrame):
+    original = frame
+    widget.select(["G0003", "G0001"])
+    assert selection(widget) == [1, 3]
+    assert list(widget.selected_ids) == ["G0001", "G0003"]
+    assert frame["selected"].to_numpy().nonzero()[0].tolist() == [1, 3]
+
+    mask = frame["x"] > 1
+    widget.select(mask)
+    assert selection(widget) == np.flatnonzero(mask).tolist()
+
+    widget.select("kind == 'ring' and x > 0")
+    expected = frame.index[(frame["kind"] == "ring") & (frame["x"] > 0)].tolist()
+    assert selection(widget) == expected
+    assert widget.selected["kind"].eq("ring").all()
+    assert list(widget.selected.index) == [f"G{i:04d}" for i in expected]
+
+    widget.select("G0007")  # a string that is an id selects that galaxy
+    assert selection(widget) == [7]
+    widget.select([])
+    assert selection(widget) == [] and not frame["selected"].any()
+    widget.select(pd.Index(["G0002"]))
+    widget.select(None)
+    assert len(widget.selected) == 0
+    assert frame is original and frame["selected"].dtype == bool
+
+
+def test_selection_from_the_browser_updates_pandas_and_calls_back(
+    widget: Explorer, frame: pd.DataFrame
+):
+    calls: list[pd.Index] = []
+    widget.on_select(calls.append)
+    from_browser(widget, _selection=encode_selection([5, 9, 2], N))
+    assert list(widget.selected_ids) == ["G0002", "G0005", "G0009"]
+    assert frame.loc[frame["selected"], "id"].tolist() == ["G0002", "G0005", "G0009"]
+    assert [list(c) for c in calls] == [["G0002", "G0005", "G0009"]]
+    widget.select(["G0001"])
+    assert [len(c) for c in calls] == [3, 1]
+    widget.on_select(calls.append, remove=True)
+    widget.select(None)
+    assert len(calls) == 2
+
+
+def test_focus_from_the_browser_and_python(widget: Explorer):
+    from_browser(widget, _focus=12)
+    assert widget.focused == "G0012"
+    widget.focus("G0020")
+    assert widget._focus == 20
+    widget.focus(None)
+    assert widget.focused is None and widget.neighbours.empty
+
+
+def test_existing_boolean_column_is_the_initial_selection(frame: pd.DataFrame):
+    frame["selected"] = frame["flag"]
+    w = Explorer(frame, layout=("x", "y"))
+    assert selection(w) == np.flatnonzero(frame["flag"]).tolist()
+    assert "selected" not in w.selected.columns
+    w.close()
+
+
+def test_unsorted_selection_with_duplicates_is_stored_sorted_and_unique(
+    widget: Explorer, frame: pd.DataFrame
+):
+    widget.select(["G0007", "G0003", "G0007"])
+    assert selection(widget) == [3, 7]
+    widget.selection = np.array([9, 2, 9, 5])
+    assert selection(widget) == [2, 5, 9]
+    assert list(widget.selected_ids) == ["G0002", "G0005", "G0009"]
+    assert int(frame["selected"].sum()) == 3
+
+
+def test_a_malformed_selection_from_the_browser_is_refused_and_reported(widget: Explorer):
+    widget.select(["G0001"])
+    comm = record(widget)
+    unsorted = bytes([0, 0, 0, 0, 2, 0, 0, 0]) + np.array([9, 2], "<u4").tobytes()
+    from_browser(widget, _selection=unsorted)  # ipywidgets logs the refusal
+    assert selection(widget) == [1]  # unchanged
+    [(event, _)] = events(comm, "error")
+    assert "selection not applied" in event["message"] and "sorted and unique" in event["message"]
+
+
+def test_dense_selections_travel_as_a_bitmask_both_ways(widget: Explorer, frame: pd.DataFrame):
+    mask = np.zeros(N, dtype=bool)
+    mask[::3] = True
+    widget.select(mask)
+    assert widget._selection[0] == protocol.SelectionKind.BITMASK
+    assert len(widget._selection) == 8 + N // 8
+    assert selection(widget) == np.flatnonzero(mask).tolist()
+    from_browser(widget, _selection=encode_selection(np.r_[10:300], N))  # runs
+    assert widget.selection.tolist() == list(range(10, 300))
+    assert frame["selected"].sum() == 290 and widget.selected_ids[0] == "G0010"
+
+
+def test_boolean_series_select_by_index_labels_not_order(frame: pd.DataFrame):
+    shuffled = frame.sample(frac=1.0, random_state=1)  # same rows, another order
+    mask = shuffled["x"] > 1
+    w = Explorer(frame, layout=("x", "y"))
+    w.select(mask)  # aligned with frame's index, not by position
+    assert selection(w) == np.flatnonzero(frame["x"] > 1).tolist()
+    by_id = pd.Series(frame["kind"].eq("ring").to_numpy(), index=frame["id"])[::-1]
+    w.select(by_id)  # a Series indexed by the ids, e.g. w.scores > 0.9
+    assert selection(w) == np.flatnonzero(frame["kind"] == "ring").tolist()
+    w.select(by_id.iloc[:5])  # labels left out are not selected
+    assert selection(w) == sorted(N - 1 - i for i in range(5) if by_id.iloc[i])
+    with pytest.raises(gw.DataError, match="labels not found: 'nope'"):
+        w.select(pd.Series([True], index=["nope"]))
+    with pytest.raises(gw.DataError, match="has missing values"):
+        w.select(pd.Series([True, None], index=[0, 1], dtype=object))
+    w.close()
+    indexed = frame.set_index(pd.Index([f"row{i}" for i in range(N)]))
+    w = Explorer(indexed, layout=("x", "y"), id_column="id")
+    w.select((indexed["x"] > 1).sort_values())
+    assert selection(w) == np.flatnonzero(frame["x"] > 1).tolist()
+    w.close()
+
+
+def test_the_public_selection_is_observable_and_its_wire_form_agrees(widget: Explorer):
+    seen: list[tuple[list[int], list[int]]] = []
+
+    def observer(change: dict) -> None:
+        wire = decode_selection(widget._selection, N).tolist()
+        seen.append((change["new"].tolist(), wire))
+
+    widget.observe(observer, names="selection")
+    widget.select(["G0004", "G0002"])
+    from_browser(widget, _selection=encode_selection([7], N))
+    widget.select(["G0007"])  # unchanged: no notification
+    assert seen == [([2, 4], [2, 4]), ([7], [7])]
+    assert widget.selection.dtype == np.int64 and not widget.selection.flags.writeable
+    with pytest.raises(gw.DataError, match=f"position {N} is outside"):
+        widget.selection = [1, N]
+
+
+def test_a_selection_too_large_to_send_raises(widget: Explorer, monkeypatch: pytest.MonkeyPatch):
+    widget.select(["G0001"])
+    monkeypatch.setattr(
+        "galwidget.protocol._wire.MAX_MESSAGE_BYTES", 40
+    )  # ~67M points at the real limit
+    with pytest.raises(gw.DataError, match="over the 40-byte message limit"):
+        widget.select(np.arange(N) % 7 == 0)  # isolated positions: > 40 bytes every way
+    assert selection(widget) == [1]  # nothing changed
+    widget.select(["G0003", "G0005"])  # small ones still go
+    assert selection(widget) == [3, 5]
+
+
+def test_selected_column_none_leaves_the_frame_alone(frame: pd.DataFrame):
+    w = Explorer(frame, layout=("x", "y"), selected_column=None)
+    w.select(["G0001"])
+    assert "selected" not in frame.columns
+    w.close()
+
+
+# -- neighbours and replies --------------------------------------------------------------------
+
+
+def test_focus_neighbours_match_the_index(widget: Explorer):
+    widget.focus("G0010")
+    expected = widget.index.query("G0010", k=5)
+    neighbours = widget.neighbours
+    assert neighbours["id"].tolist() == expected["id"].tolist()
+    np.testing.assert_allclose(neighbours["distance"], expected["distance"], rtol=1e-6)
+    assert {"kind", "x"} <= set(neighbours.columns)
+    assert (
+        neighbours["kind"].tolist()
+        == widget.representations.meta.loc[expected["id"], "kind"].tolist()
+    )
+
+
+def test_neighbour_and_centroid_replies(widget: Explorer):
+    content, buffers = request(widget, "neighbours", 7, position=10)
+    expected = widget.index.query("G0010", k=5)
+    assert content == {
+        "type": "reply",
+        "kind": "neighbours",
+        "request": 7,
+        "ok": True,
+        "position": 10,
+        "id": "G0010",
+        "ids": expected["id"].tolist(),
+    }
+    positions, distances = np.frombuffer(buffers[0], "<u4"), np.frombuffer(buffers[1], "<f4")
+    assert positions.tolist() == [int(i[1:]) for i in expected["id"]]
+    np.testing.assert_allclose(distances, expected["distance"], rtol=1e-6)
+
+    content, _ = request(widget, "centroid", 8)
+    assert not content["ok"] and content["reason"] == "select some galaxies first"
+    widget.select(["G0001", "G0002", "G0003"])
+    content, buffers = request(widget, "centroid", 9)
+    expected = widget.index.more_like(["G0001", "G0002", "G0003"], k=5)
+    assert content["ok"] and content["count"] == 3
+    assert content["ids"] == expected["id"].tolist()
+    assert np.frombuffer(buffers[0], "<u4").tolist() == [int(i[1:]) for i in expected["id"]]
+
+
+def test_hover_reply_formats_a_few_columns(widget: Explorer, frame: pd.DataFrame):
+    content, _ = request(widget, "hover", position=3)
+    assert content["ok"] and content["id"] == "G0003"
+    names = [name for name, _ in content["fields"]]
+    assert names[0] == "x" and len(names) == 4 and "id" not in names
+    assert content["fields"][0][1] == f"{frame['x'][3]:.3g}"
+    assert content["radec"] is None  # no ra/dec columns, ids not IAU names
+
+
+def test_hover_reply_gives_the_sky_position_for_links_out(frame: pd.DataFrame):
+    frame = frame.assign(ra=np.linspace(10, 20, len(frame)), dec=-5.0)
+    frame.loc[4, "ra"] = np.nan
+    w = Explorer(frame, layout=("x", "y"))
+    content, _ = request(w, "hover", position=3)
+    assert content["radec"] == [frame["ra"][3], -5.0]
+    assert request(w, "hover", position=4)[0]["radec"] is None
+    w.close()
+
+
+def test_bad_requests_get_a_reason(widget: Explorer):
+    for message, reason in [
+        ({"kind": "neighbours", "request": 1, "position": N}, f"no galaxy at position {N}"),
+        ({"kind": "hover", "request": 2, "position": "3"}, "needs 'position', got '3'"),
+        ({"kind": "thumbnail", "request": 3, "position": 0}, "no images"),
+        ({"kind": "dance", "request": 4}, "unknown request kind 'dance'"),
+        ({"kind": "label", "request": 5, "label": "x"}, "takes 1 buffers, got 0"),
+    ]:
+        content, buffers = widget._reply({"type": "request", **message})
+        assert content["ok"] is False and buffers == []
+        assert content["request"] == message["request"]
+        assert reason in content["reason"]
+
+
+def test_every_request_kind_of_the_protocol_has_a_handler(widget: Explorer):
+    for kind in protocol.REQUESTS:
+        content, _ = request(widget, kind)
+        assert "unknown request kind" not in content.get("reason", ""), kind
+
+
+def test_thumbnail_replies_carry_bytes_or_urls(frame: pd.DataFrame):
+    reps = gw.datasets.synthetic(60, seed=2)
+    w = Explorer(reps, layout=("ra", "dec"))
+    content, buffers = request(w, "thumbnail", 5, position=4)
+    head = {"type": "reply", "kind": "thumbnail", "request": 5, "ok": True}
+    assert content == {**head, "mime": content["mime"]}
+    assert content["mime"] in {"image/jpeg", "image/png"} and len(buffers) == 1
+    assert Image.open(io.BytesIO(buffers[0])).size == (128, 128)
+    w.close()
+
+    w = Explorer(frame, layout=("x", "y"), images="https://images.test/{kind}/{id}.png")
+    content, buffers = request(w, "thumbnail", 6, position=2)
+    assert content["ok"] and buffers == []
+    assert content["url"] == f"https://images.test/{frame['kind'][2]}/G0002.png"
+    w.close()
+
+    def missing(galaxy_id: str) -> np.ndarray:
+        raise FileNotFoundError(f"{galaxy_id}.png")
+
+    w = Explorer(frame, layout=("x", "y"), images=missing)
+    content, _ = request(w, "thumbnail", 7, position=1)
+    assert not content["ok"] and "G0001.png" in content["reason"]
+    w.close()
+
+
+# -- colour ------------------------------------------------------------------------------------
+
+
+def test_colour_encodings():
+    values = pd.Series([1.0, np.nan, 3.0, np.inf, 2.0])
+    data, meta = encode_colors(values, "v")
+    assert np.frombuffer(data, dtype=np.uint8).tolist() == [0, 255, 254, 255, 127]
+    assert meta == {"kind": "continuous", "column": "v", "min": 1.0, "max": 3.0, "missing": 2}
+
+    data, meta = encode_colors(pd.Series(["b", "a", None, "b"]), "s")
+    assert np.frombuffer(data, dtype=np.uint8).tolist() == [1, 0, 255, 1]
+    assert meta["categories"] == ["a", "b"] and meta["missing"] == 1
+
+    data, meta = encode_colors(pd.Series([True, False, True]), "flag")
+    assert meta["categories"] == ["False", "True"]
+    assert np.frombuffer(data, dtype=np.uint8).tolist() == [1, 0, 1]
+
+    _, meta = encode_colors(pd.Series([3, 1, 2, 3]), "few ints")
+    assert meta["kind"] == "categorical" and meta["categories"] == ["1", "2", "3"]
+
+    many = pd.Series([f"c{i % 30:02d}" for i in range(300)] + ["c00"] * 50)
+    data, meta = encode_colors(many, "many")
+    assert len(meta["categories"]) == MAX_CATEGORIES and meta["categories"][-1] == "other"
+    codes = np.frombuffer(data, dtype=np.uint8)
+    assert codes[0] == meta["categories"].index("c00")
+    assert (codes == MAX_CATEGORIES - 1).sum() == 300 - (MAX_CATEGORIES - 1) * 10
+
+
+def test_color_by_updates_both_traits(widget: Explorer):
+    widget.color_by("kind")
+    assert widget._color_meta["kind"] == "categorical"
+    assert len(widget._color) == N
+    widget.color_by(np.arange(N) % 2 == 0)
+    assert widget._color_meta["categories"] == ["False", "True"]
+    widget.color_by(None)
+    assert widget._color_meta == {"kind": "none"} and widget._color == b""
+
+
+# -- bad input ---------------------------------------------------------------------------------
+
+
+def test_bad_input_raises_data_errors(widget: Explorer, frame: pd.DataFrame):
+    with pytest.raises(gw.DataError, match="NOPE1"):
+        widget.select(["G0001", "NOPE1"])
+    with pytest.raises(gw.DataError, match="cannot select with query 'x >>> 1'"):
+        widget.select("x >>> 1")
+    with pytest.raises(gw.DataError, match=f"needs {N} booleans"):
+        widget.select(np.ones(N - 1, dtype=bool))
+    with pytest.raises(gw.DataError, match="J999"):
+        widget.focus("J999")
+    with pytest.raises(gw.DataError, match="no column 'nope' to colour by"):
+        widget.color_by("nope")
+    with pytest.raises(gw.DataError, match="colour values for 3 galaxies"):
+        widget.color_by([1, 2, 3])
+    with pytest.raises(gw.DataError, match="layout must have shape"):
+        Explorer(frame, layout=np.zeros((N, 3)))
+    with pytest.raises(gw.DataError, match="layout columns not found: z"):
+        Explorer(frame, layout=("x", "z"))
+    with pytest.raises(gw.DataError, match="k must be an integer"):
+        Explorer(frame, layout=("x", "y"), k=0)
+    frame["selected"] = "yes"
+    with pytest.raises(gw.DataError, match="already has a column 'selected' that is not boolean"):
+        Explorer(frame, layout=("x", "y"))
+    assert widget.selected_ids.empty  # failed calls changed nothing
+
+
+# -- labels ------------------------------------------------------------------------------------
+
+CLASSES = ["ring", "not ring"]
+
+
+@pytest.fixture
+def labelled(frame: pd.DataFrame, tmp_path) -> Explorer:
+    w = Explorer(frame, layout=("x", "y"), classes=CLASSES, labels_path=tmp_path / "labels.jsonl")
+    yield w
+    w.close()
+
+
+def label_codes(w: Explorer) -> np.ndarray:
+    """The label snapshot the browser asks for on load."""
+    content, buffers = request(w, "labels", 99)
+    assert content["ok"] and content["version"] == w._label_meta["version"]
+    return np.frombuffer(buffers[0], dtype=np.uint8)
+
+
+def test_set_labels_reaches_store_dataframe_and_buffer(labelled: Explorer, frame: pd.DataFrame):
+    labelled.set_labels({"G0001": "ring", "G0002": "not ring"})
+    labelled.set_labels((["G0003", "G0004"], "ring"))
+    labelled.set_labels(pd.Series({"G0004": None, "G0005": "not ring"}))
+    expected = {"G0001": "ring", "G0002": "not ring", "G0003": "ring", "G0005": "not ring"}
+    assert labelled.labels["label"].to_dict() == expected
+    assert set(labelled.labels["source"]) == {"python"}
+    assert labelled.label_store.series().to_dict() == expected
+    assert frame["label"].dtype == object
+    assert frame.set_index("id")["label"].dropna().to_dict() == expected
+    assert frame["label"].isna().sum() == N - 4
+    codes = label_codes(labelled)
+    assert codes[[1, 2, 3, 4, 5]].tolist() == [1, 2, 1, 0, 2] and codes.sum() == 6
+    assert labelled._label_meta["counts"] == [2, 2] and labelled._label_meta["keys"] == ["1", "2"]
+    with pytest.raises(gw.DataError, match="NOPE"):
+        labelled.set_labels({"G0006": "ring", "NOPE": "ring"})
+    with pytest.raises(gw.DataError, match="unknown class 'bar'"):
+        labelled.set_labels({"G0006": "ring", "G0007": "bar"})
+    assert "G0006" not in labelled.labels.index  # nothing applied
+
+
+def test_import_labels_all_or_nothing(labelled: Explorer, frame: pd.DataFrame, tmp_path):
+    table = pd.DataFrame({"id": ["G0010", "G0011", "BAD1", "BAD2"], "label": ["ring"] * 4})
+    with pytest.raises(gw.DataError, match=r"BAD1.*BAD2"):
+        labelled.import_labels(table)
+    assert labelled.labels.empty and frame["label"].isna().all()
+    path = tmp_path / "mine.csv"
+    table.iloc[:2].rename(columns={"label": "class"}).to_csv(path, index=False)
+    labelled.import_labels(path, label_column="class")
+    assert labelled.labels["label"].to_dict() == {"G0010": "ring", "G0011": "ring"}
+    assert frame.loc[[10, 11], "label"].tolist() == ["ring", "ring"]
+    labelled.undo()  # the import is one step
+    assert labelled.labels.empty and label_codes(labelled).sum() == 0
+
+
+def test_undo_and_redo(labelled: Explorer, frame: pd.DataFrame):
+    assert not labelled._label_meta["can_undo"]
+    labelled.set_labels((["G0001", "G0002"], "ring"))
+    labelled.set_labels({"G0001": "not ring"})
+    labelled.undo()
+    assert labelled.labels["label"].to_dict() == {"G0001": "ring", "G0002": "ring"}
+    assert frame.loc[1, "label"] == "ring" and label_codes(labelled)[1] == 1
+    labelled.undo()
+    assert labelled.labels.empty and not labelled._label_meta["can_undo"]
+    assert labelled._label_meta["can_redo"]
+    labelled.redo()
+    labelled.redo()
+    assert labelled.labels["label"].to_dict() == {"G0001": "not ring", "G0002": "ring"}
+    assert labelled._label_meta["counts"] == [1, 1]
+
+
+def test_a_new_explorer_restores_the_labels(frame: pd.DataFrame, tmp_path):
+    path = tmp_path / "labels.jsonl"
+    first = Explorer(frame, layout=("x", "y"), classes=CLASSES, labels_path=path)
+    first.set_labels({"G0001": "ring", "G0002": "not ring"})
+    first.close()
+    again = make_frame()
+    second = Explorer(again, layout=("x", "y"), classes=CLASSES, labels_path=path, color="label")
+    assert second.labels["label"].to_dict() == {"G0001": "ring", "G0002": "not ring"}
+    assert again.loc[[1, 2], "label"].tolist() == ["ring", "not ring"]
+    assert second._label_meta["counts"] == [1, 1]
+    assert second._color == b"" and second._color_meta["kind"] == "label"
+    assert label_codes(second)[[0, 1, 2]].tolist() == [0, 1, 2]
+    second.close()
+    # Default path: the data's fingerprint names the log, so no path is needed to find it.
+    third = Explorer(make_frame(), layout=("x", "y"), classes=CLASSES)
+    third.set_labels({"G0009": "ring"})
+    third.close()
+    fourth = Explorer(make_frame(), layout=("x", "y"))  # no classes: found by the default log
+    assert fourth.labels["label"].to_dict() == {"G0009": "ring"}
+    fourth.close()
+
+
+KILLED_WRITER = """
+import os, signal, sys
+import pandas as pd
+import galwidget as gw
+frame = pd.read_parquet(sys.argv[1])
+w = gw.Explorer(frame, layout=("x", "y"), classes=["ring", "not ring"], labels_path=sys.argv[2])
+w.set_labels({"G0001": "ring", "G0002": "not ring"})
+w._reply({"type": "request", "kind": "label", "request": 1, "label": "ring"}, [bytes([3, 0, 0, 0])])
+print("saved", flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_labels_survive_kill_9(frame: pd.DataFrame, tmp_path):
+    data, path = tmp_path / "galaxies.parquet", tmp_path / "labels.jsonl"
+    frame.to_parquet(data)
+    done = subprocess.run(
+        [sys.executable, "-c", KILLED_WRITER, str(data), str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    assert done.stdout.strip() == "saved"
+    w = Explorer(pd.read_parquet(data), layout=("x", "y"), classes=CLASSES, labels_path=path)
+    assert w.labels["label"].to_dict() == {"G0001": "ring", "G0002": "not ring", "G0003": "ring"}
+    assert w.labels.loc["G0003", "source"] == "key"
+    w.close()
+
+
+def positions_buffer(*positions: int) -> bytes:
+    return np.array(positions, dtype="<u4").tobytes()
+
+
+def test_label_requests_reply_after_saving(labelled: Explorer, frame: pd.DataFrame):
+    comm = record(labelled)
+    version = labelled._label_meta["version"]
+    content, _ = request(labelled, "label", 1, [positions_buffer(7)], label="ring")
+    assert content == {
+        "type": "reply",
+        "kind": "label",
+        "request": 1,
+        "ok": True,
+        "saved": True,
+        "version": version + 1,
+    }
+    assert labelled.label_store.get("G0007") == "ring" and frame.loc[7, "label"] == "ring"
+    assert labelled._label_meta["counts"] == [1, 0]
+    content, _ = request(labelled, "label", 2, [positions_buffer(7)], label=None)
+    assert content["ok"] and labelled.label_store.get("G0007") is None
+    content, _ = request(labelled, "undo", 3)
+    assert content["ok"] and content["version"] == version + 3 and frame.loc[7, "label"] == "ring"
+    content, _ = request(labelled, "redo", 4)
+    assert content["ok"] and pd.isna(frame.loc[7, "label"])
+    # Every change went out as a delta event: positions and codes, versions chained.
+    deltas = events(comm, "labels")
+    assert [(e["base_version"], e["version"]) for e, _ in deltas] == [
+        (version + i, version + i + 1) for i in range(4)
+    ]
+    assert [(b[0], b[1]) for _, b in deltas] == [
+        (positions_buffer(7), bytes([1])),
+        (positions_buffer(7), bytes([0])),
+        (positions_buffer(7), bytes([1])),
+        (positions_buffer(7), bytes([0])),
+    ]
+
+    content, _ = request(labelled, "label_selection", 5, label="not ring")
+    assert not content["ok"] and content["reason"] == "select some galaxies first"
+    labelled.select(["G0020", "G0021", "G0022"])
+    content, _ = request(labelled, "label_selection", 6, label="not ring")
+    assert content["ok"] and content["count"] == 3 and labelled._label_meta["counts"] == [0, 3]
+    assert set(labelled.labels.query("source == 'bulk'").index) == {"G0020", "G0021", "G0022"}
+    assert label_codes(labelled)[[20, 21, 22]].tolist() == [2, 2, 2]
+    request(labelled, "undo", 7)  # one step for the whole selection
+    assert labelled.labels.empty and label_codes(labelled).sum() == 0
+
+    content, _ = request(labelled, "label", 10, [positions_buffer(1, 2, 3)], label="ring")
+    assert content["ok"] and labelled.labels.loc[["G0001", "G0003"], "source"].eq("key").all()
+    request(labelled, "undo", 11)  # a multi-tile key press is one step too
+    assert labelled.labels.empty
+    content, _ = request(labelled, "label", 8, [positions_buffer(1)], label="bar")
+    assert not content["ok"] and "unknown class 'bar'" in content["reason"]
+    content, _ = request(labelled, "label", 9, [positions_buffer(N)], label="ring")
+    assert not content["ok"] and f"no galaxy at position {N}" in content["reason"]
+
+
+@pytest.mark.slow
+def test_a_key_press_at_three_million_sends_constant_bytes(tmp_path):
+    n = 3_000_000
+    xy = np.random.default_rng(0).normal(size=(n, 2)).astype(np.float32)
+    reps = gw.Representations.from_array(xy)
+    w = Explorer(
+        reps,
+        layout=xy,
+        classes=CLASSES,
+        labels_path=tmp_path / "labels.jsonl",
+        color="label",
+        remember_selection=False,
+    )
+    comm = record(w)
+    content, _ = request(w, "label", 1, [positions_buffer(2_345_678)], label="ring")
+    assert content["ok"]
+    assert comm.messages, "the change must reach the browser"
+    sizes = [RecordingComm.size(m) for m in comm.messages]
+    assert sum(sizes) < 1_000, sizes  # the label event, the label bar state: no n-byte buffer
+    [(event, buffers)] = events(comm, "labels")
+    assert event["version"] == event["base_version"] + 1
+    assert buffers == [positions_buffer(2_345_678), bytes([1])]
+    w.close()
+
+
+def test_focus_from_a_click_leaves_the_selection_alone(labelled: Explorer):
+    labelled.select(["G0001", "G0002"])
+    from_browser(labelled, _focus=30)
+    assert labelled.focused == "G0030"
+    assert list(labelled.selected_ids) == ["G0001", "G0002"]
+
+
+# -- active learning ---------------------------------------------------------------------------
+
+
+def label_by_kind(w: Explorer, frame: pd.DataFrame, n: int = 30) -> None:
+    rows = frame.iloc[:n]
+    w.set_labels(dict(zip(rows["id"], np.where(rows["x"] > 0, "ring", "not ring"), strict=True)))
+
+
+def test_background_retrain_gives_scores_and_suggestions(labelled: Explorer, frame: pd.DataFrame):
+    assert labelled.scores is None and labelled.suggestions.empty
+    labelled.set_labels({"G0001": "ring"})
+    assert labelled.training.result(timeout=60) is None  # one class: nothing to train
+    assert labelled._learn["status"] == "waiting" and "two classes" in labelled._learn["message"]
+
+    label_by_kind(labelled, frame)
+    fit = labelled.training.result(timeout=60)
+    assert fit is not None and fit.kind == "classifier" and len(fit.labelled) == 30
+    scores = labelled.scores
+    assert scores.index.equals(labelled.representations.ids)
+    assert ((scores >= 0) & (scores <= 1)).all()
+    # The target (first class, "ring" = x > 0 here) is what the score measures.
+    assert scores[frame["x"].to_numpy() > 1].mean() > scores[frame["x"].to_numpy() < -1].mean()
+    suggested = labelled.suggestions
+    assert 0 < len(suggested) <= 48 and not suggested.isin(labelled.labels.index).any()
+    assert labelled._learn["status"] == "ready" and labelled._learn["suggestions_version"] >= 1
+    content, buffers = request(labelled, "suggestions")
+    assert content["ids"] == list(suggested)
+    assert content["suggestions_version"] == labelled._learn["suggestions_version"]
+    positions = np.frombuffer(buffers[0], dtype="<u4")
+    assert labelled.representations.ids[positions].equals(suggested)
+    np.testing.assert_allclose(np.frombuffer(buffers[1], "<f4"), scores[suggested], rtol=1e-6)
+
+    labelled.color_by("score")
+    colours = np.frombuffer(labelled._color, dtype=np.uint8)
+    assert len(colours) == N and labelled._color_meta["kind"] == "continuous"
+    assert labelled._color_meta["max"] == pytest.approx(scores.max())
+    figure = labelled.histogram("score", bins=10)
+    assert int(sum(figure.marks[0].y)) == N
+
+    labelled.strategy = "top"  # switching strategy retrains
+    fit = labelled.training.result(timeout=60)
+    assert fit is not None
+    top = labelled.suggestions[:5]
+    unlabelled = scores.drop(labelled.labels.index)
+    assert set(top) <= set(unlabelled.nlargest(10).index)
+
+
+def test_colour_by_label_follows_the_labels_without_a_colour_buffer(labelled: Explorer):
+    labelled.color_by("label")
+    meta = labelled._color_meta
+    assert meta == {"kind": "label", "column": "label", "categories": CLASSES, "missing": N}
+    comm = record(labelled)
+    labelled.set_labels({"G0001": "not ring", "G0002": "ring"})
+    assert labelled._color == b"" and labelled._color_meta["missing"] == N - 2
+    assert label_codes(labelled)[[0, 1, 2]].tolist() == [0, 2, 1]
+    updates = [m["state"] for m, _ in comm.messages if m.get("method") == "update"]
+    assert updates and all("_color" not in state for state in updates)
+    assert max(RecordingComm.size(m) for m in comm.messages) < 1_000
+    assert "no scores yet" in labelled.histogram("score").title  # empty until the first fit
+
+
+def test_labelling_setup_errors(frame: pd.DataFrame, tmp_path):
+    with pytest.raises(gw.DataError, match="key 'z' of class 'b' is reserved"):
+        Explorer(frame, layout=("x", "y"), classes={"a": "1", "b": "z"})
+    with pytest.raises(gw.DataError, match="target 'bar' is not a class"):
+        Explorer(frame, layout=("x", "y"), classes=CLASSES, target="bar")
+    with pytest.raises(gw.DataError, match="unknown strategy 'best'"):
+        Explorer(frame, layout=("x", "y"), classes=CLASSES, strategy="best")
+    frame["label"] = None
+    frame.loc[3, "label"] = "spiral"
+    with pytest.raises(gw.DataError, match="column 'label' with labels that are not in the"):
+        Explorer(frame, layout=("x", "y"), classes=CLASSES, labels_path=tmp_path / "l.jsonl")
+    w = Explorer(frame, layout=("x", "y"), classes=CLASSES, label_column=None)
+    w.set_labels({"G0001": "ring"})
+    assert frame.loc[1, "label"] is None and frame.loc[3, "label"] == "spiral"
+    w.close()
+
+
+def test_selection_survives_a_new_explorer_on_the_same_data() -> None:
+    reps = gw.datasets.synthetic(400, seed=5, dim=16)
+    first = gw.Explorer(reps)
+    first.select("morphology == 'spiral'")
+    expected = first.selected_ids
+    assert len(expected) > 0
+    first.close()
+    # As after a kernel restart: same data, new Explorer.
+    again = gw.Explorer(gw.datasets.synthetic(400, seed=5, dim=16))
+    assert again.selected_ids.equals(expected)
+    again.select(None)
+    assert gw.Explorer(reps).selected_ids.empty
+    assert gw.Explorer(reps, remember_selection=False).selected_ids.empty
+    # A DataFrame's own selected column wins over the remembered selection.
+    again.select(expected[:3])
+    frame = pd.DataFrame(reps.features, columns=[f"feat_{i}" for i in range(16)])
+    frame["iauname"] = reps.ids
+    frame["selected"] = False
+    frame.loc[7, "selected"] = True
+    assert gw.Explorer(frame).selected_ids.tolist() == [reps.ids[7]]
+
+
+def test_a_stale_remembered_selection_is_ignored() -> None:
+    reps = gw.datasets.synthetic(300, seed=6, dim=16)
+    path = SelectionMemory(reps).path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(encode_selection([5, 10_000], 20_000))  # a position beyond the data
+    assert gw.Explorer(reps).selected_ids.empty
+    path.write_bytes(b"not a selection")
+    assert gw.Explorer(reps).selected_ids.empty
+
+
+def test_an_unwritable_cache_warns_once_and_the_selection_still_works(tmp_path, monkeypatch):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder should be")
+    monkeypatch.setenv("GALWIDGET_CACHE", str(blocker / "cache"))
+    reps = gw.datasets.synthetic(120, seed=7, dim=8)
+    with pytest.warns(UserWarning, match="cannot write its cache folder") as caught:
+        w = Explorer(reps, layout=("ra", "dec"))
+        w.select(reps.ids[:3])
+        w.select(reps.ids[:5])
+    assert len([c for c in caught if "cache folder" in str(c.message)]) == 1
+    assert w.selected_ids.equals(reps.ids[:5])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # warned once per session: no second warning
+        w.select(reps.ids[:2])
+    w.close()
+
+
+# -- wired from other modules: search, model report, team labelling ----------------------------
+
+
+def test_find_focuses_a_galaxy_from_python_and_the_search_box(widget: Explorer):
+    found = widget.find("G0012")
+    assert found.kind == "id" and widget.focused == "G0012"
+    content, buffers = request(widget, "find", 3, text="G001")
+    assert content["ok"] and buffers == [] and content["match"] == "prefix"
+    assert content["position"] == -1 and content["n_completions"] == 10
+    assert content["completions"][:2] == ["G0010", "G0011"]
+    assert widget.focused == "G0012"  # several matches: the focus stays
+    content, _ = request(widget, "find", 4, text="G0399")
+    assert content["position"] == 399 and content["id"] == "G0399" and widget._focus == 399
+    content, _ = request(widget, "find", 5, text="nothing like it")
+    assert not content["ok"] and "no galaxy id is or starts with" in content["reason"]
+
+
+def test_the_model_report_reaches_python_and_the_toolbar(labelled: Explorer, frame: pd.DataFrame):
+    assert labelled.model_report() is None and labelled._learn["report"] is None
+    label_by_kind(labelled, frame, n=40)
+    assert labelled.training.result(timeout=60) is not None
+    report = labelled.model_report()
+    assert isinstance(report, gw.learn.ModelReport) and report.n_folds >= 2
+    assert labelled._learn["report"] == report.as_dict()
+    assert sum(report.labels_per_class.values()) == 40
+
+
+def test_labels_from_another_person_appear_within_two_seconds(frame: pd.DataFrame, tmp_path):
+    path = tmp_path / "team.jsonl"
+    w = Explorer(frame, layout=("x", "y"), classes=CLASSES, labels_path=path, user="alice")
+    w.set_labels({"G0001": "ring"})
+    comm = record(w)
+    reps = gw.load_representations(make_frame())
+    other = gw.LabelStore.for_data(reps, path=path, classes=CLASSES, user="bob")
+    other.set(["G0005", "G0006"], "not ring")  # another process, another person
+    deadline = time.monotonic() + 2.0
+    while time.monotonic() < deadline and not events(comm, "labels"):
+        time.sleep(0.05)
+    [(event, buffers)] = events(comm, "labels")
+    assert event["version"] == w._label_meta["version"]
+    assert np.frombuffer(buffers[0], "<u4").tolist() == [5, 6] and buffers[1] == bytes([2, 2])
+    labels = w.labels
+    assert labels.loc["G0001", "user"] == "alice" and labels.loc["G0005", "user"] == "bob"
+    assert frame.loc[[5, 6], "label"].tolist() == ["not ring", "not ring"]
+    other.close()
+    w.close()
+
+
+# -- the selection gallery ---------------------------------------------------------------------
+
+
+def page(w: Explorer, order: str, *, column=None, descending=True, offset=0, limit=100):
+    content, buffers = request(
+        w,
+        "selection_page",
+        order=order,
+        column=column,
+        descending=descending,
+        offset=offset,
+        limit=limit,
+    )
+    assert content["ok"], content
+    positions = np.frombuffer(buffers[0], "<u4").astype(np.int64)
+    assert content["ids"] == list(w.representations.ids[positions])
+    return content, positions, np.frombuffer(buffers[1], "<f4")
+
+
+def test_selection_pages_in_each_order(frame: pd.DataFrame, tmp_path):
+    chosen = np.flatnonzero(frame["kind"] == "ring")
+    frame.loc[chosen[:2], "x"] = np.nan  # missing values go last
+    labelled = Explorer(
+        frame,
+        layout=("feat_0", "feat_1"),
+        classes=CLASSES,
+        labels_path=tmp_path / "labels.jsonl",
+    )
+    labelled.select(frame["kind"] == "ring")
+
+    content, positions, values = page(labelled, "column", column="x", limit=500)
+    assert content["total"] == len(chosen) and sorted(positions) == chosen.tolist()
+    finite = values[~np.isnan(values)]
+    assert np.all(np.diff(finite) <= 0) and np.isnan(values[-2:]).all()
+    _, ascending, up = page(labelled, "column", column="x", descending=False, limit=500)
+    assert np.all(np.diff(up[:-2]) >= 0) and set(ascending[-2:]) == set(chosen[:2])
+
+    embedding = labelled.index.embedding[chosen].astype(np.float64)
+    distances = np.linalg.norm(embedding - embedding.mean(axis=0), axis=1)
+    _, positions, values = page(labelled, "centroid", limit=500)
+    assert positions.tolist() == chosen[np.argsort(distances, kind="stable")].tolist()
+    np.testing.assert_allclose(values, np.sort(distances), rtol=1e-5)
+
+    content, first, _ = page(labelled, "random", limit=10)
+    _, second, _ = page(labelled, "random", offset=10, limit=10)
+    _, whole, values = page(labelled, "random", limit=500)
+    assert first.tolist() + second.tolist() == whole[:20].tolist()  # pages of one order
+    assert sorted(whole) == chosen.tolist() and np.isnan(values).all()
+    assert whole.tolist() != chosen.tolist()  # shuffled
+
+    for params, reason in [
+        ({"order": "score"}, "no scores yet"),
+        ({"order": "column", "column": "kind"}, "column 'kind' is not numeric"),
+        ({"order": "column", "column": None}, "needs a numeric meta column"),
+        ({"order": "size"}, "unknown gallery order 'size'"),
+        ({"order": "random", "limit": 0}, "1 ≤ limit ≤ 10000"),
+    ]:
+        message = {"column": None, "descending": True, "offset": 0, "limit": 10, **params}
+        content, buffers = request(labelled, "selection_page", **message)
+        assert not content["ok"] and reason in content["reason"] and buffers == []
+
+    label_by_kind(labelled, frame, n=40)
+    labelled.training.result(timeout=60)
+    _, positions, values = page(labelled, "score", limit=500)
+    scores = labelled.scores.to_numpy()
+    assert positions.tolist() == chosen[np.argsort(-scores[chosen], kind="stable")].tolist()
+    np.testing.assert_allclose(values, scores[positions], rtol=1e-6)
+    labelled.select(None)
+    content, positions, _ = page(labelled, "centroid")
+    assert content["total"] == 0 and len(positions) == 0
+    labelled.close()
+
+
+def test_export_labels_writes_a_zoobot_catalogue(tmp_path):
+    reps = gw.datasets.synthetic(80, seed=4, dim=8)
+    w = Explorer(reps, layout=("ra", "dec"), classes=["smooth", "featured"], user="carol")
+    w.set_labels({reps.ids[3]: "featured", reps.ids[1]: "smooth", reps.ids[7]: "featured"})
+    catalogue = w.export_labels(tmp_path / "train.csv", image_dir=tmp_path / "images")
+    assert catalogue["id_str"].tolist() == [reps.ids[1], reps.ids[3], reps.ids[7]]  # row order
+    assert dict(zip(catalogue["id_str"], catalogue["label"], strict=True)) == {
+        reps.ids[1]: 0,
+        reps.ids[3]: 1,
+        reps.ids[7]: 1,
+    }
+    assert all(Path(f).is_file() for f in catalogue["file_loc"])
+    assert pd.read_csv(tmp_path / "train.csv")["label_name"].tolist() == list(
+        catalogue["label_name"]
+    )
+    assert set(w.labels["user"]) == {"carol"}
+    with pytest.raises(gw.DataError, match="unknown export format"):
+        w.export_labels(tmp_path / "x.csv", format="astronn")
+    w.close()
+
+
+# -- filters -----------------------------------------------------------------------------------
+
+
+def test_filter_sends_what_is_shown_and_clears(widget: Explorer, frame: pd.DataFrame):
+    widget.filter(x=(0, None), kind=["ring", "spiral"], mode="hide")
+    expected = (frame["x"] >= 0) & frame["kind"].isin(["ring", "spiral"])
+    shown = decode_selection(widget._filter, N)
+    assert shown.tolist() == np.flatnonzero(expected).tolist()
+    assert widget.shown.tolist() == frame.loc[expected, "id"].tolist()
+    assert widget._filter_meta == {
+        "mode": "hide",
+        "shown": int(expected.sum()),
+        "description": "x in [0, …], kind in {'ring', 'spiral'}",
+    }
+    widget.filter(flag=True)
+    assert widget._filter_meta["mode"] == "dim"
+    assert widget.shown.tolist() == frame.loc[frame["flag"], "id"].tolist()
+    for conditions, message in [
+        ({"nope": (0, 1)}, "no column 'nope' to filter on"),
+        ({"kind": (0, 1)}, "is not numeric: filter it by a list"),
+        ({"x": (2, 1)}, "low 2 above high 1"),
+        ({"kind": ["ring", "sprial"]}, "has no values 'sprial'"),
+    ]:
+        with pytest.raises(gw.DataError, match=message):
+            widget.filter(**conditions)
+    with pytest.raises(gw.DataError, match="filter mode must be one of dim, hide"):
+        widget.filter(mode="blur", x=(0, 1))
+    assert widget.shown.tolist() == frame.loc[frame["flag"], "id"].tolist()  # unchanged
+    widget.filter()
+    assert widget._filter == b"" and widget._filter_meta["mode"] == "none"
+    assert widget.shown.equals(widget.representations.ids)
+
+
+def test_the_colour_menu_colours_as_color_by_does(frame: pd.DataFrame, tmp_path):
+    w = Explorer(frame, layout=("x", "y"), classes=["a", "b"], labels_path=tmp_path / "l.jsonl")
+    assert w._config["color_columns"][-2:] == ["label", "score"]
+    content, _ = request(w, "color_by", column="kind")
+    assert content["ok"] and content["column"] == "kind"
+    assert w._color_meta["kind"] == "categorical" and w._color_meta["column"] == "kind"
+    assert request(w, "color_by", column="label")[0]["ok"] and w._color_meta["kind"] == "label"
+    assert request(w, "color_by", column=None)[0]["ok"] and w._color_meta["kind"] == "none"
+    content, _ = request(w, "color_by", column="feat_0")  # a feature, not a meta column
+    assert not content["ok"] and "cannot colour by 'feat_0'" in content["reason"]
+    assert w._color_meta["kind"] == "none"
+    w.close()
+
+
+def test_zoom_to_selection_tells_every_view(widget: Explorer):
+    comm = record(widget)
+    widget.zoom_to_selection()
+    assert events(comm, "zoom_to_selection") == [
+        ({"type": "event", "kind": "zoom_to_selection"}, [])
+    ]
+
+
+def test_a_read_only_label_log_is_read_and_refuses_labels_without_losing_any(
+    frame: pd.DataFrame, tmp_path, read_only_folder
+):
+    folder, make_read_only = read_only_folder
+    writer = Explorer(frame, layout=("x", "y"), classes=CLASSES, labels_path=folder / "l.jsonl")
+    writer.set_labels({"G0003": "ring"})
+    writer.close()
+    log = make_read_only() / "l.jsonl"
+    before = log.read_bytes()
+    w = Explorer(frame.copy(), layout=("x", "y"), classes=CLASSES, labels_path=log)
+    try:
+        assert w.labels["label"].to_dict() == {"G0003": "ring"}
+        assert w._label_meta["read_only"] is True
+        version = w._label_meta["version"]
+        content, _ = request(w, "label", 1, [positions_buffer(7)], label="ring")
+        assert content["ok"] is False and "read-only" in content["reason"]
+        with pytest.raises(gw.LabelStorageError):
+            w.set_labels({"G0007": "ring"})
+        assert w.labels["label"].to_dict() == {"G0003": "ring"}
+        assert label_codes(w)[[3, 7]].tolist() == [1, 0]
+        assert w._label_meta["version"] == version and log.read_bytes() == before
+    finally:
+        w.close()
