@@ -1,11 +1,11 @@
-"""PCA compression and neighbour search on 340k × 1280 features, against W+22's similarity-app path.
+"""PCA compression and neighbor search on 340k × 1280 features, against W+22's similarity-app path.
 
 Ours: ``fit_pca`` (one float64 covariance pass + ``eigh``) to 40 dimensions, then
-``gw.NeighbourIndex`` with the exact backend and with the faiss HNSW graph (the ``auto`` choice at
+``gw.NeighborIndex`` with the exact backend and with the faiss HNSW graph (the ``auto`` choice at
 this size), timed from a fresh cache folder, and again when reloaded from it. Click latency is
 ``query_positions([row], k=12)`` for :data:`N_QUERIES` random galaxies, one at a time; recall@12 of
 the graph is measured against the exact backend on the same queries. The raw 1280-d space is also
-timed (exact), with how many of its neighbours the PCA-40 neighbours share.
+timed (exact), with how many of its neighbors the PCA-40 neighbors share.
 
 Baseline (W+22's similarity-search app), in the same run: scikit-learn ``IncrementalPCA`` to 10
 dimensions (default batch size), fitted on the first :data:`BASELINE_FIT_ROWS` rows and
@@ -71,7 +71,7 @@ def ours(reps: gw.Representations, rows: np.ndarray, cache: str) -> dict[str, An
     print("PCA", results, flush=True)
 
     exact, results["exact_build_s"] = timed(
-        lambda: gw.NeighbourIndex(
+        lambda: gw.NeighborIndex(
             reps, N_COMPONENTS, backend="exact", cache_dir=cache, progress=False
         )
     )
@@ -82,12 +82,12 @@ def ours(reps: gw.Representations, rows: np.ndarray, cache: str) -> dict[str, An
     backends = ["faiss"] + (["pynndescent"] if os.environ.get("BENCH_PYNNDESCENT") else [])
     for backend in backends:
         index, build_s = timed(
-            lambda backend=backend: gw.NeighbourIndex(
+            lambda backend=backend: gw.NeighborIndex(
                 reps, N_COMPONENTS, backend=backend, cache_dir=cache, progress=False
             )
         )
         reloaded, reload_s = timed(
-            lambda backend=backend: gw.NeighbourIndex(
+            lambda backend=backend: gw.NeighborIndex(
                 reps, N_COMPONENTS, backend=backend, cache_dir=cache, progress=False
             )
         )
@@ -99,16 +99,16 @@ def ours(reps: gw.Representations, rows: np.ndarray, cache: str) -> dict[str, An
             "recall@12": recall(index.query_positions(rows, K)[0], truth),
         }
         print(backend, results[backend], flush=True)
-    auto = gw.NeighbourIndex(reps, N_COMPONENTS, cache_dir=cache, progress=False)
+    auto = gw.NeighborIndex(reps, N_COMPONENTS, cache_dir=cache, progress=False)
     results["auto_backend"] = auto.backend
     ids = reps.ids
     results["auto_query_dataframe"] = latencies_ms(lambda row: auto.query(ids[row], K), rows)
 
-    raw = gw.NeighbourIndex(reps, None, backend="exact", cache_dir=cache, progress=False)
+    raw = gw.NeighborIndex(reps, None, backend="exact", cache_dir=cache, progress=False)
     raw_rows = rows[:N_RAW_QUERIES]
     results["raw_1280d_exact"] = {
         **latencies_ms(lambda row: raw.query_positions([row], K), raw_rows),
-        "neighbours_shared_with_pca40": recall(
+        "neighbors_shared_with_pca40": recall(
             truth[:N_RAW_QUERIES], raw.query_positions(raw_rows, K)[0]
         ),
     }

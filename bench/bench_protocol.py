@@ -6,8 +6,8 @@ label key press sends.
    of :data:`REPEATS`) against v1 — uint32 positions, ``tobytes`` / ``frombuffer`` (the baseline).
 2. A browser lasso applied in Python at 3M points (``_selection`` update through the comm
    handler to ``w.selection``, DataFrame-free): v2 median seconds.
-3. A label key press at 3M points coloured by label: bytes the kernel sends (captured at the
-   comm) against v1's resend of the ``n``-byte ``_labels`` buffer and the ``n``-byte colour buffer.
+3. A label key press at 3M points colored by label: bytes the kernel sends (captured at the
+   comm) against v1's resend of the ``n``-byte ``_labels`` buffer and the ``n``-byte color buffer.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
-"""Survey scale: streaming PCA of millions of galaxies, Dask vs in process, neighbours, rescoring.
+"""Survey scale: streaming PCA of millions of galaxies, Dask vs in process, neighbors, rescoring.
 
 Data: ``N × 128`` float32 representations (``feat_<i>_pred`` columns, ``id_str`` ids) in parquet
 part files of :data:`FILE_ROWS` rows (row groups of :data:`GROUP_ROWS`), generated once under
 ``bench/data/`` (git-ignored): 400 Gaussian clusters in a 24-d latent space mapped to 128-d, plus
-noise, so PCA-40 keeps most of the variance and neighbourhoods are structured like real ones.
+noise, so PCA-40 keeps most of the variance and neighborhoods are structured like real ones.
 
 Sections (``BENCH_SCALE_N=1000000,3000000`` picks the sizes, ``BENCH_SCALE_PARTS`` the sections):
 
@@ -12,11 +12,11 @@ Sections (``BENCH_SCALE_N=1000000,3000000`` picks the sizes, ``BENCH_SCALE_PARTS
   baseline is the time of one plain pyarrow read of the feature columns (same files, same run).
 - ``dask``: the same with ``engine="dask"`` on a ``LocalCluster(n_workers=2, threads_per_worker=1)``
   (started in the subprocess, not timed): wall time, client and worker peak RSS.
-- ``neighbours``: on the streamed PCA-40 matrix: faiss IVF-Flat, then ``gw.NeighbourIndex``
+- ``neighbors``: on the streamed PCA-40 matrix: faiss IVF-Flat, then ``gw.NeighborIndex``
   end to end with it (``backend="faiss-ivf"``, exact refinement; build, click, reload), then faiss
   HNSW (M 32; the slowest build last; up to :data:`HNSW_MAX_ROWS` rows): build time and click latency (one query at a time) p50/p90
   with recall@12 against exact search (faiss ``IndexFlatL2``) for :data:`N_QUERIES` galaxies.
-- ``clicks``: the click latency of galwidget's IVF index alone, loaded from the cache ``neighbours``
+- ``clicks``: the click latency of galwidget's IVF index alone, loaded from the cache ``neighbors``
   wrote (to re-measure the queries without rebuilding).
 - ``zenodo``: a generated 2M × 1280 float64 file in the Zenodo schema (``write_zenodo_like``, one
   file as published, 20 GB) streamed with ``reduce_to=40``: time, peak extra RSS against the same bound.
@@ -213,7 +213,7 @@ def recall(found: np.ndarray, truth: np.ndarray) -> float:
     return float(np.mean([len(set(a) & set(b)) / K for a, b in zip(found, truth, strict=True)]))
 
 
-def neighbours(n: int, save: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+def neighbors(n: int, save: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
     """IVF-Flat sweep, galwidget end to end with it, then the HNSW sweep (slowest build last);
     ``save`` is called after each stage so a long build never loses the earlier figures."""
     import faiss
@@ -222,7 +222,7 @@ def neighbours(n: int, save: Callable[[dict[str, Any]], None]) -> dict[str, Any]
     rng = np.random.default_rng(1)
     rows = rng.choice(n, N_QUERIES, replace=False)
     queries = np.ascontiguousarray(features[rows])
-    truth, seconds = exact_neighbours(features, rows)
+    truth, seconds = exact_neighbors(features, rows)
     results: dict[str, Any] = {"exact_flat_300_queries_s": seconds}
 
     nlist = int(4 * np.sqrt(n))
@@ -266,7 +266,7 @@ def neighbours(n: int, save: Callable[[dict[str, Any]], None]) -> dict[str, Any]
 def galwidget_clicks(
     features: np.ndarray, rows: np.ndarray, truth: np.ndarray, *, rebuild: bool
 ) -> dict[str, Any]:
-    """``gw.NeighbourIndex(backend="faiss-ivf")`` on ``features``: (re)build or load from the
+    """``gw.NeighborIndex(backend="faiss-ivf")`` on ``features``: (re)build or load from the
     cache, click latency and recall@12 for the query ``rows``, and the reload time."""
     import galwidget as gw
 
@@ -277,7 +277,7 @@ def galwidget_clicks(
         for path in cache.glob(f"ann-{reps.fingerprint}-*"):
             path.unlink()
     started = time.perf_counter()
-    index = gw.NeighbourIndex(reps, None, backend="faiss-ivf", cache_dir=cache, progress=False)
+    index = gw.NeighborIndex(reps, None, backend="faiss-ivf", cache_dir=cache, progress=False)
     results["galwidget_ivf_build_s" if rebuild else "galwidget_ivf_reload_s"] = (
         time.perf_counter() - started
     )
@@ -285,19 +285,19 @@ def galwidget_clicks(
     results["galwidget_ivf"] = {**timing, "recall@12": recall(found, truth)}
     if rebuild:
         started = time.perf_counter()
-        gw.NeighbourIndex(reps, None, backend="faiss-ivf", cache_dir=cache, progress=False)
+        gw.NeighborIndex(reps, None, backend="faiss-ivf", cache_dir=cache, progress=False)
         results["galwidget_ivf_reload_s"] = time.perf_counter() - started
     return results
 
 
 def clicks(n: int) -> dict[str, Any]:
-    """Click latency of galwidget's cached IVF index alone (built by ``neighbours`` before)."""
+    """Click latency of galwidget's cached IVF index alone (built by ``neighbors`` before)."""
     features = np.load(DATA / f"scale-{n}-pca{COMPONENTS}.npy")
     rows = np.random.default_rng(1).choice(n, N_QUERIES, replace=False)
-    return galwidget_clicks(features, rows, exact_neighbours(features, rows)[0], rebuild=False)
+    return galwidget_clicks(features, rows, exact_neighbors(features, rows)[0], rebuild=False)
 
 
-def exact_neighbours(features: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, float]:
+def exact_neighbors(features: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, float]:
     """The exact :data:`K` nearest rows to each of ``rows`` (itself left out; faiss
     ``IndexFlatL2``), and the seconds the search took."""
     import faiss
@@ -323,7 +323,7 @@ def rescore(n: int = GZ_DESI) -> dict[str, Any]:
 
 def main() -> dict[str, Any]:
     sizes = [int(s) for s in os.environ.get("BENCH_SCALE_N", "1000000").split(",")]
-    parts = os.environ.get("BENCH_SCALE_PARTS", "stream,dask,neighbours,rescore").split(",")
+    parts = os.environ.get("BENCH_SCALE_PARTS", "stream,dask,neighbors,rescore").split(",")
     results: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     for n in sizes:
         entry = results.setdefault(str(n), {})
@@ -336,16 +336,16 @@ def main() -> dict[str, Any]:
                 entry["dask"]["seconds"] / entry["stream"]["seconds"]
             )
             print(n, "dask", entry["dask"], flush=True)
-        if "neighbours" in parts:
+        if "neighbors" in parts:
 
             def save(figures: dict[str, Any], entry: dict[str, Any] = entry) -> None:
-                entry["neighbours"] = figures
+                entry["neighbors"] = figures
                 RESULTS.write_text(json.dumps(results, indent=2))
 
-            neighbours(n, save)
+            neighbors(n, save)
         if "clicks" in parts:
-            entry.setdefault("neighbours", {}).update(clicks(n))
-            print(n, "clicks", entry["neighbours"]["galwidget_ivf"], flush=True)
+            entry.setdefault("neighbors", {}).update(clicks(n))
+            print(n, "clicks", entry["neighbors"]["galwidget_ivf"], flush=True)
         RESULTS.write_text(json.dumps(results, indent=2))
     if "zenodo" in parts:
         results["zenodo"] = zenodo()

@@ -3,8 +3,8 @@
 One JupyterLab server (``tests/browser/jupyterlab_harness.py``) and one headless Chromium serve
 every run; each run opens a fresh notebook (own page, own kernel) per widget, alternating which
 widget goes first. The kernel builds the data outside the timed region: 30 Gaussian blobs as an
-``(n, 2)`` layout, a continuous ``value`` column to colour by, and the layout as galwidget scales
-it into [-1, 1] (``normalise_layout``). jupyter-scatter gets exactly those coordinates with fixed
+``(n, 2)`` layout, a continuous ``value`` column to color by, and the layout as galwidget scales
+it into [-1, 1] (``normalize_layout``). jupyter-scatter gets exactly those coordinates with fixed
 scales ``(-1, 1)``, so both widgets put every point at the same place relative to their canvas
 (regl-scatterplot maps y ∈ [-1, 1] onto the canvas height and x onto the same scale, centred):
 the same lasso in data coordinates, mapped onto each canvas, selects **the same points** (the
@@ -65,9 +65,9 @@ import sys, time
 import pandas as pd
 sys.path.insert(0, {str(REPO)!r})
 from bench.bench_widget import _frame
-from galwidget.widget import normalise_layout
+from galwidget.widget import normalize_layout
 frame, layout = _frame({n}, gap={gap})
-ndc = normalise_layout(layout).reshape(-1, 2)  # where both widgets draw each point
+ndc = normalize_layout(layout).reshape(-1, 2)  # where both widgets draw each point
 lasso_times = []
 """
 
@@ -154,7 +154,7 @@ def _frame(n: int, seed: int = 0, gap: bool = False) -> tuple[pd.DataFrame, np.n
     centres = rng.uniform(-4, 4, size=(30, 2))
     layout = centres[rng.integers(0, 30, n)] + rng.normal(scale=0.7, size=(n, 2))
     if gap:
-        # normalise_layout's affine map, inverted for the lasso's circle.
+        # normalize_layout's affine map, inverted for the lasso's circle.
         low, high = layout.min(axis=0), layout.max(axis=0)
         scale = LAYOUT_MARGIN / (float((high - low).max()) / 2)
         centre = np.array(SMALL_CENTRE) / scale + (low + high) / 2

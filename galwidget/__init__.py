@@ -1,12 +1,15 @@
 """galwidget: explore and label galaxies through their learned image representations."""
 
+from typing import Any
+
 from galwidget import catalogues, datasets, images, labels, learn
 from galwidget.data import Representations, load_representations
 from galwidget.errors import DataError, DownloadError, GalwidgetError, ImageError
 from galwidget.labels import LabelStorageError, LabelStore
 from galwidget.layout import layout
-from galwidget.neighbours import NeighbourIndex
+from galwidget.neighbors import NeighborIndex
 from galwidget.sky import format_iauname, parse_iauname
+from galwidget.util import warn_deprecated
 from galwidget.version import __version__
 from galwidget.widget import Explorer
 
@@ -18,7 +21,7 @@ __all__ = [
     "ImageError",
     "LabelStorageError",
     "LabelStore",
-    "NeighbourIndex",
+    "NeighborIndex",
     "Representations",
     "__version__",
     "catalogues",
@@ -31,3 +34,10 @@ __all__ = [
     "load_representations",
     "parse_iauname",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "NeighbourIndex":  # the British spelling of galwidget 0.1
+        warn_deprecated("gw.NeighbourIndex", "gw.NeighborIndex")
+        return NeighborIndex
+    raise AttributeError(f"module 'galwidget' has no attribute {name!r}")

@@ -345,7 +345,7 @@ def _encode(image: Image.Image) -> tuple[bytes, str]:
     return buffer.getvalue(), "image/jpeg"
 
 
-def _normalise_mode(image: Image.Image) -> Image.Image:
+def _normalize_mode(image: Image.Image) -> Image.Image:
     if image.mode in {"RGB", "L", "RGBA", "LA"}:
         return image
     if image.mode == "P" and "transparency" in image.info:
@@ -366,7 +366,7 @@ def _open_image(data: bytes | Path, name: str) -> Image.Image:
             with image:
                 image.draft("RGB", (1024, 1024))  # JPEG: decode at a reduced scale when large
                 image.load()
-                return _normalise_mode(image)
+                return _normalize_mode(image)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise ImageError(f"image too large (a decompression bomb?): {name}: {error}") from None
     except FileNotFoundError:
@@ -423,7 +423,7 @@ def _callable_loader(render: Callable[[str], Any], ids: pd.Index) -> Callable[[i
         if isinstance(result, bytes | bytearray | memoryview):
             return _open_image(bytes(result), f"the bytes {name} returned for {galaxy}")
         if isinstance(result, Image.Image):
-            return _normalise_mode(result)
+            return _normalize_mode(result)
         if isinstance(result, np.ndarray):
             return _array_image(result, name)
         raise ImageError(f"{name} returned {type(result).__name__}: expected an array or bytes")

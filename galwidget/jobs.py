@@ -68,7 +68,9 @@ class JobRunner:
             self._waiting.sort()
             if len(self._threads) < min(self._workers, len(self._waiting)):
                 thread = threading.Thread(
-                    target=self._work, name=f"galwidget-{self.name}-{len(self._threads)}", daemon=True
+                    target=self._work,
+                    name=f"galwidget-{self.name}-{len(self._threads)}",
+                    daemon=True,
                 )
                 self._threads.append(thread)
                 thread.start()

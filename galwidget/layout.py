@@ -20,7 +20,7 @@ from galwidget import cache
 from galwidget.cache import read_arrays, write_arrays
 from galwidget.data import Representations, cached_pca_embedding, load_or_fit_pca
 from galwidget.errors import DataError
-from galwidget.neighbours import NeighbourIndex
+from galwidget.neighbors import NeighborIndex
 from galwidget.pca import fit_pca
 
 __all__ = ["UMAP_COMPONENTS", "layout"]
@@ -38,7 +38,7 @@ def layout(
     reps: Representations,
     method: Literal["pca", "umap"] = "pca",
     cache_dir: str | os.PathLike[str] | None = None,
-    index: NeighbourIndex | None = None,
+    index: NeighborIndex | None = None,
     seed: int | None = 0,
     umap_options: Mapping[str, Any] | None = None,
     progress: bool | None = None,
@@ -97,7 +97,7 @@ def layout(
 
 def _pca_layout(
     reps: Representations,
-    index: NeighbourIndex | None,
+    index: NeighborIndex | None,
     cache_dir: str | os.PathLike[str] | None,
     progress: bool | None,
 ) -> np.ndarray:

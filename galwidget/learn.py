@@ -91,7 +91,7 @@ def check_strategy(strategy: str) -> str:
 
 def learning_features(data: Representations | np.ndarray, n_components: int = 40) -> np.ndarray:
     """The features active learning trains on: the (cached) PCA embedding of ``reps`` that
-    :class:`~galwidget.neighbours.NeighbourIndex` also uses, or an array used as it is."""
+    :class:`~galwidget.neighbors.NeighborIndex` also uses, or an array used as it is."""
     if not isinstance(data, Representations):
         features = np.asarray(data, dtype=np.float32)
         if features.ndim != 2 or not np.isfinite(features).all():

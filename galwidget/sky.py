@@ -52,7 +52,7 @@ def parse_iauname(names: str | Iterable[str]) -> tuple[Any, Any]:
 
 def sky_unit_vectors(radec: np.ndarray) -> np.ndarray:
     """``(n, 3)`` unit vectors of ``(n, 2)`` ra/dec in degrees: nearest on the sky is nearest in
-    3-D, so a k-d tree of them finds nearest sky neighbours."""
+    3-D, so a k-d tree of them finds nearest sky neighbors."""
     ra, dec = np.radians(radec[:, 0]), np.radians(radec[:, 1])
     return np.column_stack([np.cos(dec) * np.cos(ra), np.cos(dec) * np.sin(ra), np.sin(dec)])
 

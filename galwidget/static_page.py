@@ -1,10 +1,10 @@
 """Save a view as one self-contained HTML page (``w.save_html(path)``), from a plain snapshot of it.
 
-The page opens from disk in a browser, offline and without a kernel: the points, colours, legend,
+The page opens from disk in a browser, offline and without a kernel: the points, colors, legend,
 selection and focus as they are now; pan, zoom and hover (with each galaxy's hover text and
 thumbnail) work. It is the widget's own front end (``galwidget/static/standalone.js``, built from
 ``js/src/standalone.ts``) on a static in-page model that answers ``hover``, ``thumbnail`` and
-``labels`` requests from data embedded in the page; anything that needs a kernel (neighbours,
+``labels`` requests from data embedded in the page; anything that needs a kernel (neighbors,
 labelling, search) says so in the widget.
 
 The Explorer hands over a :class:`PageSnapshot` (its synced state, hover text and a function that
@@ -14,13 +14,13 @@ Page layout: ``<style>`` the widget's CSS; ``<div id="galwidget">``; ``<script
 type="application/json" id="galwidget-page">`` the PageData (format in ``js/src/standalone.ts``:
 ``state`` JSON traits, ``binary`` base64 bytes traits, ``hover`` text per column and galaxy,
 ``thumbnails`` one URL or ``data:`` URI per galaxy, ``labels`` base64 label codes, ``replies`` the
-focused galaxy's neighbours as the kernel answered them); ``<script
+focused galaxy's neighbors as the kernel answered them); ``<script
 type="module">`` the front end. ``</`` inside the inlined JSON and script is escaped, so no
 embedded text can end a script element early.
 
 Thumbnails: kind ``"url"`` sources save every galaxy's URL (the browser loads them when online);
 kind ``"bytes"`` thumbnails (rendered in the kernel) are embedded as ``data:`` URIs — the focused
-galaxy's first, then its neighbours', the selected ones', the others' in row order — until
+galaxy's first, then its neighbors', the selected ones', the others' in row order — until
 ``max_thumbnail_bytes``; the others show none. Labels are saved read-only.
 """
 
@@ -165,7 +165,7 @@ def _page_data(snapshot: PageSnapshot, max_thumbnail_bytes: int) -> dict[str, An
     label_meta = dict(state.get("_label_meta", {}))
     has_classes = bool(label_meta.get("classes"))
     state["_label_meta"] = {**label_meta, "read_only": True, "can_undo": False, "can_redo": False}
-    replies = _focused_neighbours(snapshot, int(state["_focus"]))
+    replies = _focused_neighbors(snapshot, int(state["_focus"]))
     first = [int(state["_focus"])] + [p for reply in replies for p in reply["positions"]]
     kind = state["_config"]["image_kind"]
     thumbnails = _thumbnails(snapshot, kind, [p for p in first if p >= 0], max_thumbnail_bytes)
@@ -188,18 +188,18 @@ def _page_data(snapshot: PageSnapshot, max_thumbnail_bytes: int) -> dict[str, An
     }
 
 
-def _focused_neighbours(snapshot: PageSnapshot, focus: int) -> list[dict[str, Any]]:
-    """The kernel's ``neighbours`` reply for the focused galaxy, to save with the page (none when
-    nothing is focused or it cannot be answered); ``positions`` lists the neighbours."""
+def _focused_neighbors(snapshot: PageSnapshot, focus: int) -> list[dict[str, Any]]:
+    """The kernel's ``neighbors`` reply for the focused galaxy, to save with the page (none when
+    nothing is focused or it cannot be answered); ``positions`` lists the neighbors."""
     if focus < 0:
         return []
-    content, buffers = snapshot.answer("neighbours", {"position": focus})
+    content, buffers = snapshot.answer("neighbors", {"position": focus})
     if not content.get("ok"):
         return []
     fields = {k: v for k, v in content.items() if k not in {"type", "kind", "request", "ok"}}
     return [
         {
-            "kind": "neighbours",
+            "kind": "neighbors",
             "position": focus,
             "content": fields,
             "buffers": [base64.b64encode(b).decode("ascii") for b in buffers],

@@ -3,6 +3,7 @@ the size from which long work shows a progress bar, and catalogue values as the 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 from typing import Any
 
@@ -32,3 +33,12 @@ def format_value(value: Any) -> str:
         return f"{value:.3g}"
     text = str(value)
     return text if len(text) <= 40 else text[:39] + "…"
+
+
+def warn_deprecated(old: str, new: str, *, stacklevel: int = 3) -> None:
+    """Warn that ``old`` still works this release but goes in the next: write ``new`` instead."""
+    warnings.warn(
+        f"{old} is deprecated and will be removed in galwidget 0.3; write {new}",
+        DeprecationWarning,
+        stacklevel=stacklevel,
+    )

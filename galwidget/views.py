@@ -63,8 +63,8 @@ class Linkable(Protocol):
     def on_train(self, callback: Callable[[], Any], *, remove: bool = False) -> None: ...
 
 
-BASE_COLOUR = "#4c78a8"
-HIGHLIGHT_COLOUR = "#f58518"
+BASE_COLOR = "#4c78a8"
+HIGHLIGHT_COLOR = "#f58518"
 SCORE = "score"
 NO_SCORES = "no scores yet: label galaxies of two classes"
 # The lasso's invisible SVG scatter: at most this many points, sampled with this seed above it.
@@ -80,7 +80,7 @@ def histogram(
 
     Brushing a range selects the galaxies whose value lies in it (inclusive); clearing the brush
     clears that selection. The counts of the selected galaxies are overlaid per bin in the
-    highlight colour, updated on every selection change.
+    highlight color, updated on every selection change.
 
     Args:
         explorer: the :class:`~galwidget.Explorer` to link to.
@@ -99,13 +99,13 @@ def histogram(
     scales = {"x": x_scale, "y": y_scale}
     all_bars = bq.Bars(
         scales=scales,
-        colors=[BASE_COLOUR],
+        colors=[BASE_COLOR],
         opacities=[0.6],
         padding=0.05,
         tooltip=bq.Tooltip(fields=["x", "y"], formats=[".3g", "d"]),
     )
-    selected_bars = bq.Bars(scales=scales, colors=[HIGHLIGHT_COLOUR], padding=0.05)
-    brush = bq.interacts.BrushIntervalSelector(scale=x_scale, marks=[], color=HIGHLIGHT_COLOUR)
+    selected_bars = bq.Bars(scales=scales, colors=[HIGHLIGHT_COLOR], padding=0.05)
+    brush = bq.interacts.BrushIntervalSelector(scale=x_scale, marks=[], color=HIGHLIGHT_COLOR)
     figure = bq.Figure(
         marks=[all_bars, selected_bars],
         axes=[
@@ -132,14 +132,14 @@ def scatter_plot(
     Every galaxy with finite ``x`` and ``y`` is drawn (bqplot-gl ``ScatterGL``; millions of points
     draw). The galaxies inside a lasso (``selector="lasso"``) or rectangle (``"brush"``) are
     selected in the Explorer; clearing the lasso or brush clears that selection. The Explorer's
-    selection is highlighted in the highlight colour.
+    selection is highlighted in the highlight color.
 
     A rectangle is applied to the full columns in Python: exact at any size. bqplot's lasso does
     not work on WebGL marks (bqplot 0.13 / bqplot-gl 0.1: its point test is not vectorised, and
     ``ScatterGL`` calls it with whole arrays), so the lasso acts on an invisible SVG scatter of
     the same points on top: all of them up to ``max_lasso_points`` (exact), else a deterministic
     random sample of that many, where each other galaxy joins the selection when its nearest
-    sampled point (in axis-normalised coordinates) is enclosed — exact away from the lasso's
+    sampled point (in axis-normalized coordinates) is enclosed — exact away from the lasso's
     edge, off by at most the spacing of the sampled points along it.
 
     Args:
@@ -168,9 +168,9 @@ def scatter_plot(
         x=empty,
         y=empty,
         scales=scales,
-        colors=[BASE_COLOUR],
+        colors=[BASE_COLOR],
         stroke=None,
-        selected_style={"fill": HIGHLIGHT_COLOUR, "stroke": HIGHLIGHT_COLOUR, "opacity": 1.0},
+        selected_style={"fill": HIGHLIGHT_COLOR, "stroke": HIGHLIGHT_COLOR, "opacity": 1.0},
         unselected_style={"opacity": 0.25},
     )
     marks: list[bq.Mark] = [scatter]
@@ -187,11 +187,11 @@ def scatter_plot(
         )
         marks.append(proxy)
         interaction = bq.interacts.LassoSelector(
-            x_scale=x_scale, y_scale=y_scale, marks=[proxy], color=HIGHLIGHT_COLOUR
+            x_scale=x_scale, y_scale=y_scale, marks=[proxy], color=HIGHLIGHT_COLOR
         )
     else:
         interaction = bq.interacts.BrushSelector(
-            x_scale=x_scale, y_scale=y_scale, marks=[], color=HIGHLIGHT_COLOUR
+            x_scale=x_scale, y_scale=y_scale, marks=[], color=HIGHLIGHT_COLOR
         )
     figure = bq.Figure(
         marks=marks,

@@ -144,7 +144,7 @@ def test_no_private_name_is_used_outside_its_package() -> None:
     [
         "galwidget.data",
         "galwidget.labels",
-        "galwidget.neighbours",
+        "galwidget.neighbors",
         "galwidget.protocol",
         "galwidget.widget",
     ],

@@ -22,9 +22,9 @@ def test_an_unwritable_cache_folder_gives_one_warning_everywhere(
     reps = gw.Representations.from_array(features, ids=[f"g{i}" for i in range(300)])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        index = gw.NeighbourIndex(reps, 4, backend="exact")
+        index = gw.NeighborIndex(reps, 4, backend="exact")
         xy = gw.layout(reps, "pca", index=index)
-        again = gw.NeighbourIndex(reps, 4, backend="exact")  # nothing cached: recomputed
+        again = gw.NeighborIndex(reps, 4, backend="exact")  # nothing cached: recomputed
         assert cache.writable_cache_dir("selections") is None
         assert cache.writable_cache_dir() is None
     messages = [str(w.message) for w in caught]

@@ -423,13 +423,13 @@ def test_callables_returning_arrays_and_bytes():
         float_rgb: (0, 255, 0),
         png_bytes: (0, 0, 255),
     }
-    for render, colour in expected.items():
+    for render, color in expected.items():
         data, mime = images.resolve(render, reps, size=32).fetch(1)
         assert mime == "image/jpeg"
         thumbnail = decode(data)
         assert thumbnail.size == (32, 32)
         pixels = np.asarray(thumbnail, float).reshape(32 * 32, -1)
-        assert np.abs(pixels.mean(axis=0) - np.atleast_1d(colour)).max() < 6, render.__name__
+        assert np.abs(pixels.mean(axis=0) - np.atleast_1d(color)).max() < 6, render.__name__
 
 
 def test_callables_with_transparency_give_png():

@@ -30,7 +30,7 @@ def test_pca_layout_is_the_first_two_components(tmp_path) -> None:
 
 def test_pca_layout_reuses_the_index_pca(tmp_path) -> None:
     reps = make_reps()
-    index = gw.NeighbourIndex(reps, n_components=4, cache_dir=tmp_path / "index")
+    index = gw.NeighborIndex(reps, n_components=4, cache_dir=tmp_path / "index")
     xy = gw.layout(reps, index=index, cache_dir=tmp_path / "layout")
     np.testing.assert_array_equal(xy, index.embedding[:, :2])
     # Without index=, a PCA already cached in the same folder is reused as well.
@@ -54,7 +54,7 @@ def test_layout_errors(tmp_path, monkeypatch) -> None:
     reps = make_reps()
     with pytest.raises(gw.DataError, match="unknown layout method 'tsne'"):
         gw.layout(reps, method="tsne", cache_dir=tmp_path)
-    other = gw.NeighbourIndex(make_reps(seed=1), n_components=3, cache_dir=tmp_path)
+    other = gw.NeighborIndex(make_reps(seed=1), n_components=3, cache_dir=tmp_path)
     with pytest.raises(gw.DataError, match="different data"):
         gw.layout(reps, index=other, cache_dir=tmp_path)
     monkeypatch.setitem(sys.modules, "umap", None)  # makes `import umap` fail
@@ -84,7 +84,7 @@ def test_umap_layout_separates_clusters_and_is_cached(tmp_path) -> None:
 
 
 def test_streamed_data_is_mapped_with_its_own_reduction(tmp_path) -> None:
-    from test_streaming import raw_matrix, write_parts
+    from parquet_parts import raw_matrix, write_parts
 
     write_parts(tmp_path / "parts", raw_matrix())
     reps = gw.load_representations(tmp_path / "parts", reduce_to=5)

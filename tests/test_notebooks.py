@@ -103,10 +103,10 @@ def test_quickstart(kernel_name: str, tmp_path: Path):
     assert not (NOTEBOOKS / "galwidget-labels").exists()
 
 
-def test_decals_offline_reproduces_w22_neighbours(kernel_name: str, tmp_path: Path):
+def test_decals_offline_reproduces_w22_neighbors(kernel_name: str, tmp_path: Path):
     notebook = run("decals.ipynb", kernel_name, tmp_path)
-    printed = text_of(cell_with(notebook, "mean neighbour overlap"))
-    overlap = float(re.search(r"mean neighbour overlap with W\+22: ([0-9.]+)", printed).group(1))
+    printed = text_of(cell_with(notebook, "mean neighbor overlap"))
+    overlap = float(re.search(r"mean neighbor overlap with W\+22: ([0-9.]+)", printed).group(1))
     assert 0.9 <= overlap <= 1.0
     assert "5,000 galaxies × 1280 features" in text_of(cell_with(notebook, "reps.join("))
     assert widget_views(cell_with(notebook, "w = gw.Explorer(")) == 1
@@ -137,7 +137,7 @@ def test_decals_real_data_branch_downloads_through_a_mirror(
         fetched = {request.path for request in server.requests}
     assert fetched == {"/cnn_features_decals.parquet", "/gz_decals_volunteers_5.csv"}
     assert "3,000 galaxies × 64 features" in text_of(cell_with(notebook, "reps.join("))
-    printed = text_of(cell_with(notebook, "mean neighbour overlap"))
+    printed = text_of(cell_with(notebook, "mean neighbor overlap"))
     assert float(re.search(r"W\+22: ([0-9.]+)", printed).group(1)) >= 0.9
     assert text_of(notebook.cells[-1]).strip() == (
         "https://www.legacysurvey.org/viewer/cutout.jpg"

@@ -21,7 +21,7 @@ import pytest
 from PIL import Image, ImageOps
 
 import galwidget as gw
-from galwidget.widget import THUMBNAIL_SIZE, normalise_layout
+from galwidget.widget import THUMBNAIL_SIZE, normalize_layout
 
 RING_CATALOGUE = Path("zoobot_ring_catalog_basic") / "example_ring_catalog_basic.csv"
 PNG_DIR = Path("gz_decals_dr5_example_pngs")
@@ -233,10 +233,10 @@ def test_desi_pca_columns_are_the_layout(desi: pd.DataFrame):
     widget = gw.Explorer(reps, layout=reps.features, images=None)
     try:
         points = np.frombuffer(widget._points, dtype=np.float32).reshape(-1, 2)
-        expected = normalise_layout(desi[["pca_0", "pca_1"]].to_numpy()).reshape(-1, 2)
+        expected = normalize_layout(desi[["pca_0", "pca_1"]].to_numpy()).reshape(-1, 2)
         # The same up to the float32 rounding of the features.
         np.testing.assert_allclose(points, expected, rtol=0, atol=3e-7)
-        # normalise_layout keeps the aspect ratio: pca_0 (the wider axis) spans ±0.95.
+        # normalize_layout keeps the aspect ratio: pca_0 (the wider axis) spans ±0.95.
         assert points[:, 0].min() == pytest.approx(-0.95) and points[:, 0].max() == pytest.approx(
             0.95
         )
@@ -257,7 +257,7 @@ def test_desi_layout_given_as_meta_columns_matches(desi: pd.DataFrame):
     )
     widget = gw.Explorer(reps, layout=("pca_0", "pca_1"))
     try:
-        expected = normalise_layout(desi[["pca_0", "pca_1"]].to_numpy())
+        expected = normalize_layout(desi[["pca_0", "pca_1"]].to_numpy())
         np.testing.assert_array_equal(np.frombuffer(widget._points, dtype=np.float32), expected)
     finally:
         widget.close()
@@ -304,7 +304,7 @@ def test_desi_table_as_features_and_layout_in_one_call(shared_data: Path) -> Non
         desi, features=["pca_0", "pca_1"], id_column="id_str", layout=("pca_0", "pca_1")
     )
     points = np.frombuffer(w._points, dtype=np.float32).reshape(-1, 2)
-    expected = normalise_layout(desi[["pca_0", "pca_1"]].to_numpy())
+    expected = normalize_layout(desi[["pca_0", "pca_1"]].to_numpy())
     np.testing.assert_allclose(points.ravel(), expected.ravel(), rtol=1e-6)
     w.select(desi["id_str"].iloc[:5])
     assert desi["selected"].sum() == 5

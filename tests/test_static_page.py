@@ -75,7 +75,7 @@ def test_no_text_can_close_the_script_elements(reps: gw.Representations) -> None
     assert page_data(text)["hover"]["text"][0][0] == meta["note"].iloc[0]
 
 
-def test_the_focused_galaxy_its_neighbours_and_the_selection_come_first(
+def test_the_focused_galaxy_its_neighbors_and_the_selection_come_first(
     explorer: gw.Explorer,
 ) -> None:
     ids = explorer.representations.ids
@@ -84,25 +84,25 @@ def test_the_focused_galaxy_its_neighbours_and_the_selection_come_first(
     data = page_data(page_html(explorer._page_snapshot(), max_thumbnail_bytes=200_000))
     [saved] = data["replies"]
     reply, buffers = explorer._reply(
-        {"type": "request", "kind": "neighbours", "request": 1, "position": 200}
+        {"type": "request", "kind": "neighbors", "request": 1, "position": 200}
     )
-    assert (saved["kind"], saved["position"]) == ("neighbours", 200)
+    assert (saved["kind"], saved["position"]) == ("neighbors", 200)
     assert saved["content"]["ids"] == reply["ids"] and len(reply["ids"]) == explorer.k
     assert [base64.b64decode(b) for b in saved["buffers"]] == [bytes(b) for b in buffers]
-    neighbours = np.frombuffer(bytes(buffers[0]), "<u4").tolist()
+    neighbors = np.frombuffer(bytes(buffers[0]), "<u4").tolist()
 
     thumbnails = data["thumbnails"]
     assert data["state"]["_config"]["image_kind"] == "url" and len(thumbnails) == N
     embedded = [p for p, uri in enumerate(thumbnails) if uri]
-    assert {200, 5, 50, 100, *neighbours} <= set(embedded) and len(embedded) < N
+    assert {200, 5, 50, 100, *neighbors} <= set(embedded) and len(embedded) < N
     assert sum(len(uri) for uri in thumbnails) <= 200_000
     reply, buffers = explorer._reply(
         {"type": "request", "kind": "thumbnail", "request": 1, "position": 200}
     )
     encoded = base64.b64encode(bytes(buffers[0])).decode()
     assert thumbnails[200] == f"data:{reply['mime']};base64,{encoded}"
-    rest = sorted(set(embedded) - {200, 5, 50, 100, *neighbours})
-    assert rest == [p for p in range(N) if p not in {200, 5, 50, 100, *neighbours}][: len(rest)]
+    rest = sorted(set(embedded) - {200, 5, 50, 100, *neighbors})
+    assert rest == [p for p in range(N) if p not in {200, 5, 50, 100, *neighbors}][: len(rest)]
 
 
 def test_url_thumbnails_and_labels(reps: gw.Representations, tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
 """Representations in, validated: the container, its loaders (in memory, streamed in two passes,
-or on Dask) and the one fitted PCA that neighbours, layouts and the learner share.
+or on Dask) and the one fitted PCA that neighbors, layouts and the learner share.
 
 Invariants of loaded data: features are finite and at most :data:`MAX_ABS_FEATURE` in magnitude
 (other rows are refused or, with ``on_invalid="drop"``, dropped); ids are the source's text

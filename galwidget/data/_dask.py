@@ -7,7 +7,7 @@ call and closed after it.
 
 - Partitions: parquet files are cut into runs of row groups of at most :data:`PART_ROWS` rows; a
   dask DataFrame's partitions are its own (its graph is computed on the workers, once per pass).
-- Pass 1 returns each partition's :class:`~galwidget.neighbours.Moments` (``d × d`` float64), summed
+- Pass 1 returns each partition's :class:`~galwidget.neighbors.Moments` (``d × d`` float64), summed
   on the client in partition order, so the PCA is the in-process one to rounding. Pass 2 returns
   each partition's ``(rows, c)`` projection, ids and asked-for columns: nothing raw comes back.
 - Faults: a worker lost mid-pass makes Dask recompute its tasks elsewhere; a task that keeps

@@ -1,4 +1,4 @@
-"""The one fitted PCA of a :class:`Representations` that neighbours, layouts and the learner
+"""The one fitted PCA of a :class:`Representations` that neighbors, layouts and the learner
 share: fitted once, cached on disk by the data fingerprint, or taken from a streamed reduction."""
 
 from __future__ import annotations

@@ -50,7 +50,7 @@ class Representations:
         features: float32, C-contiguous, shape ``(n, d)``, all finite.
         meta: every non-feature column, indexed by ``ids``.
         images: the default thumbnail source for this data (see :mod:`galwidget.images`), if any.
-        reduction: the fitted :class:`galwidget.neighbours.PCA` when ``features`` is a streamed
+        reduction: the fitted :class:`galwidget.neighbors.PCA` when ``features`` is a streamed
             reduction (``load_representations(..., reduce_to=c)``), else ``None``.
         raw_source: where :meth:`raw_rows` reads raw rows of reduced data back from
             (a :class:`galwidget.streaming.RawSource`), else ``None``.

@@ -3,8 +3,8 @@
 ``load_representations(source, reduce_to=c)`` reads parquet part files (a folder, a glob, a list of
 files or a :class:`pyarrow.dataset.FileSystemDataset`) batch by batch, in file and row order, twice:
 
-1. moments: count, sums and ``XᵀX`` of the feature rows in float64 (:class:`galwidget.neighbours.Moments`,
-   the same maths as :func:`galwidget.neighbours.fit_pca`), from which the exact PCA is fitted;
+1. moments: count, sums and ``XᵀX`` of the feature rows in float64 (:class:`galwidget.neighbors.Moments`,
+   the same maths as :func:`galwidget.neighbors.fit_pca`), from which the exact PCA is fitted;
 2. projection: each batch projected onto the first ``c`` components, straight into one
    preallocated ``(n, c)`` float32 matrix, with the ids and only the meta ``columns`` asked for.
 

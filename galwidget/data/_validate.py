@@ -14,7 +14,7 @@ from galwidget.util import SHOW_AT_MOST, preview
 
 # Largest usable feature magnitude. Squared distances between rows within it, summed over d
 # dimensions, stay below float32's 3.4e38 for any d up to ~8e7; from ~1e18 they overflow, PCA does
-# not converge and exact search returns wrong neighbours. Rows beyond it are refused like NaN rows
+# not converge and exact search returns wrong neighbors. Rows beyond it are refused like NaN rows
 # (see valid_rows): rescaling silently would change the values users see and could not repair a
 # mix of magnitudes; genuine data this large can be divided by a constant by its owner.
 MAX_ABS_FEATURE = 1e15

@@ -8,7 +8,7 @@ GZ DECaLS Zoobot features, measured the same way on any :class:`~galwidget.Repre
   ``smooth-or-featured_featured-or-disk`` > 0.6, ``disk-edge-on_no`` > 0.75,
   ``has-spiral-arms_no`` > 0.5), scored on held-out galaxies of that selection, balanced
   (real: ~0.86); the mean over ``repeats`` random draws.
-- ``knn_same_class``: the share of each galaxy's 10 nearest neighbours (PCA-40, Euclidean) of
+- ``knn_same_class``: the share of each galaxy's 10 nearest neighbors (PCA-40, Euclidean) of
   the same ground-truth class.
 - ``ring_fraction``: the share of galaxies whose ``is_ring`` is true.
 
@@ -47,7 +47,7 @@ def difficulty(
 ) -> dict[str, Any]:
     """The difficulty figures of ``reps`` (see the module docstring), seeded by ``seed``.
 
-    ``knn_rows`` galaxies (a seeded sample) are queried for the nearest-neighbour share.
+    ``knn_rows`` galaxies (a seeded sample) are queried for the nearest-neighbor share.
     """
     missing = [c for c in ["is_ring", "morphology", *RING_SELECTION] if c not in reps.meta]
     if missing:
@@ -83,8 +83,8 @@ def difficulty(
 
     queries = rng.choice(len(reps), min(knn_rows, len(reps)), replace=False)
     nn = NearestNeighbors(n_neighbors=KNN + 1).fit(embedded)
-    _, neighbours = nn.kneighbors(embedded[queries])
-    same = morphology[neighbours[:, 1:]] == morphology[queries, None]
+    _, neighbors = nn.kneighbors(embedded[queries])
+    same = morphology[neighbors[:, 1:]] == morphology[queries, None]
     return {
         "pca10_variance": float(pca.explained_variance_ratio_[:10].sum()),
         "ring_probe_accuracy": float(np.mean(accuracies)),

@@ -1,8 +1,8 @@
-"""DECaLS-like colour thumbnails of synthetic galaxies, drawn from their latent morphology.
+"""DECaLS-like color thumbnails of synthetic galaxies, drawn from their latent morphology.
 
 Each galaxy is a sum of components on a pixel grid — Sérsic bulge, inclined exponential disk,
 logarithmic spiral arms, bar, ring, star-forming clumps, companion and tidal tails — each with its
-own g/r/z colour (bulges red, arms and clumps blue). Foreground stars (as many as the latent
+own g/r/z color (bulges red, arms and clumps blue). Foreground stars (as many as the latent
 ``crowding`` says) and faint background galaxies are added, the image is blurred by a Gaussian
 PSF of the galaxy's seeing (``blur`` half-light radii FWHM, the same parameter that dims fine
 structure in its features and vote fractions), sky noise is added (``depth`` scales the galaxy's
@@ -76,12 +76,12 @@ class SyntheticThumbnails:
 # ----------------------------------------------------------------------------------------------
 
 
-def _colour(redness: float) -> np.ndarray:
+def _color(redness: float) -> np.ndarray:
     """g, r, z flux per unit luminance; redness 0 is a young blue population, 1 an old red one."""
     return BLUE + redness * (RED - BLUE)
 
 
-def _normalised(image: np.ndarray) -> np.ndarray:
+def _normalized(image: np.ndarray) -> np.ndarray:
     total = image.sum()
     return image / total if total > 0 else image
 
@@ -135,9 +135,9 @@ def render_galaxy(p: dict[str, Any], size: int, rng: np.random.Generator) -> np.
         flux *= 0.3
 
     bands = np.zeros((3, size, size))
-    for weight, colour, image in _galaxy_components(p, frame, r50, rng):
+    for weight, color, image in _galaxy_components(p, frame, r50, rng):
         if weight > 0:
-            bands += (flux * weight * colour)[:, None, None] * _normalised(image)[None]
+            bands += (flux * weight * color)[:, None, None] * _normalized(image)[None]
     if p["dust"] > 0:
         lane = np.exp(-0.5 * (frame.minor / max(0.5 * p["axis_ratio"] * r50, 0.6 * scale)) ** 2)
         lane *= np.exp(-0.5 * (frame.major / (1.6 * r50)) ** 2)
@@ -161,7 +161,7 @@ def render_galaxy(p: dict[str, Any], size: int, rng: np.random.Generator) -> np.
 def _galaxy_components(
     p: dict[str, Any], frame: _Frame, r50: float, rng: np.random.Generator
 ) -> list[tuple[float, np.ndarray, np.ndarray]]:
-    """(luminance weight, g/r/z colour, image) of each component of the main galaxy."""
+    """(luminance weight, g/r/z color, image) of each component of the main galaxy."""
     radius, theta = frame.radius, frame.theta
     scale_length = r50 / 1.678
     spheroid = p["bulge_radius"] > 0.8
@@ -197,12 +197,12 @@ def _galaxy_components(
     arm_share = 0.6 * p["arm_strength"]
     redness = p["redness"]
     return [
-        (bulge_fraction, _colour(min(1.0, redness + 0.35)), bulge),
-        (disk_light * (1 - arm_share), _colour(redness), disk),
-        (disk_light * arm_share, _colour(redness - 0.15), arms),
-        (disk_light * 0.7 * p["bar_strength"] * barred, _colour(min(1.0, redness + 0.25)), bar),
-        (disk_light * 0.7 * ring_strength * (ring_strength > 0.1), _colour(redness - 0.05), ring),
-        (disk_light * 0.3 * p["clumpiness"], _colour(-0.25), clumps),
+        (bulge_fraction, _color(min(1.0, redness + 0.35)), bulge),
+        (disk_light * (1 - arm_share), _color(redness), disk),
+        (disk_light * arm_share, _color(redness - 0.15), arms),
+        (disk_light * 0.7 * p["bar_strength"] * barred, _color(min(1.0, redness + 0.25)), bar),
+        (disk_light * 0.7 * ring_strength * (ring_strength > 0.1), _color(redness - 0.05), ring),
+        (disk_light * 0.3 * p["clumpiness"], _color(-0.25), clumps),
     ]
 
 
@@ -250,9 +250,9 @@ def _interaction(
         offset = p["companion_distance"] * r50 * np.array([np.cos(angle), np.sin(angle)])
         companion_centre = frame.centre + offset
         companion = _Frame(len(frame.coords), companion_centre, angle + 1.0, 0.7)
-        image = _normalised(_sersic(np.maximum(companion.radius, 0.3), 0.55 * r50, 1.5))
-        colour = _colour(rng.uniform(0.3, 0.9))
-        bands += (p["companion_flux"] * flux * colour)[:, None, None] * image[None]
+        image = _normalized(_sersic(np.maximum(companion.radius, 0.3), 0.55 * r50, 1.5))
+        color = _color(rng.uniform(0.3, 0.9))
+        bands += (p["companion_flux"] * flux * color)[:, None, None] * image[None]
         starts.append(companion_centre)
     steps = np.linspace(0.0, 1.0, 48)
     for i, start in enumerate(starts):
@@ -263,7 +263,7 @@ def _interaction(
         sigma = (1.0 + 2.5 * steps) * scale
         strength = 0.3 * p["tidal"] * flux * (1 - 0.7 * steps) / len(steps)
         tail = _blobs(frame.coords, x, y, sigma, strength)
-        bands += _colour(p["redness"] - 0.1)[:, None, None] * tail[None]
+        bands += _color(p["redness"] - 0.1)[:, None, None] * tail[None]
     return bands
 
 
@@ -288,7 +288,7 @@ def _field(
                 np.array([rng.uniform(*sigma) * scale]),
                 np.array([10 ** rng.uniform(*log_flux)]),
             )
-            bands += _colour(rng.uniform(*redness))[:, None, None] * image[None]
+            bands += _color(rng.uniform(*redness))[:, None, None] * image[None]
     return bands
 
 
@@ -311,7 +311,7 @@ def _artefact(
                 + np.exp(-np.abs(y) / (12 * scale) - 0.5 * (x / (0.6 * scale)) ** 2)
             )
         )
-        bands += _colour(rng.uniform(0.0, 1.0))[:, None, None] * (core + halo + spikes)[None]
+        bands += _color(rng.uniform(0.0, 1.0))[:, None, None] * (core + halo + spikes)[None]
     else:
         angle = rng.uniform(0.0, np.pi)
         distance = x * np.sin(angle) - y * np.cos(angle) - rng.normal(0.0, 10 * scale)

@@ -2,7 +2,7 @@
 
 Every galaxy gets latent morphology parameters (bulge fraction, arm count and pitch, bar, ring and
 tidal strength, …) drawn per morphology class in realistic proportions, with overlapping ranges
-between neighbouring classes (a faint ring in a "ring" galaxy, a ring-like feature in a "disk"),
+between neighboring classes (a faint ring in a "ring" galaxy, a ring-like feature in a "disk"),
 and observing conditions: redshift and size (hence the apparent half-light radius), seeing, depth
 and field crowding. Fine structure (arms, bars, rings, clumps) is only as visible as the seeing
 over the apparent size allows (``blur``). The same parameters drive the volunteer-like vote
@@ -12,7 +12,7 @@ morphology and observing conditions, plus noise) and the thumbnails drawn by
 
 The difficulty is calibrated (:mod:`galwidget.datasets.calibration`) to the real GZ DECaLS Zoobot
 features (Walmsley et al. 2022): ~83% of the variance in the first 10 principal components (real:
-84.4%), a ring linear probe at ~0.87 accuracy (real: ~0.86), ~84% of 10 nearest neighbours of the
+84.4%), a ring linear probe at ~0.87 accuracy (real: ~0.86), ~84% of 10 nearest neighbors of the
 same class.
 
 Galaxies are generated in chunks of :data:`CHUNK_ROWS` rows, each seeded by ``(seed, chunk)``, so

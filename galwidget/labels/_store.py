@@ -159,7 +159,7 @@ def class_names(classes: Classes) -> list[str] | None:
     if len(names) > MAX_CLASSES:
         raise DataError(
             f"{len(names)} classes: at most {MAX_CLASSES} are supported (label codes are one byte); "
-            f"pass classes=None to allow any label without keys and colours"
+            f"pass classes=None to allow any label without keys and colors"
         )
     if len(set(names)) < len(names):
         raise DataError(f"classes must be distinct, got {preview(pd.Index(names))}")

@@ -87,7 +87,7 @@ MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 HEADER_BYTES = 8
 MAX_POSITIONS = 2**32 - 1  # positions travel as uint32
 FEW_RUNS = 64
-# Colour buffer: bins 0 … COLOR_BINS - 1 of a continuous map; MISSING_COLOR marks missing values.
+# Color buffer: bins 0 … COLOR_BINS - 1 of a continuous map; MISSING_COLOR marks missing values.
 COLOR_BINS = 255
 MISSING_COLOR = 255
 
@@ -115,15 +115,15 @@ class Config(TypedDict):
     image_kind: Literal["none", "url", "bytes"]
     confirm_over: int
     max_message_bytes: int
-    numeric_columns: list[str]  # meta columns a gallery order (or a colour map) can use
-    color_columns: list[str]  # what the widget's colour menu offers: meta columns, label, score
+    numeric_columns: list[str]  # meta columns a gallery order (or a color map) can use
+    color_columns: list[str]  # what the widget's color menu offers: meta columns, label, score
     layouts: list[str]  # the layout names the layout menu offers (``layout_name`` is one)
 
 
 class ColorMeta(TypedDict, total=False):
     """``_color_meta``: how to read ``_color``. ``categorical``: codes into ``categories``;
-    ``continuous``: bins of the colour map over [``min``, ``max``]; ``label``: colour by the label
-    codes the front end holds (no ``_color`` buffer); ``none``: one colour."""
+    ``continuous``: bins of the color map over [``min``, ``max``]; ``label``: color by the label
+    codes the front end holds (no ``_color`` buffer); ``none``: one color."""
 
     kind: Literal["none", "categorical", "continuous", "label"]
     column: str
@@ -325,7 +325,7 @@ def _header(kind: SelectionKind, count: int) -> bytes:
 
 
 def encode_positions(positions: Any) -> bytes:
-    """A uint32 LE positions buffer (neighbours, suggestions, label deltas)."""
+    """A uint32 LE positions buffer (neighbors, suggestions, label deltas)."""
     return np.asarray(positions, dtype=np.int64).astype("<u4").tobytes()
 
 
@@ -349,7 +349,7 @@ def decode_label_codes(data: bytes | memoryview, n: int) -> np.ndarray:
 
 
 def quantise(values: np.ndarray, low: float, high: float) -> np.ndarray:
-    """uint8 colour bins 0 … 254 of ``values`` over [``low``, ``high``]; NaN/inf → 255.
+    """uint8 color bins 0 … 254 of ``values`` over [``low``, ``high``]; NaN/inf → 255.
 
     A constant range (``high == low``) puts every finite value in the middle bin.
     """
@@ -414,7 +414,7 @@ _INT = (int,)
 _BOOL = (bool,)
 _LABEL = (str, int, float, type(None))
 REQUESTS: dict[str, RequestKind] = {
-    "neighbours": RequestKind(
+    "neighbors": RequestKind(
         {"position": _INT},
         "search",
         reply=("position", "id", "ids"),
@@ -456,7 +456,7 @@ REQUESTS: dict[str, RequestKind] = {
         reply=("total", "offset", "ids"),
         reply_buffers=("positions uint32", "values float32 (distance, score, column; NaN)"),
     ),
-    # colour by a meta column, "label" or "score" (null: one colour), as Explorer.color_by
+    # color by a meta column, "label" or "score" (null: one color), as Explorer.color_by
     "color_by": RequestKind({"column": (str, type(None))}, reply=("column",)),
     "find": RequestKind(
         {"text": (str,)},

@@ -1,9 +1,9 @@
-"""The notebook widget: :class:`Explorer` wires data, neighbours, layouts, labels and the learner
+"""The notebook widget: :class:`Explorer` wires data, neighbors, layouts, labels and the learner
 to the front end through :mod:`galwidget.protocol`. Its parts, each in its own private module:
-layouts → points, colours, filters, the selection gallery's pages, selection specs and memory."""
+layouts → points, colors, filters, the selection gallery's pages, selection specs and memory."""
 
 from galwidget.widget._colors import MAX_CATEGORIES, encode_colors
-from galwidget.widget._coordinates import LAYOUT_MARGIN, LayoutSpec, normalise_layout
+from galwidget.widget._coordinates import LAYOUT_MARGIN, LayoutSpec, normalize_layout
 from galwidget.widget._explorer import THUMBNAIL_SIZE, Explorer
 from galwidget.widget._selection import SelectionMemory
 
@@ -15,5 +15,5 @@ __all__ = [
     "LayoutSpec",
     "SelectionMemory",
     "encode_colors",
-    "normalise_layout",
+    "normalize_layout",
 ]

@@ -1,15 +1,15 @@
-"""Colouring the points: values → the ``_color`` buffer and its ``_color_meta`` description.
+"""Coloring the points: values → the ``_color`` buffer and its ``_color_meta`` description.
 
 Format (see :mod:`galwidget.protocol`): one uint8 per position; 255 marks a missing value.
 
-- ``continuous`` (numbers): bin ``0 … 254`` of the colour map over [``min``, ``max``] — 255
-  steps, finer than a colour map's eye can tell apart, at a quarter of float32's bytes.
+- ``continuous`` (numbers): bin ``0 … 254`` of the color map over [``min``, ``max``] — 255
+  steps, finer than a color map's eye can tell apart, at a quarter of float32's bytes.
 - ``categorical`` (strings, booleans, categoricals, integers with at most :data:`FEW_INTEGERS`
   distinct values): code into ``categories``, the :data:`MAX_CATEGORIES` most frequent (rarer
   ones share ``"other"``).
-- ``label``: no buffer; the front end colours points by the label codes it already holds, so a
-  label change costs no colour bytes.
-- ``none``: no buffer, one colour.
+- ``label``: no buffer; the front end colors points by the label codes it already holds, so a
+  label change costs no color bytes.
+- ``none``: no buffer, one color.
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ __all__ = [
     "no_colors",
 ]
 
-# Integer columns with at most this many distinct values are coloured as categories.
+# Integer columns with at most this many distinct values are colored as categories.
 FEW_INTEGERS = 12
-# Categorical colouring shows the most frequent categories; rarer ones share "other".
+# Categorical coloring shows the most frequent categories; rarer ones share "other".
 MAX_CATEGORIES = 20
 
 
@@ -41,7 +41,7 @@ def encode_colors(values: pd.Series, name: str) -> tuple[bytes, ColorMeta]:
     """The ``_color`` buffer and ``_color_meta`` of ``values`` (one per position).
 
     Raises:
-        DataError: no finite number to colour by, or a dtype that is neither numbers nor
+        DataError: no finite number to color by, or a dtype that is neither numbers nor
             categories (dates, durations).
     """
     dtype = values.dtype
@@ -52,7 +52,7 @@ def encode_colors(values: pd.Series, name: str) -> tuple[bytes, ColorMeta]:
         floats = values.to_numpy(dtype=np.float64, na_value=np.nan)
         finite = np.isfinite(floats)
         if not finite.any():
-            raise DataError(f"column {name!r} has no finite values to colour by")
+            raise DataError(f"column {name!r} has no finite values to color by")
         low, high = float(floats[finite].min()), float(floats[finite].max())
         meta: ColorMeta = {
             "kind": "continuous",
@@ -64,7 +64,7 @@ def encode_colors(values: pd.Series, name: str) -> tuple[bytes, ColorMeta]:
         return quantise(floats, low, high).tobytes(), meta
     if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
         raise DataError(
-            f"cannot colour by {name!r}: dtype {dtype} is neither numbers nor categories"
+            f"cannot color by {name!r}: dtype {dtype} is neither numbers nor categories"
         )
     counts = values.value_counts()
     if isinstance(dtype, pd.CategoricalDtype):
@@ -86,7 +86,7 @@ def encode_colors(values: pd.Series, name: str) -> tuple[bytes, ColorMeta]:
 
 
 def label_colors(classes: list[str], codes: np.ndarray) -> tuple[bytes, ColorMeta]:
-    """Colour by label: no buffer; ``categories`` are the classes, ``missing`` the unlabelled."""
+    """Color by label: no buffer; ``categories`` are the classes, ``missing`` the unlabelled."""
     labelled = int(np.count_nonzero((codes > 0) & (codes <= len(classes))))
     meta: ColorMeta = {
         "kind": "label",
@@ -98,11 +98,11 @@ def label_colors(classes: list[str], codes: np.ndarray) -> tuple[bytes, ColorMet
 
 
 def no_colors() -> tuple[bytes, ColorMeta]:
-    """One colour for every point."""
+    """One color for every point."""
     return b"", {"kind": "none"}
 
 
 def missing_scores(n: int) -> tuple[bytes, dict[str, Any]]:
-    """Colour by score before the first fit: every value missing on a [0, 1] scale."""
+    """Color by score before the first fit: every value missing on a [0, 1] scale."""
     meta = {"kind": "continuous", "column": "score", "min": 0.0, "max": 1.0, "missing": n}
     return np.full(n, MISSING_COLOR, np.uint8).tobytes(), meta

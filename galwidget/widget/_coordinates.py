@@ -16,7 +16,7 @@ import pandas as pd
 from galwidget.data import Representations
 from galwidget.errors import DataError
 
-__all__ = ["LAYOUT_MARGIN", "LayoutSpec", "Layouts", "layout_coordinates", "normalise_layout"]
+__all__ = ["LAYOUT_MARGIN", "LayoutSpec", "Layouts", "layout_coordinates", "normalize_layout"]
 
 # Points fill this fraction of [-1, 1] so that the outermost ones are not cut by the canvas edge.
 LAYOUT_MARGIN = 0.95
@@ -37,7 +37,7 @@ def layout_coordinates(
         layout: ``"pca"`` or ``"umap"`` (computed by :func:`galwidget.layout`), an ``(n, 2)``
             array, or a pair of numeric column names of ``table``.
         table: the columns a pair of names refers to, one row per position.
-        index: a :class:`~galwidget.NeighbourIndex` the computed layouts may reuse.
+        index: a :class:`~galwidget.NeighborIndex` the computed layouts may reuse.
 
     Raises:
         DataError: an unknown method, missing or non-numeric columns, a wrong shape, or NaN/inf
@@ -72,7 +72,7 @@ def layout_coordinates(
     return coordinates
 
 
-def normalise_layout(coordinates: np.ndarray) -> np.ndarray:
+def normalize_layout(coordinates: np.ndarray) -> np.ndarray:
     """Interleaved float32 ``x, y`` scaled (same factor on both axes) and centred into [-1, 1]."""
     coordinates = np.asarray(coordinates, dtype=np.float64)
     low, high = coordinates.min(axis=0), coordinates.max(axis=0)
@@ -91,7 +91,7 @@ class Layouts:
             ``"umap"``, ``"x, y"`` for two columns, ``"given"`` for an array).
         layouts: name → spec; ``None`` for ``layout`` alone.
         tables: the tables whose columns a pair of names may refer to, searched in order.
-        index: returns the :class:`~galwidget.NeighbourIndex` computed layouts may reuse (or None).
+        index: returns the :class:`~galwidget.NeighborIndex` computed layouts may reuse (or None).
 
     Raises:
         DataError: a spec's name that ``layouts`` already gives to another spec.
@@ -141,7 +141,7 @@ class Layouts:
             if isinstance(spec, tuple):
                 table = next((t for t in self._tables if set(spec) <= set(t.columns)), table)
             coordinates = layout_coordinates(self._reps, spec, table=table, index=self._index())
-            self._points[name] = normalise_layout(coordinates).tobytes()
+            self._points[name] = normalize_layout(coordinates).tobytes()
         return self._points[name]
 
 

@@ -1,5 +1,5 @@
 """The Explorer widget: a WebGL scatter of the galaxies' embedding, a panel of the focused galaxy's
-nearest neighbours, a label bar and a toolbar, with the selection kept in sync with pandas.
+nearest neighbors, a label bar and a toolbar, with the selection kept in sync with pandas.
 
 This module is wiring plus the public API. What travels to the browser and how is
 :mod:`galwidget.protocol` (traits, requests, replies, events); the parts live in their modules:
@@ -36,7 +36,7 @@ from galwidget.protocol import Reply, Request, RequestRegistry
 from galwidget.search import Finder, Found
 from galwidget.session import CONFIRM_OVER, LabellingSession, LabelsSpec
 from galwidget.static_page import DEFAULT_MAX_THUMBNAIL_BYTES, PageSnapshot, save_html
-from galwidget.util import format_value
+from galwidget.util import format_value, warn_deprecated
 from galwidget.widget._colors import encode_colors, label_colors, missing_scores, no_colors
 from galwidget.widget._coordinates import Layouts, LayoutSpec
 from galwidget.widget._filters import MODES, FilterMode, resolve_filter
@@ -106,7 +106,7 @@ class Positions(traitlets.TraitType[np.ndarray, Any]):
 
 
 class Explorer(anywidget.AnyWidget):
-    """Explore galaxies by their representations: scatter, neighbours, selection, labels.
+    """Explore galaxies by their representations: scatter, neighbors, selection, labels.
 
     Args:
         data: a :class:`~galwidget.Representations`, or anything
@@ -119,14 +119,14 @@ class Explorer(anywidget.AnyWidget):
             "pca_1")}``; each is computed when first shown.
         color: a meta column name, an array of ``n`` values, or ``None`` (see :meth:`color_by`).
         images: thumbnail source, as for :func:`galwidget.images.resolve`.
-        k: number of neighbours shown for the focused galaxy.
+        k: number of neighbors shown for the focused galaxy.
         selected_column: when ``data`` is a DataFrame, the name of the boolean column of that same
             DataFrame kept equal to the selection (``None`` to leave the DataFrame alone). An
             existing boolean column of that name is taken as the initial selection.
-        index: a prebuilt :class:`galwidget.NeighbourIndex` to reuse; built on first need if not.
-        n_components, metric: passed to :class:`galwidget.NeighbourIndex` when it is built here
+        index: a prebuilt :class:`galwidget.NeighborIndex` to reuse; built on first need if not.
+        n_components, metric: passed to :class:`galwidget.NeighborIndex` when it is built here
             (data with at most ``n_components`` features is searched as it is).
-        hover_columns: meta columns shown when hovering a galaxy (default: the colour column and
+        hover_columns: meta columns shown when hovering a galaxy (default: the color column and
             the first few others).
         remember_selection: keep the selection in the cache folder (by the data's fingerprint) so
             that a new Explorer on the same data, e.g. after a kernel restart, starts with it. A
@@ -153,7 +153,7 @@ class Explorer(anywidget.AnyWidget):
             from other widgets; assigning positions selects them. Browser lassos arrive here.
         layout_name: the name of the layout shown (synced; the toolbar's layout menu sets it);
             assigning another name of ``layouts`` redraws the points there and keeps the
-            selection, focus, colours and filter. An unknown name raises
+            selection, focus, colors and filter. An unknown name raises
             :class:`~galwidget.DataError`.
     """
 
@@ -344,7 +344,7 @@ class Explorer(anywidget.AnyWidget):
             self._train_callbacks.append(callback)
 
     def focus(self, galaxy_id: str | None) -> None:
-        """Focus one galaxy (as a click does): its neighbours appear in the panel."""
+        """Focus one galaxy (as a click does): its neighbors appear in the panel."""
         self._focus = -1 if galaxy_id is None else int(self._reps.positions([galaxy_id])[0])
 
     def find(self, text: str) -> Found:
@@ -393,23 +393,29 @@ class Explorer(anywidget.AnyWidget):
         return None if self._focus < 0 else str(self._reps.ids[self._focus])
 
     @property
-    def neighbours(self) -> pd.DataFrame:
-        """The focused galaxy's ``k`` nearest neighbours: ``id``, ``distance`` and meta columns."""
+    def neighbors(self) -> pd.DataFrame:
+        """The focused galaxy's ``k`` nearest neighbors: ``id``, ``distance`` and meta columns."""
         if self._focus < 0:
-            return self._neighbour_frame(np.empty(0, np.int64), np.empty(0, np.float32))
-        return self._neighbour_frame(*self._neighbours_of(self._focus))
+            return self._neighbor_frame(np.empty(0, np.int64), np.empty(0, np.float32))
+        return self._neighbor_frame(*self._neighbors_of(self._focus))
+
+    @property
+    def neighbours(self) -> pd.DataFrame:
+        """Deprecated spelling of :attr:`neighbors`."""
+        warn_deprecated("Explorer.neighbours", "Explorer.neighbors")
+        return self.neighbors
 
     def zoom_to_selection(self) -> None:
         """Pan and zoom every view of the widget to the selected galaxies (as its button does)."""
         self.send(protocol.zoom_to_selection_event())
 
     def color_by(self, color: ColorSpec) -> None:
-        """Colour the points by a meta column or an array of ``n`` values (``None``: one colour).
+        """Color the points by a meta column or an array of ``n`` values (``None``: one color).
 
-        Numbers become a viridis colour scale with a colour bar; strings, booleans, categoricals
+        Numbers become a viridis color scale with a color bar; strings, booleans, categoricals
         and integers with few distinct values become categories with a legend. Missing values are
         grey. Two names besides the meta columns follow the labelling as it goes on:
-        ``"label"`` (one colour per class, unlabelled grey) and ``"score"`` (the classifier's
+        ``"label"`` (one color per class, unlabelled grey) and ``"score"`` (the classifier's
         :attr:`scores`, grey before the first fit).
         """
         with self._labelling.lock:
@@ -421,12 +427,12 @@ class Explorer(anywidget.AnyWidget):
 
     @property
     def index(self) -> Any:
-        """The :class:`galwidget.NeighbourIndex` behind the neighbour panel (built on first use)."""
+        """The :class:`galwidget.NeighborIndex` behind the neighbor panel (built on first use)."""
         with self._index_lock:
             if self._index is None:
-                from galwidget.neighbours import NeighbourIndex
+                from galwidget.neighbors import NeighborIndex
 
-                self._index = NeighbourIndex(self._reps, **self._index_options)
+                self._index = NeighborIndex(self._reps, **self._index_options)
             return self._index
 
     # -- public API: labels ------------------------------------------------------------------------
@@ -560,13 +566,13 @@ class Explorer(anywidget.AnyWidget):
         max_thumbnail_bytes: int = DEFAULT_MAX_THUMBNAIL_BYTES,
     ) -> Path:
         """Save the current view as one self-contained HTML page that opens offline, without a
-        kernel: points, colours, legend, selection, hover text and thumbnails; pan and zoom.
+        kernel: points, colors, legend, selection, hover text and thumbnails; pan and zoom.
 
         Args:
             path: the ``.html`` file to write (its folder must exist).
             title: the page title (default: "galwidget: <n> galaxies").
             max_thumbnail_bytes: most bytes of kernel-rendered thumbnails embedded (the focused
-                galaxy's first, then its neighbours', the selected ones'); 0 embeds none.
+                galaxy's first, then its neighbors', the selected ones'); 0 embeds none.
         """
         return save_html(
             self._page_snapshot(), path, title=title, max_thumbnail_bytes=max_thumbnail_bytes
@@ -624,7 +630,7 @@ class Explorer(anywidget.AnyWidget):
 
     def _register_requests(self) -> None:
         handlers: dict[str, Callable[[Request], Reply]] = {
-            "neighbours": self._on_neighbours,
+            "neighbors": self._on_neighbors,
             "centroid": self._on_centroid,
             "thumbnail": self._on_thumbnail,
             "hover": self._on_hover,
@@ -647,11 +653,11 @@ class Explorer(anywidget.AnyWidget):
             raise DataError(f"no galaxy at position {position} (there are {len(self._reps)})")
         return int(position)
 
-    def _on_neighbours(self, request: Request) -> Reply:
+    def _on_neighbors(self, request: Request) -> Reply:
         position = self._position(request)
-        positions, distances = self._neighbours_of(position)
+        positions, distances = self._neighbors_of(position)
         fields = {"position": position, "id": str(self._reps.ids[position])}
-        return self._neighbour_reply(fields, positions, distances)
+        return self._neighbor_reply(fields, positions, distances)
 
     def _on_centroid(self, request: Request) -> Reply:
         selection = self.selection
@@ -663,9 +669,9 @@ class Explorer(anywidget.AnyWidget):
         found = self.index.more_like(self._reps.ids[selection], k=k)
         positions = self._reps.positions(found["id"])
         distances = found["distance"].to_numpy(dtype=np.float32)
-        return self._neighbour_reply({"count": len(selection)}, positions, distances)
+        return self._neighbor_reply({"count": len(selection)}, positions, distances)
 
-    def _neighbour_reply(
+    def _neighbor_reply(
         self, fields: dict[str, Any], positions: np.ndarray, distances: np.ndarray
     ) -> Reply:
         fields["ids"] = [str(i) for i in self._reps.ids[positions]]
@@ -741,7 +747,7 @@ class Explorer(anywidget.AnyWidget):
     def _on_color_by(self, request: Request) -> Reply:
         column = request.params["column"]
         if column is not None and column not in self._config["color_columns"]:
-            raise DataError(f"cannot colour by {column!r}: not a meta column, 'label' or 'score'")
+            raise DataError(f"cannot color by {column!r}: not a meta column, 'label' or 'score'")
         self.color_by(column)
         return Reply({"column": column})
 
@@ -758,17 +764,17 @@ class Explorer(anywidget.AnyWidget):
         }
         return Reply(fields)
 
-    # -- neighbours --------------------------------------------------------------------------------
+    # -- neighbors --------------------------------------------------------------------------------
 
-    def _neighbours_of(self, position: int) -> tuple[np.ndarray, np.ndarray]:
-        """Positions and distances of the ``k`` nearest neighbours of ``position``."""
+    def _neighbors_of(self, position: int) -> tuple[np.ndarray, np.ndarray]:
+        """Positions and distances of the ``k`` nearest neighbors of ``position``."""
         k = min(self.k, len(self._reps) - 1)
         if k < 1:
-            raise DataError("there is only one galaxy: it has no neighbours")
+            raise DataError("there is only one galaxy: it has no neighbors")
         positions, distances = self.index.query_positions(np.array([position], np.int64), k)
         return positions[0], distances[0]
 
-    def _neighbour_frame(self, positions: np.ndarray, distances: np.ndarray) -> pd.DataFrame:
+    def _neighbor_frame(self, positions: np.ndarray, distances: np.ndarray) -> pd.DataFrame:
         frame = pd.DataFrame({"id": self._reps.ids[positions].to_numpy(), "distance": distances})
         meta = self._meta.iloc[positions].drop(columns=["id", "distance"], errors="ignore")
         return pd.concat([frame, meta.reset_index(drop=True)], axis=1)
@@ -866,7 +872,7 @@ class Explorer(anywidget.AnyWidget):
                 self._color_meta = dict(meta)
 
     def _show_learning(self, trained: bool) -> None:
-        """Show the training status and, once a retrain has finished, the score colours."""
+        """Show the training status and, once a retrain has finished, the score colors."""
         with self.hold_sync():
             if trained and self._color_source == "score":
                 self._color, meta = self._score_colors()
@@ -879,7 +885,7 @@ class Explorer(anywidget.AnyWidget):
     def _learning_changed(self, _: dict[str, Any]) -> None:
         self._labelling.set_learning(self.strategy, self.target)
 
-    # -- colour ------------------------------------------------------------------------------------
+    # -- color ------------------------------------------------------------------------------------
 
     def _encode_color(self, color: Any) -> tuple[bytes, dict[str, Any]]:
         if color is None:
@@ -890,14 +896,14 @@ class Explorer(anywidget.AnyWidget):
             if color == "score":
                 return self._score_colors()
             raise DataError(
-                f"no column {color!r} to colour by; columns: {', '.join(self._meta.columns)}"
+                f"no column {color!r} to color by; columns: {', '.join(self._meta.columns)}"
             )
         if isinstance(color, str):
             return encode_colors(self._meta[color], color)  # type: ignore[return-value]
         values = color if isinstance(color, pd.Series) else pd.Series(np.asarray(color))
         if len(values) != len(self._reps):
             raise DataError(
-                f"colour values for {len(values)} galaxies, but there are {len(self._reps)}"
+                f"color values for {len(values)} galaxies, but there are {len(self._reps)}"
             )
         name = str(values.name or "values")
         return encode_colors(values.reset_index(drop=True), name)  # type: ignore[return-value]

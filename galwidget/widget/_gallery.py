@@ -2,7 +2,7 @@
 
 Orders (:data:`ORDERS`):
 
-- ``"centroid"``: nearest first to the mean of the selection in the neighbour index's space
+- ``"centroid"``: nearest first to the mean of the selection in the neighbor index's space
   (the PCA embedding, or the features; unit vectors for the cosine metric); value = distance.
 - ``"score"``: the classifier's score, highest first (NaN last); value = score.
 - ``"column"``: a numeric meta column, highest first (``descending=False``: lowest first; NaN
@@ -47,7 +47,7 @@ class SelectionPages:
 
     Args:
         meta: the meta columns (one row per position) a ``"column"`` order reads.
-        embedding: returns the ``(n, c)`` vectors and metric of the neighbour index (built on
+        embedding: returns the ``(n, c)`` vectors and metric of the neighbor index (built on
             first need).
         scores: returns the classifier's scores per position (``None`` before the first fit)
             and a number that changes whenever they do.

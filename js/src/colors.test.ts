@@ -18,16 +18,16 @@ const categorical: ColorMeta = { kind: "categorical", column: "kind", categories
 const byLabel: ColorMeta = { kind: "label", column: "label", missing: 0 };
 const none: ColorMeta = { kind: "none" };
 
-describe("colour maps", () => {
+describe("color maps", () => {
   it("runs viridis from purple to yellow", () => {
-    const colours = viridis(5);
-    expect(colours).toHaveLength(5);
-    expect(colours[0]).toBe("#440154");
-    expect(colours[4]).toBe("#fde725");
-    expect(colours.every((c) => /^#[0-9a-f]{6}$/.test(c))).toBe(true);
+    const colors = viridis(5);
+    expect(colors).toHaveLength(5);
+    expect(colors[0]).toBe("#440154");
+    expect(colors[4]).toBe("#fde725");
+    expect(colors.every((c) => /^#[0-9a-f]{6}$/.test(c))).toBe(true);
   });
 
-  it("lists one colour per code: 255 viridis bins then grey for missing code 255", () => {
+  it("lists one color per code: 255 viridis bins then grey for missing code 255", () => {
     expect(colorList(none, [])).toEqual([DEFAULT_POINT_COLOR]);
     const steps = colorList(continuous, []);
     expect(steps).toHaveLength(256);
@@ -47,12 +47,12 @@ describe("point codes", () => {
     expect(Array.from(codes)).toEqual([0, 127, 254, 255, 3]);
   });
 
-  it("passes category codes through and sends missing and unknown ones to the missing colour", () => {
+  it("passes category codes through and sends missing and unknown ones to the missing color", () => {
     const codes = pointCodes(categorical, new Uint8Array([0, 2, 255, 9, 1]), labels, 0);
     expect(Array.from(codes)).toEqual([0, 2, 3, 3, 1]);
   });
 
-  it("colours by the label codes the page holds, and updates only what changed", () => {
+  it("colors by the label codes the page holds, and updates only what changed", () => {
     const held = new Uint8Array([0, 1, 2, 255, 0]);
     const codes = pointCodes(byLabel, null, held, 2);
     expect(Array.from(codes)).toEqual([0, 1, 2, 3, 0]);
@@ -62,7 +62,7 @@ describe("point codes", () => {
     expect(Array.from(codes)).toEqual([0, 1, 2, 3, 2]);
   });
 
-  it("gives every point code 0 without a colour column", () => {
+  it("gives every point code 0 without a color column", () => {
     expect(Array.from(pointCodes(none, null, new Uint8Array(3), 0))).toEqual([0, 0, 0]);
   });
 });

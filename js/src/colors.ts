@@ -1,12 +1,12 @@
-// Colour maps, and the colour code per position that regl-scatterplot colours categorically
-// ("valueA" indexing a colour list): from the uint8 `_color` trait (protocol.ts), or from the label
-// codes the page holds when colouring by label.
+// Color maps, and the color code per position that regl-scatterplot colors categorically
+// ("valueA" indexing a color list): from the uint8 `_color` trait (protocol.ts), or from the label
+// codes the page holds when coloring by label.
 
 import { CONTINUOUS_BINS, type ColorMeta, UNLABELLED } from "./protocol";
 
 export const DEFAULT_POINT_COLOR = "#3b75af";
 export const MISSING_COLOR = "#a0a0a0";
-/** Colour of unlabelled points and of labels outside the classes, when colouring by label. */
+/** Color of unlabelled points and of labels outside the classes, when coloring by label. */
 export const UNLABELLED_COLOR = "#c8c8c8";
 export const OTHER_LABEL_COLOR = "#7f7f7f";
 
@@ -33,27 +33,27 @@ function rgbToHex([r, g, b]: [number, number, number]): string {
   return `#${((1 << 24) | (r << 16) | (g << 8) | b).toString(16).slice(1)}`;
 }
 
-/** `steps` colours of viridis from dark (0) to yellow (1), linearly interpolated. */
+/** `steps` colors of viridis from dark (0) to yellow (1), linearly interpolated. */
 export function viridis(steps: number): string[] {
   const anchors = VIRIDIS_ANCHORS.map(hexToRgb);
-  const colours: string[] = [];
+  const colors: string[] = [];
   for (let i = 0; i < steps; i++) {
     const t = steps === 1 ? 0 : (i / (steps - 1)) * (anchors.length - 1);
     const lo = Math.min(Math.floor(t), anchors.length - 2);
     const f = t - lo;
     const mix = anchors[lo].map((c, j) => Math.round(c + (anchors[lo + 1][j] - c) * f));
-    colours.push(rgbToHex(mix as [number, number, number]));
+    colors.push(rgbToHex(mix as [number, number, number]));
   }
-  return colours;
+  return colors;
 }
 
-/** Colour of category `i` (the palette repeats past its length). */
+/** Color of category `i` (the palette repeats past its length). */
 export function categoryColor(i: number): string {
   return PALETTE[i % PALETTE.length];
 }
 
 /**
- * The colour list for regl-scatterplot's `pointColor`, indexed by the codes of `pointCodes`.
+ * The color list for regl-scatterplot's `pointColor`, indexed by the codes of `pointCodes`.
  * `classes` are the label classes (kind "label").
  */
 export function colorList(meta: ColorMeta, classes: readonly string[]): string[] {
@@ -70,10 +70,10 @@ export function colorList(meta: ColorMeta, classes: readonly string[]): string[]
 }
 
 /**
- * Colour codes per position, as float32 for regl-scatterplot's valueA. Continuous bins (0…254)
- * and 255 (missing) index the colour list as they are; a categorical code past the categories
- * (255: missing) becomes the missing colour's; kind "label" colours by `labels` (class i + 1 →
- * i + 1, 0 unlabelled → 0, anything else → the last colour).
+ * Color codes per position, as float32 for regl-scatterplot's valueA. Continuous bins (0…254)
+ * and 255 (missing) index the color list as they are; a categorical code past the categories
+ * (255: missing) becomes the missing color's; kind "label" colors by `labels` (class i + 1 →
+ * i + 1, 0 unlabelled → 0, anything else → the last color).
  */
 export function pointCodes(
   meta: ColorMeta,
@@ -94,7 +94,7 @@ export function pointCodes(
   return codes;
 }
 
-/** Recolour by label the `positions` (null: all) of `codes` from the label codes `labels`. */
+/** Recolor by label the `positions` (null: all) of `codes` from the label codes `labels`. */
 export function updateLabelColors(
   codes: Float32Array,
   positions: Uint32Array | null,
@@ -109,9 +109,9 @@ export function updateLabelColors(
   }
 }
 
-/** CSS linear-gradient for a horizontal colour bar. */
-export function gradientCss(colours: string[]): string {
-  return `linear-gradient(to right, ${colours.join(", ")})`;
+/** CSS linear-gradient for a horizontal color bar. */
+export function gradientCss(colors: string[]): string {
+  return `linear-gradient(to right, ${colors.join(", ")})`;
 }
 
 /** Short, readable number for legends and tooltips. */

@@ -1,5 +1,5 @@
-// Toolbar controls mirrored in Python: the colour menu (a meta column, "label", "score", or one
-// colour; Python's `w.color_by`, sent as the `color_by` request and shown from `_color_meta`),
+// Toolbar controls mirrored in Python: the color menu (a meta column, "label", "score", or one
+// color; Python's `w.color_by`, sent as the `color_by` request and shown from `_color_meta`),
 // "Zoom to selection" (Python's `w.zoom_to_selection()` sends the same action as an event) and,
 // with more than one layout, the layout menu (the synced `layout_name`, Python's too).
 
@@ -12,7 +12,7 @@ export interface ControlActions {
   layout(name: string): void;
 }
 
-/** The colour menu's value for a colour meta ("" for one colour). */
+/** The color menu's value for a color meta ("" for one color). */
 export function colorChoice(meta: ColorMeta): string {
   return meta.kind === "none" ? "" : meta.column;
 }
@@ -25,7 +25,7 @@ export class Controls {
 
   /** `layouts`: the layout names (no menu for fewer than two). */
   constructor(columns: readonly string[], layouts: readonly string[], actions: ControlActions) {
-    const none = element("option", "", "one colour");
+    const none = element("option", "", "one color");
     none.value = "";
     this.colorSelect.append(none);
     for (const column of columns) {
@@ -33,12 +33,12 @@ export class Controls {
       option.value = column;
       this.colorSelect.append(option);
     }
-    this.colorSelect.title = "Colour the galaxies by";
+    this.colorSelect.title = "Color the galaxies by";
     this.colorSelect.addEventListener("change", () => actions.colorBy(this.colorSelect.value || null));
     this.zoomButton.type = "button";
     this.zoomButton.title = "Pan and zoom to the selected galaxies";
     this.zoomButton.addEventListener("click", () => actions.zoomToSelection());
-    const label = element("label", "gw-labelled", "Colour");
+    const label = element("label", "gw-labelled", "Color");
     label.append(this.colorSelect);
     this.el.append(label, this.zoomButton);
     if (layouts.length > 1) {
@@ -60,7 +60,7 @@ export class Controls {
     this.layoutSelect.value = name;
   }
 
-  /** Show the colouring in force (set here or from Python). */
+  /** Show the coloring in force (set here or from Python). */
   setColor(meta: ColorMeta): void {
     const value = colorChoice(meta);
     if (![...this.colorSelect.options].some((o) => o.value === value)) {

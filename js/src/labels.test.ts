@@ -63,7 +63,7 @@ describe("walk", () => {
 });
 
 describe("labelOf", () => {
-  it("names codes with the class colours", () => {
+  it("names codes with the class colors", () => {
     expect(labelOf(0, meta)).toBeNull();
     expect(labelOf(2, meta)).toEqual({ name: "not ring", color: categoryColor(1) });
     expect(labelOf(255, meta)?.name).toBe("other");

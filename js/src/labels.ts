@@ -88,7 +88,7 @@ export function walk(length: number, current: number, step: number): number {
   return Math.min(length - 1, Math.max(0, current + step));
 }
 
-/** Name and colour of a label code (null for unlabelled). */
+/** Name and color of a label code (null for unlabelled). */
 export function labelOf(code: number, meta: LabelMeta): { name: string; color: string } | null {
   if (code === UNLABELLED) return null;
   const i = code - 1;

@@ -1,11 +1,11 @@
-// Colour bar (continuous values) or legend (categories, label classes) in HTML over the plot;
+// Color bar (continuous values) or legend (categories, label classes) in HTML over the plot;
 // clicking its title folds it away so it never hides points for good.
 
 import { categoryColor, formatNumber, gradientCss, MISSING_COLOR, UNLABELLED_COLOR, viridis } from "./colors";
 import { element } from "./dom";
 import type { ColorMeta } from "./protocol";
 
-/** `classes`: the label classes, listed when colouring by label (`missing`: the unlabelled). */
+/** `classes`: the label classes, listed when coloring by label (`missing`: the unlabelled). */
 export function renderLegend(el: HTMLElement, meta: ColorMeta, classes: readonly string[]): void {
   el.replaceChildren();
   el.hidden = meta.kind === "none";
@@ -31,10 +31,10 @@ export function renderLegend(el: HTMLElement, meta: ColorMeta, classes: readonly
   }
 }
 
-function swatch(colour: string, label: string): HTMLElement {
+function swatch(color: string, label: string): HTMLElement {
   const row = element("div", "gw-legend-row");
   const chip = element("span", "gw-swatch");
-  chip.style.background = colour;
+  chip.style.background = color;
   row.append(chip, element("span", "gw-legend-label", label));
   return row;
 }

@@ -69,7 +69,7 @@ export class SyncedModel {
     return this.points.get(this.model.get("_points"));
   }
 
-  /** `_color` codes for the current colour meta (null for kinds without a buffer). */
+  /** `_color` codes for the current color meta (null for kinds without a buffer). */
   colors(meta: ColorMeta): Uint8Array | null {
     return decodeColors(this.model.get("_color"), meta, this.config.n);
   }

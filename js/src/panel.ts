@@ -1,4 +1,4 @@
-// The side panel: a grid of thumbnails, either the focused galaxy's nearest neighbours or the
+// The side panel: a grid of thumbnails, either the focused galaxy's nearest neighbors or the
 // active-learning suggestion queue, with label badges and the keyboard's current tile; or, in the
 // "selection" mode, a body of its own (the selection gallery, gallery.ts) in place of the grid.
 
@@ -9,21 +9,21 @@ import { loadInto, type Thumbnails } from "./thumbnails";
 export interface Tile {
   position: number;
   id: string;
-  /** Distance (neighbours) or score (suggestions); null when there is none. */
+  /** Distance (neighbors) or score (suggestions); null when there is none. */
   value: number | null;
 }
 
-export type PanelMode = "neighbours" | "suggestions" | "selection";
+export type PanelMode = "neighbors" | "suggestions" | "selection";
 
 /** Label badge of a tile (null: unlabelled). */
 export type BadgeOf = (position: number) => { name: string; color: string } | null;
 
 export const PANEL_COLUMNS = 3;
 
-export class NeighbourPanel {
+export class NeighborPanel {
   readonly el = element("div", "gw-panel");
   private readonly header = element("div", "gw-panel-header");
-  private readonly title = element("div", "gw-panel-title", "Click a galaxy to see its neighbours");
+  private readonly title = element("div", "gw-panel-title", "Click a galaxy to see its neighbors");
   private readonly toggle = element("div", "gw-group gw-panel-modes");
   private readonly grid = element("div", "gw-grid");
   private readonly modeButtons = new Map<PanelMode, HTMLButtonElement>();
@@ -40,7 +40,7 @@ export class NeighbourPanel {
     private readonly badgeOf: BadgeOf,
   ) {
     const modes: [PanelMode, string][] = [
-      ["neighbours", "Neighbours"],
+      ["neighbors", "Neighbors"],
       ["suggestions", "Suggestions"],
       ["selection", "Selection"],
     ];

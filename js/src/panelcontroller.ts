@@ -1,11 +1,11 @@
-// The panel controller: what the side panel shows (the focused galaxy's neighbours, galaxies like
+// The panel controller: what the side panel shows (the focused galaxy's neighbors, galaxies like
 // the selection, the active-learning suggestions, or the selection gallery), the requests behind
 // it (a newer one cancels the stale one), and walking along its tiles with the keyboard.
 
 import { debounce } from "./debounce";
 import { SelectionGallery } from "./gallery";
 import { walk } from "./labels";
-import { NeighbourPanel, PANEL_COLUMNS, type PanelMode, type Tile } from "./panel";
+import { NeighborPanel, PANEL_COLUMNS, type PanelMode, type Tile } from "./panel";
 import { samePositions } from "./positions";
 import { type Failure, UNLABELLED } from "./protocol";
 import { Latest, type Requests } from "./requests";
@@ -35,9 +35,9 @@ export interface PanelHost {
 const GALLERY_RELOAD_MS = 150;
 
 export class PanelController {
-  readonly panel: NeighbourPanel;
+  readonly panel: NeighborPanel;
   readonly gallery: SelectionGallery;
-  private mode: PanelMode = "neighbours";
+  private mode: PanelMode = "neighbors";
   /** The galaxy the keyboard walked to: its focus keeps the panel as it is. */
   private walkedTo = -1;
   private readonly latest = new Latest();
@@ -47,9 +47,9 @@ export class PanelController {
     thumbnails: Thumbnails,
     private readonly host: PanelHost,
   ) {
-    this.panel = new NeighbourPanel(
+    this.panel = new NeighborPanel(
       thumbnails,
-      (position) => (this.mode === "neighbours" ? this.pick(position) : this.walkTo(position)),
+      (position) => (this.mode === "neighbors" ? this.pick(position) : this.walkTo(position)),
       (mode) => this.setMode(mode),
       (position) => host.badgeOf(position),
     );
@@ -108,12 +108,12 @@ export class PanelController {
     const focus = this.host.focus();
     this.panel.markCurrent(focus);
     this.gallery.markCurrent(focus);
-    if (focus < 0 || focus === this.walkedTo || this.mode !== "neighbours") return;
+    if (focus < 0 || focus === this.walkedTo || this.mode !== "neighbors") return;
     this.walkedTo = -1;
-    void this.showNeighbours(focus);
+    void this.showNeighbors(focus);
   }
 
-  /** Label classes appeared or went: the Neighbours | Suggestions switch follows. */
+  /** Label classes appeared or went: the Neighbors | Suggestions switch follows. */
   enableModes(enabled: boolean): void {
     this.panel.enableModes(enabled);
     this.panel.setMode(this.mode);
@@ -130,10 +130,10 @@ export class PanelController {
       this.latest.cancel();
       this.gallery.markCurrent(focus);
     } else if (mode === "suggestions") void this.showSuggestions();
-    else if (focus >= 0) void this.showNeighbours(focus);
+    else if (focus >= 0) void this.showNeighbors(focus);
     else {
       this.latest.cancel();
-      this.panel.message("Neighbours", "Click a galaxy to see its neighbours");
+      this.panel.message("Neighbors", "Click a galaxy to see its neighbors");
     }
   }
 
@@ -160,7 +160,7 @@ export class PanelController {
   }
 
   async showMoreLike(): Promise<void> {
-    if (this.mode === "selection") this.setMode("neighbours");
+    if (this.mode === "selection") this.setMode("neighbors");
     const count = this.host.selectedCount();
     const signal = this.latest.next();
     this.panel.loading("Searching…", this.host.k());
@@ -176,13 +176,13 @@ export class PanelController {
     this.gallery.dispose();
   }
 
-  private async showNeighbours(position: number): Promise<void> {
+  private async showNeighbors(position: number): Promise<void> {
     const signal = this.latest.next();
-    this.panel.loading("Finding neighbours…", this.host.k());
-    const reply = await this.requests.request("neighbours", { position }, { signal });
+    this.panel.loading("Finding neighbors…", this.host.k());
+    const reply = await this.requests.request("neighbors", { position }, { signal });
     if (signal.aborted) return;
     if (!reply.ok) return this.unavailable(reply);
-    this.panel.show(`Neighbours of ${reply.id}`, tiles(reply.positions, reply.ids, reply.distances));
+    this.panel.show(`Neighbors of ${reply.id}`, tiles(reply.positions, reply.ids, reply.distances));
   }
 
   private async showSuggestions(): Promise<void> {
@@ -198,7 +198,7 @@ export class PanelController {
   }
 
   private unavailable(reply: Failure): void {
-    if (!reply.cancelled) this.panel.message("Neighbours unavailable", reply.reason);
+    if (!reply.cancelled) this.panel.message("Neighbors unavailable", reply.reason);
   }
 
   /** Focus a galaxy of the panel and pan to it, keeping the panel's list. */
@@ -211,7 +211,7 @@ export class PanelController {
 
   private pick(position: number): void {
     this.walkedTo = -1;
-    if (position === this.host.focus()) void this.showNeighbours(position);
+    if (position === this.host.focus()) void this.showNeighbors(position);
     else this.host.setFocus(position);
     this.host.panTo(position);
   }

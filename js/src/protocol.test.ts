@@ -139,7 +139,7 @@ describe("binary traits", () => {
     expect(() => decodePoints(new Float32Array(6), 2)).toThrow(/3 points, expected 2/);
   });
 
-  it("decodes colour codes only for kinds that have them", () => {
+  it("decodes color codes only for kinds that have them", () => {
     const codes = new Uint8Array([0, 255, 3]);
     expect(decodeColors(codes, { kind: "continuous", column: "z", min: 0, max: 1, missing: 1 }, 3)).toEqual(codes);
     expect(decodeColors(new Uint8Array(0), { kind: "label", column: "label", missing: 0 }, 3)).toBeNull();
@@ -154,28 +154,28 @@ describe("requests, replies and events", () => {
     const { content, buffers } = encodeRequest("label", 3, { positions: new Uint32Array([4, 9]), label: "spiral" });
     expect(content).toEqual({ type: "request", kind: "label", request: 3, label: "spiral" });
     expect(Array.from(new Uint32Array(buffers[0].buffer))).toEqual([4, 9]);
-    expect(encodeRequest("neighbours", 1, { position: 5 })).toEqual({
-      content: { type: "request", kind: "neighbours", request: 1, position: 5 },
+    expect(encodeRequest("neighbors", 1, { position: 5 })).toEqual({
+      content: { type: "request", kind: "neighbors", request: 1, position: 5 },
       buffers: [],
     });
   });
 
-  it("decodes a neighbours reply's buffers and checks them", () => {
+  it("decodes a neighbors reply's buffers and checks them", () => {
     const positions = new DataView(new Uint32Array([5, 2]).buffer);
     const distances = new DataView(new Float32Array([0, 0.5]).buffer);
-    const reply = decodeReply("neighbours", { position: 5, id: "a", ids: ["a", "b"] }, [positions, distances], 10);
+    const reply = decodeReply("neighbors", { position: 5, id: "a", ids: ["a", "b"] }, [positions, distances], 10);
     expect(Array.from(reply.positions)).toEqual([5, 2]);
     expect(Array.from(reply.distances)).toEqual([0, 0.5]);
-    expect(() => decodeReply("neighbours", { position: 5, id: "a", ids: ["a"] }, [positions, distances], 10)).toThrow(
+    expect(() => decodeReply("neighbors", { position: 5, id: "a", ids: ["a"] }, [positions, distances], 10)).toThrow(
       /2 positions for 1 ids/,
     );
-    expect(() => decodeReply("neighbours", { position: 5, id: "a", ids: ["a", "b"] }, [positions], 10)).toThrow(
+    expect(() => decodeReply("neighbors", { position: 5, id: "a", ids: ["a", "b"] }, [positions], 10)).toThrow(
       /buffer 1 is missing/,
     );
-    expect(() => decodeReply("neighbours", { position: 5, id: "a", ids: ["a", "b"] }, [positions, distances], 4)).toThrow(
+    expect(() => decodeReply("neighbors", { position: 5, id: "a", ids: ["a", "b"] }, [positions, distances], 4)).toThrow(
       /position 5 is not below n = 4/,
     );
-    expect(() => decodeReply("neighbours", { id: "a", ids: ["a", "b"] }, [positions, distances], 10)).toThrow(
+    expect(() => decodeReply("neighbors", { id: "a", ids: ["a", "b"] }, [positions, distances], 10)).toThrow(
       /`position` is not an integer/,
     );
   });

@@ -27,7 +27,7 @@ export const PROTOCOL_VERSION = 2;
 export const MAX_MESSAGE_BYTES = 8 * 1024 * 1024;
 /** `_color` code of a missing value. */
 export const MISSING_CODE = 255;
-/** Continuous colour bins: codes 0 … CONTINUOUS_BINS - 1. */
+/** Continuous color bins: codes 0 … CONTINUOUS_BINS - 1. */
 export const CONTINUOUS_BINS = 255;
 /** Label code of an unlabelled position, and of a label outside the classes. */
 export const UNLABELLED = 0;
@@ -50,9 +50,9 @@ export interface Config {
   image_kind: ImageKind;
   confirm_over: number;
   max_message_bytes: number;
-  /** Meta columns a gallery order or a colour map can use (absent in pages saved before). */
+  /** Meta columns a gallery order or a color map can use (absent in pages saved before). */
   numeric_columns?: string[];
-  /** What the colour menu offers: meta columns, and "label", "score" when labelling. */
+  /** What the color menu offers: meta columns, and "label", "score" when labelling. */
   color_columns?: string[];
   /** The layout names the layout menu offers (absent in pages saved before). */
   layouts?: string[];
@@ -158,7 +158,7 @@ export function decodePoints(value: Binary, n: number): { x: Float32Array; y: Fl
   return { x, y };
 }
 
-/** `_color`: one uint8 code per position, or null for kinds without a colour buffer. */
+/** `_color`: one uint8 code per position, or null for kinds without a color buffer. */
 export function decodeColors(value: Binary, meta: ColorMeta, n: number): Uint8Array | null {
   if (meta.kind === "none" || meta.kind === "label") return null;
   const codes = bytesOf(value);
@@ -319,7 +319,7 @@ export function checkMessageSize(bytes: number, max: number, what: string): void
 
 // -- requests and replies --------------------------------------------------------------------------
 
-interface Neighbours {
+interface Neighbors {
   ids: string[];
   positions: Uint32Array;
   distances: Float32Array;
@@ -327,8 +327,8 @@ interface Neighbours {
 
 /** Every request kind: its parameters and its decoded reply (buffers as typed arrays). */
 export interface RequestMap {
-  neighbours: { params: { position: number }; reply: Neighbours & { position: number; id: string } };
-  centroid: { params: Record<string, never>; reply: Neighbours & { count: number } };
+  neighbors: { params: { position: number }; reply: Neighbors & { position: number; id: string } };
+  centroid: { params: Record<string, never>; reply: Neighbors & { count: number } };
   thumbnail: { params: { position: number }; reply: { url: string } | { mime: string; image: Uint8Array } };
   /** `radec`: the galaxy's [ra, dec] in degrees, null when unknown (or in a saved page). */
   hover: { params: { position: number }; reply: { id: string; fields: [string, string][]; radec: [number, number] | null } };
@@ -343,7 +343,7 @@ export interface RequestMap {
   };
   /** A search box's text: the galaxy the kernel focused (position −1: none, e.g. a prefix of many ids). */
   find: { params: { text: string }; reply: Found };
-  /** Colour by a meta column, "label" or "score" (null: one colour), as Python's `w.color_by`. */
+  /** Color by a meta column, "label" or "score" (null: one color), as Python's `w.color_by`. */
   color_by: { params: { column: string | null }; reply: { column: string | null } };
   /** Positions `offset … offset + limit` of the selection in a gallery order (galwidget/gallery.py). */
   selection_page: {
@@ -411,8 +411,8 @@ type ReplyDecoder<K extends RequestKind> = (content: Content, buffers: DataView[
 
 /** One decoder per kind: checks a reply's fields and buffers and types them. */
 const REPLY_DECODERS: { [K in RequestKind]: ReplyDecoder<K> } = {
-  neighbours: (c, b, n) => ({ ...neighbours(c, b, n), position: int(c, "position"), id: str(c, "id") }),
-  centroid: (c, b, n) => ({ ...neighbours(c, b, n), count: int(c, "count") }),
+  neighbors: (c, b, n) => ({ ...neighbors(c, b, n), position: int(c, "position"), id: str(c, "id") }),
+  centroid: (c, b, n) => ({ ...neighbors(c, b, n), count: int(c, "count") }),
   thumbnail: (c, b) => {
     if (typeof c.url === "string") return { url: c.url };
     if (b.length !== 1) throw new ProtocolError("thumbnail reply carries no image");
@@ -488,11 +488,11 @@ export function isRequestKind(kind: unknown): kind is RequestKind {
   return typeof kind === "string" && Object.hasOwn(REPLY_DECODERS, kind);
 }
 
-function neighbours(c: Content, b: DataView[], n: number): Neighbours {
+function neighbors(c: Content, b: DataView[], n: number): Neighbors {
   const ids = strings(c, "ids");
-  const positions = positionsOf(buffer(b, 0, "neighbours"), ids.length, n, "neighbours");
-  const distances = float32Of(buffer(b, 1, "neighbours"), "distances");
-  if (distances.length !== ids.length) throw new ProtocolError("neighbours reply: one distance per id expected");
+  const positions = positionsOf(buffer(b, 0, "neighbors"), ids.length, n, "neighbors");
+  const distances = float32Of(buffer(b, 1, "neighbors"), "distances");
+  if (distances.length !== ids.length) throw new ProtocolError("neighbors reply: one distance per id expected");
   return { ids, positions, distances };
 }
 

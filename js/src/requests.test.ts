@@ -21,15 +21,15 @@ describe("Requests", () => {
 
   it("numbers requests and resolves each with its own typed reply", async () => {
     const { requests, sent } = setup();
-    const first = requests.request("neighbours", { position: 4 });
+    const first = requests.request("neighbors", { position: 4 });
     const second = requests.request("hover", { position: 5 });
     expect(sent.map(([content]) => content)).toEqual([
-      { type: "request", kind: "neighbours", request: 1, position: 4 },
+      { type: "request", kind: "neighbors", request: 1, position: 4 },
       { type: "request", kind: "hover", request: 2, position: 5 },
     ]);
     expect(requests.handle({ type: "reply", kind: "hover", request: 2, ok: true, id: "b", fields: [] })).toBe(true);
     const buffers = [view(new Uint32Array([4, 7])), view(new Float32Array([0, 1]))];
-    const reply = { type: "reply", kind: "neighbours", request: 1, ok: true, position: 4, id: "a", ids: ["a", "c"] };
+    const reply = { type: "reply", kind: "neighbors", request: 1, ok: true, position: 4, id: "a", ids: ["a", "c"] };
     expect(requests.handle(reply, buffers)).toBe(true);
     const [a, b] = await Promise.all([first, second]);
     if (!a.ok || !b.ok) throw new Error("expected replies");
@@ -47,9 +47,9 @@ describe("Requests", () => {
     const mismatched = requests.request("hover", { position: 1 });
     requests.handle({ type: "reply", kind: "labels", request: 2, ok: true, version: 1 });
     expect(await mismatched).toMatchObject({ ok: false, reason: "reply of kind labels to a hover request" });
-    const malformed = requests.request("neighbours", { position: 1 });
-    requests.handle({ type: "reply", kind: "neighbours", request: 3, ok: true, position: 1, id: "a", ids: ["a"] });
-    expect(await malformed).toMatchObject({ ok: false, reason: expect.stringMatching(/malformed neighbours reply/) });
+    const malformed = requests.request("neighbors", { position: 1 });
+    requests.handle({ type: "reply", kind: "neighbors", request: 3, ok: true, position: 1, id: "a", ids: ["a"] });
+    expect(await malformed).toMatchObject({ ok: false, reason: expect.stringMatching(/malformed neighbors reply/) });
   });
 
   it("ignores messages that answer nothing pending", () => {

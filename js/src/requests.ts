@@ -126,7 +126,7 @@ function failure(reason: string, cancelled = false): Failure {
   return { ok: false, reason, cancelled };
 }
 
-/** One request at a time: `next()` cancels the previous one's signal (stale hover, neighbours). */
+/** One request at a time: `next()` cancels the previous one's signal (stale hover, neighbors). */
 export class Latest {
   private controller: AbortController | null = null;
 

@@ -1,5 +1,5 @@
 // The scatter adapter: the only module that knows regl-scatterplot. It draws positions with
-// colour codes, shows a selection and a focus cross, and reports hover, the lasso's vertices and
+// color codes, shows a selection and a focus cross, and reports hover, the lasso's vertices and
 // the selections regl-scatterplot makes itself (a one-vertex lasso). Everything else in the widget
 // speaks in positions and flat typed arrays.
 
@@ -43,7 +43,7 @@ export interface ScatterStyle {
 const SELECTED_COLOR = "#ff2d6f";
 /**
  * Selections up to this many points are drawn by regl-scatterplot: outlined and on top of the
- * others. Larger ones are painted through the colour codes instead (one extra code), because its
+ * others. Larger ones are painted through the color codes instead (one extra code), because its
  * selection of millions of points is seconds of main-thread work (a Set and a JS array of
  * coordinates) during which the page cannot even finish sending the selection to the kernel.
  */
@@ -118,7 +118,7 @@ export class ScatterAdapter {
   }
 
   /**
-   * Draw the points, coloured by `codes` (indices into the colour list of `setColors`). Draws do
+   * Draw the points, colored by `codes` (indices into the color list of `setColors`). Draws do
    * not overlap (regl-scatterplot ignores a draw while one runs): a draw asked for meanwhile
    * runs after it, with the latest arguments. Resolves once nothing is left to draw.
    */
@@ -138,7 +138,7 @@ export class ScatterAdapter {
       while (this.nextDraw) {
         const { x, y, codes } = this.nextDraw;
         this.nextDraw = null;
-        // The same points again (a recolour): reuse their spatial index instead of rebuilding it.
+        // The same points again (a recolor): reuse their spatial index instead of rebuilding it.
         const samePoints = this.drawn && x === this.drawnXY[0] && y === this.drawnXY[1];
         const spatialIndex = samePoints ? this.scatterplot.get("spatialIndex") : undefined;
         this.drawnXY = [x, y];
@@ -205,7 +205,7 @@ export class ScatterAdapter {
     else await this.scatterplot.unfilter({ preventEvent: true });
   }
 
-  /** Point colours by code (null: one colour), with one selection and hover colour for all. */
+  /** Point colors by code (null: one color), with one selection and hover color for all. */
   setColors(colors: string[], byCode: boolean): Promise<void> {
     this.colors = { list: colors, byCode };
     return this.applyColors();
@@ -263,7 +263,7 @@ export class ScatterAdapter {
 
   /**
    * Show the sorted `positions` as selected (no 'select' event): outlined by regl-scatterplot up
-   * to OUTLINED_SELECTION_MAX points, painted in the colour codes beyond. Resolves once drawn.
+   * to OUTLINED_SELECTION_MAX points, painted in the color codes beyond. Resolves once drawn.
    */
   async select(positions: Uint32Array): Promise<void> {
     this.selection = positions;
@@ -273,7 +273,7 @@ export class ScatterAdapter {
     if (!paint && !this.painted) return;
     const newColors = paint !== this.painted;
     this.painted = paint;
-    // The selection's colour is listed before any code uses it, and dropped after none does.
+    // The selection's color is listed before any code uses it, and dropped after none does.
     if (newColors && paint) await this.applyColors();
     await this.redraw();
     if (newColors && !paint) await this.applyColors();

@@ -10,7 +10,7 @@ function page(): PageData {
     labels: btoa(String.fromCharCode(0, 2)),
     replies: [
       {
-        kind: "neighbours",
+        kind: "neighbors",
         position: 1,
         content: { position: 1, id: "b", ids: ["a"] },
         buffers: [btoa(String.fromCharCode(0, 0, 0, 0)), btoa(String.fromCharCode(0, 0, 128, 63))],
@@ -41,10 +41,10 @@ describe("StaticModel", () => {
     const [labels, buffers] = model.answer({ kind: "labels" });
     expect(labels).toEqual({ ok: true, version: 7 });
     expect(buffers).toEqual([Uint8Array.of(0, 2)]);
-    expect(model.answer({ kind: "neighbours", position: 0 })[0]).toMatchObject({ ok: false });
-    const [neighbours, neighbourBuffers] = model.answer({ kind: "neighbours", position: 1 });
-    expect(neighbours).toEqual({ ok: true, position: 1, id: "b", ids: ["a"] });
-    expect(new Float32Array(neighbourBuffers[1].buffer)).toEqual(Float32Array.of(1));
+    expect(model.answer({ kind: "neighbors", position: 0 })[0]).toMatchObject({ ok: false });
+    const [neighbors, neighborBuffers] = model.answer({ kind: "neighbors", position: 1 });
+    expect(neighbors).toEqual({ ok: true, position: 1, id: "b", ids: ["a"] });
+    expect(new Float32Array(neighborBuffers[1].buffer)).toEqual(Float32Array.of(1));
     expect(model.answer({ kind: "hover", position: 2 })[0]).toMatchObject({ ok: false });
   });
 

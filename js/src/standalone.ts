@@ -7,7 +7,7 @@
 //   hover       {ids, columns, text}: text[c][position] is column c's hover text of that galaxy;
 //   thumbnails  one URL (or data: URI) per position, "" where none was saved; null: no images;
 //   labels      the label codes (uint8 per position), base64; null when there are no classes;
-//   replies     kernel replies saved with the page (the focused galaxy's neighbours): kind,
+//   replies     kernel replies saved with the page (the focused galaxy's neighbors): kind,
 //               position, reply fields and base64 buffers.
 // StaticModel has the model interface the front end uses (get/set/on/off/send/save_changes);
 // its `send` answers hover, thumbnail and labels requests and the saved replies from that data

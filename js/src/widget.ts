@@ -61,7 +61,7 @@ class ExplorerView {
   private scatter: ScatterAdapter | null = null;
   private x: Float32Array = new Float32Array(0);
   private y: Float32Array = new Float32Array(0);
-  /** Colour code per position, as drawn. */
+  /** Color code per position, as drawn. */
   private codes: Float32Array = new Float32Array(0);
   /** The filter in force (null: every galaxy shown); selection tools act on shown ones only. */
   private shown: Shown | null = null;
@@ -184,7 +184,7 @@ class ExplorerView {
     void this.start();
   }
 
-  // -- start, drawing and colours --------------------------------------------------------------
+  // -- start, drawing and colors --------------------------------------------------------------
 
   private async start(): Promise<void> {
     const { width, height } = this.size();
@@ -222,7 +222,7 @@ class ExplorerView {
       this.fail(String(error));
       return;
     }
-    this.drawnColors.signature = ""; // new points: draw them whatever the colours
+    this.drawnColors.signature = ""; // new points: draw them whatever the colors
     await this.recolor();
     if (this.destroyed) return;
     this.status.hidden = true;
@@ -230,10 +230,10 @@ class ExplorerView {
   }
 
   private recolorPending = false;
-  /** What the drawn colours were made of: colour meta (but counts), classes, `_color` value. */
+  /** What the drawn colors were made of: color meta (but counts), classes, `_color` value. */
   private drawnColors: { signature: string; raw: DataView | null } = { signature: "", raw: null };
 
-  /** Colour trait and its metadata usually change together: redraw once per batch. */
+  /** Color trait and its metadata usually change together: redraw once per batch. */
   private scheduleRecolor(): void {
     if (this.recolorPending) return;
     this.recolorPending = true;
@@ -249,12 +249,12 @@ class ExplorerView {
     const meta = this.colorMeta;
     const classes = this.model.get("_label_meta").classes;
     renderLegend(this.legend, meta, classes);
-    // A new count of missing (unlabelled) points alone changes no colour: keep the points.
-    const { missing: _, ...colouring } = { missing: 0, ...meta };
-    const colours = this.model.rawColors();
-    const signature = JSON.stringify([colouring, classes]);
-    if (signature === this.drawnColors.signature && colours === this.drawnColors.raw) return;
-    this.drawnColors = { signature, raw: colours };
+    // A new count of missing (unlabelled) points alone changes no color: keep the points.
+    const { missing: _, ...coloring } = { missing: 0, ...meta };
+    const colors = this.model.rawColors();
+    const signature = JSON.stringify([coloring, classes]);
+    if (signature === this.drawnColors.signature && colors === this.drawnColors.raw) return;
+    this.drawnColors = { signature, raw: colors };
     try {
       this.codes = pointCodes(meta, this.model.colors(meta), this.labels.codes, classes.length);
     } catch (error) {
@@ -294,11 +294,11 @@ class ExplorerView {
     void this.scatter?.setFilter(this.shown);
   }
 
-  /** The colour menu: Python colours (and `_color_meta` comes back); a refusal is shown. */
+  /** The color menu: Python colors (and `_color_meta` comes back); a refusal is shown. */
   private async colorBy(column: string | null): Promise<void> {
     const reply = await this.requests.request("color_by", { column });
     if (reply.ok || this.destroyed) return;
-    this.notify(`Cannot colour by ${column}: ${reply.reason}`);
+    this.notify(`Cannot color by ${column}: ${reply.reason}`);
     this.controls.setColor(this.colorMeta);
   }
 
@@ -608,7 +608,7 @@ class ExplorerView {
         this.panel.walk(action.step);
         break;
       case "open":
-        if (this.model.get("_focus") >= 0) this.panel.setMode("neighbours");
+        if (this.model.get("_focus") >= 0) this.panel.setMode("neighbors");
         break;
     }
   };
@@ -661,7 +661,7 @@ class ExplorerView {
   }
 }
 
-/** Relative luminance (0 dark … 1 light) of a CSS rgb()/rgba() colour; transparent counts as light. */
+/** Relative luminance (0 dark … 1 light) of a CSS rgb()/rgba() color; transparent counts as light. */
 function luminance(css: string): number {
   const parts = css.match(/[\d.]+/g)?.map(Number) ?? [];
   if (parts.length < 3 || parts[3] === 0) return 1;

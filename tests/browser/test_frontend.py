@@ -113,7 +113,7 @@ def test_first_render_draws_points_and_legend(blobs, page, artifacts):
     _, bridge = blobs
     pixels = canvas_pixels(page)
     drawn = (np.abs(pixels - 255).sum(axis=2) > 60).mean()
-    assert 0.02 < drawn < 0.9, f"{drawn:.1%} of the canvas is coloured"
+    assert 0.02 < drawn < 0.9, f"{drawn:.1%} of the canvas is colored"
     assert page.locator(".gw-legend-title").text_content() == "brightness"
     assert page.locator(".gw-count").text_content() == "0 of 5,000 selected"
     page.screenshot(path=str(artifacts / "blobs.png"))
@@ -200,20 +200,20 @@ def test_python_selection_and_callbacks_reach_the_browser(blobs, page):
     bridge.wait_until(lambda: browser_selection(bridge) == expected)
     assert page.locator(".gw-count").text_content() == f"{len(expected):,} of 5,000 selected"
     assert [len(ids) for ids in seen] == [len(expected)]
-    # A selection made in Python is drawn: selected points take the highlight colour.
+    # A selection made in Python is drawn: selected points take the highlight color.
     assert highlighted(page) > 50
     widget.select(None)
     bridge.wait_until(lambda: browser_selection(bridge) == set())
 
 
 def highlighted(page) -> int:
-    """Canvas pixels in the selection colour."""
+    """Canvas pixels in the selection color."""
     return int((np.abs(canvas_pixels(page) - np.array([255, 45, 111])).sum(axis=2) < 60).sum())
 
 
 def test_a_large_selection_is_painted_in_the_codes_and_a_small_one_outlined(render, page):
     # Beyond 20,000 points (OUTLINED_SELECTION_MAX in scatter.ts) the selection is painted through
-    # the colour codes instead of regl-scatterplot's selection; both ways show it, and switching
+    # the color codes instead of regl-scatterplot's selection; both ways show it, and switching
     # between them leaves no highlight behind.
     n = 40_000
     frame, layout = blob_frame(n)
@@ -240,7 +240,7 @@ def test_a_large_selection_is_painted_in_the_codes_and_a_small_one_outlined(rend
         assert (distance < 4).mean() > 0.95
 
 
-def test_colour_change_repaints_and_shows_a_legend(blobs, page):
+def test_color_change_repaints_and_shows_a_legend(blobs, page):
     _, bridge = blobs
     before = canvas_pixels(page)
     bridge.widget.color_by("cluster")
@@ -270,7 +270,7 @@ def galaxies(render):
     return render(widget)
 
 
-def test_focus_shows_neighbour_thumbnails_and_tiles_refocus(galaxies, page, artifacts):
+def test_focus_shows_neighbor_thumbnails_and_tiles_refocus(galaxies, page, artifacts):
     bridge = galaxies
     widget = bridge.widget
     target = widget.representations.ids[42]
@@ -279,15 +279,15 @@ def test_focus_shows_neighbour_thumbnails_and_tiles_refocus(galaxies, page, arti
     bridge.wait_for_js(
         "[...document.querySelectorAll('.gw-grid img')].filter(i => i.naturalWidth > 0).length === 9"
     )
-    assert page.locator(".gw-panel-title").text_content() == f"Neighbours of {target}"
+    assert page.locator(".gw-panel-title").text_content() == f"Neighbors of {target}"
     shown = [tiles.nth(i).locator(".gw-caption-id").text_content() for i in range(9)]
-    assert shown == widget.neighbours["id"].tolist()
+    assert shown == widget.neighbors["id"].tolist()
     page.screenshot(path=str(artifacts / "explorer.png"))
 
     tiles.nth(2).click()
     bridge.wait_until(lambda: widget.focused == shown[2])
     bridge.wait_for_js(
-        f"document.querySelector('.gw-panel-title').textContent === 'Neighbours of {shown[2]}'"
+        f"document.querySelector('.gw-panel-title').textContent === 'Neighbors of {shown[2]}'"
     )
 
 
@@ -295,7 +295,7 @@ def test_click_focuses_and_hover_shows_a_tooltip(galaxies, page):
     bridge = galaxies
     widget = bridge.widget
     positions = screen_positions(widget, page)
-    # The point farthest from its nearest neighbour on screen: unambiguous under the mouse.
+    # The point farthest from its nearest neighbor on screen: unambiguous under the mouse.
     distances = np.hypot(*(positions[:, None, :] - positions[None, :, :]).transpose(2, 0, 1))
     np.fill_diagonal(distances, np.inf)
     target = int(distances.min(axis=1).argmax())
@@ -390,7 +390,7 @@ def class_buttons(page) -> list[str]:
 
 
 def isolated_point(positions: np.ndarray) -> int:
-    """The point farthest from its nearest neighbour on screen (unambiguous under the mouse)."""
+    """The point farthest from its nearest neighbor on screen (unambiguous under the mouse)."""
     gaps = np.hypot(*(positions[:, None, :] - positions[None, :, :]).transpose(2, 0, 1))
     np.fill_diagonal(gaps, np.inf)
     return int(gaps.min(axis=1).argmax())
@@ -461,7 +461,7 @@ def test_label_selection_asks_before_a_large_batch(labelling, page):
     bridge.wait_for_js("document.querySelector('.gw-class').textContent === '1 ring (120)'")
 
 
-def test_arrow_keys_walk_the_neighbour_panel(labelling, page):
+def test_arrow_keys_walk_the_neighbor_panel(labelling, page):
     bridge = labelling
     widget = bridge.widget
     anchor = widget.representations.ids[7]
@@ -470,7 +470,7 @@ def test_arrow_keys_walk_the_neighbour_panel(labelling, page):
         "document.querySelectorAll('.gw-panel .gw-tile[data-position]').length === 9"
     )
     shown = page.locator(".gw-panel .gw-caption-id").all_text_contents()
-    assert shown == widget.neighbours["id"].tolist()
+    assert shown == widget.neighbors["id"].tolist()
     page.locator(".galwidget").focus()
     for key, expected in [
         ("ArrowRight", 0),
@@ -485,8 +485,8 @@ def test_arrow_keys_walk_the_neighbour_panel(labelling, page):
             f"document.querySelector('.gw-tile.gw-current .gw-caption-id')?.textContent"
             f" === {shown[expected]!r}"
         )
-    # Walking keeps the panel; Enter opens the walked-to galaxy's own neighbours.
-    assert page.locator(".gw-panel-title").text_content() == f"Neighbours of {anchor}"
+    # Walking keeps the panel; Enter opens the walked-to galaxy's own neighbors.
+    assert page.locator(".gw-panel-title").text_content() == f"Neighbors of {anchor}"
     page.keyboard.press("1")
     bridge.wait_until(lambda: widget.label_store.get(shown[0]) == "ring")
     bridge.wait_for_js(
@@ -494,7 +494,7 @@ def test_arrow_keys_walk_the_neighbour_panel(labelling, page):
     )
     page.keyboard.press("Enter")
     bridge.wait_for_js(
-        f"document.querySelector('.gw-panel-title').textContent === 'Neighbours of {shown[0]}'"
+        f"document.querySelector('.gw-panel-title').textContent === 'Neighbors of {shown[0]}'"
     )
 
 
@@ -568,7 +568,7 @@ def test_click_focuses_without_touching_the_selection(labelling, page):
     assert browser_selection(bridge) == set(chosen)
 
 
-def test_labels_restored_and_coloured_at_start(render, page, tmp_path):
+def test_labels_restored_and_colored_at_start(render, page, tmp_path):
     frame, layout = blob_frame(800)
     path = tmp_path / "labels.jsonl"
     first = Explorer(frame, layout=layout, classes=CLASSES, labels_path=path)
@@ -655,7 +655,7 @@ def test_a_selection_over_the_message_limit_is_refused_and_shown(render, page):
     assert page.locator(".gw-count").text_content() == "0 of 5,000 selected"
 
 
-def test_a_key_press_sends_only_what_changed_and_recolours_by_label(render, page, tmp_path):
+def test_a_key_press_sends_only_what_changed_and_recolors_by_label(render, page, tmp_path):
     frame, layout = blob_frame()
     widget = Explorer(
         frame, layout=layout, classes=CLASSES, labels_path=tmp_path / "l.jsonl", color="label"
@@ -671,10 +671,10 @@ def test_a_key_press_sends_only_what_changed_and_recolours_by_label(render, page
     target = widget.representations.ids[isolated_point(screen_positions(widget, page))]
     widget.focus(target)
     bridge.wait_until(lambda: page.evaluate("harness.model.get('_focus')") >= 0)
-    # The focus's own replies (its neighbours' positions and distances) are not the key press's.
+    # The focus's own replies (its neighbors' positions and distances) are not the key press's.
     bridge.wait_until(
         lambda: any(
-            data.get("content", {}).get("kind") == "neighbours" for _, data, _ in bridge.published
+            data.get("content", {}).get("kind") == "neighbors" for _, data, _ in bridge.published
         )
     )
     published = len(bridge.published)
@@ -721,7 +721,7 @@ def test_filter_dims_or_hides_and_the_lasso_selects_only_shown_galaxies(blobs, p
     def changed(a: np.ndarray, b: np.ndarray) -> float:
         return (np.abs(a - b).sum(axis=2) > 60).mean()
 
-    # Dimmed points still colour the canvas faintly; hidden ones leave it white.
+    # Dimmed points still color the canvas faintly; hidden ones leave it white.
     assert changed(none, dim) > 0.01 and changed(dim, hide) > 0.001
 
     def white(pixels: np.ndarray) -> float:

@@ -1,7 +1,7 @@
 """The Explorer in the hosts besides JupyterLab that it must run in: Jupyter Notebook 7, Voilà (a
 labelling notebook served as an app) and marimo (``mo.ui.anywidget``). Each is a real server in
 headless Chromium: the widget displays, a lasso reaches Python (a text output that Python writes
-from the selection shows exactly the lassoed ids) and a click shows the neighbours' thumbnails.
+from the selection shows exactly the lassoed ids) and a click shows the neighbors' thumbnails.
 
 Servers run on free ports with every Jupyter/galwidget directory isolated, and are killed with
 their kernels by process group (as in ``jupyterlab_harness.py``).
@@ -40,7 +40,7 @@ import galwidget as gw
 pytestmark = [pytest.mark.browser, pytest.mark.jupyterlab, pytest.mark.slow]
 
 N, K, SEED = 600, 6, 0
-DIM = 16  # few features: the neighbour index builds in no time even on a busy machine
+DIM = 16  # few features: the neighbor index builds in no time even on a busy machine
 READY_MS = 90_000  # a kernel start and galwidget's imports on a busy 2-core machine
 SERVER_START_TIMEOUT = 60.0
 LOADED_JS = "(images) => images.every((image) => image.complete && image.naturalWidth > 0)"
@@ -134,7 +134,7 @@ def new_page(chromium: Any, artifacts: Path, request: pytest.FixtureRequest) -> 
 
 def lasso_and_click(page: Any, layout: tuple[np.ndarray, np.ndarray]) -> None:
     """Lasso galaxies and check that Python saw exactly them; click one and wait for its
-    neighbours' thumbnails."""
+    neighbors' thumbnails."""
     widget = page.locator(".galwidget")
     expect(widget).to_have_attribute("data-state", "ready", timeout=READY_MS)
     count = widget.locator(".gw-count")
@@ -170,13 +170,13 @@ def lasso_and_click(page: Any, layout: tuple[np.ndarray, np.ndarray]) -> None:
     page.mouse.down()
     page.mouse.up()
     title = widget.locator(".gw-panel-title")
-    expect(title).to_have_text(f"Neighbours of {ids[clicked]}", timeout=30_000)  # index built
+    expect(title).to_have_text(f"Neighbors of {ids[clicked]}", timeout=30_000)  # index built
     # Locators, not document.querySelector: marimo renders the widget in a shadow root.
     thumbnails = widget.locator(".gw-grid .gw-tile img.gw-img")
     expect(thumbnails).to_have_count(K, timeout=30_000)
     deadline = time.monotonic() + 30.0
     while not thumbnails.evaluate_all(LOADED_JS):
-        assert time.monotonic() < deadline, "the neighbours' thumbnails did not load"
+        assert time.monotonic() < deadline, "the neighbors' thumbnails did not load"
         page.wait_for_timeout(100)
     expect(count).to_have_text(f"{inside.sum():,} of {N:,} selected")  # a click only focuses
     assert page.uncaught == []

@@ -114,7 +114,7 @@ import galwidget as gw
 reps = gw.datasets.synthetic(n=2000, seed=0)
 features = pd.DataFrame(reps.features, columns=[f"feat_{i}" for i in range(reps.n_features)])
 df = pd.concat([reps.meta.reset_index(drop=True), features], axis=1)
-idx = gw.NeighbourIndex(reps)""",
+idx = gw.NeighborIndex(reps)""",
     """\
 w = gw.Explorer(df, images=reps.images, color="morphology", k=12)
 w""",
@@ -125,7 +125,7 @@ BUNDLE = Path(__file__).resolve().parents[2] / "galwidget" / "static" / "widget.
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 # regl-scatterplot records a lasso vertex at most every 10 ms: pause longer at each vertex.
 LASSO_STEP_MS = 30
-SELECTED_RGB = (0xFF, 0x2D, 0x6F)  # the widget's colour for selected points
+SELECTED_RGB = (0xFF, 0x2D, 0x6F)  # the widget's color for selected points
 
 
 def page_positions(points: np.ndarray, canvas_box: dict) -> np.ndarray:
@@ -194,7 +194,7 @@ def most_isolated(positions: np.ndarray, allowed: np.ndarray) -> int:
     return int(nearest.argmax())
 
 
-def test_explorer_lasso_neighbours_and_python_selection(open_notebook):
+def test_explorer_lasso_neighbors_and_python_selection(open_notebook):
     if not BUNDLE.is_file():
         pytest.skip(f"front-end bundle not built ({BUNDLE}); run `make js`")
     nb = open_notebook("explorer.ipynb", EXPLORER_CELLS, viewport=(1400, 1000))
@@ -224,7 +224,7 @@ def test_explorer_lasso_neighbours_and_python_selection(open_notebook):
     assert sorted(kernel.eval_json("w.selected.index.tolist()")) == expected_ids
     assert sorted(kernel.eval_json("df.loc[df['selected'], 'iauname'].tolist()")) == expected_ids
 
-    # Click the most isolated point: the panel shows its k neighbours' images, as idx finds them.
+    # Click the most isolated point: the panel shows its k neighbors' images, as idx finds them.
     legend = page.locator(".galwidget .gw-legend").bounding_box()
     relative = (positions - [box["x"], box["y"]]) / [box["width"], box["height"]]
     allowed = ((relative > 0.1) & (relative < 0.9)).all(axis=1)
@@ -242,7 +242,7 @@ def test_explorer_lasso_neighbours_and_python_selection(open_notebook):
     # A click focuses: the lasso selection stays as it was.
     assert sorted(kernel.eval_json("w.selected_ids.tolist()")) == expected_ids
     expect(count).to_have_text(f"{inside.sum():,} of {N_GALAXIES:,} selected")
-    expect(page.locator(".galwidget .gw-panel-title")).to_have_text(f"Neighbours of {ids[clicked]}")
+    expect(page.locator(".galwidget .gw-panel-title")).to_have_text(f"Neighbors of {ids[clicked]}")
     page.wait_for_function(
         """(k) => {
             const tiles = [...document.querySelectorAll('.galwidget .gw-grid .gw-tile')];
@@ -353,15 +353,15 @@ def test_keyboard_labels_reach_the_kernel_and_survive_a_restart(open_notebook, t
 
     page.keyboard.press("2")
     expect(buttons).to_have_text(["1 ring (0)", "2 not ring (1)"])
-    # Walk to the first neighbour in the panel and label it too.
+    # Walk to the first neighbor in the panel and label it too.
     tiles = page.locator(".galwidget .gw-grid .gw-tile[data-position]")
     expect(tiles).to_have_count(6, timeout=30_000)
-    neighbour = page.locator(".galwidget .gw-grid .gw-caption-id").first.text_content()
+    neighbor = page.locator(".galwidget .gw-grid .gw-caption-id").first.text_content()
     page.keyboard.press("ArrowRight")
-    kernel.wait_until(f"w.focused == {neighbour!r}")
+    kernel.wait_until(f"w.focused == {neighbor!r}")
     page.keyboard.press("1")
     expect(buttons).to_have_text(["1 ring (1)", "2 not ring (1)"])
-    expected = {galaxy: "not ring", neighbour: "ring"}
+    expected = {galaxy: "not ring", neighbor: "ring"}
     kernel.wait_until(f"w.labels['label'].to_dict() == {expected!r}")
     assert kernel.eval_json("df.set_index('iauname')['label'].dropna().to_dict()") == expected
     # The keys labelled galaxies: JupyterLab's command-mode shortcuts (1 = heading, z = undo
@@ -467,7 +467,7 @@ def test_lasso_over_millions_and_a_key_press_at_millions(open_notebook, tmp_path
     print(f"drawn {time.monotonic() - begun:.1f} s after the notebook opened")
 
     # A key press sends and receives a few bytes, not O(n). In the suggestions panel focus asks
-    # for no neighbours (no index over 3M points is built for this test).
+    # for no neighbors (no index over 3M points is built for this test).
     page.locator(".gw-panel-modes .gw-button[data-panel-mode=suggestions]").click()
     expect(page.locator(".galwidget .gw-panel-title")).to_have_text("No suggestions yet")
     galaxy = kernel.eval_json("str(w.representations.ids[5])")

@@ -37,7 +37,7 @@ DECODED_PIXELS = """
 """
 
 
-def test_real_pngs_show_in_the_neighbour_panel(render, page, shared_data: Path):
+def test_real_pngs_show_in_the_neighbor_panel(render, page, shared_data: Path):
     folder = shared_data / PNG_DIR
     subset = pd.read_csv(folder / "selected_subset.csv", dtype={"id_str": str})
     # Stand-in features (the catalogue's CNN vote fractions): the Zenodo representations are not here.
@@ -52,9 +52,9 @@ def test_real_pngs_show_in_the_neighbour_panel(render, page, shared_data: Path):
         "[...document.querySelectorAll('.gw-panel .gw-tile img')]"
         f".filter(i => i.complete && i.naturalWidth > 0).length === {K}"
     )
-    assert page.locator(".gw-panel-title").text_content() == f"Neighbours of {target}"
+    assert page.locator(".gw-panel-title").text_content() == f"Neighbors of {target}"
     shown = page.locator(".gw-panel .gw-tile .gw-caption-id").all_text_contents()
-    assert shown == widget.neighbours["id"].tolist()
+    assert shown == widget.neighbors["id"].tolist()
 
     # Each tile shows its own galaxy's PNG: the pixels the browser decoded match the thumbnail the
     # kernel made of that galaxy (up to JPEG decoders), and no other galaxy's.

@@ -1,6 +1,6 @@
 """``w.save_html(path)``: the saved page opened from a file:// URL in headless Chromium, with every
 network request refused (no server, no kernel), draws the points and the focused galaxy's saved
-neighbours, answers hovers and zooms."""
+neighbors, answers hovers and zooms."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def test_saved_page_draws_hovers_and_zooms_offline(
         hovered = most_isolated(points, central)
         explorer.focus(reps.ids[hovered])
         path = explorer.save_html(tmp_path / "view.html", max_thumbnail_bytes=150_000)
-        neighbours = explorer.neighbours["id"].tolist()
+        neighbors = explorer.neighbors["id"].tolist()
     finally:
         explorer.close()
 
@@ -63,12 +63,12 @@ def test_saved_page_draws_hovers_and_zooms_offline(
         expect(widget).to_have_attribute("data-state", "ready", timeout=30_000)
         expect(widget.locator(".gw-count")).to_have_text(f"40 of {N:,} selected")
         expect(widget.locator(".gw-legend")).to_contain_text("spiral")
-        # The focused galaxy's neighbours, saved with the page, with their thumbnails.
+        # The focused galaxy's neighbors, saved with the page, with their thumbnails.
         title = widget.locator(".gw-panel-title")
-        expect(title).to_have_text(f"Neighbours of {reps.ids[hovered]}")
-        expect(widget.locator(".gw-grid .gw-caption-id")).to_have_text(neighbours)
+        expect(title).to_have_text(f"Neighbors of {reps.ids[hovered]}")
+        expect(widget.locator(".gw-grid .gw-caption-id")).to_have_text(neighbors)
         tiles = widget.locator(".gw-grid .gw-tile img.gw-img")
-        expect(tiles).to_have_count(len(neighbours))
+        expect(tiles).to_have_count(len(neighbors))
         page.wait_for_function(
             "() => [...document.querySelectorAll('.gw-grid img.gw-img')]"
             ".every((img) => img.complete && img.naturalWidth > 0)"

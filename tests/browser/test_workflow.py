@@ -114,7 +114,7 @@ def test_gallery_shows_the_lasso_and_labels_tiles(lab: LabNotebook):
     drag_lasso(page, polygon)
     total = int(inside.sum())
     kernel.wait_until(f"len(w.selection) == {total}")
-    # The first page waits for the neighbour index (built on first need).
+    # The first page waits for the neighbor index (built on first need).
     expect(page.locator(".galwidget .gw-panel-title")).to_have_text(
         f"Selection: {total:,} galaxies", timeout=60_000
     )
@@ -275,7 +275,7 @@ def test_a_tap_with_no_hover_focuses_the_nearest_galaxy(lab: LabNotebook):
     assert lab.errors == []
 
 
-def test_colour_menu_and_zoom_to_selection_mirror_python(lab: LabNotebook):
+def test_color_menu_and_zoom_to_selection_mirror_python(lab: LabNotebook):
     page, kernel = lab.page, lab.kernel
     menu = page.locator(".galwidget .gw-color-select")
     expect(menu).to_have_value("morphology")

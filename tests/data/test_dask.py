@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_streaming import N, raw_matrix, write_parts
+from parquet_parts import N, raw_matrix, write_parts
 
 import galwidget as gw
 from galwidget.data import _dask as dask_reduce

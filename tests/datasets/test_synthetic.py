@@ -172,7 +172,7 @@ def test_difficulty_matches_the_real_gz_decals_features(seed: int) -> None:
     assert 0.80 <= figures["pca10_variance"] <= 0.89
     assert 0.80 <= figures["ring_probe_accuracy"] <= 0.90
     assert 0.01 <= figures["ring_fraction"] <= 0.02
-    # Neighbours share morphology often but not always; rings sit among rings far above chance.
+    # Neighbors share morphology often but not always; rings sit among rings far above chance.
     assert 0.75 <= figures["knn_same_class"] <= 0.92
     assert figures["knn_same_class_rings"] >= 5 * figures["ring_fraction"]
 

@@ -184,7 +184,7 @@ def test_positions_buffers_and_label_events():
         labels_event(np.array([7, 2]), np.array([1]), version=1, base_version=0)
 
 
-def test_quantised_colours_use_255_bins_and_255_for_missing():
+def test_quantised_colors_use_255_bins_and_255_for_missing():
     bins = quantise(np.array([0.0, 0.5, 1.0, np.nan, np.inf, -0.001 + 0.001]), 0.0, 1.0)
     assert bins.dtype == np.uint8 and bins.tolist() == [0, 127, 254, 255, 255, 0]
     assert quantise(np.array([3.0, np.nan]), 3.0, 3.0).tolist() == [127, 255]
@@ -268,16 +268,16 @@ def test_requests_run_on_their_executor_and_queued_ones_can_be_cancelled():
     release = threading.Event()
     threads: dict[int, str] = {}
 
-    def neighbours(request: Request) -> Reply:
+    def neighbors(request: Request) -> Reply:
         threads[request.request] = threading.current_thread().name
         if request.request == 1:
             release.wait(30)
         return Reply({"position": request.params["position"]}, [b"\1\0\0\0"])
 
-    registry.register("neighbours", neighbours)
+    registry.register("neighbors", neighbors)
     for request in (1, 2, 3):
         registry.receive(
-            {"type": "request", "kind": "neighbours", "request": request, "position": request}
+            {"type": "request", "kind": "neighbors", "request": request, "position": request}
         )
     registry.receive({"type": "cancel", "request": 2})  # still queued behind request 1
     registry.receive({"type": "cancel", "request": 99})  # unknown: ignored
@@ -290,9 +290,7 @@ def test_requests_run_on_their_executor_and_queued_ones_can_be_cancelled():
     assert set(threads) == {1, 3} and all(
         name.startswith("galwidget-search") for name in threads.values()
     )
-    assert (
-        REQUESTS["neighbours"].executor == "search" and REQUESTS["thumbnail"].executor == "images"
-    )
+    assert REQUESTS["neighbors"].executor == "search" and REQUESTS["thumbnail"].executor == "images"
     assert protocol.EXECUTORS == {"search": 1, "images": 4}
 
 

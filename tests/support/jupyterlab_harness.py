@@ -44,7 +44,7 @@ SERVER_START_TIMEOUT = 60.0
 NOTEBOOK_READY_TIMEOUT_MS = 60_000
 RUN_ALL_TIMEOUT_MS = 120_000
 KERNEL_TIMEOUT = 30.0
-ANSI_ESCAPES = re.compile(r"\x1b\[[0-9;]*m")  # colours in kernel tracebacks
+ANSI_ESCAPES = re.compile(r"\x1b\[[0-9;]*m")  # colors in kernel tracebacks
 
 # JupyterLab user settings that keep the UI deterministic and offline: no news/update toasts,
 # every cell rendered (no virtual scrolling that would detach widget views off screen).

@@ -31,7 +31,7 @@ from galwidget.widget import (
     Explorer,
     SelectionMemory,
     encode_colors,
-    normalise_layout,
+    normalize_layout,
 )
 
 N = 400
@@ -122,10 +122,10 @@ def test_traits_are_binary_buffers_of_the_right_type(widget: Explorer, frame: pd
     # Same scale on both axes: y spread (3x) stays 3x the x spread.
     ratio = np.ptp(points[:, 1]) / np.ptp(points[:, 0])
     assert ratio == pytest.approx(np.ptp(frame["y"]) / np.ptp(frame["x"]), rel=1e-5)
-    colours = np.frombuffer(widget._color, dtype=np.uint8)
-    assert len(colours) == N and colours.min() == 0 and colours.max() == 254
+    colors = np.frombuffer(widget._color, dtype=np.uint8)
+    assert len(colors) == N and colors.min() == 0 and colors.max() == 254
     expected = np.rint((frame["x"] - frame["x"].min()) / np.ptp(frame["x"]) * 254)
-    np.testing.assert_array_equal(colours, expected.astype(np.uint8))
+    np.testing.assert_array_equal(colors, expected.astype(np.uint8))
     assert widget._color_meta["kind"] == "continuous"
     assert widget._config == {
         "protocol": 2,
@@ -165,7 +165,7 @@ def test_options_after_data_are_keyword_only(frame: pd.DataFrame):
 
 def test_layout_array_is_centred_and_scaled_with_one_factor():
     layout = np.array([[0.0, 0.0], [10.0, 2.0], [5.0, 1.0]])
-    xy = normalise_layout(layout).reshape(-1, 2)
+    xy = normalize_layout(layout).reshape(-1, 2)
     assert xy.dtype == np.float32
     np.testing.assert_allclose(xy[:, 0], [-0.95, 0.95, 0])
     np.testing.assert_allclose(xy[:, 1], [-0.19, 0.19, 0], rtol=1e-6)
@@ -182,7 +182,7 @@ def test_layouts_switch_lazily_and_keep_the_selection(frame: pd.DataFrame):
         w.select(["G0001", "G0005"])
         w._focus = 3
         w.layout_name = "features"
-        expected = normalise_layout(frame[["feat_0", "feat_1"]].to_numpy(np.float64))
+        expected = normalize_layout(frame[["feat_0", "feat_1"]].to_numpy(np.float64))
         assert w._points == expected.tobytes() != first
         assert selection(w) == [1, 5] and w._focus == 3 and w._color == color
         from_browser(w, layout_name="pca")  # the toolbar's menu
@@ -256,7 +256,7 @@ def test_focus_from_the_browser_and_python(widget: Explorer):
     widget.focus("G0020")
     assert widget._focus == 20
     widget.focus(None)
-    assert widget.focused is None and widget.neighbours.empty
+    assert widget.focused is None and widget.neighbors.empty
 
 
 def test_existing_boolean_column_is_the_initial_selection(frame: pd.DataFrame):
@@ -359,28 +359,28 @@ def test_selected_column_none_leaves_the_frame_alone(frame: pd.DataFrame):
     w.close()
 
 
-# -- neighbours and replies --------------------------------------------------------------------
+# -- neighbors and replies --------------------------------------------------------------------
 
 
-def test_focus_neighbours_match_the_index(widget: Explorer):
+def test_focus_neighbors_match_the_index(widget: Explorer):
     widget.focus("G0010")
     expected = widget.index.query("G0010", k=5)
-    neighbours = widget.neighbours
-    assert neighbours["id"].tolist() == expected["id"].tolist()
-    np.testing.assert_allclose(neighbours["distance"], expected["distance"], rtol=1e-6)
-    assert {"kind", "x"} <= set(neighbours.columns)
+    neighbors = widget.neighbors
+    assert neighbors["id"].tolist() == expected["id"].tolist()
+    np.testing.assert_allclose(neighbors["distance"], expected["distance"], rtol=1e-6)
+    assert {"kind", "x"} <= set(neighbors.columns)
     assert (
-        neighbours["kind"].tolist()
+        neighbors["kind"].tolist()
         == widget.representations.meta.loc[expected["id"], "kind"].tolist()
     )
 
 
-def test_neighbour_and_centroid_replies(widget: Explorer):
-    content, buffers = request(widget, "neighbours", 7, position=10)
+def test_neighbor_and_centroid_replies(widget: Explorer):
+    content, buffers = request(widget, "neighbors", 7, position=10)
     expected = widget.index.query("G0010", k=5)
     assert content == {
         "type": "reply",
-        "kind": "neighbours",
+        "kind": "neighbors",
         "request": 7,
         "ok": True,
         "position": 10,
@@ -422,7 +422,7 @@ def test_hover_reply_gives_the_sky_position_for_links_out(frame: pd.DataFrame):
 
 def test_bad_requests_get_a_reason(widget: Explorer):
     for message, reason in [
-        ({"kind": "neighbours", "request": 1, "position": N}, f"no galaxy at position {N}"),
+        ({"kind": "neighbors", "request": 1, "position": N}, f"no galaxy at position {N}"),
         ({"kind": "hover", "request": 2, "position": "3"}, "needs 'position', got '3'"),
         ({"kind": "thumbnail", "request": 3, "position": 0}, "no images"),
         ({"kind": "dance", "request": 4}, "unknown request kind 'dance'"),
@@ -465,10 +465,10 @@ def test_thumbnail_replies_carry_bytes_or_urls(frame: pd.DataFrame):
     w.close()
 
 
-# -- colour ------------------------------------------------------------------------------------
+# -- color ------------------------------------------------------------------------------------
 
 
-def test_colour_encodings():
+def test_color_encodings():
     values = pd.Series([1.0, np.nan, 3.0, np.inf, 2.0])
     data, meta = encode_colors(values, "v")
     assert np.frombuffer(data, dtype=np.uint8).tolist() == [0, 255, 254, 255, 127]
@@ -515,9 +515,9 @@ def test_bad_input_raises_data_errors(widget: Explorer, frame: pd.DataFrame):
         widget.select(np.ones(N - 1, dtype=bool))
     with pytest.raises(gw.DataError, match="J999"):
         widget.focus("J999")
-    with pytest.raises(gw.DataError, match="no column 'nope' to colour by"):
+    with pytest.raises(gw.DataError, match="no column 'nope' to color by"):
         widget.color_by("nope")
-    with pytest.raises(gw.DataError, match="colour values for 3 galaxies"):
+    with pytest.raises(gw.DataError, match="color values for 3 galaxies"):
         widget.color_by([1, 2, 3])
     with pytest.raises(gw.DataError, match="layout must have shape"):
         Explorer(frame, layout=np.zeros((N, 3)))
@@ -774,8 +774,8 @@ def test_background_retrain_gives_scores_and_suggestions(labelled: Explorer, fra
     np.testing.assert_allclose(np.frombuffer(buffers[1], "<f4"), scores[suggested], rtol=1e-6)
 
     labelled.color_by("score")
-    colours = np.frombuffer(labelled._color, dtype=np.uint8)
-    assert len(colours) == N and labelled._color_meta["kind"] == "continuous"
+    colors = np.frombuffer(labelled._color, dtype=np.uint8)
+    assert len(colors) == N and labelled._color_meta["kind"] == "continuous"
     assert labelled._color_meta["max"] == pytest.approx(scores.max())
     figure = labelled.histogram("score", bins=10)
     assert int(sum(figure.marks[0].y)) == N
@@ -788,7 +788,7 @@ def test_background_retrain_gives_scores_and_suggestions(labelled: Explorer, fra
     assert set(top) <= set(unlabelled.nlargest(10).index)
 
 
-def test_colour_by_label_follows_the_labels_without_a_colour_buffer(labelled: Explorer):
+def test_color_by_label_follows_the_labels_without_a_color_buffer(labelled: Explorer):
     labelled.color_by("label")
     meta = labelled._color_meta
     assert meta == {"kind": "label", "column": "label", "categories": CLASSES, "missing": N}
@@ -1043,7 +1043,7 @@ def test_filter_sends_what_is_shown_and_clears(widget: Explorer, frame: pd.DataF
     assert widget.shown.equals(widget.representations.ids)
 
 
-def test_the_colour_menu_colours_as_color_by_does(frame: pd.DataFrame, tmp_path):
+def test_the_color_menu_colors_as_color_by_does(frame: pd.DataFrame, tmp_path):
     w = Explorer(frame, layout=("x", "y"), classes=["a", "b"], labels_path=tmp_path / "l.jsonl")
     assert w._config["color_columns"][-2:] == ["label", "score"]
     content, _ = request(w, "color_by", column="kind")
@@ -1052,7 +1052,7 @@ def test_the_colour_menu_colours_as_color_by_does(frame: pd.DataFrame, tmp_path)
     assert request(w, "color_by", column="label")[0]["ok"] and w._color_meta["kind"] == "label"
     assert request(w, "color_by", column=None)[0]["ok"] and w._color_meta["kind"] == "none"
     content, _ = request(w, "color_by", column="feat_0")  # a feature, not a meta column
-    assert not content["ok"] and "cannot colour by 'feat_0'" in content["reason"]
+    assert not content["ok"] and "cannot color by 'feat_0'" in content["reason"]
     assert w._color_meta["kind"] == "none"
     w.close()
 

@@ -1,5 +1,5 @@
 """Similarity search: galaxies like this one, in the shared PCA space, exact or approximate."""
 
-from galwidget.neighbours._index import NeighbourIndex
+from galwidget.neighbors._index import NeighborIndex
 
-__all__ = ["NeighbourIndex"]
+__all__ = ["NeighborIndex"]

@@ -1,10 +1,10 @@
-"""Nearest neighbours of galaxies in representation space: fast exact PCA, exact and approximate kNN.
+"""Nearest neighbors of galaxies in representation space: fast exact PCA, exact and approximate kNN.
 
-:class:`NeighbourIndex` compresses the features with an exact PCA (one float64 covariance pass over
+:class:`NeighborIndex` compresses the features with an exact PCA (one float64 covariance pass over
 row blocks plus ``numpy.linalg.eigh``, seconds for 340k × 1280) and answers "galaxies like this one"
 queries in that space. Search is exact by default: blocked float32 distances pick candidates, whose
 distances are then recomputed in float64, so returned distances are accurate, ties are ordered by
-row, and a float32 rounding bound guarantees no true neighbour is missed. For large data an HNSW
+row, and a float32 rounding bound guarantees no true neighbor is missed. For large data an HNSW
 graph (faiss, optional extra ``galwidget[ann]``) or pynndescent answers clicks in well under a
 millisecond; its candidates are refined with the same exact distances.
 
@@ -32,7 +32,7 @@ from galwidget.errors import DataError
 from galwidget.pca import PCA
 from galwidget.util import PROGRESS_THRESHOLD, preview
 
-__all__ = ["NeighbourIndex"]
+__all__ = ["NeighborIndex"]
 
 Metric = Literal["euclidean", "cosine", "manhattan"]
 Backend = Literal["auto", "exact", "faiss", "faiss-ivf", "pynndescent"]
@@ -61,11 +61,11 @@ IVF_NPROBE = 32
 # more while another process keeps a core busy (8.7M rows, IVF: 0.4 ms p50 on one thread, 16 ms
 # on two; bench/README.md).
 FEW_QUERIES = 16
-PYNNDESCENT_NEIGHBOURS = 30
+PYNNDESCENT_NEIGHBORS = 30
 PYNNDESCENT_EPSILON = 0.2
 # Extra candidates fetched beyond k (plus excluded rows) before exact refinement.
 CANDIDATE_MARGIN = 12
-# rerank="raw": candidates found in PCA space per neighbour asked for, re-ranked in raw space.
+# rerank="raw": candidates found in PCA space per neighbor asked for, re-ranked in raw space.
 RERANK_POOL = 4
 # Rows per block when accumulating the covariance and when projecting.
 # Upper bound on the float32 distance block held in memory during exact search (elements).
@@ -99,7 +99,7 @@ class _Space:
         c = embedding.shape[1]
         self.dim = c
         if metric == "cosine":
-            self.points = _normalise(embedding)
+            self.points = _normalize(embedding)
         else:
             self.points = embedding
         if metric == "euclidean":
@@ -114,7 +114,7 @@ class _Space:
     def queries(self, vectors: np.ndarray) -> np.ndarray:
         """Query vectors (embedding space) as compared against ``points``."""
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        return _normalise(vectors) if self.metric == "cosine" else vectors
+        return _normalize(vectors) if self.metric == "cosine" else vectors
 
     def approximate(self, queries: np.ndarray) -> np.ndarray:
         if self.metric == "euclidean":
@@ -155,8 +155,8 @@ class _Space:
             return np.square(rows - vectors).sum(axis=2)
         if self.metric == "manhattan":
             return np.abs(rows - vectors).sum(axis=2)
-        unit_rows = _normalise(rows)
-        unit_vectors = _normalise(vectors)
+        unit_rows = _normalize(rows)
+        unit_vectors = _normalize(vectors)
         return 1.0 - np.einsum("mkc,mkc->mk", unit_rows, np.broadcast_to(unit_vectors, rows.shape))
 
     def finish(self, distances: np.ndarray) -> np.ndarray:
@@ -168,7 +168,7 @@ class _Space:
         return distances
 
 
-def _normalise(vectors: np.ndarray) -> np.ndarray:
+def _normalize(vectors: np.ndarray) -> np.ndarray:
     """Rows scaled to unit length along the last axis; zero rows stay zero."""
     norms = np.sqrt(np.einsum("...i,...i->...", vectors, vectors))[..., None]
     return vectors / np.where(norms > 0, norms, 1).astype(vectors.dtype)
@@ -350,7 +350,7 @@ class _NNDescentGraph:
         index = NNDescent(
             points,
             metric="manhattan" if metric == "manhattan" else "euclidean",
-            n_neighbors=PYNNDESCENT_NEIGHBOURS,
+            n_neighbors=PYNNDESCENT_NEIGHBORS,
             random_state=0,
             verbose=progress,
         )
@@ -391,7 +391,7 @@ def _resolve_backend(backend: str, n: int, dim: int) -> str:
         if not _warned_missing_faiss:
             _warned_missing_faiss = True
             warnings.warn(
-                f"{n} galaxies: a faiss HNSW index would answer neighbour queries ~10× faster; "
+                f"{n} galaxies: a faiss HNSW index would answer neighbor queries ~10× faster; "
                 "using exact search (install it with `pip install galwidget[ann]`)",
                 stacklevel=3,
             )
@@ -418,8 +418,8 @@ def _importable(module: str) -> bool:
 # ----------------------------------------------------------------------------------------------
 
 
-class NeighbourIndex:
-    """k-nearest-neighbour search over galaxies, in PCA space (default) or raw feature space.
+class NeighborIndex:
+    """k-nearest-neighbor search over galaxies, in PCA space (default) or raw feature space.
 
     Args:
         reps: the galaxies.
@@ -498,7 +498,7 @@ class NeighbourIndex:
     def __repr__(self) -> str:
         space = "raw features" if self.pca is None else f"PCA-{self.n_components}"
         return (
-            f"NeighbourIndex({len(self)} galaxies, {space}, metric={self.metric!r}, "
+            f"NeighborIndex({len(self)} galaxies, {space}, metric={self.metric!r}, "
             f"backend={self.backend!r})"
         )
 
@@ -532,7 +532,7 @@ class NeighbourIndex:
     # -- queries -----------------------------------------------------------------------------
 
     def query_positions(self, positions: Any, k: int = 12) -> tuple[np.ndarray, np.ndarray]:
-        """Neighbours of the galaxies at row ``positions``: ``(indices int64 (m, k), distances
+        """Neighbors of the galaxies at row ``positions``: ``(indices int64 (m, k), distances
         float32 (m, k))``, each row sorted, the query row itself excluded."""
         rows = np.atleast_1d(np.asarray(positions))
         if rows.ndim != 1 or not np.issubdtype(rows.dtype, np.integer):
@@ -555,7 +555,7 @@ class NeighbourIndex:
         return self._frame(indices[0], distances[0])
 
     def query_many(self, galaxy_ids: Iterable[str], k: int = 12) -> pd.DataFrame:
-        """Neighbours of several galaxies in long format: one row per (query, neighbour), columns
+        """Neighbors of several galaxies in long format: one row per (query, neighbor), columns
         ``query`` (the query id), ``rank`` (1 = nearest), ``id``, ``distance``."""
         ids = [str(i) for i in ([galaxy_ids] if isinstance(galaxy_ids, str) else galaxy_ids)]
         positions = self.reps.positions(ids)
@@ -596,7 +596,7 @@ class NeighbourIndex:
         raw = None
         if self.rerank:
             rows = self.reps.raw_rows(positions)
-            rows = _normalise(rows) if self.metric == "cosine" else rows
+            rows = _normalize(rows) if self.metric == "cosine" else rows
             raw = rows.mean(axis=0, dtype=np.float64)[None, :]
         indices, distances = self._search(centroid[None, :], positions[None, :], k, raw)
         return self._frame(indices[0], distances[0])
@@ -655,7 +655,7 @@ class NeighbourIndex:
         elif self.backend == "faiss-ivf":
             settings = f"ivf{IVF_LISTS_PER_SQRT_N}sqrt"
         else:
-            settings = f"nn{PYNNDESCENT_NEIGHBOURS}"
+            settings = f"nn{PYNNDESCENT_NEIGHBORS}"
         name = f"ann-{self.reps.fingerprint}-{space}-{self.metric}-{self.backend}-{settings}.npz"
         path = cache.cache_dir(self._cache_dir) / name
         stored = read_arrays(path, self.reps.fingerprint)

@@ -1,4 +1,4 @@
-"""NeighbourIndex: exact PCA, exact kNN against scikit-learn brute force, ANN recall, disk cache."""
+"""NeighborIndex: exact PCA, exact kNN against scikit-learn brute force, ANN recall, disk cache."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from sklearn.decomposition import PCA as SklearnPCA
 from sklearn.neighbors import NearestNeighbors
 
 import galwidget as gw
-from galwidget.neighbours import NeighbourIndex
-from galwidget.neighbours import _index as index_module
+from galwidget.neighbors import NeighborIndex
+from galwidget.neighbors import _index as index_module
 from galwidget.pca import fit_pca
 
 METRICS = ["euclidean", "cosine", "manhattan"]
@@ -34,7 +34,7 @@ def make_reps(n: int = 500, d: int = 48, seed: int = 0, **kwargs) -> gw.Represen
 
 
 def brute_force(space: np.ndarray, metric: str, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """scikit-learn exact neighbours of every row in float64, the row itself dropped."""
+    """scikit-learn exact neighbors of every row in float64, the row itself dropped."""
     nn = NearestNeighbors(n_neighbors=k + 1, algorithm="brute", metric=metric)
     distances, indices = nn.fit(space.astype(np.float64)).kneighbors(space.astype(np.float64))
     not_self = indices != np.arange(len(space))[:, None]
@@ -78,13 +78,13 @@ def test_pca_sign_convention_is_deterministic() -> None:
 
 def test_index_exposes_pca(tmp_path) -> None:
     reps = make_reps(400, 40)
-    idx = NeighbourIndex(reps, n_components=6, cache_dir=tmp_path)
+    idx = NeighborIndex(reps, n_components=6, cache_dir=tmp_path)
     assert idx.embedding.shape == (400, 6)
     assert idx.embedding.dtype == np.float32 and idx.embedding.flags.c_contiguous
     assert idx.explained_variance_ratio.shape == (6,)
     assert np.all(np.diff(idx.explained_variance_ratio) <= 0)
     np.testing.assert_allclose(idx.transform(reps.features[:7]), idx.embedding[:7], atol=1e-5)
-    raw = NeighbourIndex(reps, n_components=None, cache_dir=tmp_path)
+    raw = NeighborIndex(reps, n_components=None, cache_dir=tmp_path)
     assert raw.explained_variance_ratio is None
     assert raw.embedding is reps.features
 
@@ -98,7 +98,7 @@ def test_index_exposes_pca(tmp_path) -> None:
 @pytest.mark.parametrize("n_components", [8, None])
 def test_exact_search_matches_sklearn_brute_force(tmp_path, metric: str, n_components) -> None:
     reps = make_reps(600, 40)
-    idx = NeighbourIndex(reps, n_components, metric=metric, backend="exact", cache_dir=tmp_path)
+    idx = NeighborIndex(reps, n_components, metric=metric, backend="exact", cache_dir=tmp_path)
     indices, distances = idx.query_positions(np.arange(len(reps)), k=10)
     expected_indices, expected_distances = brute_force(idx.embedding, metric, 10)
     assert indices.dtype == np.int64 and distances.dtype == np.float32
@@ -111,7 +111,7 @@ def test_exact_search_matches_sklearn_brute_force(tmp_path, metric: str, n_compo
 def test_exact_search_survives_float32_cancellation(tmp_path) -> None:
     """Raw features far from the origin: float32 norms cancel, the float64 refinement must not."""
     reps = make_reps(500, 30, offset=3000.0)
-    idx = NeighbourIndex(reps, None, backend="exact", cache_dir=tmp_path)
+    idx = NeighborIndex(reps, None, backend="exact", cache_dir=tmp_path)
     indices, distances = idx.query_positions(np.arange(500), k=8)
     expected_indices, expected_distances = brute_force(reps.features, "euclidean", 8)
     np.testing.assert_array_equal(indices, expected_indices)
@@ -127,11 +127,11 @@ def test_exact_search_survives_float32_cancellation(tmp_path) -> None:
     data=st.data(),
 )
 def test_ties_are_ordered_by_row(tmp_path_factory, features, metric, data) -> None:
-    """Small integer features tie a lot; neighbours must come by distance, then row number."""
+    """Small integer features tie a lot; neighbors must come by distance, then row number."""
     reps = gw.Representations.from_array(features)
     n = len(features)
     k = data.draw(st.integers(1, n - 1))
-    idx = NeighbourIndex(
+    idx = NeighborIndex(
         reps, None, metric=metric, backend="exact", cache_dir=tmp_path_factory.mktemp("c")
     )
     indices, distances = idx.query_positions(np.arange(n), k)
@@ -147,7 +147,7 @@ def test_ties_are_ordered_by_row(tmp_path_factory, features, metric, data) -> No
 
 def test_query_returns_sorted_frame_without_the_query(tmp_path) -> None:
     reps = make_reps()
-    idx = NeighbourIndex(reps, 8, cache_dir=tmp_path)
+    idx = NeighborIndex(reps, 8, cache_dir=tmp_path)
     galaxy = reps.ids[17]
     frame = idx.query(galaxy, k=12)
     assert list(frame.columns) == ["id", "distance"]
@@ -160,7 +160,7 @@ def test_query_returns_sorted_frame_without_the_query(tmp_path) -> None:
 
 def test_query_many_long_format(tmp_path) -> None:
     reps = make_reps()
-    idx = NeighbourIndex(reps, 8, cache_dir=tmp_path)
+    idx = NeighborIndex(reps, 8, cache_dir=tmp_path)
     queries = [reps.ids[3], reps.ids[250], reps.ids[499]]
     frame = idx.query_many(queries, k=5)
     assert list(frame.columns) == ["query", "rank", "id", "distance"]
@@ -175,7 +175,7 @@ def test_query_many_long_format(tmp_path) -> None:
 @pytest.mark.parametrize("metric", METRICS)
 def test_query_vector_searches_the_projected_vector(tmp_path, metric: str) -> None:
     reps = make_reps()
-    idx = NeighbourIndex(reps, 8, metric=metric, cache_dir=tmp_path)
+    idx = NeighborIndex(reps, 8, metric=metric, cache_dir=tmp_path)
     vector = reps.features[42] + 0.01
     frame = idx.query_vector(vector, k=6)
     projected = idx.transform(vector).astype(np.float64)
@@ -188,7 +188,7 @@ def test_query_vector_searches_the_projected_vector(tmp_path, metric: str) -> No
 @pytest.mark.parametrize("metric", METRICS)
 def test_more_like_searches_the_centroid_and_excludes_inputs(tmp_path, metric: str) -> None:
     reps = make_reps()
-    idx = NeighbourIndex(reps, 8, metric=metric, cache_dir=tmp_path)
+    idx = NeighborIndex(reps, 8, metric=metric, cache_dir=tmp_path)
     chosen = [reps.ids[i] for i in (5, 6, 7, 300)]
     frame = idx.more_like(chosen, k=10)
     assert len(frame) == 10 and not set(chosen) & set(frame["id"])
@@ -211,12 +211,12 @@ def test_more_like_searches_the_centroid_and_excludes_inputs(tmp_path, metric: s
 def test_bad_arguments_raise_data_errors(tmp_path) -> None:
     reps = make_reps(50, 12)
     with pytest.raises(gw.DataError, match="unknown metric 'hamming'"):
-        NeighbourIndex(reps, 4, metric="hamming", cache_dir=tmp_path)
+        NeighborIndex(reps, 4, metric="hamming", cache_dir=tmp_path)
     with pytest.raises(gw.DataError, match="unknown backend 'annoy'"):
-        NeighbourIndex(reps, 4, backend="annoy", cache_dir=tmp_path)
+        NeighborIndex(reps, 4, backend="annoy", cache_dir=tmp_path)
     with pytest.raises(gw.DataError, match="n_components must be an integer between 1 and the 12"):
-        NeighbourIndex(reps, 13, cache_dir=tmp_path)
-    idx = NeighbourIndex(reps, 4, cache_dir=tmp_path)
+        NeighborIndex(reps, 13, cache_dir=tmp_path)
+    idx = NeighborIndex(reps, 4, cache_dir=tmp_path)
     with pytest.raises(gw.DataError, match=r"unknown id ids: 'nope', 'G99999'"):
         idx.query_many([reps.ids[0], "nope", "G99999"])
     with pytest.raises(gw.DataError, match="unknown id ids: 'missing'"):
@@ -248,10 +248,10 @@ def recall(approximate: np.ndarray, exact: np.ndarray) -> float:
 @pytest.mark.parametrize("backend", ["faiss", "faiss-ivf"])
 def test_faiss_recall(tmp_path, metric: str, backend: str) -> None:
     reps = make_reps(4000, 48, seed=3)
-    exact = NeighbourIndex(reps, 10, metric=metric, backend="exact", cache_dir=tmp_path)
-    ann = NeighbourIndex(reps, 10, metric=metric, backend=backend, cache_dir=tmp_path)
+    exact = NeighborIndex(reps, 10, metric=metric, backend="exact", cache_dir=tmp_path)
+    ann = NeighborIndex(reps, 10, metric=metric, backend=backend, cache_dir=tmp_path)
     assert ann.backend == backend
-    again = NeighbourIndex(reps, 10, metric=metric, backend=backend, cache_dir=tmp_path)
+    again = NeighborIndex(reps, 10, metric=metric, backend=backend, cache_dir=tmp_path)
     assert again.loaded_from_cache
     queries = np.arange(0, 4000, 4)
     found, distances = ann.query_positions(queries, 12)
@@ -265,7 +265,7 @@ def test_faiss_recall(tmp_path, metric: str, backend: str) -> None:
 def test_a_click_searches_on_one_thread_and_a_batch_on_all(tmp_path, backend: str) -> None:
     faiss = pytest.importorskip("faiss")
     reps = make_reps(3000, 24, seed=6)
-    ann = NeighbourIndex(reps, 10, backend=backend, cache_dir=tmp_path)
+    ann = NeighborIndex(reps, 10, backend=backend, cache_dir=tmp_path)
     queries = np.arange(0, 3000, 50)
     batch, _ = ann.query_positions(queries, 12)
     assert faiss.omp_get_max_threads() == index_module._omp_threads()
@@ -277,27 +277,27 @@ def test_a_click_searches_on_one_thread_and_a_batch_on_all(tmp_path, backend: st
 @pytest.mark.slow
 def test_pynndescent_recall(tmp_path) -> None:
     reps = make_reps(3000, 48, seed=4)
-    exact = NeighbourIndex(reps, 10, backend="exact", cache_dir=tmp_path)
-    ann = NeighbourIndex(reps, 10, backend="pynndescent", cache_dir=tmp_path)
+    exact = NeighborIndex(reps, 10, backend="exact", cache_dir=tmp_path)
+    ann = NeighborIndex(reps, 10, backend="pynndescent", cache_dir=tmp_path)
     queries = np.arange(0, 3000, 3)
     found, _ = ann.query_positions(queries, 12)
     assert recall(found, exact.query_positions(queries, 12)[0]) >= 0.99
-    again = NeighbourIndex(reps, 10, backend="pynndescent", cache_dir=tmp_path)
+    again = NeighborIndex(reps, 10, backend="pynndescent", cache_dir=tmp_path)
     assert again.loaded_from_cache
     np.testing.assert_array_equal(again.query_positions(queries, 12)[0], found)
 
 
 def test_auto_backend_uses_faiss_above_threshold(tmp_path, monkeypatch) -> None:
     reps = make_reps(1500, 24, seed=5)
-    assert NeighbourIndex(reps, 8, cache_dir=tmp_path).backend == "exact"
+    assert NeighborIndex(reps, 8, cache_dir=tmp_path).backend == "exact"
     monkeypatch.setattr(index_module, "ANN_MIN_ROWS", 1000)
-    idx = NeighbourIndex(reps, 8, cache_dir=tmp_path)
+    idx = NeighborIndex(reps, 8, cache_dir=tmp_path)
     assert idx.backend == "faiss" and not idx.loaded_from_cache
-    assert NeighbourIndex(reps, None, cache_dir=tmp_path).backend == "faiss"
+    assert NeighborIndex(reps, None, cache_dir=tmp_path).backend == "faiss"
     monkeypatch.setattr(index_module, "IVF_MIN_ROWS", 1200)
-    assert NeighbourIndex(reps, 8, cache_dir=tmp_path).backend == "faiss-ivf"
+    assert NeighborIndex(reps, 8, cache_dir=tmp_path).backend == "faiss-ivf"
     monkeypatch.setattr(index_module, "ANN_MAX_DIM", 16)
-    assert NeighbourIndex(reps, None, cache_dir=tmp_path).backend == "exact"
+    assert NeighborIndex(reps, None, cache_dir=tmp_path).backend == "exact"
 
 
 def test_auto_backend_without_faiss_falls_back_to_exact_once(tmp_path, monkeypatch) -> None:
@@ -306,12 +306,12 @@ def test_auto_backend_without_faiss_falls_back_to_exact_once(tmp_path, monkeypat
     monkeypatch.setattr(index_module, "_warned_missing_faiss", False)
     monkeypatch.setitem(sys.modules, "faiss", None)  # makes `import faiss` fail
     with pytest.warns(UserWarning, match=r"pip install galwidget\[ann\]"):
-        assert NeighbourIndex(reps, 4, cache_dir=tmp_path).backend == "exact"
+        assert NeighborIndex(reps, 4, cache_dir=tmp_path).backend == "exact"
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert NeighbourIndex(reps, 4, cache_dir=tmp_path).backend == "exact"
+        assert NeighborIndex(reps, 4, cache_dir=tmp_path).backend == "exact"
     with pytest.raises(ImportError, match=r"pip install galwidget\[ann\]"):
-        NeighbourIndex(reps, 4, backend="faiss", cache_dir=tmp_path)
+        NeighborIndex(reps, 4, backend="faiss", cache_dir=tmp_path)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -321,7 +321,7 @@ def test_auto_backend_without_faiss_falls_back_to_exact_once(tmp_path, monkeypat
 
 def test_second_construction_loads_from_cache(tmp_path) -> None:
     reps = make_reps(800, 32)
-    first = NeighbourIndex(reps, 6, backend="faiss", cache_dir=tmp_path)
+    first = NeighborIndex(reps, 6, backend="faiss", cache_dir=tmp_path)
     assert not first.loaded_from_cache
     files = sorted(p.name for p in tmp_path.iterdir())
     assert files == [
@@ -329,7 +329,7 @@ def test_second_construction_loads_from_cache(tmp_path) -> None:
         f"pca-{reps.fingerprint}-c6.npz",
     ]
     again = gw.Representations.from_array(reps.features.copy(), ids=list(reps.ids))
-    second = NeighbourIndex(again, 6, backend="faiss", cache_dir=tmp_path)
+    second = NeighborIndex(again, 6, backend="faiss", cache_dir=tmp_path)
     assert second.loaded_from_cache
     np.testing.assert_array_equal(second.embedding, first.embedding)
     np.testing.assert_array_equal(second.pca.components, first.pca.components)
@@ -339,23 +339,23 @@ def test_second_construction_loads_from_cache(tmp_path) -> None:
     ):
         np.testing.assert_array_equal(a, b)
     # Other parameters or other data do not hit this cache.
-    assert not NeighbourIndex(reps, 5, backend="faiss", cache_dir=tmp_path).loaded_from_cache
+    assert not NeighborIndex(reps, 5, backend="faiss", cache_dir=tmp_path).loaded_from_cache
     other = make_reps(800, 32, seed=9)
-    assert not NeighbourIndex(other, 6, backend="faiss", cache_dir=tmp_path).loaded_from_cache
+    assert not NeighborIndex(other, 6, backend="faiss", cache_dir=tmp_path).loaded_from_cache
 
 
 def test_cache_dir_defaults_to_galwidget_cache(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("GALWIDGET_CACHE", str(tmp_path / "env-cache"))
     reps = make_reps(100, 8)
-    NeighbourIndex(reps, 3)
+    NeighborIndex(reps, 3)
     assert (tmp_path / "env-cache" / f"pca-{reps.fingerprint}-c3.npz").exists()
-    assert NeighbourIndex(reps, 3).loaded_from_cache
+    assert NeighborIndex(reps, 3).loaded_from_cache
 
 
 @pytest.mark.parametrize("damage", ["garbage", "truncate", "flip"])
 def test_corrupt_cache_file_is_ignored_and_refitted(tmp_path, damage: str) -> None:
     reps = make_reps(400, 24)
-    first = NeighbourIndex(reps, 5, backend="faiss", cache_dir=tmp_path)
+    first = NeighborIndex(reps, 5, backend="faiss", cache_dir=tmp_path)
     expected = first.query_positions(np.arange(400), 6)
     for path in tmp_path.glob("*.npz"):
         content = path.read_bytes()
@@ -368,13 +368,13 @@ def test_corrupt_cache_file_is_ignored_and_refitted(tmp_path, damage: str) -> No
             content = content[:middle] + bytes([content[middle] ^ 0xFF]) + content[middle + 1 :]
         path.write_bytes(content)
     with pytest.warns(UserWarning, match="ignoring cache file"):
-        refitted = NeighbourIndex(reps, 5, backend="faiss", cache_dir=tmp_path)
+        refitted = NeighborIndex(reps, 5, backend="faiss", cache_dir=tmp_path)
     assert not refitted.loaded_from_cache
     found = refitted.query_positions(np.arange(400), 6)
     np.testing.assert_array_equal(found[0], expected[0])
     np.testing.assert_array_equal(found[1], expected[1])
     # The refit rewrote good files.
-    assert NeighbourIndex(reps, 5, backend="faiss", cache_dir=tmp_path).loaded_from_cache
+    assert NeighborIndex(reps, 5, backend="faiss", cache_dir=tmp_path).loaded_from_cache
 
 
 # ----------------------------------------------------------------------------------------------
@@ -384,7 +384,7 @@ def test_corrupt_cache_file_is_ignored_and_refitted(tmp_path, damage: str) -> No
 
 @pytest.fixture
 def streamed(tmp_path) -> tuple[gw.Representations, np.ndarray]:
-    from test_streaming import raw_matrix, write_parts
+    from parquet_parts import raw_matrix, write_parts
 
     x = raw_matrix()
     write_parts(tmp_path / "parts", x)
@@ -395,7 +395,7 @@ def test_streamed_data_shares_its_reduction(tmp_path, streamed) -> None:
     from galwidget.learn import learning_features
 
     reps, x = streamed
-    index = NeighbourIndex(reps, n_components=5, cache_dir=tmp_path / "cache")
+    index = NeighborIndex(reps, n_components=5, cache_dir=tmp_path / "cache")
     np.testing.assert_array_equal(index.pca.components, reps.reduction.components[:5])
     np.testing.assert_array_equal(index.embedding, reps.features[:, :5])
     assert index.loaded_from_cache and not list((tmp_path / "cache").glob("pca-*"))
@@ -405,11 +405,11 @@ def test_streamed_data_shares_its_reduction(tmp_path, streamed) -> None:
     assert found["id"].iloc[0] == reps.ids[17] and found["distance"].iloc[0] < 1e-3
     np.testing.assert_array_equal(learning_features(reps, n_components=6), reps.features[:, :6])
     with pytest.raises(gw.DataError, match="between 1 and the 8"):
-        NeighbourIndex(reps, n_components=9, cache_dir=tmp_path / "cache")
+        NeighborIndex(reps, n_components=9, cache_dir=tmp_path / "cache")
 
 
-def test_raw_rerank_finds_the_raw_space_neighbours(tmp_path, streamed) -> None:
-    reps, x = streamed  # PCA-8 keeps 85% of the variance: PCA-space neighbours differ from raw
+def test_raw_rerank_finds_the_raw_space_neighbors(tmp_path, streamed) -> None:
+    reps, x = streamed  # PCA-8 keeps 85% of the variance: PCA-space neighbors differ from raw
     queries = np.arange(0, 3000, 10)
     expected, _ = brute_force(x, "euclidean", 12)
 
@@ -418,8 +418,8 @@ def test_raw_rerank_finds_the_raw_space_neighbours(tmp_path, streamed) -> None:
             [len(set(a) & set(b)) / 12 for a, b in zip(indices, expected[queries], strict=True)]
         )
 
-    plain = NeighbourIndex(reps, n_components=8, cache_dir=tmp_path)
-    index = NeighbourIndex(reps, n_components=8, rerank="raw", cache_dir=tmp_path)
+    plain = NeighborIndex(reps, n_components=8, cache_dir=tmp_path)
+    index = NeighborIndex(reps, n_components=8, rerank="raw", cache_dir=tmp_path)
     indices, distances = index.query_positions(queries, k=12)
     assert (
         recall(indices) > 0.9 and recall(indices) > recall(plain.query_positions(queries)[0]) + 0.3
@@ -432,4 +432,4 @@ def test_raw_rerank_finds_the_raw_space_neighbours(tmp_path, streamed) -> None:
     raw = np.linalg.norm(x[reps.positions(more["id"])] - centroid, axis=1)
     np.testing.assert_allclose(more["distance"], raw, rtol=1e-5)
     with pytest.raises(gw.DataError, match="rerank"):
-        NeighbourIndex(reps, rerank="pca", cache_dir=tmp_path)
+        NeighborIndex(reps, rerank="pca", cache_dir=tmp_path)
