@@ -57,9 +57,14 @@ postgresql:
 		echo "Install it (Debian/Ubuntu: sudo apt-get install postgresql) to run them."; \
 	fi
 
+# Style, the import layers (pyproject's import-linter contract), the type checker, the package
+# structure (no import cycles, no private names across packages) and the TypeScript types.
 lint: $(INSTALLED)
 	$(BIN)/ruff check galwidget tests bench
 	$(BIN)/ruff format --check galwidget tests bench
+	$(BIN)/lint-imports
+	$(BIN)/mypy
+	$(BIN)/pytest -q -p no:cacheprovider tests/test_architecture.py
 	cd js && npm run typecheck
 
 test: $(INSTALLED) chromium postgresql lint

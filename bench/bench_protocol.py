@@ -97,7 +97,7 @@ def widget_at_3m(folder: Path) -> dict[str, Any]:
         reps,
         layout=xy,
         classes=["ring", "not ring"],
-        labels_path=folder / "labels.jsonl",
+        labels={"path": folder / "labels.jsonl"},
         color="label",
         remember_selection=False,
     )

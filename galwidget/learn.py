@@ -30,7 +30,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +49,7 @@ from threadpoolctl import threadpool_limits
 
 from galwidget.data import Representations, load_or_fit_pca
 from galwidget.errors import DataError
+from galwidget.jobs import JobRunner
 from galwidget.util import preview
 
 __all__ = [
@@ -225,8 +226,7 @@ class Learner:
         self._installed = 0  # request number of the installed fit
         self._requests = 0
         self._lock = threading.Lock()
-        self._executor: ThreadPoolExecutor | None = None
-        self._pending: tuple[int, Any, Future[Fit]] | None = None
+        self._jobs = JobRunner("learn")
 
     @property
     def strategy(self) -> str:
@@ -272,10 +272,14 @@ class Learner:
 
         One worker trains at a time; a request still waiting when a newer one arrives is
         superseded (its future is cancelled), so bursts of labels cost one retrain. ``callback``
-        gets the fit on the worker thread; training errors are set on the future.
+        gets the fit when it is done (on the worker thread, or at once if it is done already);
+        training errors are set on the future.
         """
         snapshot = self._positions_and_labels(labels)
-        future: Future[Fit] = Future()
+        with self._lock:
+            self._requests += 1
+            request = self._requests
+        future = self._jobs.submit(lambda: self._train(request, snapshot), key="retrain")
         if callback is not None:
 
             def deliver(done: Future[Fit]) -> None:
@@ -283,38 +287,11 @@ class Learner:
                     callback(done.result())
 
             future.add_done_callback(deliver)
-        with self._lock:
-            self._requests += 1
-            if self._pending is not None:
-                self._pending[2].cancel()
-            self._pending = (self._requests, snapshot, future)
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(1, thread_name_prefix="galwidget-learn")
-            self._executor.submit(self._run_pending)
         return future
 
     def close(self) -> None:
         """Stop the background worker (pending requests are cancelled)."""
-        with self._lock:
-            if self._pending is not None:
-                self._pending[2].cancel()
-                self._pending = None
-            executor, self._executor = self._executor, None
-        if executor is not None:
-            executor.shutdown(wait=True)
-
-    def _run_pending(self) -> None:
-        with self._lock:
-            pending, self._pending = self._pending, None
-        if pending is None:  # taken by an earlier job already
-            return
-        request, snapshot, future = pending
-        if not future.set_running_or_notify_cancel():
-            return
-        try:
-            future.set_result(self._train(request, snapshot))
-        except BaseException as error:  # delivered to the caller through the future
-            future.set_exception(error)
+        self._jobs.close(wait=True)
 
     def _train(self, request: int, labelled: tuple[np.ndarray, np.ndarray]) -> Fit:
         positions, values = labelled

@@ -16,7 +16,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,6 +23,7 @@ import pandas as pd
 
 from galwidget.data import Representations
 from galwidget.errors import DataError
+from galwidget.jobs import JobRunner
 from galwidget.labels import (
     MAX_CLASSES,
     OTHER_LABEL,
@@ -58,13 +58,13 @@ class LabellingSession:
     Args:
         reps: the galaxies.
         classes: the label classes: a list (keys 1–9 in order), a dict class → key, or ``None``.
-        labels_path: the label log (default ``<labels dir>/<fingerprint>.jsonl``).
+        labels: the label store of ``reps``, or where to open it and who labels
+            (``{"path": …, "user": …}``; default the data's log in the labels dir, and
+            :func:`galwidget.labels.default_user`).
         frame: the DataFrame the data came from, or ``None``.
         label_column: the column of ``frame`` kept equal to the labels (``None``: leave it alone).
         strategy: active-learning strategy, one of :data:`galwidget.learn.STRATEGIES`.
         target: the class whose probability is the score (``None``: the first class).
-        user: who labels (recorded with every change; default
-            :func:`galwidget.labels.default_user`).
         on_labels: called as ``on_labels(positions, base_version, version)``, holding
             :attr:`lock`, after the labels at ``positions`` changed (see :attr:`codes`,
             :attr:`values`, :meth:`summary`); :attr:`version` went from ``base_version`` to
@@ -79,29 +79,38 @@ class LabellingSession:
         reps: Representations,
         *,
         classes: Classes,
-        labels_path: str | Path | None,
+        labels: LabelStore | Mapping[str, Any] | None,
         frame: pd.DataFrame | None,
         label_column: str | None,
         strategy: str,
         target: str | None,
         on_labels: LabelsChanged,
         on_learning: Callable[[bool], Any],
-        user: str | None = None,
     ) -> None:
         self.reps = reps
         self.classes = class_names(classes)
         if self.classes is not None and len(self.classes) > MAX_CLASSES:
             raise DataError(f"at most {MAX_CLASSES} classes, got {len(self.classes)}")
         self._class_keys = classes
-        self._labels_path = labels_path
-        self._user = user
+        given = labels if isinstance(labels, LabelStore) else None
+        options = {} if labels is None or given is not None else dict(labels)
+        if given is not None and classes is not None and given.classes != self.classes:
+            raise DataError(
+                f"classes {self.classes} differ from those of the LabelStore given as labels= "
+                f"({given.classes}): give classes to one of them"
+            )
+        if given is not None and classes is None:
+            self.classes = given.classes
+        self._given_store = given
+        self._labels_path = options.get("path")
+        self._user = options.get("user")
         self._frame = frame
         self.label_column = label_column if frame is not None else None
         self.strategy = check_strategy(strategy)
         self.target = self.check_target(target)
         self._on_labels = on_labels
         self._on_learning = on_learning
-        self.in_use = classes is not None or labels_path is not None or find_log(reps) is not None
+        self.in_use = classes is not None or labels is not None or find_log(reps) is not None
         self.lock = threading.RLock()  # the labels and what shows them
         self._learn_lock = threading.RLock()  # retrain scheduling and the learner
         self._store: LabelStore | None = None
@@ -109,7 +118,7 @@ class LabellingSession:
         self.codes = np.zeros(len(reps), dtype=np.uint8)
         self.version = 0
         self._learner: Learner | None = None
-        self._retrain_timer: threading.Timer | None = None
+        self._retrain_jobs = JobRunner("retrain")  # debounced: a burst of labels, one fit
         self._requested = self._applied = 0
         self._training: Future[Fit | None] = Future()
         self._training.set_result(None)
@@ -127,7 +136,7 @@ class LabellingSession:
         :data:`WATCH_INTERVAL` seconds."""
         with self.lock:
             if self._store is None:
-                store = LabelStore.for_data(
+                store = self._given_store or LabelStore.for_data(
                     self.reps, path=self._labels_path, classes=self._class_keys, user=self._user
                 )
                 for key in RESERVED_KEYS & set(store.key_map):
@@ -323,19 +332,14 @@ class LabellingSession:
             self._requested += 1
             if self._training.done():
                 self._training = Future()
-            if self._retrain_timer is not None:
-                self._retrain_timer.cancel()
-            timer = threading.Timer(delay, self._start_fit, args=(self._requested,))
-            timer.daemon = True
-            self._retrain_timer = timer
-            timer.start()
+            request = self._requested
+            self._retrain_jobs.submit(lambda: self._start_fit(request), key="retrain", delay=delay)
             return self._training
 
     def close(self) -> None:
         """Cancel a pending retrain, stop the learner's worker thread and the store's watcher."""
+        self._retrain_jobs.close()
         with self._learn_lock:
-            if self._retrain_timer is not None:
-                self._retrain_timer.cancel()
             learner, self._learner = self._learner, None
         if learner is not None:
             learner.close()
@@ -347,7 +351,7 @@ class LabellingSession:
         return positions[self.codes[positions] == UNLABELLED]
 
     def _start_fit(self, request: int) -> None:
-        """Start a fit on the learner's worker (runs on the timer thread, never the comm's)."""
+        """Start a fit on the learner's worker (runs on the retrain runner's thread, never the comm's)."""
         labels = self.open().series()
         if self.strategy not in {"random", "ei"} and labels.nunique() < 2:
             self._learned(request, None, "label galaxies of at least two classes to train")

@@ -293,7 +293,7 @@ def explorer(tmp_path_factory: pytest.TempPathFactory) -> tuple[gw.Explorer, pd.
     widget = gw.Explorer(
         frame,
         classes=CLASSES,
-        labels_path=folder / "labels.jsonl",
+        labels={"path": folder / "labels.jsonl"},
         images=None,
         remember_selection=False,
     )

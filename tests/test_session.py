@@ -43,7 +43,7 @@ def make_session(frame: pd.DataFrame, tmp_path, **options) -> tuple[LabellingSes
     shown = Shown()
     settings = {
         "classes": CLASSES,
-        "labels_path": tmp_path / "labels.jsonl",
+        "labels": {"path": tmp_path / "labels.jsonl"},
         "label_column": "label",
         "strategy": "uncertainty",
         "target": None,
@@ -179,7 +179,7 @@ def test_strategy_target_and_class_checks(frame: pd.DataFrame, tmp_path):
         make_session(frame, tmp_path, strategy="best")
     with pytest.raises(gw.DataError, match="key 'z' of class 'b' is reserved"):
         make_session(frame, tmp_path, classes={"a": "1", "b": "z"})[0].open()
-    session, _ = make_session(frame, tmp_path, classes=None, labels_path=None)
+    session, _ = make_session(frame, tmp_path, classes=None, labels=None)
     assert not session.in_use and session.target is None and not session.codes.any()
     assert check_strategy("ei") == "ei"
     assert class_names({"ring": "r", 3: "t"}) == ["ring", "3"] and class_names(None) is None

@@ -110,7 +110,7 @@ def test_url_thumbnails_and_labels(reps: gw.Representations, tmp_path: Path) -> 
         reps,
         images="https://example.org/cutout?ra={ra}&dec={dec}",
         classes=["ring", "other"],
-        labels_path=tmp_path / "labels.jsonl",
+        labels={"path": tmp_path / "labels.jsonl"},
     )
     try:
         explorer.set_labels({reps.ids[3]: "ring", reps.ids[4]: "other"})

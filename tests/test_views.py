@@ -277,7 +277,7 @@ def test_score_views_exist_before_training_and_fill_in_after_each_retrain(
     reps: gw.Representations, tmp_path: Any
 ) -> None:
     explorer = gw.Explorer(
-        reps, layout=("ra", "dec"), classes=["ring", "other"], labels_path=tmp_path / "l.jsonl"
+        reps, layout=("ra", "dec"), classes=["ring", "other"], labels={"path": tmp_path / "l.jsonl"}
     )
     try:
         histogram = explorer.histogram("score", bins=10)

@@ -592,16 +592,36 @@ class NeighborIndex:
         if not len(positions):
             raise DataError("more_like needs at least one galaxy id")
         self._check_k(k, excluded=len(positions))
-        centroid = self._space.queries(self.embedding[positions]).mean(axis=0, dtype=np.float64)
-        raw = None
-        if self.rerank:
-            rows = self.reps.raw_rows(positions)
-            rows = _normalize(rows) if self.metric == "cosine" else rows
-            raw = rows.mean(axis=0, dtype=np.float64)[None, :]
+        centroid, raw = self._centroid(positions)
         indices, distances = self._search(centroid[None, :], positions[None, :], k, raw)
         return self._frame(indices[0], distances[0])
 
+    def centroid_distances(self, positions: np.ndarray) -> np.ndarray:
+        """How far each galaxy at row ``positions`` lies from their centroid, the point
+        :meth:`more_like` searches from: in this index's metric and space (the raw features with
+        ``rerank="raw"``), as :meth:`query` reports distances; float64, in ``positions``' order."""
+        positions = np.asarray(positions, dtype=np.int64)
+        if not len(positions):
+            return np.empty(0, np.float64)
+        centroid, raw = self._centroid(positions)
+        if raw is None:
+            space, query, rows = self._space, centroid[None, :], positions[None, :]
+        else:
+            space = _Space(self.reps.raw_rows(positions), self.metric)
+            query, rows = raw, np.arange(len(positions))[None, :]
+        return np.asarray(space.finish(space.exact(query, rows))[0], dtype=np.float64)
+
     # -- internals ---------------------------------------------------------------------------
+
+    def _centroid(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """The centroid of rows ``positions`` in the searched space, and in the raw space as a
+        ``(1, d)`` query when re-ranking raw (else ``None``); unit vectors for cosine."""
+        centroid = self._space.queries(self.embedding[positions]).mean(axis=0, dtype=np.float64)
+        if not self.rerank:
+            return centroid, None
+        rows = self.reps.raw_rows(positions)
+        rows = _normalize(rows) if self.metric == "cosine" else rows
+        return centroid, rows.mean(axis=0, dtype=np.float64)[None, :]
 
     def _check_k(self, k: int, excluded: int) -> None:
         n = len(self)

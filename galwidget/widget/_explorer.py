@@ -15,7 +15,6 @@ other follows before any observer of :attr:`Explorer.selection` runs.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from pathlib import Path
@@ -32,6 +31,7 @@ from galwidget.data import Representations, load_representations
 from galwidget.errors import DataError, ImageError
 from galwidget.labels import Classes, LabelStore, export_labels
 from galwidget.learn import STRATEGIES, Fit, ModelReport
+from galwidget.neighbors import NeighborIndex
 from galwidget.protocol import Reply, Request, RequestRegistry
 from galwidget.search import Finder, Found
 from galwidget.session import CONFIRM_OVER, LabellingSession, LabelsSpec
@@ -41,6 +41,13 @@ from galwidget.widget._colors import encode_colors, label_colors, missing_scores
 from galwidget.widget._coordinates import Layouts, LayoutSpec
 from galwidget.widget._filters import MODES, FilterMode, resolve_filter
 from galwidget.widget._gallery import SelectionPages, numeric_columns
+from galwidget.widget._options import (
+    IndexOptions,
+    LabelOptions,
+    LazyIndex,
+    check_label_options,
+    take_deprecated,
+)
 from galwidget.widget._selection import (
     SelectionMemory,
     SelectionSpec,
@@ -111,50 +118,64 @@ class Explorer(anywidget.AnyWidget):
     Args:
         data: a :class:`~galwidget.Representations`, or anything
             :func:`~galwidget.load_representations` reads (DataFrame, parquet/CSV path, array).
-        layout: ``"pca"`` or ``"umap"`` (computed by :func:`galwidget.layout`), an ``(n, 2)``
-            array, or a pair of numeric column names such as ``("pca_0", "pca_1")`` (of ``meta``, or
-            of the DataFrame given as ``data``, feature columns included); or a name of ``layouts``.
-        layouts: more layouts to switch between (toolbar menu, or :attr:`layout_name`): name →
+        layout: the 2-D map: ``"pca"`` or ``"umap"`` (computed by :func:`galwidget.layout`), an
+            ``(n, 2)`` array, or a pair of numeric column names such as ``("pca_0", "pca_1")`` (of
+            ``meta``, or of the DataFrame given as ``data``, feature columns included); or a name
+            of ``layouts``.
+        layouts: more maps to switch between (toolbar menu, or :attr:`layout_name`): name →
             spec as for ``layout``, e.g. ``{"pca": "pca", "umap": "umap", "given": ("pca_0",
             "pca_1")}``; each is computed when first shown.
         color: a meta column name, an array of ``n`` values, or ``None`` (see :meth:`color_by`).
         images: thumbnail source, as for :func:`galwidget.images.resolve`.
         k: number of neighbors shown for the focused galaxy.
+        hover_columns: meta columns shown when hovering a galaxy (default: the color column and
+            the first few others).
+        index: the :class:`galwidget.NeighborIndex` behind the neighbor panel, or a dict of its
+            options (``{"n_components": 40, "metric": "cosine"}``, see :class:`IndexOptions`),
+            built on first need. Data with at most ``n_components`` features is searched as it
+            is.
+        classes: the label classes: a list (keys 1–9 in order) or a dict class → key; shows the
+            label bar. ``None``: no labelling UI (labels set from Python are still kept).
+        labels: the :class:`~galwidget.LabelStore` of this data, or a dict ``{"path": …,
+            "user": …}`` (see :class:`LabelOptions`): the label log or database URL (default
+            ``<labels dir>/<fingerprint>.jsonl``) and who labels (default ``$JUPYTERHUB_USER``
+            or the login name). A new Explorer on the same data restores its labels; labels
+            that other people add to the same log appear within about a second.
+        strategy: active-learning strategy, one of :data:`galwidget.learn.STRATEGIES`.
+        target: the class whose probability is the score (default: the first class).
         selected_column: when ``data`` is a DataFrame, the name of the boolean column of that same
             DataFrame kept equal to the selection (``None`` to leave the DataFrame alone). An
             existing boolean column of that name is taken as the initial selection.
-        index: a prebuilt :class:`galwidget.NeighborIndex` to reuse; built on first need if not.
-        n_components, metric: passed to :class:`galwidget.NeighborIndex` when it is built here
-            (data with at most ``n_components`` features is searched as it is).
-        hover_columns: meta columns shown when hovering a galaxy (default: the color column and
-            the first few others).
+        label_column: when ``data`` is a DataFrame, the column of that same DataFrame kept equal
+            to the labels (object dtype, ``None`` where unlabelled; ``None`` to leave it alone).
         remember_selection: keep the selection in the cache folder (by the data's fingerprint) so
             that a new Explorer on the same data, e.g. after a kernel restart, starts with it. A
             boolean ``selected_column`` already in the DataFrame takes precedence. An unwritable
             cache folder gives one warning.
-        classes: the label classes: a list (keys 1–9 in order) or a dict class → key; shows the
-            label bar. ``None``: no labelling UI (labels set from Python are still kept).
-        labels_path: the label log (default ``<labels dir>/<fingerprint>.jsonl``, see
-            :class:`~galwidget.LabelStore`); a new Explorer on the same data restores its labels.
-        label_column: when ``data`` is a DataFrame, the column of that same DataFrame kept equal
-            to the labels (object dtype, ``None`` where unlabelled; ``None`` to leave it alone).
-        strategy: active-learning strategy, one of :data:`galwidget.learn.STRATEGIES`.
-        target: the class whose probability is the score (default: the first class).
-        user: who labels, recorded with every label (default ``$JUPYTERHUB_USER`` or the login
-            name). Labels that other people (other processes) add to the same log appear within
-            about a second.
         features, id_column: how to read ``data``, as for :func:`galwidget.load_representations`
             (e.g. ``features=["pca_0", "pca_1"]`` for a table whose only representation is a
             precomputed 2-D projection).
+
+    ``n_components=``, ``metric=``, ``labels_path=`` and ``user=`` of galwidget 0.1 still work
+    this release, with a DeprecationWarning that says what to write instead.
 
     Attributes:
         selection: the selected row positions (sorted unique int64, read-only array), an
             observable traitlet: ``w.observe(f, names="selection")`` or ``traitlets.link`` to it
             from other widgets; assigning positions selects them. Browser lassos arrive here.
-        layout_name: the name of the layout shown (synced; the toolbar's layout menu sets it);
+        layout_name: the name of the map shown (synced; the toolbar's layout menu sets it);
             assigning another name of ``layouts`` redraws the points there and keeps the
             selection, focus, colors and filter. An unknown name raises
             :class:`~galwidget.DataError`.
+        k: how many neighbors the panel shows (1–200; synced).
+        mode: what a drag does on the map: ``"lasso"``, ``"box"`` or ``"pan"`` (synced; the
+            toolbar's buttons set it).
+        point_size, opacity: how points are drawn (pixels; 0–1), chosen from ``n`` at the start.
+        height: the widget's height in pixels.
+        strategy: the active-learning strategy (synced with the toolbar's menu).
+        target: the class whose probability is the score (synced).
+
+    ``w.layout`` is ipywidgets' own CSS layout of the widget, not the 2-D map.
     """
 
     _esm = _asset("widget.js", MISSING_BUNDLE)
@@ -191,71 +212,70 @@ class Explorer(anywidget.AnyWidget):
         color: ColorSpec = None,
         images: Any = None,
         k: int = 12,
-        selected_column: str | None = "selected",
-        index: Any = None,
-        n_components: int | None = 40,
-        metric: str = "euclidean",
         hover_columns: Sequence[str] | None = None,
+        index: NeighborIndex | IndexOptions | None = None,
         classes: Classes = None,
-        labels_path: str | Path | None = None,
-        label_column: str | None = "label",
+        labels: LabelStore | LabelOptions | None = None,
         strategy: str = "uncertainty",
         target: str | None = None,
+        selected_column: str | None = "selected",
+        label_column: str | None = "label",
+        remember_selection: bool = True,
         features: str | Sequence[str] | None = None,
         id_column: str | None = None,
-        remember_selection: bool = True,
-        user: str | None = None,
         **kwargs: Any,
     ) -> None:
-        self._requests = RequestRegistry(self.send)
+        index, labels = take_deprecated(kwargs, index, labels)
+        # Everything the widget holds is made from the arguments first (nothing reads an
+        # attribute assigned later); the traits are set once, by super().__init__ below.
         reps = load_representations(data, features=features, id_column=id_column)
         frame = data if isinstance(data, pd.DataFrame) else None
-        self._reps = reps
-        self._frame = frame
-        self._selected_column = selected_column if frame is not None else None
-        self._labelling = LabellingSession(
+        selected = selected_column if frame is not None else None
+        index_holder = LazyIndex(reps, index)
+        labelling = LabellingSession(
             reps,
             classes=classes,
-            labels_path=labels_path,
+            labels=check_label_options(labels),
             frame=frame,
             label_column=label_column,
             strategy=strategy,
             target=target,
-            user=user,
             on_labels=self._show_labels,
             on_learning=self._show_learning,
         )
-        labelling = self._labelling
-        dropped = [self._selected_column] + ([labelling.label_column] if labelling.in_use else [])
-        self._meta = reps.meta.drop(columns=[c for c in dropped if c in reps.meta])
-        self._memory = SelectionMemory(reps) if remember_selection else None
-        initial = initial_from_column(frame, self._selected_column)
+        dropped = [selected] + ([labelling.label_column] if labelling.in_use else [])
+        meta = reps.meta.drop(columns=[c for c in dropped if c in reps.meta])
+        memory = SelectionMemory(reps) if remember_selection else None
+        initial = initial_from_column(frame, selected)
         if initial is None:
-            initial = self._memory.load() if self._memory is not None else np.empty(0, np.int64)
+            initial = memory.load() if memory is not None else np.empty(0, np.int64)
         # Layout columns that are also the features live in the frame.
-        tables = (self._meta,) if frame is None else (self._meta, frame)
-        self._layouts = Layouts(reps, layout, layouts, tables=tables, index=lambda: self._index)
-        self._index = index
-        points = self._layouts.points(self._layouts.first)
-        self._images = images_module.resolve(images, reps, THUMBNAIL_SIZE)
-        self._images_spec = images
-        if n_components is not None and n_components >= reps.n_features:
-            n_components = None  # no reduction to do: search the features themselves
-        self._index_options = {"n_components": n_components, "metric": metric}
-        self._index_lock = threading.Lock()
+        tables = (meta,) if frame is None else (meta, frame)
+        maps = Layouts(reps, layout, layouts, tables=tables, index=index_holder.get)
+        image_source = images_module.resolve(images, reps, THUMBNAIL_SIZE)
+        derived = isinstance(color, str) and color in {"label", "score"} and color not in meta
+
+        self._reps, self._frame, self._selected_column = reps, frame, selected
+        self._index, self._labelling, self._meta, self._memory = (
+            index_holder,
+            labelling,
+            meta,
+            memory,
+        )
+        self._layouts, self._images, self._images_spec = maps, image_source, images
         self._finder = Finder(reps)
         self._pages = SelectionPages(
-            self._meta,
-            embedding=lambda: (self.index.embedding, self.index.metric),
+            meta,
+            centroid_distances=lambda positions: index_holder.get().centroid_distances(positions),
             scores=labelling.score_values,
         )
         self._callbacks: list[Callable[[pd.Index], Any]] = []
         self._train_callbacks: list[Callable[[], Any]] = []
         self._color_source: str | None = None
         self._incoming: bytes | None = None  # a _selection from the browser being applied
-        derived = isinstance(color, str) and color in {"label", "score"} and color not in self._meta
-        values, meta = self._encode_color(None if derived else color)
-        self._hover_columns = self._check_hover_columns(hover_columns, meta)
+        self._requests = RequestRegistry(self.send)
+        values, color_meta = self._encode_color(None if derived else color)
+        self._hover_columns = self._check_hover_columns(hover_columns, color_meta)
         self.selection = initial  # no observer yet: encodes into self._wire
         size, opacity = default_style(len(reps))
         super().__init__(
@@ -263,18 +283,18 @@ class Explorer(anywidget.AnyWidget):
                 "protocol": protocol.PROTOCOL_VERSION,
                 "n": len(reps),
                 "id_column": reps.id_column,
-                "image_kind": self._images.kind,
+                "image_kind": image_source.kind,
                 "confirm_over": CONFIRM_OVER,
                 "max_message_bytes": protocol.MAX_MESSAGE_BYTES,
-                "numeric_columns": numeric_columns(self._meta),
-                "color_columns": [str(c) for c in self._meta.columns if c != reps.id_column]
+                "numeric_columns": numeric_columns(meta),
+                "color_columns": [str(c) for c in meta.columns if c != reps.id_column]
                 + (["label", "score"] if labelling.in_use else []),
-                "layouts": self._layouts.names,
+                "layouts": maps.names,
             },
-            _points=points,
-            layout_name=self._layouts.first,
+            _points=maps.points(maps.first),
+            layout_name=maps.first,
             _color=values,
-            _color_meta=meta,
+            _color_meta=color_meta,
             _selection=self._wire,
             _learn=labelling.status,
             _filter_meta={"mode": "none", "shown": len(reps), "description": ""},
@@ -291,7 +311,7 @@ class Explorer(anywidget.AnyWidget):
         self.observe(self._show_layout, names="layout_name")
         self._register_requests()
         self.on_msg(lambda _, content, buffers: self._requests.receive(content, buffers))
-        write_column(frame, self._selected_column, self.selection)
+        write_column(frame, selected, self.selection)
         if labelling.in_use:
             labelling.open()
         if derived:
@@ -426,14 +446,9 @@ class Explorer(anywidget.AnyWidget):
                 self._color_meta = dict(meta)
 
     @property
-    def index(self) -> Any:
+    def index(self) -> NeighborIndex:
         """The :class:`galwidget.NeighborIndex` behind the neighbor panel (built on first use)."""
-        with self._index_lock:
-            if self._index is None:
-                from galwidget.neighbors import NeighborIndex
-
-                self._index = NeighborIndex(self._reps, **self._index_options)
-            return self._index
+        return self._index.get()
 
     # -- public API: labels ------------------------------------------------------------------------
 

@@ -2,8 +2,9 @@
 
 Orders (:data:`ORDERS`):
 
-- ``"centroid"``: nearest first to the mean of the selection in the neighbor index's space
-  (the PCA embedding, or the features; unit vectors for the cosine metric); value = distance.
+- ``"centroid"``: nearest first to the selection's centroid, measured as the neighbor index
+  measures it (:meth:`galwidget.NeighborIndex.centroid_distances`: its metric, its space, raw
+  re-ranking included); value = distance.
 - ``"score"``: the classifier's score, highest first (NaN last); value = score.
 - ``"column"``: a numeric meta column, highest first (``descending=False``: lowest first; NaN
   last either way); value = the column's value.
@@ -47,8 +48,8 @@ class SelectionPages:
 
     Args:
         meta: the meta columns (one row per position) a ``"column"`` order reads.
-        embedding: returns the ``(n, c)`` vectors and metric of the neighbor index (built on
-            first need).
+        centroid_distances: the distance of each of the given positions to their centroid
+            (:meth:`galwidget.NeighborIndex.centroid_distances` of the Explorer's index).
         scores: returns the classifier's scores per position (``None`` before the first fit)
             and a number that changes whenever they do.
     """
@@ -56,11 +57,11 @@ class SelectionPages:
     def __init__(
         self,
         meta: pd.DataFrame,
-        embedding: Callable[[], tuple[np.ndarray, str]],
+        centroid_distances: Callable[[np.ndarray], np.ndarray],
         scores: Callable[[], tuple[np.ndarray | None, int]],
     ) -> None:
         self._meta = meta
-        self._embedding = embedding
+        self._centroid_distances = centroid_distances
         self._scores = scores
         self._lock = threading.Lock()
         self._cached: tuple[Any, np.ndarray, np.ndarray] | None = None
@@ -117,16 +118,6 @@ class SelectionPages:
         with self._lock:
             self._cached = (key, *ordered)
         return ordered
-
-    def _centroid_distances(self, selection: np.ndarray) -> np.ndarray:
-        if len(selection) == 0:
-            return np.empty(0, np.float64)
-        embedding, metric = self._embedding()
-        vectors = np.asarray(embedding[selection], dtype=np.float64)
-        if metric == "cosine":
-            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-            vectors = vectors / np.where(norms > 0, norms, 1.0)
-        return np.linalg.norm(vectors - vectors.mean(axis=0), axis=1)
 
     def _column(self, column: str | None) -> np.ndarray:
         if column is None or column not in self._meta.columns:

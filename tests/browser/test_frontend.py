@@ -380,7 +380,7 @@ CLASSES = ["ring", "not ring"]
 @pytest.fixture
 def labelling(render, tmp_path):
     reps = gw.datasets.synthetic(1500, seed=3)
-    widget = Explorer(reps, k=9, classes=CLASSES, labels_path=tmp_path / "labels.jsonl")
+    widget = Explorer(reps, k=9, classes=CLASSES, labels={"path": tmp_path / "labels.jsonl"})
     assert len(widget.index) == 1500
     return render(widget)
 
@@ -571,11 +571,11 @@ def test_click_focuses_without_touching_the_selection(labelling, page):
 def test_labels_restored_and_colored_at_start(render, page, tmp_path):
     frame, layout = blob_frame(800)
     path = tmp_path / "labels.jsonl"
-    first = Explorer(frame, layout=layout, classes=CLASSES, labels_path=path)
+    first = Explorer(frame, layout=layout, classes=CLASSES, labels={"path": path})
     first.set_labels({"G00001": "ring", "G00002": "ring", "G00003": "not ring"})
     first.close()
     widget = Explorer(
-        blob_frame(800)[0], layout=layout, classes=CLASSES, labels_path=path, color="label"
+        blob_frame(800)[0], layout=layout, classes=CLASSES, labels={"path": path}, color="label"
     )
     render(widget)
     assert class_buttons(page) == ["1 ring (2)", "2 not ring (1)"]
@@ -586,11 +586,13 @@ def test_labels_restored_and_colored_at_start(render, page, tmp_path):
 def test_a_read_only_label_log_says_so_and_keys_label_nothing(render, page, read_only_folder):
     folder, make_read_only = read_only_folder
     frame, layout = blob_frame(800)
-    first = Explorer(frame, layout=layout, classes=CLASSES, labels_path=folder / "labels.jsonl")
+    first = Explorer(
+        frame, layout=layout, classes=CLASSES, labels={"path": folder / "labels.jsonl"}
+    )
     first.set_labels({"G00001": "ring"})
     first.close()
     log = make_read_only() / "labels.jsonl"
-    widget = Explorer(blob_frame(800)[0], layout=layout, classes=CLASSES, labels_path=log)
+    widget = Explorer(blob_frame(800)[0], layout=layout, classes=CLASSES, labels={"path": log})
     bridge = render(widget)
     widget.focus("G00002")
     bridge.wait_for_js("document.querySelector('.gw-panel').innerText.includes('G00002')")
@@ -658,7 +660,7 @@ def test_a_selection_over_the_message_limit_is_refused_and_shown(render, page):
 def test_a_key_press_sends_only_what_changed_and_recolors_by_label(render, page, tmp_path):
     frame, layout = blob_frame()
     widget = Explorer(
-        frame, layout=layout, classes=CLASSES, labels_path=tmp_path / "l.jsonl", color="label"
+        frame, layout=layout, classes=CLASSES, labels={"path": tmp_path / "l.jsonl"}, color="label"
     )
     bridge = render(widget)
 

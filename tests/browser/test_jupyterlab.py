@@ -303,7 +303,7 @@ features = pd.DataFrame(reps.features, columns=[f"feat_{i}" for i in range(reps.
 df = pd.concat([reps.meta.reset_index(drop=True), features], axis=1)""",
     """\
 w = gw.Explorer(
-    df, images=reps.images, k=6, classes=["ring", "not ring"], labels_path={path!r}
+    df, images=reps.images, k=6, classes=["ring", "not ring"], labels={{"path": {path!r}}}
 )
 w""",
 ]
@@ -407,7 +407,7 @@ w = gw.Explorer(
     layout=layout,
     images=NoImages(n, 128),
     classes=["ring", "not ring"],
-    labels_path={path!r},
+    labels={{"path": {path!r}}},
     remember_selection=False,
 )
 w""",

@@ -40,7 +40,7 @@ df = pd.concat([reps.meta.reset_index(drop=True), features], axis=1)""",
     """\
 w = gw.Explorer(
     df, images=reps.images, color="morphology", k=6, classes=["ring", "not ring"],
-    labels_path={path!r}, hover_columns=["morphology", "redshift", "mag_r"],
+    labels={{"path": {path!r}}}, hover_columns=["morphology", "redshift", "mag_r"],
 )
 w""",
 ]

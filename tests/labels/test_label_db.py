@@ -213,7 +213,7 @@ def test_two_processes_on_postgres_see_each_others_labels(postgres_url):
 def test_two_explorers_in_two_processes_on_postgres(postgres_url):
     frame = team_frame()
     w = gw.Explorer(
-        frame, layout=("x", "y"), classes=CLASSES, labels_path=postgres_url, user="alice"
+        frame, layout=("x", "y"), classes=CLASSES, labels={"path": postgres_url, "user": "alice"}
     )
     context = multiprocessing.get_context("spawn")
     commands, events = context.Queue(), context.Queue()

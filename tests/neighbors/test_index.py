@@ -6,6 +6,7 @@ import sys
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -433,3 +434,60 @@ def test_raw_rerank_finds_the_raw_space_neighbors(tmp_path, streamed) -> None:
     np.testing.assert_allclose(more["distance"], raw, rtol=1e-5)
     with pytest.raises(gw.DataError, match="rerank"):
         NeighborIndex(reps, rerank="pca", cache_dir=tmp_path)
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "manhattan", "cosine"])
+@pytest.mark.parametrize("rerank", [None, "raw"])
+def test_centroid_distances_measure_as_more_like_searches(tmp_path, metric, rerank) -> None:
+    rng = np.random.default_rng(3)
+    raw = rng.standard_normal((400, 12)).astype(np.float32)
+    reps = gw.Representations.from_array(raw)
+    index = NeighborIndex(reps, 5, metric=metric, rerank=rerank, cache_dir=tmp_path)
+    chosen = np.array([3, 17, 40, 41, 200, 399])
+    space = raw.astype(np.float64) if rerank else index.embedding.astype(np.float64)
+    rows = space[chosen]
+    if metric == "cosine":
+        rows = rows / np.linalg.norm(rows, axis=1, keepdims=True)
+    centroid = rows.mean(axis=0)
+
+    def distance(vectors: np.ndarray) -> np.ndarray:
+        if metric == "euclidean":
+            return np.linalg.norm(vectors - centroid, axis=1)
+        if metric == "manhattan":
+            return np.abs(vectors - centroid).sum(axis=1)
+        units = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+        return 1.0 - units @ (centroid / np.linalg.norm(centroid))
+
+    np.testing.assert_allclose(
+        index.centroid_distances(chosen), distance(rows), rtol=1e-4, atol=1e-5
+    )
+    # more_like searches from the same centroid and reports distances the same way.
+    found = index.more_like(reps.ids[chosen], k=3)
+    outsiders = space[reps.positions(found["id"])]
+    np.testing.assert_allclose(found["distance"], distance(outsiders), rtol=1e-4, atol=1e-5)
+
+
+def test_the_gallery_orders_by_the_index_metric(tmp_path) -> None:
+    rng = np.random.default_rng(4)
+    frame = pd.DataFrame(rng.standard_normal((300, 6)), columns=[f"feat_{i}" for i in range(6)])
+    frame[["x", "y"]] = rng.standard_normal((300, 2))
+    frame["id"] = [f"G{i}" for i in range(300)]
+    w = gw.Explorer(frame, layout=("x", "y"), index={"n_components": 4, "metric": "manhattan"})
+    chosen = np.arange(0, 300, 7)
+    w.selection = chosen
+    content, buffers = w._reply(
+        {
+            "type": "request",
+            "kind": "selection_page",
+            "request": 1,
+            "order": "centroid",
+            "column": None,
+            "descending": True,
+            "offset": 0,
+            "limit": 500,
+        }
+    )
+    assert content["ok"] and content["total"] == len(chosen)
+    positions = np.frombuffer(buffers[0], "<u4")
+    distances = w.index.centroid_distances(chosen)
+    assert positions.tolist() == chosen[np.argsort(distances, kind="stable")].tolist()

@@ -310,7 +310,7 @@ def explorer(tmp_path_factory: pytest.TempPathFactory):
         frame,
         layout=("feat_0", "feat_1"),
         classes=["a", "b"],
-        labels_path=path,
+        labels={"path": path},
         remember_selection=False,
     )
     w.send = lambda content, buffers=None: None  # no front end: events go nowhere

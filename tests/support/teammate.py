@@ -107,7 +107,9 @@ def explorer_teammate(location: str, commands: Any, events: Any) -> None:
     """An Explorer in a spawned process: ``"label"`` labels G0003 ring; ``"look"`` waits until its
     own DataFrame shows G0004 as spiral (brought by the Explorer's watcher) and says so."""
     frame = team_frame()
-    w = gw.Explorer(frame, layout=("x", "y"), classes=CLASSES, labels_path=location, user="bob")
+    w = gw.Explorer(
+        frame, layout=("x", "y"), classes=CLASSES, labels={"path": location, "user": "bob"}
+    )
     events.put(("ready", None))
     while (command := commands.get(timeout=120)) is not None:
         if command == "label":

@@ -148,7 +148,9 @@ def test_traits_are_binary_buffers_of_the_right_type(widget: Explorer, frame: pd
 
 def test_json_traits_have_the_fields_the_protocol_declares(frame: pd.DataFrame, tmp_path):
     plain = Explorer(frame, layout=("x", "y"))
-    labelled = Explorer(frame, layout=("x", "y"), classes=["a"], labels_path=tmp_path / "l.jsonl")
+    labelled = Explorer(
+        frame, layout=("x", "y"), classes=["a"], labels={"path": tmp_path / "l.jsonl"}
+    )
     for w in (plain, labelled):
         assert set(w._config) == set(protocol.Config.__annotations__)
         assert set(w._label_meta) == set(protocol.LabelMeta.__annotations__)
@@ -538,7 +540,9 @@ CLASSES = ["ring", "not ring"]
 
 @pytest.fixture
 def labelled(frame: pd.DataFrame, tmp_path) -> Explorer:
-    w = Explorer(frame, layout=("x", "y"), classes=CLASSES, labels_path=tmp_path / "labels.jsonl")
+    w = Explorer(
+        frame, layout=("x", "y"), classes=CLASSES, labels={"path": tmp_path / "labels.jsonl"}
+    )
     yield w
     w.close()
 
@@ -603,11 +607,13 @@ def test_undo_and_redo(labelled: Explorer, frame: pd.DataFrame):
 
 def test_a_new_explorer_restores_the_labels(frame: pd.DataFrame, tmp_path):
     path = tmp_path / "labels.jsonl"
-    first = Explorer(frame, layout=("x", "y"), classes=CLASSES, labels_path=path)
+    first = Explorer(frame, layout=("x", "y"), classes=CLASSES, labels={"path": path})
     first.set_labels({"G0001": "ring", "G0002": "not ring"})
     first.close()
     again = make_frame()
-    second = Explorer(again, layout=("x", "y"), classes=CLASSES, labels_path=path, color="label")
+    second = Explorer(
+        again, layout=("x", "y"), classes=CLASSES, labels={"path": path}, color="label"
+    )
     assert second.labels["label"].to_dict() == {"G0001": "ring", "G0002": "not ring"}
     assert again.loc[[1, 2], "label"].tolist() == ["ring", "not ring"]
     assert second._label_meta["counts"] == [1, 1]
@@ -628,7 +634,7 @@ import os, signal, sys
 import pandas as pd
 import galwidget as gw
 frame = pd.read_parquet(sys.argv[1])
-w = gw.Explorer(frame, layout=("x", "y"), classes=["ring", "not ring"], labels_path=sys.argv[2])
+w = gw.Explorer(frame, layout=("x", "y"), classes=["ring", "not ring"], labels={"path": sys.argv[2]})
 w.set_labels({"G0001": "ring", "G0002": "not ring"})
 w._reply({"type": "request", "kind": "label", "request": 1, "label": "ring"}, [bytes([3, 0, 0, 0])])
 print("saved", flush=True)
@@ -647,7 +653,7 @@ def test_labels_survive_kill_9(frame: pd.DataFrame, tmp_path):
     )
     assert done.returncode == -signal.SIGKILL, done.stderr
     assert done.stdout.strip() == "saved"
-    w = Explorer(pd.read_parquet(data), layout=("x", "y"), classes=CLASSES, labels_path=path)
+    w = Explorer(pd.read_parquet(data), layout=("x", "y"), classes=CLASSES, labels={"path": path})
     assert w.labels["label"].to_dict() == {"G0001": "ring", "G0002": "not ring", "G0003": "ring"}
     assert w.labels.loc["G0003", "source"] == "key"
     w.close()
@@ -718,7 +724,7 @@ def test_a_key_press_at_three_million_sends_constant_bytes(tmp_path):
         reps,
         layout=xy,
         classes=CLASSES,
-        labels_path=tmp_path / "labels.jsonl",
+        labels={"path": tmp_path / "labels.jsonl"},
         color="label",
         remember_selection=False,
     )
@@ -812,7 +818,7 @@ def test_labelling_setup_errors(frame: pd.DataFrame, tmp_path):
     frame["label"] = None
     frame.loc[3, "label"] = "spiral"
     with pytest.raises(gw.DataError, match="column 'label' with labels that are not in the"):
-        Explorer(frame, layout=("x", "y"), classes=CLASSES, labels_path=tmp_path / "l.jsonl")
+        Explorer(frame, layout=("x", "y"), classes=CLASSES, labels={"path": tmp_path / "l.jsonl"})
     w = Explorer(frame, layout=("x", "y"), classes=CLASSES, label_column=None)
     w.set_labels({"G0001": "ring"})
     assert frame.loc[1, "label"] is None and frame.loc[3, "label"] == "spiral"
@@ -897,7 +903,7 @@ def test_the_model_report_reaches_python_and_the_toolbar(labelled: Explorer, fra
 
 def test_labels_from_another_person_appear_within_two_seconds(frame: pd.DataFrame, tmp_path):
     path = tmp_path / "team.jsonl"
-    w = Explorer(frame, layout=("x", "y"), classes=CLASSES, labels_path=path, user="alice")
+    w = Explorer(frame, layout=("x", "y"), classes=CLASSES, labels={"path": path, "user": "alice"})
     w.set_labels({"G0001": "ring"})
     comm = record(w)
     reps = gw.load_representations(make_frame())
@@ -942,7 +948,7 @@ def test_selection_pages_in_each_order(frame: pd.DataFrame, tmp_path):
         frame,
         layout=("feat_0", "feat_1"),
         classes=CLASSES,
-        labels_path=tmp_path / "labels.jsonl",
+        labels={"path": tmp_path / "labels.jsonl"},
     )
     labelled.select(frame["kind"] == "ring")
 
@@ -991,7 +997,9 @@ def test_selection_pages_in_each_order(frame: pd.DataFrame, tmp_path):
 
 def test_export_labels_writes_a_zoobot_catalogue(tmp_path):
     reps = gw.datasets.synthetic(80, seed=4, dim=8)
-    w = Explorer(reps, layout=("ra", "dec"), classes=["smooth", "featured"], user="carol")
+    w = Explorer(
+        reps, layout=("ra", "dec"), classes=["smooth", "featured"], labels={"user": "carol"}
+    )
     w.set_labels({reps.ids[3]: "featured", reps.ids[1]: "smooth", reps.ids[7]: "featured"})
     catalogue = w.export_labels(tmp_path / "train.csv", image_dir=tmp_path / "images")
     assert catalogue["id_str"].tolist() == [reps.ids[1], reps.ids[3], reps.ids[7]]  # row order
@@ -1044,7 +1052,9 @@ def test_filter_sends_what_is_shown_and_clears(widget: Explorer, frame: pd.DataF
 
 
 def test_the_color_menu_colors_as_color_by_does(frame: pd.DataFrame, tmp_path):
-    w = Explorer(frame, layout=("x", "y"), classes=["a", "b"], labels_path=tmp_path / "l.jsonl")
+    w = Explorer(
+        frame, layout=("x", "y"), classes=["a", "b"], labels={"path": tmp_path / "l.jsonl"}
+    )
     assert w._config["color_columns"][-2:] == ["label", "score"]
     content, _ = request(w, "color_by", column="kind")
     assert content["ok"] and content["column"] == "kind"
@@ -1069,12 +1079,14 @@ def test_a_read_only_label_log_is_read_and_refuses_labels_without_losing_any(
     frame: pd.DataFrame, tmp_path, read_only_folder
 ):
     folder, make_read_only = read_only_folder
-    writer = Explorer(frame, layout=("x", "y"), classes=CLASSES, labels_path=folder / "l.jsonl")
+    writer = Explorer(
+        frame, layout=("x", "y"), classes=CLASSES, labels={"path": folder / "l.jsonl"}
+    )
     writer.set_labels({"G0003": "ring"})
     writer.close()
     log = make_read_only() / "l.jsonl"
     before = log.read_bytes()
-    w = Explorer(frame.copy(), layout=("x", "y"), classes=CLASSES, labels_path=log)
+    w = Explorer(frame.copy(), layout=("x", "y"), classes=CLASSES, labels={"path": log})
     try:
         assert w.labels["label"].to_dict() == {"G0003": "ring"}
         assert w._label_meta["read_only"] is True
