@@ -522,6 +522,19 @@ class LocalFiles:
 
     def loader(self, reps: Representations) -> Callable[[int], Image.Image]:
         """A function reading the image of the galaxy at a row position."""
+        path_of = self.path_of(reps)
+
+        def load(position: int) -> Image.Image:
+            path, name = path_of(position)
+            return _open_image(path, name)
+
+        return load
+
+    def path_of(self, reps: Representations) -> Callable[[int], tuple[Path, str]]:
+        """A function giving the image file of the galaxy at a row position, and its name as
+        written (in the column or by the pattern): relative names are taken from the directory
+        (or ``root``), and a file resolving outside ``root`` is refused. Raises
+        :class:`ImageError` for a galaxy without a file name or one outside the root."""
         source = self.column_or_directory
         if isinstance(source, str) and source in reps.meta.columns:
             column = reps.meta[source].to_numpy(dtype=object)
@@ -531,7 +544,7 @@ class LocalFiles:
                 value = column[position]
                 return None if value is None or value is pd.NA or value != value else str(value)
 
-            return _file_loader(relative, root, source)
+            return _file_paths(relative, root, source)
         directory = Path(source).expanduser()
         if not directory.is_dir():
             raise DataError(
@@ -553,7 +566,7 @@ class LocalFiles:
         else:
             template = _Template(self.pattern, reps, "file pattern")
             relative = template.format
-        return _file_loader(relative, root, "pattern", base)
+        return _file_paths(relative, root, "pattern", base)
 
 
 def _resolved_root(root: str | PathLike[str]) -> Path:
@@ -563,14 +576,14 @@ def _resolved_root(root: str | PathLike[str]) -> Path:
     return path.resolve()
 
 
-def _file_loader(
+def _file_paths(
     relative: Callable[[int], str | None], root: Path | None, what: str, base: Path | None = None
-) -> Callable[[int], Image.Image]:
-    """Read ``base / relative(position)`` (``base`` defaults to ``root``), refusing paths that
-    resolve outside ``root``."""
+) -> Callable[[int], tuple[Path, str]]:
+    """``base / relative(position)`` (``base`` defaults to ``root``) and the name as written,
+    refusing paths that resolve outside ``root``."""
     base = base or root
 
-    def load(position: int) -> Image.Image:
+    def path_of(position: int) -> tuple[Path, str]:
         name = relative(position)
         if not name:
             raise ImageError(f"no image file: {what} is empty for this galaxy")
@@ -584,9 +597,9 @@ def _file_loader(
             if not resolved.is_relative_to(root):
                 raise ImageError(f"outside the image root: {name}")
             path = resolved
-        return _open_image(path, name)
+        return path, name
 
-    return load
+    return path_of
 
 
 def local_files(

@@ -12,12 +12,12 @@ from galwidget.data._load import load_reduced, load_representations
 from galwidget.data._reduction import cached_pca_embedding, leading_columns, load_or_fit_pca
 from galwidget.data._representations import Representations
 from galwidget.data._schema import FeatureSpec, find_feature_columns, find_id_column
-from galwidget.data._streaming import FeatureLayout, Part, RawSource
+from galwidget.data._streaming import FeatureSchema, Part, RawSource
 from galwidget.data._validate import MAX_ABS_FEATURE, OnInvalid
 
 __all__ = [
     "MAX_ABS_FEATURE",
-    "FeatureLayout",
+    "FeatureSchema",
     "FeatureSpec",
     "OnInvalid",
     "Part",

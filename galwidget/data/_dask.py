@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 from galwidget.data._representations import Representations
 from galwidget.data._schema import FeatureSpec
 from galwidget.data._streaming import (
-    FeatureLayout,
+    FeatureSchema,
     Part,
     PassOne,
     PassTwo,
@@ -38,12 +38,12 @@ from galwidget.data._streaming import (
     check_pass_one,
     check_reduce_to,
     first_rows_shift,
-    layout_of,
     moments_pass,
     projection_pass,
     raw_source,
     resolve_files,
     scan,
+    schema_of,
 )
 from galwidget.data._validate import OnInvalid
 from galwidget.errors import DataError
@@ -130,19 +130,19 @@ def split_parts(parts: Sequence[Part], max_rows: int) -> list[Part]:
     return pieces
 
 
-def _file_shift(part: Part, layout: FeatureLayout, batch_rows: int) -> np.ndarray:
-    return first_rows_shift(part.batches(layout.read_columns, batch_rows), layout, part.path)
+def _file_shift(part: Part, schema: FeatureSchema, batch_rows: int) -> np.ndarray:
+    return first_rows_shift(part.batches(schema.read_columns, batch_rows), schema, part.path)
 
 
-def _file_moments(part: Part, layout: FeatureLayout, shift: np.ndarray, batch_rows: int) -> PassOne:
-    return moments_pass(part.batches(layout.read_columns, batch_rows), layout, shift, part.path)
+def _file_moments(part: Part, schema: FeatureSchema, shift: np.ndarray, batch_rows: int) -> PassOne:
+    return moments_pass(part.batches(schema.read_columns, batch_rows), schema, shift, part.path)
 
 
 def _file_projection(
-    part: Part, layout: FeatureLayout, pca: PCA, drop: np.ndarray, batch_rows: int
+    part: Part, schema: FeatureSchema, pca: PCA, drop: np.ndarray, batch_rows: int
 ) -> PassTwo:
-    columns = list(dict.fromkeys([*layout.read_columns, *layout.kept_columns]))
-    return projection_pass(part.batches(columns, batch_rows), layout, pca, drop, part.path)
+    columns = list(dict.fromkeys([*schema.read_columns, *schema.kept_columns]))
+    return projection_pass(part.batches(columns, batch_rows), schema, pca, drop, part.path)
 
 
 def _reduce_files(
@@ -156,28 +156,28 @@ def _reduce_files(
     progress: bool | None,
     batch_rows: int,
 ) -> Representations:
-    layout, files = scan(resolve_files(source), features, id_column, columns)
-    check_reduce_to(reduce_to, layout)
-    batch_rows = layout.rows_per_batch(batch_rows)
+    schema, files = scan(resolve_files(source), features, id_column, columns)
+    check_reduce_to(reduce_to, schema)
+    batch_rows = schema.rows_per_batch(batch_rows)
     parts = split_parts(files, PART_ROWS)
     n = sum(part.rows for part in parts)
-    show = progress if progress is not None else n * layout.width > PROGRESS_THRESHOLD
-    shift = client.submit(_file_shift, parts[0], layout, batch_rows, pure=False).result()
+    show = progress if progress is not None else n * schema.width > PROGRESS_THRESHOLD
+    shift = client.submit(_file_shift, parts[0], schema, batch_rows, pure=False).result()
     first = _gather(
         client,
-        [client.submit(_file_moments, p, layout, shift, batch_rows, pure=False) for p in parts],
+        [client.submit(_file_moments, p, schema, shift, batch_rows, pure=False) for p in parts],
         "pass 1/2: moments",
         show,
     )
     check_pass_one(parts, first, on_invalid)
     pca = _fit(first, reduce_to)
     futures = [
-        client.submit(_file_projection, p, layout, pca, r.invalid, batch_rows, pure=False)
+        client.submit(_file_projection, p, schema, pca, r.invalid, batch_rows, pure=False)
         for p, r in zip(parts, first, strict=True)
     ]
     features, tables = _collect(client, futures, parts, first, reduce_to, show)
-    source_rows: RawSource = raw_source(parts, layout, first)
-    return assemble(features, tables, layout, pca, source_rows)
+    source_rows: RawSource = raw_source(parts, schema, first)
+    return assemble(features, tables, schema, pca, source_rows)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -200,52 +200,52 @@ def _frame_head(frame: pd.DataFrame, rows: int) -> pa.Table:
 
 def _frame_batches(
     frame: pd.DataFrame,
-    layout: FeatureLayout,
+    schema: FeatureSchema,
     where: str,
     columns: Sequence[str],
     batch_rows: int,
 ) -> Iterator[pa.RecordBatch]:
     """Record batches of ``columns`` of one partition, whose feature types must match the
-    layout's (the list width is checked batch by batch)."""
+    schema's (the list width is checked batch by batch)."""
     missing = [c for c in columns if c not in frame.columns and c != frame.index.name]
     if missing:
         raise DataError(f"{where} has no columns {missing}")
     table = _frame_table(frame, columns)
-    found = tuple(str(table.schema.field(c).type) for c in layout.feature_columns)
-    if layout.list_column is not None:
-        found = (str(table.schema.field(layout.list_column).type.value_type),)
-    if found != layout.types:
+    found = tuple(str(table.schema.field(c).type) for c in schema.feature_columns)
+    if schema.list_column is not None:
+        found = (str(table.schema.field(schema.list_column).type.value_type),)
+    if found != schema.types:
         j = next(
-            j for j, pair in enumerate(zip(found, layout.types, strict=True)) if pair[0] != pair[1]
+            j for j, pair in enumerate(zip(found, schema.types, strict=True)) if pair[0] != pair[1]
         )
-        column = layout.read_columns[min(j, len(layout.read_columns) - 1)]
+        column = schema.read_columns[min(j, len(schema.read_columns) - 1)]
         raise DataError(
             f"{where} differs from partition 0: feature column {column!r} is {found[j]} "
-            f"instead of {layout.types[j]}"
+            f"instead of {schema.types[j]}"
         )
     yield from table.to_batches(max_chunksize=batch_rows)
 
 
 def _frame_moments(
-    frame: pd.DataFrame, index: int, layout: FeatureLayout, shift: np.ndarray, batch_rows: int
+    frame: pd.DataFrame, index: int, schema: FeatureSchema, shift: np.ndarray, batch_rows: int
 ) -> PassOne:
     where = f"partition {index}"
-    batches = _frame_batches(frame, layout, where, layout.read_columns, batch_rows)
-    return moments_pass(batches, layout, shift, where)
+    batches = _frame_batches(frame, schema, where, schema.read_columns, batch_rows)
+    return moments_pass(batches, schema, shift, where)
 
 
 def _frame_projection(
     frame: pd.DataFrame,
     index: int,
-    layout: FeatureLayout,
+    schema: FeatureSchema,
     pca: PCA,
     drop: np.ndarray,
     batch_rows: int,
 ) -> PassTwo:
     where = f"partition {index}"
-    columns = list(dict.fromkeys([*layout.read_columns, *layout.kept_columns]))
-    batches = _frame_batches(frame, layout, where, columns, batch_rows)
-    return projection_pass(batches, layout, pca, drop, where)
+    columns = list(dict.fromkeys([*schema.read_columns, *schema.kept_columns]))
+    batches = _frame_batches(frame, schema, where, columns, batch_rows)
+    return projection_pass(batches, schema, pca, drop, where)
 
 
 def _reduce_frame(
@@ -268,12 +268,12 @@ def _reduce_frame(
         values = head.column(column)
         return len(values[0]) if len(values) else 0
 
-    layout = layout_of(head.schema, "partition 0", features, id_column, columns, first_list_row)
-    check_reduce_to(reduce_to, layout)
-    shift = first_rows_shift(head.to_batches(max_chunksize=batch_rows), layout, "partition 0")
+    schema = schema_of(head.schema, "partition 0", features, id_column, columns, first_list_row)
+    check_reduce_to(reduce_to, schema)
+    shift = first_rows_shift(head.to_batches(max_chunksize=batch_rows), schema, "partition 0")
     show = progress if progress is not None else True
     tasks = [
-        dask.delayed(_frame_moments)(p, i, layout, shift, batch_rows)
+        dask.delayed(_frame_moments)(p, i, schema, shift, batch_rows)
         for i, p in enumerate(partitions)
     ]
     first = _gather(client, client.compute(tasks), "pass 1/2: moments", show)
@@ -285,11 +285,11 @@ def _reduce_frame(
     check_pass_one(parts, first, on_invalid)
     pca = _fit(first, reduce_to)
     tasks = [
-        dask.delayed(_frame_projection)(p, i, layout, pca, r.invalid, batch_rows)
+        dask.delayed(_frame_projection)(p, i, schema, pca, r.invalid, batch_rows)
         for i, (p, r) in enumerate(zip(partitions, first, strict=True))
     ]
     features, tables = _collect(client, client.compute(tasks), parts, first, reduce_to, show)
-    return assemble(features, tables, layout, pca, None)
+    return assemble(features, tables, schema, pca, None)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -19,9 +19,9 @@ from galwidget.data._files import check_file_kind
 from galwidget.data._ids import ids_from_column
 from galwidget.data._representations import Representations
 from galwidget.data._schema import (
-    TRANSPOSE_COLUMNS,
     FeatureSpec,
     check_numeric,
+    columns_to_rows,
     find_feature_columns,
     find_id_column,
     float_values,
@@ -194,10 +194,7 @@ def _read_parquet(
             for j in range(d):
                 with np.errstate(over="ignore"):  # beyond float32: inf, reported below
                     block[j, :rows] = float_values(batch.column(j))
-            # Transposing a few columns at a time stays in cache: ~4× faster than one copy.
-            for j in range(0, d, TRANSPOSE_COLUMNS):
-                tile = slice(j, j + TRANSPOSE_COLUMNS)
-                matrix[start:stop, tile] = block[tile, :rows].T
+            columns_to_rows(block, matrix[start:stop])
         keep[start:stop] = valid_rows(matrix[start:stop])
         start = stop
         bar.update(rows)
@@ -266,8 +263,7 @@ def load_reduced(
     """
     if engine not in ENGINES:
         raise DataError(f"unknown engine {engine!r}: choose one of {', '.join(ENGINES)}")
-    if on_invalid not in ("raise", "drop"):
-        raise DataError(f"on_invalid must be 'raise' or 'drop', got {on_invalid!r}")
+    check_on_invalid(on_invalid)
     if engine == "dask" or type(source).__module__.startswith("dask"):
         return reduce_with_dask(
             source,
@@ -279,18 +275,18 @@ def load_reduced(
             progress=progress,
             batch_rows=batch_rows,
         )
-    layout, parts = scan(resolve_files(source), features, id_column, columns)
-    check_reduce_to(reduce_to, layout)
-    batch_rows = layout.rows_per_batch(batch_rows)
+    schema, parts = scan(resolve_files(source), features, id_column, columns)
+    check_reduce_to(reduce_to, schema)
+    batch_rows = schema.rows_per_batch(batch_rows)
     n = sum(part.rows for part in parts)
-    show = progress if progress is not None else n * layout.width > PROGRESS_THRESHOLD
+    show = progress if progress is not None else n * schema.width > PROGRESS_THRESHOLD
     shift = first_rows_shift(
-        parts[0].batches(layout.read_columns, batch_rows), layout, parts[0].path
+        parts[0].batches(schema.read_columns, batch_rows), schema, parts[0].path
     )
     with tqdm(total=n, desc="pass 1/2: moments", unit="rows", disable=not show) as bar:
         first = [
             moments_pass(
-                part.batches(layout.read_columns, batch_rows), layout, shift, part.path, bar.update
+                part.batches(schema.read_columns, batch_rows), schema, shift, part.path, bar.update
             )
             for part in parts
         ]
@@ -300,13 +296,13 @@ def load_reduced(
     out = np.empty((sum(kept_rows), reduce_to), dtype=np.float32)
     tables = []
     start = 0
-    columns_read = [*layout.read_columns, *layout.kept_columns]
+    columns_read = [*schema.read_columns, *schema.kept_columns]
     with tqdm(total=n, desc="pass 2/2: projection", unit="rows", disable=not show) as bar:
         for part, result, rows in zip(parts, first, kept_rows, strict=True):
             batches = part.batches(list(dict.fromkeys(columns_read)), batch_rows)
             second = projection_pass(
                 batches,
-                layout,
+                schema,
                 pca,
                 result.invalid,
                 part.path,
@@ -315,4 +311,4 @@ def load_reduced(
             )
             tables.append(second.kept)
             start += rows
-    return assemble(out, tables, layout, pca, raw_source(parts, layout, first))
+    return assemble(out, tables, schema, pca, raw_source(parts, schema, first))

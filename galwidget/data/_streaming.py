@@ -42,19 +42,19 @@ from threadpoolctl import threadpool_limits
 from galwidget.data._ids import ids_from_column
 from galwidget.data._representations import Representations
 from galwidget.data._schema import (
-    TRANSPOSE_COLUMNS,
     FeatureSpec,
     check_numeric,
+    columns_to_rows,
     find_feature_columns,
     find_id_column,
     stack_list_column,
 )
-from galwidget.data._validate import MAX_ABS_FEATURE, OnInvalid, valid_rows
+from galwidget.data._validate import MAX_ABS_FEATURE, OnInvalid, check_on_invalid, valid_rows
 from galwidget.errors import DataError
 from galwidget.pca import PCA, Moments, initial_shift
 from galwidget.util import preview
 
-__all__ = ["FeatureLayout", "Part", "RawSource"]
+__all__ = ["FeatureSchema", "Part", "RawSource"]
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 # Row groups up to WHOLE_ROW_GROUP_BYTES are read a column chunk at a time; larger ones through
@@ -70,7 +70,7 @@ RowCallback = Callable[[int], None]
 
 
 @dataclass(frozen=True)
-class FeatureLayout:
+class FeatureSchema:
     """Where the features, ids and kept meta columns are in every part.
 
     Attributes:
@@ -188,14 +188,14 @@ def _natural_key(text: str) -> list[Any]:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
 
 
-def layout_of(
+def schema_of(
     schema: pa.Schema,
     where: str,
     features: FeatureSpec,
     id_column: str | None,
     columns: Sequence[str] | None,
     first_list_row: Callable[[str], int],
-) -> FeatureLayout:
+) -> FeatureSchema:
     """Detect the id, feature and kept meta columns of ``schema`` (``where`` names it in errors);
     ``first_list_row(column)`` gives a list column's width when its type does not fix it."""
     names = [name for name in schema.names if name != "__index_level_0__"]
@@ -226,7 +226,7 @@ def layout_of(
     else:
         width = len(feature_columns)
         feature_types = tuple(str(types[c]) for c in feature_columns)
-    return FeatureLayout(
+    return FeatureSchema(
         id_column=id_name,
         feature_columns=tuple(feature_columns),
         list_column=list_column,
@@ -236,7 +236,7 @@ def layout_of(
     )
 
 
-def difference(expected: FeatureLayout, found: FeatureLayout) -> str | None:
+def difference(expected: FeatureSchema, found: FeatureSchema) -> str | None:
     """How ``found`` differs from ``expected`` (a phrase for an error message), or ``None``."""
     if found.id_column != expected.id_column:
         return f"id column {found.id_column!r} instead of {expected.id_column!r}"
@@ -269,9 +269,9 @@ def scan(
     features: FeatureSpec,
     id_column: str | None,
     columns: Sequence[str] | None,
-) -> tuple[FeatureLayout, list[Part]]:
-    """The layout shared by all ``files`` and one :class:`Part` per file (all its row groups)."""
-    layout: FeatureLayout | None = None
+) -> tuple[FeatureSchema, list[Part]]:
+    """The schema shared by all ``files`` and one :class:`Part` per file (all its row groups)."""
+    schema: FeatureSchema | None = None
     parts = []
     start = 0
     for path in files:
@@ -284,23 +284,23 @@ def scan(
             batch = next(parquet.iter_batches(batch_size=1, columns=[column]), None)
             return 0 if batch is None or batch.num_rows == 0 else len(batch.column(0)[0])
 
-        found = layout_of(
+        found = schema_of(
             parquet.schema_arrow, str(path), features, id_column, columns, first_list_row
         )
-        if layout is None:
-            layout = found
+        if schema is None:
+            schema = found
         else:
-            changed = difference(layout, found)
+            changed = difference(schema, found)
             if changed:
                 raise DataError(f"{path} differs from {files[0]}: {changed}")
         metadata = parquet.metadata
         groups = tuple(range(metadata.num_row_groups))
         parts.append(Part(str(path), groups, metadata.num_rows, start))
         start += metadata.num_rows
-    assert layout is not None
+    assert schema is not None
     if start == 0:
         raise DataError(f"{len(files)} parquet files but no rows: no galaxies to show")
-    return layout, parts
+    return schema, parts
 
 
 # ----------------------------------------------------------------------------------------------
@@ -308,32 +308,29 @@ def scan(
 # ----------------------------------------------------------------------------------------------
 
 
-def batch_matrix(batch: pa.RecordBatch, layout: FeatureLayout, where: str) -> np.ndarray:
+def batch_matrix(batch: pa.RecordBatch, schema: FeatureSchema, where: str) -> np.ndarray:
     """The ``(rows, d)`` float32 feature matrix of a record batch (nulls become NaN)."""
     rows = batch.num_rows
-    if layout.list_column is not None:
+    if schema.list_column is not None:
         try:
-            matrix = stack_list_column(batch.column(layout.list_column), layout.list_column)
+            matrix = stack_list_column(batch.column(schema.list_column), schema.list_column)
         except DataError as error:
             raise DataError(f"{where}: {error}") from None
-        if rows and matrix.shape[1] != layout.width:
+        if rows and matrix.shape[1] != schema.width:
             raise DataError(
-                f"{where}: list column {layout.list_column!r} holds {matrix.shape[1]} features "
-                f"instead of {layout.width}"
+                f"{where}: list column {schema.list_column!r} holds {matrix.shape[1]} features "
+                f"instead of {schema.width}"
             )
         return matrix
-    d = layout.width
+    d = schema.width
     block = np.empty((d, rows), dtype=np.float32)
-    for j, name in enumerate(layout.feature_columns):
+    for j, name in enumerate(schema.feature_columns):
         column = batch.column(name)
         if column.null_count:
             column = column.fill_null(np.nan)
         block[j] = column.to_numpy(zero_copy_only=False)
     matrix = np.empty((rows, d), dtype=np.float32)
-    # Transposing a few columns at a time stays in cache (as in data.py's loader).
-    for j in range(0, d, TRANSPOSE_COLUMNS):
-        tile = slice(j, j + TRANSPOSE_COLUMNS)
-        matrix[:, tile] = block[tile].T
+    columns_to_rows(block, matrix)
     return matrix
 
 
@@ -355,20 +352,20 @@ class PassOne:
 
 
 def first_rows_shift(
-    batches: Iterable[pa.RecordBatch], layout: FeatureLayout, where: str
+    batches: Iterable[pa.RecordBatch], schema: FeatureSchema, where: str
 ) -> np.ndarray:
     """The :class:`Moments` shift: the mean of the first finite rows (of the first part)."""
     for batch in batches:
-        matrix = batch_matrix(batch, layout, where)
+        matrix = batch_matrix(batch, schema, where)
         matrix = matrix[valid_rows(matrix)]
         if len(matrix):
             return initial_shift(matrix)
-    return np.zeros(layout.width)
+    return np.zeros(schema.width)
 
 
 def moments_pass(
     batches: Iterable[pa.RecordBatch],
-    layout: FeatureLayout,
+    schema: FeatureSchema,
     shift: np.ndarray,
     where: str,
     on_rows: RowCallback | None = None,
@@ -378,7 +375,7 @@ def moments_pass(
     invalid = []
     rows = 0
     for batch in _one_blas_thread(batches):
-        matrix = batch_matrix(batch, layout, where)
+        matrix = batch_matrix(batch, schema, where)
         finite = valid_rows(matrix)
         if not finite.all():
             invalid.append(rows + np.flatnonzero(~finite))
@@ -401,7 +398,7 @@ class PassTwo:
 
 def projection_pass(
     batches: Iterable[pa.RecordBatch],
-    layout: FeatureLayout,
+    schema: FeatureSchema,
     pca: PCA,
     drop: np.ndarray,
     where: str,
@@ -415,8 +412,8 @@ def projection_pass(
     written = 0
     rows = 0
     for batch in _one_blas_thread(batches):
-        matrix = batch_matrix(batch, layout, where)
-        kept = batch.select(layout.kept_columns)
+        matrix = batch_matrix(batch, schema, where)
+        kept = batch.select(schema.kept_columns)
         local = drop[(drop >= rows) & (drop < rows + batch.num_rows)] - rows
         if len(local):
             mask = np.ones(batch.num_rows, dtype=bool)
@@ -478,15 +475,14 @@ def check_pass_one(
             raise DataError(message + ": every row is invalid")
         warnings.warn(message + "; these rows were dropped", stacklevel=4)
         return
-    if on_invalid != "raise":
-        raise DataError(f"on_invalid must be 'raise' or 'drop', got {on_invalid!r}")
+    check_on_invalid(on_invalid)
     raise DataError(message + "; pass on_invalid='drop' to drop them")
 
 
 def assemble(
     features: np.ndarray,
     tables: list[pa.Table | None],
-    layout: FeatureLayout,
+    schema: FeatureSchema,
     pca: PCA,
     raw_source: RawSource | None,
 ) -> Representations:
@@ -503,7 +499,7 @@ def assemble(
         )
     meta = table.to_pandas(self_destruct=True, split_blocks=True)
     del table
-    ids = ids_from_column(meta[layout.id_column], layout.id_column)
+    ids = ids_from_column(meta[schema.id_column], schema.id_column)
     return Representations(
         ids=ids, features=features, meta=meta, reduction=pca, raw_source=raw_source
     )
@@ -515,12 +511,12 @@ class RawSource:
 
     Attributes:
         parts: the parts in row order (one per file).
-        layout: the feature columns.
+        schema: the feature columns.
         kept: source row of each kept row when rows were dropped, else ``None``.
     """
 
     parts: tuple[Part, ...]
-    layout: FeatureLayout
+    schema: FeatureSchema
     kept: np.ndarray | None
 
     @cached_property
@@ -557,12 +553,12 @@ class RawSource:
         source_rows = rows if self.kept is None else self.kept[rows]
         starts, groups = self._groups
         group_of = np.searchsorted(starts, source_rows, side="right") - 1
-        out = np.empty((len(rows), self.layout.width), dtype=np.float32)
+        out = np.empty((len(rows), self.schema.width), dtype=np.float32)
         for group in np.unique(group_of):
             path, row_group = groups[group]
-            table = pq.ParquetFile(path).read_row_group(row_group, columns=self.layout.read_columns)
+            table = pq.ParquetFile(path).read_row_group(row_group, columns=self.schema.read_columns)
             batch = table.combine_chunks().to_batches()[0]
-            matrix = batch_matrix(batch, self.layout, f"{path} row group {row_group}")
+            matrix = batch_matrix(batch, self.schema, f"{path} row group {row_group}")
             here = np.flatnonzero(group_of == group)
             out[here] = matrix[source_rows[here] - starts[group]]
         return out
@@ -573,19 +569,19 @@ class RawSource:
 # ----------------------------------------------------------------------------------------------
 
 
-def check_reduce_to(reduce_to: Any, layout: FeatureLayout) -> None:
+def check_reduce_to(reduce_to: Any, schema: FeatureSchema) -> None:
     if (
         not isinstance(reduce_to, (int, np.integer))
         or isinstance(reduce_to, bool)
-        or not (1 <= reduce_to <= layout.width)
+        or not (1 <= reduce_to <= schema.width)
     ):
         raise DataError(
-            f"reduce_to must be an integer between 1 and the {layout.width} features, "
+            f"reduce_to must be an integer between 1 and the {schema.width} features, "
             f"got {reduce_to!r}"
         )
 
 
-def raw_source(parts: Sequence[Part], layout: FeatureLayout, first: Sequence[PassOne]) -> RawSource:
+def raw_source(parts: Sequence[Part], schema: FeatureSchema, first: Sequence[PassOne]) -> RawSource:
     """The :class:`RawSource` of streamed ``parts``, skipping the rows pass 1 found invalid."""
     dropped = [
         part.start + result.invalid
@@ -598,4 +594,4 @@ def raw_source(parts: Sequence[Part], layout: FeatureLayout, first: Sequence[Pas
         keep = np.ones(total, dtype=bool)
         keep[np.concatenate(dropped)] = False
         kept = np.flatnonzero(keep)
-    return RawSource(tuple(parts), layout, kept)
+    return RawSource(tuple(parts), schema, kept)

@@ -156,36 +156,13 @@ def _file_locations(
 def _local_paths(
     spec: gw_images.LocalFiles, reps: Representations, positions: np.ndarray
 ) -> list[Path]:
-    """The absolute paths of the image files ``spec`` reads for the galaxies at ``positions``,
-    with the same rules as the thumbnails (relative to ``root``, never outside it)."""
-    source = spec.column_or_directory
-    if isinstance(source, str) and source in reps.meta.columns:
-        column = reps.meta[source]
-        base = None if spec.root is None else Path(spec.root)
-
-        def relative(position: int) -> str:
-            value = column.iloc[position]
-            if pd.isna(value) or not str(value):
-                raise DataError(f"galaxy {reps.ids[position]!r} has no {source!r} image path")
-            return str(value)
-
-    else:
-        base = Path(source)
-        if callable(spec.pattern):
-            pattern = spec.pattern
-
-            def relative(position: int) -> str:
-                return str(pattern(str(reps.ids[position])))
-
-        else:
-            relative = gw_images._Template(spec.pattern, reps, "file pattern").format
-    root = (base if spec.root is None else Path(spec.root)) if base is not None else None
-    root = None if root is None else root.expanduser().resolve()
+    """The image files ``spec`` reads for the galaxies at ``positions``, found exactly as the
+    thumbnails find them (:meth:`galwidget.images.LocalFiles.path_of`)."""
+    path_of = spec.path_of(reps)
     paths = []
     for position in positions:
-        path = Path(relative(int(position))).expanduser()
-        path = (path if base is None else base.expanduser() / path).resolve()
-        if root is not None and not path.is_relative_to(root):
-            raise DataError(f"image path {str(path)!r} lies outside the image root {str(root)!r}")
-        paths.append(path)
+        try:
+            paths.append(path_of(int(position))[0])
+        except ImageError as error:
+            raise DataError(f"galaxy {reps.ids[position]!r}: {error.reason}") from None
     return paths
