@@ -8,7 +8,8 @@ float) or missing values (``None``, shown by pandas as NaN, for text and other c
 byte strings decoded to ``str``. (VOTables have no null for text: masked text reads back as ``""``.) FITS, VOTable and
 ECSV need astropy (the ``astropy`` extra).
 
-:func:`crossmatch` joins a catalogue to :class:`~galwidget.Representations` by position: each
+:func:`crossmatch` joins a catalogue to the galaxies' meta table by position (for
+:meth:`Representations.crossmatch <galwidget.Representations.crossmatch>`): each
 galaxy gets the columns of its nearest catalogue source within ``radius_arcsec`` (great-circle
 distance, found with a k-d tree on unit vectors), or NaN when there is none, plus the separation
 in arcseconds.
@@ -16,11 +17,10 @@ in arcseconds.
 
 from __future__ import annotations
 
-import dataclasses
 import warnings
 from os import PathLike
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,9 +29,6 @@ from scipy.spatial import cKDTree
 from galwidget.errors import DataError
 from galwidget.sky import chord_to_arcsec, sky_unit_vectors
 from galwidget.util import preview
-
-if TYPE_CHECKING:
-    from galwidget.data import Representations
 
 __all__ = ["CatalogueInput", "crossmatch", "join", "read_catalogue"]
 
@@ -73,12 +70,11 @@ def read_catalogue(source: CatalogueInput) -> pd.DataFrame:
 
 
 def join(
-    reps: Representations, catalogue: CatalogueInput, *, on: str | None = None, suffix: str = "_cat"
-) -> Representations:
-    """Left-join ``catalogue``'s columns into ``reps.meta`` by key (see
-    :meth:`Representations.join <galwidget.Representations.join>`)."""
+    meta: pd.DataFrame, ids: pd.Index, catalogue: CatalogueInput, *, on: str, suffix: str = "_cat"
+) -> pd.DataFrame:
+    """``meta`` (one row per galaxy, galaxies identified by ``ids``) with ``catalogue``'s columns
+    left-joined by key: see :meth:`Representations.join <galwidget.Representations.join>`."""
     catalogue = read_catalogue(catalogue)
-    on = on or reps.id_column
     if on not in catalogue.columns:
         raise DataError(
             f"catalogue has no column {on!r} to join on; its columns are: "
@@ -90,7 +86,7 @@ def join(
         raise DataError(
             f"catalogue column {on!r} has duplicate keys: {preview(duplicated.unique())}"
         )
-    ours = reps.meta[on].astype(str) if on in reps.meta.columns else pd.Series(reps.ids)
+    ours = meta[on].astype(str) if on in meta.columns else pd.Series(ids)
     matched = ours.isin(set(keys))
     if not matched.any():
         raise DataError(
@@ -98,33 +94,34 @@ def join(
             f"ids like {preview(list(ours[:3]))}"
         )
     extra = catalogue.drop(columns=[on]).set_axis(keys.to_numpy(), axis=0)
-    extra = extra.rename(columns=lambda c: f"{c}{suffix}" if c in reps.meta.columns else c)
+    extra = extra.rename(columns=lambda c: f"{c}{suffix}" if c in meta.columns else c)
     joined = extra.reindex(ours.to_numpy())
-    meta = pd.concat([reps.meta.reset_index(drop=True), joined.reset_index(drop=True)], axis=1)
-    result = dataclasses.replace(reps, meta=meta)
+    result = pd.concat([meta.reset_index(drop=True), joined.reset_index(drop=True)], axis=1)
     if not matched.all():
         warnings.warn(
-            f"{int((~matched).sum())} of {len(reps)} galaxies have no catalogue row "
-            f"(e.g. {preview(list(reps.ids[~matched.to_numpy()][:3]))}); their columns are NaN",
+            f"{int((~matched).sum())} of {len(ids)} galaxies have no catalogue row "
+            f"(e.g. {preview(list(ids[~matched.to_numpy()][:3]))}); their columns are NaN",
             stacklevel=3,
         )
     return result
 
 
 def crossmatch(
-    reps: Representations,
+    meta: pd.DataFrame,
+    radec: np.ndarray | None,
     catalogue: CatalogueInput,
     *,
     ra: str = "ra",
     dec: str = "dec",
     radius_arcsec: float = 1.0,
     suffix: str = "_cat",
-) -> Representations:
-    """``reps`` with the columns of each galaxy's nearest ``catalogue`` source within
-    ``radius_arcsec`` added to ``meta`` (NaN where none is that close).
+) -> pd.DataFrame:
+    """``meta`` (one row per galaxy, at ``radec``) with the columns of each galaxy's nearest
+    ``catalogue`` source within ``radius_arcsec`` added (NaN where none is that close).
 
-    The galaxies' positions are :attr:`Representations.radec` (``ra``/``dec`` columns or IAU-name
-    ids); the catalogue's are its ``ra`` and ``dec`` columns, in degrees. Catalogue columns whose
+    The galaxies' positions are ``(n, 2)`` ra/dec in degrees (:attr:`Representations.radec`:
+    ``ra``/``dec`` columns or IAU-name ids; ``None`` when there are none); the catalogue's are its
+    ``ra`` and ``dec`` columns, in degrees. Catalogue columns whose
     names are already in ``meta`` get ``suffix``; the separation in arcseconds is the column
     ``separation_arcsec`` (plus ``suffix`` if taken). Unmatched galaxies and, when several galaxies
     share one nearest source (many-to-one), those counts are reported in a warning.
@@ -136,7 +133,8 @@ def crossmatch(
     if not np.isfinite(radius_arcsec) or radius_arcsec <= 0:
         raise DataError(f"radius_arcsec must be a positive number, got {radius_arcsec!r}")
     table = read_catalogue(catalogue)
-    ours = reps.radec
+    ours = radec
+    n = len(meta)
     if ours is None:
         raise DataError(
             "these galaxies have no positions: add 'ra'/'dec' columns to meta (e.g. "
@@ -149,27 +147,27 @@ def crossmatch(
     tree = cKDTree(sky_unit_vectors(theirs[usable]))
     located = np.isfinite(ours).all(axis=1)
     chord = 2 * np.sin(np.radians(min(radius_arcsec / 3600, 180.0)) / 2)
-    distance = np.full(len(reps), np.inf)
-    nearest = np.full(len(reps), len(theirs[usable]))
+    distance = np.full(n, np.inf)
+    nearest = np.full(n, len(theirs[usable]))
     distance[located], nearest[located] = tree.query(
         sky_unit_vectors(ours[located]), distance_upper_bound=chord
     )
     matched = np.isfinite(distance)
     if not matched.any():
         raise DataError(
-            f"no catalogue source lies within {radius_arcsec} arcsec of any of the {len(reps)} "
+            f"no catalogue source lies within {radius_arcsec} arcsec of any of the {n} "
             f"galaxies (catalogue ra/dec like {preview(theirs[usable][:2].round(5).tolist())}, "
             f"galaxies like {preview(ours[located][:2].round(5).tolist())})"
         )
     rows = np.flatnonzero(usable)[nearest[matched]]
-    columns = table.rename(columns=lambda c: f"{c}{suffix}" if c in reps.meta.columns else c)
-    added = columns.iloc[rows].set_axis(np.flatnonzero(matched), axis=0).reindex(range(len(reps)))
-    separation = SEPARATION if SEPARATION not in reps.meta.columns else SEPARATION + suffix
+    columns = table.rename(columns=lambda c: f"{c}{suffix}" if c in meta.columns else c)
+    added = columns.iloc[rows].set_axis(np.flatnonzero(matched), axis=0).reindex(range(n))
+    separation = SEPARATION if SEPARATION not in meta.columns else SEPARATION + suffix
     added[separation] = np.nan
     added.loc[matched, separation] = chord_to_arcsec(distance[matched])
-    meta = pd.concat([reps.meta.reset_index(drop=True), added.reset_index(drop=True)], axis=1)
-    _warn_about_matches(len(reps), matched, rows, radius_arcsec)
-    return dataclasses.replace(reps, meta=meta)
+    result = pd.concat([meta.reset_index(drop=True), added.reset_index(drop=True)], axis=1)
+    _warn_about_matches(n, matched, rows, radius_arcsec)
+    return result
 
 
 # ----------------------------------------------------------------------------------------------
@@ -286,4 +284,4 @@ def _warn_about_matches(n: int, matched: np.ndarray, rows: np.ndarray, radius: f
             f"({int(counts[shared].sum())} galaxies in all: many-to-one)"
         )
     if problems:
-        warnings.warn("; ".join(problems), stacklevel=3)
+        warnings.warn("; ".join(problems), stacklevel=4)

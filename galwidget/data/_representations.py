@@ -14,6 +14,7 @@ Unicode. Anything else is a :class:`DataError` naming the file, column, rows and
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -288,7 +289,10 @@ class Representations:
         be unique; columns already in ``meta`` get ``suffix``. Galaxies without a catalogue row get
         missing values; no match at all is an error.
         """
-        return catalogues.join(self, catalogue, on=on, suffix=suffix)
+        meta = catalogues.join(
+            self.meta, self.ids, catalogue, on=on or self.id_column, suffix=suffix
+        )
+        return dataclasses.replace(self, meta=meta)
 
     def crossmatch(
         self,
@@ -302,6 +306,13 @@ class Representations:
         """Join ``catalogue`` by sky position: each galaxy gets its nearest source's columns
         within ``radius_arcsec`` and ``separation_arcsec`` (NaN if none); see
         :func:`galwidget.catalogues.crossmatch`."""
-        return catalogues.crossmatch(
-            self, catalogue, ra=ra, dec=dec, radius_arcsec=radius_arcsec, suffix=suffix
+        meta = catalogues.crossmatch(
+            self.meta,
+            self.radec,
+            catalogue,
+            ra=ra,
+            dec=dec,
+            radius_arcsec=radius_arcsec,
+            suffix=suffix,
         )
+        return dataclasses.replace(self, meta=meta)
