@@ -381,7 +381,7 @@ class Learner:
         n = len(self.features)
         mean, std = np.empty(n), np.full(n, np.nan)
         pooled = n > self.gp_pool
-        far = np.empty(n) if pooled else None  # squared distance to the nearest labelled galaxy
+        far = np.empty(n)  # squared distance to the nearest labelled galaxy (pooled only)
         if not pooled:  # exact, in float64
             for start in range(0, n, GP_CHUNK):
                 block = slice(start, start + GP_CHUNK)
@@ -435,7 +435,7 @@ class Learner:
         if positive is None and len(fit.classes) == 2:
             positive = fit.classes[1]
 
-        def fold(train: np.ndarray, test: np.ndarray) -> tuple[float, float]:
+        def class_fold(train: np.ndarray, test: np.ndarray) -> tuple[float, float]:
             model = clone(self.estimator).fit(features[train], values[train])
             proba = model.predict_proba(features[test])
             classes = list(model.classes_)
@@ -448,7 +448,7 @@ class Learner:
                 roc_auc_score(values[test], proba, multi_class="ovr", labels=classes)
             )
 
-        return _cross_validate(values, per_class, fold)
+        return _cross_validate(values, per_class, class_fold)
 
     def _positions_and_labels(self, labels: LabelsInput) -> tuple[np.ndarray, np.ndarray]:
         if hasattr(labels, "series") and callable(labels.series):  # a LabelStore
@@ -485,11 +485,11 @@ class Learner:
         priority = self._priority(fit)
         skip = np.zeros(len(priority), dtype=bool)
         skip[fit.labelled] = True
-        exclude = pd.Index(list(exclude))
-        if len(exclude):
-            positions = self.ids.get_indexer(exclude)
+        excluded = pd.Index(list(exclude))
+        if len(excluded):
+            positions = self.ids.get_indexer(excluded)
             if (positions < 0).any():
-                raise DataError(f"cannot exclude unknown ids: {preview(exclude[positions < 0])}")
+                raise DataError(f"cannot exclude unknown ids: {preview(excluded[positions < 0])}")
             skip[positions] = True
         # Shuffled so that ties (e.g. a flat EI far from every label) are broken at random.
         candidates = self._rng.permutation(np.flatnonzero(~skip))
@@ -504,9 +504,13 @@ class Learner:
         """Higher first, for the current strategy."""
         if self.strategy == "random":
             return self._rng.random(len(self.features))
+        if fit.scores is None:
+            raise DataError("this fit has no scores: label galaxies of two classes and retrain")
         if (self.strategy == "ei") != (fit.kind == "gp"):
             raise DataError(f"the strategy changed to {self.strategy!r}: retrain first")
         if self.strategy == "ei":  # NaN outside the candidate pool: never suggested
+            if fit.std is None:
+                raise DataError("this fit has no uncertainties: retrain with strategy 'ei'")
             return np.nan_to_num(expected_improvement(fit.scores, fit.std, fit.best), nan=-np.inf)
         if self.strategy == "top":
             if self.target is None:
@@ -548,7 +552,7 @@ class _GPPredictor:
         self.noise = float(kernel.k2.noise_level)
         train = np.asarray(model.X_train_, dtype=np.float64)
         self.origin = origin
-        self.train = {np.float64: train - self.origin}
+        self.train: dict[type[np.floating[Any]], np.ndarray] = {np.float64: train - self.origin}
         self.train[np.float32] = self.train[np.float64].astype(np.float32)
         self.train_squared = {t: (v**2).sum(axis=1) for t, v in self.train.items()}
         alpha = np.asarray(model.alpha_, dtype=np.float64).ravel()
@@ -738,6 +742,8 @@ def simulate(
         learner.strategy = "uncertainty"  # the same classifier, trained on the random labels
     learner.retrain(answers())
     score = learner.scores
+    if score is None:
+        raise DataError("the simulated labels hold fewer than two classes: nothing to score")
     order = np.argsort(-score, kind="stable")[:curve_length]
     curve = np.cumsum(truth[order]) / np.arange(1, len(order) + 1)
     return {

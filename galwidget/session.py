@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -47,9 +47,9 @@ RETRAIN_DELAY = 0.3
 N_SUGGESTIONS = 48
 # Seconds between looks at the label log for changes by other processes (other people).
 WATCH_INTERVAL = 0.5
-LabelsSpec = Mapping[Any, Any] | pd.Series | tuple[Any, Any]
+LabelsSpec: TypeAlias = Mapping[Any, Any] | pd.Series | tuple[Any, Any]
 # ``on_labels(positions, base_version, version)``: the codes at ``positions`` changed.
-LabelsChanged = Callable[[np.ndarray, int, int], Any]
+LabelsChanged: TypeAlias = Callable[[np.ndarray, int, int], Any]
 
 
 class LabellingSession:
@@ -93,7 +93,7 @@ class LabellingSession:
             raise DataError(f"at most {MAX_CLASSES} classes, got {len(self.classes)}")
         self._class_keys = classes
         given = labels if isinstance(labels, LabelStore) else None
-        options = {} if labels is None or given is not None else dict(labels)
+        options: Mapping[str, Any] = labels if isinstance(labels, Mapping) else {}
         if given is not None and classes is not None and given.classes != self.classes:
             raise DataError(
                 f"classes {self.classes} differ from those of the LabelStore given as labels= "
