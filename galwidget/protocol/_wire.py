@@ -1,7 +1,11 @@
 """The Explorer's wire protocol, version 2: every synced trait, request, reply and event.
 
-This module is the source of truth; ``js/src/protocol.ts`` mirrors it name for name. A row of the
-:class:`~galwidget.Representations` is called a **position** (0-based) on both sides.
+``protocol.json`` (next to this module) defines it once for both languages: the version, the
+constants, the selection kinds, every request (parameters, buffers, executor, reply) and every
+event. This module builds :data:`REQUESTS`, :data:`EXECUTORS` and the constants from it;
+``js/scripts/generate_protocol.py`` writes ``js/src/protocol.generated.ts`` from it, so both sides
+use the same names. A row of the :class:`~galwidget.Representations` is called a **position**
+(0-based) on both sides.
 
 Size bound
     :data:`MAX_MESSAGE_BYTES` (8 MiB; the Jupyter server drops websocket messages over 10 MiB). No
@@ -26,10 +30,12 @@ Selection encoding (:func:`encode_selection` / :func:`decode_selection`)
     count 0, and ``b""`` decodes as empty. At most ``8 + ceil(n / 8)`` bytes.
 
 Requests, replies, cancels (browser → kernel custom messages; :class:`RequestRegistry`)
-    Request ``{type: "request", kind, request: id, ...params}`` (+ buffers); reply
-    ``{type: "reply", kind, request, ok: true, ...fields}`` + buffers, or ``ok: false, reason``.
-    ``{type: "cancel", request}`` drops a request still queued. Each kind is in :data:`REQUESTS`
-    with its parameters, its executor and its reply fields and buffers.
+    Request ``{type: "request", kind, view, request: id, ...params}`` (+ buffers); reply
+    ``{type: "reply", kind, view, request, ok: true, ...fields}`` + buffers, or ``ok: false,
+    reason``. ``{type: "cancel", view, request}`` drops a request still queued. ``view`` is the
+    random id of the front-end view that asked (each view numbers its requests from 1, and every
+    view receives every reply: a view takes only the replies naming it). Each kind is in
+    :data:`REQUESTS` with its parameters, its executor and its reply fields and buffers.
 
 Events (kernel → browser, unsolicited)
     ``{type: "event", kind: "labels", version, base_version}`` + buffers [0] positions uint32,
@@ -41,26 +47,33 @@ Label codes: 0 unlabelled, ``i + 1`` for class ``i``, 255 a label outside the cl
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from enum import IntEnum
+from importlib import resources
 from typing import Any, Literal, TypedDict
 
 import numpy as np
 
 from galwidget.errors import DataError, GalwidgetError, ImageError
+from galwidget.jobs import JobRunner
 
 __all__ = [
     "BYTES_SERIALIZATION",
+    "COLOR_BINS",
+    "DEFINITION",
     "EXECUTORS",
     "MAX_MESSAGE_BYTES",
     "MISSING_COLOR",
     "NO_LABELS",
+    "OTHER_LABEL",
     "PROTOCOL_VERSION",
     "REQUESTS",
+    "UNLABELLED",
     "ColorMeta",
     "Config",
     "FilterMeta",
@@ -77,19 +90,28 @@ __all__ = [
     "encode_positions",
     "encode_selection",
     "error_event",
+    "handles",
     "labels_event",
     "quantise",
     "zoom_to_selection_event",
 ]
 
-PROTOCOL_VERSION = 2
-MAX_MESSAGE_BYTES = 8 * 1024 * 1024
-HEADER_BYTES = 8
-MAX_POSITIONS = 2**32 - 1  # positions travel as uint32
-FEW_RUNS = 64
+DEFINITION: dict[str, Any] = json.loads(
+    resources.files("galwidget.protocol").joinpath("protocol.json").read_text("utf-8")
+)
+"""The protocol as data (``protocol.json``): constants, selection kinds, requests, events."""
+
+_CONSTANTS: dict[str, int] = {name: spec["value"] for name, spec in DEFINITION["constants"].items()}
+PROTOCOL_VERSION: int = DEFINITION["version"]
+MAX_MESSAGE_BYTES = _CONSTANTS["MAX_MESSAGE_BYTES"]
+HEADER_BYTES = _CONSTANTS["HEADER_BYTES"]
+MAX_POSITIONS = _CONSTANTS["MAX_POSITIONS"]
+FEW_RUNS = _CONSTANTS["FEW_RUNS"]
 # Color buffer: bins 0 … COLOR_BINS - 1 of a continuous map; MISSING_COLOR marks missing values.
-COLOR_BINS = 255
-MISSING_COLOR = 255
+COLOR_BINS = _CONSTANTS["COLOR_BINS"]
+MISSING_COLOR = _CONSTANTS["MISSING_COLOR"]
+UNLABELLED = _CONSTANTS["UNLABELLED"]
+OTHER_LABEL = _CONSTANTS["OTHER_LABEL"]
 
 log = logging.getLogger(__name__)
 
@@ -180,12 +202,8 @@ class LearnState(TypedDict):
 # -- selections ----------------------------------------------------------------------------------
 
 
-class SelectionKind(IntEnum):
-    """Byte 0 of an encoded selection."""
-
-    POSITIONS = 0
-    BITMASK = 1
-    RUNS = 2
+SelectionKind = IntEnum("SelectionKind", DEFINITION["selection_kinds"], module=__name__)
+"""Byte 0 of an encoded selection: ``POSITIONS``, ``BITMASK``, ``RUNS``."""
 
 
 def encode_selection(positions: Any, n: int, *, max_bytes: int | None = None) -> bytes:
@@ -367,6 +385,14 @@ def quantise(values: np.ndarray, low: float, high: float) -> np.ndarray:
 # -- events ---------------------------------------------------------------------------------------
 
 
+def _event(kind: str, **fields: Any) -> dict[str, Any]:
+    """An event message of ``kind`` with exactly the fields its definition names."""
+    names = set(DEFINITION["events"][kind]["fields"])
+    if set(fields) != names:
+        raise ValueError(f"the {kind!r} event has fields {sorted(names)}, not {sorted(fields)}")
+    return {"type": "event", "kind": kind, **fields}
+
+
 def labels_event(
     positions: np.ndarray, codes: np.ndarray, *, version: int, base_version: int
 ) -> tuple[dict[str, Any], list[bytes]]:
@@ -375,119 +401,93 @@ def labels_event(
     codes = np.asarray(codes, dtype=np.uint8)
     if positions.shape != codes.shape:
         raise DataError(f"{len(positions)} changed positions but {len(codes)} codes")
-    content = {"type": "event", "kind": "labels", "version": version, "base_version": base_version}
+    content = _event("labels", version=version, base_version=base_version)
     return content, [encode_positions(positions), codes.tobytes()]
 
 
 def error_event(message: str) -> dict[str, Any]:
     """The ``error`` event: a message for the widget's status line."""
-    return {"type": "event", "kind": "error", "message": message}
+    return _event("error", message=message)
 
 
 def zoom_to_selection_event() -> dict[str, Any]:
     """The ``zoom_to_selection`` event: every view pans and zooms to the selected galaxies."""
-    return {"type": "event", "kind": "zoom_to_selection"}
+    return _event("zoom_to_selection")
 
 
 # -- requests ------------------------------------------------------------------------------------
 
 Executor = Literal["main", "search", "images"]
-EXECUTORS: dict[str, int] = {"search": 1, "images": 4}  # worker threads; "main" runs inline
+EXECUTORS: dict[str, int] = {
+    name: workers for name, workers in DEFINITION["executors"].items() if name != "$comment"
+}
+"""Worker threads of each background executor; requests of executor ``"main"`` run inline."""
 
 
 @dataclass(frozen=True)
 class RequestKind:
-    """One request kind: its parameters (name → accepted types), executor, reply.
+    """One request kind as ``protocol.json`` defines it.
 
-    ``buffers`` is the number of buffers the request carries; ``reply`` and ``reply_buffers``
-    name the reply's fields and buffers (documentation mirrored by ``protocol.ts``).
+    ``params`` maps each parameter to its type expression (e.g. ``"str | null"``), ``buffers``
+    names the request's buffers; ``reply`` and ``reply_buffers`` name the reply's fields and
+    buffers (every shape's, for a reply of several shapes).
     """
 
-    params: Mapping[str, tuple[type, ...]] = field(default_factory=dict)
+    params: Mapping[str, str] = field(default_factory=dict)
     executor: Executor = "main"
-    buffers: int = 0
+    buffers: tuple[str, ...] = ()
     reply: tuple[str, ...] = ()
     reply_buffers: tuple[str, ...] = ()
 
+    @classmethod
+    def from_definition(cls, spec: Mapping[str, Any]) -> RequestKind:
+        """The request kind of one entry of ``protocol.json``'s ``requests``."""
+        shapes = spec["reply"] if isinstance(spec["reply"], list) else [spec["reply"]]
+        return cls(
+            params=dict(spec.get("params", {})),
+            executor=spec.get("executor", "main"),
+            buffers=tuple(spec.get("buffers", {})),
+            reply=tuple(name for shape in shapes for name in shape.get("fields", {})),
+            reply_buffers=tuple(name for shape in shapes for name in shape.get("buffers", {})),
+        )
 
-_INT = (int,)
-_BOOL = (bool,)
-_LABEL = (str, int, float, type(None))
+    def accepts(self, name: str, value: Any) -> bool:
+        """Whether ``value`` is of parameter ``name``'s type (JSON values: bool is not int)."""
+        return any(_is_of(value, option.strip()) for option in self.params[name].split("|"))
+
+
+def _is_of(value: Any, simple: str) -> bool:
+    """Whether a JSON parameter value is of one non-union type of the definition."""
+    if simple.startswith("'"):
+        return value == simple.strip("'")
+    if isinstance(value, bool):
+        return simple == "bool"
+    python = {"int": (int,), "float": (int, float), "str": (str,), "null": (type(None),)}
+    return isinstance(value, python.get(simple, ()))
+
+
 REQUESTS: dict[str, RequestKind] = {
-    "neighbors": RequestKind(
-        {"position": _INT},
-        "search",
-        reply=("position", "id", "ids"),
-        reply_buffers=("positions uint32", "distances float32"),
-    ),
-    "centroid": RequestKind(
-        executor="search",
-        reply=("count", "ids"),
-        reply_buffers=("positions uint32", "distances float32"),
-    ),
-    "thumbnail": RequestKind(
-        {"position": _INT},
-        "images",
-        reply=("url | mime",),
-        reply_buffers=("image bytes when mime",),
-    ),
-    # radec: [ra, dec] in degrees, or null when the galaxy has no sky position
-    "hover": RequestKind({"position": _INT}, reply=("id", "fields", "radec")),
-    "label": RequestKind({"label": _LABEL}, buffers=1, reply=("saved", "version")),
-    "label_selection": RequestKind({"label": _LABEL}, reply=("saved", "version", "count")),
-    "undo": RequestKind(reply=("saved", "version")),
-    "redo": RequestKind(reply=("saved", "version")),
-    "labels": RequestKind(reply=("version",), reply_buffers=("codes uint8",)),
-    "suggestions": RequestKind(
-        reply=("ids", "suggestions_version"),
-        reply_buffers=("positions uint32", "scores float32"),
-    ),
-    "selection_page": RequestKind(
-        {
-            "order": (
-                str,
-            ),  # "centroid" | "score" | "column" | "random" (galwidget.widget._gallery)
-            "column": (str, type(None)),
-            "descending": _BOOL,
-            "offset": _INT,
-            "limit": _INT,
-        },
-        "search",
-        reply=("total", "offset", "ids"),
-        reply_buffers=("positions uint32", "values float32 (distance, score, column; NaN)"),
-    ),
-    # color by a meta column, "label" or "score" (null: one color), as Explorer.color_by
-    "color_by": RequestKind({"column": (str, type(None))}, reply=("column",)),
-    "find": RequestKind(
-        {"text": (str,)},
-        "search",
-        reply=(
-            "query",
-            "match",  # "id" | "sky" | "prefix"
-            "position",  # the galaxy focused (the kernel sets _focus), -1 for none
-            "id",
-            "completions",
-            "n_completions",
-            "separation_arcsec",
-        ),
-    ),
+    kind: RequestKind.from_definition(spec) for kind, spec in DEFINITION["requests"].items()
 }
+"""Every request kind of the protocol, from ``protocol.json``."""
 
 
 @dataclass(frozen=True)
 class Request:
-    """One checked request: its kind, id, parameters and buffers."""
+    """One checked request: its kind, id, parameters and buffers, and the view that sent it
+    (``None`` for a request that names no view, e.g. a saved page's)."""
 
     kind: str
     request: int
     params: dict[str, Any]
     buffers: list[memoryview] = field(default_factory=list)
+    view: str | None = None
 
 
 @dataclass
 class Reply:
-    """A handler's answer: reply fields and buffers (``type``/``kind``/``request``/``ok`` are
-    added by the registry)."""
+    """A handler's answer: reply fields and buffers (``type``/``kind``/``request``/``view``/``ok``
+    are added by the registry)."""
 
     fields: dict[str, Any] = field(default_factory=dict)
     buffers: list[bytes] = field(default_factory=list)
@@ -495,10 +495,30 @@ class Reply:
 
 Handler = Callable[[Request], Reply]
 Send = Callable[[dict[str, Any], list[bytes]], None]
+_HANDLES = "_galwidget_handles"
+
+
+def handles(*kinds: str) -> Callable[[Callable[..., Reply]], Callable[..., Reply]]:
+    """Mark a method as the handler of requests of ``kinds``, for
+    :meth:`RequestRegistry.register_handlers`."""
+    unknown = [kind for kind in kinds if kind not in REQUESTS]
+    if unknown:
+        raise ValueError(f"{unknown[0]!r} is not a request kind of the protocol")
+
+    def mark(method: Callable[..., Reply]) -> Callable[..., Reply]:
+        setattr(method, _HANDLES, kinds)
+        return method
+
+    return mark
 
 
 class RequestRegistry:
     """Dispatches requests to their handlers, each on its executor, and sends the replies.
+
+    Requests of executor ``"main"`` are answered inline; the others run as jobs on one
+    :class:`~galwidget.jobs.JobRunner` per executor of :data:`EXECUTORS`. A request is known by
+    its view and id: each front-end view numbers its own requests, and a reply names the view it
+    answers, so that several views of one widget each take only their own replies.
 
     Handlers raise :class:`~galwidget.GalwidgetError` for a request they cannot answer: the reply
     is ``ok: false`` with the error's reason. Any other exception is logged and answered the same
@@ -511,12 +531,16 @@ class RequestRegistry:
     def __init__(self, send: Send) -> None:
         self._send = send
         self._handlers: dict[str, Handler] = {}
-        self._pools = {
-            name: ThreadPoolExecutor(workers, thread_name_prefix=f"galwidget-{name}")
-            for name, workers in EXECUTORS.items()
+        self._runners = {
+            name: JobRunner(name, workers=workers) for name, workers in EXECUTORS.items()
         }
-        self._queued: dict[int, Future[None]] = {}
+        self._queued: dict[tuple[str | None, int], tuple[JobRunner, Future[None]]] = {}
         self._lock = threading.Lock()
+
+    @property
+    def kinds(self) -> frozenset[str]:
+        """The request kinds that have a handler."""
+        return frozenset(self._handlers)
 
     def register(self, kind: str, handler: Handler) -> None:
         """Answer requests of ``kind`` (one of :data:`REQUESTS`) with ``handler``."""
@@ -526,11 +550,22 @@ class RequestRegistry:
             raise ValueError(f"a handler for {kind!r} is registered already")
         self._handlers[kind] = handler
 
+    def register_handlers(self, owner: object) -> None:
+        """Register every method of ``owner`` marked with :func:`handles`."""
+        seen: set[str] = set()
+        for klass in type(owner).__mro__:
+            for name, attribute in vars(klass).items():
+                if name in seen:
+                    continue
+                seen.add(name)
+                for kind in getattr(attribute, _HANDLES, ()):
+                    self.register(kind, getattr(owner, name))
+
     def receive(self, content: Any, buffers: list[Any] | None = None) -> None:
         """Handle one custom message from the front end (a request or a cancel)."""
         buffers = list(buffers or [])
         if isinstance(content, dict) and content.get("type") == "cancel":
-            self._cancel(content.get("request"))
+            self._cancel(content.get("view"), content.get("request"))
             return
         try:
             request = self.parse(content, buffers)
@@ -541,13 +576,14 @@ class RequestRegistry:
         if executor == "main":
             self._send(*self.answer(request))
             return
-        try:
-            future = self._pools[executor].submit(self._answer_and_send, request)
-        except RuntimeError:  # the pools are shut down: the widget is closing
-            return
+        runner = self._runners[executor]
+        key = (request.view, request.request)
         with self._lock:
-            self._queued[request.request] = future
-        future.add_done_callback(lambda _: self._forget(request.request, future))
+            future = runner.submit(lambda: self._answer_and_send(request))
+            if future.cancelled():  # the runner is closed: the widget is closing
+                return
+            self._queued[key] = (runner, future)
+        future.add_done_callback(lambda _: self._forget(key, future))
 
     def reply(self, content: Any, buffers: list[Any]) -> tuple[dict[str, Any], list[bytes]]:
         """The reply ``(content, buffers)`` to one request message, answered here and now."""
@@ -564,24 +600,31 @@ class RequestRegistry:
         request = content.get("request")
         if isinstance(request, bool) or not isinstance(request, int):
             raise DataError(f"a request needs an integer 'request' id, got {request!r}")
+        view = content.get("view")
+        if view is not None and not isinstance(view, str):
+            raise DataError(f"a request's 'view' is a string, got {_short(view)}")
         kind = content.get("kind")
         spec = REQUESTS.get(kind) if isinstance(kind, str) else None
         if spec is None or kind not in self._handlers:
             raise DataError(f"unknown request kind {kind!r}")
         params: dict[str, Any] = {}
-        for name, types in spec.params.items():
+        for name in spec.params:
             value = content.get(name)
-            if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
+            if not spec.accepts(name, value):
                 raise DataError(f"request {kind!r} needs {name!r}, got {value!r}")
             params[name] = value
-        if len(buffers) != spec.buffers:
-            raise DataError(f"request {kind!r} takes {spec.buffers} buffers, got {len(buffers)}")
+        if len(buffers) != len(spec.buffers):
+            raise DataError(
+                f"request {kind!r} takes {len(spec.buffers)} buffers, got {len(buffers)}"
+            )
         views = [memoryview(b).cast("B") for b in buffers]
-        return Request(kind, request, params, views)
+        return Request(kind, request, params, views, view)
 
     def answer(self, request: Request) -> tuple[dict[str, Any], list[bytes]]:
         """The reply ``(content, buffers)`` to a checked request, run here."""
-        head = {"type": "reply", "kind": request.kind, "request": request.request}
+        head: dict[str, Any] = {"type": "reply", "kind": request.kind, "request": request.request}
+        if request.view is not None:
+            head["view"] = request.view
         try:
             reply = self._handlers[request.kind](request)
         except GalwidgetError as error:
@@ -593,34 +636,38 @@ class RequestRegistry:
 
     def close(self) -> None:
         """Drop queued requests and stop the worker threads."""
-        for pool in self._pools.values():
-            pool.shutdown(wait=False, cancel_futures=True)
+        for runner in self._runners.values():
+            runner.close()
 
     def _answer_and_send(self, request: Request) -> None:
         self._send(*self.answer(request))
 
-    def _cancel(self, request: Any) -> None:
+    def _cancel(self, view: Any, request: Any) -> None:
         with self._lock:
-            future = self._queued.pop(request, None) if isinstance(request, int) else None
-        if future is not None:
-            future.cancel()  # no effect once it runs; the browser ignores the late reply
+            queued = self._queued.pop((view, request), None) if isinstance(request, int) else None
+        if queued is not None:
+            runner, future = queued
+            runner.cancel(future)  # no effect once it runs; the view ignores the late reply
 
-    def _forget(self, request: int, future: Future[None]) -> None:
+    def _forget(self, key: tuple[str | None, int], future: Future[None]) -> None:
         with self._lock:
-            if self._queued.get(request) is future:
-                del self._queued[request]
+            if key in self._queued and self._queued[key][1] is future:
+                del self._queued[key]
 
     @staticmethod
     def _failure(content: Any, error: GalwidgetError) -> dict[str, Any]:
         message = content if isinstance(content, dict) else {}
         request = message.get("request")
-        return {
+        failure = {
             "type": "reply",
             "kind": message.get("kind") if isinstance(message.get("kind"), str) else None,
             "request": request if isinstance(request, int) else None,
             "ok": False,
             "reason": _reason(error),
         }
+        if isinstance(message.get("view"), str):
+            failure["view"] = message["view"]
+        return failure
 
 
 def _reason(error: GalwidgetError) -> str:

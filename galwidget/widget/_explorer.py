@@ -28,11 +28,11 @@ import traitlets
 from galwidget import images as images_module
 from galwidget import protocol
 from galwidget.data import Representations, load_representations
-from galwidget.errors import DataError, ImageError
+from galwidget.errors import DataError
 from galwidget.labels import Classes, LabelStore, export_labels
 from galwidget.learn import STRATEGIES, Fit, ModelReport
 from galwidget.neighbors import NeighborIndex
-from galwidget.protocol import Reply, Request, RequestRegistry
+from galwidget.protocol import RequestRegistry
 from galwidget.search import Finder, Found
 from galwidget.session import CONFIRM_OVER, LabellingSession, LabelsSpec
 from galwidget.static_page import DEFAULT_MAX_THUMBNAIL_BYTES, PageSnapshot, save_html
@@ -41,6 +41,7 @@ from galwidget.widget._colors import encode_colors, label_colors, missing_scores
 from galwidget.widget._coordinates import Layouts, LayoutSpec
 from galwidget.widget._filters import MODES, FilterMode, resolve_filter
 from galwidget.widget._gallery import SelectionPages, numeric_columns
+from galwidget.widget._handlers import RequestHandlers
 from galwidget.widget._options import (
     IndexOptions,
     LabelOptions,
@@ -112,7 +113,7 @@ class Positions(traitlets.TraitType[np.ndarray, Any]):
             obj._notify_trait(self.name, old, new)
 
 
-class Explorer(anywidget.AnyWidget):
+class Explorer(RequestHandlers, anywidget.AnyWidget):
     """Explore galaxies by their representations: scatter, neighbors, selection, labels.
 
     Args:
@@ -642,142 +643,6 @@ class Explorer(anywidget.AnyWidget):
         cannot be answered gets ``ok: false`` and a human ``reason``.
         """
         return self._requests.reply(message, list(buffers))
-
-    def _register_requests(self) -> None:
-        handlers: dict[str, Callable[[Request], Reply]] = {
-            "neighbors": self._on_neighbors,
-            "centroid": self._on_centroid,
-            "thumbnail": self._on_thumbnail,
-            "hover": self._on_hover,
-            "label": self._on_label,
-            "label_selection": self._on_label_selection,
-            "undo": self._on_history,
-            "redo": self._on_history,
-            "labels": self._on_labels,
-            "suggestions": self._on_suggestions,
-            "find": self._on_find,
-            "color_by": self._on_color_by,
-            "selection_page": self._on_selection_page,
-        }
-        for kind, handler in handlers.items():
-            self._requests.register(kind, handler)
-
-    def _position(self, request: Request) -> int:
-        position = request.params["position"]
-        if not 0 <= position < len(self._reps):
-            raise DataError(f"no galaxy at position {position} (there are {len(self._reps)})")
-        return int(position)
-
-    def _on_neighbors(self, request: Request) -> Reply:
-        position = self._position(request)
-        positions, distances = self._neighbors_of(position)
-        fields = {"position": position, "id": str(self._reps.ids[position])}
-        return self._neighbor_reply(fields, positions, distances)
-
-    def _on_centroid(self, request: Request) -> Reply:
-        selection = self.selection
-        if len(selection) == 0:
-            raise DataError("select some galaxies first")
-        k = min(self.k, len(self._reps) - len(selection))
-        if k < 1:
-            raise DataError("every galaxy is selected: there is nothing else to find")
-        found = self.index.more_like(self._reps.ids[selection], k=k)
-        positions = self._reps.positions(found["id"])
-        distances = found["distance"].to_numpy(dtype=np.float32)
-        return self._neighbor_reply({"count": len(selection)}, positions, distances)
-
-    def _neighbor_reply(
-        self, fields: dict[str, Any], positions: np.ndarray, distances: np.ndarray
-    ) -> Reply:
-        fields["ids"] = [str(i) for i in self._reps.ids[positions]]
-        buffers = [protocol.encode_positions(positions), distances.astype("<f4").tobytes()]
-        return Reply(fields, buffers)
-
-    def _on_thumbnail(self, request: Request) -> Reply:
-        position = self._position(request)
-        source = self._images
-        if source.kind == "url":
-            return Reply({"url": source.url(position)})
-        if source.kind == "bytes":
-            data, mime = source.fetch(position)
-            return Reply({"mime": mime}, [data])
-        raise ImageError("no images")
-
-    def _on_hover(self, request: Request) -> Reply:
-        position = self._position(request)
-        row = self._meta.iloc[position]
-        fields = [[column, format_value(row[column])] for column in self._hover_columns]
-        radec = self._reps.radec
-        sky = None if radec is None or not np.isfinite(radec[position]).all() else radec[position]
-        reply = {"id": str(self._reps.ids[position]), "fields": fields}
-        return Reply({**reply, "radec": None if sky is None else [float(v) for v in sky]})
-
-    def _on_label(self, request: Request) -> Reply:
-        positions = protocol.decode_positions(request.buffers[0], len(self._reps))
-        return Reply(self._labelling.label_positions(positions, request.params["label"]))
-
-    def _on_label_selection(self, request: Request) -> Reply:
-        label = request.params["label"]
-        return Reply(self._labelling.label_selection(self.selected_ids, label))
-
-    def _on_history(self, request: Request) -> Reply:
-        return Reply(self._labelling.history(request.kind))
-
-    def _on_labels(self, request: Request) -> Reply:
-        labelling = self._labelling
-        labelling.open()
-        with labelling.lock:
-            return Reply({"version": labelling.version}, [labelling.codes.tobytes()])
-
-    def _on_suggestions(self, request: Request) -> Reply:
-        labelling = self._labelling
-        with labelling.lock:
-            positions, scores = labelling.suggested()
-            version = labelling.suggestions_version
-        fields = {
-            "ids": [str(i) for i in self._reps.ids[positions]],
-            "suggestions_version": version,
-        }
-        buffers = [protocol.encode_positions(positions), scores.astype("<f4").tobytes()]
-        return Reply(fields, buffers)
-
-    def _on_selection_page(self, request: Request) -> Reply:
-        params = request.params
-        page = self._pages.page(
-            self.selection,
-            order=params["order"],
-            column=params["column"],
-            descending=params["descending"],
-            offset=params["offset"],
-            limit=params["limit"],
-        )
-        fields = {
-            "total": page.total,
-            "offset": page.offset,
-            "ids": [str(i) for i in self._reps.ids[page.positions]],
-        }
-        buffers = [protocol.encode_positions(page.positions), page.values.astype("<f4").tobytes()]
-        return Reply(fields, buffers)
-
-    def _on_color_by(self, request: Request) -> Reply:
-        column = request.params["column"]
-        if column is not None and column not in self._config["color_columns"]:
-            raise DataError(f"cannot color by {column!r}: not a meta column, 'label' or 'score'")
-        self.color_by(column)
-        return Reply({"column": column})
-
-    def _on_find(self, request: Request) -> Reply:
-        found = self.find(request.params["text"])
-        fields = {
-            "query": found.query,
-            "match": found.kind,
-            "position": -1 if found.position is None else found.position,
-            "id": found.id,
-            "completions": list(found.completions),
-            "n_completions": found.n_completions,
-            "separation_arcsec": found.separation_arcsec,
-        }
-        return Reply(fields)
 
     # -- neighbors --------------------------------------------------------------------------------
 

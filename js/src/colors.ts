@@ -2,7 +2,7 @@
 // ("valueA" indexing a color list): from the uint8 `_color` trait (protocol.ts), or from the label
 // codes the page holds when coloring by label.
 
-import { CONTINUOUS_BINS, type ColorMeta, UNLABELLED } from "./protocol";
+import { COLOR_BINS, type ColorMeta, UNLABELLED } from "./protocol";
 
 export const DEFAULT_POINT_COLOR = "#3b75af";
 export const MISSING_COLOR = "#a0a0a0";
@@ -61,7 +61,7 @@ export function colorList(meta: ColorMeta, classes: readonly string[]): string[]
     case "none":
       return [DEFAULT_POINT_COLOR];
     case "continuous":
-      return [...viridis(CONTINUOUS_BINS), MISSING_COLOR]; // code 255 (missing) is the last
+      return [...viridis(COLOR_BINS), MISSING_COLOR]; // code 255 (missing) is the last
     case "categorical":
       return [...meta.categories.map((_, i) => categoryColor(i)), MISSING_COLOR];
     case "label":

@@ -4,7 +4,7 @@
 
 import { categoryColor, OTHER_LABEL_COLOR } from "./colors";
 import { element } from "./dom";
-import { type LabelMeta, type LearnStatus, UNLABELLED } from "./protocol";
+import { type LabelMeta, type LearnState, UNLABELLED } from "./protocol";
 
 export type KeyAction =
   | { kind: "label"; label: string }
@@ -194,7 +194,7 @@ export class LabelBar {
     this.strategySelect.value = strategy;
   }
 
-  setLearn(status: LearnStatus): void {
+  setLearn(status: LearnState): void {
     this.learn.dataset.status = status.status;
     const quality = reportText(status.report);
     this.learn.textContent = quality ? `${status.message} · ${quality}` : status.message;

@@ -151,11 +151,11 @@ describe("binary traits", () => {
 
 describe("requests, replies and events", () => {
   it("sends array parameters as buffers", () => {
-    const { content, buffers } = encodeRequest("label", 3, { positions: new Uint32Array([4, 9]), label: "spiral" });
-    expect(content).toEqual({ type: "request", kind: "label", request: 3, label: "spiral" });
+    const { content, buffers } = encodeRequest("label", "v", 3, { positions: new Uint32Array([4, 9]), label: "spiral" });
+    expect(content).toEqual({ type: "request", kind: "label", view: "v", request: 3, label: "spiral" });
     expect(Array.from(new Uint32Array(buffers[0].buffer))).toEqual([4, 9]);
-    expect(encodeRequest("neighbors", 1, { position: 5 })).toEqual({
-      content: { type: "request", kind: "neighbors", request: 1, position: 5 },
+    expect(encodeRequest("neighbors", "v", 1, { position: 5 })).toEqual({
+      content: { type: "request", kind: "neighbors", view: "v", request: 1, position: 5 },
       buffers: [],
     });
   });

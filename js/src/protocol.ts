@@ -1,5 +1,7 @@
-// galwidget wire protocol v2, TypeScript side. Mirrors galwidget/protocol.py (the source of truth):
-// the same name for every synced trait, request kind, reply field and encoding.
+// galwidget wire protocol v2, TypeScript side. galwidget/protocol/protocol.json defines it once for
+// both languages; protocol.generated.ts (generated from it) holds the constants, the request, reply
+// and event types and the definition as a runtime table, with the same names as in Python
+// (galwidget/protocol/_wire.py). This module adds the encodings and the checks of what arrives.
 //
 // Synced traits (ModelState): `_points` float32 LE interleaved x, y per position in [-1, 1];
 // `_color` uint8 per position (categorical code, or continuous bin 0…254; 255 = missing; empty for
@@ -13,25 +15,28 @@
 // bytes 4–7 the uint32 LE count of selected positions. The encoder picks the smallest encoding
 // (≤ 8 + n/8 bytes); the decoder checks everything and throws a ProtocolError.
 //
-// Requests (browser → kernel): {type: "request", kind, request, ...params} (+ buffers); replies
-// {type: "reply", kind, request, ok, ...fields} (+ buffers); {type: "cancel", request} drops a
-// request the view no longer needs. Events (kernel → browser): {type: "event", kind: "labels",
+// Requests (browser → kernel): {type: "request", kind, view, request, ...params} (+ buffers);
+// replies {type: "reply", kind, view, request, ok, ...fields} (+ buffers); {type: "cancel", view,
+// request} drops a request the view no longer needs. `view` is the random id of the view that asks:
+// every view of a widget receives every reply and takes only those naming it. Events (kernel → browser): {type: "event", kind: "labels",
 // version, base_version} + [positions uint32, codes uint8], {type: "event", kind: "error", message}
 // and {type: "event", kind: "zoom_to_selection"}.
 // Label codes: 0 unlabelled, i + 1 class i, 255 a label outside the classes.
 
 import type { AnyModel } from "@anywidget/types";
+import { HEADER_BYTES, type KernelEvent, REQUESTS, type RequestMap, SelectionKind } from "./protocol.generated";
 
-export const PROTOCOL_VERSION = 2;
-/** No browser → kernel message may be larger (the Jupyter server drops websocket messages over 10 MiB). */
-export const MAX_MESSAGE_BYTES = 8 * 1024 * 1024;
-/** `_color` code of a missing value. */
-export const MISSING_CODE = 255;
-/** Continuous color bins: codes 0 … CONTINUOUS_BINS - 1. */
-export const CONTINUOUS_BINS = 255;
-/** Label code of an unlabelled position, and of a label outside the classes. */
-export const UNLABELLED = 0;
-export const OTHER_LABEL = 255;
+export {
+  COLOR_BINS,
+  type KernelEvent,
+  MAX_MESSAGE_BYTES,
+  MISSING_COLOR,
+  OTHER_LABEL,
+  PROTOCOL_VERSION,
+  type RequestMap,
+  SelectionKind,
+  UNLABELLED,
+} from "./protocol.generated";
 
 /** A protocol violation: malformed trait, reply or event, or a message over the size bound. */
 export class ProtocolError extends Error {
@@ -82,7 +87,7 @@ export interface FilterMeta {
   description: string;
 }
 
-export interface LearnStatus {
+export interface LearnState {
   status: "off" | "waiting" | "training" | "ready";
   message: string;
   suggestions_version: number;
@@ -98,7 +103,7 @@ export interface ModelState {
   _selection: DataView;
   _focus: number;
   _label_meta: LabelMeta;
-  _learn: LearnStatus;
+  _learn: LearnState;
   _filter: DataView;
   _filter_meta: FilterMeta;
   k: number;
@@ -168,9 +173,7 @@ export function decodeColors(value: Binary, meta: ColorMeta, n: number): Uint8Ar
 
 // -- selection encoding ----------------------------------------------------------------------------
 
-export const SelectionKind = { POSITIONS: 0, BITMASK: 1, RUNS: 2 } as const;
-export type SelectionKind = (typeof SelectionKind)[keyof typeof SelectionKind];
-const HEADER = 8;
+const HEADER = HEADER_BYTES;
 
 /** Number of runs of consecutive positions in sorted unique `positions`. */
 function countRuns(positions: Uint32Array): number {
@@ -325,46 +328,11 @@ interface Neighbors {
   distances: Float32Array;
 }
 
-/** Every request kind: its parameters and its decoded reply (buffers as typed arrays). */
-export interface RequestMap {
-  neighbors: { params: { position: number }; reply: Neighbors & { position: number; id: string } };
-  centroid: { params: Record<string, never>; reply: Neighbors & { count: number } };
-  thumbnail: { params: { position: number }; reply: { url: string } | { mime: string; image: Uint8Array } };
-  /** `radec`: the galaxy's [ra, dec] in degrees, null when unknown (or in a saved page). */
-  hover: { params: { position: number }; reply: { id: string; fields: [string, string][]; radec: [number, number] | null } };
-  label: { params: { positions: Uint32Array; label: string | null }; reply: Saved };
-  label_selection: { params: { label: string | null }; reply: Saved & { count: number } };
-  undo: { params: Record<string, never>; reply: Saved };
-  redo: { params: Record<string, never>; reply: Saved };
-  labels: { params: Record<string, never>; reply: { version: number; codes: Uint8Array } };
-  suggestions: {
-    params: Record<string, never>;
-    reply: { ids: string[]; suggestions_version: number; positions: Uint32Array; scores: Float32Array };
-  };
-  /** A search box's text: the galaxy the kernel focused (position −1: none, e.g. a prefix of many ids). */
-  find: { params: { text: string }; reply: Found };
-  /** Color by a meta column, "label" or "score" (null: one color), as Python's `w.color_by`. */
-  color_by: { params: { column: string | null }; reply: { column: string | null } };
-  /** Positions `offset … offset + limit` of the selection in a gallery order (galwidget/gallery.py). */
-  selection_page: {
-    params: { order: GalleryOrder; column: string | null; descending: boolean; offset: number; limit: number };
-    reply: { total: number; offset: number; ids: string[]; positions: Uint32Array; values: Float32Array };
-  };
-}
-
-/** Orders of the selection gallery (galwidget.gallery.ORDERS). */
-export type GalleryOrder = "centroid" | "score" | "column" | "random";
+/** Orders of the selection gallery (galwidget.widget._gallery). */
+export type GalleryOrder = Params<"selection_page">["order"];
 
 /** The `find` reply (galwidget.search.Found). */
-export interface Found {
-  query: string;
-  match: "id" | "sky" | "prefix";
-  position: number;
-  id: string | null;
-  completions: string[];
-  n_completions: number;
-  separation_arcsec: number | null;
-}
+export type Found = RequestMap["find"]["reply"];
 
 interface Saved {
   saved: boolean;
@@ -387,17 +355,23 @@ export interface Message {
   buffers: Uint8Array<ArrayBuffer>[];
 }
 
-/** The wire form of a request: parameters that are arrays travel as buffers. */
-export function encodeRequest<K extends RequestKind>(kind: K, request: number, params: Params<K>): Message {
-  const content: Record<string, unknown> = { type: "request", kind, request };
-  const buffers: Uint8Array<ArrayBuffer>[] = [];
-  for (const [key, value] of Object.entries(params)) {
-    if (value instanceof Uint32Array) {
-      buffers.push(new Uint8Array(value.slice().buffer));
-    } else {
-      content[key] = value;
-    }
-  }
+/** The names of a request kind's buffers, in order (protocol.json). */
+function bufferNames(kind: RequestKind): string[] {
+  const spec = REQUESTS[kind];
+  return "buffers" in spec ? Object.keys(spec.buffers) : [];
+}
+
+/** The wire form of a request from view `view`: the kind's buffer parameters travel as buffers. */
+export function encodeRequest<K extends RequestKind>(kind: K, view: string, request: number, params: Params<K>): Message {
+  const content: Record<string, unknown> = { type: "request", kind, view, request };
+  const names = bufferNames(kind);
+  const fields: Record<string, unknown> = params;
+  for (const [key, value] of Object.entries(fields)) if (!names.includes(key)) content[key] = value;
+  const buffers = names.map((name) => {
+    const value = fields[name];
+    if (!(value instanceof Uint32Array)) throw new ProtocolError(`${kind} request: parameter ${name} is not a Uint32Array`);
+    return new Uint8Array(value.slice().buffer);
+  });
   return { content, buffers };
 }
 
@@ -485,7 +459,7 @@ export function decodeReply<K extends RequestKind>(
 }
 
 export function isRequestKind(kind: unknown): kind is RequestKind {
-  return typeof kind === "string" && Object.hasOwn(REPLY_DECODERS, kind);
+  return typeof kind === "string" && Object.hasOwn(REQUESTS, kind);
 }
 
 function neighbors(c: Content, b: DataView[], n: number): Neighbors {
@@ -533,26 +507,11 @@ function strings(c: Content, key: string): string[] {
 
 // -- events ----------------------------------------------------------------------------------------
 
-/** Label codes that changed: apply when the local version is `base_version`, then take `version`. */
-export interface LabelsEvent {
-  kind: "labels";
-  version: number;
-  base_version: number;
-  positions: Uint32Array;
-  codes: Uint8Array;
-}
-
-export interface ErrorEvent {
-  kind: "error";
-  message: string;
-}
-
-/** Pan and zoom to the selected galaxies (Python's `w.zoom_to_selection()`). */
-export interface ZoomEvent {
-  kind: "zoom_to_selection";
-}
-
-export type KernelEvent = LabelsEvent | ErrorEvent | ZoomEvent;
+/** The event of one kind (see KernelEvent in protocol.generated.ts). */
+export type EventOf<K extends KernelEvent["kind"]> = Extract<KernelEvent, { kind: K }>;
+export type LabelsEvent = EventOf<"labels">;
+export type ErrorEvent = EventOf<"error">;
+export type ZoomEvent = EventOf<"zoom_to_selection">;
 
 /** The event a custom message carries, or null when it is not one; throws when malformed. */
 export function decodeEvent(content: unknown, buffers: DataView[], n: number): KernelEvent | null {

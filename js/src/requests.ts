@@ -1,7 +1,10 @@
 // Typed request/reply bookkeeping over the widget's custom messages (protocol.ts): every request
-// carries a numeric `request` id, the kernel's reply the same id. A reply is decoded and checked
-// by its kind's decoder; a request can be cancelled (an AbortSignal), which tells the kernel
-// `{type: "cancel", request}` and resolves it at once as cancelled; a late reply is ignored.
+// carries the view's random `view` id and a numeric `request` id, the kernel's reply both. Every
+// view of a widget (a notebook may show one widget twice, two tabs may show one kernel's widget)
+// receives every reply and numbers its requests from 1: a view takes only the replies naming its
+// view id. A reply is decoded and checked by its kind's decoder; a request can be cancelled (an
+// AbortSignal), which tells the kernel `{type: "cancel", view, request}` and resolves it at once
+// as cancelled; a late reply is ignored.
 
 import {
   decodeReply,
@@ -34,6 +37,12 @@ export interface RequestOptions {
   timeoutMs?: number;
 }
 
+/** A random id for a view: 64 bits from the browser's random source, as hex. */
+export function randomViewId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(8));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 export class Requests {
   private next = 1;
   private readonly pending = new Map<number, Pending>();
@@ -41,6 +50,8 @@ export class Requests {
   constructor(
     private readonly send: Send,
     private readonly options: { timeoutMs: number; n: number; maxMessageBytes: number },
+    /** This view's id, sent with every request and cancel; replies naming another are not ours. */
+    readonly view: string = randomViewId(),
   ) {}
 
   /** Send a request of `kind`; resolves with its decoded reply, or a failure (never rejects). */
@@ -53,7 +64,7 @@ export class Requests {
     const id = this.next++;
     let message: Message;
     try {
-      message = encodeRequest(kind, id, params);
+      message = encodeRequest(kind, this.view, id, params);
       const bytes = messageBytes(message);
       if (bytes > this.options.maxMessageBytes) {
         const mb = (x: number) => (x / 1024 / 1024).toFixed(1);
@@ -72,7 +83,7 @@ export class Requests {
       if (signal) {
         entry.signal = signal;
         entry.abort = () => {
-          if (this.settle(id, failure("cancelled", true))) this.send({ type: "cancel", request: id }, []);
+          if (this.settle(id, failure("cancelled", true))) this.send({ type: "cancel", view: this.view, request: id }, []);
         };
         signal.addEventListener("abort", entry.abort, { once: true });
       }
@@ -81,9 +92,11 @@ export class Requests {
     });
   }
 
-  /** Route an incoming custom message; returns false if it answers no pending request. */
+  /** Route an incoming custom message; returns false if it answers no pending request of this view
+   *  (another view's reply, an event, a late reply). */
   handle(content: unknown, buffers: DataView[] = []): boolean {
     if (!isObject(content) || content.type !== "reply" || typeof content.request !== "number") return false;
+    if (content.view !== this.view) return false;
     const entry = this.pending.get(content.request);
     if (!entry) return false;
     if (content.ok !== true) {

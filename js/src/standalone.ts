@@ -93,7 +93,7 @@ export class StaticModel implements AnyModel<ModelState> {
   send(content: Content): void {
     if (content.type !== "request" || typeof content.request !== "number") return; // e.g. cancel
     const [reply, buffers] = this.answer(content);
-    const message = { type: "reply", kind: content.kind, request: content.request, ...reply };
+    const message = { type: "reply", kind: content.kind, view: content.view, request: content.request, ...reply };
     setTimeout(() => this.emit("msg:custom", [message, buffers.map((b) => new DataView(b.buffer))]), 0);
   }
 

@@ -378,6 +378,79 @@ def test_keyboard_labels_reach_the_kernel_and_survive_a_restart(open_notebook, t
     assert nb.errors == []
 
 
+TWO_VIEWS_CELLS = [
+    LABELLING_CELLS[0],
+    LABELLING_CELLS[1],
+    "import ipywidgets\n\nipywidgets.VBox([w])",
+]
+
+
+def test_two_views_of_one_explorer_each_get_their_own_replies(open_notebook, tmp_path):
+    """One Explorer shown twice: both views number their requests from 1 and every reply reaches
+    both, so each must take only the replies to its own view id (neighbor tiles, label saves)."""
+    if not BUNDLE.is_file():
+        pytest.skip(f"front-end bundle not built ({BUNDLE}); run `make js`")
+    path = str(tmp_path / "labels.jsonl")
+    cells = [cell.format(path=path) if "{path" in cell else cell for cell in TWO_VIEWS_CELLS]
+    nb = open_notebook("two_views.ipynb", cells, viewport=(1400, 1000))
+    page, kernel = nb.page, nb.kernel
+    page.evaluate("() => window.jupyterapp.shell.collapseLeft()")
+    nb.run_all()
+    views = page.locator(".galwidget")
+    expect(views).to_have_count(2, timeout=60_000)
+    for i in range(2):
+        expect(views.nth(i)).to_have_attribute("data-state", "ready", timeout=60_000)
+    layout = np.array(kernel.eval_json("np.frombuffer(w._points, 'float32').tolist()", timeout=60))
+    ids = kernel.eval_json("w.representations.ids.tolist()")
+
+    def click_a_galaxy(view, avoid: set[int]) -> str:
+        canvas = view.locator(".gw-canvas")
+        canvas.scroll_into_view_if_needed()
+        box = canvas.bounding_box()
+        positions = page_positions(layout.reshape(-1, 2), box)
+        relative = (positions - [box["x"], box["y"]]) / [box["width"], box["height"]]
+        allowed = ((relative > 0.15) & (relative < 0.85)).all(axis=1)
+        allowed[list(avoid)] = False
+        clicked = most_isolated(positions, allowed)
+        page.mouse.move(*positions[clicked])
+        expect(view.locator(".gw-tooltip-id")).to_have_text(ids[clicked])
+        page.mouse.down()
+        page.mouse.up()
+        kernel.wait_until(f"w.focused == {ids[clicked]!r}")
+        return ids[clicked]
+
+    def each_view_shows_the_neighbors_of(galaxy: str) -> None:
+        neighbors = kernel.eval_json("w.neighbors['id'].tolist()")
+        assert len(neighbors) == 6 and galaxy not in neighbors
+        for i in range(2):
+            captions = views.nth(i).locator(".gw-grid .gw-caption-id")
+            expect(captions).to_have_text(neighbors, timeout=30_000)
+            tiles = views.nth(i).locator(".gw-grid .gw-tile[data-position]")
+            expect(tiles).to_have_count(6)
+
+    first = click_a_galaxy(views.nth(0), set())
+    each_view_shows_the_neighbors_of(first)
+    second = click_a_galaxy(views.nth(1), {ids.index(first)})
+    each_view_shows_the_neighbors_of(second)
+
+    saved = views.nth(1).locator(".gw-saved")
+    page.keyboard.press("1")  # the second view has the keyboard focus
+    expect(saved).to_have_text("saved ✓")
+    kernel.wait_until(f"w.labels['label'].to_dict() == {{{second!r}: 'ring'}}")
+    for i in range(2):
+        buttons = views.nth(i).locator(".gw-labelbar .gw-class")
+        expect(buttons).to_have_text(["1 ring (1)", "2 not ring (0)"])
+    time.sleep(1.0)  # let late replies arrive: none may land in the other view
+    for i in range(2):
+        text = views.nth(i).inner_text()
+        assert "reply of kind" not in text and "not saved" not in text, text
+        assert views.nth(i).locator(".gw-error:visible").count() == 0
+    ARTIFACTS.mkdir(exist_ok=True)
+    for i in range(2):
+        views.nth(i).screenshot(path=str(ARTIFACTS / f"two_views_{i}.png"))
+    assert nb.errors == []
+
+
 MILLIONS = 3_000_000
 DISC_FRACTION = 0.9
 BIG_CELLS = [

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import threading
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -292,6 +294,86 @@ def test_requests_run_on_their_executor_and_queued_ones_can_be_cancelled():
     )
     assert REQUESTS["neighbors"].executor == "search" and REQUESTS["thumbnail"].executor == "images"
     assert protocol.EXECUTORS == {"search": 1, "images": 4}
+
+
+def test_replies_name_the_view_that_asked_and_cancels_are_per_view():
+    """Views number their requests alike: a reply names its view, a cancel drops only its own."""
+    sent = Sent()
+    registry = RequestRegistry(sent)
+    release = threading.Event()
+
+    def neighbors(request: Request) -> Reply:
+        if request.params["position"] == 0:
+            release.wait(30)
+        return Reply({"position": request.params["position"]})
+
+    registry.register("neighbors", neighbors)
+    registry.register("hover", lambda r: Reply({"id": f"G{r.params['position']}"}))
+    for view, position in [("a", 0), ("b", 1), ("c", 2)]:  # each view's request 1
+        message = {"type": "request", "kind": "neighbors", "view": view, "request": 1}
+        registry.receive({**message, "position": position})
+    registry.receive({"type": "cancel", "view": "b", "request": 1})  # queued behind view a's
+    registry.receive({"type": "request", "kind": "hover", "view": "b", "request": 2, "position": 5})
+    registry.receive({"type": "request", "kind": "hover", "view": 7, "request": 3, "position": 5})
+    release.set()
+    messages = sent.wait_for(4)
+    registry.close()
+    replies = {(c["view"], c["request"]): c for c, _ in messages if "view" in c}
+    assert replies[("b", 2)]["id"] == "G5" and replies[("b", 2)]["kind"] == "hover"
+    assert replies[("a", 1)]["position"] == 0 and replies[("c", 1)]["position"] == 2
+    assert ("b", 1) not in replies  # cancelled while queued; view c's request 1 still ran
+    [bad] = [c for c, _ in messages if "view" not in c]
+    assert not bad["ok"] and "'view' is a string" in bad["reason"]
+
+
+def test_handlers_are_collected_from_their_decorators():
+    class Handlers:
+        @protocol.handles("undo", "redo")
+        def history(self, request: Request) -> Reply:
+            return Reply({"saved": True, "version": {"undo": 1, "redo": 2}[request.kind]})
+
+    registry = RequestRegistry(Sent())
+    registry.register_handlers(Handlers())
+    assert registry.kinds == {"undo", "redo"}
+    content, _ = registry.reply({"type": "request", "kind": "redo", "request": 1}, [])
+    head = {"type": "reply", "kind": "redo", "request": 1, "ok": True}
+    assert content == {**head, "saved": True, "version": 2}
+    with pytest.raises(ValueError, match="'dance' is not a request kind"):
+        protocol.handles("dance")
+    registry.close()
+
+
+def test_the_explorer_handles_exactly_the_definitions_request_kinds(explorer):
+    assert explorer._requests.kinds == set(protocol.DEFINITION["requests"]) == set(REQUESTS)
+
+
+def test_requests_and_events_are_built_from_the_definition():
+    definition = protocol.DEFINITION
+    assert protocol.PROTOCOL_VERSION == definition["version"] == 2
+    for name, constant in definition["constants"].items():
+        assert getattr(protocol._wire, name) == constant["value"], name
+    assert {k.name: k.value for k in SelectionKind} == definition["selection_kinds"]
+    label = REQUESTS["label"]
+    assert label.buffers == ("positions",) and label.reply == ("saved", "version")
+    assert REQUESTS["thumbnail"].reply == ("url", "mime")
+    content, _ = labels_event(np.array([1]), np.array([2]), version=3, base_version=2)
+    events = definition["events"]
+    assert set(content) - {"type", "kind"} == set(events["labels"]["fields"])
+    assert set(protocol.error_event("x")) - {"type", "kind"} == set(events["error"]["fields"])
+    assert set(protocol.zoom_to_selection_event()) == {"type", "kind"}
+
+
+def test_the_generated_typescript_is_current():
+    """js/src/protocol.generated.ts is what the generator writes from protocol.json now."""
+    root = Path(__file__).resolve().parents[2]
+    script = root / "js" / "scripts" / "generate_protocol.py"
+    spec = importlib.util.spec_from_file_location("generate_protocol", script)
+    assert spec is not None and spec.loader is not None
+    generator = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generator)
+    expected = generator.generate(protocol.DEFINITION)
+    committed = (root / "js" / "src" / "protocol.generated.ts").read_text("utf-8")
+    assert committed == expected, "stale: run `npm run build` in js/ and commit the result"
 
 
 # -- fuzzing the Explorer's request handlers -----------------------------------------------------

@@ -976,7 +976,7 @@ def test_selection_pages_in_each_order(frame: pd.DataFrame, tmp_path):
         ({"order": "score"}, "no scores yet"),
         ({"order": "column", "column": "kind"}, "column 'kind' is not numeric"),
         ({"order": "column", "column": None}, "needs a numeric meta column"),
-        ({"order": "size"}, "unknown gallery order 'size'"),
+        ({"order": "size"}, "needs 'order', got 'size'"),  # not an order of the protocol
         ({"order": "random", "limit": 0}, "1 ≤ limit ≤ 10000"),
     ]:
         message = {"column": None, "descending": True, "offset": 0, "limit": 10, **params}

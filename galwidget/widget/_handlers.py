@@ -1,0 +1,185 @@
+"""The Explorer's answers to the front end's requests, one handler per request kind of
+:data:`galwidget.protocol.REQUESTS`, each marked with :func:`~galwidget.protocol.handles`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from galwidget import protocol
+from galwidget.errors import DataError, ImageError
+from galwidget.protocol import Reply, Request, RequestRegistry, handles
+from galwidget.util import format_value
+
+if TYPE_CHECKING:
+    from galwidget.data import Representations
+    from galwidget.images import ImageSource
+    from galwidget.neighbors import NeighborIndex
+    from galwidget.search import Found
+    from galwidget.session import LabellingSession
+    from galwidget.widget._gallery import SelectionPages
+
+__all__ = ["RequestHandlers"]
+
+
+class RequestHandlers:
+    """The Explorer's request handlers (a mixin of :class:`~galwidget.widget.Explorer`)."""
+
+    if TYPE_CHECKING:  # what the handlers use of the Explorer
+        _requests: RequestRegistry
+        _reps: Representations
+        _meta: pd.DataFrame
+        _images: ImageSource
+        _hover_columns: list[str]
+        _labelling: LabellingSession
+        _pages: SelectionPages
+        _config: dict[str, Any]
+        selection: np.ndarray
+        k: int
+
+        @property
+        def index(self) -> NeighborIndex: ...
+
+        @property
+        def selected_ids(self) -> pd.Index: ...
+
+        def find(self, text: str) -> Found: ...
+
+        def color_by(self, color: Any) -> None: ...
+
+        def _neighbors_of(self, position: int) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def _register_requests(self) -> None:
+        """Register every handler of this class with the request registry."""
+        self._requests.register_handlers(self)
+
+    def _position(self, request: Request) -> int:
+        position = request.params["position"]
+        if not 0 <= position < len(self._reps):
+            raise DataError(f"no galaxy at position {position} (there are {len(self._reps)})")
+        return int(position)
+
+    @handles("neighbors")
+    def _on_neighbors(self, request: Request) -> Reply:
+        position = self._position(request)
+        positions, distances = self._neighbors_of(position)
+        fields = {"position": position, "id": str(self._reps.ids[position])}
+        return self._neighbor_reply(fields, positions, distances)
+
+    @handles("centroid")
+    def _on_centroid(self, request: Request) -> Reply:
+        selection = self.selection
+        if len(selection) == 0:
+            raise DataError("select some galaxies first")
+        k = min(self.k, len(self._reps) - len(selection))
+        if k < 1:
+            raise DataError("every galaxy is selected: there is nothing else to find")
+        found = self.index.more_like(self._reps.ids[selection], k=k)
+        positions = self._reps.positions(found["id"])
+        distances = found["distance"].to_numpy(dtype=np.float32)
+        return self._neighbor_reply({"count": len(selection)}, positions, distances)
+
+    def _neighbor_reply(
+        self, fields: dict[str, Any], positions: np.ndarray, distances: np.ndarray
+    ) -> Reply:
+        fields["ids"] = [str(i) for i in self._reps.ids[positions]]
+        buffers = [protocol.encode_positions(positions), distances.astype("<f4").tobytes()]
+        return Reply(fields, buffers)
+
+    @handles("thumbnail")
+    def _on_thumbnail(self, request: Request) -> Reply:
+        position = self._position(request)
+        source = self._images
+        if source.kind == "url":
+            return Reply({"url": source.url(position)})
+        if source.kind == "bytes":
+            data, mime = source.fetch(position)
+            return Reply({"mime": mime}, [data])
+        raise ImageError("no images")
+
+    @handles("hover")
+    def _on_hover(self, request: Request) -> Reply:
+        position = self._position(request)
+        row = self._meta.iloc[position]
+        fields = [[column, format_value(row[column])] for column in self._hover_columns]
+        radec = self._reps.radec
+        sky = None if radec is None or not np.isfinite(radec[position]).all() else radec[position]
+        reply = {"id": str(self._reps.ids[position]), "fields": fields}
+        return Reply({**reply, "radec": None if sky is None else [float(v) for v in sky]})
+
+    @handles("label")
+    def _on_label(self, request: Request) -> Reply:
+        positions = protocol.decode_positions(request.buffers[0], len(self._reps))
+        return Reply(self._labelling.label_positions(positions, request.params["label"]))
+
+    @handles("label_selection")
+    def _on_label_selection(self, request: Request) -> Reply:
+        label = request.params["label"]
+        return Reply(self._labelling.label_selection(self.selected_ids, label))
+
+    @handles("undo", "redo")
+    def _on_history(self, request: Request) -> Reply:
+        return Reply(self._labelling.history(request.kind))
+
+    @handles("labels")
+    def _on_labels(self, request: Request) -> Reply:
+        labelling = self._labelling
+        labelling.open()
+        with labelling.lock:
+            return Reply({"version": labelling.version}, [labelling.codes.tobytes()])
+
+    @handles("suggestions")
+    def _on_suggestions(self, request: Request) -> Reply:
+        labelling = self._labelling
+        with labelling.lock:
+            positions, scores = labelling.suggested()
+            version = labelling.suggestions_version
+        fields = {
+            "ids": [str(i) for i in self._reps.ids[positions]],
+            "suggestions_version": version,
+        }
+        buffers = [protocol.encode_positions(positions), scores.astype("<f4").tobytes()]
+        return Reply(fields, buffers)
+
+    @handles("selection_page")
+    def _on_selection_page(self, request: Request) -> Reply:
+        params = request.params
+        page = self._pages.page(
+            self.selection,
+            order=params["order"],
+            column=params["column"],
+            descending=params["descending"],
+            offset=params["offset"],
+            limit=params["limit"],
+        )
+        fields = {
+            "total": page.total,
+            "offset": page.offset,
+            "ids": [str(i) for i in self._reps.ids[page.positions]],
+        }
+        buffers = [protocol.encode_positions(page.positions), page.values.astype("<f4").tobytes()]
+        return Reply(fields, buffers)
+
+    @handles("color_by")
+    def _on_color_by(self, request: Request) -> Reply:
+        column = request.params["column"]
+        if column is not None and column not in self._config["color_columns"]:
+            raise DataError(f"cannot color by {column!r}: not a meta column, 'label' or 'score'")
+        self.color_by(column)
+        return Reply({"column": column})
+
+    @handles("find")
+    def _on_find(self, request: Request) -> Reply:
+        found = self.find(request.params["text"])
+        fields = {
+            "query": found.query,
+            "match": found.kind,
+            "position": -1 if found.position is None else found.position,
+            "id": found.id,
+            "completions": list(found.completions),
+            "n_completions": found.n_completions,
+            "separation_arcsec": found.separation_arcsec,
+        }
+        return Reply(fields)
