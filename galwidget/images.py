@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
-from typing import Any, ClassVar, Literal, NamedTuple
+from typing import Any, ClassVar, Literal, NamedTuple, TypeAlias
 from urllib.parse import quote
 
 import numpy as np
@@ -620,7 +620,9 @@ def local_files(
 # resolve
 # ----------------------------------------------------------------------------------------------
 
-ImagesSpec = None | str | LegacySurvey | Sdss | LocalFiles | ImageSource | Callable[[str], Any]
+ImagesSpec: TypeAlias = (
+    str | LegacySurvey | Sdss | LocalFiles | ImageSource | Callable[[str], Any] | None
+)
 
 
 def _default_cutouts(reps: Representations, size: int) -> UrlImages:

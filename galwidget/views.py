@@ -24,7 +24,7 @@ Feedback rules:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -70,7 +70,7 @@ NO_SCORES = "no scores yet: label galaxies of two classes"
 # The lasso's invisible SVG scatter: at most this many points, sampled with this seed above it.
 MAX_LASSO_POINTS = 50_000
 LASSO_SAMPLE_SEED = 0
-Values = str | Sequence[float] | np.ndarray | pd.Series
+Values: TypeAlias = str | Sequence[float] | np.ndarray | pd.Series
 
 
 def histogram(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -20,7 +20,7 @@ ID_COLUMN_CANDIDATES = ("iauname", "id_str", "objid", "dr8_id", "id")
 # Feature columns moved per transposed copy when loading parquet (cache-sized tiles).
 TRANSPOSE_COLUMNS = 16
 
-FeatureSpec = str | Sequence[str] | None
+FeatureSpec: TypeAlias = str | Sequence[str] | None
 
 
 def find_id_column(columns: Sequence[str], id_column: str | None) -> str:

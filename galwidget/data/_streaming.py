@@ -222,7 +222,7 @@ def layout_of(
         width = (
             dtype.list_size if pa.types.is_fixed_size_list(dtype) else first_list_row(list_column)
         )
-        feature_types = (str(dtype.value_type),)
+        feature_types: tuple[str, ...] = (str(dtype.value_type),)
     else:
         width = len(feature_columns)
         feature_types = tuple(str(types[c]) for c in feature_columns)

@@ -55,7 +55,7 @@ import warnings
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -93,10 +93,10 @@ UNLABELLED, OTHER_LABEL = 0, 255
 URL_SCHEMES = ("sqlite", "postgresql", "postgres")
 
 # Allowed labels: class names (keys "1".."9" in order), a dict name → key, or None for any label.
-Classes = Sequence[Hashable] | Mapping[Hashable, str] | None
+Classes: TypeAlias = Sequence[Hashable] | Mapping[Hashable, str] | None
 ChangeCallback = Callable[[list[str]], Any]
 # The changes of one operation, and for undo/redo the operation it undoes or redoes.
-Plan = tuple[list[tuple[str, "Label | None"]], tuple[str, str] | None]
+Plan: TypeAlias = tuple[list[tuple[str, "Label | None"]], tuple[str, str] | None]
 
 
 def _now() -> str:

@@ -82,7 +82,7 @@ def encode_colors(values: pd.Series, name: str) -> tuple[bytes, ColorMeta]:
         categories.append("other")
     codes[~present] = MISSING_COLOR
     meta = {"kind": "categorical", "column": name, "categories": categories, "missing": missing}
-    return codes.astype(np.uint8).tobytes(), meta  # type: ignore[return-value]
+    return codes.astype(np.uint8).tobytes(), meta
 
 
 def label_colors(classes: list[str], codes: np.ndarray) -> tuple[bytes, ColorMeta]:
