@@ -66,9 +66,10 @@ def find_feature_columns(
         chosen = [c for c in candidates if c.startswith(features)]
         if not chosen:
             raise DataError(f"no columns start with {features!r}; columns: {preview(candidates)}")
-        numbered = [re.search(r"\d+", c[len(features) :]) for c in chosen]
-        if all(numbered):
-            order = sorted(range(len(chosen)), key=lambda i: int(numbered[i].group()))  # type: ignore[union-attr]
+        found = [re.search(r"\d+", c[len(features) :]) for c in chosen]
+        numbers = [int(match.group()) for match in found if match is not None]
+        if len(numbers) == len(chosen):
+            order = sorted(range(len(chosen)), key=numbers.__getitem__)
             chosen = [chosen[i] for i in order]
         return chosen, None
     if features is not None:

@@ -203,6 +203,8 @@ class LabelStore:
         legacy_fingerprints: earlier fingerprints of the same data, accepted in a log header.
     """
 
+    _frame: pd.DataFrame | None  # :attr:`labels`, built on first use after each change
+
     def __init__(
         self,
         path: str | os.PathLike[str] | None = None,
@@ -618,7 +620,7 @@ class LabelStore:
         self._undo: list[str] = []
         self._redo: list[str] = []
         self._history: list[Entry] = []
-        self._frame: pd.DataFrame | None = None
+        self._frame = None
 
     def _undo_plan(self) -> Plan:
         if not self._undo:

@@ -19,7 +19,7 @@ import os
 import pickle
 import warnings
 from collections.abc import Iterable
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 import numpy as np
 import pandas as pd
@@ -247,7 +247,7 @@ class _Faiss:
         self.index = index
 
     @classmethod
-    def from_bytes(cls, blob: np.ndarray) -> _Faiss:
+    def from_bytes(cls, blob: np.ndarray) -> Self:
         import faiss
 
         return cls(faiss.deserialize_index(blob))
@@ -281,7 +281,7 @@ class _FaissGraph(_Faiss):
     name = "faiss"
 
     @classmethod
-    def build(cls, points: np.ndarray, metric: str, progress: bool) -> _FaissGraph:
+    def build(cls, points: np.ndarray, metric: str, progress: bool) -> Self:
         import faiss
 
         kind = faiss.METRIC_L1 if metric == "manhattan" else faiss.METRIC_L2
@@ -297,7 +297,10 @@ class _FaissGraph(_Faiss):
     def candidates(self, queries: np.ndarray, count: int) -> np.ndarray:
         import faiss
 
-        parameters = faiss.SearchParametersHNSW(efSearch=max(HNSW_EF_SEARCH, count))
+        # faiss's stubs lack SearchParametersHNSW, which its SWIG module defines
+        parameters = faiss.SearchParametersHNSW(  # type: ignore[attr-defined]
+            efSearch=max(HNSW_EF_SEARCH, count)
+        )
         return self.search(queries, count, parameters)
 
 
@@ -309,7 +312,7 @@ class _FaissIVF(_Faiss):
     name = "faiss-ivf"
 
     @classmethod
-    def build(cls, points: np.ndarray, metric: str, progress: bool) -> _FaissIVF:
+    def build(cls, points: np.ndarray, metric: str, progress: bool) -> Self:
         import faiss
 
         n, dim = points.shape
@@ -331,7 +334,8 @@ class _FaissIVF(_Faiss):
     def candidates(self, queries: np.ndarray, count: int) -> np.ndarray:
         import faiss
 
-        parameters = faiss.SearchParametersIVF(nprobe=IVF_NPROBE)
+        parameters = faiss.SearchParametersIVF()
+        parameters.nprobe = IVF_NPROBE
         return self.search(queries, count, parameters)
 
 
@@ -344,7 +348,7 @@ class _NNDescentGraph:
         self.index = index
 
     @classmethod
-    def build(cls, points: np.ndarray, metric: str, progress: bool) -> _NNDescentGraph:
+    def build(cls, points: np.ndarray, metric: str, progress: bool) -> Self:
         from pynndescent import NNDescent
 
         index = NNDescent(
@@ -358,7 +362,7 @@ class _NNDescentGraph:
         return cls(index)
 
     @classmethod
-    def from_bytes(cls, blob: np.ndarray) -> _NNDescentGraph:
+    def from_bytes(cls, blob: np.ndarray) -> Self:
         return cls(pickle.loads(blob.tobytes()))
 
     def to_bytes(self) -> np.ndarray:
