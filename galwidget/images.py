@@ -72,6 +72,9 @@ FIELD = r"^(?P<name>[^\[\]]+?)(?:\[(?P<start>-?\d*):(?P<stop>-?\d*)\])?$"
 # filters for a moment: one thread at a time (opening only parses the header).
 _BOMB_LOCK = threading.Lock()
 
+# A callable ``id -> image``: encoded bytes, a uint8 HxW / HxWx3 (or float 0–1) array, or a PIL image.
+Render: TypeAlias = Callable[[str], bytes | bytearray | memoryview | np.ndarray | Image.Image]
+
 
 # ----------------------------------------------------------------------------------------------
 # Templates: "{id[:4]}/{id}.png", "https://…?ra={ra}&dec={dec}"
@@ -201,6 +204,24 @@ class ImageSource:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(kind={self.kind!r}, n={self.n}, size={self.size})"
+
+    def url(self, position: int) -> str:
+        """The thumbnail URL of the galaxy at ``position`` (kind ``"url"``).
+
+        Raises :class:`ImageError` for sources of other kinds.
+        """
+        raise ImageError(f"{type(self).__name__} thumbnails have no URLs")
+
+    def urls(self, positions: Sequence[int] | np.ndarray) -> list[str | None]:
+        """URLs of many galaxies (kind ``"url"``); :class:`ImageError` for other kinds."""
+        raise ImageError(f"{type(self).__name__} thumbnails have no URLs")
+
+    def fetch(self, position: int) -> tuple[bytes, str]:
+        """``(encoded bytes, mime type)`` of the thumbnail at ``position`` (kind ``"bytes"``).
+
+        Raises :class:`ImageError` for sources of other kinds.
+        """
+        raise ImageError(f"{type(self).__name__} thumbnails are not made in the kernel")
 
 
 class NoImages(ImageSource):
@@ -411,7 +432,7 @@ def _array_image(array: np.ndarray, name: str) -> Image.Image:
     return Image.fromarray(np.ascontiguousarray(array))
 
 
-def _callable_loader(render: Callable[[str], Any], ids: pd.Index) -> Callable[[int], Image.Image]:
+def _callable_loader(render: Render, ids: pd.Index) -> Callable[[int], Image.Image]:
     name = getattr(render, "__name__", type(render).__name__)
 
     def load(position: int) -> Image.Image:
@@ -620,9 +641,7 @@ def local_files(
 # resolve
 # ----------------------------------------------------------------------------------------------
 
-ImagesSpec: TypeAlias = (
-    str | LegacySurvey | Sdss | LocalFiles | ImageSource | Callable[[str], Any] | None
-)
+ImagesSpec: TypeAlias = str | LegacySurvey | Sdss | LocalFiles | ImageSource | Render | None
 
 
 def _default_cutouts(reps: Representations, size: int) -> UrlImages:

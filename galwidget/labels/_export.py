@@ -178,7 +178,17 @@ def _local_paths(
                 return str(pattern(str(reps.ids[position])))
 
         else:
-            relative = gw_images._Template(spec.pattern, reps, "file pattern").format
+            template = gw_images._Template(spec.pattern, reps, "file pattern")
+
+            def relative(position: int) -> str:
+                name = template.format(position)
+                if name is None:
+                    raise DataError(
+                        f"galaxy {reps.ids[position]!r} lacks a value the file pattern "
+                        f"{spec.pattern!r} needs"
+                    )
+                return name
+
     root = (base if spec.root is None else Path(spec.root)) if base is not None else None
     root = None if root is None else root.expanduser().resolve()
     paths = []
