@@ -21,6 +21,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -263,7 +264,7 @@ class Representations:
             digest.update(self.reduction.explained_variance.tobytes())
         return digest.hexdigest()
 
-    def raw_rows(self, positions: Any) -> np.ndarray:
+    def raw_rows(self, positions: npt.ArrayLike) -> np.ndarray:
         """Raw feature rows at row ``positions`` as ``(m, d_raw)`` float32: read back from the
         parquet files for reduced data, else rows of ``features``."""
         if self.raw_source is not None:
@@ -272,7 +273,7 @@ class Representations:
             raise DataError("the raw rows of this reduced data are not available (no files)")
         return self.features[np.asarray(positions, dtype=np.int64)]
 
-    def positions(self, ids: Any) -> np.ndarray:
+    def positions(self, ids: str | Iterable[object]) -> np.ndarray:
         """Row positions (int64) of ``ids``; unknown ids raise :class:`DataError` listing them."""
         if isinstance(ids, str):
             ids = [ids]

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -542,7 +543,7 @@ class RawSource:
             return len(self.kept)
         return sum(part.rows for part in self.parts)
 
-    def read(self, positions: Any) -> np.ndarray:
+    def read(self, positions: npt.ArrayLike) -> np.ndarray:
         """Raw rows at ``positions`` (rows of the reduced data) as ``(m, d)`` float32, in order;
         only the row groups holding them are read."""
         rows = np.atleast_1d(np.asarray(positions))

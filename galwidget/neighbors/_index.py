@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from typing import Any, Literal, Self
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from tqdm.auto import tqdm
 
@@ -535,7 +536,9 @@ class NeighborIndex:
 
     # -- queries -----------------------------------------------------------------------------
 
-    def query_positions(self, positions: Any, k: int = 12) -> tuple[np.ndarray, np.ndarray]:
+    def query_positions(
+        self, positions: npt.ArrayLike, k: int = 12
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Neighbors of the galaxies at row ``positions``: ``(indices int64 (m, k), distances
         float32 (m, k))``, each row sorted, the query row itself excluded."""
         rows = np.atleast_1d(np.asarray(positions))
