@@ -20,7 +20,7 @@ import dataclasses
 import warnings
 from os import PathLike
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -35,7 +35,9 @@ if TYPE_CHECKING:
 
 __all__ = ["CatalogueInput", "crossmatch", "join", "read_catalogue"]
 
-CatalogueInput = Any  # a DataFrame, an astropy Table, or a str/PathLike to a catalogue file
+CatalogueInput: TypeAlias = (
+    Any  # a DataFrame, an astropy Table, or a str/PathLike to a catalogue file
+)
 
 # File suffix (lower case, without a trailing ".gz") → reader name.
 FORMATS: dict[str, str] = {

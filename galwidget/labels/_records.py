@@ -33,7 +33,7 @@ SOURCES = ("key", "bulk", "python", "import", "undo", "redo")
 Label: TypeAlias = str | int | float | bool
 
 # A record as read from a backend, with its number there (Backend.where(n) says where that is).
-Located = tuple[int, Any]
+Located: TypeAlias = tuple[int, Any]
 
 
 class LabelStorageError(GalwidgetError, OSError):

@@ -94,7 +94,7 @@ URL_SCHEMES = ("sqlite", "postgresql", "postgres")
 
 # Allowed labels: class names (keys "1".."9" in order), a dict name → key, or None for any label.
 Classes: TypeAlias = Sequence[Hashable] | Mapping[Hashable, str] | None
-ChangeCallback = Callable[[list[str]], Any]
+ChangeCallback: TypeAlias = Callable[[list[str]], Any]
 # The changes of one operation, and for undo/redo the operation it undoes or redoes.
 Plan: TypeAlias = tuple[list[tuple[str, "Label | None"]], tuple[str, str] | None]
 
