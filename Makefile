@@ -7,7 +7,8 @@ INSTALLED := $(VENV)/.installed
 BENCH_INSTALLED := $(VENV)/.bench-installed
 NODE_MODULES := js/node_modules/.package-lock.json
 BUNDLE := galwidget/static/widget.js
-JS_SOURCES := $(wildcard js/src/*.ts js/src/*.css) js/package.json js/tsconfig.json js/build.mjs
+JS_SOURCES := $(wildcard js/src/*.ts js/src/*.css) js/package.json js/tsconfig.json js/build.mjs \
+	galwidget/protocol/protocol.json js/scripts/generate_protocol.py
 CHROMIUM ?= /usr/bin/chromium
 JUPYTER_PORT ?= 8890
 

@@ -27,7 +27,7 @@ import galwidget as gw
 
 HERE = Path(__file__).parent
 RESULTS = HERE / "results" / "labels.json"
-sys.path.insert(0, str(HERE.parent / "tests"))
+sys.path.insert(0, str(HERE.parent / "tests" / "support"))
 from pgserver import PostgresServer, find_binaries  # noqa: E402
 
 PRESSES = 200

@@ -298,7 +298,7 @@ def _measure_large(browser: Any, server: Any, n: int) -> dict[str, Any]:
 
 
 def main() -> dict[str, Any]:
-    sys.path.insert(0, str(REPO / "tests" / "browser"))
+    sys.path[:0] = [str(REPO / "tests" / "browser"), str(REPO / "tests" / "support")]
     from conftest import CHROMIUM_ARGS, chromium_path
     from jupyterlab_harness import start_jupyter_server, stop_jupyter_server
     from playwright.sync_api import sync_playwright

@@ -110,7 +110,7 @@ def write_arrays(path: Path, fingerprint: str, **arrays: np.ndarray) -> None:
     temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
         with open(temporary, "wb") as file:
-            np.savez(file, **payload)
+            np.savez(file, allow_pickle=False, **payload)  # read back without pickle too
         os.replace(temporary, path)
     except OSError as error:
         warn_unwritable(path.parent, error)  # once per folder: the cache is optional

@@ -20,7 +20,7 @@ from __future__ import annotations
 import warnings
 from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -32,7 +32,9 @@ from galwidget.util import preview
 
 __all__ = ["CatalogueInput", "crossmatch", "join", "read_catalogue"]
 
-CatalogueInput = Any  # a DataFrame, an astropy Table, or a str/PathLike to a catalogue file
+CatalogueInput: TypeAlias = (
+    Any  # a DataFrame, an astropy Table, or a str/PathLike to a catalogue file
+)
 
 # File suffix (lower case, without a trailing ".gz") → reader name.
 FORMATS: dict[str, str] = {

@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
-from typing import Any, ClassVar, Literal, NamedTuple
+from typing import Any, ClassVar, Literal, NamedTuple, TypeAlias
 from urllib.parse import quote
 
 import numpy as np
@@ -71,6 +71,9 @@ FIELD = r"^(?P<name>[^\[\]]+?)(?:\[(?P<start>-?\d*):(?P<stop>-?\d*)\])?$"
 # Turning Pillow's decompression-bomb warning into an error changes the process-wide warning
 # filters for a moment: one thread at a time (opening only parses the header).
 _BOMB_LOCK = threading.Lock()
+
+# A callable ``id -> image``: encoded bytes, a uint8 HxW / HxWx3 (or float 0–1) array, or a PIL image.
+Render: TypeAlias = Callable[[str], bytes | bytearray | memoryview | np.ndarray | Image.Image]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -201,6 +204,24 @@ class ImageSource:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(kind={self.kind!r}, n={self.n}, size={self.size})"
+
+    def url(self, position: int) -> str:
+        """The thumbnail URL of the galaxy at ``position`` (kind ``"url"``).
+
+        Raises :class:`ImageError` for sources of other kinds.
+        """
+        raise ImageError(f"{type(self).__name__} thumbnails have no URLs")
+
+    def urls(self, positions: Sequence[int] | np.ndarray) -> list[str | None]:
+        """URLs of many galaxies (kind ``"url"``); :class:`ImageError` for other kinds."""
+        raise ImageError(f"{type(self).__name__} thumbnails have no URLs")
+
+    def fetch(self, position: int) -> tuple[bytes, str]:
+        """``(encoded bytes, mime type)`` of the thumbnail at ``position`` (kind ``"bytes"``).
+
+        Raises :class:`ImageError` for sources of other kinds.
+        """
+        raise ImageError(f"{type(self).__name__} thumbnails are not made in the kernel")
 
 
 class NoImages(ImageSource):
@@ -411,7 +432,7 @@ def _array_image(array: np.ndarray, name: str) -> Image.Image:
     return Image.fromarray(np.ascontiguousarray(array))
 
 
-def _callable_loader(render: Callable[[str], Any], ids: pd.Index) -> Callable[[int], Image.Image]:
+def _callable_loader(render: Render, ids: pd.Index) -> Callable[[int], Image.Image]:
     name = getattr(render, "__name__", type(render).__name__)
 
     def load(position: int) -> Image.Image:
@@ -544,7 +565,7 @@ class LocalFiles:
                 value = column[position]
                 return None if value is None or value is pd.NA or value != value else str(value)
 
-            return _file_paths(relative, root, source)
+            return _file_paths(relative, root, f"{source!r} is empty for this galaxy")
         directory = Path(source).expanduser()
         if not directory.is_dir():
             raise DataError(
@@ -566,7 +587,8 @@ class LocalFiles:
         else:
             template = _Template(self.pattern, reps, "file pattern")
             relative = template.format
-        return _file_paths(relative, root, "pattern", base)
+        missing = f"it lacks a value the file pattern {self.pattern!r} needs"
+        return _file_paths(relative, root, missing, base)
 
 
 def _resolved_root(root: str | PathLike[str]) -> Path:
@@ -580,13 +602,13 @@ def _file_paths(
     relative: Callable[[int], str | None], root: Path | None, what: str, base: Path | None = None
 ) -> Callable[[int], tuple[Path, str]]:
     """``base / relative(position)`` (``base`` defaults to ``root``) and the name as written,
-    refusing paths that resolve outside ``root``."""
+    refusing paths that resolve outside ``root``; ``what`` says why a galaxy has no name."""
     base = base or root
 
     def path_of(position: int) -> tuple[Path, str]:
         name = relative(position)
         if not name:
-            raise ImageError(f"no image file: {what} is empty for this galaxy")
+            raise ImageError(f"no image file: {what}")
         if "\0" in name:
             raise ImageError(f"invalid file name (it contains a NUL byte): {name!r}")
         path = Path(name).expanduser()
@@ -633,7 +655,7 @@ def local_files(
 # resolve
 # ----------------------------------------------------------------------------------------------
 
-ImagesSpec = None | str | LegacySurvey | Sdss | LocalFiles | ImageSource | Callable[[str], Any]
+ImagesSpec: TypeAlias = str | LegacySurvey | Sdss | LocalFiles | ImageSource | Render | None
 
 
 def _default_cutouts(reps: Representations, size: int) -> UrlImages:

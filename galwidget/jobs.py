@@ -66,7 +66,7 @@ class JobRunner:
             self._numbers += 1
             self._waiting.append(_Job(time.monotonic() + delay, self._numbers, run, future, key))
             self._waiting.sort()
-            if len(self._threads) < min(self._workers, len(self._waiting)):
+            while len(self._threads) < self._workers:  # all of them, on first use
                 thread = threading.Thread(
                     target=self._work,
                     name=f"galwidget-{self.name}-{len(self._threads)}",

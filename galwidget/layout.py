@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -23,8 +23,9 @@ from galwidget.errors import DataError
 from galwidget.neighbors import NeighborIndex
 from galwidget.pca import fit_pca
 
-__all__ = ["UMAP_COMPONENTS", "layout"]
+__all__ = ["UMAP_COMPONENTS", "LayoutMethod", "layout"]
 
+LayoutMethod: TypeAlias = Literal["pca", "umap"]
 METHODS = ("pca", "umap")
 # UMAP runs on this many PCA dimensions (unless an index with its own PCA is given).
 UMAP_COMPONENTS = 40
@@ -36,7 +37,7 @@ UMAP_TRANSFORM_ROWS = 100_000
 
 def layout(
     reps: Representations,
-    method: Literal["pca", "umap"] = "pca",
+    method: LayoutMethod = "pca",
     cache_dir: str | os.PathLike[str] | None = None,
     index: NeighborIndex | None = None,
     seed: int | None = 0,

@@ -93,10 +93,10 @@ class Finder:
     def __init__(self, reps: Representations) -> None:
         self._reps = reps
         self._lock = threading.Lock()
-        self._sorted_ids: np.ndarray | None = None  # UTF-8 bytes, sorted
-        self._order: np.ndarray | None = None  # row position of each sorted id
-        self._tree: cKDTree | None = None
-        self._sky_positions: np.ndarray | None = None  # row position of each tree point
+        # UTF-8 bytes of the ids, sorted; the row position of each sorted id
+        self._ids_sorted: tuple[np.ndarray, np.ndarray] | None = None
+        # a k-d tree of the finite positions; the row position of each tree point
+        self._sky_tree: tuple[cKDTree, np.ndarray] | None = None
 
     def find(self, text: str, *, completions: int = COMPLETIONS) -> Found:
         """The galaxy (or the completions) that ``text`` names.
@@ -178,15 +178,15 @@ class Finder:
 
     def _id_index(self) -> tuple[np.ndarray, np.ndarray]:
         with self._lock:
-            if self._sorted_ids is None:
+            if self._ids_sorted is None:
                 encoded = _utf8(self._reps.ids)
                 order = np.argsort(encoded, kind="stable")
-                self._sorted_ids, self._order = encoded[order], order
-            return self._sorted_ids, self._order
+                self._ids_sorted = encoded[order], order
+            return self._ids_sorted
 
     def _sky_index(self) -> tuple[cKDTree, np.ndarray]:
         with self._lock:
-            if self._tree is None:
+            if self._sky_tree is None:
                 radec = self._reps.radec
                 if radec is None:
                     raise DataError(
@@ -197,8 +197,8 @@ class Finder:
                 if len(known) == 0:
                     raise DataError("cannot search by sky position: no galaxy has a finite ra/dec")
                 points = sky_unit_vectors(radec[known])
-                self._tree, self._sky_positions = cKDTree(points), known
-            return self._tree, self._sky_positions
+                self._sky_tree = cKDTree(points), known
+            return self._sky_tree
 
 
 def parse_sky_position(text: str) -> tuple[float, float] | None:

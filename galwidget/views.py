@@ -24,7 +24,7 @@ Feedback rules:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -32,6 +32,9 @@ from sklearn.neighbors import KDTree
 
 from galwidget.data import Representations
 from galwidget.errors import DataError
+
+if TYPE_CHECKING:
+    from galwidget.widget import SelectionSpec
 
 try:
     import bqplot as bq
@@ -56,7 +59,7 @@ class Linkable(Protocol):
     @property
     def scores(self) -> pd.Series | None: ...
 
-    def select(self, what: Any) -> None: ...
+    def select(self, what: SelectionSpec) -> None: ...
 
     def observe(self, handler: Callable[[dict[str, Any]], None], names: str) -> None: ...
 
@@ -70,7 +73,7 @@ NO_SCORES = "no scores yet: label galaxies of two classes"
 # The lasso's invisible SVG scatter: at most this many points, sampled with this seed above it.
 MAX_LASSO_POINTS = 50_000
 LASSO_SAMPLE_SEED = 0
-Values = str | Sequence[float] | np.ndarray | pd.Series
+Values: TypeAlias = str | Sequence[float] | np.ndarray | pd.Series
 
 
 def histogram(

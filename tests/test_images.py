@@ -97,6 +97,21 @@ def test_unknown_placeholders_are_named_with_the_available_columns():
     assert "{redshift}" in message and "{id}" in message and "{ra}" in message
 
 
+def test_a_source_of_another_kind_has_no_urls_or_bytes():
+    reps = reps_for(IAU_NAMES)
+    url = images.resolve("https://host/{id}.jpg", reps)
+    made = images.resolve(lambda galaxy: np.zeros((8, 8), np.uint8), reps)
+    nothing = images.NoImages(len(reps), 64)
+    for source in (made, nothing):
+        with pytest.raises(gw.ImageError, match="have no URLs"):
+            source.url(0)
+        with pytest.raises(gw.ImageError, match="have no URLs"):
+            source.urls([0, 1])
+    for source in (url, nothing):
+        with pytest.raises(gw.ImageError, match="not made in the kernel"):
+            source.fetch(0)
+
+
 def test_template_errors_surface_at_resolve_time():
     reps = reps_for(IAU_NAMES)
     with pytest.raises(gw.DataError, match="no placeholders"):

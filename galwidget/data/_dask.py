@@ -82,18 +82,19 @@ def reduce_with_dask(
         cluster = distributed.LocalCluster(processes=True, dashboard_address=None)
         client = distributed.Client(cluster)
         owned = (client, cluster)
-    options = {
-        "features": features,
-        "id_column": id_column,
-        "columns": columns,
-        "on_invalid": on_invalid,
-        "progress": progress,
-        "batch_rows": batch_rows,
-    }
+    reduce = _reduce_frame if _is_dask_frame(source) else _reduce_files
     try:
-        if _is_dask_frame(source):
-            return _reduce_frame(client, source, reduce_to, **options)
-        return _reduce_files(client, source, reduce_to, **options)
+        return reduce(
+            client,
+            source,
+            reduce_to,
+            features=features,
+            id_column=id_column,
+            columns=columns,
+            on_invalid=on_invalid,
+            progress=progress,
+            batch_rows=batch_rows,
+        )
     finally:
         if owned is not None:
             owned[0].close()
@@ -175,9 +176,9 @@ def _reduce_files(
         client.submit(_file_projection, p, schema, pca, r.invalid, batch_rows, pure=False)
         for p, r in zip(parts, first, strict=True)
     ]
-    features, tables = _collect(client, futures, parts, first, reduce_to, show)
+    reduced, tables = _collect(client, futures, parts, first, reduce_to, show)
     source_rows: RawSource = raw_source(parts, schema, first)
-    return assemble(features, tables, schema, pca, source_rows)
+    return assemble(reduced, tables, schema, pca, source_rows)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -277,7 +278,7 @@ def _reduce_frame(
         for i, p in enumerate(partitions)
     ]
     first = _gather(client, client.compute(tasks), "pass 1/2: moments", show)
-    parts = []
+    parts: list[Part] = []
     start = 0
     for result in first:  # the partitions' row counts are known only now
         parts.append(Part(f"partition {len(parts)}", (), result.rows, start))
@@ -288,8 +289,8 @@ def _reduce_frame(
         dask.delayed(_frame_projection)(p, i, schema, pca, r.invalid, batch_rows)
         for i, (p, r) in enumerate(zip(partitions, first, strict=True))
     ]
-    features, tables = _collect(client, client.compute(tasks), parts, first, reduce_to, show)
-    return assemble(features, tables, schema, pca, None)
+    reduced, tables = _collect(client, client.compute(tasks), parts, first, reduce_to, show)
+    return assemble(reduced, tables, schema, pca, None)
 
 
 # ----------------------------------------------------------------------------------------------

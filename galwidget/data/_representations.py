@@ -19,9 +19,10 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -38,8 +39,13 @@ from galwidget.data._schema import (
 )
 from galwidget.data._validate import OnInvalid, check_finite, check_on_invalid, degrees
 from galwidget.errors import DataError
+from galwidget.pca import PCA
 from galwidget.sky import IAUNAME, parse_iauname
 from galwidget.util import preview
+
+if TYPE_CHECKING:
+    from galwidget.data._streaming import RawSource
+    from galwidget.images import ImagesSpec
 
 
 @dataclass(eq=False)
@@ -50,19 +56,20 @@ class Representations:
         ids: unique string ids (a pandas Index named after the id column).
         features: float32, C-contiguous, shape ``(n, d)``, all finite.
         meta: every non-feature column, indexed by ``ids``.
-        images: the default thumbnail source for this data (see :mod:`galwidget.images`), if any.
-        reduction: the fitted :class:`galwidget.neighbors.PCA` when ``features`` is a streamed
+        images: the default thumbnail source for this data, as ``images=`` of
+            :func:`galwidget.images.resolve` takes it, if any.
+        reduction: the fitted :class:`galwidget.pca.PCA` when ``features`` is a streamed
             reduction (``load_representations(..., reduce_to=c)``), else ``None``.
         raw_source: where :meth:`raw_rows` reads raw rows of reduced data back from
-            (a :class:`galwidget.streaming.RawSource`), else ``None``.
+            (a :class:`galwidget.data.RawSource`), else ``None``.
     """
 
     ids: pd.Index
     features: np.ndarray
     meta: pd.DataFrame
-    images: Any = field(default=None, repr=False)
-    reduction: Any = field(default=None, repr=False)
-    raw_source: Any = field(default=None, repr=False)
+    images: ImagesSpec = field(default=None, repr=False)
+    reduction: PCA | None = field(default=None, repr=False)
+    raw_source: RawSource | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         features = self.features
@@ -162,9 +169,10 @@ class Representations:
         n = len(matrix)
         if n == 0:
             raise DataError("the table is empty: no galaxies to show")
-        id_index = pd.Index([str(i) for i in range(n)], name="id") if ids is None else None
-        if id_index is None:
-            id_values = list(ids)  # type: ignore[arg-type]
+        if ids is None:
+            id_index = pd.Index([str(i) for i in range(n)], name="id")
+        else:
+            id_values = list(ids)
             if len(id_values) != n:
                 raise DataError(f"{len(id_values)} ids but {n} feature rows: lengths must match")
             id_index = ids_from_column(
@@ -257,7 +265,7 @@ class Representations:
             digest.update(self.reduction.explained_variance.tobytes())
         return digest.hexdigest()
 
-    def raw_rows(self, positions: Any) -> np.ndarray:
+    def raw_rows(self, positions: npt.ArrayLike) -> np.ndarray:
         """Raw feature rows at row ``positions`` as ``(m, d_raw)`` float32: read back from the
         parquet files for reduced data, else rows of ``features``."""
         if self.raw_source is not None:
@@ -266,7 +274,7 @@ class Representations:
             raise DataError("the raw rows of this reduced data are not available (no files)")
         return self.features[np.asarray(positions, dtype=np.int64)]
 
-    def positions(self, ids: Any) -> np.ndarray:
+    def positions(self, ids: str | Iterable[object]) -> np.ndarray:
         """Row positions (int64) of ``ids``; unknown ids raise :class:`DataError` listing them."""
         if isinstance(ids, str):
             ids = [ids]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -20,7 +20,7 @@ ID_COLUMN_CANDIDATES = ("iauname", "id_str", "objid", "dr8_id", "id")
 # Feature columns moved per transposed copy when loading parquet (cache-sized tiles).
 TRANSPOSE_COLUMNS = 16
 
-FeatureSpec = str | Sequence[str] | None
+FeatureSpec: TypeAlias = str | Sequence[str] | None
 
 
 def find_id_column(columns: Sequence[str], id_column: str | None) -> str:
@@ -66,9 +66,10 @@ def find_feature_columns(
         chosen = [c for c in candidates if c.startswith(features)]
         if not chosen:
             raise DataError(f"no columns start with {features!r}; columns: {preview(candidates)}")
-        numbered = [re.search(r"\d+", c[len(features) :]) for c in chosen]
-        if all(numbered):
-            order = sorted(range(len(chosen)), key=lambda i: int(numbered[i].group()))  # type: ignore[union-attr]
+        found = [re.search(r"\d+", c[len(features) :]) for c in chosen]
+        numbers = [int(match.group()) for match in found if match is not None]
+        if len(numbers) == len(chosen):
+            order = sorted(range(len(chosen)), key=numbers.__getitem__)
             chosen = [chosen[i] for i in order]
         return chosen, None
     if features is not None:

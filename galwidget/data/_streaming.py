@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -222,7 +223,7 @@ def schema_of(
         width = (
             dtype.list_size if pa.types.is_fixed_size_list(dtype) else first_list_row(list_column)
         )
-        feature_types = (str(dtype.value_type),)
+        feature_types: tuple[str, ...] = (str(dtype.value_type),)
     else:
         width = len(feature_columns)
         feature_types = tuple(str(types[c]) for c in feature_columns)
@@ -538,7 +539,7 @@ class RawSource:
             return len(self.kept)
         return sum(part.rows for part in self.parts)
 
-    def read(self, positions: Any) -> np.ndarray:
+    def read(self, positions: npt.ArrayLike) -> np.ndarray:
         """Raw rows at ``positions`` (rows of the reduced data) as ``(m, d)`` float32, in order;
         only the row groups holding them are read."""
         rows = np.atleast_1d(np.asarray(positions))

@@ -83,7 +83,7 @@ def report_invalid(
         )
         if mask.any()
     ]
-    columns = [names[j] for j in np.flatnonzero((nan | infinite | large).any(axis=0))]
+    columns = [names[int(j)] for j in np.flatnonzero((nan | infinite | large).any(axis=0))]
     examples = [f"row {r} ({ids[r]})" for r in bad[:SHOW_AT_MOST]]
     more = f" … ({len(bad)} rows in all)" if len(bad) > SHOW_AT_MOST else ""
     message = (

@@ -296,7 +296,7 @@ def _draw_parameters(rng: np.random.Generator) -> pd.DataFrame:
     """Latent morphology parameters of one chunk of :data:`CHUNK_ROWS` galaxies."""
     rows = CHUNK_ROWS
     code = rng.choice(len(MORPHOLOGIES), size=rows, p=list(MORPHOLOGY_FRACTIONS.values()))
-    params = {"morphology": code.astype(np.int8)}
+    params: dict[str, np.ndarray] = {"morphology": code.astype(np.int8)}
     for name, ranges in PARAMETER_RANGES.items():
         params[name] = _by_class(code, ranges, rng)
     winding = rng.choice(3, size=rows, p=WINDING_SHARES)

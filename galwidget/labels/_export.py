@@ -30,6 +30,7 @@ import pandas as pd
 from galwidget import images as gw_images
 from galwidget.data import Representations
 from galwidget.errors import DataError, ImageError
+from galwidget.labels._store import LabelStore
 from galwidget.util import preview
 
 __all__ = ["EXPORT_FORMATS", "export_labels"]
@@ -41,11 +42,11 @@ EXPORT_IMAGE_SIZE = 424
 
 def export_labels(
     reps: Representations,
-    labels: Any,
+    labels: LabelStore | pd.Series,
     path: str | PathLike[str],
     *,
     format: str = "zoobot",
-    images: Any = None,
+    images: gw_images.ImagesSpec = None,
     classes: Sequence[Any] | None = None,
     label_column: str = "label",
     image_dir: str | PathLike[str] | None = None,
@@ -103,7 +104,7 @@ def export_labels(
     return catalogue
 
 
-def _labels(labels: Any) -> pd.Series:
+def _labels(labels: LabelStore | pd.Series) -> pd.Series:
     if hasattr(labels, "series") and callable(labels.series):  # a LabelStore
         labels = labels.series()
     if not isinstance(labels, pd.Series):
@@ -116,7 +117,7 @@ def _labels(labels: Any) -> pd.Series:
 def _file_locations(
     reps: Representations,
     positions: np.ndarray,
-    images: Any,
+    images: gw_images.ImagesSpec,
     image_dir: str | PathLike[str] | None,
 ) -> list[str]:
     spec = reps.images if images is None else images

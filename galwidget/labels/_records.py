@@ -20,7 +20,7 @@ import math
 import operator
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, TypeAlias
 
 from galwidget.errors import DataError, GalwidgetError
 
@@ -30,10 +30,10 @@ FORMAT = "galwidget-labels"
 VERSION = 1
 SOURCES = ("key", "bulk", "python", "import", "undo", "redo")
 
-Label = str | int | float | bool
+Label: TypeAlias = str | int | float | bool
 
 # A record as read from a backend, with its number there (Backend.where(n) says where that is).
-Located = tuple[int, Any]
+Located: TypeAlias = tuple[int, Any]
 
 
 class LabelStorageError(GalwidgetError, OSError):

@@ -55,7 +55,7 @@ import warnings
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -93,10 +93,10 @@ UNLABELLED, OTHER_LABEL = 0, 255
 URL_SCHEMES = ("sqlite", "postgresql", "postgres")
 
 # Allowed labels: class names (keys "1".."9" in order), a dict name → key, or None for any label.
-Classes = Sequence[Hashable] | Mapping[Hashable, str] | None
-ChangeCallback = Callable[[list[str]], Any]
+Classes: TypeAlias = Sequence[Hashable] | Mapping[Hashable, str] | None
+ChangeCallback: TypeAlias = Callable[[list[str]], Any]
 # The changes of one operation, and for undo/redo the operation it undoes or redoes.
-Plan = tuple[list[tuple[str, "Label | None"]], tuple[str, str] | None]
+Plan: TypeAlias = tuple[list[tuple[str, "Label | None"]], tuple[str, str] | None]
 
 
 def _now() -> str:
@@ -202,6 +202,8 @@ class LabelStore:
         read_only: never write (also the case when the log cannot be opened for writing).
         legacy_fingerprints: earlier fingerprints of the same data, accepted in a log header.
     """
+
+    _frame: pd.DataFrame | None  # :attr:`labels`, built on first use after each change
 
     def __init__(
         self,
@@ -618,7 +620,7 @@ class LabelStore:
         self._undo: list[str] = []
         self._redo: list[str] = []
         self._history: list[Entry] = []
-        self._frame: pd.DataFrame | None = None
+        self._frame = None
 
     def _undo_plan(self) -> Plan:
         if not self._undo:

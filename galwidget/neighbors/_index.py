@@ -19,9 +19,10 @@ import os
 import pickle
 import warnings
 from collections.abc import Iterable
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from tqdm.auto import tqdm
 
@@ -247,7 +248,7 @@ class _Faiss:
         self.index = index
 
     @classmethod
-    def from_bytes(cls, blob: np.ndarray) -> _Faiss:
+    def from_bytes(cls, blob: np.ndarray) -> Self:
         import faiss
 
         return cls(faiss.deserialize_index(blob))
@@ -281,7 +282,7 @@ class _FaissGraph(_Faiss):
     name = "faiss"
 
     @classmethod
-    def build(cls, points: np.ndarray, metric: str, progress: bool) -> _FaissGraph:
+    def build(cls, points: np.ndarray, metric: str, progress: bool) -> Self:
         import faiss
 
         kind = faiss.METRIC_L1 if metric == "manhattan" else faiss.METRIC_L2
@@ -297,7 +298,10 @@ class _FaissGraph(_Faiss):
     def candidates(self, queries: np.ndarray, count: int) -> np.ndarray:
         import faiss
 
-        parameters = faiss.SearchParametersHNSW(efSearch=max(HNSW_EF_SEARCH, count))
+        # faiss's stubs lack SearchParametersHNSW, which its SWIG module defines
+        parameters = faiss.SearchParametersHNSW(  # type: ignore[attr-defined]
+            efSearch=max(HNSW_EF_SEARCH, count)
+        )
         return self.search(queries, count, parameters)
 
 
@@ -309,7 +313,7 @@ class _FaissIVF(_Faiss):
     name = "faiss-ivf"
 
     @classmethod
-    def build(cls, points: np.ndarray, metric: str, progress: bool) -> _FaissIVF:
+    def build(cls, points: np.ndarray, metric: str, progress: bool) -> Self:
         import faiss
 
         n, dim = points.shape
@@ -331,7 +335,8 @@ class _FaissIVF(_Faiss):
     def candidates(self, queries: np.ndarray, count: int) -> np.ndarray:
         import faiss
 
-        parameters = faiss.SearchParametersIVF(nprobe=IVF_NPROBE)
+        parameters = faiss.SearchParametersIVF()
+        parameters.nprobe = IVF_NPROBE
         return self.search(queries, count, parameters)
 
 
@@ -344,7 +349,7 @@ class _NNDescentGraph:
         self.index = index
 
     @classmethod
-    def build(cls, points: np.ndarray, metric: str, progress: bool) -> _NNDescentGraph:
+    def build(cls, points: np.ndarray, metric: str, progress: bool) -> Self:
         from pynndescent import NNDescent
 
         index = NNDescent(
@@ -358,7 +363,7 @@ class _NNDescentGraph:
         return cls(index)
 
     @classmethod
-    def from_bytes(cls, blob: np.ndarray) -> _NNDescentGraph:
+    def from_bytes(cls, blob: np.ndarray) -> Self:
         return cls(pickle.loads(blob.tobytes()))
 
     def to_bytes(self) -> np.ndarray:
@@ -531,7 +536,9 @@ class NeighborIndex:
 
     # -- queries -----------------------------------------------------------------------------
 
-    def query_positions(self, positions: Any, k: int = 12) -> tuple[np.ndarray, np.ndarray]:
+    def query_positions(
+        self, positions: npt.ArrayLike, k: int = 12
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Neighbors of the galaxies at row ``positions``: ``(indices int64 (m, k), distances
         float32 (m, k))``, each row sorted, the query row itself excluded."""
         rows = np.atleast_1d(np.asarray(positions))

@@ -202,8 +202,20 @@ class LearnState(TypedDict):
 # -- selections ----------------------------------------------------------------------------------
 
 
-SelectionKind = IntEnum("SelectionKind", DEFINITION["selection_kinds"], module=__name__)
-"""Byte 0 of an encoded selection: ``POSITIONS``, ``BITMASK``, ``RUNS``."""
+class SelectionKind(IntEnum):
+    """Byte 0 of an encoded selection (named for the type checker; the definition's
+    ``selection_kinds`` must say the same, checked on import)."""
+
+    POSITIONS = 0
+    BITMASK = 1
+    RUNS = 2
+
+
+if {kind.name: kind.value for kind in SelectionKind} != DEFINITION["selection_kinds"]:
+    raise RuntimeError(
+        f"protocol.json's selection_kinds {DEFINITION['selection_kinds']} differ from "
+        f"galwidget.protocol.SelectionKind"
+    )
 
 
 def encode_selection(positions: Any, n: int, *, max_bytes: int | None = None) -> bytes:

@@ -5,7 +5,7 @@ layouts → points, colors, filters, the selection gallery's pages, selection sp
 from galwidget.widget._colors import MAX_CATEGORIES, encode_colors
 from galwidget.widget._coordinates import LAYOUT_MARGIN, LayoutSpec, normalize_layout
 from galwidget.widget._explorer import THUMBNAIL_SIZE, Explorer
-from galwidget.widget._selection import SelectionMemory
+from galwidget.widget._selection import SelectionMemory, SelectionSpec
 
 __all__ = [
     "LAYOUT_MARGIN",
@@ -14,6 +14,7 @@ __all__ = [
     "Explorer",
     "LayoutSpec",
     "SelectionMemory",
+    "SelectionSpec",
     "encode_colors",
     "normalize_layout",
 ]

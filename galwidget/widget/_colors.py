@@ -14,8 +14,6 @@ Format (see :mod:`galwidget.protocol`): one uint8 per position; 255 marks a miss
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
@@ -82,7 +80,7 @@ def encode_colors(values: pd.Series, name: str) -> tuple[bytes, ColorMeta]:
         categories.append("other")
     codes[~present] = MISSING_COLOR
     meta = {"kind": "categorical", "column": name, "categories": categories, "missing": missing}
-    return codes.astype(np.uint8).tobytes(), meta  # type: ignore[return-value]
+    return codes.astype(np.uint8).tobytes(), meta
 
 
 def label_colors(classes: list[str], codes: np.ndarray) -> tuple[bytes, ColorMeta]:
@@ -102,7 +100,13 @@ def no_colors() -> tuple[bytes, ColorMeta]:
     return b"", {"kind": "none"}
 
 
-def missing_scores(n: int) -> tuple[bytes, dict[str, Any]]:
+def missing_scores(n: int) -> tuple[bytes, ColorMeta]:
     """Color by score before the first fit: every value missing on a [0, 1] scale."""
-    meta = {"kind": "continuous", "column": "score", "min": 0.0, "max": 1.0, "missing": n}
+    meta: ColorMeta = {
+        "kind": "continuous",
+        "column": "score",
+        "min": 0.0,
+        "max": 1.0,
+        "missing": n,
+    }
     return np.full(n, MISSING_COLOR, np.uint8).tobytes(), meta

@@ -8,19 +8,23 @@ on both axes (shapes are kept) so that the farthest point lies at :data:`LAYOUT_
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
 import pandas as pd
 
 from galwidget.data import Representations
 from galwidget.errors import DataError
+from galwidget.neighbors import NeighborIndex
+
+if TYPE_CHECKING:
+    from galwidget.layout import LayoutMethod
 
 __all__ = ["LAYOUT_MARGIN", "LayoutSpec", "Layouts", "layout_coordinates", "normalize_layout"]
 
 # Points fill this fraction of [-1, 1] so that the outermost ones are not cut by the canvas edge.
 LAYOUT_MARGIN = 0.95
-LayoutSpec = str | np.ndarray | tuple[str, str]
+LayoutSpec: TypeAlias = str | np.ndarray | tuple[str, str]
 
 
 def layout_coordinates(
@@ -28,7 +32,7 @@ def layout_coordinates(
     layout: LayoutSpec,
     *,
     table: pd.DataFrame,
-    index: Any = None,
+    index: NeighborIndex | None = None,
 ) -> np.ndarray:
     """The ``(n, 2)`` float64 coordinates a layout spec stands for.
 
@@ -50,7 +54,8 @@ def layout_coordinates(
             )
         from galwidget.layout import layout as compute_layout
 
-        coordinates = np.asarray(compute_layout(reps, method=layout, index=index))
+        method: LayoutMethod = "pca" if layout == "pca" else "umap"
+        coordinates = np.asarray(compute_layout(reps, method=method, index=index))
     elif isinstance(layout, tuple) and len(layout) == 2 and all(isinstance(c, str) for c in layout):
         missing = [c for c in layout if c not in table.columns]
         if missing:
@@ -104,7 +109,7 @@ class Layouts:
         layouts: Mapping[str, LayoutSpec] | None,
         *,
         tables: tuple[pd.DataFrame, ...],
-        index: Callable[[], Any],
+        index: Callable[[], NeighborIndex | None],
     ) -> None:
         specs = dict(layouts or {})
         if isinstance(layout, str) and layout in specs:

@@ -18,7 +18,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import anywidget
 import numpy as np
@@ -32,7 +32,7 @@ from galwidget.errors import DataError
 from galwidget.labels import Classes, LabelStore, export_labels
 from galwidget.learn import STRATEGIES, Fit, ModelReport
 from galwidget.neighbors import NeighborIndex
-from galwidget.protocol import RequestRegistry
+from galwidget.protocol import ColorMeta, RequestRegistry
 from galwidget.search import Finder, Found
 from galwidget.session import CONFIRM_OVER, LabellingSession, LabelsSpec
 from galwidget.static_page import DEFAULT_MAX_THUMBNAIL_BYTES, PageSnapshot, save_html
@@ -74,7 +74,7 @@ export default { render({ el }) {
 """
 THUMBNAIL_SIZE = 128
 HOVER_COLUMNS = 4
-ColorSpec = str | Sequence[Any] | np.ndarray | pd.Series | None
+ColorSpec: TypeAlias = str | Sequence[Any] | np.ndarray | pd.Series | None
 
 
 def _asset(name: str, missing: str) -> Path | str:
@@ -106,11 +106,12 @@ class Positions(traitlets.TraitType[np.ndarray, Any]):
         return positions
 
     def set(self, obj: traitlets.HasTraits, value: Any) -> None:
+        name = str(self.name)  # set by traitlets when the class is made
         new = self._validate(obj, value)
-        old = obj._trait_values.get(self.name, self.default_value)
-        obj._trait_values[self.name] = new
-        if not np.array_equal(old, new):
-            obj._notify_trait(self.name, old, new)
+        old = obj._trait_values.get(name, self.default_value)
+        obj._trait_values[name] = new
+        if not np.array_equal(np.asarray(old), np.asarray(new)):
+            obj._notify_trait(name, old, new)
 
 
 class Explorer(RequestHandlers, anywidget.AnyWidget):
@@ -185,7 +186,7 @@ class Explorer(RequestHandlers, anywidget.AnyWidget):
     _config = traitlets.Dict().tag(sync=True)
     _points = traitlets.Bytes(b"").tag(sync=True, **protocol.BYTES_SERIALIZATION)
     _color = traitlets.Bytes(b"").tag(sync=True, **protocol.BYTES_SERIALIZATION)
-    _color_meta = traitlets.Dict({"kind": "none"}).tag(sync=True)
+    _color_meta = traitlets.Dict(dict[str, Any](kind="none")).tag(sync=True)
     _selection = traitlets.Bytes(b"").tag(sync=True, **protocol.BYTES_SERIALIZATION)
     _focus = traitlets.Int(-1).tag(sync=True)
     _label_meta = traitlets.Dict(dict(protocol.NO_LABELS)).tag(sync=True)
@@ -444,7 +445,7 @@ class Explorer(RequestHandlers, anywidget.AnyWidget):
             self._color_source = color if isinstance(color, str) else None
             with self.hold_sync():
                 self._color = values
-                self._color_meta = dict(meta)
+                self._color_meta = dict[str, Any](meta)
 
     @property
     def index(self) -> NeighborIndex:
@@ -749,14 +750,14 @@ class Explorer(RequestHandlers, anywidget.AnyWidget):
                 values, meta = self._label_colors()
                 if values != self._color:
                     self._color = values
-                self._color_meta = dict(meta)
+                self._color_meta = dict[str, Any](meta)
 
     def _show_learning(self, trained: bool) -> None:
         """Show the training status and, once a retrain has finished, the score colors."""
         with self.hold_sync():
             if trained and self._color_source == "score":
                 self._color, meta = self._score_colors()
-                self._color_meta = dict(meta)
+                self._color_meta = dict[str, Any](meta)
             self._learn = dict(self._labelling.status)
         if trained:
             for callback in list(self._train_callbacks):
@@ -767,9 +768,9 @@ class Explorer(RequestHandlers, anywidget.AnyWidget):
 
     # -- color ------------------------------------------------------------------------------------
 
-    def _encode_color(self, color: Any) -> tuple[bytes, dict[str, Any]]:
+    def _encode_color(self, color: Any) -> tuple[bytes, ColorMeta]:
         if color is None:
-            return no_colors()  # type: ignore[return-value]
+            return no_colors()
         if isinstance(color, str) and color not in self._meta.columns:
             if color == "label":
                 return self._label_colors()
@@ -779,32 +780,32 @@ class Explorer(RequestHandlers, anywidget.AnyWidget):
                 f"no column {color!r} to color by; columns: {', '.join(self._meta.columns)}"
             )
         if isinstance(color, str):
-            return encode_colors(self._meta[color], color)  # type: ignore[return-value]
+            return encode_colors(self._meta[color], color)
         values = color if isinstance(color, pd.Series) else pd.Series(np.asarray(color))
         if len(values) != len(self._reps):
             raise DataError(
                 f"color values for {len(values)} galaxies, but there are {len(self._reps)}"
             )
         name = str(values.name or "values")
-        return encode_colors(values.reset_index(drop=True), name)  # type: ignore[return-value]
+        return encode_colors(values.reset_index(drop=True), name)
 
-    def _label_colors(self) -> tuple[bytes, dict[str, Any]]:
+    def _label_colors(self) -> tuple[bytes, ColorMeta]:
         labelling = self._labelling
         labelling.open()
         if labelling.classes:
-            return label_colors(labelling.classes, labelling.codes)  # type: ignore[return-value]
+            return label_colors(labelling.classes, labelling.codes)
         # Labels without classes: their values as categories (re-sent when they change).
         values = pd.Series(labelling.values, dtype=object)
-        return encode_colors(values, "label")  # type: ignore[return-value]
+        return encode_colors(values, "label")
 
-    def _score_colors(self) -> tuple[bytes, dict[str, Any]]:
+    def _score_colors(self) -> tuple[bytes, ColorMeta]:
         scores = self._labelling.scores
         if scores is None:
             return missing_scores(len(self._reps))
-        return encode_colors(scores.astype(np.float64), "score")  # type: ignore[return-value]
+        return encode_colors(scores.astype(np.float64), "score")
 
     def _check_hover_columns(
-        self, columns: Sequence[str] | None, color_meta: dict[str, Any]
+        self, columns: Sequence[str] | None, color_meta: ColorMeta
     ) -> list[str]:
         available = [str(c) for c in self._meta.columns]
         if columns is not None:

@@ -50,7 +50,7 @@ class LazyIndex:
     """The Explorer's NeighborIndex: the one given, or built from options on first need (once,
     whichever thread asks first)."""
 
-    def __init__(self, reps: Representations, index: NeighborIndex | Mapping[str, Any] | None):
+    def __init__(self, reps: Representations, index: NeighborIndex | IndexOptions | None) -> None:
         self._reps = reps
         self._lock = threading.Lock()
         self._index: NeighborIndex | None = None
@@ -79,7 +79,7 @@ class LazyIndex:
 
 
 def check_label_options(
-    labels: LabelStore | Mapping[str, Any] | None,
+    labels: LabelStore | LabelOptions | None,
 ) -> LabelStore | LabelOptions | None:
     """``labels=`` checked: a LabelStore, a dict of :class:`LabelOptions`, or ``None``."""
     if labels is None or isinstance(labels, LabelStore):
@@ -94,9 +94,9 @@ def check_label_options(
 
 def take_deprecated(
     kwargs: MutableMapping[str, Any],
-    index: NeighborIndex | Mapping[str, Any] | None,
-    labels: LabelStore | Mapping[str, Any] | None,
-) -> tuple[NeighborIndex | Mapping[str, Any] | None, LabelStore | Mapping[str, Any] | None]:
+    index: NeighborIndex | IndexOptions | None,
+    labels: LabelStore | LabelOptions | None,
+) -> tuple[NeighborIndex | IndexOptions | None, LabelStore | LabelOptions | None]:
     """Move galwidget 0.1's ``n_components``/``metric`` into ``index`` and ``labels_path``/``user``
     into ``labels`` (removing them from ``kwargs``), each with a DeprecationWarning."""
     moved_index = {name: kwargs.pop(name) for name in ("n_components", "metric") if name in kwargs}
@@ -109,7 +109,7 @@ def take_deprecated(
             f"Explorer(..., index={{{suggestion}}})",
             stacklevel=4,
         )
-        index = {**moved_index, **(index or {})}
+        index = cast(IndexOptions, {**moved_index, **(index or {})})
     renamed = {"labels_path": "path", "user": "user"}
     moved_labels = {renamed[name]: kwargs.pop(name) for name in renamed if name in kwargs}
     moved_labels = {name: value for name, value in moved_labels.items() if value is not None}
@@ -121,7 +121,7 @@ def take_deprecated(
             f"{name}=…" for name in ("labels_path", "user") if renamed[name] in moved_labels
         )
         warn_deprecated(f"Explorer({old})", f"Explorer(..., labels={{{suggestion}}})", stacklevel=4)
-        labels = {**moved_labels, **(labels or {})}
+        labels = cast(LabelOptions, {**moved_labels, **(labels or {})})
     return index, labels
 
 

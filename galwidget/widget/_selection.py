@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -42,7 +42,7 @@ __all__ = [
     "write_column",
 ]
 
-SelectionSpec = str | Iterable[Any] | np.ndarray | pd.Series | pd.Index | None
+SelectionSpec: TypeAlias = str | Iterable[Any] | np.ndarray | pd.Series | pd.Index | None
 SELECTIONS = "selections"
 
 

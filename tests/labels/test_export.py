@@ -79,6 +79,22 @@ def test_a_path_column_under_a_root(tmp_path: Path) -> None:
         export_labels(escaping, labels, tmp_path / "x.csv")
 
 
+def test_a_file_pattern_missing_a_value_is_a_clear_error(tmp_path: Path) -> None:
+    reps = gw.datasets.synthetic(n=20, seed=4, dim=8)
+    meta = reps.meta.assign(folder=["J0"] * 19 + [None])
+    local = gw.Representations(
+        reps.ids,
+        reps.features,
+        meta,
+        images=gw.images.local_files(tmp_path, pattern="{folder}/{id}.png"),
+    )
+    labels = pd.Series(["a"], index=[reps.ids[19]])
+    with pytest.raises(
+        gw.DataError, match=r"lacks a value the file pattern '\{folder\}/\{id\}\.png'"
+    ):
+        export_labels(local, labels, tmp_path / "x.csv")
+
+
 def test_images_made_in_the_kernel_are_written_to_image_dir(tmp_path: Path) -> None:
     reps = gw.datasets.synthetic(n=30, seed=2, dim=8)  # thumbnails drawn by the renderer
     labels = pd.Series(["ring", "other", "ring"], index=reps.ids[[5, 6, 7]])
