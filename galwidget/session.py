@@ -31,6 +31,8 @@ from galwidget.labels import (
     Classes,
     Label,
     LabelStore,
+    check_labels_location,
+    check_user,
     class_names,
     find_log,
 )
@@ -103,7 +105,8 @@ class LabellingSession:
             self.classes = given.classes
         self._given_store = given
         self._labels_path = options.get("path")
-        self._user = options.get("user")
+        check_labels_location(self._labels_path)  # now, not when the store is first opened
+        self._user = check_user(options.get("user"))
         self._frame = frame
         self.label_column = label_column if frame is not None else None
         self.strategy = check_strategy(strategy)

@@ -6,9 +6,12 @@ Line 1 is a header (``{"format": "galwidget-labels", "version": 1, "fingerprint"
 Invariants: the log is opened per access and locked with an exclusive ``fcntl.flock``; each
 operation's records are appended with one ``os.write`` and ``os.fsync``'d before it is
 acknowledged; a write that fails (disk full, file-size limit, I/O error) is cut off again and
-raised as :class:`~galwidget.LabelStorageError`. A file that is not a galwidget log is never
-modified. A torn last line (a crash mid-write) is moved to ``<log>.corrupt-<time>`` and cut off
-(only ignored, with a warning, when the log is read-only). A log truncated, rewritten or replaced
+raised as :class:`~galwidget.LabelStorageError`; a lock held by another writer for longer than the
+lock timeout is a :class:`~galwidget.LabelStorageError` too. A file that is not a galwidget log is
+never modified. A torn last line (a crash mid-write) is moved to ``<log>.corrupt-<time>`` and cut
+off (only ignored, with a warning, when the log is read-only); any other line that is not JSON is
+left where it is and read as :class:`~galwidget.labels._records.Unreadable` (the store skips it
+with a warning). A log truncated, rewritten or replaced
 behind the store's back is noticed from its device, inode, size, mtime and the bytes before the
 read position, and read again from the start with a warning.
 """
@@ -19,6 +22,7 @@ import errno
 import fcntl
 import json
 import os
+import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,7 +31,14 @@ from pathlib import Path
 from typing import Any
 
 from galwidget.errors import DataError
-from galwidget.labels._records import FORMAT, LabelStorageError, Located
+from galwidget.labels._records import (
+    FORMAT,
+    LOCK_TIMEOUT,
+    LabelStorageError,
+    Located,
+    Unreadable,
+    lock_timeout_error,
+)
 
 __all__ = ["LogFile", "is_label_log"]
 
@@ -36,15 +47,28 @@ HEADER_PREFIX = json.dumps({"format": FORMAT})[:-1].encode()
 # Bytes before the read position remembered to notice a log rewritten behind the store's back.
 TAIL = 4096
 NOT_WRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS)
+# What a blank line parses as (skipped; unlike a line "null", which is not a record).
+BLANK = object()
 
 
 class LogFile:
-    """The JSON-lines log: one fd per access, under ``flock``; position = bytes read so far."""
+    """The JSON-lines log: one fd per access, under ``flock``; position = bytes read so far.
 
-    def __init__(self, path: Path, *, header: dict[str, Any], read_only: bool) -> None:
+    ``lock_timeout``: seconds to wait for another writer's ``flock``.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        header: dict[str, Any],
+        read_only: bool,
+        lock_timeout: float = LOCK_TIMEOUT,
+    ) -> None:
         self.path = path
         self.location = str(path)
         self.read_only = read_only
+        self.lock_timeout = lock_timeout
         self.header: dict[str, Any] | None = None
         self._new_header = header
         self._fd = -1
@@ -84,12 +108,50 @@ class LogFile:
                 error.errno, f"cannot open the label log {self.path}: {error.strerror}"
             ) from None
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            self._lock(fd, write)
             self._fd = fd
             yield
         finally:
             self._fd = -1
             os.close(fd)  # releases the flock
+
+    def _lock(self, fd: int, write: bool) -> None:
+        """Take the exclusive ``flock``, waiting at most ``lock_timeout`` seconds.
+
+        When the log is locked, a thread waits in a blocking ``flock`` on a duplicate of ``fd``
+        (the same open file, so the lock is ``fd``'s), keeping the kernel's fair hand-over
+        between writers; given up on, it releases the lock as soon as it gets it.
+        """
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            pass
+        duplicate = os.dup(fd)
+        acquired = threading.Event()
+        guard = threading.Lock()
+        abandoned = False
+
+        def wait() -> None:
+            try:
+                fcntl.flock(duplicate, fcntl.LOCK_EX)
+                with guard:
+                    if not abandoned:
+                        acquired.set()
+                        return
+                fcntl.flock(duplicate, fcntl.LOCK_UN)
+            finally:
+                os.close(duplicate)  # fd still holds the lock when it was taken in time
+
+        threading.Thread(target=wait, name="galwidget-log-lock", daemon=True).start()
+        if acquired.wait(self.lock_timeout):
+            return
+        with guard:
+            if acquired.is_set():
+                return
+            abandoned = True
+        doing = "the label change was NOT saved" if write else "cannot read the labels"
+        raise lock_timeout_error(self.location, self.lock_timeout, doing)
 
     def changed(self) -> bool:
         try:
@@ -124,24 +186,21 @@ class LogFile:
         position, number, torn = self._offset, self._lines, False
         for i, raw in enumerate(lines):
             try:
-                parsed = json.loads(raw) if raw.strip() else None
-            except ValueError:
+                parsed = json.loads(raw) if raw.strip() else BLANK
+            except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
                 if i == len(lines) - 1 and not partial and self._torn(number, raw):
                     torn = True
                     break
                 if number == 0:
                     raise self._not_a_log(raw) from None
-                raise DataError(
-                    f"line {number + 1} of the label log {self.path} is corrupt ({raw[:80]!r}); "
-                    f"the labels before it are intact. Fix or delete that line to open the log."
-                ) from None
+                parsed = Unreadable(f"not JSON ({raw[:80]!r}); the line is left as it is")
             position += len(raw) + 1
             number += 1
             if number == 1:
                 if not isinstance(parsed, dict) or parsed.get("format") != FORMAT:
                     raise self._not_a_log(raw)
                 self.header = parsed
-            elif parsed is not None:
+            elif parsed is not BLANK:
                 located.append((number, parsed))
         if partial and not torn:
             if not self._torn(number, partial):

@@ -10,25 +10,39 @@ label database)::
 ``label`` ``null`` means the label was removed; ``prev`` is the label before the change (what
 makes undo possible after a restart); ``user`` (absent in older logs) is who made the change;
 ``undoes``/``redoes`` name the operation an undo or redo reverses. Labels are strings, finite
-numbers or booleans. :func:`check_record` checks every field of a record read back; its error
-names where the record is (``Backend.where``).
+numbers or booleans. :func:`check_record` checks every field of a record, before it is written and
+when it is read back; its error names where the record is (``Backend.where``). Times are read back
+as UTC ISO text (a time without an offset is UTC).
 """
 
 from __future__ import annotations
 
 import math
 import operator
+from collections.abc import Callable
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, NamedTuple, Protocol, TypeAlias
 
 from galwidget.errors import DataError, GalwidgetError
 
-__all__ = ["Backend", "Entry", "LabelStorageError", "Located", "check_record"]
+__all__ = [
+    "LOCK_TIMEOUT",
+    "Backend",
+    "Entry",
+    "LabelStorageError",
+    "Located",
+    "Unreadable",
+    "check_record",
+    "lock_timeout_error",
+]
 
 FORMAT = "galwidget-labels"
 VERSION = 1
 SOURCES = ("key", "bulk", "python", "import", "undo", "redo")
+# Seconds a store waits for another writer's lock (a log's flock, SQLite's write lock,
+# PostgreSQL's advisory lock) before it gives up with a LabelStorageError.
+LOCK_TIMEOUT = 60.0
 
 Label: TypeAlias = str | int | float | bool
 
@@ -53,6 +67,13 @@ class Entry(NamedTuple):
     user: str | None
     undoes: str | None
     redoes: str | None
+
+
+class Unreadable(NamedTuple):
+    """What a backend read in place of a record it could not parse (a line that is not JSON, a
+    row whose label is not JSON): :func:`check_record` refuses it, naming ``problem``."""
+
+    problem: str
 
 
 class Backend(Protocol):
@@ -88,16 +109,29 @@ _FIELDS = operator.itemgetter("op", "id", "label", "prev", "time", "source")
 _LABEL_TYPES = (str, int, float, bool, type(None))
 
 
-def check_record(backend: Backend, number: int, record: Any) -> Entry:
-    """A record checked field by field; :class:`DataError` naming where it is otherwise."""
+def lock_timeout_error(location: str, seconds: float, doing: str) -> LabelStorageError:
+    """The error of a store that waited ``seconds`` for another writer's lock in vain."""
+    return LabelStorageError(
+        f"{doing}: the labels at {location} stayed locked by another writer for {seconds:g} s "
+        f"(the lock timeout, LabelStore(lock_timeout=…)); nothing changed. Try again, or find the "
+        f"process holding the lock"
+    )
+
+
+def check_record(where: Callable[[int], str], number: int, record: Any) -> Entry:
+    """A record checked field by field (its time as UTC ISO text); :class:`DataError` naming
+    where it is (``where(number)``, e.g. ``Backend.where``) otherwise."""
     try:
         op, id_, label, prev, time, source = _FIELDS(record)
         user, undoes, redoes = record.get("user"), record.get("undoes"), record.get("redoes")
-        datetime.fromisoformat(time)
+        moment = datetime.fromisoformat(time)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        time = moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
         texts = [v for v in (op, id_, label, prev, user, undoes, redoes) if type(v) is str]
         "".join(texts).encode("utf-8")
-    except (KeyError, TypeError, ValueError):
-        raise _bad_record(backend, number, record) from None
+    except (KeyError, TypeError, ValueError, OverflowError):
+        raise _bad_record(where, number, record) from None
     if not (
         type(op) is str
         and op
@@ -112,12 +146,14 @@ def check_record(backend: Backend, number: int, record: Any) -> Entry:
         and not (type(label) is float and not math.isfinite(label))
         and not (type(prev) is float and not math.isfinite(prev))
     ):
-        raise _bad_record(backend, number, record)
+        raise _bad_record(where, number, record)
     return Entry(op, id_, label, prev, time, source, user, undoes, redoes)
 
 
-def _bad_record(backend: Backend, number: int, record: Any) -> DataError:
-    return DataError(f"{backend.where(number)}: {_problem(record)} (record {record!r:.160})")
+def _bad_record(where: Callable[[int], str], number: int, record: Any) -> DataError:
+    if isinstance(record, Unreadable):
+        return DataError(f"{where(number)}: {record.problem}")
+    return DataError(f"{where(number)}: {_problem(record)} (record {record!r:.160})")
 
 
 def _problem(record: Any) -> str:
@@ -147,4 +183,4 @@ def _problem(record: Any) -> str:
                 return f"{field} contains a lone surrogate"
     if record["source"] not in SOURCES:
         return f"source must be one of {', '.join(SOURCES)}"
-    return f"time {record['time']!r:.60} is not an ISO date"
+    return f"time {record['time']!r:.60} is not an ISO date between the years 1 and 9999"

@@ -14,7 +14,8 @@ Invariants: writers of one log are serialised (a transaction-scoped advisory loc
 ``BEGIN IMMEDIATE`` in SQLite), so ``seq`` order is commit order and a reader that has seen
 ``seq`` ≤ n has seen every committed record ≤ n. A change is acknowledged only after its
 transaction committed; a failed commit is a :class:`~galwidget.LabelStorageError` and changes
-nothing. Other processes' changes are found by polling ``max(seq)``; rows deleted behind the
+nothing, and so is a lock held by another writer for longer than the lock timeout (PostgreSQL's
+``lock_timeout``, SQLite's busy timeout: the same number of seconds). Other processes' changes are found by polling ``max(seq)``; rows deleted behind the
 store's back are noticed (the log is read again, with a warning).
 """
 
@@ -51,7 +52,14 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from galwidget.errors import DataError
-from galwidget.labels._records import FORMAT, LabelStorageError, Located
+from galwidget.labels._records import (
+    FORMAT,
+    LOCK_TIMEOUT,
+    LabelStorageError,
+    Located,
+    Unreadable,
+    lock_timeout_error,
+)
 
 __all__ = ["SQLLog", "connect"]
 
@@ -85,25 +93,46 @@ RECORDS = Table(
 )
 # Advisory-lock key of table creation in PostgreSQL (per-log keys are hashed from the name).
 SETUP_KEY = 0x6761_6C77_6964
+# PostgreSQL's SQLSTATE of a lock wait cut off by lock_timeout.
+LOCK_NOT_AVAILABLE = "55P03"
 
 
-def connect(url: str) -> Engine:
+def connect(url: str, *, lock_timeout: float = LOCK_TIMEOUT) -> Engine:
     """An engine for ``url``: ``postgresql://`` uses psycopg 3; SQLite transactions start with
-    ``BEGIN IMMEDIATE`` (one writer at a time, no lost snapshot)."""
+    ``BEGIN IMMEDIATE`` (one writer at a time, no lost snapshot). Either waits at most
+    ``lock_timeout`` seconds for a lock. A URL that is not one is a :class:`DataError`."""
     try:
         parsed = make_url(url)
-    except ArgumentError as error:
-        raise DataError(f"not a database URL: {url!r} ({error})") from None
-    if parsed.drivername in ("postgresql", "postgres"):
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    if parsed.get_backend_name() == "sqlite":
-        if parsed.database in (None, "", ":memory:"):
-            raise DataError(f"{url!r}: a label database must be a file (sqlite:///path.db)")
-        engine = create_engine(parsed, connect_args={"timeout": 60})
-        event.listen(engine, "connect", _sqlite_manual_transactions)
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
-        return engine
-    return create_engine(parsed, pool_pre_ping=True)
+        if parsed.drivername in ("postgresql", "postgres"):
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        if parsed.get_backend_name() == "sqlite":
+            if parsed.database in (None, "", ":memory:"):
+                raise DataError(f"{url!r}: a label database must be a file (sqlite:///path.db)")
+            engine = create_engine(parsed, connect_args={"timeout": lock_timeout})
+            event.listen(engine, "connect", _sqlite_manual_transactions)
+            event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+            return engine
+        # libpq's options: lock waits (the advisory locks included) end after lock_timeout.
+        options = " ".join(
+            filter(None, [str(parsed.query.get("options", "")), _pg_lock_option(lock_timeout)])
+        )
+        return create_engine(parsed, pool_pre_ping=True, connect_args={"options": options})
+    except (ArgumentError, ValueError, TypeError) as error:  # DataError is a ValueError
+        if isinstance(error, DataError):
+            raise
+        raise DataError(
+            f"not a label database URL: {url!r} ({error}); write postgresql://user@host/database "
+            f"or sqlite:///path.db"
+        ) from None
+    except ImportError as error:
+        raise DataError(
+            f"{url!r} needs a database driver galwidget does not have: pip install "
+            f"'galwidget[db]' for PostgreSQL ({error})"
+        ) from None
+
+
+def _pg_lock_option(seconds: float) -> str:
+    return f"-c lock_timeout={max(1, round(seconds * 1000))}"
 
 
 def _sqlite_manual_transactions(dbapi_connection: Any, _record: Any) -> None:
@@ -132,12 +161,20 @@ class SQLLog:
         read_only: never write.
         legacy_names: earlier names of the same log (legacy fingerprints); a log found under one
             of them is renamed to the current name.
+        lock_timeout: seconds to wait for another writer's lock.
     """
 
     def __init__(
-        self, url: str, *, header: dict[str, Any], read_only: bool, legacy_names: list[str]
+        self,
+        url: str,
+        *,
+        header: dict[str, Any],
+        read_only: bool,
+        legacy_names: list[str],
+        lock_timeout: float = LOCK_TIMEOUT,
     ) -> None:
-        self.engine = connect(url)
+        self.lock_timeout = lock_timeout
+        self.engine = connect(url, lock_timeout=lock_timeout)
         self.url: URL = self.engine.url
         self.location = self.url.render_as_string(hide_password=True)
         self.name = str(header["fingerprint"])
@@ -188,7 +225,12 @@ class SQLLog:
         conn.execute(update(RECORDS).where(RECORDS.c.log == old).values(log=self.name))
 
     def _error(self, doing: str, error: SQLAlchemyError) -> LabelStorageError:
-        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        original = getattr(error, "orig", None)
+        reason = str(original or error).strip().splitlines()[0]
+        if getattr(original, "sqlstate", None) == LOCK_NOT_AVAILABLE or (
+            not self._postgres and "database is locked" in reason
+        ):
+            return lock_timeout_error(self.location, self.lock_timeout, doing)
         return LabelStorageError(f"{doing} in {self.location}: {reason}")
 
     @contextmanager
@@ -245,14 +287,16 @@ class SQLLog:
         assert self._conn is not None
         return list(self._conn.execute(query.order_by(RECORDS.c.seq)).mappings())
 
-    def _record(self, row: Any) -> dict[str, Any] | str:
-        """The log record of a row (a string, which the store refuses, if its JSON is broken)."""
+    def _record(self, row: Any) -> dict[str, Any] | Unreadable:
+        """The log record of a row (:class:`Unreadable` if its label or prev is not JSON)."""
         try:
             label, prev = (
                 None if row[c] is None else json.loads(row[c]) for c in ("label", "prev")
             )
-        except ValueError:
-            return f"label or prev is not JSON: {row['label']!r:.60} / {row['prev']!r:.60}"
+        except (ValueError, TypeError, RecursionError):
+            return Unreadable(
+                f"label or prev is not JSON: {row['label']!r:.60} / {row['prev']!r:.60}"
+            )
         record = {k: row[k] for k in ("op", "id", "time", "source", "undoes", "redoes")}
         record.update(label=label, prev=prev, user=row["user_name"])
         return {k: v for k, v in record.items() if v is not None or k in ("label", "prev")}

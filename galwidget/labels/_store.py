@@ -15,9 +15,13 @@ the undo history survives restarts; it is the history of the log, whichever stor
 last write wins and every write stays in :meth:`LabelStore.history`.
 
 Invariants: memory only ever holds what the backend holds (records are read back after they are
-written; a failed write raises :class:`LabelStorageError` and changes nothing); every record read
-is checked before any is applied (a bad one is a :class:`~galwidget.DataError` naming the file and
-line, or the table row); a file that is not a galwidget log is never modified.
+written; a failed write raises :class:`LabelStorageError` and changes nothing); every record is
+checked before it is written, so a store never writes what it cannot read back; a record read that
+cannot be used (not JSON, a bad field, an id not of this data, an undo of an unknown operation) is
+skipped with one warning naming the file and line, or the table row (:attr:`LabelStore.unreadable`
+lists them) and every other record is applied: one bad line never costs the rest of the log; a
+file that is not a galwidget log is never modified; a writer waits at most ``lock_timeout``
+seconds for another writer's lock, whichever the backend.
 
 Team labelling (the API an Explorer uses):
 
@@ -49,6 +53,7 @@ import errno
 import getpass
 import math
 import os
+import re
 import threading
 import uuid
 import warnings
@@ -65,6 +70,7 @@ from galwidget.errors import DataError
 from galwidget.labels._log import LogFile, is_label_log
 from galwidget.labels._records import (
     FORMAT,
+    LOCK_TIMEOUT,
     SOURCES,
     VERSION,
     Backend,
@@ -80,6 +86,8 @@ __all__ = [
     "Classes",
     "LabelStorageError",
     "LabelStore",
+    "check_labels_location",
+    "check_user",
     "class_names",
     "default_user",
     "find_log",
@@ -91,6 +99,13 @@ MAX_CLASSES = 254
 # The codes of "no label" and "a label that is not one of the classes".
 UNLABELLED, OTHER_LABEL = 0, 255
 URL_SCHEMES = ("sqlite", "postgresql", "postgres")
+# Text pandas reads from a CSV cell as missing: such a label cell is missing unless it names a class.
+CSV_MISSING = frozenset(
+    {"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN"}
+    | {"<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"}
+)
+# Unreadable records named in full in the warning that reports them (the rest are counted).
+SHOWN_UNREADABLE = 5
 
 # Allowed labels: class names (keys "1".."9" in order), a dict name → key, or None for any label.
 Classes: TypeAlias = Sequence[Hashable] | Mapping[Hashable, str] | None
@@ -134,8 +149,48 @@ def _legacy_fingerprints(reps: Representations) -> list[str]:
 
 
 def _is_url(path: object) -> bool:
+    """Whether ``path`` is a database URL (:class:`DataError` for a URL of another kind)."""
+    check_labels_location(path)
     text = str(path)
     return "://" in text and text.split("://", 1)[0].split("+", 1)[0].lower() in URL_SCHEMES
+
+
+def check_labels_location(path: object) -> None:
+    """Check where labels go: ``None``, a path, or a ``postgresql://``/``sqlite:///`` URL;
+    :class:`DataError` for anything else (``mysql://…`` would otherwise name a local folder)."""
+    if path is None or isinstance(path, os.PathLike):
+        return
+    if not isinstance(path, str) or not path or "\0" in path:
+        raise DataError(
+            f"labels path must be a file path or a database URL, got {preview_value(path)}"
+        )
+    scheme = re.match(r"([A-Za-z][A-Za-z0-9+.-]*)://", path)
+    if scheme and scheme[1].split("+", 1)[0].lower() not in URL_SCHEMES:
+        raise DataError(
+            f"labels path {path!r}: galwidget keeps labels in PostgreSQL (postgresql://user@host/"
+            f"database), SQLite (sqlite:///path.db) or a log file (a plain path), not in "
+            f"{scheme[1]}://"
+        )
+
+
+def check_user(user: object) -> str | None:
+    """``user`` checked (``None``: nobody named); :class:`DataError` for anything but a
+    non-empty string that can be saved as UTF-8."""
+    if user is None:
+        return None
+    if not isinstance(user, str) or not user:
+        raise DataError(
+            f"the user name must be a non-empty string (it is saved with every label), got "
+            f"{preview_value(user)}; leave it out to use $JUPYTERHUB_USER or the login name"
+        )
+    return _check_text(user, "the user name")
+
+
+def preview_value(value: object) -> str:
+    """``value`` for a message: its repr, cut short, and its type when that is not a string."""
+    text = repr(value)
+    text = text if len(text) <= 60 else text[:59] + "…"
+    return text if isinstance(value, str) else f"{text} ({type(value).__name__})"
 
 
 def _check_text(value: str, what: str) -> str:
@@ -201,6 +256,8 @@ class LabelStore:
         user: who makes the changes (default :func:`default_user`).
         read_only: never write (also the case when the log cannot be opened for writing).
         legacy_fingerprints: earlier fingerprints of the same data, accepted in a log header.
+        lock_timeout: seconds to wait for another writer's lock before giving up with a
+            :class:`LabelStorageError` (the same for log files, SQLite and PostgreSQL).
     """
 
     _frame: pd.DataFrame | None  # :attr:`labels`, built on first use after each change
@@ -217,7 +274,12 @@ class LabelStore:
         user: str | None = None,
         read_only: bool = False,
         legacy_fingerprints: Sequence[str] = (),
+        lock_timeout: float = LOCK_TIMEOUT,
     ) -> None:
+        if not (isinstance(lock_timeout, int | float) and 0 < lock_timeout < math.inf):
+            raise DataError(
+                f"lock_timeout must be a positive number of seconds, got {lock_timeout!r}"
+            )
         if path is None:
             if fingerprint is None:
                 raise DataError("LabelStore needs a path or the data's fingerprint to name its log")
@@ -230,7 +292,7 @@ class LabelStore:
         self._keys = _key_map(classes)
         self._classes = class_names(classes)
         self._check_fingerprint = check_fingerprint
-        self.user = _check_text(user, "the user name") if user is not None else default_user()
+        self.user = check_user(user) if user is not None else default_user()
         self._callbacks: list[ChangeCallback] = []
         self._thread_lock = threading.RLock()
         self._watcher: tuple[threading.Thread, threading.Event] | None = None
@@ -261,10 +323,13 @@ class LabelStore:
                 header=new_header,
                 read_only=read_only,
                 legacy_names=list(legacy_fingerprints),
+                lock_timeout=lock_timeout,
             )
         else:
             self.path = Path(path)
-            self._backend = LogFile(self.path, header=new_header, read_only=read_only)
+            self._backend = LogFile(
+                self.path, header=new_header, read_only=read_only, lock_timeout=lock_timeout
+            )
         with self._thread_lock, self._backend.locked(write=False):
             self._sync()
 
@@ -277,6 +342,7 @@ class LabelStore:
         *,
         user: str | None = None,
         read_only: bool = False,
+        lock_timeout: float = LOCK_TIMEOUT,
     ) -> LabelStore:
         """The label store of ``reps`` (fingerprint, ids and id column taken from it).
 
@@ -285,6 +351,7 @@ class LabelStore:
         renamed to the current name, or read in place where the folder is read-only.
         """
         legacy = _legacy_fingerprints(reps)
+        check_labels_location(path)
         if path is None:
             path = default_labels_dir() / f"{reps.fingerprint}.jsonl"
             found = find_log(reps)
@@ -299,6 +366,7 @@ class LabelStore:
             user=user,
             read_only=read_only,
             legacy_fingerprints=legacy,
+            lock_timeout=lock_timeout,
         )
 
     # ------------------------------------------------------------------------------------------
@@ -529,9 +597,23 @@ class LabelStore:
         return self._write(lambda: (changes, None), "import")
 
     def to_csv(self, path: str | os.PathLike[str]) -> Path:
-        """Write the current labels (id, label, time, source, user) to a CSV file."""
+        """Write the current labels (id, label, time, source, user) to a CSV file.
+
+        :meth:`import_labels` reads it back as it was: a cell naming a class is that class, even
+        ``""`` or ``"NA"``. Without classes, labels that CSV readers take for missing (``""``,
+        ``"NA"``, ``"null"``, …) are written with a warning: :meth:`to_parquet` keeps them.
+        """
         path = Path(path)
-        self.labels.reset_index().to_csv(path, index=False)
+        frame = self.labels.reset_index()
+        if self._classes is None:
+            lost = [v for v in frame["label"] if isinstance(v, str) and v in CSV_MISSING]
+            if lost:
+                warnings.warn(
+                    f"{len(lost)} labels such as {lost[0]!r} read back from {path.name} as "
+                    f"missing (there are no classes to tell them apart); to_parquet keeps them",
+                    stacklevel=2,
+                )
+        frame.to_csv(path, index=False)
         return path
 
     def to_parquet(self, path: str | os.PathLike[str]) -> Path:
@@ -581,6 +663,8 @@ class LabelStore:
                 missing = [i for i, ok in zip(wanted, known, strict=True) if not ok]
                 raise DataError(f"unknown {self.id_column} ids: {preview(missing)}")
         for id_ in wanted:
+            if not id_:
+                raise DataError("an id must be a non-empty string, got ''")
             _check_text(id_, "the id")
         return wanted
 
@@ -596,7 +680,7 @@ class LabelStore:
                 return list(labels.index), list(labels["label"])
             source = _read_file(path)
             if path.suffix.lower() in {".csv", ".tsv"} and label_column in source.columns:
-                source[label_column] = _numbers_back(source[label_column])
+                source[label_column] = self._csv_labels(source[label_column])
         id_column = id_column or next(
             (c for c in (self.id_column, "id") if c in source.columns), None
         )
@@ -610,6 +694,15 @@ class LabelStore:
             )
         return list(source[id_column]), list(source[label_column])
 
+    def _csv_labels(self, cells: pd.Series) -> pd.Series:
+        """A label column read from CSV as text: a cell naming a class is that class (even "" or
+        "NA"); other cells pandas reads as missing are missing; without classes, numbers are
+        numbers when every label is one (interest scores)."""
+        classes = set(self._classes or ())
+        missing = cells.map(lambda cell: cell in CSV_MISSING and cell not in classes)
+        labels = cells.astype(object).where(~missing.astype(bool), None)
+        return labels if self._classes is not None else _numbers_back(labels)
+
     # ------------------------------------------------------------------------------------------
     # Replaying the records
     # ------------------------------------------------------------------------------------------
@@ -621,6 +714,8 @@ class LabelStore:
         self._redo: list[str] = []
         self._history: list[Entry] = []
         self._frame = None
+        # Why each record read but skipped could not be used (each is also warned once).
+        self.unreadable: list[str] = []
 
     def _undo_plan(self) -> Plan:
         if not self._undo:
@@ -649,6 +744,8 @@ class LabelStore:
                 with self._backend.locked(write=True):
                     external = self._sync()
                     records = self._records(*plan(), source)
+                    for number, record in enumerate(records, 1):  # never write what cannot be read
+                        check_record(self._unwritten, number, record)
                     if records:
                         self._backend.append(records)
                 if not records:
@@ -659,6 +756,9 @@ class LabelStore:
             self._notify(external)
         self._notify(changed)
         return changed
+
+    def _unwritten(self, number: int) -> str:
+        return f"record {number} of a change to {self.location} (nothing was written)"
 
     def _records(
         self, changes: list[tuple[str, Label | None]], link: tuple[str, str] | None, source: str
@@ -679,7 +779,8 @@ class LabelStore:
 
     def _sync(self) -> list[str]:
         """Replay the records after the accepted position (the caller holds the backend lock).
-        Everything is checked before anything is applied."""
+        Every record is checked before any is applied; those that cannot be used are skipped
+        and reported in one warning (and in :attr:`unreadable`)."""
         reset, located = self._backend.read()
         if reset:
             previous = list(self._current)
@@ -687,9 +788,19 @@ class LabelStore:
             self.header = {}
         if not self.header and self._backend.header is not None:
             self._check_header(self._backend.header)
-        entries = [check_record(self._backend, number, record) for number, record in located]
-        self._check_entries(located, entries)
+        entries, problems = self._usable(located)
         self._backend.accept()
+        if problems:
+            self.unreadable.extend(problems)
+            shown = "; ".join(problems[:SHOWN_UNREADABLE])
+            more = len(problems) - SHOWN_UNREADABLE
+            warnings.warn(
+                f"{len(problems)} label record(s) in {self.location} could not be used and were "
+                f"skipped; every other label is read, and the records are left where they are "
+                f"(fix or delete them; store.unreadable lists them): {shown}"
+                + (f"; and {more} more" if more > 0 else ""),
+                stacklevel=4,
+            )
         changed = dict.fromkeys(previous) if reset else {}
         for entry in entries:
             self._apply(entry)
@@ -719,23 +830,38 @@ class LabelStore:
         self.header = dict(header)
         self.fingerprint = self.fingerprint or theirs
 
-    def _check_entries(self, located: list[Located], entries: list[Entry]) -> None:
-        if self._ids is not None and entries:
-            known = self._ids.get_indexer(pd.Index([e.id for e in entries])) >= 0
-            if not known.all():
-                bad = int(np.flatnonzero(~known)[0])
-                raise DataError(
-                    f"{self._backend.where(located[bad][0])}: {self.id_column} {entries[bad].id!r} is not an id of "
-                    f"this data, so these labels are not for it; open them with ids=None and "
-                    f"check_fingerprint=False, or import the ids that exist"
+    def _usable(self, located: list[Located]) -> tuple[list[Entry], list[str]]:
+        """The entries of the records that can be applied, in order, and what is wrong with each
+        of the others (naming where it is)."""
+        where = self._backend.where
+        checked: list[tuple[int, Entry]] = []
+        problems: list[str] = []
+        for number, record in located:
+            try:
+                checked.append((number, check_record(where, number, record)))
+            except DataError as error:
+                problems.append(str(error))
+        if self._ids is not None and checked:
+            known = self._ids.get_indexer(pd.Index([e.id for _, e in checked])) >= 0
+            for index in np.flatnonzero(~known):
+                number, entry = checked[index]
+                problems.append(
+                    f"{where(number)}: {self.id_column} {entry.id!r} is not an id of this data "
+                    f"(labels of other data? open them with ids=None and check_fingerprint=False)"
                 )
+            checked = [pair for pair, ok in zip(checked, known, strict=True) if ok]
+        entries: list[Entry] = []
         ops = set(self._ops)
-        for (number, _), entry in zip(located, entries, strict=True):
+        for number, entry in checked:
             target = entry.undoes or entry.redoes
             if target is not None and target not in ops:
-                where = self._backend.where(number)
-                raise DataError(f"{where}: it undoes or redoes an unknown operation {target!r}")
+                problems.append(
+                    f"{where(number)}: it undoes or redoes an unknown operation {target!r}"
+                )
+                continue
             ops.add(entry.op)
+            entries.append(entry)
+        return entries, problems
 
     def _apply(self, entry: Entry) -> None:
         if entry.op not in self._ops:  # the first record of a new operation
@@ -805,7 +931,10 @@ def _read_file(path: Path) -> pd.DataFrame:
             check_file_kind(path, "parquet")
             return pd.read_parquet(path)
         check_file_kind(path, "CSV")
-        return pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", dtype=object)
+        # Every cell as its text ("" and "NA" too): which cells are missing is decided per column.
+        return pd.read_csv(
+            path, sep="\t" if suffix == ".tsv" else ",", dtype=object, keep_default_na=False
+        )
     except DataError:
         raise
     except (OSError, ValueError) as error:  # pyarrow's and pandas' parse errors included

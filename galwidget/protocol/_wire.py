@@ -58,6 +58,7 @@ from importlib import resources
 from typing import Any, Literal, TypedDict
 
 import numpy as np
+import traitlets
 
 from galwidget.errors import DataError, GalwidgetError, ImageError
 from galwidget.jobs import JobRunner
@@ -120,8 +121,16 @@ log = logging.getLogger(__name__)
 
 
 def _bytes_from_json(value: Any, _widget: Any) -> bytes | None:
-    """Jupyter hands a binary trait over as a memoryview, marimo as bytes: accept both."""
-    return None if value is None else bytes(value)
+    """Jupyter hands a binary trait over as a memoryview, marimo as bytes: accept both, and
+    nothing else (``bytes(2**32)`` would allocate 4 GiB): a :class:`traitlets.TraitError`, so
+    that ipywidgets' ``set_state`` rolls the whole update back."""
+    if value is None:
+        return None
+    if not isinstance(value, bytes | bytearray | memoryview):
+        raise traitlets.TraitError(
+            f"a binary trait takes a buffer from the front end, got {type(value).__name__}"
+        )
+    return bytes(value)
 
 
 BYTES_SERIALIZATION = {"from_json": _bytes_from_json}
@@ -266,6 +275,9 @@ def encode_selection(positions: Any, n: int, *, max_bytes: int | None = None) ->
 def decode_selection(data: bytes | memoryview, n: int) -> np.ndarray:
     """Sorted unique int64 positions of an encoded selection of a table of ``n`` rows.
 
+    Everything the header and payload claim is checked against ``n`` and the payload's length
+    before anything proportional to a claim is allocated: the result is at most ``n`` positions.
+
     Raises:
         DataError: a header, length, count, order or position that the encoding does not allow.
     """
@@ -279,6 +291,8 @@ def decode_selection(data: bytes | memoryview, n: int) -> np.ndarray:
     payload = raw[HEADER_BYTES:]
     if reserved != b"\0\0\0":
         raise DataError(f"selection header bytes 1-3 must be zero, got {reserved.hex()}")
+    if count > n:
+        raise DataError(f"the selection header counts {count:,} positions, but there are {n:,}")
     if kind == SelectionKind.POSITIONS:
         if len(payload) != 4 * count:
             raise DataError(
@@ -311,6 +325,10 @@ def decode_selection(data: bytes | memoryview, n: int) -> np.ndarray:
         total = int(lengths.sum())
         if total != count:
             raise DataError(f"the selection header counts {count} positions, its runs {total}")
+        if len(runs) and starts[-1] + lengths[-1] > n:  # sorted: the last run ends last
+            raise DataError(
+                f"selection position {int(starts[-1] + lengths[-1] - 1)} is not below n = {n}"
+            )
         if len(runs) == 0:
             positions = np.empty(0, np.int64)
         elif len(runs) <= FEW_RUNS:  # one arange per run beats repeat + add for long runs

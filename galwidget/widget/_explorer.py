@@ -10,6 +10,11 @@ This module is wiring plus the public API. What travels to the browser and how i
 Selection invariant: :attr:`Explorer.selection` (public, observable, not synced) holds sorted
 unique int64 positions and ``_selection`` is always its encoding; whichever side changes one, the
 other follows before any observer of :attr:`Explorer.selection` runs.
+
+Front-end updates (:meth:`Explorer.set_state`) are applied whole or not at all: only the traits
+the page may set (:data:`FRONT_END_TRAITS`) are accepted, every validator raises a
+:class:`traitlets.TraitError` (so ipywidgets rolls the whole update back), and a refused update
+leaves every trait as it was, says why in the status line and sends the kernel's values back.
 """
 
 from __future__ import annotations
@@ -72,6 +77,14 @@ export default { render({ el }) {
   el.textContent = "galwidget's front end is not built: run `make js` (npm run build in js/).";
 } };
 """
+# The synced traits the page may set; every other one is the kernel's (an update from the page
+# that changes one is refused whole).
+FRONT_END_TRAITS = frozenset(
+    {"_selection", "_focus", "k", "mode", "point_size", "opacity", "height", "strategy", "target"}
+    | {"layout_name"}
+)
+MAX_POINT_SIZE = 100.0
+HEIGHTS = (100, 20_000)
 THUMBNAIL_SIZE = 128
 HOVER_COLUMNS = 4
 ColorSpec: TypeAlias = str | Sequence[Any] | np.ndarray | pd.Series | None
@@ -275,10 +288,12 @@ class Explorer(RequestHandlers, anywidget.AnyWidget):
         self._train_callbacks: list[Callable[[], Any]] = []
         self._color_source: str | None = None
         self._incoming: bytes | None = None  # a _selection from the browser being applied
+        self._decoded: tuple[bytes, np.ndarray] | None = None  # the last _selection checked
+        self._encoded: tuple[np.ndarray, bytes] | None = None  # positions and their encoding
         self._requests = RequestRegistry(self.send)
         values, color_meta = self._encode_color(None if derived else color)
         self._hover_columns = self._check_hover_columns(hover_columns, color_meta)
-        self.selection = initial  # no observer yet: encodes into self._wire
+        self.selection = initial  # no observer yet: self._wire is its encoding
         size, opacity = default_style(len(reps))
         super().__init__(
             _config={
@@ -661,6 +676,52 @@ class Explorer(RequestHandlers, anywidget.AnyWidget):
         return pd.concat([frame, meta.reset_index(drop=True)], axis=1)
 
     # -- selection: the public trait and its wire form ---------------------------------------------
+    # -- and every update from the front end: checked whole before any of it is applied -----------
+
+    def set_state(self, sync_data: dict[str, Any]) -> None:
+        """Apply a state update from the front end, whole or not at all.
+
+        An update that changes a kernel-owned trait, or that a trait's validator refuses, changes
+        nothing: the status line says why and the page gets the kernel's values back. Raises
+        :class:`traitlets.TraitError` for a refused update.
+        """
+        keys = [name for name in sync_data if name in self.keys]
+        try:
+            update = self._front_end_update(sync_data)
+            super().set_state(update)
+        except traitlets.TraitError as error:
+            self.send(protocol.error_event(f"not applied: {error}"))
+            self.send_state(key=keys)  # the page shows what the kernel holds again
+            raise
+        except Exception as error:  # a bug: still say so rather than keep the page's values
+            self.send(protocol.error_event(f"not applied: {type(error).__name__}: {error}"))
+            self.send_state(key=keys)
+            raise
+
+    def _front_end_update(self, sync_data: dict[str, Any]) -> dict[str, Any]:
+        """``sync_data`` without the kernel-owned traits it repeats unchanged; a
+        :class:`traitlets.TraitError` if it would change one."""
+        update = {}
+        for name, value in sync_data.items():
+            if name in FRONT_END_TRAITS or name not in self.keys:
+                update[name] = value
+                continue
+            from_json = self.trait_metadata(name, "from_json", self._trait_from_json)
+            try:
+                same = bool(from_json(value, self) == getattr(self, name))
+            except Exception:
+                same = False
+            if not same:
+                raise traitlets.TraitError(f"{name} is the kernel's: the page cannot set it")
+        return update
+
+    @property
+    def _wire(self) -> bytes:
+        """The encoding of the current :attr:`selection` (what ``_selection`` holds)."""
+        positions = self.selection
+        if self._encoded is None or self._encoded[0] is not positions:
+            self._encoded = (positions, protocol.encode_selection(positions, len(self._reps)))
+        return self._encoded[1]
 
     @traitlets.validate("selection")
     def _check_positions(self, proposal: dict[str, Any]) -> np.ndarray:
@@ -668,36 +729,50 @@ class Explorer(RequestHandlers, anywidget.AnyWidget):
         n = len(self._reps)
         if len(positions) and not 0 <= positions[0] <= positions[-1] < n:
             bad = positions[0] if positions[0] < 0 else positions[-1]
-            raise DataError(f"selection position {bad} is outside 0 … {n - 1}")
-        incoming = self._incoming
-        self._wire = incoming if incoming is not None else protocol.encode_selection(positions, n)
+            raise _Refused(f"selection position {bad} is outside 0 … {n - 1}")
+        incoming, self._incoming = self._incoming, None  # used once: by this very assignment
+        if incoming is None:
+            try:
+                incoming = protocol.encode_selection(positions, n)
+            except DataError as error:
+                raise _Refused(str(error)) from None
+        # Kept by identity: a value rolled back later is simply not the current selection.
+        self._encoded = (positions, incoming)
         return positions
 
     @traitlets.validate("_selection")
     def _check_wire_selection(self, proposal: dict[str, Any]) -> bytes:
         value = bytes(proposal["value"])
-        if value != getattr(self, "_wire", None):
+        if value != self._wire:
             try:
-                self._decoded = protocol.decode_selection(value, len(self._reps))
+                self._decoded = (value, protocol.decode_selection(value, len(self._reps)))
             except DataError as error:
-                self.send(protocol.error_event(f"selection not applied: {error}"))
-                raise traitlets.TraitError(f"_selection: {error}") from None
+                raise traitlets.TraitError(f"the selection: {error}") from None
         return value
 
     def _on_wire_selection(self, change: dict[str, Any]) -> None:
-        if change["new"] == self._wire:
-            return  # our own encoding of the current selection
-        self._incoming = change["new"]
+        new = change["new"]
+        if new == self._wire:
+            return  # the encoding of the current selection
+        decoded = self._decoded
+        if decoded is None or decoded[0] != new:  # set while validation was held
+            decoded = (new, protocol.decode_selection(new, len(self._reps)))
+        positions = decoded[1]
+        if np.array_equal(positions, self.selection):
+            self._encoded = (self.selection, new)  # another encoding of the same selection
+            return
+        self._incoming = new
         try:
-            self.selection = self._decoded
+            self.selection = positions
         finally:
             self._incoming = None
 
     def _on_selection(self, change: dict[str, Any]) -> None:
-        if self._selection != self._wire:
-            self._selection = self._wire
+        wire = self._wire
+        if self._selection != wire:
+            self._selection = wire
         if self._memory is not None:
-            self._memory.save(self._wire)
+            self._memory.save(wire)
         write_column(self._frame, self._selected_column, self.selection)
         callbacks = list(self._callbacks)
         if callbacks:
@@ -707,10 +782,10 @@ class Explorer(RequestHandlers, anywidget.AnyWidget):
 
     @traitlets.validate("_focus")
     def _check_focus(self, proposal: dict[str, Any]) -> int:
-        focus = int(proposal["value"])
-        if not -1 <= focus < len(self._reps):
-            raise traitlets.TraitError(f"_focus {focus} is outside -1 … {len(self._reps) - 1}")
-        return focus
+        focus = proposal["value"]
+        if isinstance(focus, bool) or not -1 <= focus < len(self._reps):
+            raise traitlets.TraitError(f"_focus {focus!r} is outside -1 … {len(self._reps) - 1}")
+        return int(focus)
 
     @traitlets.validate("layout_name")
     def _check_layout_name(self, proposal: dict[str, Any]) -> str:
@@ -718,8 +793,7 @@ class Explorer(RequestHandlers, anywidget.AnyWidget):
         try:
             self._layouts.points(name)  # computed (and kept) now: a failure leaves the layout
         except DataError as error:
-            self.send(protocol.error_event(f"layout not shown: {error}"))
-            raise
+            raise _Refused(f"layout not shown: {error}") from None
         return name
 
     def _show_layout(self, change: dict[str, Any]) -> None:
@@ -727,11 +801,37 @@ class Explorer(RequestHandlers, anywidget.AnyWidget):
 
     @traitlets.validate("target")
     def _validate_target(self, proposal: dict[str, Any]) -> str | None:
-        return self._labelling.check_target(proposal["value"])
+        try:
+            return self._labelling.check_target(proposal["value"])
+        except DataError as error:
+            raise _Refused(str(error)) from None
 
     @traitlets.validate("k")
     def _validate_k(self, proposal: dict[str, Any]) -> int:
         return _check_k(proposal["value"])
+
+    @traitlets.validate("point_size")
+    def _validate_point_size(self, proposal: dict[str, Any]) -> float:
+        size = proposal["value"]
+        if not 0 < size <= MAX_POINT_SIZE:  # NaN too
+            raise _Refused(
+                f"point_size must be above 0 and at most {MAX_POINT_SIZE:g}, got {size!r}"
+            )
+        return size
+
+    @traitlets.validate("opacity")
+    def _validate_opacity(self, proposal: dict[str, Any]) -> float:
+        opacity = proposal["value"]
+        if not 0 <= opacity <= 1:  # NaN too
+            raise _Refused(f"opacity must be from 0 to 1, got {opacity!r}")
+        return opacity
+
+    @traitlets.validate("height")
+    def _validate_height(self, proposal: dict[str, Any]) -> int:
+        height = proposal["value"]
+        if not HEIGHTS[0] <= height <= HEIGHTS[1]:
+            raise _Refused(f"height must be {HEIGHTS[0]} to {HEIGHTS[1]} pixels, got {height!r}")
+        return height
 
     # -- labelling: showing the session's state ----------------------------------------------------
 
@@ -829,5 +929,10 @@ def default_style(n: int) -> tuple[float, float]:
 
 def _check_k(k: Any) -> int:
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 1 <= k <= 200:
-        raise DataError(f"k must be an integer from 1 to 200, got {k!r}")
+        raise _Refused(f"k must be an integer from 1 to 200, got {k!r}")
     return int(k)
+
+
+class _Refused(DataError, traitlets.TraitError):
+    """A value a trait's validator refuses: a :class:`~galwidget.DataError` for Python callers,
+    and a :class:`traitlets.TraitError`, on which ipywidgets rolls a front-end update back."""

@@ -149,21 +149,32 @@ def test_a_read_only_sqlite_file_reads_and_is_read_only(read_only_folder):
     reader.close()  # so that the read-only mount can be unmounted
 
 
-def test_bad_rows_are_errors_naming_the_row(database):
+def test_bad_rows_are_reported_naming_the_row_and_skipped(database):
     fingerprint = new_log()
     store = gw.LabelStore(database, fingerprint, IDS, CLASSES)
     store.set("J000001", "ring")
-    row = "'op1', '{id}', {label}, NULL, '2026-01-01T00:00:00+00:00', 'key'"
+    row = "'op1', '{id}', {label}, NULL, '{time}', 'key'"
     insert = f"INSERT INTO galwidget_labels (log, op, id, label, prev, time, source) VALUES ('{fingerprint}', {row})"
-    execute(database, insert.format(id="ghost", label="'\"ring\"'"))
-    with pytest.raises(
-        gw.DataError, match=r"row seq=\d+ of galwidget_labels.*'ghost' is not an id of"
+    good_time = "2026-01-01T00:00:00+00:00"
+    execute(database, insert.format(id="ghost", label="'\"ring\"'", time=good_time))
+    with pytest.warns(
+        UserWarning, match=r"row seq=\d+ of galwidget_labels.*'ghost' is not an id of"
     ):
-        store.refresh()
-    execute(database, "DELETE FROM galwidget_labels WHERE id = 'ghost'")
-    execute(database, insert.format(id="J000002", label="'not json'"))
-    with pytest.raises(gw.DataError, match=r"row seq=\d+ of galwidget_labels.*not JSON"):
-        gw.LabelStore(database, fingerprint, IDS, CLASSES)
+        assert store.refresh() == []
+    execute(database, insert.format(id="J000002", label="'not json'", time=good_time))
+    execute(database, insert.format(id="J000003", label="'\"ring\"'", time="2026-W01-1x"))
+    store.set("J000004", "smooth")  # after the bad rows
+    with pytest.warns(
+        UserWarning, match=r"3 label record.*row seq=\d+ of galwidget_labels.*not JSON"
+    ):
+        again = gw.LabelStore(database, fingerprint, IDS, CLASSES)
+    assert again.series().to_dict() == {"J000001": "ring", "J000004": "smooth"}
+    problems = [message.split(f"{again.location}: ", 1)[1] for message in again.unreadable]
+    assert [problem[:22] for problem in problems] == [
+        "label or prev is not J",
+        "time '2026-W01-1x' is ",
+        "id 'ghost' is not an i",
+    ]
 
 
 def test_deleted_rows_are_noticed_and_the_log_read_again(database):

@@ -122,7 +122,7 @@ def test_corrupt_last_line_is_skipped_and_repaired(tmp_path, tail):
     }
 
 
-def test_corrupt_middle_line_is_an_error_naming_it(tmp_path):
+def test_a_corrupt_middle_line_is_reported_and_the_rest_is_read(tmp_path):
     path = tmp_path / "labels.jsonl"
     store = make_store(path)
     for i in range(3):
@@ -130,9 +130,22 @@ def test_corrupt_middle_line_is_an_error_naming_it(tmp_path):
     lines = path.read_text().splitlines(keepends=True)
     lines[2] = lines[2][:20] + "\n"
     path.write_text("".join(lines))
-    with pytest.raises(gw.DataError, match="line 3 of the label log"):
-        make_store(path)
-    assert path.read_text() == "".join(lines)  # nothing was dropped
+    with pytest.warns(
+        UserWarning, match=r"1 label record\(s\) .* skipped.*line 3 of the label log.*not JSON"
+    ):
+        reopened = make_store(path)
+    assert reopened.series().to_dict() == {"J000000": "ring", "J000002": "ring"}
+    assert len(reopened.unreadable) == 1 and "line 3" in reopened.unreadable[0]
+    reopened.set("J000003", "smooth")  # the log stays writable, and the bad line stays
+    assert path.read_text().startswith("".join(lines))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert reopened.series().to_dict() == {
+            "J000000": "ring",
+            "J000002": "ring",
+            "J000003": "smooth",
+        }
+    assert caught == []  # reported once per store, not on every read
 
 
 def test_fingerprint_mismatch_and_escape_hatches(tmp_path):
@@ -504,7 +517,7 @@ BAD_RECORDS = [
 
 
 @pytest.mark.parametrize(("change", "problem"), BAD_RECORDS)
-def test_a_bad_record_is_an_error_naming_the_log_and_line(tmp_path, change, problem):
+def test_a_bad_record_is_reported_naming_the_log_and_line_and_skipped(tmp_path, change, problem):
     path = tmp_path / "labels.jsonl"
     make_store(path).set("J000001", "ring")
     record = {"op": "a", "id": "J000001", "label": "ring", "prev": None, "time": "2026-01-01"}
@@ -513,9 +526,11 @@ def test_a_bad_record_is_an_error_naming_the_log_and_line(tmp_path, change, prob
         del record["id"]
     with open(path, "a") as log:
         log.write(json.dumps(record) + "\n")
+    make_store(path).set("J000005", "smooth")  # written after the bad record
     before = path.read_bytes()
-    with pytest.raises(gw.DataError, match=f"line 3 of the label log {path}: .*{problem}"):
-        make_store(path)
+    with pytest.warns(UserWarning, match=f"line 3 of the label log {path}: .*{problem}"):
+        store = make_store(path)
+    assert store.series().to_dict() == {"J000001": "ring", "J000005": "smooth"}
     assert path.read_bytes() == before
 
 
