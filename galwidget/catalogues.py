@@ -292,7 +292,7 @@ def _degrees(table: pd.DataFrame, column: str, dec: str) -> np.ndarray:
         row = int(np.flatnonzero(outside)[0])
         raise DataError(
             f"catalogue column {column!r} must hold degrees within "
-            f"{'±90' if column == dec else '±360'}; row {row} is {values[row]!r}"
+            f"{'±90' if column == dec else '±360'}; row {row} is {values[row]:g}"
         )
     return values
 
