@@ -238,7 +238,7 @@ def test_float_keys_that_lost_digits_are_refused_whole_floats_join(reps) -> None
     lost = pd.DataFrame({"objid": np.array(OBJIDS[:3], dtype=np.float64), "z": [1.0, 2.0, 3.0]})
     frame = pd.DataFrame({"objid": [str(i) for i in OBJIDS[:3]]})
     numbered = gw.Representations.from_array(reps.features[:3], ids=ids, meta=frame)
-    with pytest.raises(gw.DataError, match="'objid' holds floating-point keys such as 1.23"):
+    with pytest.raises(gw.DataError, match=r"'objid' holds floating-point keys such as 1\.23"):
         numbered.join(lost, on="objid")
     small = pd.DataFrame({"objid": [1.0, np.nan, 3.0], "z": [1.0, 2.0, 3.0]})
     numbered = gw.Representations.from_array(
