@@ -3,8 +3,9 @@
 :func:`read_catalogue` takes a pandas ``DataFrame`` (returned as it is), an astropy ``Table``, or a
 path to a FITS (``.fits``, ``.fit``, ``.fts``, optionally ``.gz``), VOTable (``.vot``, ``.votable``,
 ``.xml``), ECSV, CSV (``.csv``, ``.csv.gz``) or parquet file. Tables become DataFrames with native
-byte order, masked values as NaN (numeric columns; integer columns with masked values become
-float) or missing values (``None``, shown by pandas as NaN, for text and other columns), and
+byte order, masked values as NaN (float columns), ``<NA>`` (integer and boolean columns with
+masked values become pandas' nullable ``Int64``/``UInt64``/``boolean``: every digit of a 64-bit id
+kept) or missing values (``None``, shown by pandas as NaN, for text and other columns), and
 byte strings decoded to ``str``. (VOTables have no null for text: masked text reads back as ``""``.) FITS, VOTable and
 ECSV need astropy (the ``astropy`` extra).
 
@@ -82,7 +83,15 @@ def join(
             f"catalogue has no column {on!r} to join on; its columns are: "
             f"{preview(list(catalogue.columns))}"
         )
-    keys = catalogue[on].astype(str)
+    keys = _keys(catalogue[on], on)
+    missing = keys.isna()
+    if missing.any():
+        warnings.warn(
+            f"{int(missing.sum())} catalogue rows have no {on!r} (masked or missing, e.g. row "
+            f"{int(np.flatnonzero(missing)[0])}): they match no galaxy",
+            stacklevel=3,
+        )
+        catalogue, keys = catalogue[~missing.to_numpy()], keys[~missing]
     duplicated = keys[keys.duplicated()]
     if len(duplicated):
         raise DataError(
@@ -142,7 +151,7 @@ def crossmatch(
             "these galaxies have no positions: add 'ra'/'dec' columns to meta (e.g. "
             "reps.join(catalogue_with_ra_dec, on=<id column>)) or use IAU-name ids"
         )
-    theirs = np.column_stack([_degrees(table, column) for column in (ra, dec)])
+    theirs = np.column_stack([_degrees(table, column, dec) for column in (ra, dec)])
     usable = np.isfinite(theirs).all(axis=1)
     if not usable.any():
         raise DataError(f"the catalogue has no finite {ra!r}/{dec!r} position")
@@ -160,6 +169,8 @@ def crossmatch(
             f"no catalogue source lies within {radius_arcsec} arcsec of any of the {n} "
             f"galaxies (catalogue ra/dec like {preview(theirs[usable][:2].round(5).tolist())}, "
             f"galaxies like {preview(ours[located][:2].round(5).tolist())})"
+            + units_hint(theirs[usable], "the catalogue's", ra, dec)
+            + units_hint(ours[located], "the galaxies'", "ra", "dec")
         )
     rows = np.flatnonzero(usable)[nearest[matched]]
     columns = table.rename(columns=lambda c: f"{c}{suffix}" if c in meta.columns else c)
@@ -229,8 +240,9 @@ def _table_to_frame(table: Any, where: str) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
 
-def _column_values(column: Any) -> np.ndarray:
-    """Native-endian values of one astropy column; masked → NaN (numbers) or None."""
+def _column_values(column: Any) -> np.ndarray | pd.api.extensions.ExtensionArray:
+    """Native-endian values of one astropy column; masked → NaN (floats), ``<NA>`` (nullable
+    integers and booleans) or None."""
     data = np.ma.getdata(column)
     data = np.asarray(getattr(data, "value", data))  # Quantity → plain numbers
     mask = np.ma.getmaskarray(column) if np.ma.isMaskedArray(column) else None
@@ -240,7 +252,11 @@ def _column_values(column: Any) -> np.ndarray:
         data = data.astype(data.dtype.newbyteorder("="))
     if mask is None or not mask.any():
         return data
-    if data.dtype.kind in "fiub":
+    if data.dtype.kind in "iu":  # nullable integers: every digit of a 64-bit id kept
+        return pd.arrays.IntegerArray(data, mask)
+    if data.dtype.kind == "b":
+        return pd.arrays.BooleanArray(data, mask)
+    if data.dtype.kind == "f":
         values = data.astype(np.float64)
         values[mask] = np.nan
         return values
@@ -254,13 +270,15 @@ def _column_values(column: Any) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------
 
 
-def _degrees(table: pd.DataFrame, column: str) -> np.ndarray:
+def _degrees(table: pd.DataFrame, column: str, dec: str) -> np.ndarray:
     if column not in table.columns:
         raise DataError(
             f"the catalogue has no position column {column!r} (pass ra=/dec=); its columns: "
             f"{preview(list(table.columns))}"
         )
-    values = pd.to_numeric(table[column], errors="coerce").to_numpy(dtype=np.float64)
+    values = pd.to_numeric(table[column], errors="coerce").to_numpy(
+        dtype=np.float64, na_value=np.nan
+    )
     bad = np.isnan(values) & table[column].notna().to_numpy()
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
@@ -268,7 +286,53 @@ def _degrees(table: pd.DataFrame, column: str) -> np.ndarray:
             f"catalogue column {column!r} must hold degrees; row {row} is "
             f"{table[column].iloc[row]!r}"
         )
+    with np.errstate(invalid="ignore"):
+        outside = np.abs(values) > 360 if column != dec else np.abs(values) > 90
+    if outside.any():
+        row = int(np.flatnonzero(outside)[0])
+        raise DataError(
+            f"catalogue column {column!r} must hold degrees within "
+            f"{'±90' if column == dec else '±360'}; row {row} is {values[row]:g}"
+        )
     return values
+
+
+def units_hint(radec: np.ndarray, whose: str, ra: str, dec: str) -> str:
+    """A sentence about units when every position of ``radec`` (``(m, 2)``, finite) lies within
+    ±π (ra up to 2π) and ±π/2: radians given where degrees are expected; else ``""``."""
+    if len(radec) < 2 or np.ptp(radec, axis=0).max() == 0:
+        return ""
+    ra_values, dec_values = radec[:, 0], radec[:, 1]
+    if (
+        ra_values.min() >= -np.pi
+        and ra_values.max() <= 2 * np.pi
+        and np.abs(dec_values).max() <= np.pi / 2
+    ):
+        return (
+            f". Every one of {whose} {ra!r}/{dec!r} values lies within ±π: are they in radians? "
+            "galwidget expects degrees (multiply by 180/π, e.g. np.degrees)"
+        )
+    return ""
+
+
+def _keys(values: pd.Series, on: str) -> pd.Series:
+    """Join keys as text, ``<NA>`` where missing: integers (nullable ones too) in full, floats
+    only when every value is a whole number float64 holds exactly (a float key of 2⁵³ or more
+    has lost digits, so it could match the wrong galaxy or seem a duplicate)."""
+    missing = values.isna().to_numpy()
+    if pd.api.types.is_float_dtype(values.dtype):
+        numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)[~missing]
+        inexact = (numbers != np.round(numbers)) | (np.abs(numbers) >= 2.0**53)
+        if inexact.any():
+            raise DataError(
+                f"catalogue column {on!r} holds floating-point keys such as "
+                f"{preview(numbers[inexact][:3].tolist())}: they are not exact ids (digits of "
+                "large integers are lost as floats). Read the column as integers or text"
+            )
+        values = values.astype("Int64")
+    text = values.astype("string")
+    text[missing] = pd.NA
+    return text
 
 
 def _warn_about_matches(n: int, matched: np.ndarray, rows: np.ndarray, radius: float) -> None:

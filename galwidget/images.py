@@ -17,11 +17,13 @@ slice, e.g. ``"{id[:4]}/{id}.png"`` for the GZ DECaLS folder layout or ``"{ra:.4
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
 import stat
 import string
+import tempfile
 import threading
 import warnings
 from collections import OrderedDict
@@ -47,8 +49,10 @@ __all__ = [
     "LegacySurvey",
     "LocalFiles",
     "NoImages",
+    "OutputFile",
     "Sdss",
     "UrlImages",
+    "check_output_folder",
     "decals_pixscale",
     "legacy_survey",
     "local_files",
@@ -718,3 +722,96 @@ def resolve(
         "images must be None, a URL template, a preset or a callable, "
         f"got {type(images).__name__}{hint}"
     )
+
+
+# ----------------------------------------------------------------------------------------------
+# Files galwidget writes (exported images, catalogues, saved pages)
+# ----------------------------------------------------------------------------------------------
+
+
+def _path_text(path: Any, what: str) -> Path:
+    if not isinstance(path, str | PathLike):
+        raise DataError(f"{what} must be a path (str or Path), got {type(path).__name__}")
+    text = os.fspath(path)
+    if isinstance(text, bytes) or not text.strip():
+        raise DataError(f"{what} must be a path, got {text!r}")
+    if "\0" in text:
+        raise DataError(f"{what} {text!r} contains a NUL character, which no file name can hold")
+    return Path(text).expanduser()
+
+
+def _probe_folder(folder: Path, what: str, target: Path) -> None:
+    """:class:`DataError` unless a file can be created in ``folder`` (or, when it does not exist
+    yet, in the nearest existing folder above it): read-only mounts and permissions included."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise DataError(f"cannot write {what} {target}: {existing} is a file, not a folder")
+    try:
+        handle, probe = tempfile.mkstemp(dir=existing, prefix=".galwidget-probe-")
+    except OSError as error:
+        raise DataError(
+            f"cannot write {what} {target}: {existing} is not writable "
+            f"({error.strerror or error}); choose a writable folder"
+        ) from None
+    os.close(handle)
+    os.unlink(probe)
+
+
+@dataclass(frozen=True)
+class OutputFile:
+    """A file galwidget is about to write, checked before anything is written, then written
+    whole or not at all (a temporary file beside it, renamed over it).
+
+    Attributes:
+        path: the file (absolute).
+        what: what it is, for messages (``"the page"``, ``"the catalogue"``).
+    """
+
+    path: Path
+    what: str
+
+    @classmethod
+    def check(cls, path: Any, what: str, *, create_folder: bool) -> OutputFile:
+        """:class:`DataError` for a path that is empty, holds a NUL, is a folder, lies in a
+        missing folder (unless ``create_folder``) or in one that cannot be written."""
+        target = _path_text(path, what)
+        if target.is_dir():
+            raise DataError(f"cannot write {what} to {target}: it is a folder; name a file in it")
+        if not create_folder and not target.parent.is_dir():
+            raise DataError(
+                f"cannot write {what} {target}: the folder {target.parent} does not exist"
+            )
+        _probe_folder(target.parent, what, target)
+        return cls(target.resolve(), what)
+
+    def write(self, write: Callable[[Path], object]) -> Path:
+        """Write through ``write(temporary path)``, then rename it over :attr:`path`; on any
+        failure nothing is left and a :class:`DataError` names the file."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        try:
+            write(partial)
+            os.replace(partial, self.path)
+        except OSError as error:
+            with contextlib.suppress(OSError):
+                partial.unlink()
+            raise DataError(
+                f"cannot write {self.what} {self.path}: {error.strerror or error}"
+            ) from None
+        except BaseException:
+            with contextlib.suppress(OSError):
+                partial.unlink()
+            raise
+        return self.path
+
+
+def check_output_folder(path: Any, what: str) -> Path:
+    """``path`` as a folder galwidget may write files to (created later, when written):
+    :class:`DataError` if it is empty, holds a NUL, is a file or cannot be written."""
+    folder = _path_text(path, what)
+    if folder.exists() and not folder.is_dir():
+        raise DataError(f"{what} {folder} is a file, not a folder")
+    _probe_folder(folder, what, folder)
+    return folder.resolve()

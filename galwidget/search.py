@@ -13,6 +13,14 @@ The text is tried, in this order, as:
 
 Anything else raises :class:`~galwidget.DataError` saying what was expected. Ranges are checked
 (ra in [0, 360] degrees or [0, 24] hours, 360 being 0; dec in [-90, 90], minutes and seconds below 60).
+A sky position finds the nearest galaxy only within ``radius_arcsec`` (default
+:data:`RADIUS_ARCSEC`); beyond it nothing is focused and :class:`Found` names the nearest galaxy
+and how far it is.
+
+Text is at most :data:`MAX_QUERY_LENGTH` characters (the search box's ``maxlength``), and every
+run of whitespace counts as one space before parsing, so each pattern's separators match at most
+one character: parsing takes time linear in the text (a run of spaces between two fields used to
+make the sexagesimal pattern backtrack cubically: 300 spaces took 0.7 s, 3000 minutes).
 
 Invariants: a :class:`Finder` builds its two indexes once, on first need, under a lock: a sorted
 array of the ids' UTF-8 bytes (``searchsorted`` answers an exact id or a prefix in O(log n),
@@ -38,10 +46,14 @@ from galwidget.sky import IAUNAME, chord_to_arcsec, parse_iauname, sky_unit_vect
 if TYPE_CHECKING:
     from galwidget.data import Representations
 
-__all__ = ["Finder", "Found", "parse_sky_position"]
+__all__ = ["MAX_QUERY_LENGTH", "RADIUS_ARCSEC", "Finder", "Found", "parse_sky_position"]
 
 # How many completions a prefix search lists by default.
 COMPLETIONS = 10
+# Longest text find accepts (js/src/search.ts gives the search box the same maxlength).
+MAX_QUERY_LENGTH = 200
+# How far from a sky position the nearest galaxy may be to be found (arcsec).
+RADIUS_ARCSEC = 5.0
 
 _NUMBER = r"(?:\d+(?:\.\d*)?|\.\d+)"
 _DECIMAL = re.compile(
@@ -64,12 +76,15 @@ class Found:
         query: the text, stripped.
         kind: ``"id"`` (an exact id), ``"sky"`` (a sky position) or ``"prefix"`` (an id prefix).
         position: row position of the galaxy to focus; ``None`` for a prefix that several ids
-            start with (pick one of :attr:`completions`).
-        id: that galaxy's id, or ``None`` with :attr:`position`.
+            start with (pick one of :attr:`completions`) and for a sky position with no galaxy
+            within :attr:`radius_arcsec`.
+        id: that galaxy's id; for a sky position with none within the radius, the nearest
+            galaxy's (not focused); ``None`` for a prefix of several ids.
         completions: for ``"prefix"``: the first ids (sorted) that start with the text.
         n_completions: for ``"prefix"``: how many ids start with the text.
         ra, dec: for ``"sky"``: the position asked for, in degrees.
-        separation_arcsec: for ``"sky"``: how far the galaxy found is from it.
+        separation_arcsec: for ``"sky"``: how far the nearest galaxy is from it.
+        radius_arcsec: for ``"sky"``: how far a galaxy could be to be found.
     """
 
     query: str
@@ -81,6 +96,7 @@ class Found:
     ra: float | None = None
     dec: float | None = None
     separation_arcsec: float | None = None
+    radius_arcsec: float | None = None
 
 
 class Finder:
@@ -98,19 +114,37 @@ class Finder:
         # a k-d tree of the finite positions; the row position of each tree point
         self._sky_tree: tuple[cKDTree, np.ndarray] | None = None
 
-    def find(self, text: str, *, completions: int = COMPLETIONS) -> Found:
+    def find(
+        self, text: str, *, completions: int = COMPLETIONS, radius_arcsec: float = RADIUS_ARCSEC
+    ) -> Found:
         """The galaxy (or the completions) that ``text`` names.
 
         Args:
-            text: an id, an id prefix or a sky position (formats in the module docstring).
+            text: an id, an id prefix or a sky position (formats in the module docstring), at
+                most :data:`MAX_QUERY_LENGTH` characters.
             completions: most ids listed for a prefix.
+            radius_arcsec: a sky position finds the nearest galaxy only this close (``math.inf``:
+                at any distance); beyond, :attr:`Found.position` is ``None`` and
+                :attr:`Found.id` names the nearest galaxy.
 
         Raises:
-            DataError: empty text; a sky position out of range; a sky position when the data has
-                no sky positions; or text that is none of the three.
+            DataError: empty or too long text; a sky position out of range; a sky position when
+                the data has no sky positions; a radius that is not a positive number; or text
+                that is none of the three.
         """
         if not isinstance(text, str):
             raise DataError(f"find needs text (an id or a sky position), got {text!r}")
+        if len(text) > MAX_QUERY_LENGTH:
+            raise DataError(
+                f"find takes at most {MAX_QUERY_LENGTH} characters (an id or a sky position), "
+                f"got {len(text)}: {text[:40]!r}…"
+            )
+        if (
+            isinstance(radius_arcsec, bool)
+            or not isinstance(radius_arcsec, int | float)
+            or not radius_arcsec > 0
+        ):
+            raise DataError(f"radius_arcsec must be a positive number, got {radius_arcsec!r}")
         query = text.strip()
         if not query:
             raise DataError("find needs an id, an id prefix or a sky position, got empty text")
@@ -121,9 +155,15 @@ class Finder:
         if radec is not None:
             ra, dec = radec
             nearest, separation = self.nearest(ra, dec)
-            galaxy = str(self._reps.ids[nearest])
             return Found(
-                query, "sky", nearest, galaxy, ra=ra, dec=dec, separation_arcsec=separation
+                query,
+                "sky",
+                nearest if separation <= radius_arcsec else None,
+                str(self._reps.ids[nearest]),
+                ra=ra,
+                dec=dec,
+                separation_arcsec=separation,
+                radius_arcsec=float(radius_arcsec),
             )
         ids, total = self.complete(query, limit=completions)
         if total == 0:
@@ -206,9 +246,16 @@ def parse_sky_position(text: str) -> tuple[float, float] | None:
     when ``text`` is not written as one.
 
     Raises:
-        DataError: the text is written as a sky position but a value is out of range.
+        DataError: text longer than :data:`MAX_QUERY_LENGTH`; text written as a sky position
+            with a value out of range.
     """
-    text = text.strip().replace("−", "-")
+    if len(text) > MAX_QUERY_LENGTH:
+        raise DataError(
+            f"a sky position takes at most {MAX_QUERY_LENGTH} characters, got {len(text)}"
+        )
+    # One space for every run of whitespace: the patterns' separators then match at most one
+    # character each, and no pattern backtracks more than a constant number of steps per one.
+    text = " ".join(text.replace("−", "-").split())
     if IAUNAME.match(text):
         ra, dec = parse_iauname(text)
         return float(ra), float(dec)

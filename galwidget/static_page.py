@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from galwidget.errors import DataError
+from galwidget.images import OutputFile
 
 __all__ = ["DEFAULT_MAX_THUMBNAIL_BYTES", "PageSnapshot", "page_html", "save_html"]
 
@@ -93,16 +94,13 @@ def save_html(
         The path written.
 
     Raises:
-        DataError: the front end is not built, or ``path``'s folder does not exist.
+        DataError: the front end is not built; ``path`` is empty, holds a NUL, is a folder, lies
+            in a folder that does not exist or cannot be written (checked before the page is
+            made); the write failed (nothing is left behind, an existing page is unchanged).
     """
-    target = Path(path)
-    if not target.parent.is_dir():
-        raise DataError(f"cannot save {target}: the folder {target.parent} does not exist")
+    target = OutputFile.check(path, "the page", create_folder=False)
     text = page_html(snapshot, title=title, max_thumbnail_bytes=max_thumbnail_bytes)
-    partial = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    partial.write_text(text, encoding="utf-8")
-    os.replace(partial, target)
-    return target
+    return target.write(lambda partial: partial.write_text(text, encoding="utf-8"))
 
 
 def page_html(

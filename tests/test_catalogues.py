@@ -47,10 +47,8 @@ def check_converted(frame: pd.DataFrame, ids: list[str], *, text_mask: bool = Tr
     for column in frame.columns:
         assert getattr(frame[column].dtype, "byteorder", "=") in ("=", "|")  # native byte order
     votes = frame["total_votes"]
-    assert votes.dtype == np.float64 and votes.isna().tolist() == [
-        i % 7 == 0 for i in range(len(ids))
-    ]
-    assert votes[1] == 1.0
+    assert votes.dtype == "Int32" and votes.isna().tolist() == [i % 7 == 0 for i in range(len(ids))]
+    assert votes[1] == 1
     assert frame["gz2_class"][1] == "Er"
     # A VOTable has no null value for text: astropy writes masked text as an empty string.
     assert pd.isna(frame["gz2_class"][0]) if text_mask else frame["gz2_class"][0] == ""
@@ -74,7 +72,7 @@ def test_fits_and_votable_files_written_by_astropy(tmp_path, reps, suffix, kind)
         joined = reps.join(path, on="iauname")
     assert joined.meta.loc[ids[1], "gz2_class"] == "Er"
     assert joined.meta.loc[ids[1], "total_votes"] == 1.0
-    assert np.isnan(joined.meta.loc[reps.ids[100], "total_votes"])
+    assert pd.isna(joined.meta.loc[reps.ids[100], "total_votes"])
 
 
 def test_tables_frames_csv_and_parquet(tmp_path, reps) -> None:
@@ -203,3 +201,70 @@ def test_crossmatch_agrees_with_astropy_on_real_positions(shared_data: Path) -> 
     np.testing.assert_allclose(
         matched.meta["separation_arcsec"][within], separation[within].arcsec, atol=1e-5
     )
+
+
+# ----------------------------------------------------------------------------------------------
+# Catalogues as astronomers hand them over
+# ----------------------------------------------------------------------------------------------
+
+OBJIDS = [1237648720693755918, 1237648720693755919, 1237648720693755920, 1237648720693755921]
+
+
+def test_a_masked_int64_fits_key_stays_an_exact_integer_key(tmp_path) -> None:
+    # 19-digit SDSS objids that float64 cannot tell apart, one of them masked
+    table = Table()
+    table["dr7objid"] = MaskedColumn(
+        np.array(OBJIDS, dtype=">i8"), mask=[False, False, True, False]
+    )
+    table["t01"] = [0.1, 0.2, 0.3, 0.4]
+    path = tmp_path / "hart16.fits"
+    table.write(path)
+    frame = read_catalogue(path)
+    assert frame["dr7objid"].dtype == "Int64"
+    assert frame["dr7objid"].tolist()[:2] == OBJIDS[:2] and pd.isna(frame["dr7objid"][2])
+    reps = gw.Representations.from_array(
+        np.eye(4, dtype=np.float32), ids=pd.Index([str(i) for i in OBJIDS], name="dr7objid")
+    )
+    with pytest.warns(UserWarning) as caught:
+        joined = reps.join(path, on="dr7objid")
+    messages = " ".join(str(w.message) for w in caught)
+    assert "1 catalogue rows have no 'dr7objid' (masked or missing, e.g. row 2)" in messages
+    assert joined.meta["t01"].tolist()[:2] == [0.1, 0.2] and joined.meta["t01"].iloc[3] == 0.4
+    assert pd.isna(joined.meta["t01"].iloc[2])
+
+
+def test_float_keys_that_lost_digits_are_refused_whole_floats_join(reps) -> None:
+    ids = reps.ids[:3].tolist()
+    lost = pd.DataFrame({"objid": np.array(OBJIDS[:3], dtype=np.float64), "z": [1.0, 2.0, 3.0]})
+    frame = pd.DataFrame({"objid": [str(i) for i in OBJIDS[:3]]})
+    numbered = gw.Representations.from_array(reps.features[:3], ids=ids, meta=frame)
+    with pytest.raises(gw.DataError, match=r"'objid' holds floating-point keys such as 1\.23"):
+        numbered.join(lost, on="objid")
+    small = pd.DataFrame({"objid": [1.0, np.nan, 3.0], "z": [1.0, 2.0, 3.0]})
+    numbered = gw.Representations.from_array(
+        reps.features[:3], ids=ids, meta=pd.DataFrame({"objid": ["1", "2", "3"]})
+    )
+    with pytest.warns(UserWarning, match="1 catalogue rows have no 'objid'"):
+        joined = numbered.join(small, on="objid")
+    assert joined.meta["z"].tolist()[::2] == [1.0, 3.0] and pd.isna(joined.meta["z"].iloc[1])
+
+
+def test_a_catalogue_in_radians_gets_a_hint_about_units(reps) -> None:
+    radec = reps.radec[:50]
+    radians = pd.DataFrame({"RA": np.radians(radec[:, 0]), "DEC": np.radians(radec[:, 1])})
+    with pytest.raises(
+        gw.DataError,
+        match=r"catalogue's 'RA'/'DEC' values lies within ±π: are they in radians\? .*degrees",
+    ):
+        reps.crossmatch(radians, ra="RA", dec="DEC")
+    far = pd.DataFrame({"ra": [0.0, 10.0], "dec": [-89.0, -88.0]})
+    with pytest.raises(gw.DataError, match="no catalogue source lies within") as error:
+        reps.crossmatch(far)
+    assert "radians" not in str(error.value)
+
+
+def test_positions_outside_the_sphere_are_refused(reps) -> None:
+    with pytest.raises(gw.DataError, match=r"'dec' must hold degrees within ±90; row 1 is 91.5"):
+        reps.crossmatch(pd.DataFrame({"ra": [1.0, 2.0], "dec": [0.0, 91.5]}))
+    with pytest.raises(gw.DataError, match=r"'ra' must hold degrees within ±360; row 0 is 400"):
+        reps.crossmatch(pd.DataFrame({"ra": [400.0, 2.0], "dec": [0.0, 1.5]}))

@@ -3,6 +3,8 @@ real coordinates of ../shared/data."""
 
 from __future__ import annotations
 
+import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import galwidget as gw
-from galwidget.search import Finder, parse_sky_position
+from galwidget.search import MAX_QUERY_LENGTH, RADIUS_ARCSEC, Finder, parse_sky_position
 
 GORDON = "gz_decals_nsa_name_radec_sample/gordon_galaxies_sample_2_unique.csv"
 RINGS = "zoobot_ring_catalog_basic/example_ring_catalog_basic.csv"
@@ -120,7 +122,7 @@ def test_nearest_galaxy_and_separation_agree_with_astropy(
     dec = np.degrees(np.arcsin(rng.uniform(-0.2, 0.55, 60)))
     for r, d in zip(ra, dec, strict=True):
         separations = SkyCoord(r * u.deg, d * u.deg).separation(catalogue).arcsec
-        found = by_number.find(f"{r:.10f} {d:+.10f}")
+        found = by_number.find(f"{r:.10f} {d:+.10f}", radius_arcsec=math.inf)
         assert found.kind == "sky" and found.position == int(np.argmin(separations))
         assert found.id == f"gal{found.position:04d}"
         assert found.separation_arcsec == pytest.approx(separations.min(), rel=1e-9)
@@ -267,3 +269,71 @@ def test_prefix_bounds_at_the_longest_id() -> None:
     assert finder.complete("a") == (("ab", "abc", "abd", "a~", "a\x7f"), 5)  # byte order
     assert finder.complete("", limit=2) == (("ab", "abc"), 6)
     assert finder.position_of("abcd") is None and finder.position_of("abd") == 2
+
+
+# -- the search radius -----------------------------------------------------------------------------
+
+
+def test_a_sky_position_finds_only_within_the_radius_and_names_the_nearest() -> None:
+    meta = pd.DataFrame({"ra": [150.0, 150.1], "dec": [2.0, 2.0]})
+    finder = Finder(representations(["a", "b"], meta))
+    near = finder.find("150.1 2.0003")  # 1.08″
+    assert (near.position, near.id, near.radius_arcsec) == (1, "b", RADIUS_ARCSEC)
+    assert near.separation_arcsec == pytest.approx(1.08, rel=1e-3)
+    far = finder.find("150.1 2.01")  # 36″ from b
+    assert (far.kind, far.position, far.id) == ("sky", None, "b")
+    assert far.separation_arcsec == pytest.approx(36.0, rel=1e-3)
+    assert finder.find("150.1 2.01", radius_arcsec=40).position == 1
+    assert finder.find("150.1 2.01", radius_arcsec=math.inf).position == 1
+    for bad in [0, -1.0, math.nan, "5", True, None]:
+        with pytest.raises(gw.DataError, match="radius_arcsec must be a positive number"):
+            finder.find("150.1 2.01", radius_arcsec=bad)  # type: ignore[arg-type]
+
+
+# -- long and spaced-out text ----------------------------------------------------------------------
+
+
+def test_text_longer_than_the_limit_is_refused() -> None:
+    finder = Finder(representations(["a1"], pd.DataFrame({"ra": [1.0], "dec": [0.0]})))
+    text = "1" + " " * MAX_QUERY_LENGTH + "2"
+    with pytest.raises(gw.DataError, match=f"at most {MAX_QUERY_LENGTH} characters .*got 202"):
+        finder.find(text)
+    with pytest.raises(gw.DataError, match=f"at most {MAX_QUERY_LENGTH} characters"):
+        parse_sky_position(text)
+    assert finder.find(" " * (MAX_QUERY_LENGTH - 4) + "1 0").position == 0  # at the limit
+
+
+def test_the_search_box_has_the_same_length_limit() -> None:
+    source = (Path(__file__).parents[1] / "js" / "src" / "search.ts").read_text()
+    limit = re.search(r"export const MAX_QUERY_LENGTH = (\d+);", source)
+    assert limit is not None and int(limit[1]) == MAX_QUERY_LENGTH
+    assert "this.input.maxLength = MAX_QUERY_LENGTH;" in source
+
+
+SPACED = st.text(alphabet=" \t\n\u00a0\u2003", min_size=1, max_size=14)  # 12 runs: within the limit
+
+
+@given(
+    text=st.sampled_from(
+        [
+            "150.1 2.2",
+            "150.1, +2.2",
+            "150.1d -2.2d",
+            "10:00:24 +02:12:00",
+            "10 00 24.5 -02 12 00",
+            "10h00m24s +2d12m",
+            "10h 00m 24s, +02° 12' 00\"",
+            "1 1 x",
+            "1h 1",
+            "10 00 ",
+        ]
+    ),
+    runs=st.lists(SPACED, min_size=12, max_size=12),
+)
+def test_runs_of_whitespace_read_as_one_space(text: str, runs: list[str]) -> None:
+    """The parser reads any run of whitespace as one space (which keeps every pattern linear: runs
+    of spaces between fields made the sexagesimal pattern backtrack cubically)."""
+    pieces = text.split(" ")
+    spaced = pieces[0] + "".join(run + piece for run, piece in zip(runs, pieces[1:], strict=False))
+    assert len(spaced) <= MAX_QUERY_LENGTH
+    assert parse_sky_position(spaced) == parse_sky_position(text)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from readonly_mount import read_only_folder
 
 import galwidget as gw
 from galwidget.static_page import page_html
@@ -135,3 +136,40 @@ def test_bad_targets_and_options(explorer: gw.Explorer, tmp_path: Path) -> None:
     with pytest.raises(gw.DataError, match="max_thumbnail_bytes must be an integer"):
         page_html(explorer._page_snapshot(), max_thumbnail_bytes=1.5)  # type: ignore[arg-type]
     assert not list(tmp_path.iterdir()), "nothing half-written"
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("", "the page must be a path, got ''"),
+        ("a\0b.html", "contains a NUL character"),
+        (".", "it is a folder; name a file in it"),
+        (123, "the page must be a path .* got int"),
+    ],
+)
+def test_bad_paths_are_refused_before_anything_is_written(
+    explorer: gw.Explorer, tmp_path: Path, monkeypatch, target, message
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(gw.DataError, match=message):
+        explorer.save_html(target)
+    assert not list(tmp_path.iterdir()), "nothing half-written"
+
+
+def test_a_folder_in_the_way_leaves_no_temporary_file(explorer: gw.Explorer, tmp_path: Path):
+    (tmp_path / "view.html").mkdir()
+    with pytest.raises(gw.DataError, match=r"view\.html: it is a folder"):
+        explorer.save_html(tmp_path / "view.html")
+    assert [p.name for p in tmp_path.iterdir()] == ["view.html"]
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(gw.DataError, match=r"does not exist"):
+        explorer.save_html(tmp_path / "file" / "view.html")
+
+
+def test_a_read_only_file_system_is_a_clear_error(explorer: gw.Explorer, tmp_path: Path):
+    with read_only_folder(tmp_path / "ro") as folder:
+        for target in [folder / "view.html", folder / "existing.html", folder / "sub" / "v.html"]:
+            with pytest.raises(gw.DataError, match=r"cannot write the page .* is not writable"):
+                explorer.save_html(target)
+        assert (folder / "existing.html").read_text() == "before"
+        assert sorted(p.name for p in folder.iterdir()) == ["existing.html", "sub"]

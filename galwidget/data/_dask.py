@@ -18,12 +18,12 @@ call and closed after it.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
 from galwidget.data._representations import Representations
@@ -44,6 +44,7 @@ from galwidget.data._streaming import (
     resolve_files,
     scan,
     schema_of,
+    unify_kept,
 )
 from galwidget.data._validate import OnInvalid
 from galwidget.errors import DataError
@@ -114,20 +115,34 @@ def split_parts(parts: Sequence[Part], max_rows: int) -> list[Part]:
     """``parts`` cut into runs of whole row groups of at most ``max_rows`` rows (in order)."""
     pieces = []
     for part in parts:
-        metadata = pq.ParquetFile(part.path).metadata
         groups: list[int] = []
-        rows = 0
+        sizes: list[int] = []
         start = part.start
-        for group in part.row_groups:
-            size = metadata.row_group(group).num_rows
-            if groups and rows + size > max_rows:
-                pieces.append(Part(part.path, tuple(groups), rows, start))
-                start += rows
-                groups, rows = [], 0
+        for group, size in zip(part.row_groups, part.group_rows, strict=True):
+            if groups and sum(sizes) + size > max_rows:
+                pieces.append(
+                    replace(
+                        part,
+                        row_groups=tuple(groups),
+                        rows=sum(sizes),
+                        start=start,
+                        group_rows=tuple(sizes),
+                    )
+                )
+                start += sum(sizes)
+                groups, sizes = [], []
             groups.append(group)
-            rows += size
+            sizes.append(size)
         if groups or not pieces or pieces[-1].path != part.path:
-            pieces.append(Part(part.path, tuple(groups), rows, start))
+            pieces.append(
+                replace(
+                    part,
+                    row_groups=tuple(groups),
+                    rows=sum(sizes),
+                    start=start,
+                    group_rows=tuple(sizes),
+                )
+            )
     return pieces
 
 
@@ -232,7 +247,9 @@ def _frame_moments(
 ) -> PassOne:
     where = f"partition {index}"
     batches = _frame_batches(frame, schema, where, schema.read_columns, batch_rows)
-    return moments_pass(batches, schema, shift, where)
+    result = moments_pass(batches, schema, shift, where)
+    result.kept_types = tuple(_frame_table(frame, schema.kept_columns).schema.types)
+    return result
 
 
 def _frame_projection(
@@ -284,6 +301,14 @@ def _reduce_frame(
         parts.append(Part(f"partition {len(parts)}", (), result.rows, start))
         start += result.rows
     check_pass_one(parts, first, on_invalid)
+    # A partition's arrow types are known only from its values (an all-None column is null).
+    schema = unify_kept(
+        schema,
+        [
+            (part.path, replace(schema, kept_types=r.kept_types))
+            for part, r in zip(parts, first, strict=True)
+        ],
+    )
     pca = _fit(first, reduce_to)
     tasks = [
         dask.delayed(_frame_projection)(p, i, schema, pca, r.invalid, batch_rows)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -37,7 +38,13 @@ from galwidget.data._schema import (
     list_names,
     stack_list_column,
 )
-from galwidget.data._validate import OnInvalid, check_finite, check_on_invalid, degrees
+from galwidget.data._validate import (
+    MAX_ABS_FEATURE,
+    OnInvalid,
+    check_finite,
+    check_on_invalid,
+    degrees,
+)
 from galwidget.errors import DataError
 from galwidget.pca import PCA
 from galwidget.sky import IAUNAME, parse_iauname
@@ -46,6 +53,29 @@ from galwidget.util import preview
 if TYPE_CHECKING:
     from galwidget.data._streaming import RawSource
     from galwidget.images import ImagesSpec
+
+
+# Feature matrices already checked by _check_features, by id (entries vanish with the array):
+# dataclasses.replace (join, crossmatch, …) builds a new Representations on the same matrix.
+_checked_features: weakref.WeakValueDictionary[int, np.ndarray] = weakref.WeakValueDictionary()
+
+
+def _check_features(matrix: np.ndarray, ids: pd.Index) -> None:
+    """:class:`DataError` naming the rows, ids and columns if a feature is NaN, infinite or beyond
+    ±:data:`MAX_ABS_FEATURE` (one max and one min over the matrix when all are valid)."""
+    if _checked_features.get(id(matrix)) is matrix:
+        return
+    if not (matrix.max() <= MAX_ABS_FEATURE and matrix.min() >= -MAX_ABS_FEATURE):  # NaN: False
+        names = [f"column {j}" for j in range(matrix.shape[1])]
+        try:
+            check_finite(matrix, ids, "raise", names)
+        except DataError as error:
+            message = str(error).removesuffix("; pass on_invalid='drop' to drop them")
+            raise DataError(
+                message + "; Representations takes valid rows only: drop these rows, or build it "
+                "with Representations.from_array(features, ids, meta, on_invalid='drop')"
+            ) from None
+    _checked_features[id(matrix)] = matrix
 
 
 @dataclass(eq=False)
@@ -72,11 +102,22 @@ class Representations:
     raw_source: RawSource | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
+        """Validate as the loaders do: real, finite features within ±:data:`MAX_ABS_FEATURE`,
+        valid unique ids, a meta table of matching length (:class:`DataError` naming what)."""
         features = self.features
         if not isinstance(features, np.ndarray) or features.ndim != 2:
-            raise DataError(f"features must be a 2-D array, got {type(features).__name__}")
+            shape = f" of shape {features.shape}" if isinstance(features, np.ndarray) else ""
+            raise DataError(
+                f"features must be a 2-D array (n galaxies × d), got {type(features).__name__}"
+                + shape
+            )
+        if not np.issubdtype(features.dtype, np.number) or np.issubdtype(
+            features.dtype, np.complexfloating
+        ):
+            raise DataError(f"features must be real numbers, got dtype {features.dtype}")
         if features.dtype != np.float32 or not features.flags.c_contiguous:
-            self.features = np.ascontiguousarray(features, dtype=np.float32)
+            with np.errstate(over="ignore"):  # beyond float32: inf, refused below
+                self.features = np.ascontiguousarray(features, dtype=np.float32)
         n = len(self.features)
         if n == 0:
             raise DataError("the table is empty: no galaxies to show")
@@ -85,9 +126,12 @@ class Representations:
         self.ids = validate_ids(self.ids)
         if len(self.ids) != n:
             raise DataError(f"{len(self.ids)} ids but {n} feature rows: lengths must match")
+        if not isinstance(self.meta, pd.DataFrame):
+            raise DataError(f"meta must be a pandas DataFrame, got {type(self.meta).__name__}")
         if len(self.meta) != n:
             raise DataError(f"{len(self.meta)} meta rows but {n} feature rows: lengths must match")
         self.meta = self.meta.set_axis(self.ids.rename(None), axis=0)
+        _check_features(self.features, self.ids)
 
     # -- constructors ---------------------------------------------------------------------------
 

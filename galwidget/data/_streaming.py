@@ -13,9 +13,12 @@ whatever the raw width. Both Zenodo schemas are read (``feat_<i>_pred`` scalar c
 column), detected as :func:`galwidget.data.load_representations` detects them.
 
 Invariants: every part file has the first file's id column, feature columns, feature types and
-width (else :class:`DataError` naming the file and the difference); each pass must see exactly the
-rows the parquet metadata announce (else :class:`DataError`: a partial matrix is never returned);
-rows keep file order, then row order. :class:`RawSource` maps a row back to (file, row group,
+width, and kept columns of types that widen to one type (else :class:`DataError` naming the file,
+the column and the difference, before pass 1 reads a row); each pass must see exactly the rows the
+parquet metadata announce (else :class:`DataError`: a partial matrix is never returned); every part
+is the file pass 1 snapshot (:class:`FileSnapshot`: size, mtime, inode, parquet footer with its
+row-group statistics) when either pass or :meth:`RawSource.read` reads it, else :class:`DataError`
+naming the file and what changed; rows keep file order, then row order. :class:`RawSource` maps a row back to (file, row group,
 offset) for :meth:`Representations.raw_rows`. The passes run on :class:`Part` s (runs of a file's
 row groups) and on record batches, so :mod:`galwidget.dask_reduce` runs these very functions as
 Dask tasks.
@@ -24,10 +27,12 @@ Dask tasks.
 from __future__ import annotations
 
 import glob
+import hashlib
+import os
 import re
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from os import PathLike
 from pathlib import Path
@@ -55,7 +60,7 @@ from galwidget.errors import DataError
 from galwidget.pca import PCA, Moments, initial_shift
 from galwidget.util import preview
 
-__all__ = ["FeatureSchema", "Part", "RawSource"]
+__all__ = ["FeatureSchema", "FileSnapshot", "Part", "RawSource"]
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 # Row groups up to WHOLE_ROW_GROUP_BYTES are read a column chunk at a time; larger ones through
@@ -81,6 +86,8 @@ class FeatureSchema:
         width: the raw feature dimension ``d``.
         types: arrow type of each feature column (of the list column), checked in every part.
         meta_columns: the other columns kept (those asked for with ``columns=``).
+        kept_types: arrow type of each of :attr:`kept_columns`, one over all parts (pass 2 casts
+            each part's kept columns to it: an all-null column or int32 in one part widens).
     """
 
     id_column: str
@@ -89,6 +96,7 @@ class FeatureSchema:
     width: int
     types: tuple[str, ...]
     meta_columns: tuple[str, ...]
+    kept_types: tuple[pa.DataType, ...] = ()
 
     @property
     def read_columns(self) -> list[str]:
@@ -104,6 +112,83 @@ class FeatureSchema:
         """Id column then meta columns: what pass 2 keeps besides the projection."""
         return [self.id_column, *(c for c in self.meta_columns if c != self.id_column)]
 
+    def cast_kept(self, kept: pa.RecordBatch, where: str) -> pa.RecordBatch:
+        """``kept`` (the :attr:`kept_columns` of a batch) cast to :attr:`kept_types`."""
+        if not self.kept_types or tuple(kept.schema.types) == self.kept_types:
+            return kept
+        for name, target in zip(self.kept_columns, self.kept_types, strict=True):
+            column = kept.column(name)
+            if column.type != target:
+                try:
+                    column = column.cast(target)
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+                    raise DataError(
+                        f"{where}: column {name!r} ({column.type}) does not fit the type {target} "
+                        f"it has in the other parts: {error}"
+                    ) from None
+                kept = kept.set_column(kept.schema.get_field_index(name), name, column)
+        return kept
+
+
+@dataclass(frozen=True)
+class FileSnapshot:
+    """What pass 1 saw of a part file, checked again before every later read of it.
+
+    Size, modification time and inode catch a file rewritten, cut short, replaced or deleted; the
+    digest of the parquet footer (schema, row groups, their offsets, sizes and min/max statistics)
+    catches a rewrite that kept the size. A rewrite keeping all four (the same bytes, or a
+    restored mtime over equal statistics) can only be told by reading every byte again.
+    """
+
+    size: int
+    mtime_ns: int
+    inode: int
+    footer: str
+
+    @classmethod
+    def of(cls, path: str | PathLike[str]) -> FileSnapshot:
+        """The snapshot of ``path`` now (:class:`DataError` if it cannot be read)."""
+        try:
+            with open(path, "rb") as file:
+                status = os.fstat(file.fileno())
+                footer = _footer_digest(file, status.st_size)
+        except OSError as error:
+            raise DataError(f"{path} cannot be read: {error.strerror or error}") from None
+        return cls(status.st_size, status.st_mtime_ns, status.st_ino, footer)
+
+    def change(self, path: str) -> str | None:
+        """What changed in ``path`` since this snapshot (a phrase), or ``None``."""
+        try:
+            now = FileSnapshot.of(path)
+        except DataError:
+            return (
+                "it no longer exists or cannot be read"
+                if not os.path.exists(path)
+                else ("it can no longer be read")
+            )
+        if now.inode != self.inode:
+            return "it was replaced by another file"
+        if now.size != self.size:
+            return f"its size went from {self.size} to {now.size} bytes"
+        if now.mtime_ns != self.mtime_ns:
+            return "it was modified (its mtime changed)"
+        if now.footer != self.footer:
+            return "its parquet footer (row groups, statistics) changed"
+        return None
+
+
+def _footer_digest(file: Any, size: int) -> str:
+    """SHA-1 of a parquet file's footer (``""`` when the file has no valid footer)."""
+    if size < 12:
+        return ""
+    file.seek(size - 8)
+    tail = file.read(8)
+    length = int.from_bytes(tail[:4], "little")
+    if tail[4:] != b"PAR1" or length > size - 12:
+        return ""
+    file.seek(size - 8 - length)
+    return hashlib.sha1(file.read(length), usedforsecurity=False).hexdigest()
+
 
 @dataclass(frozen=True)
 class Part:
@@ -114,32 +199,61 @@ class Part:
         row_groups: indices of its row groups read, in order.
         rows: the rows the metadata announce for them.
         start: global row (over all parts, before any drop) of its first row.
+        group_rows: rows of each of ``row_groups`` (from the metadata pass 1 read).
+        snapshot: the file as pass 1 saw it (``None`` for a dask DataFrame partition).
     """
 
     path: str
     row_groups: tuple[int, ...]
     rows: int
     start: int
+    group_rows: tuple[int, ...] = ()
+    snapshot: FileSnapshot | None = None
 
     @property
     def name(self) -> str:
         return Path(self.path).name
 
+    def check_unchanged(self, consequence: str) -> None:
+        """:class:`DataError` if the file is no longer the one pass 1 read (``consequence``
+        says what that would do)."""
+        if self.snapshot is None:
+            return
+        change = self.snapshot.change(self.path)
+        if change is not None:
+            raise DataError(
+                f"{self.path} changed since the first pass read it ({change}): {consequence}"
+            )
+
     def batches(self, columns: Sequence[str], batch_rows: int) -> Iterator[pa.RecordBatch]:
-        """Record batches of ``columns`` over the part's rows, in order."""
+        """Record batches of ``columns`` over the part's rows, in order; the file is checked
+        against its snapshot before and after (:class:`DataError` if it changed)."""
+        consequence = (
+            "the passes would mix old and new rows. Load again once the files stay unchanged"
+        )
+        self.check_unchanged(consequence)
         # No pre-buffering (it buffers every row group at once). Row groups of up to
         # WHOLE_ROW_GROUP_BYTES are read a whole column chunk at a time, larger ones through
         # buffers (READ_BUFFERS_BYTES over all columns), so memory stays bounded either way.
-        metadata = pq.read_metadata(self.path)
-        largest = max((metadata.row_group(g).total_byte_size for g in self.row_groups), default=0)
-        buffer = 0  # unbuffered: each column chunk read whole
-        if largest > WHOLE_ROW_GROUP_BYTES:
-            buffer = min(1 << 20, max(64 << 10, READ_BUFFERS_BYTES // max(1, len(columns))))
-        parquet = pq.ParquetFile(self.path, pre_buffer=False, buffer_size=buffer, metadata=metadata)
-        yield from parquet.iter_batches(
-            batch_size=batch_rows, row_groups=list(self.row_groups), columns=list(columns)
-        )
+        try:
+            metadata = pq.read_metadata(self.path)
+            largest = max(
+                (metadata.row_group(g).total_byte_size for g in self.row_groups), default=0
+            )
+            buffer = 0  # unbuffered: each column chunk read whole
+            if largest > WHOLE_ROW_GROUP_BYTES:
+                buffer = min(1 << 20, max(64 << 10, READ_BUFFERS_BYTES // max(1, len(columns))))
+            parquet = pq.ParquetFile(
+                self.path, pre_buffer=False, buffer_size=buffer, metadata=metadata
+            )
+            yield from parquet.iter_batches(
+                batch_size=batch_rows, row_groups=list(self.row_groups), columns=list(columns)
+            )
+        except (OSError, pa.ArrowException) as error:
+            self.check_unchanged(consequence)
+            raise DataError(f"{self.path} cannot be read: {error}") from None
         parquet.close()
+        self.check_unchanged(consequence)
         # Decoded pages freed by the reader stay in the allocator's caches unless handed back.
         pa.default_memory_pool().release_unused()
 
@@ -159,8 +273,7 @@ def resolve_files(source: Any) -> list[Path]:
         path = Path(source)
         where = str(path)
         if path.is_dir():
-            files = [p for p in path.rglob("*") if p.suffix.lower() in PARQUET_SUFFIXES]
-            files.sort(key=lambda p: _natural_key(str(p.relative_to(path))))
+            files = _folder_files(path)
         elif path.is_file():
             files = [path]
         elif glob.has_magic(str(source)):
@@ -182,6 +295,48 @@ def resolve_files(source: Any) -> list[Path]:
         )
     if not files:
         raise DataError(f"no parquet files in {where}")
+    return files
+
+
+def _folder_files(folder: Path) -> list[Path]:
+    """The parquet files under ``folder`` in natural name order. Symlinked sub-folders and files
+    are followed (a data set is often assembled from links); a folder or file reached a second
+    time (a link to one already read, or a link loop) is skipped with a warning, as its rows
+    would be read twice."""
+
+    def unreadable(error: OSError) -> None:
+        raise DataError(
+            f"cannot list {error.filename}: {error.strerror or error}; its part files would be "
+            "missing from the data"
+        )
+
+    seen = {folder.resolve()}
+    files: list[Path] = []
+    for root, folders, names in os.walk(folder, onerror=unreadable, followlinks=True):
+        keep = []
+        for name in sorted(folders):
+            real = (Path(root) / name).resolve()
+            if real in seen:
+                warnings.warn(
+                    f"skipped {Path(root) / name}: it is the folder {real}, already read "
+                    "(a symlink to it, or a link loop); its files would be read twice",
+                    stacklevel=4,
+                )
+                continue
+            seen.add(real)
+            keep.append(name)
+        folders[:] = keep
+        for name in names:
+            path = Path(root) / name
+            if path.suffix.lower() not in PARQUET_SUFFIXES:
+                continue
+            real = path.resolve()
+            if real in seen:
+                warnings.warn(f"skipped {path}: it is the file {real}, already read", stacklevel=4)
+                continue
+            seen.add(real)
+            files.append(path)
+    files.sort(key=lambda p: _natural_key(str(p.relative_to(folder))))
     return files
 
 
@@ -227,14 +382,64 @@ def schema_of(
     else:
         width = len(feature_columns)
         feature_types = tuple(str(types[c]) for c in feature_columns)
+    meta_columns = tuple(c for c in meta if c != id_name)
     return FeatureSchema(
         id_column=id_name,
         feature_columns=tuple(feature_columns),
         list_column=list_column,
         width=int(width),
         types=feature_types,
-        meta_columns=tuple(c for c in meta if c != id_name),
+        meta_columns=meta_columns,
+        kept_types=tuple(types[c] for c in (id_name, *meta_columns)),
     )
+
+
+def _kind(dtype: pa.DataType) -> str:
+    """The family of an id type: ids of different families never match."""
+    if pa.types.is_integer(dtype):
+        return "integer"
+    if pa.types.is_string(dtype) or pa.types.is_large_string(dtype):
+        return "string"
+    return str(dtype)
+
+
+def unify_kept(schema: FeatureSchema, found: Sequence[tuple[str, FeatureSchema]]) -> FeatureSchema:
+    """``schema`` with the one type of each kept column over the parts ``found`` (where, schema):
+    a column that is all-null (arrow ``null``) in a part takes the others' type and integer or
+    float widths widen; ids of another kind (int vs string) and values that cannot share a type
+    (float vs string) are a :class:`DataError` naming the part and the column."""
+    types = []
+    for j, name in enumerate(schema.kept_columns):
+        typed = [
+            (where, s.kept_types[j]) for where, s in found if not pa.types.is_null(s.kept_types[j])
+        ]
+        if not typed:
+            types.append(pa.null())
+            continue
+        first_where, first_type = typed[0]
+        for where, dtype in typed[1:]:
+            if name == schema.id_column and _kind(dtype) != _kind(first_type):
+                raise DataError(
+                    f"{where}: id column {name!r} is {dtype} where {first_where} has {first_type}; "
+                    "ids must be of one kind in every part (write them all as strings, or all as "
+                    "integers)"
+                )
+        try:
+            unified = (
+                pa.unify_schemas(
+                    [pa.schema([(name, dtype)]) for _, dtype in typed], promote_options="permissive"
+                )
+                .field(name)
+                .type
+            )
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            where, dtype = next((w, t) for w, t in typed if t != first_type)
+            raise DataError(
+                f"{where}: column {name!r} is {dtype} where {first_where} has {first_type}; "
+                "write the column with one type in every part"
+            ) from None
+        types.append(unified)
+    return replace(schema, kept_types=tuple(types))
 
 
 def difference(expected: FeatureSchema, found: FeatureSchema) -> str | None:
@@ -271,11 +476,13 @@ def scan(
     id_column: str | None,
     columns: Sequence[str] | None,
 ) -> tuple[FeatureSchema, list[Part]]:
-    """The schema shared by all ``files`` and one :class:`Part` per file (all its row groups)."""
-    schema: FeatureSchema | None = None
+    """The schema shared by all ``files`` and one :class:`Part` per file (all its row groups,
+    snapshot). Every difference between the files is found here, before a row is read."""
+    found: list[tuple[str, FeatureSchema]] = []
     parts = []
     start = 0
     for path in files:
+        snapshot = FileSnapshot.of(path)
         try:
             parquet = pq.ParquetFile(path)
         except (OSError, pa.ArrowException) as error:
@@ -285,23 +492,33 @@ def scan(
             batch = next(parquet.iter_batches(batch_size=1, columns=[column]), None)
             return 0 if batch is None or batch.num_rows == 0 else len(batch.column(0)[0])
 
-        found = schema_of(
-            parquet.schema_arrow, str(path), features, id_column, columns, first_list_row
+        found.append(
+            (
+                str(path),
+                schema_of(
+                    parquet.schema_arrow, str(path), features, id_column, columns, first_list_row
+                ),
+            )
         )
-        if schema is None:
-            schema = found
-        else:
-            changed = difference(schema, found)
-            if changed:
-                raise DataError(f"{path} differs from {files[0]}: {changed}")
         metadata = parquet.metadata
         groups = tuple(range(metadata.num_row_groups))
-        parts.append(Part(str(path), groups, metadata.num_rows, start))
+        sizes = tuple(metadata.row_group(g).num_rows for g in groups)
+        parts.append(Part(str(path), groups, metadata.num_rows, start, sizes, snapshot))
         start += metadata.num_rows
-    assert schema is not None
+        parquet.close()
     if start == 0:
         raise DataError(f"{len(files)} parquet files but no rows: no galaxies to show")
-    return schema, parts
+    # The reference is the first file with rows: a list column's width is known only from a row.
+    reference_where, reference = next(
+        (where, s) for (where, s), part in zip(found, parts, strict=True) if part.rows
+    )
+    for (where, schema), part in zip(found, parts, strict=True):
+        if schema.list_column is not None and part.rows == 0:
+            schema = replace(schema, width=reference.width)
+        changed = difference(reference, schema)
+        if changed:
+            raise DataError(f"{where} differs from {reference_where}: {changed}")
+    return unify_kept(reference, found), parts
 
 
 # ----------------------------------------------------------------------------------------------
@@ -312,6 +529,8 @@ def scan(
 def batch_matrix(batch: pa.RecordBatch, schema: FeatureSchema, where: str) -> np.ndarray:
     """The ``(rows, d)`` float32 feature matrix of a record batch (nulls become NaN)."""
     rows = batch.num_rows
+    if rows == 0:
+        return np.empty((0, schema.width), dtype=np.float32)
     if schema.list_column is not None:
         try:
             matrix = stack_list_column(batch.column(schema.list_column), schema.list_column)
@@ -345,11 +564,13 @@ def _one_blas_thread(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBat
 
 @dataclass
 class PassOne:
-    """What pass 1 learns about one part: its moments, its rows and its non-finite rows."""
+    """What pass 1 learns about one part: its moments, its rows and its non-finite rows (and,
+    for a dask DataFrame partition, the arrow types of its kept columns)."""
 
     moments: Moments
     rows: int
     invalid: np.ndarray  # part-relative rows with NaN/inf or |x| > MAX_ABS_FEATURE, sorted
+    kept_types: tuple[pa.DataType, ...] = ()
 
 
 def first_rows_shift(
@@ -414,7 +635,7 @@ def projection_pass(
     rows = 0
     for batch in _one_blas_thread(batches):
         matrix = batch_matrix(batch, schema, where)
-        kept = batch.select(schema.kept_columns)
+        kept = schema.cast_kept(batch.select(schema.kept_columns), where)
         local = drop[(drop >= rows) & (drop < rows + batch.num_rows)] - rows
         if len(local):
             mask = np.ones(batch.num_rows, dtype=bool)
@@ -521,17 +742,16 @@ class RawSource:
     kept: np.ndarray | None
 
     @cached_property
-    def _groups(self) -> tuple[np.ndarray, list[tuple[str, int]]]:
-        """Global first row of every (file, row group) in order, and their (path, group)."""
+    def _groups(self) -> tuple[np.ndarray, list[tuple[Part, int]]]:
+        """Global first row of every (file, row group) in order, and their (part, group)."""
         starts = []
         groups = []
         for part in self.parts:
-            metadata = pq.ParquetFile(part.path).metadata
             row = part.start
-            for group in part.row_groups:
+            for group, rows in zip(part.row_groups, part.group_rows, strict=True):
                 starts.append(row)
-                groups.append((part.path, group))
-                row += metadata.row_group(group).num_rows
+                groups.append((part, group))
+                row += rows
         return np.asarray(starts, dtype=np.int64), groups
 
     def __len__(self) -> int:
@@ -555,11 +775,24 @@ class RawSource:
         starts, groups = self._groups
         group_of = np.searchsorted(starts, source_rows, side="right") - 1
         out = np.empty((len(rows), self.schema.width), dtype=np.float32)
+        consequence = (
+            "raw_rows reads the rows from the files these representations were loaded from. "
+            "Load them again to use the new files"
+        )
+        for part in {groups[group][0] for group in np.unique(group_of)}:
+            part.check_unchanged(consequence)
         for group in np.unique(group_of):
-            path, row_group = groups[group]
-            table = pq.ParquetFile(path).read_row_group(row_group, columns=self.schema.read_columns)
+            part, row_group = groups[group]
+            where = f"{part.path} row group {row_group}"
+            try:
+                table = pq.ParquetFile(part.path).read_row_group(
+                    row_group, columns=self.schema.read_columns
+                )
+            except (OSError, pa.ArrowException) as error:
+                part.check_unchanged(consequence)
+                raise DataError(f"{where} cannot be read: {error}") from None
             batch = table.combine_chunks().to_batches()[0]
-            matrix = batch_matrix(batch, self.schema, f"{path} row group {row_group}")
+            matrix = batch_matrix(batch, self.schema, where)
             here = np.flatnonzero(group_of == group)
             out[here] = matrix[source_rows[here] - starts[group]]
         return out

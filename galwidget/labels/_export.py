@@ -18,7 +18,7 @@ The file is CSV, or parquet when ``path`` ends in ``.parquet``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -56,7 +56,8 @@ def export_labels(
     Args:
         reps: the galaxies.
         labels: a :class:`~galwidget.LabelStore` or a Series id → label (missing labels skipped).
-        path: the ``.csv`` or ``.parquet`` file to write (its folder is created).
+        path: the ``.csv`` or ``.parquet`` file to write (its folder is created); written whole
+            or not at all.
         format: one of :data:`EXPORT_FORMATS` (see the module docstring for ``"zoobot"``).
         images: where the images are, as ``Explorer(images=)`` takes it; default ``reps.images``.
         classes: class names in index order (default: the store's classes, else sorted labels).
@@ -69,7 +70,9 @@ def export_labels(
     Raises:
         DataError: an unknown format, no labels, labels of unknown ids or outside ``classes``,
             image files that do not exist, or images that are not local files and no
-            ``image_dir``.
+            ``image_dir``; a ``path`` or ``image_dir`` that is empty, holds a NUL, is a folder
+            (``path``) or a file (``image_dir``) or cannot be written: all found before any image
+            is written; a write that failed (each file is written whole or not at all).
     """
     if format not in EXPORT_FORMATS:
         raise DataError(f"unknown export format {format!r}; choose one of {EXPORT_FORMATS}")
@@ -85,22 +88,23 @@ def export_labels(
     outside = sorted({v for v in series if v not in classes}, key=str)
     if outside:
         raise DataError(f"labels outside the classes {preview(classes)}: {preview(outside)}")
+    # Both targets are checked before any image is written.
+    target = gw_images.OutputFile.check(path, "the catalogue", create_folder=True)
+    folder = None if image_dir is None else gw_images.check_output_folder(image_dir, "image_dir")
     order = np.argsort(positions, kind="stable")
     positions, series = positions[order], series.iloc[order]
     catalogue = pd.DataFrame(
         {
             "id_str": reps.ids[positions].astype(str),
-            "file_loc": _file_locations(reps, positions, images, image_dir),
+            "file_loc": _file_locations(reps, positions, images, folder),
             label_column: [classes.index(v) for v in series],
             f"{label_column}_name": [str(v) for v in series],
         }
     )
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix.lower() == ".parquet":
-        catalogue.to_parquet(path, index=False)
+    if target.path.suffix.lower() == ".parquet":
+        target.write(lambda partial: catalogue.to_parquet(partial, index=False))
     else:
-        catalogue.to_csv(path, index=False)
+        target.write(lambda partial: catalogue.to_csv(partial, index=False))
     return catalogue
 
 
@@ -118,10 +122,10 @@ def _file_locations(
     reps: Representations,
     positions: np.ndarray,
     images: gw_images.ImagesSpec,
-    image_dir: str | PathLike[str] | None,
+    folder: Path | None,
 ) -> list[str]:
     spec = reps.images if images is None else images
-    if isinstance(spec, gw_images.LocalFiles) and image_dir is None:
+    if isinstance(spec, gw_images.LocalFiles) and folder is None:
         paths = _local_paths(spec, reps, positions)
         missing = [str(p) for p in paths if not p.is_file()]
         if missing:
@@ -130,15 +134,13 @@ def _file_locations(
             )
         return [str(p) for p in paths]
     source = gw_images.resolve(spec, reps, size=EXPORT_IMAGE_SIZE)
-    if image_dir is None or source.kind != "bytes":
+    if folder is None or source.kind != "bytes":
         what = {"url": "URLs", "none": "no images", "bytes": "images made in the kernel"}
         hint = " pass image_dir= to write them as files" if source.kind == "bytes" else ""
         raise DataError(
             f"Zoobot trains on local image files, but these thumbnails are "
             f"{what[source.kind]};{hint or ' download them and pass images=gw.images.local_files(...)'}"
         )
-    folder = Path(image_dir).expanduser().resolve()
-    folder.mkdir(parents=True, exist_ok=True)
     written = []
     for position in positions:
         galaxy = str(reps.ids[position])
@@ -146,12 +148,15 @@ def _file_locations(
             data, mime = source.fetch(int(position))
         except ImageError as error:
             raise DataError(f"cannot make the image of {galaxy!r}: {error}") from error
-        target = (
-            folder / f"{quote(galaxy, safe='+-._')}.{mime.split('/')[-1].replace('jpeg', 'jpg')}"
-        )
-        target.write_bytes(data)
-        written.append(str(target))
+        name = f"{quote(galaxy, safe='+-._')}.{mime.split('/')[-1].replace('jpeg', 'jpg')}"
+        image = gw_images.OutputFile(folder / name, f"the image of {galaxy!r}")
+        written.append(str(image.write(partial_writer(data))))
     return written
+
+
+def partial_writer(data: bytes) -> Callable[[Path], int]:
+    """Writes ``data`` to the path it is given."""
+    return lambda partial: partial.write_bytes(data)
 
 
 def _local_paths(

@@ -16,6 +16,11 @@ describe("search box text", () => {
     expect(describeFound({ ...found, separation_arcsec: 4321.5 })).toBe("G3, 4,322″ from 150.1 2.2");
   });
 
+  it("names the nearest galaxy when none lies within the search radius", () => {
+    const found: Found = { ...base, match: "sky", query: "150.1 2.2", position: -1, id: "G7", separation_arcsec: 36.04 };
+    expect(describeFound(found)).toBe("nothing within the search radius of 150.1 2.2; nearest is G7 at 36.0″");
+  });
+
   it("asks to pick a completion when many ids start with the text", () => {
     const found: Found = { ...base, match: "prefix", query: "J1", position: -1, id: null, completions: ["J10", "J11"], n_completions: 1234 };
     expect(describeFound(found)).toBe("1,234 ids start with “J1”: pick one");

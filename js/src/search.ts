@@ -12,8 +12,15 @@ export interface SearchHost {
   found(position: number): void;
 }
 
+/** Longest text the kernel's `find` takes (galwidget.search.MAX_QUERY_LENGTH): the box's maxlength. */
+export const MAX_QUERY_LENGTH = 200;
+
 /** What the search box says about a `find` reply. */
 export function describeFound(found: Found): string {
+  if (found.match === "sky" && found.position < 0 && found.separation_arcsec !== null) {
+    const away = formatArcsec(found.separation_arcsec);
+    return `nothing within the search radius of ${found.query}; nearest is ${found.id ?? "?"} at ${away}`;
+  }
   if (found.position < 0) {
     const count = found.n_completions.toLocaleString("en-US");
     return `${count} ids start with “${found.query}”: pick one`;
@@ -39,6 +46,7 @@ export class SearchBox {
 
   constructor(private readonly host: SearchHost) {
     this.input.type = "search";
+    this.input.maxLength = MAX_QUERY_LENGTH;
     this.input.placeholder = "Find id, ra dec, J…";
     this.input.title = "An id (or its start), or a sky position: 150.1 2.2 · 10:00:24 +02:12:00 · J100024.0+021200";
     this.input.setAttribute("aria-label", "Find a galaxy");
@@ -70,6 +78,7 @@ export class SearchBox {
     this.result.textContent = describeFound(reply);
     this.result.title = this.result.textContent;
     if (reply.position >= 0) this.host.found(reply.position);
+    else if (reply.match === "sky" && reply.id !== null) this.showCompletions([reply.id]);
     else this.showCompletions(reply.completions);
   }
 

@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from parquet_parts import N, raw_matrix, write_parts
 
@@ -110,3 +112,51 @@ def test_a_task_that_keeps_killing_workers_is_a_clear_error(client, parts):
             gw.load_representations(frame, reduce_to=5, progress=False)
     finally:
         scheduler.allowed_failures = allowed
+
+
+def test_a_part_rewritten_between_the_dask_passes_is_named(client, tmp_path, x, monkeypatch):
+    paths = write_parts(tmp_path, x, row_group_size=200)
+    real = dask_reduce.check_pass_one
+
+    def then_rewrite(*args, **kwargs):
+        real(*args, **kwargs)
+        table = pq.read_table(paths[1])
+        values = table.column("feat_3_pred").to_numpy().copy()
+        values[7] = np.nan
+        pq.write_table(table.set_column(3 + 3, "feat_3_pred", pa.array(values)), paths[1])
+
+    monkeypatch.setattr(dask_reduce, "check_pass_one", then_rewrite)
+    with pytest.raises(gw.DataError, match=r"part-1\.parquet changed since the first pass read"):
+        gw.load_representations(tmp_path, reduce_to=5, engine="dask", progress=False)
+
+
+def test_a_dask_dataframe_with_an_all_null_meta_partition(client, parts, local):
+    frame = dd.read_parquet(
+        str(parts), columns=["iauname", "png_loc"] + [f"feat_{j}_pred" for j in range(24)]
+    )
+
+    def blank(partition):
+        if len(partition) and partition["iauname"].iloc[0] == "J0000900":
+            partition = partition.assign(png_loc=None)
+        return partition
+
+    frame = frame.map_partitions(blank, meta=frame._meta)
+    ours = gw.load_representations(frame, reduce_to=5, columns=["png_loc"], progress=False)
+    assert ours.meta["png_loc"].iloc[0] == "J0000000"
+    assert ours.meta["png_loc"].iloc[900:2100].isna().all()
+    assert_same_reduction(ours, local)
+
+
+def test_a_dask_dataframe_with_ids_of_two_kinds_is_named(client, parts):
+    frame = dd.read_parquet(str(parts))
+
+    def int_ids(partition):
+        if len(partition) and partition["iauname"].iloc[0] == "J0000900":
+            partition = partition.assign(iauname=range(len(partition)))
+        return partition
+
+    frame = frame.map_partitions(int_ids, meta=frame._meta)
+    with pytest.raises(
+        gw.DataError, match=r"partition \d+: id column 'iauname' is int64 where partition 0"
+    ):
+        gw.load_representations(frame, reduce_to=5, progress=False)

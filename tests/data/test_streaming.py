@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +17,7 @@ from parquet_parts import D, N, raw_matrix, write_parts
 from sklearn.decomposition import PCA as SklearnPCA
 
 import galwidget as gw
+from galwidget.data import _load
 from galwidget.data import _streaming as streaming
 from galwidget.pca import fit_pca
 
@@ -182,3 +185,181 @@ def test_without_reduce_to_the_in_memory_path_is_unchanged(parts, x) -> None:
     reps = gw.load_representations(parts / "part-0.parquet")
     assert reps.reduction is None and reps.raw_source is None
     np.testing.assert_array_equal(reps.raw_rows([1, 2]), x[[1, 2]].astype(np.float32))
+
+
+# ----------------------------------------------------------------------------------------------
+# Files that change under a load (between the passes, or after loading)
+# ----------------------------------------------------------------------------------------------
+
+
+def rewrite_between_passes(monkeypatch, change) -> None:
+    """Run ``change()`` after pass 1 and before pass 2 of the next in-process load (the hook is
+    the real check between the passes, called as it is)."""
+    real = _load.check_pass_one
+
+    def then_change(*args, **kwargs):
+        real(*args, **kwargs)
+        change()
+
+    monkeypatch.setattr(_load, "check_pass_one", then_change)
+
+
+def same_rows_other_values(path: Path, value: float) -> None:
+    """Rewrite ``path`` with the same rows and schema, one feature value of row 10 replaced."""
+    table = pq.read_table(path)
+    column = table.column("feat_3_pred").to_numpy().copy()
+    column[10] = value
+    index = table.schema.get_field_index("feat_3_pred")
+    pq.write_table(
+        table.set_column(index, "feat_3_pred", pa.array(column)), path, row_group_size=250
+    )
+
+
+@pytest.mark.parametrize("value", [np.nan, 1e30, 0.125])
+@pytest.mark.parametrize("on_invalid", ["raise", "drop"])
+def test_a_part_rewritten_between_the_passes_with_the_same_rows_is_refused(
+    tmp_path, x, monkeypatch, value, on_invalid
+) -> None:
+    paths = write_parts(tmp_path, x)
+    rewrite_between_passes(monkeypatch, lambda: same_rows_other_values(paths[1], value))
+    with pytest.raises(gw.DataError, match=r"part-1\.parquet changed since the first pass read it"):
+        gw.load_representations(tmp_path, reduce_to=4, on_invalid=on_invalid)
+
+
+@pytest.mark.parametrize("how", ["truncated", "deleted", "replaced", "appended", "touched"])
+def test_a_part_changed_between_the_passes_is_named_with_what_changed(
+    tmp_path, x, monkeypatch, how
+) -> None:
+    paths = write_parts(tmp_path, x)
+    path = paths[2]
+
+    def change() -> None:
+        if how == "truncated":
+            path.write_bytes(path.read_bytes()[:-100])
+        elif how == "deleted":
+            path.unlink()
+        elif how == "replaced":  # same bytes, another file moved over it
+            copy = tmp_path / "copy"
+            shutil.copyfile(path, copy)
+            copy.replace(path)
+        elif how == "appended":
+            with open(path, "ab") as file:
+                file.write(b"x")
+        else:
+            os.utime(path, ns=(time.time_ns(), time.time_ns()))
+
+    rewrite_between_passes(monkeypatch, change)
+    expected = {
+        "truncated": "its size went from",
+        "deleted": "no longer exists",
+        "replaced": "replaced by another file",
+        "appended": "its size went from",
+        "touched": r"it was modified \(its mtime changed\)",
+    }[how]
+    with pytest.raises(gw.DataError, match=rf"part-2\.parquet changed .*{expected}.*Load again"):
+        gw.load_representations(tmp_path, reduce_to=4)
+
+
+@pytest.mark.parametrize("how", ["truncated", "deleted", "rewritten"])
+def test_raw_rows_of_a_part_changed_after_loading_is_a_clear_error(tmp_path, x, how) -> None:
+    paths = write_parts(tmp_path, x)
+    reps = gw.load_representations(tmp_path, reduce_to=4)
+    if how == "truncated":
+        paths[1].write_bytes(paths[1].read_bytes()[:5000])
+    elif how == "deleted":
+        paths[1].unlink()
+    else:
+        same_rows_other_values(paths[1], 0.5)
+    with pytest.raises(gw.DataError, match=r"part-1\.parquet changed .*raw_rows reads the rows"):
+        reps.raw_rows([1000])
+    # rows of the untouched files are still read
+    np.testing.assert_array_equal(reps.raw_rows([5, 2999]), x[[5, 2999]].astype(np.float32))
+
+
+def test_a_snapshot_tells_an_equal_rewrite_from_a_different_one(tmp_path, x) -> None:
+    path = write_parts(tmp_path, x)[0]
+    snapshot = streaming.FileSnapshot.of(path)
+    assert snapshot.change(str(path)) is None
+    stat = path.stat()
+    same_rows_other_values(path, 1e6)  # a new maximum: another footer
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # even with the old mtime restored
+    change = snapshot.change(str(path))
+    assert change is not None and ("size" in change or "footer" in change)
+
+
+# ----------------------------------------------------------------------------------------------
+# Schema differences between parts, empty list parts, symlinked folders
+# ----------------------------------------------------------------------------------------------
+
+
+def rewrite_column(path: Path, name: str, values: pa.Array) -> None:
+    table = pq.read_table(path)
+    pq.write_table(table.set_column(table.schema.get_field_index(name), name, values), path)
+
+
+def test_meta_columns_that_widen_are_accepted(tmp_path, x) -> None:
+    paths = write_parts(tmp_path, x)
+    rewrite_column(paths[1], "png_loc", pa.nulls(1200, pa.null()))  # all-null in one part
+    rewrite_column(paths[2], "mag", pa.array(np.arange(2100, 3000) // 2, pa.int32()))
+    reps = gw.load_representations(tmp_path, reduce_to=3, columns=["mag", "png_loc"])
+    assert reps.meta["png_loc"].iloc[:900].tolist() == [f"J{i:07d}" for i in range(900)]
+    assert reps.meta["png_loc"].iloc[900:2100].isna().all()
+    assert reps.meta["mag"].iloc[2100] == 1050 and reps.meta["mag"].iloc[0] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("column", "values", "message"),
+    [
+        ("iauname", pa.array(np.arange(900, 2100)), r"id column 'iauname' is int64 where .*part-0"),
+        ("mag", pa.array([f"{v}" for v in range(1200)]), r"column 'mag' is string where .*part-0"),
+        ("png_loc", pa.array(np.ones(1200)), r"column 'png_loc' is double where .*part-0"),
+    ],
+)
+def test_kept_columns_of_another_kind_are_named_before_any_pass(
+    tmp_path, x, monkeypatch, column, values, message
+) -> None:
+    paths = write_parts(tmp_path, x)
+    rewrite_column(paths[1], column, values)
+    passes = []
+    monkeypatch.setattr(_load, "moments_pass", lambda *a, **k: passes.append(a))
+    with pytest.raises(gw.DataError, match=rf"part-1\.parquet: {message}"):
+        gw.load_representations(tmp_path, reduce_to=3, columns=["mag", "png_loc"])
+    assert passes == []  # found from the footers, before a row was read
+
+
+def test_a_list_part_without_rows_is_accepted_as_a_scalar_one_is(tmp_path, x) -> None:
+    for schema in ["list", "columns"]:
+        folder = tmp_path / schema
+        paths = write_parts(folder, x, schema)
+        table = pq.read_table(paths[1])
+        pq.write_table(table.slice(0, 0), folder / "part-1b.parquet")
+        pq.write_table(table.slice(0, 0), folder / "part-0a.parquet")  # even before the first
+        reps = gw.load_representations(folder, reduce_to=3)
+        assert len(reps) == N and reps.ids[0] == "J0000000"
+        np.testing.assert_allclose(reps.raw_rows([N - 1]), x[[N - 1]], rtol=1e-6)
+
+
+def test_symlinked_sub_folders_are_followed_and_loops_skipped_with_a_warning(tmp_path, x) -> None:
+    data = tmp_path / "data"
+    elsewhere = tmp_path / "elsewhere"
+    paths = write_parts(elsewhere, x)
+    (data / "a").mkdir(parents=True)
+    shutil.move(paths[0], data / "a" / "part-0.parquet")
+    (data / "b").symlink_to(elsewhere, target_is_directory=True)  # parts 1 and 2, linked
+    (data / "b" / "loop").symlink_to(data, target_is_directory=True)
+    with pytest.warns(UserWarning, match=r"skipped .*loop: it is the folder .*data, already read"):
+        reps = gw.load_representations(data, reduce_to=3)
+    assert reps.ids.tolist() == [f"J{i:07d}" for i in range(N)]
+
+
+def test_an_unreadable_sub_folder_is_an_error_not_fewer_rows(tmp_path, x) -> None:
+    if os.geteuid() == 0:
+        pytest.skip("root reads every folder")
+    paths = write_parts(tmp_path / "data" / "hidden", x)
+    shutil.move(paths[0], tmp_path / "data" / "part-0.parquet")
+    (tmp_path / "data" / "hidden").chmod(0)
+    try:
+        with pytest.raises(gw.DataError, match=r"cannot list .*hidden"):
+            gw.load_representations(tmp_path / "data", reduce_to=3)
+    finally:
+        (tmp_path / "data" / "hidden").chmod(0o755)

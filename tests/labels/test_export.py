@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
+from readonly_mount import read_only_folder
 
 import galwidget as gw
 from galwidget.labels import export_labels
@@ -126,3 +127,45 @@ def test_bad_exports_are_clear_errors(tmp_path: Path) -> None:
     ):
         export_labels(reps, labels, tmp_path / "x.csv", images=cutouts)
     assert not (tmp_path / "x.csv").exists()
+
+
+@pytest.mark.parametrize(
+    ("path", "image_dir", "message"),
+    [
+        ("", "images", "the catalogue must be a path, got ''"),
+        ("cat\0.csv", "images", "the catalogue 'cat\\\\x00.csv' contains a NUL"),
+        ("a_folder", "images", "cannot write the catalogue to .*a_folder: it is a folder"),
+        ("a_file/cat.csv", "images", "a_file is a file, not a folder"),
+        ("cat.csv", "", "image_dir must be a path, got ''"),
+        ("cat.csv", "a_file", "image_dir .*a_file is a file, not a folder"),
+        ("cat.csv", "im\0ages", "image_dir 'im\\\\x00ages' contains a NUL"),
+    ],
+)
+def test_bad_targets_fail_before_any_image_is_written(
+    tmp_path, monkeypatch, path, image_dir, message
+):
+    reps = gw.datasets.synthetic(n=30, seed=2, dim=8)
+    labels = pd.Series(["ring", "other"], index=reps.ids[[5, 6]])
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a_folder").mkdir()
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(gw.DataError, match=message):
+        export_labels(reps, labels, path, image_dir=image_dir)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "a_folder"]
+    assert not list((tmp_path / "a_folder").iterdir())
+
+
+def test_an_unwritable_target_fails_before_any_image_is_written(tmp_path) -> None:
+    reps = gw.datasets.synthetic(n=30, seed=2, dim=8)
+    labels = pd.Series(["ring", "other"], index=reps.ids[[5, 6]])
+    images = tmp_path / "images"
+    with read_only_folder(tmp_path / "ro") as folder:
+        with pytest.raises(gw.DataError, match=r"cannot write the catalogue .*ro.* not writable"):
+            export_labels(reps, labels, folder / "cat.csv", image_dir=images)
+        assert not images.exists()
+        with pytest.raises(gw.DataError, match=r"image_dir .*ro/sub/images.* not writable"):
+            export_labels(reps, labels, tmp_path / "cat.csv", image_dir=folder / "sub" / "images")
+        assert not (tmp_path / "cat.csv").exists()
+    written = export_labels(reps, labels, tmp_path / "out" / "cat.csv", image_dir=images)
+    assert sorted(p.name for p in images.iterdir()) == sorted(f"{g}.jpg" for g in written["id_str"])
+    assert not [p for p in (tmp_path / "out").iterdir() if p.name != "cat.csv"], "no temporary"
