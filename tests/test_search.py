@@ -4,7 +4,6 @@ real coordinates of ../shared/data."""
 from __future__ import annotations
 
 import math
-import re
 from pathlib import Path
 
 import numpy as np
@@ -304,9 +303,11 @@ def test_text_longer_than_the_limit_is_refused() -> None:
 
 
 def test_the_search_box_has_the_same_length_limit() -> None:
+    from galwidget import protocol
+
+    assert protocol.MAX_QUERY_LENGTH == MAX_QUERY_LENGTH  # the box's limit comes from the protocol
     source = (Path(__file__).parents[1] / "js" / "src" / "search.ts").read_text()
-    limit = re.search(r"export const MAX_QUERY_LENGTH = (\d+);", source)
-    assert limit is not None and int(limit[1]) == MAX_QUERY_LENGTH
+    assert 'import { MAX_QUERY_LENGTH } from "./protocol.generated";' in source
     assert "this.input.maxLength = MAX_QUERY_LENGTH;" in source
 
 

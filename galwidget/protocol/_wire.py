@@ -60,6 +60,7 @@ from typing import Any, Literal, TypedDict
 import numpy as np
 import traitlets
 
+from galwidget import labels, search
 from galwidget.errors import DataError, GalwidgetError, ImageError
 from galwidget.jobs import JobRunner
 
@@ -69,6 +70,7 @@ __all__ = [
     "DEFINITION",
     "EXECUTORS",
     "MAX_MESSAGE_BYTES",
+    "MAX_QUERY_LENGTH",
     "MISSING_COLOR",
     "NO_LABELS",
     "OTHER_LABEL",
@@ -113,6 +115,15 @@ COLOR_BINS = _CONSTANTS["COLOR_BINS"]
 MISSING_COLOR = _CONSTANTS["MISSING_COLOR"]
 UNLABELLED = _CONSTANTS["UNLABELLED"]
 OTHER_LABEL = _CONSTANTS["OTHER_LABEL"]
+MAX_QUERY_LENGTH = _CONSTANTS["MAX_QUERY_LENGTH"]
+# The domain modules own these values; the definition must say the same (checked on import).
+_OWNED = {
+    "UNLABELLED": labels.UNLABELLED,
+    "OTHER_LABEL": labels.OTHER_LABEL,
+    "MAX_QUERY_LENGTH": search.MAX_QUERY_LENGTH,
+}
+if any(_CONSTANTS[name] != value for name, value in _OWNED.items()):
+    raise RuntimeError(f"protocol.json's constants differ from galwidget's own: {_OWNED}")
 
 log = logging.getLogger(__name__)
 

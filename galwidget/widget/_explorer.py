@@ -38,7 +38,7 @@ from galwidget.labels import Classes, LabelStore, export_labels
 from galwidget.learn import STRATEGIES, Fit, ModelReport
 from galwidget.neighbors import NeighborIndex
 from galwidget.protocol import ColorMeta, RequestRegistry
-from galwidget.search import Finder, Found
+from galwidget.search import RADIUS_ARCSEC, Finder, Found
 from galwidget.session import CONFIRM_OVER, LabellingSession, LabelsSpec
 from galwidget.static_page import DEFAULT_MAX_THUMBNAIL_BYTES, PageSnapshot, save_html
 from galwidget.util import format_value, warn_deprecated
@@ -384,13 +384,15 @@ class Explorer(RequestHandlers, anywidget.AnyWidget):
         """Focus one galaxy (as a click does): its neighbors appear in the panel."""
         self._focus = -1 if galaxy_id is None else int(self._reps.positions([galaxy_id])[0])
 
-    def find(self, text: str) -> Found:
+    def find(self, text: str, *, radius_arcsec: float = RADIUS_ARCSEC) -> Found:
         """Find a galaxy by id, id prefix or sky position (``"150.1 2.2"``,
         ``"10:00:24 +02:12:00"``, an IAU name; see :mod:`galwidget.search`) and focus it, as the
         search box does. A prefix that several ids start with focuses nothing: the
-        :class:`~galwidget.search.Found` lists the completions. Raises
-        :class:`~galwidget.DataError` for text that names no galaxy."""
-        found = self._finder.find(text)
+        :class:`~galwidget.search.Found` lists the completions. A sky position focuses the
+        nearest galaxy within ``radius_arcsec`` (``math.inf``: at any distance); beyond it nothing
+        is focused and the :class:`~galwidget.search.Found` names the nearest and its separation.
+        Raises :class:`~galwidget.DataError` for text that names no galaxy."""
+        found = self._finder.find(text, radius_arcsec=radius_arcsec)
         if found.position is not None:
             self._focus = found.position
         return found

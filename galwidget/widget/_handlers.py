@@ -181,5 +181,6 @@ class RequestHandlers:
             "completions": list(found.completions),
             "n_completions": found.n_completions,
             "separation_arcsec": found.separation_arcsec,
+            "radius_arcsec": found.radius_arcsec,
         }
         return Reply(fields)

@@ -19,6 +19,8 @@ export const MISSING_COLOR = 255;
 export const UNLABELLED = 0;
 /** Label code of a label outside the classes. */
 export const OTHER_LABEL = 255;
+/** Most characters a `find` text may have: the search box's maxlength. */
+export const MAX_QUERY_LENGTH = 200;
 
 /** Byte 0 of an encoded selection. */
 export const SelectionKind = { POSITIONS: 0, BITMASK: 1, RUNS: 2 } as const;
@@ -51,7 +53,7 @@ export interface RequestMap {
   /** Color by a meta column, 'label' or 'score' (null: one color), as Python's `Explorer.color_by`. */
   color_by: { params: { column: string | null }; reply: { column: string | null } };
   /** A search box's text: the galaxy the kernel focused (position −1: none, e.g. a prefix of many ids). */
-  find: { params: { text: string }; reply: { query: string; match: "id" | "sky" | "prefix"; position: number; id: string | null; completions: string[]; n_completions: number; separation_arcsec: number | null } };
+  find: { params: { text: string }; reply: { query: string; match: "id" | "sky" | "prefix"; position: number; id: string | null; completions: string[]; n_completions: number; separation_arcsec: number | null; radius_arcsec: number | null } };
 }
 
 /** Every event the kernel sends unasked, as decoded. */
@@ -249,7 +251,8 @@ export const REQUESTS = {
         "id": "str | null",
         "completions": "list[str]",
         "n_completions": "int",
-        "separation_arcsec": "float | null"
+        "separation_arcsec": "float | null",
+        "radius_arcsec": "float | null"
       }
     }
   }

@@ -193,9 +193,9 @@ describe("requests, replies and events", () => {
   });
 
   it("decodes a find reply (the galaxy the kernel focused) and checks its position", () => {
-    const fields = { query: "J1", match: "sky", position: 4, id: "e", completions: [], n_completions: 0, separation_arcsec: 1.5 };
+    const fields = { query: "J1", match: "sky", position: 4, id: "e", completions: [], n_completions: 0, separation_arcsec: 1.5, radius_arcsec: 5 };
     expect(decodeReply("find", fields, [], 10)).toEqual(fields);
-    const prefix = { ...fields, match: "prefix", position: -1, id: null, completions: ["a1", "a2"], n_completions: 7, separation_arcsec: null };
+    const prefix = { ...fields, match: "prefix", position: -1, id: null, completions: ["a1", "a2"], n_completions: 7, separation_arcsec: null, radius_arcsec: null };
     expect(decodeReply("find", prefix, [], 10)).toEqual(prefix);
     expect(() => decodeReply("find", { ...fields, position: 10 }, [], 10)).toThrow(/not below n = 10/);
     expect(() => decodeReply("find", { ...fields, match: "fuzzy" }, [], 10)).toThrow(/unknown match/);

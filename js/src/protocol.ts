@@ -427,6 +427,8 @@ const REPLY_DECODERS: { [K in RequestKind]: ReplyDecoder<K> } = {
     if (position < -1 || position >= n) throw new ProtocolError(`find reply: position ${position} is not below n = ${n}`);
     const separation = c.separation_arcsec;
     if (separation !== null && typeof separation !== "number") throw new ProtocolError("find reply: `separation_arcsec` is not a number");
+    const radius = c.radius_arcsec ?? null;
+    if (radius !== null && typeof radius !== "number") throw new ProtocolError("find reply: `radius_arcsec` is not a number");
     const id = c.id === null ? null : str(c, "id");
     return {
       query: str(c, "query"),
@@ -436,6 +438,7 @@ const REPLY_DECODERS: { [K in RequestKind]: ReplyDecoder<K> } = {
       completions: strings(c, "completions"),
       n_completions: int(c, "n_completions"),
       separation_arcsec: separation,
+      radius_arcsec: radius,
     };
   },
   color_by: (c) => ({ column: c.column === null ? null : str(c, "column") }),

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { Found } from "./protocol";
 import { describeFound, formatArcsec } from "./search";
 
-const base: Found = { query: "", match: "id", position: 3, id: "G3", completions: [], n_completions: 0, separation_arcsec: null };
+const base: Found = { query: "", match: "id", position: 3, id: "G3", completions: [], n_completions: 0, separation_arcsec: null, radius_arcsec: null };
 
 describe("search box text", () => {
   it("names the galaxy found by id or by a unique prefix", () => {
@@ -17,8 +17,11 @@ describe("search box text", () => {
   });
 
   it("names the nearest galaxy when none lies within the search radius", () => {
-    const found: Found = { ...base, match: "sky", query: "150.1 2.2", position: -1, id: "G7", separation_arcsec: 36.04 };
-    expect(describeFound(found)).toBe("nothing within the search radius of 150.1 2.2; nearest is G7 at 36.0″");
+    const found: Found = { ...base, match: "sky", query: "150.1 2.2", position: -1, id: "G7", separation_arcsec: 36.04, radius_arcsec: 5 };
+    expect(describeFound(found)).toBe("nothing within 5.00″ of 150.1 2.2; nearest is G7 at 36.0″");
+    expect(describeFound({ ...found, radius_arcsec: null })).toBe(
+      "nothing within the search radius of 150.1 2.2; nearest is G7 at 36.0″",
+    );
   });
 
   it("asks to pick a completion when many ids start with the text", () => {

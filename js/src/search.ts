@@ -5,6 +5,7 @@
 
 import { element } from "./dom";
 import type { Found, Reply } from "./protocol";
+import { MAX_QUERY_LENGTH } from "./protocol.generated";
 
 export interface SearchHost {
   find(text: string): Promise<Reply<"find">>;
@@ -12,14 +13,14 @@ export interface SearchHost {
   found(position: number): void;
 }
 
-/** Longest text the kernel's `find` takes (galwidget.search.MAX_QUERY_LENGTH): the box's maxlength. */
-export const MAX_QUERY_LENGTH = 200;
 
 /** What the search box says about a `find` reply. */
 export function describeFound(found: Found): string {
   if (found.match === "sky" && found.position < 0 && found.separation_arcsec !== null) {
     const away = formatArcsec(found.separation_arcsec);
-    return `nothing within the search radius of ${found.query}; nearest is ${found.id ?? "?"} at ${away}`;
+    const within =
+      found.radius_arcsec === null ? "the search radius" : formatArcsec(found.radius_arcsec);
+    return `nothing within ${within} of ${found.query}; nearest is ${found.id ?? "?"} at ${away}`;
   }
   if (found.position < 0) {
     const count = found.n_completions.toLocaleString("en-US");
