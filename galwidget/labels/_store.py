@@ -67,6 +67,7 @@ import pandas as pd
 
 from galwidget.data import Representations, check_file_kind
 from galwidget.errors import DataError
+from galwidget.jobs import JobRunner
 from galwidget.labels._log import LogFile, is_label_log
 from galwidget.labels._records import (
     FORMAT,
@@ -295,7 +296,7 @@ class LabelStore:
         self.user = check_user(user) if user is not None else default_user()
         self._callbacks: list[ChangeCallback] = []
         self._thread_lock = threading.RLock()
-        self._watcher: tuple[threading.Thread, threading.Event] | None = None
+        self._watcher: JobRunner | None = None  # refreshes every interval while watching
         self._reset()
         self.header: dict[str, Any] = {}
         new_header = {
@@ -499,12 +500,8 @@ class LabelStore:
         with self._thread_lock:
             if self._watcher is not None:
                 return
-            stop = threading.Event()
-            thread = threading.Thread(
-                target=self._watch, args=(interval, stop), name="galwidget-label-watch", daemon=True
-            )
-            self._watcher = (thread, stop)
-            thread.start()
+            self._watcher = JobRunner("label-watch")
+            self._watch_next(self._watcher, interval, None)
 
     @property
     def watching(self) -> bool:
@@ -517,10 +514,7 @@ class LabelStore:
         with self._thread_lock:
             watcher, self._watcher = self._watcher, None
         if watcher is not None:
-            thread, stop = watcher
-            stop.set()
-            if thread is not threading.current_thread():
-                thread.join()
+            watcher.close(wait=True)
         self._backend.close()
 
     def __enter__(self) -> LabelStore:
@@ -529,9 +523,12 @@ class LabelStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _watch(self, interval: float, stop: threading.Event) -> None:
-        reported = None
-        while not stop.wait(interval):
+    def _watch_next(self, watcher: JobRunner, interval: float, reported: str | None) -> None:
+        """Refresh ``interval`` seconds from now, then schedule the next refresh (until
+        :meth:`close` closes ``watcher``); an error is warned once until it changes."""
+
+        def refresh() -> None:
+            nonlocal reported
             try:
                 self.refresh()
                 reported = None
@@ -539,6 +536,9 @@ class LabelStore:
                 if str(error) != reported:
                     reported = str(error)
                     warnings.warn(f"watching the labels at {self.location}: {error}", stacklevel=1)
+            self._watch_next(watcher, interval, reported)
+
+        watcher.submit(refresh, key="refresh", delay=interval)
 
     # ------------------------------------------------------------------------------------------
     # Changing
