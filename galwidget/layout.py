@@ -26,9 +26,11 @@ from galwidget.pca import fit_pca
 __all__ = ["UMAP_COMPONENTS", "LayoutMethod", "layout"]
 
 LayoutMethod: TypeAlias = Literal["pca", "umap"]
+"""The 2-D map methods :func:`layout` computes: ``"pca"`` or ``"umap"`` (the ``umap`` extra)."""
 METHODS = ("pca", "umap")
 # UMAP runs on this many PCA dimensions (unless an index with its own PCA is given).
 UMAP_COMPONENTS = 40
+"""UMAP runs on this many PCA dimensions (unless an index with its own PCA is given)."""
 # UMAP is fitted on at most this many galaxies (a seeded random sample), then applied to all.
 UMAP_SAMPLE = 200_000
 # Rows per umap ``transform`` call when applying a fitted map to the rest.

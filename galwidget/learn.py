@@ -65,6 +65,7 @@ __all__ = [
 ]
 
 STRATEGIES = ("uncertainty", "top", "ei", "random")
+"""The active-learning strategies: ``"uncertainty"`` (closest to the decision boundary), ``"top"`` (highest score), ``"ei"`` (GP expected improvement) and ``"random"``."""
 # Rows scored per predict call: bounds the memory of GP kernel matrices for 340k galaxies.
 CHUNK = 32768
 # Rows per float32 matrix-vector product when a binary logistic regression scores every galaxy.

@@ -123,6 +123,7 @@ class Part:
 
     @property
     def name(self) -> str:
+        """The file's name, for messages."""
         return Path(self.path).name
 
     def batches(self, columns: Sequence[str], batch_rows: int) -> Iterator[pa.RecordBatch]:

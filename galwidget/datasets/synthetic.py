@@ -56,6 +56,7 @@ MORPHOLOGY_FRACTIONS: dict[str, float] = {
     "artefact": 0.02,
 }
 MORPHOLOGIES: tuple[str, ...] = tuple(MORPHOLOGY_FRACTIONS)
+"""The morphology classes of the synthetic galaxies (the ``morphology`` column), most common first."""
 
 # Uniform range of each latent parameter per class (classes not listed use "default"). Radii are
 # in units of the half-light radius; "extent" is the half-light radius over the thumbnail width.

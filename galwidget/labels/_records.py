@@ -31,6 +31,7 @@ VERSION = 1
 SOURCES = ("key", "bulk", "python", "import", "undo", "redo")
 
 Label: TypeAlias = str | int | float | bool
+"""A label value: a class name, or any string, number or boolean when classes are not fixed."""
 
 # A record as read from a backend, with its number there (Backend.where(n) says where that is).
 Located: TypeAlias = tuple[int, Any]

@@ -88,12 +88,15 @@ __all__ = [
 MAX_KEYS = 9
 # Label codes are uint8: 0 is "unlabelled" and 255 "not a class", so 254 classes at most.
 MAX_CLASSES = 254
+"""The most label classes one store holds (label codes are uint8; 0 and 255 are reserved)."""
 # The codes of "no label" and "a label that is not one of the classes".
 UNLABELLED, OTHER_LABEL = 0, 255
+"""The label codes of "no label" (0) and of "a label that is not one of the classes" (255)."""
 URL_SCHEMES = ("sqlite", "postgresql", "postgres")
 
 # Allowed labels: class names (keys "1".."9" in order), a dict name → key, or None for any label.
 Classes: TypeAlias = Sequence[Hashable] | Mapping[Hashable, str] | None
+"""Allowed labels: class names (keys 1–9 in order), a dict class → key, or ``None`` for any label."""
 ChangeCallback: TypeAlias = Callable[[list[str]], Any]
 # The changes of one operation, and for undo/redo the operation it undoes or redoes.
 Plan: TypeAlias = tuple[list[tuple[str, "Label | None"]], tuple[str, str] | None]

@@ -73,6 +73,7 @@ export default { render({ el }) {
 } };
 """
 THUMBNAIL_SIZE = 128
+"""Thumbnail width and height in pixels."""
 HOVER_COLUMNS = 4
 ColorSpec: TypeAlias = str | Sequence[Any] | np.ndarray | pd.Series | None
 
