@@ -154,10 +154,11 @@ def scatter_plot(
 
     Args:
         explorer: the :class:`~galwidget.Explorer` to link to.
-        x, y: numeric meta column names, ``"score"`` (the classifier's score, live), or arrays /
+        x: a numeric meta column name, ``"score"`` (the classifier's score, live), or an array /
             Series of ``n`` numbers (a Series indexed by the galaxy ids is aligned by id).
             Galaxies with a NaN or infinite coordinate are not drawn and never selected; the
             title counts them.
+        y: the vertical axis, as ``x``.
         selector: ``"lasso"`` (free-hand, bqplot ``LassoSelector``) or ``"brush"`` (rectangle,
             bqplot ``BrushSelector``).
         max_lasso_points: most points of the lasso's invisible SVG scatter.

@@ -89,7 +89,7 @@ def load_representations(
 
     ``reduce_to=c`` streams parquet part files (a folder, glob, list of files, pyarrow Dataset or
     dask DataFrame) in two passes and keeps only their ``c``-component PCA projection, the ids and
-    the meta ``columns`` asked for (see :mod:`galwidget.streaming`); ``engine="dask"`` runs the
+    the meta ``columns`` asked for (see :func:`~galwidget.data.load_reduced`); ``engine="dask"`` runs the
     passes on the active ``distributed.Client`` (a ``LocalCluster`` if there is none). Batches
     hold ``batch_rows`` rows, fewer when streaming wide rows (at most 16 MiB of features each).
     """

@@ -86,12 +86,12 @@ __all__ = [
 ]
 
 MAX_KEYS = 9
-# Label codes are uint8: 0 is "unlabelled" and 255 "not a class", so 254 classes at most.
 MAX_CLASSES = 254
 """The most label classes one store holds (label codes are uint8; 0 and 255 are reserved)."""
-# The codes of "no label" and "a label that is not one of the classes".
-UNLABELLED, OTHER_LABEL = 0, 255
-"""The label codes of "no label" (0) and of "a label that is not one of the classes" (255)."""
+UNLABELLED = 0
+"""The label code of "no label"."""
+OTHER_LABEL = 255
+"""The label code of "a label that is not one of the classes"."""
 URL_SCHEMES = ("sqlite", "postgresql", "postgres")
 
 # Allowed labels: class names (keys "1".."9" in order), a dict name → key, or None for any label.

@@ -155,9 +155,10 @@ class Explorer(RequestHandlers, anywidget.AnyWidget):
             that a new Explorer on the same data, e.g. after a kernel restart, starts with it. A
             boolean ``selected_column`` already in the DataFrame takes precedence. An unwritable
             cache folder gives one warning.
-        features, id_column: how to read ``data``, as for :func:`galwidget.load_representations`
-            (e.g. ``features=["pca_0", "pca_1"]`` for a table whose only representation is a
-            precomputed 2-D projection).
+        features: which columns of ``data`` are the features, as for
+            :func:`galwidget.load_representations` (e.g. ``features=["pca_0", "pca_1"]`` for a
+            table whose only representation is a precomputed 2-D projection).
+        id_column: the id column of ``data``, as for :func:`galwidget.load_representations`.
 
     ``n_components=``, ``metric=``, ``labels_path=`` and ``user=`` of galwidget 0.1 still work
     this release, with a DeprecationWarning that says what to write instead.
