@@ -204,6 +204,23 @@ class LabelStore:
         user: who makes the changes (default :func:`default_user`).
         read_only: never write (also the case when the log cannot be opened for writing).
         legacy_fingerprints: earlier fingerprints of the same data, accepted in a log header.
+
+    Raises:
+        DataError: a log of other data (fingerprint), a damaged record (file and line named),
+            bad ``classes``; later, a label outside ``classes`` or of an unknown id.
+        LabelStorageError: a change could not be saved (nothing changed, in memory or on disk).
+
+    Examples:
+        >>> import galwidget as gw
+        >>> reps = gw.datasets.synthetic(n=500, seed=0)
+        >>> store = gw.LabelStore.for_data(reps, classes=["ring", "other"])
+        >>> store.set(reps.ids[:2], "ring")
+        ['J010629.36+145221.5', 'J114606.50-043244.2']
+        >>> store.counts().to_dict()
+        {'ring': 2, 'other': 0}
+        >>> store.undo(); len(store.labels)
+        ['J010629.36+145221.5', 'J114606.50-043244.2']
+        0
     """
 
     _frame: pd.DataFrame | None  # :attr:`labels`, built on first use after each change

@@ -180,6 +180,28 @@ class Explorer(RequestHandlers, anywidget.AnyWidget):
         target: the class whose probability is the score (synced).
 
     ``w.layout`` is ipywidgets' own CSS layout of the widget, not the 2-D map.
+
+    Raises:
+        DataError: ``data`` cannot be read (see :func:`~galwidget.load_representations`), an
+            unknown color, layout or hover column, bad ``classes`` or ``k``.
+        LabelStorageError: the label log or database cannot be opened.
+
+    Examples:
+        >>> import galwidget as gw
+        >>> reps = gw.datasets.synthetic(n=500, seed=0)
+        >>> w = gw.Explorer(reps, color="morphology", classes=["ring", "not ring"])
+        >>> w.select("rings_yes_fraction > 0.5")
+        >>> len(w.selected_ids) == int((reps.meta["rings_yes_fraction"] > 0.5).sum())
+        True
+        >>> w.focus(reps.ids[0]); len(w.neighbors)
+        12
+        >>> w.set_labels({reps.ids[0]: "ring"}); w.labels["label"].tolist()
+        ['ring']
+        >>> w.undo(); len(w.labels)
+        0
+        >>> w.close()
+
+        In a notebook, end a cell with ``w`` to show it.
     """
 
     _esm = _asset("widget.js", MISSING_BUNDLE)
