@@ -9,8 +9,9 @@
   are committed without outputs, as ``tests/test_notebooks.py`` requires. An executed copy is kept
   in ``build/docs-notebooks/`` under a hash of the notebook and of galwidget's source, so a build
   after a change to neither runs nothing again. A cell that fails fails the build.
-- ``CHANGELOG.md`` and ``CONTRIBUTING.md`` of the repository root become the pages
-  ``changelog.md`` and ``contributing.md``, their ``docs/…`` links made relative to the site.
+- ``CHANGELOG.md``, ``CONTRIBUTING.md`` and ``bench/README.md`` become the pages
+  ``changelog.md``, ``contributing.md`` and ``guide/bench-results.md``, their ``docs/…`` links
+  made relative to the site.
 """
 
 from __future__ import annotations
@@ -35,7 +36,11 @@ ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
 EXECUTED = ROOT / "build" / "docs-notebooks"
 CELL_TIMEOUT = 600  # seconds
-ROOT_PAGES = {"changelog.md": "CHANGELOG.md", "contributing.md": "CONTRIBUTING.md"}
+ROOT_PAGES = {
+    "changelog.md": "CHANGELOG.md",
+    "contributing.md": "CONTRIBUTING.md",
+    "guide/bench-results.md": "bench/README.md",
+}
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_NOTE = (
     '<p class="widget-note"><em>Here the notebook shows an interactive widget: run the notebook in '
