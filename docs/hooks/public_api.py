@@ -27,11 +27,11 @@ from types import ModuleType
 PACKAGE = "galwidget"
 
 
-def public_modules() -> list[str]:
-    """Dotted names of galwidget's public modules, the package first."""
-    package = importlib.import_module(PACKAGE)
-    names = [PACKAGE]
-    for info in pkgutil.walk_packages(package.__path__, f"{PACKAGE}."):
+def public_modules(package_name: str = PACKAGE) -> list[str]:
+    """Dotted names of a package's public modules (galwidget's by default), the package first."""
+    package = importlib.import_module(package_name)
+    names = [package_name]
+    for info in pkgutil.walk_packages(package.__path__, f"{package_name}."):
         if not any(part.startswith("_") for part in info.name.split(".")):
             names.append(info.name)
     return names
@@ -130,11 +130,11 @@ def _class_members(node: ast.ClassDef) -> Iterator[ast.FunctionDef | ast.AsyncFu
         yield member
 
 
-def missing_docstrings() -> list[str]:
+def missing_docstrings(package_name: str = PACKAGE) -> list[str]:
     """Every public module, name, method and property without a docstring, as dotted names."""
     missing: list[str] = []
     seen: set[tuple[str, str]] = set()
-    for module_name in public_modules():
+    for module_name in public_modules(package_name):
         module: ModuleType = importlib.import_module(module_name)
         if not (module.__doc__ or "").strip():
             missing.append(module_name)
@@ -161,7 +161,7 @@ def missing_docstrings() -> list[str]:
     return missing
 
 
-def missing_from_reference(anchors: set[str]) -> list[str]:
+def missing_from_reference(anchors: set[str], package_name: str = PACKAGE) -> list[str]:
     """Public names that none of ``anchors`` (dotted names the API reference shows) documents:
     neither ``module.name`` itself nor another module's name for the same object."""
     shown: dict[str, list[object]] = {}
@@ -172,12 +172,13 @@ def missing_from_reference(anchors: set[str]) -> list[str]:
         except (ImportError, AttributeError, ValueError):
             continue  # a class member, or the module itself
     missing = []
-    for module_name in public_modules():
+    modules = public_modules(package_name)
+    for module_name in modules:
         module = importlib.import_module(module_name)
         for name in public_names(module_name):
             value = getattr(module, name, None)
             if inspect.ismodule(value):
-                if value.__name__ not in anchors and value.__name__ not in public_modules():
+                if value.__name__ not in anchors and value.__name__ not in modules:
                     missing.append(f"{module_name}.{name}")
                 continue
             if f"{module_name}.{name}" not in anchors and not any(
