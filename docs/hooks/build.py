@@ -87,13 +87,27 @@ def on_post_build(config: MkDocsConfig) -> None:
 def on_files(files: Files, config: MkDocsConfig) -> Files:
     """Add the executed notebooks and the root pages to the site's files."""
     for notebook in sorted(NOTEBOOKS.glob("*.ipynb")):
-        executed = _executed(notebook)
-        files.append(File.generated(config, f"notebooks/{notebook.name}", abs_src_path=str(executed)))
+        executed = _executed(notebook)  # <folder>/notebooks/<name>.ipynb
+        files.append(
+            File(
+                f"notebooks/{notebook.name}",
+                src_dir=str(executed.parents[1]),
+                dest_dir=config.site_dir,
+                use_directory_urls=config.use_directory_urls,
+            )
+        )
     for page, source in ROOT_PAGES.items():
         text = (ROOT / source).read_text("utf-8")
         text = re.sub(r"\]\(docs/", "](", text)  # docs/x.md in the repository is x.md in the site
+        for other_page, other_source in ROOT_PAGES.items():  # a link to another of these files
+            text = text.replace(f"]({other_source})", f"]({_relative(other_page, page)})")
         files.append(File.generated(config, page, content=text))
     return files
+
+
+def _relative(target: str, page: str) -> str:
+    """The link from site page ``page`` to site page ``target``."""
+    return os.path.relpath(target, os.path.dirname(page) or ".")
 
 
 def _source_hash(notebook: Path) -> str:
@@ -110,7 +124,7 @@ def _executed(notebook: Path) -> Path:
     import nbformat
     from nbclient import NotebookClient
 
-    target = EXECUTED / _source_hash(notebook) / notebook.name
+    target = EXECUTED / _source_hash(notebook) / "notebooks" / notebook.name
     if target.exists():
         return target
     log.info("executing %s for the documentation", notebook.relative_to(ROOT))
