@@ -12,6 +12,7 @@ without a docstring); a constant's value is shown beside it.
 
 from __future__ import annotations
 
+import ast
 import logging
 import re
 from typing import Any
@@ -78,6 +79,18 @@ def _shown(obj: griffe.Object) -> bool:
     return obj.parent.is_module or _shown(obj.parent)
 
 
+def _constant(obj: griffe.Object) -> str | None:
+    """A module-level constant's value when it is a plain literal (``200_000``, ``"ls-dr10"``)."""
+    value = getattr(obj, "value", None)
+    if not obj.is_attribute or value is None or obj.parent is None or not obj.parent.is_module:
+        return None
+    try:
+        ast.literal_eval(str(value))
+    except (ValueError, SyntaxError):
+        return None
+    return str(value)
+
+
 def _link(obj: griffe.Object, match: re.Match[str]) -> str:
     short, target = match.group(1) == "~", match.group(2).strip()
     text = target.rsplit(".", 1)[-1] if short else target
@@ -87,6 +100,5 @@ def _link(obj: griffe.Object, match: re.Match[str]) -> str:
             log.warning("%s: the docstring refers to %r, which does not exist", obj.path, target)
         return f"`{text}`"
     if not _shown(found):
-        value = getattr(found, "value", None)
-        return f"`{text} = {value}`" if found.is_attribute and value is not None else f"`{text}`"
+        return f"`{text} = {_constant(found)}`" if _constant(found) else f"`{text}`"
     return f"[`{text}`][{found.path}]"
