@@ -8,6 +8,7 @@ no MkDocs. The strict build needs the ``docs`` extra (MkDocs and its plugins).
 from __future__ import annotations
 
 import doctest
+import gc
 import importlib.util
 import os
 import re
@@ -157,9 +158,8 @@ def test_guide_code_runs(page: str, tmp_path, monkeypatch):
         exec(code, namespace)
         ran += 1
     assert ran, f"every code block of {page} is marked {NOT_RUN!r}"
-    for value in namespace.values():
-        if isinstance(value, gw.Explorer):
-            value.close()
+    for widget in [obj for obj in gc.get_objects() if isinstance(obj, gw.Explorer)]:
+        widget.close()  # also those the page replaced: their label watchers stop
 
 
 @pytest.mark.slow
