@@ -12,12 +12,13 @@ JS_SOURCES := $(wildcard js/src/*.ts js/src/*.css) js/package.json js/tsconfig.j
 CHROMIUM ?= /usr/bin/chromium
 JUPYTER_PORT ?= 8890
 
-.PHONY: demo test lint js bench chromium postgresql clean help
+.PHONY: demo test lint js bench chromium postgresql clean help docs
 
 help:
 	@echo "make demo   build everything and open notebooks/quickstart.ipynb in JupyterLab"
 	@echo "make test   install test dependencies and run lint, JS checks and the whole pytest suite"
 	@echo "make bench  run the benchmarks and write bench/results/*.json"
+	@echo "make docs   build the documentation site into build/site (open build/site/index.html)"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -80,8 +81,14 @@ $(BENCH_INSTALLED): $(INSTALLED)
 	$(BIN)/pip install --quiet -e ".[bench]"
 	touch $@
 
+# The documentation site, strict: a broken link or reference, or a public name without a
+# docstring, fails the build (tests/test_docs.py runs it in make test too).
+docs: $(INSTALLED)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+	@echo "Open build/site/index.html"
+
 bench: $(BENCH_INSTALLED) chromium
 	GALWIDGET_CHROMIUM=$(CHROMIUM) $(PY) -m bench
 
 clean:
-	rm -rf $(VENV) js/node_modules galwidget/static .pytest_cache
+	rm -rf $(VENV) js/node_modules galwidget/static .pytest_cache build/site build/docs-notebooks build/mkdocs-jupyter

@@ -36,6 +36,7 @@ __all__ = ["CatalogueInput", "crossmatch", "join", "read_catalogue"]
 CatalogueInput: TypeAlias = (
     Any  # a DataFrame, an astropy Table, or a str/PathLike to a catalogue file
 )
+"""A catalogue: a pandas DataFrame, an astropy Table, or the path of a FITS, VOTable, ECSV, CSV or parquet file."""
 
 # File suffix (lower case, without a trailing ".gz") → reader name.
 FORMATS: dict[str, str] = {

@@ -26,9 +26,11 @@ from galwidget.pca import fit_pca
 __all__ = ["UMAP_COMPONENTS", "LayoutMethod", "layout"]
 
 LayoutMethod: TypeAlias = Literal["pca", "umap"]
+"""The 2-D map methods :func:`layout` computes: ``"pca"`` or ``"umap"`` (the ``umap`` extra)."""
 METHODS = ("pca", "umap")
 # UMAP runs on this many PCA dimensions (unless an index with its own PCA is given).
 UMAP_COMPONENTS = 40
+"""UMAP runs on this many PCA dimensions (unless an index with its own PCA is given)."""
 # UMAP is fitted on at most this many galaxies (a seeded random sample), then applied to all.
 UMAP_SAMPLE = 200_000
 # Rows per umap ``transform`` call when applying a fitted map to the rest.
@@ -55,6 +57,30 @@ def layout(
     (e.g. ``n_neighbors``, ``min_dist``); above ``umap_sample`` galaxies it is fitted on a random
     sample of that many (seeded by ``seed``) and the rest are placed with ``UMAP.transform``.
     Results are cached in ``cache_dir``.
+
+    Args:
+        reps: the galaxies.
+        method: ``"pca"`` or ``"umap"``.
+        cache_dir: where maps are cached (default :func:`galwidget.cache.cache_dir`).
+        index: a :class:`~galwidget.NeighborIndex` of ``reps`` whose PCA to reuse.
+        seed: the UMAP random seed (``None``: not reproducible, every core).
+        umap_options: keyword arguments of ``umap.UMAP``.
+        progress: show progress (default: for large inputs).
+        umap_sample: fit UMAP on at most this many galaxies.
+
+    Returns:
+        ``(n, 2)`` float32 coordinates, in row order of ``reps``.
+
+    Raises:
+        DataError: an unknown method, an ``index`` of other data, fewer than 2 features.
+        ImportError: ``"umap"`` without umap-learn installed (``pip install 'galwidget[umap]'``).
+
+    Examples:
+        >>> import galwidget as gw
+        >>> reps = gw.datasets.synthetic(n=500, seed=0)
+        >>> xy = gw.layout(reps, method="pca")
+        >>> xy.shape, xy.dtype
+        ((500, 2), dtype('float32'))
     """
     if method not in METHODS:
         raise DataError(f"unknown layout method {method!r}: choose one of {', '.join(METHODS)}")

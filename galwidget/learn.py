@@ -65,6 +65,7 @@ __all__ = [
 ]
 
 STRATEGIES = ("uncertainty", "top", "ei", "random")
+"""The active-learning strategies: ``"uncertainty"`` (closest to the decision boundary), ``"top"`` (highest score), ``"ei"`` (GP expected improvement) and ``"random"``."""
 # Rows scored per predict call: bounds the memory of GP kernel matrices for 340k galaxies.
 CHUNK = 32768
 # Rows per float32 matrix-vector product when a binary logistic regression scores every galaxy.
@@ -693,9 +694,35 @@ def simulate(
     are ranked by its score (probability of the positive class; GP mean interest for ``"ei"``),
     and precision@N is the fraction of the top N that are truly positive.
 
-    Returns a dict with ``precision@50``, ``precision@200``, ``precision_curve`` (precision@N
-    for N = 1..``curve_length``), ``n_found`` (positives among the labelled), ``labels`` (Series
-    position → truth, in labelling order) and ``strategy``/``n_labels``.
+    Args:
+        data: the galaxies, or their ``(n, d)`` feature matrix.
+        truth: a boolean array of length ``n``: which galaxies are of the class looked for.
+        strategy: one of :data:`STRATEGIES`.
+        n_labels: how many galaxies the simulated user labels in all.
+        batch: labels per round (between retrains).
+        seed: the random seed (first positive, random galaxies, random strategy).
+        n_components: PCA dimensions the classifier sees.
+        start: labels before the first suggestion (one of them positive).
+        estimator: a scikit-learn classifier to use instead of the default logistic regression.
+        curve_length: the longest N of ``precision_curve``.
+        gp_pool: candidates scored per round by the ``"ei"`` strategy's GP.
+
+    Returns:
+        A dict with ``precision@50``, ``precision@200``, ``precision_curve`` (precision@N for
+        N = 1..``curve_length``), ``n_found`` (positives among the labelled), ``labels``
+        (Series position → truth, in labelling order) and ``strategy``/``n_labels``.
+
+    Raises:
+        DataError: an unknown strategy, ``truth`` not a boolean array of length ``n`` or
+            without a positive.
+
+    Examples:
+        >>> import galwidget as gw
+        >>> reps = gw.datasets.synthetic(n=2000, seed=0)
+        >>> run = gw.learn.simulate(reps, truth=reps.meta["is_ring"].to_numpy(),
+        ...                         strategy="top", n_labels=40)
+        >>> run["strategy"], run["n_labels"], len(run["labels"]), 0 <= run["precision@50"] <= 1
+        ('top', 40, 40, True)
     """
     features = learning_features(data, n_components)
     truth = np.asarray(truth)

@@ -36,6 +36,7 @@ class PCA:
 
     @property
     def n_components(self) -> int:
+        """The number of principal axes kept."""
         return len(self.components)
 
     def truncated(self, n_components: int) -> PCA:

@@ -52,6 +52,7 @@ WATCH_INTERVAL = 0.5
 LabelsSpec: TypeAlias = Mapping[Any, Any] | pd.Series | tuple[Any, Any]
 # ``on_labels(positions, base_version, version)``: the codes at ``positions`` changed.
 LabelsChanged: TypeAlias = Callable[[np.ndarray, int, int], Any]
+"""``on_labels(positions, base_version, version)``: the label codes at ``positions`` changed."""
 
 
 class LabellingSession:

@@ -44,6 +44,7 @@ __all__ = ["DEFAULT_MAX_THUMBNAIL_BYTES", "PageSnapshot", "page_html", "save_htm
 
 STATIC = Path(__file__).parent / "static"
 DEFAULT_MAX_THUMBNAIL_BYTES = 2 * 1024 * 1024
+"""How many bytes of thumbnails :func:`save_html` embeds by default (2 MiB)."""
 
 Answer = Callable[[str, dict[str, Any]], tuple[dict[str, Any], list[bytes]]]
 

@@ -51,24 +51,31 @@ class Linkable(Protocol):
     """What a view links to: the Explorer's selection, data and scores (any object with these)."""
 
     @property
-    def representations(self) -> Representations: ...
+    def representations(self) -> Representations:
+        """The galaxies."""
 
     @property
-    def selection(self) -> np.ndarray: ...
+    def selection(self) -> np.ndarray:
+        """The selected row positions."""
 
     @property
-    def scores(self) -> pd.Series | None: ...
+    def scores(self) -> pd.Series | None:
+        """The classifier's scores, or ``None`` before the first training."""
 
-    def select(self, what: SelectionSpec) -> None: ...
+    def select(self, what: SelectionSpec) -> None:
+        """Select galaxies, as :meth:`galwidget.Explorer.select`."""
 
-    def observe(self, handler: Callable[[dict[str, Any]], None], names: str) -> None: ...
+    def observe(self, handler: Callable[[dict[str, Any]], None], names: str) -> None:
+        """Call ``handler`` when the traits ``names`` change (traitlets)."""
 
-    def on_train(self, callback: Callable[[], Any], *, remove: bool = False) -> None: ...
+    def on_train(self, callback: Callable[[], Any], *, remove: bool = False) -> None:
+        """Call ``callback`` after every retrain."""
 
 
 BASE_COLOR = "#4c78a8"
 HIGHLIGHT_COLOR = "#f58518"
 SCORE = "score"
+"""The column name that means the classifier's score in :func:`histogram` and :func:`scatter_plot`."""
 NO_SCORES = "no scores yet: label galaxies of two classes"
 # The lasso's invisible SVG scatter: at most this many points, sampled with this seed above it.
 MAX_LASSO_POINTS = 50_000
@@ -147,10 +154,11 @@ def scatter_plot(
 
     Args:
         explorer: the :class:`~galwidget.Explorer` to link to.
-        x, y: numeric meta column names, ``"score"`` (the classifier's score, live), or arrays /
+        x: a numeric meta column name, ``"score"`` (the classifier's score, live), or an array /
             Series of ``n`` numbers (a Series indexed by the galaxy ids is aligned by id).
             Galaxies with a NaN or infinite coordinate are not drawn and never selected; the
             title counts them.
+        y: the vertical axis, as ``x``.
         selector: ``"lasso"`` (free-hand, bqplot ``LassoSelector``) or ``"brush"`` (rectangle,
             bqplot ``BrushSelector``).
         max_lasso_points: most points of the lasso's invisible SVG scatter.

@@ -1,13 +1,13 @@
 """The streaming reduction's two passes as Dask tasks (extra ``galwidget[dask]``; imported lazily).
 
 ``load_representations(source, reduce_to=c, engine="dask")`` (or a ``dask.dataframe.DataFrame``
-source) runs :mod:`galwidget.streaming`'s own pass functions as one task per partition on the
-cluster of the active ``distributed.Client``; without one, a ``LocalCluster`` is started for the
-call and closed after it.
+source) runs the streaming passes' own functions (``data/_streaming.py``) as one task per
+partition on the cluster of the active ``distributed.Client``; without one, a ``LocalCluster`` is
+started for the call and closed after it.
 
 - Partitions: parquet files are cut into runs of row groups of at most :data:`PART_ROWS` rows; a
   dask DataFrame's partitions are its own (its graph is computed on the workers, once per pass).
-- Pass 1 returns each partition's :class:`~galwidget.neighbors.Moments` (``d × d`` float64), summed
+- Pass 1 returns each partition's :class:`~galwidget.pca.Moments` (``d × d`` float64), summed
   on the client in partition order, so the PCA is the in-process one to rounding. Pass 2 returns
   each partition's ``(rows, c)`` projection, ids and asked-for columns: nothing raw comes back.
 - Faults: a worker lost mid-pass makes Dask recompute its tasks elsewhere; a task that keeps
@@ -70,7 +70,7 @@ def reduce_with_dask(
     progress: bool | None,
     batch_rows: int,
 ) -> Representations:
-    """Run both passes on Dask; see :func:`galwidget.streaming.load_reduced`."""
+    """Run both passes on Dask; see :func:`galwidget.data.load_reduced`."""
     try:
         import distributed
     except ImportError:

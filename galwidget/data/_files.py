@@ -16,7 +16,7 @@ def check_file_kind(path: Path, kind: Literal["parquet", "CSV"]) -> None:
     if path.is_dir():
         raise DataError(
             f"{path} is a folder, not a {kind} file; to read a folder of parquet parts pass "
-            "reduce_to=… (see galwidget.streaming) or name one file"
+            "reduce_to=… (see galwidget.data) or name one file"
         )
     size = path.stat().st_size
     if size == 0:

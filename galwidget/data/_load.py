@@ -89,9 +89,48 @@ def load_representations(
 
     ``reduce_to=c`` streams parquet part files (a folder, glob, list of files, pyarrow Dataset or
     dask DataFrame) in two passes and keeps only their ``c``-component PCA projection, the ids and
-    the meta ``columns`` asked for (see :mod:`galwidget.streaming`); ``engine="dask"`` runs the
+    the meta ``columns`` asked for (see :func:`~galwidget.data.load_reduced`); ``engine="dask"`` runs the
     passes on the active ``distributed.Client`` (a ``LocalCluster`` if there is none). Batches
     hold ``batch_rows`` rows, fewer when streaming wide rows (at most 16 MiB of features each).
+
+    Args:
+        source: a ``.parquet``/``.csv``/``.tsv``/``.csv.gz`` file, a folder of parquet part files,
+            a pandas DataFrame, an ``(n, d)`` numpy array, or ``Representations`` (returned as
+            is). With ``reduce_to``: also a glob, a list of files, a pyarrow Dataset or a dask
+            DataFrame.
+        features: which columns are the features (a prefix, a list of names); default: found
+            (``feat_<i>_pred``, ``feat_<i>``, or one list column).
+        id_column: the id column; default: the first of ``iauname``, ``id_str``, ``objid``, …
+        on_invalid: ``"raise"`` on rows with NaN, infinite or too large features, or ``"drop"``
+            them with a warning.
+        progress: show progress bars (default: for large inputs).
+        batch_rows: rows read per batch.
+        reduce_to: stream and keep only this many PCA components (for data larger than memory).
+        columns: with ``reduce_to``, the meta columns to keep (default: none but the ids).
+        engine: with ``reduce_to``, ``"local"`` (in this process) or ``"dask"``.
+
+    Returns:
+        The galaxies: unique string ids, float32 features, every other column as ``meta``.
+
+    Raises:
+        DataError: the file is missing, empty, not what its name says or damaged; no id column,
+            duplicate or missing ids; non-numeric, NaN, infinite or too large features (with
+            ``on_invalid="raise"``); part files that disagree on their columns. The message
+            names the file, column, rows and values.
+
+    Examples:
+        >>> import numpy as np, pandas as pd
+        >>> import galwidget as gw
+        >>> table = pd.DataFrame({"id_str": ["a", "b", "c"], "feat_0": [0.1, 0.2, 0.3],
+        ...                       "feat_1": [1.0, 0.5, 0.0], "redshift": [0.02, 0.05, 0.11]})
+        >>> reps = gw.load_representations(table)
+        >>> reps.id_column, reps.features.shape, list(reps.meta.columns)
+        ('id_str', (3, 2), ['id_str', 'redshift'])
+        >>> gw.load_representations(np.zeros((4, 8))).ids.tolist()
+        ['0', '1', '2', '3']
+
+        Files and folders: ``gw.load_representations("cnn_features_decals.parquet")``;
+        ``gw.load_representations("parts/", reduce_to=40, columns=["ra", "dec"])``.
     """
     if isinstance(source, Representations):
         return source

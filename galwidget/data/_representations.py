@@ -92,6 +92,20 @@ class Representations:
             reduction (``load_representations(..., reduce_to=c)``), else ``None``.
         raw_source: where :meth:`raw_rows` reads raw rows of reduced data back from
             (a :class:`galwidget.data.RawSource`), else ``None``.
+
+    Made by :func:`~galwidget.load_representations`, :meth:`from_dataframe`,
+    :meth:`from_array` or :func:`galwidget.datasets.synthetic`; constructing one directly
+    checks the same invariants (a :class:`~galwidget.DataError` otherwise).
+
+    Examples:
+        >>> import galwidget as gw
+        >>> reps = gw.datasets.synthetic(n=500, seed=0)
+        >>> len(reps), reps.n_features, reps.id_column
+        (500, 1280, 'iauname')
+        >>> reps.features.dtype, reps.radec.shape
+        (dtype('float32'), (500, 2))
+        >>> reps.positions(reps.ids[:2]).tolist()
+        [0, 1]
     """
 
     ids: pd.Index

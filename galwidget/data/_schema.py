@@ -21,9 +21,16 @@ ID_COLUMN_CANDIDATES = ("iauname", "id_str", "objid", "dr8_id", "id")
 TRANSPOSE_COLUMNS = 16
 
 FeatureSpec: TypeAlias = str | Sequence[str] | None
+"""Which columns are the features: a column-name prefix, a list of column names, or ``None`` to find them (``feat_<i>_pred``, ``feat_<i>``, a list column …)."""
 
 
 def find_id_column(columns: Sequence[str], id_column: str | None) -> str:
+    """The id column among ``columns``: ``id_column`` if given, else the first present of
+    ``iauname``, ``id_str``, ``objid``, … (``ID_COLUMN_CANDIDATES``).
+
+    Raises:
+        DataError: ``id_column`` is not a column, or none of the usual id columns is there.
+    """
     if id_column is not None:
         if id_column not in columns:
             raise DataError(

@@ -3,8 +3,8 @@
 ``load_representations(source, reduce_to=c)`` reads parquet part files (a folder, a glob, a list of
 files or a :class:`pyarrow.dataset.FileSystemDataset`) batch by batch, in file and row order, twice:
 
-1. moments: count, sums and ``XᵀX`` of the feature rows in float64 (:class:`galwidget.neighbors.Moments`,
-   the same maths as :func:`galwidget.neighbors.fit_pca`), from which the exact PCA is fitted;
+1. moments: count, sums and ``XᵀX`` of the feature rows in float64 (:class:`galwidget.pca.Moments`,
+   the same maths as :func:`galwidget.pca.fit_pca`), from which the exact PCA is fitted;
 2. projection: each batch projected onto the first ``c`` components, straight into one
    preallocated ``(n, c)`` float32 matrix, with the ids and only the meta ``columns`` asked for.
 
@@ -20,8 +20,8 @@ is the file pass 1 snapshot (:class:`FileSnapshot`: size, mtime, inode, parquet 
 row-group statistics) when either pass or :meth:`RawSource.read` reads it, else :class:`DataError`
 naming the file and what changed; rows keep file order, then row order. :class:`RawSource` maps a row back to (file, row group,
 offset) for :meth:`Representations.raw_rows`. The passes run on :class:`Part` s (runs of a file's
-row groups) and on record batches, so :mod:`galwidget.dask_reduce` runs these very functions as
-Dask tasks.
+row groups) and on record batches, so ``data/_dask.py`` runs these very functions as Dask
+tasks.
 """
 
 from __future__ import annotations
@@ -212,6 +212,7 @@ class Part:
 
     @property
     def name(self) -> str:
+        """The file's name, for messages."""
         return Path(self.path).name
 
     def check_unchanged(self, consequence: str) -> None:

@@ -18,8 +18,10 @@ from galwidget.util import SHOW_AT_MOST, preview
 # (see valid_rows): rescaling silently would change the values users see and could not repair a
 # mix of magnitudes; genuine data this large can be divided by a constant by its owner.
 MAX_ABS_FEATURE = 1e15
+"""The largest feature magnitude accepted: larger values are refused like NaN (or dropped with ``on_invalid="drop"``)."""
 
 OnInvalid = Literal["raise", "drop"]
+"""What to do with rows whose features are NaN, infinite or too large: ``"raise"`` a :class:`~galwidget.DataError` naming them, or ``"drop"`` them with a warning."""
 
 
 def degrees(values: pd.Series, name: str) -> np.ndarray:

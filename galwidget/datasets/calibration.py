@@ -36,8 +36,10 @@ RING_SELECTION: dict[str, float] = {
     "disk-edge-on_no_fraction": 0.75,
     "has-spiral-arms_no_fraction": 0.5,
 }
+"""W+22's selection of candidate ring hosts: vote-fraction column → lower bound."""
 # The published figures of the real GZ DECaLS features (Walmsley et al. 2022).
 W22_FIGURES: dict[str, float] = {"pca10_variance": 0.844, "ring_probe_accuracy": 0.86}
+"""The published figures of the real GZ DECaLS features (Walmsley et al. 2022) that the synthetic set is calibrated to."""
 PROBE_LABELS = 79
 KNN = 10
 

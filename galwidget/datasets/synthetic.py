@@ -56,6 +56,7 @@ MORPHOLOGY_FRACTIONS: dict[str, float] = {
     "artefact": 0.02,
 }
 MORPHOLOGIES: tuple[str, ...] = tuple(MORPHOLOGY_FRACTIONS)
+"""The morphology classes of the synthetic galaxies (the ``morphology`` column), most common first."""
 
 # Uniform range of each latent parameter per class (classes not listed use "default"). Radii are
 # in units of the half-light radius; "extent" is the half-light radius over the thumbnail width.
@@ -200,7 +201,27 @@ def synthetic(n: int = 20_000, seed: int = 0, dim: int = 1280) -> Representation
     ``meta`` holds ``iauname``, ``ra``, ``dec``, ``morphology`` (ground truth), ``is_ring``,
     ``redshift``, ``mag_r``, ``petro_th50`` and GZ DECaLS-style vote fractions such as
     ``has-spiral-arms_yes_fraction``. ``images`` renders each galaxy's thumbnail. The same
-    ``(n, seed, dim)`` always gives identical data.
+    ``(n, seed, dim)`` always gives identical data. The features are calibrated to be as hard as
+    the real Zoobot ones (see :mod:`galwidget.datasets.calibration`).
+
+    Args:
+        n: number of galaxies.
+        seed: random seed.
+        dim: number of features (1280 as Zoobot's).
+
+    Returns:
+        The galaxies, ids ``iauname``, with thumbnails.
+
+    Raises:
+        DataError: ``n`` or ``dim`` is not a positive integer.
+
+    Examples:
+        >>> import galwidget as gw
+        >>> reps = gw.datasets.synthetic(n=1000, seed=0)
+        >>> reps.features.shape, reps.ids[0]
+        ((1000, 1280), 'J010629.36+145221.5')
+        >>> sorted(reps.meta["morphology"].unique()) == sorted(gw.datasets.MORPHOLOGIES)
+        True
     """
     _check_size(n, dim)
     features = np.empty((n, dim), dtype=np.float32)

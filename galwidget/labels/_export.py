@@ -36,6 +36,7 @@ from galwidget.util import preview
 __all__ = ["EXPORT_FORMATS", "export_labels"]
 
 EXPORT_FORMATS = ("zoobot",)
+"""The formats :func:`export_labels` writes (``"zoobot"``: a Zoobot fine-tuning catalogue)."""
 # Size of the images written to ``image_dir``: GZ DECaLS's 424 pixels.
 EXPORT_IMAGE_SIZE = 424
 

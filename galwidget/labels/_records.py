@@ -45,6 +45,7 @@ SOURCES = ("key", "bulk", "python", "import", "undo", "redo")
 LOCK_TIMEOUT = 60.0
 
 Label: TypeAlias = str | int | float | bool
+"""A label value: a class name, or any string, number or boolean when classes are not fixed."""
 
 # A record as read from a backend, with its number there (Backend.where(n) says where that is).
 Located: TypeAlias = tuple[int, Any]

@@ -95,10 +95,12 @@ __all__ = [
 ]
 
 MAX_KEYS = 9
-# Label codes are uint8: 0 is "unlabelled" and 255 "not a class", so 254 classes at most.
 MAX_CLASSES = 254
-# The codes of "no label" and "a label that is not one of the classes".
-UNLABELLED, OTHER_LABEL = 0, 255
+"""The most label classes one store holds (label codes are uint8; 0 and 255 are reserved)."""
+UNLABELLED = 0
+"""The label code of "no label"."""
+OTHER_LABEL = 255
+"""The label code of "a label that is not one of the classes"."""
 URL_SCHEMES = ("sqlite", "postgresql", "postgres")
 # Text pandas reads from a CSV cell as missing: such a label cell is missing unless it names a class.
 CSV_MISSING = frozenset(
@@ -110,6 +112,7 @@ SHOWN_UNREADABLE = 5
 
 # Allowed labels: class names (keys "1".."9" in order), a dict name → key, or None for any label.
 Classes: TypeAlias = Sequence[Hashable] | Mapping[Hashable, str] | None
+"""Allowed labels: class names (keys 1–9 in order), a dict class → key, or ``None`` for any label."""
 ChangeCallback: TypeAlias = Callable[[list[str]], Any]
 # The changes of one operation, and for undo/redo the operation it undoes or redoes.
 Plan: TypeAlias = tuple[list[tuple[str, "Label | None"]], tuple[str, str] | None]
@@ -259,6 +262,24 @@ class LabelStore:
         legacy_fingerprints: earlier fingerprints of the same data, accepted in a log header.
         lock_timeout: seconds to wait for another writer's lock before giving up with a
             :class:`LabelStorageError` (the same for log files, SQLite and PostgreSQL).
+
+    Raises:
+        DataError: a log of other data (fingerprint), a bad ``user`` or location, bad ``classes``;
+            later, a label outside ``classes`` or of an unknown id. (Damaged records are skipped
+            with a warning naming file and line; :attr:`unreadable` lists them.)
+        LabelStorageError: a change could not be saved (nothing changed, in memory or on disk).
+
+    Examples:
+        >>> import galwidget as gw
+        >>> reps = gw.datasets.synthetic(n=500, seed=0)
+        >>> store = gw.LabelStore.for_data(reps, classes=["ring", "other"])
+        >>> store.set(reps.ids[:2], "ring")
+        ['J010629.36+145221.5', 'J114606.50-043244.2']
+        >>> store.counts().to_dict()
+        {'ring': 2, 'other': 0}
+        >>> sorted(store.undo()) == sorted(reps.ids[:2]); len(store.labels)
+        True
+        0
     """
 
     _frame: pd.DataFrame | None  # :attr:`labels`, built on first use after each change

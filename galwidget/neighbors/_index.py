@@ -446,6 +446,22 @@ class NeighborIndex:
 
     Every query excludes the query galaxy itself (``more_like``: all given galaxies); results are
     sorted by distance, ties by row order.
+
+    Raises:
+        DataError: an unknown ``metric`` or ``backend``, ``rerank`` other than ``None``/``"raw"``
+            or without a PCA space; later, unknown ids or ``k`` larger than the data.
+        ImportError: a faiss or pynndescent backend asked for but not installed
+            (``pip install 'galwidget[ann]'``).
+
+    Examples:
+        >>> import galwidget as gw
+        >>> reps = gw.datasets.synthetic(n=500, seed=0)
+        >>> index = gw.NeighborIndex(reps, n_components=20, metric="cosine")
+        >>> found = index.query(reps.ids[0], k=5)
+        >>> list(found.columns), len(found), reps.ids[0] in set(found["id"])
+        (['id', 'distance'], 5, False)
+        >>> len(index.more_like(reps.ids[:3], k=5))
+        5
     """
 
     def __init__(

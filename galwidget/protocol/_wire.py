@@ -106,16 +106,23 @@ DEFINITION: dict[str, Any] = json.loads(
 
 _CONSTANTS: dict[str, int] = {name: spec["value"] for name, spec in DEFINITION["constants"].items()}
 PROTOCOL_VERSION: int = DEFINITION["version"]
+"""The protocol's version: the front end refuses a kernel speaking another."""
 MAX_MESSAGE_BYTES = _CONSTANTS["MAX_MESSAGE_BYTES"]
+"""The largest message sent to the front end (the Jupyter server drops larger ones)."""
 HEADER_BYTES = _CONSTANTS["HEADER_BYTES"]
 MAX_POSITIONS = _CONSTANTS["MAX_POSITIONS"]
 FEW_RUNS = _CONSTANTS["FEW_RUNS"]
 # Color buffer: bins 0 … COLOR_BINS - 1 of a continuous map; MISSING_COLOR marks missing values.
 COLOR_BINS = _CONSTANTS["COLOR_BINS"]
+"""Color codes 0 … ``COLOR_BINS - 1`` are the bins of a continuous color map."""
 MISSING_COLOR = _CONSTANTS["MISSING_COLOR"]
+"""The color code of a missing value."""
 UNLABELLED = _CONSTANTS["UNLABELLED"]
+"""The label code of an unlabelled galaxy on the wire."""
 OTHER_LABEL = _CONSTANTS["OTHER_LABEL"]
+"""The label code of a label that is not one of the classes, on the wire."""
 MAX_QUERY_LENGTH = _CONSTANTS["MAX_QUERY_LENGTH"]
+"""The most characters a ``find`` text may have (the search box's maxlength)."""
 # The domain modules own these values; the definition must say the same (checked on import).
 _OWNED = {
     "UNLABELLED": labels.UNLABELLED,

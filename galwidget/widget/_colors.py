@@ -33,6 +33,7 @@ __all__ = [
 FEW_INTEGERS = 12
 # Categorical coloring shows the most frequent categories; rarer ones share "other".
 MAX_CATEGORIES = 20
+"""Categorical coloring shows this many of the most frequent categories; rarer ones share "other"."""
 
 
 def encode_colors(values: pd.Series, name: str) -> tuple[bytes, ColorMeta]:

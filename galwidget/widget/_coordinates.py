@@ -24,7 +24,9 @@ __all__ = ["LAYOUT_MARGIN", "LayoutSpec", "Layouts", "layout_coordinates", "norm
 
 # Points fill this fraction of [-1, 1] so that the outermost ones are not cut by the canvas edge.
 LAYOUT_MARGIN = 0.95
+"""Points fill this fraction of [-1, 1], so the outermost ones are not cut by the canvas edge."""
 LayoutSpec: TypeAlias = str | np.ndarray | tuple[str, str]
+"""A 2-D map: ``"pca"`` or ``"umap"``, an ``(n, 2)`` array, or a pair of numeric column names."""
 
 
 def layout_coordinates(

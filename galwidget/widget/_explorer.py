@@ -86,6 +86,7 @@ FRONT_END_TRAITS = frozenset(
 MAX_POINT_SIZE = 100.0
 HEIGHTS = (100, 20_000)
 THUMBNAIL_SIZE = 128
+"""Thumbnail width and height in pixels."""
 HOVER_COLUMNS = 4
 ColorSpec: TypeAlias = str | Sequence[Any] | np.ndarray | pd.Series | None
 
@@ -167,9 +168,10 @@ class Explorer(RequestHandlers, anywidget.AnyWidget):
             that a new Explorer on the same data, e.g. after a kernel restart, starts with it. A
             boolean ``selected_column`` already in the DataFrame takes precedence. An unwritable
             cache folder gives one warning.
-        features, id_column: how to read ``data``, as for :func:`galwidget.load_representations`
-            (e.g. ``features=["pca_0", "pca_1"]`` for a table whose only representation is a
-            precomputed 2-D projection).
+        features: which columns of ``data`` are the features, as for
+            :func:`galwidget.load_representations` (e.g. ``features=["pca_0", "pca_1"]`` for a
+            table whose only representation is a precomputed 2-D projection).
+        id_column: the id column of ``data``, as for :func:`galwidget.load_representations`.
 
     ``n_components=``, ``metric=``, ``labels_path=`` and ``user=`` of galwidget 0.1 still work
     this release, with a DeprecationWarning that says what to write instead.
@@ -191,6 +193,28 @@ class Explorer(RequestHandlers, anywidget.AnyWidget):
         target: the class whose probability is the score (synced).
 
     ``w.layout`` is ipywidgets' own CSS layout of the widget, not the 2-D map.
+
+    Raises:
+        DataError: ``data`` cannot be read (see :func:`~galwidget.load_representations`), an
+            unknown color, layout or hover column, bad ``classes`` or ``k``.
+        LabelStorageError: the label log or database cannot be opened.
+
+    Examples:
+        >>> import galwidget as gw
+        >>> reps = gw.datasets.synthetic(n=500, seed=0)
+        >>> w = gw.Explorer(reps, color="morphology", classes=["ring", "not ring"])
+        >>> w.select("rings_yes_fraction > 0.5")
+        >>> len(w.selected_ids) == int((reps.meta["rings_yes_fraction"] > 0.5).sum())
+        True
+        >>> w.focus(reps.ids[0]); len(w.neighbors)
+        12
+        >>> w.set_labels({reps.ids[0]: "ring"}); w.labels["label"].tolist()
+        ['ring']
+        >>> w.undo(); len(w.labels)
+        0
+        >>> w.close()
+
+        In a notebook, end a cell with ``w`` to show it.
     """
 
     _esm = _asset("widget.js", MISSING_BUNDLE)

@@ -43,6 +43,7 @@ __all__ = [
 ]
 
 SelectionSpec: TypeAlias = str | Iterable[Any] | np.ndarray | pd.Series | pd.Index | None
+"""What to select: ids, a boolean mask or Series, a pandas query string, positions, or ``None`` for nothing."""
 SELECTIONS = "selections"
 
 
