@@ -50,10 +50,10 @@ __all__ = ["MAX_QUERY_LENGTH", "RADIUS_ARCSEC", "Finder", "Found", "parse_sky_po
 
 # How many completions a prefix search lists by default.
 COMPLETIONS = 10
-# Longest text find accepts (js/src/search.ts gives the search box the same maxlength).
 MAX_QUERY_LENGTH = 200
-# How far from a sky position the nearest galaxy may be to be found (arcsec).
+"""The longest text :meth:`Finder.find` accepts (the search box's maxlength, through the protocol)."""
 RADIUS_ARCSEC = 5.0
+"""How far (arcsec) from a sky position the nearest galaxy may be to be found, by default."""
 
 _NUMBER = r"(?:\d+(?:\.\d*)?|\.\d+)"
 _DECIMAL = re.compile(

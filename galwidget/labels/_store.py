@@ -525,6 +525,12 @@ class LabelStore:
             self._watch_next(self._watcher, interval, None)
 
     @property
+    def unreadable(self) -> list[str]:
+        """The records read but skipped because they could not be used: where each is (file and
+        line, or table row) and why. Each was also warned about once."""
+        return list(self._unreadable)
+
+    @property
     def watching(self) -> bool:
         """Whether :meth:`watch` is running."""
         return self._watcher is not None
@@ -735,8 +741,7 @@ class LabelStore:
         self._redo: list[str] = []
         self._history: list[Entry] = []
         self._frame = None
-        # Why each record read but skipped could not be used (each is also warned once).
-        self.unreadable: list[str] = []
+        self._unreadable: list[str] = []
 
     def _undo_plan(self) -> Plan:
         if not self._undo:
@@ -812,7 +817,7 @@ class LabelStore:
         entries, problems = self._usable(located)
         self._backend.accept()
         if problems:
-            self.unreadable.extend(problems)
+            self._unreadable.extend(problems)
             shown = "; ".join(problems[:SHOWN_UNREADABLE])
             more = len(problems) - SHOWN_UNREADABLE
             warnings.warn(

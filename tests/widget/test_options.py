@@ -80,8 +80,11 @@ def test_old_keywords_warn_and_say_what_to_write(frame: pd.DataFrame, tmp_path) 
     assert path.exists()
     with pytest.warns(DeprecationWarning, match="Explorer.neighbors"):
         assert w.neighbours.empty
+    w.close()
     with pytest.warns(DeprecationWarning, match="gw.NeighborIndex"):
         assert gw.NeighbourIndex is gw.NeighborIndex
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the new spellings warn about nothing
-        gw.Explorer(frame, layout=("x", "y"), index={"n_components": 4}, labels={"path": path})
+        gw.Explorer(
+            frame, layout=("x", "y"), index={"n_components": 4}, labels={"path": path}
+        ).close()
