@@ -160,6 +160,7 @@ class Config(TypedDict):
     numeric_columns: list[str]  # meta columns a gallery order (or a color map) can use
     color_columns: list[str]  # what the widget's color menu offers: meta columns, label, score
     layouts: list[str]  # the layout names the layout menu offers (``layout_name`` is one)
+    point_budget: int  # most points the page holds; beyond: density + points in view (map_view)
 
 
 class ColorMeta(TypedDict, total=False):
