@@ -126,12 +126,7 @@ class GridIndex:
             raise DataError("a lasso's vertices must be finite numbers")
         grid = self.grid
         boundary = self._boundary_cells(vertices)
-        width = 2.0 / grid
-        centres = -1.0 + (np.arange(grid) + 0.5) * width
-        centre_xy = np.column_stack(
-            (np.tile(centres, grid), np.repeat(centres, grid))
-        )  # row-major: cell j * grid + i
-        inside_cells = inside_polygon(centre_xy, vertices) & ~boundary
+        inside_cells = _centres_inside(vertices, grid) & ~boundary
         mask = inside_cells[self.cells]
         candidates = self._in_cells(np.flatnonzero(boundary))
         mask[candidates] = inside_polygon(self.points[candidates], vertices)
@@ -174,6 +169,25 @@ class GridIndex:
             for dx in (-1, 0, 1):
                 near[1:-1, 1:-1] |= touched[1 + dy : grid + 1 + dy, 1 + dx : grid + 1 + dx]
         return near[1:-1, 1:-1].ravel()
+
+
+def _centres_inside(vertices: np.ndarray, grid: int) -> np.ndarray:
+    """Whether each cell's centre is inside the polygon (even-odd), row by row (scanline): a
+    boolean per cell, row-major. Centres on or within rounding of an edge lie in boundary cells,
+    whose answer is not used."""
+    centres = -1.0 + (np.arange(grid) + 0.5) * (2.0 / grid)
+    # hits[j, k]: crossings of row j's centre line whose x lies just right of centres 0 … k - 1.
+    hits = np.zeros((grid, grid + 1), dtype=np.int64)
+    for (x1, y1), (x2, y2) in zip(vertices, np.roll(vertices, -1, axis=0), strict=True):
+        rows = np.flatnonzero((y1 > centres) != (y2 > centres))
+        if len(rows) == 0:
+            continue
+        x_at_y = x1 + (centres[rows] - y1) * (x2 - x1) / (y2 - y1)
+        left_of = np.clip(np.ceil((x_at_y + 1.0) * (grid / 2.0) - 0.5), 0, grid).astype(np.int64)
+        np.add.at(hits, (rows, left_of), 1)
+    # A centre is inside when an odd number of crossings lie to its right.
+    right = np.cumsum(hits[:, ::-1], axis=1)[:, ::-1][:, 1:]
+    return (right % 2 == 1).ravel()
 
 
 def _cell_span(low: float, high: float, grid: int) -> tuple[int, int]:
