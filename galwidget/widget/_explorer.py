@@ -23,7 +23,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 import anywidget
 import numpy as np
@@ -47,6 +47,7 @@ from galwidget.widget._coordinates import Layouts, LayoutSpec
 from galwidget.widget._filters import MODES, FilterMode, resolve_filter
 from galwidget.widget._gallery import SelectionPages, numeric_columns
 from galwidget.widget._handlers import RequestHandlers
+from galwidget.widget._lod import MapDetail, MapHandlers
 from galwidget.widget._options import (
     IndexOptions,
     LabelOptions,
@@ -128,7 +129,7 @@ class Positions(traitlets.TraitType[np.ndarray, Any]):
             obj._notify_trait(name, old, new)
 
 
-class Explorer(RequestHandlers, anywidget.AnyWidget):
+class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
     """Explore galaxies by their representations: scatter, neighbors, selection, labels.
 
     Args:
@@ -149,7 +150,7 @@ class Explorer(RequestHandlers, anywidget.AnyWidget):
         index: the :class:`galwidget.NeighborIndex` behind the neighbor panel, or a dict of its
             options (``{"n_components": 40, "metric": "cosine"}``, see :class:`IndexOptions`),
             built on first need. Data with at most ``n_components`` features is searched as it
-            is.
+            is. ``False``: no neighbors (the panel says so).
         classes: the label classes: a list (keys 1–9 in order) or a dict class → key; shows the
             label bar. ``None``: no labelling UI (labels set from Python are still kept).
         labels: the :class:`~galwidget.LabelStore` of this data, or a dict ``{"path": …,
@@ -252,7 +253,7 @@ class Explorer(RequestHandlers, anywidget.AnyWidget):
         images: Any = None,
         k: int = 12,
         hover_columns: Sequence[str] | None = None,
-        index: NeighborIndex | IndexOptions | None = None,
+        index: NeighborIndex | IndexOptions | Literal[False] | None = None,
         classes: Classes = None,
         labels: LabelStore | LabelOptions | None = None,
         strategy: str = "uncertainty",
@@ -270,7 +271,9 @@ class Explorer(RequestHandlers, anywidget.AnyWidget):
         reps = load_representations(data, features=features, id_column=id_column)
         frame = data if isinstance(data, pd.DataFrame) else None
         selected = selected_column if frame is not None else None
-        index_holder = LazyIndex(reps, index)
+        # A map over its own coordinates (Explorer.from_layout) has no features to search.
+        layout_only = isinstance(layout, np.ndarray) and layout is reps.features
+        index_holder = LazyIndex(reps, index, layout_only=layout_only)
         labelling = LabellingSession(
             reps,
             classes=classes,
@@ -290,7 +293,8 @@ class Explorer(RequestHandlers, anywidget.AnyWidget):
             initial = memory.load() if memory is not None else np.empty(0, np.int64)
         # Layout columns that are also the features live in the frame.
         tables = (meta,) if frame is None else (meta, frame)
-        maps = Layouts(reps, layout, layouts, tables=tables, index=index_holder.get)
+        maps = Layouts(reps, layout, layouts, tables=tables, index=index_holder.reusable)
+        map_detail = MapDetail(maps)
         image_source = images_module.resolve(images, reps, THUMBNAIL_SIZE)
         derived = isinstance(color, str) and color in {"label", "score"} and color not in meta
 
@@ -302,6 +306,7 @@ class Explorer(RequestHandlers, anywidget.AnyWidget):
             memory,
         )
         self._layouts, self._images, self._images_spec = maps, image_source, images
+        self._map_detail = map_detail
         self._finder = Finder(reps)
         self._pages = SelectionPages(
             meta,
@@ -357,6 +362,40 @@ class Explorer(RequestHandlers, anywidget.AnyWidget):
             labelling.open()
         if derived:
             self.color_by(color)
+
+    @classmethod
+    def from_layout(
+        cls,
+        ids: Any,
+        xy: Any,
+        *,
+        meta: pd.DataFrame | None = None,
+        index: NeighborIndex | None = None,
+        **options: Any,
+    ) -> Explorer:
+        """An Explorer over a precomputed 2-D layout alone, without a feature matrix: ``n × 8``
+        bytes of coordinates (plus ids and meta), so that maps of tens of millions fit in memory.
+
+        Args:
+            ids: ``n`` unique galaxy ids.
+            xy: ``(n, 2)`` layout coordinates (kept as float32; they are also the
+                :attr:`representations`' features, so labels and the classifier use them).
+            meta: catalogue columns, one row per galaxy in the order of ``ids``.
+            index: a :class:`~galwidget.NeighborIndex` built on these galaxies' representations
+                (the same ids in the same order) for the neighbor panel; ``None``: no neighbors
+                (asking for them says how to get them).
+            options: every other keyword of :class:`Explorer` (``layout``, ``layouts`` and
+                ``features`` excepted).
+        """
+        taken = sorted({"layout", "layouts", "features", "id_column"} & set(options))
+        if taken:
+            raise DataError(f"Explorer.from_layout takes the layout as xy, not {', '.join(taken)}")
+        coordinates = np.asarray(xy)
+        if coordinates.ndim != 2 or coordinates.shape[1] != 2:
+            raise DataError(f"xy must be an (n, 2) array of coordinates, got {coordinates.shape}")
+        reps = Representations.from_array(coordinates, ids=ids, meta=meta)
+        neighbors: NeighborIndex | Literal[False] = False if index is None else index
+        return cls(reps, layout=reps.features, index=neighbors, **options)
 
     # -- public API: data and selection ------------------------------------------------------------
 

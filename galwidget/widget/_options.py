@@ -7,7 +7,7 @@ from __future__ import annotations
 import inspect
 import threading
 from collections.abc import Mapping, MutableMapping
-from typing import Any, TypedDict, cast
+from typing import Any, Literal, TypedDict, cast
 
 from galwidget.data import Representations
 from galwidget.errors import DataError
@@ -48,30 +48,57 @@ class LabelOptions(TypedDict, total=False):
 
 class LazyIndex:
     """The Explorer's NeighborIndex: the one given, or built from options on first need (once,
-    whichever thread asks first)."""
+    whichever thread asks first); ``False`` for none (every use raises :class:`DataError`).
 
-    def __init__(self, reps: Representations, index: NeighborIndex | IndexOptions | None) -> None:
+    With ``layout_only`` (the features are the map's coordinates), a given index may be built on
+    other representations of the same galaxies: the same ids in the same order."""
+
+    def __init__(
+        self,
+        reps: Representations,
+        index: NeighborIndex | IndexOptions | Literal[False] | None,
+        *,
+        layout_only: bool = False,
+    ) -> None:
         self._reps = reps
         self._lock = threading.Lock()
         self._index: NeighborIndex | None = None
+        self._disabled = index is False
+        self._options: dict[str, Any] = {}
         if isinstance(index, NeighborIndex):
-            if index.reps is not reps and index.reps.fingerprint != reps.fingerprint:
-                raise DataError("index= was built on other galaxies than the Explorer's data")
+            if (
+                index.reps is not reps
+                and index.reps.fingerprint != reps.fingerprint
+                and not (layout_only and index.reps.ids.equals(reps.ids))
+            ):
+                raise DataError(
+                    "index= was built on other galaxies than the Explorer's data: its ids "
+                    f"({len(index.reps):,}) differ from the Explorer's ({len(reps):,})"
+                )
             self._index = index
-            self._options: dict[str, Any] = {}
         elif index is None or isinstance(index, Mapping):
             self._options = _check_keys(dict(index or {}), INDEX_OPTIONS, "index")
             components = self._options.setdefault("n_components", DEFAULT_COMPONENTS)
             if components is not None and components >= reps.n_features:
                 self._options["n_components"] = None  # search the features themselves
-        else:
+        elif index is not False:
             raise DataError(
-                f"index= takes a galwidget.NeighborIndex or a dict of its options, "
+                f"index= takes a galwidget.NeighborIndex, a dict of its options or False, "
                 f"got {type(index).__name__}"
             )
 
+    def reusable(self) -> NeighborIndex | None:
+        """The index for computations that may reuse one (layouts): ``None`` when there is none."""
+        return None if self._disabled else self.get()
+
     def get(self) -> NeighborIndex:
         """The index, built now if it was not yet."""
+        if self._disabled:
+            raise DataError(
+                "neighbors are off: this map was made from a layout alone; give "
+                "index=gw.NeighborIndex(reps) built on these galaxies' representations (the same "
+                "ids in the same order) to see them"
+            )
         with self._lock:
             if self._index is None:
                 self._index = NeighborIndex(self._reps, **self._options)
@@ -94,9 +121,9 @@ def check_label_options(
 
 def take_deprecated(
     kwargs: MutableMapping[str, Any],
-    index: NeighborIndex | IndexOptions | None,
+    index: NeighborIndex | IndexOptions | Literal[False] | None,
     labels: LabelStore | LabelOptions | None,
-) -> tuple[NeighborIndex | IndexOptions | None, LabelStore | LabelOptions | None]:
+) -> tuple[NeighborIndex | IndexOptions | Literal[False] | None, LabelStore | LabelOptions | None]:
     """Move galwidget 0.1's ``n_components``/``metric`` into ``index`` and ``labels_path``/``user``
     into ``labels`` (removing them from ``kwargs``), each with a DeprecationWarning."""
     moved_index = {name: kwargs.pop(name) for name in ("n_components", "metric") if name in kwargs}

@@ -54,6 +54,12 @@ export interface RequestMap {
   color_by: { params: { column: string | null }; reply: { column: string | null } };
   /** A search box's text: the galaxy the kernel focused (position −1: none, e.g. a prefix of many ids). */
   find: { params: { text: string }; reply: { query: string; match: "id" | "sky" | "prefix"; position: number; id: string | null; completions: string[]; n_completions: number; separation_arcsec: number | null; radius_arcsec: number | null } };
+  /** Level of detail (galwidget.widget._lod): the points of the layout shown (`layout`, the `layout_name` answered for) in the rectangle x0 ≤ x ≤ x1, y0 ≤ y ≤ y1 (the `_points` space) of rank `from_rank` or above, the `limit` lowest-ranked (at most 500,000): the first of the whole square are a uniform sample. `total` is how many the rectangle holds, `next_rank` the rank to ask from for more (−1: none left). Points are float32 x, y interleaved, in the order of `positions` (sorted). */
+  map_view: { params: { x0: number; y0: number; x1: number; y1: number; limit: number; from_rank: number }; reply: { layout: string; total: number; count: number; next_rank: number; positions: Uint32Array; points: Float32Array } };
+  /** A size × size density image of the whole square (row 0 at the top, y = 1), of every galaxy (layer 'all') or of the selected ones: uint8, 0 empty, 1 … 255 by log(1 + count) up to `max` (size at most 1024). */
+  map_density: { params: { size: number; layer: "all" | "selection" }; reply: { size: number; max: number; density: Uint8Array } };
+  /** A lasso resolved exactly in the kernel over every galaxy (even-odd rule, among those the filter shows): the polygon's float32 x, y vertices in the `_points` space; mode 'replace', 'add' or 'remove' for the selection. `count` galaxies were inside, `selected` are selected now. */
+  map_lasso: { params: { mode: "replace" | "add" | "remove"; polygon: Float32Array }; reply: { count: number; selected: number } };
 }
 
 /** Every event the kernel sends unasked, as decoded. */
@@ -253,6 +259,63 @@ export const REQUESTS = {
         "n_completions": "int",
         "separation_arcsec": "float | null",
         "radius_arcsec": "float | null"
+      }
+    }
+  },
+  "map_view": {
+    "doc": "Level of detail (galwidget.widget._lod): the points of the layout shown (`layout`, the `layout_name` answered for) in the rectangle x0 ≤ x ≤ x1, y0 ≤ y ≤ y1 (the `_points` space) of rank `from_rank` or above, the `limit` lowest-ranked (at most 500,000): the first of the whole square are a uniform sample. `total` is how many the rectangle holds, `next_rank` the rank to ask from for more (−1: none left). Points are float32 x, y interleaved, in the order of `positions` (sorted).",
+    "params": {
+      "x0": "float",
+      "y0": "float",
+      "x1": "float",
+      "y1": "float",
+      "limit": "int",
+      "from_rank": "int"
+    },
+    "executor": "search",
+    "reply": {
+      "fields": {
+        "layout": "str",
+        "total": "int",
+        "count": "int",
+        "next_rank": "int"
+      },
+      "buffers": {
+        "positions": "uint32",
+        "points": "float32"
+      }
+    }
+  },
+  "map_density": {
+    "doc": "A size × size density image of the whole square (row 0 at the top, y = 1), of every galaxy (layer 'all') or of the selected ones: uint8, 0 empty, 1 … 255 by log(1 + count) up to `max` (size at most 1024).",
+    "params": {
+      "size": "int",
+      "layer": "'all' | 'selection'"
+    },
+    "executor": "search",
+    "reply": {
+      "fields": {
+        "size": "int",
+        "max": "int"
+      },
+      "buffers": {
+        "density": "uint8"
+      }
+    }
+  },
+  "map_lasso": {
+    "doc": "A lasso resolved exactly in the kernel over every galaxy (even-odd rule, among those the filter shows): the polygon's float32 x, y vertices in the `_points` space; mode 'replace', 'add' or 'remove' for the selection. `count` galaxies were inside, `selected` are selected now.",
+    "params": {
+      "mode": "'replace' | 'add' | 'remove'"
+    },
+    "buffers": {
+      "polygon": "float32"
+    },
+    "executor": "search",
+    "reply": {
+      "fields": {
+        "count": "int",
+        "selected": "int"
       }
     }
   }

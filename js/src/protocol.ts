@@ -369,7 +369,9 @@ export function encodeRequest<K extends RequestKind>(kind: K, view: string, requ
   for (const [key, value] of Object.entries(fields)) if (!names.includes(key)) content[key] = value;
   const buffers = names.map((name) => {
     const value = fields[name];
-    if (!(value instanceof Uint32Array)) throw new ProtocolError(`${kind} request: parameter ${name} is not a Uint32Array`);
+    if (!(value instanceof Uint32Array || value instanceof Float32Array)) {
+      throw new ProtocolError(`${kind} request: parameter ${name} is not a Uint32Array or Float32Array`);
+    }
     return new Uint8Array(value.slice().buffer);
   });
   return { content, buffers };
@@ -449,6 +451,20 @@ const REPLY_DECODERS: { [K in RequestKind]: ReplyDecoder<K> } = {
     if (values.length !== ids.length) throw new ProtocolError("selection_page reply: one value per id expected");
     return { total: int(c, "total"), offset: int(c, "offset"), ids, positions, values };
   },
+  map_view: (c, b, n) => {
+    const count = int(c, "count");
+    const positions = positionsOf(buffer(b, 0, "map_view"), count, n, "map_view");
+    const points = float32Of(buffer(b, 1, "map_view"), "map_view points");
+    if (points.length !== 2 * count) throw new ProtocolError("map_view reply: one x, y per position expected");
+    return { layout: str(c, "layout"), total: int(c, "total"), count, next_rank: int(c, "next_rank"), positions, points };
+  },
+  map_density: (c, b) => {
+    const size = int(c, "size");
+    const density = bytesOf(buffer(b, 0, "map_density"));
+    if (density.length !== size * size) throw new ProtocolError(`map_density reply: ${density.length} pixels, expected ${size * size}`);
+    return { size, max: int(c, "max"), density };
+  },
+  map_lasso: (c) => ({ count: int(c, "count"), selected: int(c, "selected") }),
 };
 
 /** Check and type a reply of `kind`; throws ProtocolError when it is malformed. */

@@ -1,0 +1,169 @@
+"""Level of detail for maps beyond the browser's point budget: a density image of the whole map,
+the points of a viewport (a representative sample first), and a lasso resolved exactly over
+every point in the kernel.
+
+Each point has a fixed pseudo-random **rank** (a bijective hash of its position): a view sends the
+points in its rectangle in rank order, so the first points of the whole square are a uniform
+sample of the map, and every view's points extend the sample rather than replace it.
+
+The kernel side of issue 21: the requests (``map_view``, ``map_density``, ``map_lasso``) are
+answered and tested; the front end does not send them yet, so every map still sends all its points.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from galwidget import protocol
+from galwidget.errors import DataError
+from galwidget.protocol import Reply, Request, handles
+from galwidget.widget._spatial import GridIndex, density_image
+
+if TYPE_CHECKING:
+    from galwidget.widget._coordinates import Layouts
+
+__all__ = [
+    "MAX_VIEW_POINTS",
+    "MapDetail",
+    "MapHandlers",
+    "density_bytes",
+    "point_ranks",
+]
+
+"""Most points the browser holds; beyond it the map is drawn as a density plus points in view."""
+MAX_VIEW_POINTS = 500_000
+"""Most points one ``map_view`` reply carries (6 MB: uint32 position + float32 x, y each)."""
+MAX_DENSITY_SIZE = 1024
+MAX_LASSO_VERTICES = 100_000
+# Knuth's multiplicative hash: odd, so position → rank is a bijection on uint32.
+_RANK_FACTOR = np.uint64(2654435761)
+_RANK_MASK = np.uint64(0xFFFFFFFF)
+
+
+def point_ranks(positions: np.ndarray) -> np.ndarray:
+    """The fixed pseudo-random rank (uint32, distinct per position) of each position."""
+    hashed = (np.asarray(positions, dtype=np.uint64) * _RANK_FACTOR) & _RANK_MASK
+    return hashed.astype(np.int64)
+
+
+class MapDetail:
+    """The spatial index of each layout, built on first need (one at a time).
+
+    Args:
+        layouts: the Explorer's layouts (their ``_points`` buffers are indexed in place).
+    """
+
+    def __init__(self, layouts: Layouts) -> None:
+        self._layouts = layouts
+        self._indexes: dict[str, GridIndex] = {}
+        self._lock = threading.Lock()
+
+    def index(self, layout_name: str) -> GridIndex:
+        """The :class:`GridIndex` of layout ``layout_name``'s drawn coordinates."""
+        with self._lock:
+            if layout_name not in self._indexes:
+                buffer = self._layouts.points(layout_name)
+                points = np.frombuffer(buffer, dtype="<f4").reshape(-1, 2)
+                self._indexes[layout_name] = GridIndex(points)
+            return self._indexes[layout_name]
+
+    def view(
+        self,
+        layout_name: str,
+        rectangle: tuple[float, float, float, float],
+        *,
+        limit: int,
+        from_rank: int = 0,
+    ) -> tuple[np.ndarray, int, int]:
+        """The points in ``rectangle`` (``x0, y0, x1, y1``) of rank ``from_rank`` or above: the
+        ``limit`` lowest-ranked as sorted positions, how many are in the rectangle in all, and the
+        rank to ask from for the next ones (−1: none left)."""
+        if isinstance(limit, bool) or not 1 <= limit <= MAX_VIEW_POINTS:
+            raise DataError(f"a view's limit must be from 1 to {MAX_VIEW_POINTS:,}, got {limit!r}")
+        inside = self.index(layout_name).in_rectangle(*rectangle)
+        ranks = point_ranks(inside)
+        later = ranks >= from_rank
+        candidates, candidate_ranks = inside[later], ranks[later]
+        if len(candidates) <= limit:
+            return candidates, len(inside), -1
+        lowest = np.argpartition(candidate_ranks, limit)[: limit + 1]
+        lowest = lowest[np.argsort(candidate_ranks[lowest])]
+        next_rank = int(candidate_ranks[lowest[limit]])
+        return np.sort(candidates[lowest[:limit]]), len(inside), next_rank
+
+    def density(self, layout_name: str, size: int, positions: np.ndarray | None) -> np.ndarray:
+        """Counts per pixel of a ``size × size`` image of the square (row 0 at the top): of every
+        point, or of ``positions`` only."""
+        if isinstance(size, bool) or not 1 <= size <= MAX_DENSITY_SIZE:
+            raise DataError(f"a density image is 1 to {MAX_DENSITY_SIZE} pixels wide, got {size}")
+        index = self.index(layout_name)
+        if positions is None:
+            return index.density(size)
+        return density_image(index.points[positions], size)
+
+
+def density_bytes(counts: np.ndarray) -> tuple[bytes, int]:
+    """uint8 log-scaled intensities (0: empty; 1 … 255 by ``log1p(count)``) and the largest count."""
+    top = int(counts.max()) if counts.size else 0
+    if top == 0:
+        return np.zeros(counts.size, np.uint8).tobytes(), 0
+    scaled = np.log1p(counts.astype(np.float64)) * (254.0 / np.log1p(top))
+    levels = np.where(counts > 0, 1 + np.floor(scaled), 0).clip(0, 255).astype(np.uint8)
+    return levels.tobytes(), top
+
+
+class MapHandlers:
+    """The Explorer's level-of-detail requests (a mixin of :class:`~galwidget.widget.Explorer`)."""
+
+    if TYPE_CHECKING:  # what the handlers use of the Explorer
+        _map_detail: MapDetail
+        _filter: bytes
+        layout_name: str
+        selection: np.ndarray
+
+    @handles("map_view")
+    def _on_map_view(self, request: Request) -> Reply:
+        params = request.params
+        layout = self.layout_name
+        rectangle = (params["x0"], params["y0"], params["x1"], params["y1"])
+        positions, total, next_rank = self._map_detail.view(
+            layout, rectangle, limit=params["limit"], from_rank=params["from_rank"]
+        )
+        points = self._map_detail.index(layout).points[positions]
+        fields = {"layout": layout, "total": total, "count": len(positions), "next_rank": next_rank}
+        return Reply(fields, [protocol.encode_positions(positions), points.astype("<f4").tobytes()])
+
+    @handles("map_density")
+    def _on_map_density(self, request: Request) -> Reply:
+        size = request.params["size"]
+        positions = self.selection if request.params["layer"] == "selection" else None
+        counts = self._map_detail.density(self.layout_name, size, positions)
+        data, top = density_bytes(counts)
+        return Reply({"size": size, "max": top}, [data])
+
+    @handles("map_lasso")
+    def _on_map_lasso(self, request: Request) -> Reply:
+        raw = request.buffers[0]
+        if len(raw) % 8 or not 3 <= len(raw) // 8 <= MAX_LASSO_VERTICES:
+            raise DataError(
+                f"a lasso is 3 to {MAX_LASSO_VERTICES:,} float32 (x, y) vertices, "
+                f"got {len(raw)} bytes"
+            )
+        polygon = np.frombuffer(raw, dtype="<f4").reshape(-1, 2)
+        index = self._map_detail.index(self.layout_name)
+        inside = index.in_polygon(polygon)
+        if self._filter:  # the lasso picks only the galaxies shown
+            shown = protocol.decode_selection(self._filter, len(index))
+            inside = np.intersect1d(inside, shown, assume_unique=True)
+        mode = request.params["mode"]
+        if mode == "add":
+            selection = np.union1d(self.selection, inside)
+        elif mode == "remove":
+            selection = np.setdiff1d(self.selection, inside, assume_unique=True)
+        else:
+            selection = inside
+        self.selection = selection
+        return Reply({"count": len(inside), "selected": len(self.selection)})
