@@ -52,7 +52,9 @@ from galwidget.widget._options import (
 from galwidget.widget._selection import (
     SelectionMemory,
     SelectionSpec,
+    check_polygon,
     initial_from_column,
+    points_in_polygon,
     resolve_selection,
     write_column,
 )
@@ -275,6 +277,7 @@ class Explorer(RequestHandlers, anywidget.AnyWidget):
         self._train_callbacks: list[Callable[[], Any]] = []
         self._color_source: str | None = None
         self._incoming: bytes | None = None  # a _selection from the browser being applied
+        self._lasso: tuple[str, np.ndarray] | None = None  # layout name, last lasso as drawn
         self._requests = RequestRegistry(self.send)
         values, color_meta = self._encode_color(None if derived else color)
         self._hover_columns = self._check_hover_columns(hover_columns, color_meta)
@@ -336,19 +339,48 @@ class Explorer(RequestHandlers, anywidget.AnyWidget):
         """Meta rows (indexed by id) of the selected galaxies; always current."""
         return self._meta.iloc[self.selection]
 
-    def select(self, what: SelectionSpec) -> None:
+    def select(
+        self, what: SelectionSpec = None, *, polygon: Sequence[tuple[float, float]] | None = None
+    ) -> None:
         """Select galaxies and show the selection in the browser.
 
         ``what`` is a list/Index of ids, a boolean Series (selecting by its index labels: the ids
         or the DataFrame's index, e.g. ``df["mag"] < 17`` or ``w.scores > 0.9``), a boolean
         numpy mask of length ``n``, a pandas query string evaluated on the meta columns
         (``"rings_yes_fraction > 0.5"``; a string that is an id selects that galaxy), or
-        ``None`` / ``[]`` to clear the selection. Raises :class:`~galwidget.DataError` for
-        unknown ids, a bad query or a mask of the wrong length (the selection is unchanged).
+        ``None`` / ``[]`` to clear the selection.
+
+        ``polygon=[(x, y), …]`` (instead of ``what``) selects as a lasso drawn along it would:
+        the galaxies inside it in the map shown (:attr:`layout_name`, in that layout's own
+        coordinates, e.g. those of its two columns), among those a :meth:`filter` shows.
+        :attr:`lasso_polygon` gives the last lasso drawn in the browser in the same form.
+
+        Raises :class:`~galwidget.DataError` for unknown ids, a bad query, a mask of the wrong
+        length or a bad polygon (the selection is unchanged).
         """
-        self.selection = resolve_selection(
-            what, reps=self._reps, meta=self._meta, frame=self._frame
-        )
+        if polygon is None:
+            self.selection = resolve_selection(
+                what, reps=self._reps, meta=self._meta, frame=self._frame
+            )
+            return
+        if what is not None:
+            raise DataError("select(what) or select(polygon=…), not both")
+        vertices = self._layouts.to_drawn(self.layout_name, check_polygon(polygon))
+        inside = points_in_polygon(self._layouts.drawn(self.layout_name), vertices)
+        if self._filter:
+            shown = protocol.decode_selection(self._filter, len(self._reps))
+            inside = np.intersect1d(inside, shown, assume_unique=True)
+        self.selection = inside
+
+    @property
+    def lasso_polygon(self) -> np.ndarray | None:
+        """The last lasso drawn in the browser as ``(m, 2)`` vertices in the coordinates of the
+        layout it was drawn on (``select(polygon=w.lasso_polygon)`` replays it there), or
+        ``None`` before the first lasso."""
+        if self._lasso is None:
+            return None
+        name, drawn = self._lasso
+        return self._layouts.from_drawn(name, drawn)
 
     def on_select(self, callback: Callable[[pd.Index], Any], *, remove: bool = False) -> None:
         """Call ``callback(selected_ids)`` after every selection change (browser or Python)."""

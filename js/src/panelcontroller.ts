@@ -17,6 +17,8 @@ export interface PanelHost {
   /** Focus a galaxy (the `_focus` trait). */
   setFocus(position: number): void;
   panTo(position: number): void;
+  /** The focused galaxy's neighbors (null: none shown), to mark them in the map. */
+  showNeighbors(positions: Uint32Array | null): void;
   k(): number;
   strategy(): string;
   /** Why there are no suggestions yet (the `_learn` message). */
@@ -121,6 +123,7 @@ export class PanelController {
 
   setMode(mode: PanelMode): void {
     this.mode = mode;
+    if (mode !== "neighbors") this.host.showNeighbors(null);
     this.panel.setMode(mode);
     this.walkedTo = -1;
     const focus = this.host.focus();
@@ -179,10 +182,12 @@ export class PanelController {
   private async showNeighbors(position: number): Promise<void> {
     const signal = this.latest.next();
     this.panel.loading("Finding neighbors…", this.host.k());
+    this.host.showNeighbors(null);
     const reply = await this.requests.request("neighbors", { position }, { signal });
     if (signal.aborted) return;
     if (!reply.ok) return this.unavailable(reply);
     this.panel.show(`Neighbors of ${reply.id}`, tiles(reply.positions, reply.ids, reply.distances));
+    this.host.showNeighbors(reply.positions);
   }
 
   private async showSuggestions(): Promise<void> {
@@ -195,6 +200,8 @@ export class PanelController {
       return;
     }
     this.panel.show(`Suggestions (${this.host.strategy()})`, tiles(reply.positions, reply.ids, reply.scores));
+    // The label keys act on a suggestion shown: the first, unless the focus is one of them.
+    if (!reply.positions.includes(this.host.focus())) this.walkTo(reply.positions[0]);
   }
 
   private unavailable(reply: Failure): void {

@@ -446,6 +446,14 @@ const REPLY_DECODERS: { [K in RequestKind]: ReplyDecoder<K> } = {
     if (values.length !== ids.length) throw new ProtocolError("selection_page reply: one value per id expected");
     return { total: int(c, "total"), offset: int(c, "offset"), ids, positions, values };
   },
+  lasso: (c) => ({ vertices: int(c, "vertices") }),
+  filter_category: (c) => ({ shown: int(c, "shown") }),
+  export: (c, b) => ({
+    filename: str(c, "filename"),
+    mime: str(c, "mime"),
+    rows: int(c, "rows"),
+    data: bytesOf(buffer(b, 0, "export")),
+  }),
 };
 
 /** Check and type a reply of `kind`; throws ProtocolError when it is malformed. */

@@ -67,10 +67,16 @@ export class Thumbnails {
   }
 }
 
-/** Show `src` in `img`; resolves with a failure reason if it errors or takes too long. */
+/**
+ * Show `src` in `img`; resolves with a failure reason if it errors or takes too long: the HTTP
+ * status, a network error, not an image, or a time-out (the caller shows the URL on hover).
+ */
 export function loadInto(img: HTMLImageElement, src: string): Promise<Thumbnail> {
   return new Promise((resolve) => {
-    const timer = setTimeout(() => finish({ ok: false, reason: "timed out" }), IMAGE_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => finish({ ok: false, reason: `timed out after ${IMAGE_TIMEOUT_MS / 1000} s` }),
+      IMAGE_TIMEOUT_MS,
+    );
     function finish(result: Thumbnail): void {
       clearTimeout(timer);
       img.onload = null;
@@ -78,7 +84,21 @@ export function loadInto(img: HTMLImageElement, src: string): Promise<Thumbnail>
       resolve(result);
     }
     img.onload = () => finish({ ok: true, src });
-    img.onerror = () => finish({ ok: false, reason: "could not load" });
+    img.onerror = () => void whyNotLoaded(src).then((reason) => finish({ ok: false, reason }));
     img.src = src;
   });
+}
+
+/** Why an image URL did not load: asked again with fetch, which reports what <img> does not. */
+export async function whyNotLoaded(src: string): Promise<string> {
+  if (src.startsWith("blob:") || src.startsWith("data:")) return "not an image the browser can show";
+  try {
+    const response = await fetch(src, { cache: "force-cache", signal: AbortSignal.timeout(IMAGE_TIMEOUT_MS) });
+    if (!response.ok) return `HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ""}`;
+    const type = response.headers.get("content-type") ?? "";
+    return type && !type.startsWith("image/") ? `not an image (${type})` : "not an image the browser can show";
+  } catch (error) {
+    if (error instanceof DOMException && error.name === "TimeoutError") return `timed out after ${IMAGE_TIMEOUT_MS / 1000} s`;
+    return navigator.onLine === false ? "network error: offline" : "network error (server unreachable, or it refuses cross-origin requests)";
+  }
 }

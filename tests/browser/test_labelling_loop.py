@@ -1,0 +1,253 @@
+"""The labelling loop as a person meets it in a real JupyterLab (issue 19).
+
+One notebook, long enough to scroll (text above and below the widget), with 1500 synthetic
+galaxies and two label classes, shared by the tests of this module; each test starts from an
+empty selection, no focus and no labels. What a person does (drag with shift held, press keys in
+the gallery, open Suggestions) is checked in the kernel and on the screen.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pytest
+from playwright.sync_api import expect
+from polygons import distance_to_boundary, inside_polygon
+from test_jupyterlab import drag_lasso, page_positions
+
+if TYPE_CHECKING:
+    from jupyterlab_harness import LabNotebook
+
+pytest_plugins = ["jupyterlab_harness"]
+pytestmark = [pytest.mark.jupyterlab, pytest.mark.browser]
+
+N = 1500
+ROOT = Path(__file__).resolve().parents[2]
+BUNDLE = ROOT / "galwidget" / "static" / "widget.js"
+SCREENSHOTS = ROOT / "tests" / "browser" / "artifacts"
+CELLS = [
+    """\
+import numpy as np
+import pandas as pd
+
+import galwidget as gw
+
+reps = gw.datasets.synthetic(n={n}, seed=1)
+features = pd.DataFrame(reps.features, columns=[f"feat_{{i}}" for i in range(reps.n_features)])
+df = pd.concat([reps.meta.reset_index(drop=True), features], axis=1)""",
+    "print('\\n'.join(f'line {i} above the widget' for i in range(60)))",
+    """\
+w = gw.Explorer(
+    df, images=reps.images, color="morphology", k=6, classes=["ring", "not ring"],
+    labels={{"path": {path!r}}}, remember_selection=False,
+)
+w""",
+    "print('\\n'.join(f'line {i} below the widget' for i in range(120)))",
+]
+# The notebook's own scroller: the nearest ancestor of the widget that scrolls.
+SCROLLER_JS = """() => {
+    let el = document.querySelector('.galwidget').parentElement;
+    while (el && !(el.scrollHeight > el.clientHeight + 1
+            && /(auto|scroll)/.test(getComputedStyle(el).overflowY))) el = el.parentElement;
+    return el;
+}"""
+
+
+@pytest.fixture(scope="module")
+def nb(chromium, jupyter_server, tmp_path_factory) -> LabNotebook:
+    from jupyterlab_harness import LabNotebook, write_notebook  # the plugin, imported by pytest
+
+    if not BUNDLE.is_file():
+        pytest.skip(f"front-end bundle not built ({BUNDLE}); run `make js`")
+    labels = tmp_path_factory.mktemp("loop") / "labels.jsonl"
+    cells = [CELLS[0].format(n=N), CELLS[1], CELLS[2].format(path=str(labels)), CELLS[3]]
+    write_notebook(jupyter_server.root / "loop.ipynb", cells)
+    context = chromium.new_context(viewport={"width": 1600, "height": 1000})
+    notebook = LabNotebook(server=jupyter_server, page=context.new_page(), path="loop.ipynb")
+    notebook.page.goto(f"{jupyter_server.url}lab/tree/loop.ipynb?token={jupyter_server.token}&reset")
+    notebook.wait_until_ready()
+    notebook.page.evaluate("() => window.jupyterapp.shell.collapseLeft()")
+    notebook.run_all()
+    expect(notebook.page.locator(".galwidget")).to_have_attribute(
+        "data-state", "ready", timeout=60_000
+    )
+    yield notebook
+    notebook.close()
+
+
+@pytest.fixture
+def lab(nb: LabNotebook) -> LabNotebook:
+    """The shared notebook: nothing selected or focused, no labels, Neighbors shown."""
+    nb.kernel.execute(
+        "w.select(None); w.focus(None); w.set_labels({i: None for i in w.labels.index})"
+    )
+    expect(nb.page.locator(".galwidget .gw-count")).to_have_text(f"0 of {N:,} selected")
+    nb.page.locator(".gw-panel-modes .gw-button[data-panel-mode=neighbors]").click()
+    return nb
+
+
+def reset_view(nb: LabNotebook) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Page pixel position of every galaxy in the reset view, their ids, the canvas box."""
+    canvas = nb.page.locator(".galwidget .gw-canvas")
+    canvas.scroll_into_view_if_needed()
+    nb.page.locator(".galwidget .gw-toolbar .gw-button", has_text="Reset view").click()
+    nb.page.wait_for_timeout(300)
+    box = canvas.bounding_box()
+    layout = np.array(nb.kernel.eval_json("np.frombuffer(w._points, 'float32').tolist()"))
+    ids = np.array(nb.kernel.eval_json("w.representations.ids.tolist()"))
+    return page_positions(layout.reshape(-1, 2), box), ids, box
+
+
+def lasso_starting_at_a_galaxy(positions: np.ndarray, box: dict, fx: float) -> list:
+    """A whole-pixel heptagon around x = fx of the canvas width whose first vertex (where the
+    drag starts and ends) is 2 px from a galaxy, and no galaxy within 0.01 px of an edge."""
+    radius = 0.18 * box["height"]
+    angles = np.linspace(0, 2 * np.pi, 7, endpoint=False)
+    target = np.array([box["x"] + fx * box["width"], box["y"] + 0.5 * box["height"]])
+    for galaxy in np.argsort(np.hypot(*(positions - target - [radius, 0]).T)):
+        start = positions[galaxy] + [2, 0]
+        centre = start - [radius, 0]
+        polygon = [
+            (round(centre[0] + radius * np.cos(a)), round(centre[1] + radius * np.sin(a)))
+            for a in angles
+        ]
+        if distance_to_boundary(positions, polygon).min() > 0.01:
+            return polygon
+    raise AssertionError("no lasso found")
+
+
+def test_shift_lasso_adds_alt_removes_and_the_toolbar_toggles(lab: LabNotebook):
+    page, kernel = lab.page, lab.kernel
+    positions, ids, box = reset_view(lab)
+    count = page.locator(".galwidget .gw-count")
+    kernel.execute(f"w.focus({ids[0]!r})")
+    left = lasso_starting_at_a_galaxy(positions, box, 0.3)
+    right = lasso_starting_at_a_galaxy(positions, box, 0.62)
+    in_left, in_right = inside_polygon(positions, left), inside_polygon(positions, right)
+    assert in_left.sum() > 20 and in_right.sum() > 20 and not (in_left & in_right).any()
+
+    def selected() -> set[str]:
+        return set(kernel.eval_json("w.selected_ids.tolist()"))
+
+    def expect_selected(mask: np.ndarray) -> None:
+        expect(count).to_have_text(f"{int(mask.sum()):,} of {N:,} selected")
+        kernel.wait_until(f"len(w.selection) == {int(mask.sum())}")
+        assert selected() == set(ids[mask])
+
+    drag_lasso(page, left)
+    expect_selected(in_left)
+    # The lasso closed 2 px from a galaxy, where it started: it selected, it did not focus.
+    assert kernel.eval_json("w.focused") == ids[0]
+
+    page.keyboard.down("Shift")
+    drag_lasso(page, right)
+    page.keyboard.up("Shift")
+    expect_selected(in_left | in_right)
+    page.keyboard.down("Alt")
+    drag_lasso(page, left)
+    page.keyboard.up("Alt")
+    expect_selected(in_right)
+    assert kernel.eval_json("w.focused") == ids[0]
+
+    # For touch screens (no modifier keys): the toolbar's Add and Remove toggles.
+    add = page.locator(".galwidget .gw-lasso-op[data-op=add]")
+    remove = page.locator(".galwidget .gw-lasso-op[data-op=remove]")
+    add.click()
+    expect(add).to_have_class("gw-button gw-lasso-op gw-active")
+    drag_lasso(page, left)
+    expect_selected(in_left | in_right)
+    remove.click()
+    expect(add).not_to_have_class("gw-button gw-lasso-op gw-active")
+    drag_lasso(page, right)
+    expect_selected(in_left)
+    remove.click()  # off again: a lasso replaces
+    drag_lasso(page, right)
+    expect_selected(in_right)
+    # JupyterLab did not take the shift-drag for a cell range selection.
+    assert page.evaluate(
+        "() => window.jupyterapp.shell.currentWidget.content.selectedCells.length"
+    ) <= 1
+    assert lab.errors == []
+
+
+def scroll_state(page) -> dict:
+    return page.evaluate(f"() => {{ const el = ({SCROLLER_JS})(); return el.scrollTop; }}")
+
+
+def test_labelling_in_the_gallery_keeps_the_notebook_still_and_the_zoom(lab: LabNotebook):
+    page, kernel = lab.page, lab.kernel
+    reset_view(lab)
+    kernel.execute("w.select(\"morphology in ['ring', 'spiral']\")")
+    total = kernel.eval_json("len(w.selection)")
+    assert total > 60
+    page.locator(".gw-panel-modes .gw-button[data-panel-mode=selection]").click()
+    tiles = page.locator(".galwidget .gw-gallery-tile")
+    expect(tiles.first).to_be_visible(timeout=60_000)
+    # The widget in the middle of the window, as a person would scroll to it.
+    page.evaluate(
+        f"""() => {{ const el = ({SCROLLER_JS})();
+            const widget = document.querySelector('.galwidget').getBoundingClientRect();
+            el.scrollTop += widget.top - 150; }}"""
+    )
+    page.wait_for_timeout(300)
+    scale = page.locator(".galwidget .gw-scale-label")
+    expect(scale).not_to_have_text("")
+    zoom_before = scale.text_content()
+    canvas_before = page.locator(".galwidget .gw-canvas").screenshot()
+    columns = page.evaluate(
+        """() => new Set([...document.querySelectorAll('.galwidget .gw-gallery-tile')]
+            .map((t) => t.style.left)).size"""
+    )
+    first = page.locator(".galwidget .gw-gallery-tile[data-index='0']")
+    first.click()
+    first_id = first.locator(".gw-caption-id").text_content()
+    kernel.wait_until(f"w.focused == {first_id!r}")
+    top = scroll_state(page)
+    saved = page.locator(".galwidget .gw-saved")
+    presses = 2 * columns + 1  # the current tile moves down two rows
+    started = time.monotonic()
+    for _ in range(presses):
+        page.keyboard.press("1")
+        expect(saved).to_have_text("saved ✓")
+    per_label = (time.monotonic() - started) / presses
+    kernel.wait_until(f"len(w.labels) == {presses}")
+    current = page.locator(".galwidget .gw-gallery-tile.gw-current")
+    expect(current).to_have_attribute("data-index", str(presses))
+    assert scroll_state(page) == top  # the notebook did not move
+    assert scale.text_content() == zoom_before  # nor did the zoom
+    # The map still shows the whole layout: a pan at most, never a 4x zoom.
+    after = page.locator(".galwidget .gw-canvas").screenshot()
+    assert after is not None and canvas_before is not None
+    print(f"gallery: {per_label:.3f} s per label key (press → 'saved ✓')")
+    assert lab.errors == []
+
+
+def test_first_key_in_suggestions_labels_the_first_suggestion(lab: LabNotebook):
+    page, kernel = lab.page, lab.kernel
+    kernel.execute(
+        "rings = df.loc[df['morphology'] == 'ring', 'iauname'][:6].tolist()\n"
+        "others = df.loc[df['morphology'] != 'ring', 'iauname'][:6].tolist()\n"
+        "w.set_labels({**{i: 'ring' for i in rings}, **{i: 'not ring' for i in others}})\n"
+        "w.training.result(timeout=60)"
+    )
+    kernel.wait_until("len(w.suggestions) > 3")
+    searched = kernel.eval_json("df['iauname'][1000]")
+    box = page.locator(".galwidget .gw-search-input")
+    box.fill(searched)
+    box.press("Enter")
+    kernel.wait_until(f"w.focused == {searched!r}")
+    page.locator(".gw-panel-modes .gw-button[data-panel-mode=suggestions]").click()
+    tiles = page.locator(".galwidget .gw-grid .gw-tile[data-position]")
+    expect(tiles.first).to_be_visible(timeout=30_000)
+    first = tiles.first.locator(".gw-caption-id").text_content()
+    assert first != searched
+    expect(tiles.first).to_have_class("gw-tile gw-current")
+    expect(page.locator(".galwidget .gw-focus-card .gw-focus-id")).to_have_text(first)
+    page.keyboard.press("1")
+    expect(page.locator(".galwidget .gw-saved")).to_have_text("saved ✓")
+    kernel.wait_until(f"w.labels['label'].get({first!r}) == 'ring'")
+    assert searched not in kernel.eval_json("w.labels.index.tolist()")
+    assert lab.errors == []
