@@ -27,7 +27,12 @@ import traitlets
 
 from galwidget import images as images_module
 from galwidget import protocol
-from galwidget.data import Representations, load_representations
+from galwidget.data import (
+    Representations,
+    find_feature_columns,
+    find_id_column,
+    load_representations,
+)
 from galwidget.errors import DataError
 from galwidget.labels import Classes, LabelStore, export_labels
 from galwidget.learn import STRATEGIES, Fit, ModelReport
@@ -232,6 +237,9 @@ class Explorer(RequestHandlers, anywidget.AnyWidget):
         index, labels = take_deprecated(kwargs, index, labels)
         # Everything the widget holds is made from the arguments first (nothing reads an
         # attribute assigned later); the traits are set once, by super().__init__ below.
+        in_layout = features is None and _only_a_layout(data, layout, id_column)
+        if in_layout:
+            features = list(layout)  # the 2-D map is the only representation: search there
         reps = load_representations(data, features=features, id_column=id_column)
         frame = data if isinstance(data, pd.DataFrame) else None
         selected = selected_column if frame is not None else None
@@ -295,6 +303,7 @@ class Explorer(RequestHandlers, anywidget.AnyWidget):
                 "color_columns": [str(c) for c in meta.columns if c != reps.id_column]
                 + (["label", "score"] if labelling.in_use else []),
                 "layouts": maps.names,
+                "neighbor_space": "layout" if in_layout else "features",
             },
             _points=maps.points(maps.first),
             layout_name=maps.first,
@@ -848,6 +857,23 @@ class Explorer(RequestHandlers, anywidget.AnyWidget):
         first = [color_meta["column"]] if color_meta.get("column") in available else []
         others = [c for c in available if c != self._reps.id_column and c not in first]
         return (first + others)[:HOVER_COLUMNS]
+
+
+def _only_a_layout(data: Any, layout: LayoutSpec, id_column: str | None) -> bool:
+    """Whether ``data`` is a DataFrame with no feature columns and ``layout`` two of its
+    columns: a table of a precomputed 2-D map and a catalogue, whose neighbors are searched in
+    that map."""
+    if not (isinstance(data, pd.DataFrame) and isinstance(layout, tuple) and len(layout) == 2):
+        return False
+    if not set(layout) <= set(data.columns):
+        return False
+    columns = [str(c) for c in data.columns]
+    types = {str(c): t for c, t in data.dtypes.items()}
+    try:
+        find_feature_columns(columns, types, None, find_id_column(columns, id_column))
+    except DataError:
+        return True
+    return False
 
 
 def default_style(n: int) -> tuple[float, float]:

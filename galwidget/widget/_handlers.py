@@ -224,11 +224,13 @@ class RequestHandlers:
             if self._filter
             else np.arange(len(self._reps))
         )
-        present = pd.unique(values.iloc[shown_rows].dropna())
+        every = pd.unique(values.dropna())
         if params["only"]:
-            keep = [v for v in pd.unique(values.dropna()) if str(v) == category]
+            keep = [v for v in every if str(v) == category]
         else:
-            keep = [v for v in present if str(v) != category]
+            # Hiding adds up; hiding the one category shown shows all the others instead.
+            keep = [v for v in pd.unique(values.iloc[shown_rows].dropna()) if str(v) != category]
+            keep = keep or [v for v in every if str(v) != category]
         if not keep:
             raise DataError(f"{column} = {category!r}: no galaxy would be shown")
         self.filter(mode="hide", **{column: keep})
@@ -240,7 +242,9 @@ class RequestHandlers:
         table = self.selected if what == "selection" else self.labels
         buffer = io.BytesIO()
         if kind == "csv":
-            buffer.write(table.to_csv(index_label=self._reps.id_column or "id").encode())
+            id_name = str(table.index.name or "id")
+            index = id_name not in table.columns  # else the ids are a column already
+            buffer.write(table.to_csv(index=index, index_label=id_name).encode())
             mime = "text/csv"
         else:
             table.to_parquet(buffer)

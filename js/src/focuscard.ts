@@ -32,7 +32,7 @@ export class FocusCard {
     this.image.title = large ? "Close (space or Esc)" : "Large image (space)";
     this.image.addEventListener("click", onImage);
     if (large) {
-      this.el.classList.add("gw-viewer");
+      this.el.className = "gw-viewer";
       const close = element("button", "gw-button gw-viewer-close", "×");
       close.type = "button";
       close.title = "Close (space or Esc); arrows step through the panel, label keys label";

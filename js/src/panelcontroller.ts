@@ -31,6 +31,8 @@ export interface PanelHost {
   setWide(wide: boolean): void;
   /** Numeric meta columns the gallery can be ordered by. */
   numericColumns: readonly string[];
+  /** Said after "Neighbors of …" (e.g. that they are neighbors in the 2-D map), or "". */
+  neighborNote: string;
 }
 
 /** A lasso may change the selection many times a second: reload the gallery once it settles. */
@@ -186,7 +188,7 @@ export class PanelController {
     const reply = await this.requests.request("neighbors", { position }, { signal });
     if (signal.aborted) return;
     if (!reply.ok) return this.unavailable(reply);
-    this.panel.show(`Neighbors of ${reply.id}`, tiles(reply.positions, reply.ids, reply.distances));
+    this.panel.show(`Neighbors of ${reply.id}${this.host.neighborNote}`, tiles(reply.positions, reply.ids, reply.distances));
     this.host.showNeighbors(reply.positions);
   }
 

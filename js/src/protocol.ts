@@ -61,6 +61,11 @@ export interface Config {
   color_columns?: string[];
   /** The layout names the layout menu offers (absent in pages saved before). */
   layouts?: string[];
+  /**
+   * Where neighbors are found: "features" (the representations), or "layout" for data whose only
+   * representation is its 2-D map (absent in pages saved before: "features").
+   */
+  neighbor_space?: "features" | "layout";
 }
 
 export type ColorMeta =

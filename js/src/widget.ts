@@ -120,6 +120,7 @@ class ExplorerView {
       removeFromSelection: (position) => this.toggleSelected(position),
       setWide: (wide) => this.root.classList.toggle("gw-wide", wide),
       numericColumns: config.numeric_columns ?? [],
+      neighborNote: config.neighbor_space === "layout" ? " in the 2-D map (the data has no features)" : "",
     });
     const images = config.image_kind === "none" ? null : this.thumbnails;
     this.focusCard = new FocusCard(this.requests, images, () => this.toggleViewer());

@@ -67,7 +67,9 @@ def nb(chromium, jupyter_server, tmp_path_factory) -> LabNotebook:
     write_notebook(jupyter_server.root / "loop.ipynb", cells)
     context = chromium.new_context(viewport={"width": 1600, "height": 1000})
     notebook = LabNotebook(server=jupyter_server, page=context.new_page(), path="loop.ipynb")
-    notebook.page.goto(f"{jupyter_server.url}lab/tree/loop.ipynb?token={jupyter_server.token}&reset")
+    notebook.page.goto(
+        f"{jupyter_server.url}lab/tree/loop.ipynb?token={jupyter_server.token}&reset"
+    )
     notebook.wait_until_ready()
     notebook.page.evaluate("() => window.jupyterapp.shell.collapseLeft()")
     notebook.run_all()
@@ -167,9 +169,10 @@ def test_shift_lasso_adds_alt_removes_and_the_toolbar_toggles(lab: LabNotebook):
     drag_lasso(page, right)
     expect_selected(in_right)
     # JupyterLab did not take the shift-drag for a cell range selection.
-    assert page.evaluate(
-        "() => window.jupyterapp.shell.currentWidget.content.selectedCells.length"
-    ) <= 1
+    assert (
+        page.evaluate("() => window.jupyterapp.shell.currentWidget.content.selectedCells.length")
+        <= 1
+    )
     assert lab.errors == []
 
 
