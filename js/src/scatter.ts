@@ -14,6 +14,7 @@ type Settings = Parameters<Scatterplot["set"]>[0];
 // Options regl-scatterplot 1.16 accepts at run time but leaves out of (or types more narrowly in)
 // its type declarations.
 type ExtraSettings = {
+  pointOrder?: number[] | null;
   actionKeyMap?: { merge?: string; remove?: string; lasso?: string; rotate?: string };
   lassoType?: "freeform" | "rectangle" | "brush";
   pointColorActive?: string[];
@@ -43,14 +44,17 @@ export interface ScatterStyle {
 }
 
 /**
- * A large selection (painted through the color codes) is drawn in the theme's contrast color,
- * which no category palette holds; smaller ones keep their own color, enlarged and ringed.
+ * Selected points are drawn in the theme's contrast color (black on light, white on dark), which
+ * no category palette or color map holds, larger and ringed (outlined by regl-scatterplot), or
+ * painted through the color codes when there are many.
  */
-const PAINTED_SELECTION = { light: "#000000", dark: "#ffffff" };
+const SELECTED_COLOR = { light: "#000000", dark: "#ffffff" };
 /** Selected points (outlined by regl-scatterplot) are this many pixels larger than the others. */
 const SELECTED_EXTRA_SIZE = 3;
 /** Labelled points, when coloring by label, are this much larger than unlabelled ones. */
 const LABELLED_SIZE_SCALE = 2;
+/** Above this many points, drawing some on top (a JS array of every position) costs too much. */
+export const ON_TOP_MAX_POINTS = 1_000_000;
 /** Rings around marked points (the focused galaxy's neighbors): radius in pixels and vertices. */
 const RING_RADIUS_PX = 7;
 const RING_VERTICES = 16;
@@ -231,8 +235,8 @@ export class ScatterAdapter {
   }
 
   /**
-   * Point colors by code (`byCode` false: one color). A selected point keeps its color, drawn
-   * larger with a ring; the codes listed in `larger` (labelled galaxies) are drawn larger.
+   * Point colors by code (`byCode` false: one color); the codes listed in `larger` (labelled
+   * galaxies) are drawn larger.
    */
   setColors(colors: string[], byCode: boolean, larger: number[] = []): Promise<void> {
     this.colors = { list: colors, byCode, larger };
@@ -241,13 +245,13 @@ export class ScatterAdapter {
 
   private applyColors(): Promise<void> {
     const { list, byCode, larger } = this.colors;
-    const contrast = this.dark ? PAINTED_SELECTION.dark : PAINTED_SELECTION.light;
+    const contrast = this.dark ? SELECTED_COLOR.dark : SELECTED_COLOR.light;
     const colors = this.painted ? [...list, contrast] : list;
     const sized = larger.length > 0 && byCode;
     return configure(this.scatterplot, {
       colorBy: byCode || this.painted ? "valueA" : null,
       pointColor: colors,
-      pointColorActive: colors,
+      pointColorActive: colors.map(() => contrast),
       pointColorHover: colors.map(() => contrast),
       sizeBy: sized ? "valueA" : null,
       pointSize: sized ? this.sizesByCode(colors.length) : this.pointSize,
@@ -340,6 +344,27 @@ export class ScatterAdapter {
     vertices.length = 0;
     void this.scatterplot.set({ cameraIsFixed: this.scatterplot.get("cameraIsFixed") });
     return flat;
+  }
+
+  /**
+   * Draw the points at `positions` (sorted) after, so on top of, all others; null: in position
+   * order. Nothing changes beyond ON_TOP_MAX_POINTS points.
+   */
+  async drawOnTop(positions: Uint32Array | null, n: number): Promise<void> {
+    if (n > ON_TOP_MAX_POINTS || !this.drawn) return;
+    let order: number[] | null = null;
+    if (positions && positions.length > 0) {
+      order = new Array<number>(n - positions.length);
+      let k = 0;
+      let j = 0;
+      for (let p = 0; p < n; p++) {
+        if (j < positions.length && positions[j] === p) j++;
+        else order[k++] = p;
+      }
+      order.length = k;
+      for (const p of positions) order.push(p);
+    }
+    await configure(this.scatterplot, { pointOrder: order });
   }
 
   /** Cross hairs through (x, y), or none for null. */

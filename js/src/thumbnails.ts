@@ -89,16 +89,30 @@ export function loadInto(img: HTMLImageElement, src: string): Promise<Thumbnail>
   });
 }
 
-/** Why an image URL did not load: asked again with fetch, which reports what <img> does not. */
+/**
+ * Why an image URL did not load, asked again with fetch, which reports what <img> does not: the
+ * HTTP status where the server lets the page read it (CORS), else whether the server answered.
+ */
 export async function whyNotLoaded(src: string): Promise<string> {
   if (src.startsWith("blob:") || src.startsWith("data:")) return "not an image the browser can show";
+  const ask = (mode: RequestMode) => fetch(src, { mode, cache: "force-cache", signal: AbortSignal.timeout(IMAGE_TIMEOUT_MS) });
   try {
-    const response = await fetch(src, { cache: "force-cache", signal: AbortSignal.timeout(IMAGE_TIMEOUT_MS) });
+    const response = await ask("cors");
     if (!response.ok) return `HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ""}`;
     const type = response.headers.get("content-type") ?? "";
     return type && !type.startsWith("image/") ? `not an image (${type})` : "not an image the browser can show";
   } catch (error) {
-    if (error instanceof DOMException && error.name === "TimeoutError") return `timed out after ${IMAGE_TIMEOUT_MS / 1000} s`;
-    return navigator.onLine === false ? "network error: offline" : "network error (server unreachable, or it refuses cross-origin requests)";
+    if (timedOut(error)) return `timed out after ${IMAGE_TIMEOUT_MS / 1000} s`;
   }
+  try {
+    await ask("no-cors"); // opaque: the server answered, but hides its status from the page
+    return "the server answered with an error or not an image (its status is hidden: no CORS)";
+  } catch (error) {
+    if (timedOut(error)) return `timed out after ${IMAGE_TIMEOUT_MS / 1000} s`;
+    return navigator.onLine === false ? "network error: offline" : "network error: the server is unreachable";
+  }
+}
+
+function timedOut(error: unknown): boolean {
+  return error instanceof DOMException && error.name === "TimeoutError";
 }

@@ -21,7 +21,7 @@ import { nearestWithin } from "./pick";
 import { SyncedModel } from "./model";
 import { PanelController } from "./panelcontroller";
 import { samePositions, sortedPositions, toggled } from "./positions";
-import { type ColorMeta, decodeEvent, type FilterMeta, type Model, type Reply } from "./protocol";
+import { type ColorMeta, decodeEvent, type FilterMeta, type Model, type Reply, UNLABELLED } from "./protocol";
 import { Latest, Requests } from "./requests";
 import { ScatterAdapter } from "./scatter";
 import { SearchBox } from "./search";
@@ -37,6 +37,8 @@ const HOVER_DELAY_MS = 120;
 /** The first search by sky position builds the kernel's sky index. */
 const SEARCH_TIMEOUT_MS = 60000;
 const NOTICE_MS = 12000;
+/** Labels may change several times a second: draw the labelled on top once they settle. */
+const RAISE_LABELLED_MS = 250;
 /** A click or tap picks the nearest galaxy within this many pixels. */
 const PICK_RADIUS_PX = 6;
 /** A press that travelled farther than this (pixels) before its release is a drag, not a click. */
@@ -304,6 +306,7 @@ class ExplorerView {
     }
     await scatter.setColors(colorList(meta, classes), meta.kind !== "none", largerCodes(meta, classes));
     await scatter.draw(this.x, this.y, this.codes);
+    this.raiseLabelled();
     if (this.destroyed) return;
     this.syncSelectionFromModel();
     this.drawFocus();
@@ -586,7 +589,21 @@ class ExplorerView {
     }
     updateLabelColors(this.codes, change, this.labels.codes, this.model.get("_label_meta").classes.length);
     void this.scatter.draw(this.x, this.y, this.codes);
+    this.raiseLabelled();
   }
+
+  /** Colored by label, the labelled galaxies are drawn on top of the unlabelled ones. */
+  private readonly raiseLabelled = debounce(() => {
+    if (!this.scatter || this.destroyed) return;
+    if (this.colorMeta.kind !== "label") {
+      void this.scatter.drawOnTop(null, this.n);
+      return;
+    }
+    const codes = this.labels.codes;
+    const labelled: number[] = [];
+    for (let p = 0; p < codes.length; p++) if (codes[p] !== UNLABELLED) labelled.push(p);
+    void this.scatter.drawOnTop(Uint32Array.from(labelled), this.n);
+  }, RAISE_LABELLED_MS);
 
   private syncLabelMeta(): void {
     const meta = this.model.get("_label_meta");
@@ -805,6 +822,7 @@ class ExplorerView {
     window.removeEventListener("mouseup", this.onLassoEnd, { capture: true });
     this.requestHover.cancel();
     this.hoverRequest.cancel();
+    this.raiseLabelled.cancel();
     this.panel.dispose();
     this.focusCard.dispose();
     this.viewer.dispose();

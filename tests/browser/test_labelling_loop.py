@@ -8,12 +8,16 @@ the gallery, open Suggestions) is checked in the kernel and on the screen.
 
 from __future__ import annotations
 
+import io
+import json
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 import pytest
+from PIL import Image
 from playwright.sync_api import expect
 from polygons import distance_to_boundary, inside_polygon
 from test_jupyterlab import drag_lasso, page_positions
@@ -47,6 +51,7 @@ w = gw.Explorer(
 w""",
     "print('\\n'.join(f'line {i} below the widget' for i in range(120)))",
 ]
+TRACKER_SETTINGS = "@jupyterlab/notebook-extension/tracker.jupyterlab-settings"
 # The notebook's own scroller: the nearest ancestor of the widget that scrolls.
 SCROLLER_JS = """() => {
     let el = document.querySelector('.galwidget').parentElement;
@@ -62,6 +67,9 @@ def nb(chromium, jupyter_server, tmp_path_factory) -> LabNotebook:
 
     if not BUNDLE.is_file():
         pytest.skip(f"front-end bundle not built ({BUNDLE}); run `make js`")
+    # JupyterLab's default: windowed notebooks (cells out of view are detached), as users have.
+    tracker = jupyter_server.root.parent / "settings" / TRACKER_SETTINGS
+    tracker.write_text(json.dumps({"windowingMode": "full"}))
     labels = tmp_path_factory.mktemp("loop") / "labels.jsonl"
     cells = [CELLS[0].format(n=N), CELLS[1], CELLS[2].format(path=str(labels)), CELLS[3]]
     write_notebook(jupyter_server.root / "loop.ipynb", cells)
@@ -210,7 +218,13 @@ def test_labelling_in_the_gallery_keeps_the_notebook_still_and_the_zoom(lab: Lab
     kernel.wait_until(f"w.focused == {first_id!r}")
     top = scroll_state(page)
     saved = page.locator(".galwidget .gw-saved")
-    presses = 2 * columns + 1  # the current tile moves down two rows
+    viewport = page.locator(".galwidget .gw-gallery-viewport")
+    rows_in_view = viewport.evaluate(
+        "(el) => Math.ceil(el.clientHeight / el.querySelector('.gw-gallery-tile').offsetHeight)"
+    )
+    # The current tile moves down past the rows in view: the gallery scrolls, nothing else.
+    presses = columns * (rows_in_view + 1) + 1
+    gallery_top = viewport.evaluate("(el) => el.scrollTop")
     started = time.monotonic()
     for _ in range(presses):
         page.keyboard.press("1")
@@ -220,6 +234,7 @@ def test_labelling_in_the_gallery_keeps_the_notebook_still_and_the_zoom(lab: Lab
     current = page.locator(".galwidget .gw-gallery-tile.gw-current")
     expect(current).to_have_attribute("data-index", str(presses))
     assert scroll_state(page) == top  # the notebook did not move
+    assert viewport.evaluate("(el) => el.scrollTop") > gallery_top  # the gallery did
     assert scale.text_content() == zoom_before  # nor did the zoom
     # The map still shows the whole layout: a pan at most, never a 4x zoom.
     after = page.locator(".galwidget .gw-canvas").screenshot()
@@ -243,14 +258,117 @@ def test_first_key_in_suggestions_labels_the_first_suggestion(lab: LabNotebook):
     box.press("Enter")
     kernel.wait_until(f"w.focused == {searched!r}")
     page.locator(".gw-panel-modes .gw-button[data-panel-mode=suggestions]").click()
-    tiles = page.locator(".galwidget .gw-grid .gw-tile[data-position]")
-    expect(tiles.first).to_be_visible(timeout=30_000)
-    first = tiles.first.locator(".gw-caption-id").text_content()
+    # The first suggestion is current and shown in the card (the list settles after a retrain).
+    settled = """() => {
+        const tile = document.querySelector('.galwidget .gw-grid .gw-tile[data-position]');
+        const card = document.querySelector('.galwidget .gw-focus-card .gw-focus-id');
+        const id = tile && tile.querySelector('.gw-caption-id').textContent;
+        return tile && tile.classList.contains('gw-current') && card.textContent === id && id;
+    }"""
+    first = page.wait_for_function(settled, timeout=30_000).json_value()
+    page.wait_for_timeout(500)
+    assert page.wait_for_function(settled).json_value() == first
     assert first != searched
-    expect(tiles.first).to_have_class("gw-tile gw-current")
-    expect(page.locator(".galwidget .gw-focus-card .gw-focus-id")).to_have_text(first)
+    kernel.wait_until(f"w.focused == {first!r}")
     page.keyboard.press("1")
     expect(page.locator(".galwidget .gw-saved")).to_have_text("saved ✓")
     kernel.wait_until(f"w.labels['label'].get({first!r}) == 'ring'")
     assert searched not in kernel.eval_json("w.labels.index.tolist()")
+    assert lab.errors == []
+
+
+def ring_pixels(page, centres: np.ndarray) -> int:
+    """Near-black pixels 4–10 px from the given page positions, on the canvas."""
+    canvas = page.locator(".galwidget .gw-canvas")
+    box = canvas.bounding_box()
+    rgb = np.asarray(Image.open(io.BytesIO(canvas.screenshot())).convert("RGB"), dtype=np.int16)
+    dark = rgb.sum(axis=2) < 150
+    rows, columns = np.nonzero(dark)
+    if len(rows) == 0:
+        return 0
+    pixels = np.column_stack([columns + 0.5 + box["x"], rows + 0.5 + box["y"]])
+    distance = np.hypot(*(pixels[:, None, :] - centres[None, :, :]).transpose(2, 0, 1)).min(axis=1)
+    return int(((distance > 4) & (distance < 10)).sum())
+
+
+def test_help_rings_large_image_legend_filter_export_and_panel_width(lab: LabNotebook, tmp_path):
+    page, kernel = lab.page, lab.kernel
+    positions, ids, box = reset_view(lab)
+    widget = page.locator(".galwidget")
+    # ? shows the keyboard help; the undo button names its key.
+    expect(widget.locator(".gw-labelbar .gw-button", has_text="undo")).to_have_text("↶ undo (z)")
+    widget.locator(".gw-canvas").click(position={"x": 2, "y": 2})  # the keyboard goes to it
+    page.keyboard.press("?")
+    help_box = widget.locator(".gw-help")
+    expect(help_box).to_be_visible()
+    expect(help_box).to_contain_text("undo / redo the last labelling")
+    page.keyboard.press("Escape")
+    expect(help_box).to_be_hidden()
+
+    # The focused galaxy's neighbors are ringed in the map.
+    relative = (positions - [box["x"], box["y"]]) / [box["width"], box["height"]]
+    inner = ((relative > 0.15) & (relative < 0.6)).all(axis=1)
+    galaxy = ids[np.flatnonzero(inner)[len(np.flatnonzero(inner)) // 2]]
+    neighbors = kernel.eval_json(f"w.index.query({str(galaxy)!r}, 6)['id'].tolist()")
+    centres = positions[[list(ids).index(n) for n in neighbors]]
+    before = ring_pixels(page, centres)
+    kernel.execute(f"w.focus({str(galaxy)!r})")
+    tiles = widget.locator(".gw-grid .gw-tile[data-position]")
+    expect(tiles).to_have_count(6, timeout=30_000)
+    page.wait_for_timeout(500)
+    assert ring_pixels(page, centres) > before + 6 * 10
+
+    # Space opens the large image view; arrows step through the neighbors; keys label there.
+    widget.locator(".gw-canvas").click(position={"x": 2, "y": 2})
+    kernel.execute(f"w.focus({str(galaxy)!r})")
+    page.keyboard.press(" ")
+    viewer = widget.locator(".gw-viewer")
+    expect(viewer).to_be_visible()
+    expect(viewer.locator(".gw-focus-id")).to_have_text(str(galaxy))
+    expect(viewer.locator("img.gw-img")).to_be_visible(timeout=30_000)
+    page.keyboard.press("ArrowRight")
+    kernel.wait_until(f"w.focused == {neighbors[0]!r}")
+    expect(viewer.locator(".gw-focus-id")).to_have_text(neighbors[0])
+    page.keyboard.press("2")
+    kernel.wait_until(f"w.labels['label'].to_dict() == {{{neighbors[0]!r}: 'not ring'}}")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    widget.screenshot(path=str(SCREENSHOTS / "large_image_view.png"))
+    page.keyboard.press("Escape")
+    expect(viewer).to_be_hidden()
+
+    # A legend entry shows only its category; the filter line's × shows all again.
+    widget.locator(".gw-legend .gw-legend-pick[data-category=ring]").click()
+    kernel.wait_until("w._filter_meta['mode'] == 'hide'")
+    assert set(kernel.eval_json("w.representations.meta.loc[w.shown, 'morphology'].tolist()")) == {
+        "ring"
+    }
+    expect(widget.locator(".gw-filter-text")).to_contain_text("ring")
+    widget.locator(".gw-filter-clear").click()
+    kernel.wait_until(f"len(w.shown) == {N}")
+
+    # Export the selection as CSV: the file is w.selected.
+    kernel.execute("w.select(\"morphology == 'spiral'\")")
+    with page.expect_download() as download:
+        widget.locator(".gw-export").select_option("selection:csv")
+    path = tmp_path / download.value.suggested_filename
+    download.value.save_as(path)
+    assert path.name == "galwidget-selection.csv"
+    exported = pd.read_csv(path)
+    assert exported["iauname"].tolist() == kernel.eval_json("w.selected.index.tolist()")
+
+    # The bar between the map and the panel widens the panel.
+    panel = widget.locator(".gw-panel")
+    width = panel.bounding_box()["width"]
+    bar = widget.locator(".gw-splitter").bounding_box()
+    page.mouse.move(bar["x"] + 2, bar["y"] + 100)
+    page.mouse.down()
+    page.mouse.move(bar["x"] - 150, bar["y"] + 100, steps=5)
+    page.mouse.up()
+    assert panel.bounding_box()["width"] == pytest.approx(width + 152, abs=4)
+
+    # Full screen and back.
+    widget.locator(".gw-fullscreen-button").click()
+    page.wait_for_function("() => document.fullscreenElement?.classList.contains('galwidget')")
+    widget.locator(".gw-fullscreen-button").click()
+    page.wait_for_function("() => document.fullscreenElement === null")
     assert lab.errors == []
