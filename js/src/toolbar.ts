@@ -40,7 +40,9 @@ export class Toolbar {
   private readonly sizeInput = slider(0.5, 12, 0.5);
   private readonly opacityInput = slider(0.05, 1, 0.05);
   private readonly count = element("span", "gw-count");
-  private readonly filterStatus = element("span", "gw-filter");
+  /** The filter's line and its ×: shown over the map (the widget places it), so that the
+   * toolbar does not reflow when a filter comes or goes. */
+  readonly filterStatus = element("div", "gw-filter");
   private readonly filterText = element("span", "gw-filter-text");
   private readonly moreLikeButton = button("More like selection", "Find galaxies like the selection's mean");
   private readonly clearButton = button("Clear", "Clear the selection (Esc)");
@@ -89,7 +91,6 @@ export class Toolbar {
       this.moreLikeButton,
       this.clearButton,
       this.count,
-      this.filterStatus,
       help,
       fullscreen,
     );

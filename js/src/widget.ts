@@ -167,7 +167,7 @@ class ExplorerView {
     const body = element("div", "gw-body");
     this.scale.append(this.scaleLabel);
     this.scale.title = "Zoom (1: the whole map); the 2-D map's axes have no physical unit";
-    this.plot.append(this.canvas, this.legend, this.scale, this.tooltip.el, this.status, this.viewer.el, this.help);
+    this.plot.append(this.canvas, this.legend, this.scale, this.toolbar.filterStatus, this.tooltip.el, this.status, this.viewer.el, this.help);
     this.help.hidden = true;
     this.help.append(...helpText().map(([keys, what]) => {
       const row = element("div", "gw-help-row");

@@ -581,7 +581,7 @@ def test_labels_restored_and_colored_at_start(render, page, tmp_path):
     render(widget)
     assert class_buttons(page) == ["1 ring (2)", "2 not ring (1)"]
     labels = page.locator(".gw-legend-label").all_text_contents()
-    assert labels == ["ring", "not ring", "unlabelled (797)"]
+    assert labels == ["ring (2)", "not ring (1)", "unlabelled (797)"]  # every class counted
 
 
 def test_a_read_only_label_log_says_so_and_keys_label_nothing(render, page, read_only_folder):
@@ -705,6 +705,7 @@ def test_filter_dims_or_hides_and_the_lasso_selects_only_shown_galaxies(blobs, p
     frame, bridge = blobs
     widget = bridge.widget
     status = page.locator(".gw-filter")
+    status_text = page.locator(".gw-filter-text")
     none = canvas_pixels(page)
     assert status.is_hidden()
 
@@ -717,7 +718,7 @@ def test_filter_dims_or_hides_and_the_lasso_selects_only_shown_galaxies(blobs, p
     page.wait_for_timeout(300)
     hide = canvas_pixels(page)
     shown = frame["brightness"].to_numpy() <= 0
-    assert status.text_content() == (
+    assert status_text.text_content() == (
         f"{shown.sum():,} of 5,000 shown (brightness in […, 0]; others hidden)"
     )
 

@@ -372,3 +372,60 @@ def test_help_rings_large_image_legend_filter_export_and_panel_width(lab: LabNot
     widget.locator(".gw-fullscreen-button").click()
     page.wait_for_function("() => document.fullscreenElement === null")
     assert lab.errors == []
+
+
+def test_the_loop_as_a_user_meets_it_with_timings(lab: LabNotebook):
+    """Lasso, click, label, as a person does, timed from the action to what the screen shows;
+    the screenshot is docs/explorer_labelling.png."""
+    page, kernel = lab.page, lab.kernel
+    positions, ids, box = reset_view(lab)
+    widget = page.locator(".galwidget")
+    count = widget.locator(".gw-count")
+    polygon = lasso_starting_at_a_galaxy(positions, box, 0.45)
+    inside = inside_polygon(positions, polygon)
+    page.mouse.move(*polygon[0])
+    page.mouse.down()
+    for vertex in [*polygon[1:], polygon[0]]:
+        page.mouse.move(*vertex)
+        page.wait_for_timeout(30)
+    started = time.monotonic()
+    page.mouse.up()  # the lasso ends: how long until the count says what it selected
+    expect(count).to_have_text(f"{int(inside.sum()):,} of {N:,} selected")
+    lasso_s = time.monotonic() - started
+    kernel.wait_until(f"len(w.selection) == {int(inside.sum())}")
+
+    relative = (positions - [box["x"], box["y"]]) / [box["width"], box["height"]]
+    allowed = ((relative > 0.1) & (relative < 0.55)).all(axis=1) & ~inside
+    gaps = np.hypot(*(positions[:, None, :] - positions[None, :, :]).transpose(2, 0, 1))
+    np.fill_diagonal(gaps, np.inf)
+    clicked = int(np.where(allowed, gaps.min(axis=1), -1).argmax())
+    page.mouse.move(*positions[clicked])
+    expect(widget.locator(".gw-tooltip-id")).to_have_text(ids[clicked])
+    started = time.monotonic()
+    page.mouse.down()
+    page.mouse.up()
+    expect(widget.locator(".gw-panel-title")).to_have_text(f"Neighbors of {ids[clicked]}")
+    neighbors_s = time.monotonic() - started
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('.galwidget .gw-grid .gw-tile img.gw-img')]
+            .filter((img) => img.complete && img.naturalWidth > 0).length === 6""",
+        timeout=30_000,
+    )
+    thumbnails_s = time.monotonic() - started
+    started = time.monotonic()
+    page.keyboard.press("1")
+    expect(widget.locator(".gw-saved")).to_have_text("saved ✓")
+    label_s = time.monotonic() - started
+    kernel.wait_until(f"w.labels['label'].to_dict() == {{{str(ids[clicked])!r}: 'ring'}}")
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("2")
+    expect(widget.locator(".gw-labelbar .gw-class")).to_have_text(["1 ring (1)", "2 not ring (1)"])
+    page.mouse.move(1, 1)
+    page.wait_for_timeout(600)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    widget.screenshot(path=str(SCREENSHOTS / "explorer_labelling.png"))
+    print(
+        f"loop: lasso of {int(inside.sum())} → count {lasso_s:.2f} s; click → neighbors "
+        f"{neighbors_s:.2f} s, their 6 thumbnails {thumbnails_s:.2f} s; key → saved {label_s:.2f} s"
+    )
+    assert lab.errors == []
