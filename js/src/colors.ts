@@ -55,11 +55,12 @@ export function categoryColor(i: number): string {
 /**
  * One color per category, and per label class everywhere: a category named like label class i
  * has class i's color (`categoryColor(i)`, as in the label bar and when coloring by label); the
- * other categories take the palette's colors in order, skipping those the classes hold.
+ * other categories take the palette's colors in order, skipping every class's color (a category
+ * never looks like a class it is not).
  */
 export function categoryColors(categories: readonly string[], classes: readonly string[]): string[] {
   const classColor = new Map(classes.map((name, i) => [name, categoryColor(i)]));
-  const taken = new Set(categories.filter((c) => classColor.has(c)).map((c) => classColor.get(c)));
+  const taken = new Set(classColor.values());
   const free = PALETTE.filter((color) => !taken.has(color));
   let next = 0;
   return categories.map((name) => classColor.get(name) ?? free[next++ % free.length]);

@@ -38,6 +38,7 @@ export class FocusCard {
       close.title = "Close (space or Esc); arrows step through the panel, label keys label";
       close.addEventListener("click", onImage);
       text.prepend(close);
+      text.append(element("div", "gw-viewer-hint", "← → step through the panel · 1–9 label · 0 remove · z undo · space or Esc close"));
     }
     this.el.hidden = true;
   }

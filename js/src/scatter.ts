@@ -50,7 +50,7 @@ export interface ScatterStyle {
  */
 const SELECTED_COLOR = { light: "#000000", dark: "#ffffff" };
 /** Selected points (outlined by regl-scatterplot) are this many pixels larger than the others. */
-const SELECTED_EXTRA_SIZE = 3;
+const SELECTED_EXTRA_SIZE = 1;
 /** Labelled points, when coloring by label, are this much larger than unlabelled ones. */
 const LABELLED_SIZE_SCALE = 2;
 /** Above this many points, drawing some on top (a JS array of every position) costs too much. */
@@ -112,7 +112,7 @@ export class ScatterAdapter {
       opacity: style.opacity,
       opacityInactiveScale: 0.6,
       pointSizeSelected: SELECTED_EXTRA_SIZE,
-      pointOutlineWidth: 2,
+      pointOutlineWidth: 1,
       lassoMinDelay: 10,
       lassoMinDist: 2,
       deselectOnEscape: false,

@@ -79,7 +79,7 @@ export class Toolbar {
     const help = button("?", "Keyboard shortcuts (?)");
     help.classList.add("gw-help-button");
     help.addEventListener("click", () => actions.help());
-    const fullscreen = button("⛶", "Full screen (Esc leaves)");
+    const fullscreen = button("Full screen", "The widget alone on the screen (Esc leaves)");
     fullscreen.classList.add("gw-fullscreen-button");
     fullscreen.addEventListener("click", () => actions.fullscreen());
     this.el.append(
