@@ -38,7 +38,6 @@ class RequestHandlers:
         _pages: SelectionPages
         _config: dict[str, Any]
         _filter: bytes
-        _color_meta: dict[str, Any]
         _lasso: tuple[str, np.ndarray] | None
         selection: np.ndarray
         k: int

@@ -182,7 +182,7 @@ export class NeighborPanel {
 }
 
 /** Scroll `container` (only it) so that `child` is wholly in view, moving as little as possible. */
-export function scrollWithin(container: HTMLElement, child: HTMLElement): void {
+function scrollWithin(container: HTMLElement, child: HTMLElement): void {
   const outer = container.getBoundingClientRect();
   const inner = child.getBoundingClientRect();
   if (inner.top < outer.top) container.scrollTop -= outer.top - inner.top;

@@ -54,7 +54,7 @@ const SELECTED_EXTRA_SIZE = 1;
 /** Labelled points, when coloring by label, are this much larger than unlabelled ones. */
 const LABELLED_SIZE_SCALE = 2;
 /** Above this many points, drawing some on top (a JS array of every position) costs too much. */
-export const ON_TOP_MAX_POINTS = 1_000_000;
+const ON_TOP_MAX_POINTS = 1_000_000;
 /** Rings around marked points (the focused galaxy's neighbors): radius in pixels and vertices. */
 const RING_RADIUS_PX = 7;
 const RING_VERTICES = 16;
@@ -408,7 +408,7 @@ export class ScatterAdapter {
   }
 
   /** Canvas pixels per unit of the points' space in the current view (pan and zoom). */
-  pixelsPerUnit(): number {
+  private pixelsPerUnit(): number {
     const { height } = this.canvasSize();
     const distance = this.scatterplot.get("cameraDistance");
     // The reset view (distance 1) maps y in [-1, 1] onto the canvas height.

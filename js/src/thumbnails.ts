@@ -93,7 +93,7 @@ export function loadInto(img: HTMLImageElement, src: string): Promise<Thumbnail>
  * Why an image URL did not load, asked again with fetch, which reports what <img> does not: the
  * HTTP status where the server lets the page read it (CORS), else whether the server answered.
  */
-export async function whyNotLoaded(src: string): Promise<string> {
+async function whyNotLoaded(src: string): Promise<string> {
   if (src.startsWith("blob:") || src.startsWith("data:")) return "not an image the browser can show";
   const ask = (mode: RequestMode) => fetch(src, { mode, cache: "force-cache", signal: AbortSignal.timeout(IMAGE_TIMEOUT_MS) });
   try {

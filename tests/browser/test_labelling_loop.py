@@ -420,6 +420,24 @@ def test_the_loop_as_a_user_meets_it_with_timings(lab: LabNotebook):
     page.keyboard.press("ArrowRight")
     page.keyboard.press("2")
     expect(widget.locator(".gw-labelbar .gw-class")).to_have_text(["1 ring (1)", "2 not ring (1)"])
+
+    # The README's picture: 60 spirals selected, a trained classifier, a ring focused.
+    kernel.execute(
+        "spirals = df.loc[df['morphology'] == 'spiral', 'iauname'][:60].tolist()\n"
+        "rings = df.loc[df['morphology'] == 'ring', 'iauname'].tolist()\n"
+        "others = df.loc[df['morphology'] != 'ring', 'iauname'][100:112].tolist()\n"
+        "w.set_labels({**{i: 'ring' for i in rings[1:13]}, **{i: 'not ring' for i in others}})\n"
+        "w.training.result(timeout=60)\n"
+        "w.select(spirals)\n"
+        "w.focus(rings[0])"
+    )
+    expect(count).to_have_text(f"60 of {N:,} selected")
+    expect(widget.locator(".gw-learn")).to_contain_text("accuracy", timeout=60_000)
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('.galwidget .gw-grid .gw-tile img.gw-img')]
+            .filter((img) => img.complete && img.naturalWidth > 0).length === 6""",
+        timeout=30_000,
+    )
     page.mouse.move(1, 1)
     page.wait_for_timeout(600)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
