@@ -447,3 +447,53 @@ def test_the_loop_as_a_user_meets_it_with_timings(lab: LabNotebook):
         f"{neighbors_s:.2f} s, their 6 thumbnails {thumbnails_s:.2f} s; key → saved {label_s:.2f} s"
     )
     assert lab.errors == []
+
+
+TWO_VIEWS = [
+    CELLS[0],
+    CELLS[1],
+    CELLS[2],
+    "import ipywidgets\n\nipywidgets.VBox([w])  # the quickstart shows w twice",
+    CELLS[3],
+]
+
+
+def test_labelling_in_one_view_never_scrolls_the_notebook_to_the_other(open_notebook, tmp_path):
+    """Two views of one Explorer, as in the quickstart: keys in the first view's gallery move the
+    focus, which the second view (showing neighbors) follows; neither scrolls the notebook."""
+    if not BUNDLE.is_file():
+        pytest.skip(f"front-end bundle not built ({BUNDLE}); run `make js`")
+    path = str(tmp_path / "labels.jsonl")
+    cells = [TWO_VIEWS[0].format(n=N), TWO_VIEWS[1], TWO_VIEWS[2].format(path=path), *TWO_VIEWS[3:]]
+    nb = open_notebook("two_views_loop.ipynb", cells, viewport=(1600, 1000))
+    page, kernel = nb.page, nb.kernel
+    page.evaluate("() => window.jupyterapp.shell.collapseLeft()")
+    nb.run_all()
+    views = page.locator(".galwidget")
+    expect(views).to_have_count(2, timeout=60_000)
+    for i in range(2):
+        expect(views.nth(i)).to_have_attribute("data-state", "ready", timeout=60_000)
+    first, second = views.nth(0), views.nth(1)
+    kernel.execute(
+        "w.select(\"morphology in ['ring', 'spiral']\")\n"
+        "w.focus(w.representations.ids[w._pages.page(w.selection, order='centroid', limit=1)"
+        ".positions[0]])"
+    )
+    expect(second.locator(".gw-grid .gw-tile[data-position]")).to_have_count(6, timeout=60_000)
+    first.locator(".gw-panel-modes .gw-button[data-panel-mode=selection]").click()
+    tile = first.locator(".gw-gallery-tile[data-index='0']")
+    expect(tile).to_be_visible(timeout=60_000)
+    first.scroll_into_view_if_needed()
+    tile.click()
+    scroller = f"({SCROLLER_JS})()"
+    top = page.evaluate(f"() => {scroller}.scrollTop")
+    saved = first.locator(".gw-saved")
+    for i in range(12):
+        page.keyboard.press("1")
+        expect(saved).to_have_text("saved ✓")
+        # The second view follows the focus: wait for its neighbors before the next key.
+        focused = kernel.eval_json("w.focused")
+        expect(second.locator(".gw-panel-title")).to_have_text(f"Neighbors of {focused}")
+        assert page.evaluate(f"() => {scroller}.scrollTop") == top, f"after key {i + 1}"
+    kernel.wait_until("len(w.labels) == 12")
+    assert nb.errors == []
