@@ -130,7 +130,8 @@ class Explorer(RequestHandlers, anywidget.AnyWidget):
         layout: the 2-D map: ``"pca"`` or ``"umap"`` (computed by :func:`galwidget.layout`), an
             ``(n, 2)`` array, or a pair of numeric column names such as ``("pca_0", "pca_1")`` (of
             ``meta``, or of the DataFrame given as ``data``, feature columns included); or a name
-            of ``layouts``.
+            of ``layouts``. A DataFrame with no feature columns and such a pair (a precomputed
+            map and a catalogue) is searched for neighbors in that map, and the panel says so.
         layouts: more maps to switch between (toolbar menu, or :attr:`layout_name`): name →
             spec as for ``layout``, e.g. ``{"pca": "pca", "umap": "umap", "given": ("pca_0",
             "pca_1")}``; each is computed when first shown.

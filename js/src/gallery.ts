@@ -5,8 +5,8 @@
 // does. Order (centroid distance, classifier score, a numeric meta column, random), tile size and
 // a full-width option are chosen in the gallery's own controls. A click makes a tile current (the
 // focused galaxy, which label keys act on); ctrl/shift-click marks several (tilemarks.ts) so that
-// one key labels them all; "Mark page" marks the tiles in view; × takes a galaxy out of the
-// selection. Tile index i is the i-th galaxy of the order; the maths is in virtualgrid.ts.
+// one key labels them all; "Mark page" marks the rows at least half in view; × takes a galaxy
+// out of the selection. Tile index i is the i-th galaxy of the order; the maths is in virtualgrid.ts.
 
 import { formatNumber } from "./colors";
 import { element } from "./dom";

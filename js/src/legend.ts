@@ -1,5 +1,6 @@
-// Color bar (continuous values) or legend (categories, label classes) in HTML over the plot;
-// clicking its title folds it away so it never hides points for good.
+// Color bar (continuous values) or legend (categories, label classes with their counts) in HTML
+// over the plot; clicking its title folds it away so it never hides points for good, clicking a
+// category shows only it (alt/ctrl-click hides it), as Python's `w.filter` does.
 
 import { colorList, formatNumber, gradientCss, MISSING_COLOR, UNLABELLED_COLOR, viridis } from "./colors";
 import { element } from "./dom";

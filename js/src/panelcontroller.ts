@@ -1,6 +1,8 @@
 // The panel controller: what the side panel shows (the focused galaxy's neighbors, galaxies like
 // the selection, the active-learning suggestions, or the selection gallery), the requests behind
-// it (a newer one cancels the stale one), and walking along its tiles with the keyboard.
+// it (a newer one cancels the stale one), and walking along its tiles with the keyboard. Shown
+// suggestions make the first one current (the first label key labels it); shown neighbors are
+// ringed in the map.
 
 import { debounce } from "./debounce";
 import { SelectionGallery } from "./gallery";

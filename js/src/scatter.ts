@@ -1,5 +1,6 @@
 // The scatter adapter: the only module that knows regl-scatterplot. It draws positions with
-// color codes, shows a selection and a focus cross, and reports hover, the lasso's vertices and
+// color codes (some larger, some on top), shows a selection, a focus cross and rings around
+// marked points, pans without zooming, and reports hover, view changes, the lasso's vertices and
 // the selections regl-scatterplot makes itself (a one-vertex lasso). Everything else in the widget
 // speaks in positions and flat typed arrays.
 
