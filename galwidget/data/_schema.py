@@ -107,9 +107,11 @@ def find_feature_columns(
         ]
     if len(list_columns) == 1:
         return [], list_columns[0]
+    numeric = [c for c in candidates if _is_numeric(types[c])]
     raise DataError(
         "no feature columns found: expected feat_<i>_pred or feat_<i> columns or one list column; "
-        "pass features='prefix' or a list of columns"
+        "pass features='prefix' or a list of columns; the numeric columns are: "
+        + (preview(numeric, len(numeric)) if numeric else "none")
     )
 
 
@@ -117,19 +119,20 @@ def _is_sequence(value: Any) -> bool:
     return isinstance(value, Sequence | pd.Index | np.ndarray) and not isinstance(value, bytes)
 
 
-def check_numeric(columns: Sequence[str], types: dict[str, Any]) -> None:
-    def numeric(dtype: Any) -> bool:
-        if isinstance(dtype, pa.DataType):
-            return (
-                pa.types.is_floating(dtype) or pa.types.is_integer(dtype) or pa.types.is_null(dtype)
-            )
-        return (
-            pd.api.types.is_numeric_dtype(dtype)
-            and not pd.api.types.is_bool_dtype(dtype)
-            and not pd.api.types.is_complex_dtype(dtype)
-        )
+def _is_numeric(dtype: Any) -> bool:
+    """Whether a column of this (arrow or pandas) type can be a feature: real numbers (or
+    all-null), not booleans or complex numbers."""
+    if isinstance(dtype, pa.DataType):
+        return pa.types.is_floating(dtype) or pa.types.is_integer(dtype) or pa.types.is_null(dtype)
+    return (
+        pd.api.types.is_numeric_dtype(dtype)
+        and not pd.api.types.is_bool_dtype(dtype)
+        and not pd.api.types.is_complex_dtype(dtype)
+    )
 
-    bad = [f"{c} ({types[c]})" for c in columns if not numeric(types[c])]
+
+def check_numeric(columns: Sequence[str], types: dict[str, Any]) -> None:
+    bad = [f"{c} ({types[c]})" for c in columns if not _is_numeric(types[c])]
     if bad:
         raise DataError(f"feature columns must be numeric; these are not: {preview(bad)}")
 

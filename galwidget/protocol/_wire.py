@@ -167,6 +167,8 @@ class Config(TypedDict):
     numeric_columns: list[str]  # meta columns a gallery order (or a color map) can use
     color_columns: list[str]  # what the widget's color menu offers: meta columns, label, score
     layouts: list[str]  # the layout names the layout menu offers (``layout_name`` is one)
+    # "features", or "layout": the data's only representation is its 2-D map (neighbors there)
+    neighbor_space: Literal["features", "layout"]
 
 
 class ColorMeta(TypedDict, total=False):
@@ -508,6 +510,8 @@ def _is_of(value: Any, simple: str) -> bool:
     """Whether a JSON parameter value is of one non-union type of the definition."""
     if simple.startswith("'"):
         return value == simple.strip("'")
+    if simple.startswith("list[") and simple.endswith("]"):
+        return isinstance(value, list) and all(_is_of(item, simple[5:-1]) for item in value)
     if isinstance(value, bool):
         return simple == "bool"
     python = {"int": (int,), "float": (int, float), "str": (str,), "null": (type(None),)}

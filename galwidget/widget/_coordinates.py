@@ -20,7 +20,14 @@ from galwidget.neighbors import NeighborIndex
 if TYPE_CHECKING:
     from galwidget.layout import LayoutMethod
 
-__all__ = ["LAYOUT_MARGIN", "LayoutSpec", "Layouts", "layout_coordinates", "normalize_layout"]
+__all__ = [
+    "LAYOUT_MARGIN",
+    "LayoutSpec",
+    "Layouts",
+    "layout_coordinates",
+    "normalize_layout",
+    "normalizing",
+]
 
 # Points fill this fraction of [-1, 1] so that the outermost ones are not cut by the canvas edge.
 LAYOUT_MARGIN = 0.95
@@ -79,13 +86,20 @@ def layout_coordinates(
     return coordinates
 
 
-def normalize_layout(coordinates: np.ndarray) -> np.ndarray:
-    """Interleaved float32 ``x, y`` scaled (same factor on both axes) and centred into [-1, 1]."""
+def normalizing(coordinates: np.ndarray) -> tuple[np.ndarray, float]:
+    """The centre and the one scale factor that :func:`normalize_layout` applies: drawn =
+    (coordinates - centre) * scale."""
     coordinates = np.asarray(coordinates, dtype=np.float64)
     low, high = coordinates.min(axis=0), coordinates.max(axis=0)
     half_range = float((high - low).max()) / 2
-    scale = LAYOUT_MARGIN / half_range if half_range > 0 else 1.0
-    return np.ascontiguousarray((coordinates - (low + high) / 2) * scale, dtype="<f4").ravel()
+    return (low + high) / 2, LAYOUT_MARGIN / half_range if half_range > 0 else 1.0
+
+
+def normalize_layout(coordinates: np.ndarray) -> np.ndarray:
+    """Interleaved float32 ``x, y`` scaled (same factor on both axes) and centred into [-1, 1]."""
+    centre, scale = normalizing(coordinates)
+    drawn = (np.asarray(coordinates, dtype=np.float64) - centre) * scale
+    return np.ascontiguousarray(drawn, dtype="<f4").ravel()
 
 
 class Layouts:
@@ -128,6 +142,7 @@ class Layouts:
         self._tables = tables
         self._index = index
         self._points: dict[str, bytes] = {}
+        self._normalizing: dict[str, tuple[np.ndarray, float]] = {}
 
     @property
     def names(self) -> list[str]:
@@ -148,8 +163,25 @@ class Layouts:
             if isinstance(spec, tuple):
                 table = next((t for t in self._tables if set(spec) <= set(t.columns)), table)
             coordinates = layout_coordinates(self._reps, spec, table=table, index=self._index())
+            self._normalizing[name] = normalizing(coordinates)
             self._points[name] = normalize_layout(coordinates).tobytes()
         return self._points[name]
+
+    def drawn(self, name: str) -> np.ndarray:
+        """Layout ``name`` as drawn: ``(n, 2)`` float32, a view of its ``_points``."""
+        return np.frombuffer(self.points(name), dtype="<f4").reshape(-1, 2)
+
+    def to_drawn(self, name: str, points: np.ndarray) -> np.ndarray:
+        """Points ``(m, 2)`` in layout ``name``'s own coordinates, as drawn (``_points``' space)."""
+        self.points(name)
+        centre, scale = self._normalizing[name]
+        return (np.asarray(points, dtype=np.float64) - centre) * scale
+
+    def from_drawn(self, name: str, points: np.ndarray) -> np.ndarray:
+        """Points ``(m, 2)`` of layout ``name`` as drawn, in its own coordinates."""
+        self.points(name)
+        centre, scale = self._normalizing[name]
+        return np.asarray(points, dtype=np.float64) / scale + centre
 
 
 def _name_of(layout: LayoutSpec) -> str:

@@ -32,7 +32,12 @@ import traitlets
 
 from galwidget import images as images_module
 from galwidget import protocol
-from galwidget.data import Representations, load_representations
+from galwidget.data import (
+    Representations,
+    find_feature_columns,
+    find_id_column,
+    load_representations,
+)
 from galwidget.errors import DataError
 from galwidget.labels import Classes, LabelStore, export_labels
 from galwidget.learn import STRATEGIES, Fit, ModelReport
@@ -58,7 +63,9 @@ from galwidget.widget._options import (
 from galwidget.widget._selection import (
     SelectionMemory,
     SelectionSpec,
+    check_polygon,
     initial_from_column,
+    points_in_polygon,
     resolve_selection,
     write_column,
 )
@@ -138,7 +145,8 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
         layout: the 2-D map: ``"pca"`` or ``"umap"`` (computed by :func:`galwidget.layout`), an
             ``(n, 2)`` array, or a pair of numeric column names such as ``("pca_0", "pca_1")`` (of
             ``meta``, or of the DataFrame given as ``data``, feature columns included); or a name
-            of ``layouts``.
+            of ``layouts``. A DataFrame with no feature columns and such a pair (a precomputed
+            map and a catalogue) is searched for neighbors in that map, and the panel says so.
         layouts: more maps to switch between (toolbar menu, or :attr:`layout_name`): name →
             spec as for ``layout``, e.g. ``{"pca": "pca", "umap": "umap", "given": ("pca_0",
             "pca_1")}``; each is computed when first shown.
@@ -268,6 +276,9 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
         index, labels = take_deprecated(kwargs, index, labels)
         # Everything the widget holds is made from the arguments first (nothing reads an
         # attribute assigned later); the traits are set once, by super().__init__ below.
+        in_layout = features is None and _only_a_layout(data, layout, id_column)
+        if in_layout:
+            features = list(layout)  # the 2-D map is the only representation: search there
         reps = load_representations(data, features=features, id_column=id_column)
         frame = data if isinstance(data, pd.DataFrame) else None
         selected = selected_column if frame is not None else None
@@ -319,6 +330,7 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
         self._incoming: bytes | None = None  # a _selection from the browser being applied
         self._decoded: tuple[bytes, np.ndarray] | None = None  # the last _selection checked
         self._encoded: tuple[np.ndarray, bytes] | None = None  # positions and their encoding
+        self._lasso: tuple[str, np.ndarray] | None = None  # layout name, last lasso as drawn
         self._requests = RequestRegistry(self.send)
         values, color_meta = self._encode_color(None if derived else color)
         self._hover_columns = self._check_hover_columns(hover_columns, color_meta)
@@ -336,6 +348,7 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
                 "color_columns": [str(c) for c in meta.columns if c != reps.id_column]
                 + (["label", "score"] if labelling.in_use else []),
                 "layouts": maps.names,
+                "neighbor_space": "layout" if in_layout else "features",
             },
             _points=maps.points(maps.first),
             layout_name=maps.first,
@@ -414,19 +427,48 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
         """Meta rows (indexed by id) of the selected galaxies; always current."""
         return self._meta.iloc[self.selection]
 
-    def select(self, what: SelectionSpec) -> None:
+    def select(
+        self, what: SelectionSpec = None, *, polygon: Sequence[tuple[float, float]] | None = None
+    ) -> None:
         """Select galaxies and show the selection in the browser.
 
         ``what`` is a list/Index of ids, a boolean Series (selecting by its index labels: the ids
         or the DataFrame's index, e.g. ``df["mag"] < 17`` or ``w.scores > 0.9``), a boolean
         numpy mask of length ``n``, a pandas query string evaluated on the meta columns
         (``"rings_yes_fraction > 0.5"``; a string that is an id selects that galaxy), or
-        ``None`` / ``[]`` to clear the selection. Raises :class:`~galwidget.DataError` for
-        unknown ids, a bad query or a mask of the wrong length (the selection is unchanged).
+        ``None`` / ``[]`` to clear the selection.
+
+        ``polygon=[(x, y), …]`` (instead of ``what``) selects as a lasso drawn along it would:
+        the galaxies inside it in the map shown (:attr:`layout_name`, in that layout's own
+        coordinates, e.g. those of its two columns), among those a :meth:`filter` shows.
+        :attr:`lasso_polygon` gives the last lasso drawn in the browser in the same form.
+
+        Raises :class:`~galwidget.DataError` for unknown ids, a bad query, a mask of the wrong
+        length or a bad polygon (the selection is unchanged).
         """
-        self.selection = resolve_selection(
-            what, reps=self._reps, meta=self._meta, frame=self._frame
-        )
+        if polygon is None:
+            self.selection = resolve_selection(
+                what, reps=self._reps, meta=self._meta, frame=self._frame
+            )
+            return
+        if what is not None:
+            raise DataError("select(what) or select(polygon=…), not both")
+        vertices = self._layouts.to_drawn(self.layout_name, check_polygon(polygon))
+        inside = points_in_polygon(self._layouts.drawn(self.layout_name), vertices)
+        if self._filter:
+            shown = protocol.decode_selection(self._filter, len(self._reps))
+            inside = np.intersect1d(inside, shown, assume_unique=True)
+        self.selection = inside
+
+    @property
+    def lasso_polygon(self) -> np.ndarray | None:
+        """The last lasso drawn in the browser as ``(m, 2)`` vertices in the coordinates of the
+        layout it was drawn on (``select(polygon=w.lasso_polygon)`` replays it there), or
+        ``None`` before the first lasso."""
+        if self._lasso is None:
+            return None
+        name, drawn = self._lasso
+        return self._layouts.from_drawn(name, drawn)
 
     def on_select(self, callback: Callable[[pd.Index], Any], *, remove: bool = False) -> None:
         """Call ``callback(selected_ids)`` after every selection change (browser or Python)."""
@@ -981,6 +1023,23 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
         first = [color_meta["column"]] if color_meta.get("column") in available else []
         others = [c for c in available if c != self._reps.id_column and c not in first]
         return (first + others)[:HOVER_COLUMNS]
+
+
+def _only_a_layout(data: Any, layout: LayoutSpec, id_column: str | None) -> bool:
+    """Whether ``data`` is a DataFrame with no feature columns and ``layout`` two of its
+    columns: a table of a precomputed 2-D map and a catalogue, whose neighbors are searched in
+    that map."""
+    if not (isinstance(data, pd.DataFrame) and isinstance(layout, tuple) and len(layout) == 2):
+        return False
+    if not set(layout) <= set(data.columns):
+        return False
+    columns = [str(c) for c in data.columns]
+    types = {str(c): t for c, t in data.dtypes.items()}
+    try:
+        find_feature_columns(columns, types, None, find_id_column(columns, id_column))
+    except DataError:
+        return True
+    return False
 
 
 def default_style(n: int) -> tuple[float, float]:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import io
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -36,8 +37,19 @@ class RequestHandlers:
         _labelling: LabellingSession
         _pages: SelectionPages
         _config: dict[str, Any]
+        _filter: bytes
+        _lasso: tuple[str, np.ndarray] | None
         selection: np.ndarray
         k: int
+        layout_name: str
+
+        @property
+        def selected(self) -> pd.DataFrame: ...
+
+        @property
+        def labels(self) -> pd.DataFrame: ...
+
+        def filter(self, *, mode: Any = "dim", **conditions: Any) -> None: ...
 
         @property
         def index(self) -> NeighborIndex: ...
@@ -184,3 +196,65 @@ class RequestHandlers:
             "radius_arcsec": found.radius_arcsec,
         }
         return Reply(fields)
+
+    @handles("lasso")
+    def _on_lasso(self, request: Request) -> Reply:
+        flat = np.asarray(request.params["polygon"], dtype=np.float64)
+        if len(flat) < 6 or len(flat) % 2 or not np.isfinite(flat).all():
+            raise DataError(
+                f"a lasso needs at least three finite (x, y) vertices, got {len(flat)} numbers"
+            )
+        self._lasso = (self.layout_name, flat.reshape(-1, 2))
+        return Reply({"vertices": len(flat) // 2})
+
+    @handles("filter_category")
+    def _on_filter_category(self, request: Request) -> Reply:
+        params = request.params
+        category = params["category"]
+        if category is None:
+            self.filter()
+            return Reply({"shown": len(self._reps)})
+        column = params["column"]
+        if column not in self._meta.columns:
+            raise DataError(f"no column {column!r} to filter on")
+        values = self._meta[column]
+        # The legend names categories as text: the column's values whose text it is.
+        shown_rows = (
+            protocol.decode_selection(self._filter, len(self._reps))
+            if self._filter
+            else np.arange(len(self._reps))
+        )
+        every = pd.unique(values.dropna())
+        if params["only"]:
+            keep = [v for v in every if str(v) == category]
+        else:
+            # Hiding adds up; hiding the one category shown shows all the others instead.
+            keep = [v for v in pd.unique(values.iloc[shown_rows].dropna()) if str(v) != category]
+            keep = keep or [v for v in every if str(v) != category]
+        if not keep:
+            raise DataError(f"{column} = {category!r}: no galaxy would be shown")
+        self.filter(mode="hide", **{column: keep})
+        return Reply({"shown": int(values.isin(keep).sum())})
+
+    @handles("export")
+    def _on_export(self, request: Request) -> Reply:
+        what, kind = request.params["what"], request.params["format"]
+        table = self.selected if what == "selection" else self.labels
+        buffer = io.BytesIO()
+        if kind == "csv":
+            id_name = str(table.index.name or "id")
+            index = id_name not in table.columns  # else the ids are a column already
+            buffer.write(table.to_csv(index=index, index_label=id_name).encode())
+            mime = "text/csv"
+        else:
+            table.to_parquet(buffer)
+            mime = "application/vnd.apache.parquet"
+        data = buffer.getvalue()
+        if len(data) > protocol.MAX_MESSAGE_BYTES:
+            raise DataError(
+                f"the {what} ({len(table):,} rows, {len(data) / 2**20:.1f} MiB) is too large to "
+                f"download from the page; in Python: w.{'selected' if what == 'selection' else 'labels'}"
+                f".to_{kind}(path)"
+            )
+        fields = {"filename": f"galwidget-{what}.{kind}", "mime": mime, "rows": len(table)}
+        return Reply(fields, [data])

@@ -37,7 +37,9 @@ from galwidget.protocol import decode_selection
 __all__ = [
     "SelectionMemory",
     "SelectionSpec",
+    "check_polygon",
     "initial_from_column",
+    "points_in_polygon",
     "resolve_selection",
     "write_column",
 ]
@@ -130,6 +132,47 @@ def _query(meta: pd.DataFrame, query: str, reps: Representations) -> np.ndarray:
     except Exception as error:  # pandas raises many kinds for a bad expression
         raise DataError(f"cannot select with query {query!r}: {error}") from None
     return np.sort(reps.ids.get_indexer(rows.index)).astype(np.int64)
+
+
+def check_polygon(polygon: Any) -> np.ndarray:
+    """A polygon as an ``(m, 2)`` float64 array of finite vertices (closed implicitly).
+
+    Raises:
+        DataError: not a sequence of (x, y) pairs, fewer than three vertices, or NaN/inf.
+    """
+    try:
+        vertices = np.asarray(polygon, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise DataError(f"a polygon is a list of (x, y) vertices, got {polygon!r:.80}") from None
+    if vertices.ndim != 2 or vertices.shape[1] != 2 or len(vertices) < 3:
+        raise DataError(
+            f"a polygon needs at least three (x, y) vertices, got shape {vertices.shape}"
+        )
+    if not np.isfinite(vertices).all():
+        raise DataError("a polygon's vertices must be finite numbers (no NaN or inf)")
+    return vertices
+
+
+def points_in_polygon(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
+    """Sorted int64 positions of the ``(n, 2)`` points inside ``polygon`` (``(m, 2)``), by the
+    non-zero winding rule with a half-open crossing test, as the browser's lasso decides
+    (js/src/lasso.ts): a point on the boundary falls on the same side there and here. A polygon
+    whose bounding box has no area encloses nothing."""
+    x, y = points[:, 0].astype(np.float64), points[:, 1].astype(np.float64)
+    low, high = polygon.min(axis=0), polygon.max(axis=0)
+    if not (high > low).all():
+        return np.empty(0, np.int64)
+    candidates = np.flatnonzero((x >= low[0]) & (x <= high[0]) & (y >= low[1]) & (y <= high[1]))
+    px, py = x[candidates], y[candidates]
+    winding = np.zeros(len(candidates), np.int64)
+    # Each edge runs from a vertex to the one before it, as regl-scatterplot walks them.
+    for (x1, y1), (x2, y2) in zip(polygon, np.roll(polygon, 1, axis=0), strict=True):
+        if y1 == y2:
+            continue
+        cross = (x2 - x1) * (py - y1) - (px - x1) * (y2 - y1)
+        winding += (y1 <= py) & (y2 > py) & (cross > 0)
+        winding -= (y1 > py) & (y2 <= py) & (cross < 0)
+    return candidates[winding != 0].astype(np.int64)
 
 
 def initial_from_column(frame: pd.DataFrame | None, column: str | None) -> np.ndarray | None:

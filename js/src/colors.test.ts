@@ -1,8 +1,11 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, test } from "vitest";
 import {
+  categoryColor,
+  categoryColors,
   colorList,
   DEFAULT_POINT_COLOR,
   formatNumber,
+  largerCodes,
   MISSING_COLOR,
   OTHER_LABEL_COLOR,
   PALETTE,
@@ -74,5 +77,22 @@ describe("formatNumber", () => {
     expect(formatNumber(123456)).toBe("1.23e+5");
     expect(formatNumber(0.0001234)).toBe("1.23e-4");
     expect(formatNumber(0)).toBe("0");
+  });
+});
+
+describe("one color per class everywhere", () => {
+  test("a category named like a class has the class's color; the others never take a class's", () => {
+    const colors = categoryColors(["edge-on", "ring", "spiral"], ["ring", "not ring"]);
+    expect(colors[1]).toBe(categoryColor(0)); // "ring": as the label bar's first class
+    expect(colors[0]).not.toBe(categoryColor(0));
+    expect(colors[0]).not.toBe(categoryColor(1)); // "not ring"'s color is kept for it
+    expect(colors[2]).not.toBe(categoryColor(1));
+    expect(new Set(colors).size).toBe(3);
+    expect(categoryColors(["a", "b"], [])).toEqual([PALETTE[0], PALETTE[1]]);
+  });
+
+  test("labelled codes are drawn larger only when coloring by label", () => {
+    expect(largerCodes(byLabel, ["ring", "not ring"])).toEqual([1, 2, 3]);
+    expect(largerCodes(none, ["ring"])).toEqual([]);
   });
 });

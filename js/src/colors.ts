@@ -53,6 +53,20 @@ export function categoryColor(i: number): string {
 }
 
 /**
+ * One color per category, and per label class everywhere: a category named like label class i
+ * has class i's color (`categoryColor(i)`, as in the label bar and when coloring by label); the
+ * other categories take the palette's colors in order, skipping every class's color (a category
+ * never looks like a class it is not).
+ */
+export function categoryColors(categories: readonly string[], classes: readonly string[]): string[] {
+  const classColor = new Map(classes.map((name, i) => [name, categoryColor(i)]));
+  const taken = new Set(classColor.values());
+  const free = PALETTE.filter((color) => !taken.has(color));
+  let next = 0;
+  return categories.map((name) => classColor.get(name) ?? free[next++ % free.length]);
+}
+
+/**
  * The color list for regl-scatterplot's `pointColor`, indexed by the codes of `pointCodes`.
  * `classes` are the label classes (kind "label").
  */
@@ -63,10 +77,15 @@ export function colorList(meta: ColorMeta, classes: readonly string[]): string[]
     case "continuous":
       return [...viridis(COLOR_BINS), MISSING_COLOR]; // code 255 (missing) is the last
     case "categorical":
-      return [...meta.categories.map((_, i) => categoryColor(i)), MISSING_COLOR];
+      return [...categoryColors(meta.categories, classes), MISSING_COLOR];
     case "label":
       return [UNLABELLED_COLOR, ...classes.map((_, i) => categoryColor(i)), OTHER_LABEL_COLOR];
   }
+}
+
+/** The codes drawn larger than the others: the labelled ones, when coloring by label. */
+export function largerCodes(meta: ColorMeta, classes: readonly string[]): number[] {
+  return meta.kind === "label" ? Array.from({ length: classes.length + 1 }, (_, i) => i + 1) : [];
 }
 
 /**

@@ -6,8 +6,13 @@
 import { element } from "./dom";
 import type { ColorMeta } from "./protocol";
 
+export type ExportWhat = "selection" | "labels";
+export type ExportFormat = "csv" | "parquet";
+
 export interface ControlActions {
   colorBy(column: string | null): void;
+  /** Download the selection or the labels as the kernel gives them (`w.selected`, `w.labels`). */
+  exportData(what: ExportWhat, format: ExportFormat): void;
   zoomToSelection(): void;
   layout(name: string): void;
 }
@@ -22,6 +27,7 @@ export class Controls {
   private readonly colorSelect = element("select", "gw-select gw-color-select");
   private readonly zoomButton = element("button", "gw-button gw-zoom-selection", "Zoom to selection");
   private readonly layoutSelect = element("select", "gw-select gw-layout-select");
+  private readonly exportSelect = element("select", "gw-select gw-export");
 
   /** `layouts`: the layout names (no menu for fewer than two). */
   constructor(columns: readonly string[], layouts: readonly string[], actions: ControlActions) {
@@ -40,7 +46,25 @@ export class Controls {
     this.zoomButton.addEventListener("click", () => actions.zoomToSelection());
     const label = element("label", "gw-labelled", "Color");
     label.append(this.colorSelect);
-    this.el.append(label, this.zoomButton);
+    const exports: [string, string][] = [
+      ["", "Export…"],
+      ["selection:csv", "selection as CSV"],
+      ["selection:parquet", "selection as parquet"],
+      ["labels:csv", "labels as CSV"],
+      ["labels:parquet", "labels as parquet"],
+    ];
+    for (const [value, text] of exports) {
+      const option = element("option", "", text);
+      option.value = value;
+      this.exportSelect.append(option);
+    }
+    this.exportSelect.title = "Download the selection (w.selected) or the labels (w.labels)";
+    this.exportSelect.addEventListener("change", () => {
+      const [what, format] = this.exportSelect.value.split(":");
+      this.exportSelect.value = "";
+      if (what && format) actions.exportData(what as ExportWhat, format as ExportFormat);
+    });
+    this.el.append(label, this.zoomButton, this.exportSelect);
     if (layouts.length > 1) {
       for (const name of layouts) {
         const option = element("option", "", name);

@@ -1,6 +1,7 @@
 // The focused galaxy first: a card at the top of the side panel with its own image (larger than
 // a tile), its id, its hover fields (catalogue values) and links out by ra/dec (links.ts). It
-// follows `_focus`; a newer focus cancels the requests of the older one.
+// follows `_focus`; a newer focus cancels the requests of the older one. The same card, large,
+// is the image view over the map (space, or a click on the card's image).
 
 import { element } from "./dom";
 import { linkElement, skyLinks } from "./links";
@@ -17,14 +18,28 @@ export class FocusCard {
   private readonly latest = new Latest();
   private position = -1;
 
+  /** `onImage`: a click on the image; `large`: the image view (with a close button). */
   constructor(
     private readonly requests: Requests,
     private readonly thumbnails: Thumbnails | null,
+    onImage: () => void,
+    large = false,
   ) {
     const text = element("div", "gw-focus-text");
     text.append(this.id, this.fields, this.links);
     this.el.append(this.image, text);
     this.image.hidden = thumbnails === null;
+    this.image.title = large ? "Close (space or Esc)" : "Large image (space)";
+    this.image.addEventListener("click", onImage);
+    if (large) {
+      this.el.className = "gw-viewer";
+      const close = element("button", "gw-button gw-viewer-close", "×");
+      close.type = "button";
+      close.title = "Close (space or Esc); arrows step through the panel, label keys label";
+      close.addEventListener("click", onImage);
+      text.prepend(close);
+      text.append(element("div", "gw-viewer-hint", "← → step through the panel · 1–9 label · 0 remove · z undo · space or Esc close"));
+    }
     this.el.hidden = true;
   }
 
@@ -68,7 +83,7 @@ export class FocusCard {
     img.alt = reply.id;
     const loaded = await loadInto(img, thumb.src);
     if (signal.aborted) return;
-    if (!loaded.ok) return fail(this.image, loaded.reason);
+    if (!loaded.ok) return fail(this.image, loaded.reason, thumb.src);
     this.image.classList.remove("gw-placeholder");
     this.image.replaceChildren(img);
   }

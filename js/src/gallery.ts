@@ -5,8 +5,8 @@
 // does. Order (centroid distance, classifier score, a numeric meta column, random), tile size and
 // a full-width option are chosen in the gallery's own controls. A click makes a tile current (the
 // focused galaxy, which label keys act on); ctrl/shift-click marks several (tilemarks.ts) so that
-// one key labels them all; "Mark page" marks the tiles in view; × takes a galaxy out of the
-// selection. Tile index i is the i-th galaxy of the order; the maths is in virtualgrid.ts.
+// one key labels them all; "Mark page" marks the rows at least half in view; × takes a galaxy
+// out of the selection. Tile index i is the i-th galaxy of the order; the maths is in virtualgrid.ts.
 
 import { formatNumber } from "./colors";
 import { element } from "./dom";
@@ -16,10 +16,10 @@ import type { Requests } from "./requests";
 import { loadInto, type Thumbnails } from "./thumbnails";
 import { TileMarks } from "./tilemarks";
 import {
-  fullyVisibleRange,
   type GridGeometry,
   gridGeometry,
   gridHeight,
+  pageRange,
   pagesOf,
   scrollToShow,
   tileOffset,
@@ -375,7 +375,7 @@ export class SelectionGallery {
   }
 
   private markPage(): void {
-    const { start, end } = fullyVisibleRange(this.viewport.scrollTop, this.viewport.clientHeight, this.total, this.geometry);
+    const { start, end } = pageRange(this.viewport.scrollTop, this.viewport.clientHeight, this.total, this.geometry);
     this.marks.markRange(start, end);
     this.paint();
   }
@@ -396,7 +396,7 @@ export class SelectionGallery {
     img.alt = "";
     const loaded = await loadInto(img, result.src);
     if (signal.aborted) return;
-    if (!loaded.ok) return failThumb(thumb, loaded.reason);
+    if (!loaded.ok) return failThumb(thumb, loaded.reason, result.src);
     thumb.classList.remove("gw-placeholder");
     thumb.replaceChildren(img);
   }

@@ -12,7 +12,9 @@ export type KeyAction =
   | { kind: "undo" }
   | { kind: "redo" }
   | { kind: "walk"; step: number }
-  | { kind: "open" };
+  | { kind: "open" }
+  | { kind: "view" }
+  | { kind: "help" };
 
 export interface KeyInput {
   key: string;
@@ -58,6 +60,7 @@ export const READ_ONLY = "read-only: labels are shown, not saved";
 export function keyAction(event: KeyInput, meta: LabelMeta, columns: number): KeyAction | null {
   if (event.ctrlKey || event.altKey || event.metaKey) return null;
   const { key } = event;
+  // "?" is shift+/ on most keyboards: shift is allowed for it.
   switch (key) {
     case "ArrowRight":
       return { kind: "walk", step: 1 };
@@ -69,6 +72,10 @@ export function keyAction(event: KeyInput, meta: LabelMeta, columns: number): Ke
       return { kind: "walk", step: -columns };
     case "Enter":
       return { kind: "open" };
+    case " ":
+      return { kind: "view" };
+    case "?":
+      return { kind: "help" };
   }
   if (meta.classes.length === 0 || meta.read_only) return null;
   if (key === "0" || key === "Backspace" || key === "Delete") return { kind: "remove" };
@@ -76,6 +83,22 @@ export function keyAction(event: KeyInput, meta: LabelMeta, columns: number): Ke
   if (key === "Z" || (key === "z" && event.shiftKey)) return { kind: "redo" };
   const i = meta.keys.indexOf(key);
   return i >= 0 ? { kind: "label", label: meta.classes[i] } : null;
+}
+
+/** The keyboard shortcuts, as the `?` help lists them: [keys, what they do]. */
+export function helpText(): [string, string][] {
+  return [
+    ["1 … 9", "label the focused galaxy (or the marked gallery tiles) with that class"],
+    ["0 / Backspace", "remove its label"],
+    ["z / shift+z", "undo / redo the last labelling"],
+    ["← → ↑ ↓", "step through the neighbors, suggestions or gallery"],
+    ["space", "large image of the focused galaxy (label keys and arrows work there)"],
+    ["Enter", "show the focused galaxy's neighbors"],
+    ["shift+drag / alt+drag", "lasso adds to / removes from the selection (or the toolbar's Add / Remove)"],
+    ["shift+click", "add or remove one galaxy; ctrl/shift+click on tiles marks several"],
+    ["Esc", "close this or the large image; else clear the selection"],
+    ["?", "this help"],
+  ];
 }
 
 /**
@@ -115,8 +138,8 @@ export class LabelBar {
   readonly el = element("div", "gw-labelbar");
   private readonly classes = element("div", "gw-group gw-classes");
   private readonly removeButton = button("0 remove", "Remove the focused galaxy's label (0 or Backspace)");
-  private readonly undoButton = button("↶ undo", "Undo the last labelling (z)");
-  private readonly redoButton = button("↷ redo", "Redo (shift+z)");
+  private readonly undoButton = button("↶ undo (z)", "Undo the last labelling (z)");
+  private readonly redoButton = button("↷ redo (Z)", "Redo (shift+z)");
   private readonly saved = element("span", "gw-saved");
   private readonly selectionButton = button("Label selection as", "Give every selected galaxy this class");
   private readonly selectionClass = element("select", "gw-select");

@@ -174,6 +174,14 @@ describe("lasso modifiers", () => {
     expect(lassoOp(keys(true, true, true))).toBe("add");
   });
 
+  test("with no key held the toolbar's toggle decides; a key overrides it", () => {
+    const keys = (shiftKey: boolean, altKey: boolean) => ({ shiftKey, altKey, ctrlKey: false });
+    expect(lassoOp(keys(false, false), "add")).toBe("add");
+    expect(lassoOp(keys(false, false), "remove")).toBe("remove");
+    expect(lassoOp(keys(true, false), "remove")).toBe("add");
+    expect(lassoOp(keys(false, true), "add")).toBe("remove");
+  });
+
   test("combineSelection replaces, adds and removes sorted index sets", () => {
     const current = Uint32Array.of(1, 3, 5, 7, 9);
     const lassoed = Uint32Array.of(0, 3, 4, 9, 12);

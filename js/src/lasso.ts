@@ -9,9 +9,10 @@ export type LassoOp = "replace" | "add" | "remove";
 /** Polygon edges are bucketed into at most this many horizontal bands. */
 const MAX_BANDS = 1024;
 
-export function lassoOp(keys: { shiftKey: boolean; altKey: boolean; ctrlKey: boolean }): LassoOp {
+/** The op of a lasso ended with these keys held; with none, `sticky` (the toolbar's toggle). */
+export function lassoOp(keys: { shiftKey: boolean; altKey: boolean; ctrlKey: boolean }, sticky: LassoOp = "replace"): LassoOp {
   if (keys.shiftKey) return "add";
-  return keys.altKey || keys.ctrlKey ? "remove" : "replace";
+  return keys.altKey || keys.ctrlKey ? "remove" : sticky;
 }
 
 /**

@@ -1,12 +1,25 @@
-// Color bar (continuous values) or legend (categories, label classes) in HTML over the plot;
-// clicking its title folds it away so it never hides points for good.
+// Color bar (continuous values) or legend (categories, label classes with their counts) in HTML
+// over the plot; clicking its title folds it away so it never hides points for good, clicking a
+// category shows only it (alt/ctrl-click hides it), as Python's `w.filter` does.
 
-import { categoryColor, formatNumber, gradientCss, MISSING_COLOR, UNLABELLED_COLOR, viridis } from "./colors";
+import { colorList, formatNumber, gradientCss, MISSING_COLOR, UNLABELLED_COLOR, viridis } from "./colors";
 import { element } from "./dom";
 import type { ColorMeta } from "./protocol";
 
-/** `classes`: the label classes, listed when coloring by label (`missing`: the unlabelled). */
-export function renderLegend(el: HTMLElement, meta: ColorMeta, classes: readonly string[]): void {
+/** What a click on a category's entry does: show only it, or hide it (alt/ctrl-click). */
+export type LegendPick = (category: string, only: boolean) => void;
+
+/**
+ * `classes`: the label classes, listed when coloring by label (`missing`: the unlabelled), with
+ * `counts` per class. `pick`: categories (not classes) filter the map when clicked.
+ */
+export function renderLegend(
+  el: HTMLElement,
+  meta: ColorMeta,
+  classes: readonly string[],
+  counts: readonly number[],
+  pick: LegendPick,
+): void {
   el.replaceChildren();
   el.hidden = meta.kind === "none";
   if (meta.kind === "none") return;
@@ -20,9 +33,19 @@ export function renderLegend(el: HTMLElement, meta: ColorMeta, classes: readonly
     const ticks = element("div", "gw-colorbar-ticks");
     ticks.append(element("span", "", formatNumber(meta.min)), element("span", "", formatNumber(meta.max)));
     el.append(bar, ticks);
+  } else if (meta.kind === "label") {
+    const colors = colorList(meta, classes);
+    classes.forEach((name, i) => el.append(swatch(colors[i + 1], `${name} (${(counts[i] ?? 0).toLocaleString("en-US")})`)));
   } else {
-    const names = meta.kind === "label" ? classes : meta.categories;
-    names.forEach((name, i) => el.append(swatch(categoryColor(i), name)));
+    const colors = colorList(meta, classes);
+    meta.categories.forEach((name, i) => {
+      const row = swatch(colors[i], name);
+      row.classList.add("gw-legend-pick");
+      row.dataset.category = name;
+      row.title = "Click: show only this; alt- or ctrl-click: hide it; the filter line's × shows all";
+      row.addEventListener("click", (event) => pick(name, !(event.altKey || event.ctrlKey || event.metaKey)));
+      el.append(row);
+    });
   }
   if (meta.kind === "label") {
     el.append(swatch(UNLABELLED_COLOR, `unlabelled (${meta.missing.toLocaleString("en-US")})`));

@@ -123,13 +123,14 @@ export class NeighborPanel {
     return ++this.generation;
   }
 
-  /** Highlight the tile of galaxy `position` (the focused one), if shown. */
+  /** Highlight the tile of galaxy `position` (the focused one), if shown, and scroll the panel
+   * (never the page or the notebook around it) to show it. */
   markCurrent(position: number): void {
     this.current = position;
     for (const tile of this.grid.querySelectorAll<HTMLElement>(".gw-tile[data-position]")) {
       const isCurrent = Number(tile.dataset.position) === position;
       tile.classList.toggle("gw-current", isCurrent);
-      if (isCurrent) tile.scrollIntoView({ block: "nearest" });
+      if (isCurrent && !this.grid.hidden) scrollWithin(this.el, tile);
     }
   }
 
@@ -175,9 +176,17 @@ export class NeighborPanel {
       thumb.classList.remove("gw-placeholder");
       thumb.replaceChildren(img);
     } else {
-      fail(thumb, loaded.reason);
+      fail(thumb, loaded.reason, result.src);
     }
   }
+}
+
+/** Scroll `container` (only it) so that `child` is wholly in view, moving as little as possible. */
+function scrollWithin(container: HTMLElement, child: HTMLElement): void {
+  const outer = container.getBoundingClientRect();
+  const inner = child.getBoundingClientRect();
+  if (inner.top < outer.top) container.scrollTop -= outer.top - inner.top;
+  else if (inner.bottom > outer.bottom) container.scrollTop += Math.min(inner.bottom - outer.bottom, inner.top - outer.top);
 }
 
 /** Show a tile's label badge (hidden when unlabelled). */
@@ -187,9 +196,9 @@ export function paintBadge(badge: HTMLElement, label: { name: string; color: str
   badge.style.background = label?.color ?? "";
 }
 
-/** Show why a thumbnail could not be shown, in its place. */
-export function fail(thumb: HTMLElement, reason: string): void {
+/** Show why a thumbnail could not be shown, in its place; the URL (if any) on hover. */
+export function fail(thumb: HTMLElement, reason: string, url = ""): void {
   thumb.classList.add("gw-failed");
   thumb.textContent = reason;
-  thumb.title = reason;
+  thumb.title = url ? `${reason}\n${url}` : reason;
 }

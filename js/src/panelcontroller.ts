@@ -1,6 +1,8 @@
 // The panel controller: what the side panel shows (the focused galaxy's neighbors, galaxies like
 // the selection, the active-learning suggestions, or the selection gallery), the requests behind
-// it (a newer one cancels the stale one), and walking along its tiles with the keyboard.
+// it (a newer one cancels the stale one), and walking along its tiles with the keyboard. Shown
+// suggestions make the first one current (the first label key labels it); shown neighbors are
+// ringed in the map.
 
 import { debounce } from "./debounce";
 import { SelectionGallery } from "./gallery";
@@ -17,6 +19,8 @@ export interface PanelHost {
   /** Focus a galaxy (the `_focus` trait). */
   setFocus(position: number): void;
   panTo(position: number): void;
+  /** The focused galaxy's neighbors (null: none shown), to mark them in the map. */
+  showNeighbors(positions: Uint32Array | null): void;
   k(): number;
   strategy(): string;
   /** Why there are no suggestions yet (the `_learn` message). */
@@ -29,6 +33,8 @@ export interface PanelHost {
   setWide(wide: boolean): void;
   /** Numeric meta columns the gallery can be ordered by. */
   numericColumns: readonly string[];
+  /** Said after "Neighbors of …" (e.g. that they are neighbors in the 2-D map), or "". */
+  neighborNote: string;
 }
 
 /** A lasso may change the selection many times a second: reload the gallery once it settles. */
@@ -121,6 +127,7 @@ export class PanelController {
 
   setMode(mode: PanelMode): void {
     this.mode = mode;
+    if (mode !== "neighbors") this.host.showNeighbors(null);
     this.panel.setMode(mode);
     this.walkedTo = -1;
     const focus = this.host.focus();
@@ -179,10 +186,12 @@ export class PanelController {
   private async showNeighbors(position: number): Promise<void> {
     const signal = this.latest.next();
     this.panel.loading("Finding neighbors…", this.host.k());
+    this.host.showNeighbors(null);
     const reply = await this.requests.request("neighbors", { position }, { signal });
     if (signal.aborted) return;
     if (!reply.ok) return this.unavailable(reply);
-    this.panel.show(`Neighbors of ${reply.id}`, tiles(reply.positions, reply.ids, reply.distances));
+    this.panel.show(`Neighbors of ${reply.id}${this.host.neighborNote}`, tiles(reply.positions, reply.ids, reply.distances));
+    this.host.showNeighbors(reply.positions);
   }
 
   private async showSuggestions(): Promise<void> {
@@ -195,6 +204,8 @@ export class PanelController {
       return;
     }
     this.panel.show(`Suggestions (${this.host.strategy()})`, tiles(reply.positions, reply.ids, reply.scores));
+    // The label keys act on a suggestion shown: the first, unless the focus is one of them.
+    if (!reply.positions.includes(this.host.focus())) this.walkTo(reply.positions[0]);
   }
 
   private unavailable(reply: Failure): void {

@@ -50,6 +50,12 @@ export interface RequestMap {
   suggestions: { params: Record<string, never>; reply: { ids: string[]; suggestions_version: number; positions: Uint32Array; scores: Float32Array } };
   /** Positions `offset … offset + limit` of the selection in a gallery order (galwidget.widget._gallery); `values` the distance, score or column value (NaN when missing). */
   selection_page: { params: { order: "centroid" | "score" | "column" | "random"; column: string | null; descending: boolean; offset: number; limit: number }; reply: { total: number; offset: number; ids: string[]; positions: Uint32Array; values: Float32Array } };
+  /** The lasso just drawn, flat x0, y0, x1, y1, … in the drawn map's coordinates (`_points`), kept as `Explorer.lasso_polygon`. */
+  lasso: { params: { polygon: number[] }; reply: { vertices: number } };
+  /** A legend entry clicked: show only `category` of `column` (`only`) or hide it; null shows every galaxy again (as `Explorer.filter`). */
+  filter_category: { params: { column: string; category: string | null; only: boolean }; reply: { shown: number } };
+  /** The selection (`Explorer.selected`) or the labels (`Explorer.labels`) as a CSV or parquet file to download. */
+  export: { params: { what: "selection" | "labels"; format: "csv" | "parquet" }; reply: { filename: string; mime: string; rows: number; data: Uint8Array } };
   /** Color by a meta column, 'label' or 'score' (null: one color), as Python's `Explorer.color_by`. */
   color_by: { params: { column: string | null }; reply: { column: string | null } };
   /** A search box's text: the galaxy the kernel focused (position −1: none, e.g. a prefix of many ids). */
@@ -229,6 +235,47 @@ export const REQUESTS = {
       "buffers": {
         "positions": "uint32",
         "values": "float32"
+      }
+    }
+  },
+  "lasso": {
+    "doc": "The lasso just drawn, flat x0, y0, x1, y1, … in the drawn map's coordinates (`_points`), kept as `Explorer.lasso_polygon`.",
+    "params": {
+      "polygon": "list[float]"
+    },
+    "reply": {
+      "fields": {
+        "vertices": "int"
+      }
+    }
+  },
+  "filter_category": {
+    "doc": "A legend entry clicked: show only `category` of `column` (`only`) or hide it; null shows every galaxy again (as `Explorer.filter`).",
+    "params": {
+      "column": "str",
+      "category": "str | null",
+      "only": "bool"
+    },
+    "reply": {
+      "fields": {
+        "shown": "int"
+      }
+    }
+  },
+  "export": {
+    "doc": "The selection (`Explorer.selected`) or the labels (`Explorer.labels`) as a CSV or parquet file to download.",
+    "params": {
+      "what": "'selection' | 'labels'",
+      "format": "'csv' | 'parquet'"
+    },
+    "reply": {
+      "fields": {
+        "filename": "str",
+        "mime": "str",
+        "rows": "int"
+      },
+      "buffers": {
+        "data": "bytes"
       }
     }
   },

@@ -61,6 +61,11 @@ export interface Config {
   color_columns?: string[];
   /** The layout names the layout menu offers (absent in pages saved before). */
   layouts?: string[];
+  /**
+   * Where neighbors are found: "features" (the representations), or "layout" for data whose only
+   * representation is its 2-D map (absent in pages saved before: "features").
+   */
+  neighbor_space?: "features" | "layout";
 }
 
 export type ColorMeta =
@@ -465,6 +470,14 @@ const REPLY_DECODERS: { [K in RequestKind]: ReplyDecoder<K> } = {
     return { size, max: int(c, "max"), density };
   },
   map_lasso: (c) => ({ count: int(c, "count"), selected: int(c, "selected") }),
+  lasso: (c) => ({ vertices: int(c, "vertices") }),
+  filter_category: (c) => ({ shown: int(c, "shown") }),
+  export: (c, b) => ({
+    filename: str(c, "filename"),
+    mime: str(c, "mime"),
+    rows: int(c, "rows"),
+    data: bytesOf(buffer(b, 0, "export")),
+  }),
 };
 
 /** Check and type a reply of `kind`; throws ProtocolError when it is malformed. */

@@ -1,5 +1,6 @@
 // The scatter adapter: the only module that knows regl-scatterplot. It draws positions with
-// color codes, shows a selection and a focus cross, and reports hover, the lasso's vertices and
+// color codes (some larger, some on top), shows a selection, a focus cross and rings around
+// marked points, pans without zooming, and reports hover, view changes, the lasso's vertices and
 // the selections regl-scatterplot makes itself (a one-vertex lasso). Everything else in the widget
 // speaks in positions and flat typed arrays.
 
@@ -14,6 +15,7 @@ type Settings = Parameters<Scatterplot["set"]>[0];
 // Options regl-scatterplot 1.16 accepts at run time but leaves out of (or types more narrowly in)
 // its type declarations.
 type ExtraSettings = {
+  pointOrder?: number[] | null;
   actionKeyMap?: { merge?: string; remove?: string; lasso?: string; rotate?: string };
   lassoType?: "freeform" | "rectangle" | "brush";
   pointColorActive?: string[];
@@ -31,6 +33,8 @@ export interface ScatterEvents {
   deselect(): void;
   hover(position: number): void;
   unhover(): void;
+  /** The view (pan or zoom) changed. */
+  view(): void;
 }
 
 export interface ScatterStyle {
@@ -40,7 +44,21 @@ export interface ScatterStyle {
   opacity: number;
 }
 
-const SELECTED_COLOR = "#ff2d6f";
+/**
+ * Selected points are drawn in the theme's contrast color (black on light, white on dark), which
+ * no category palette or color map holds, larger and ringed (outlined by regl-scatterplot), or
+ * painted through the color codes when there are many.
+ */
+const SELECTED_COLOR = { light: "#000000", dark: "#ffffff" };
+/** Selected points (outlined by regl-scatterplot) are this many pixels larger than the others. */
+const SELECTED_EXTRA_SIZE = 1;
+/** Labelled points, when coloring by label, are this much larger than unlabelled ones. */
+const LABELLED_SIZE_SCALE = 2;
+/** Above this many points, drawing some on top (a JS array of every position) costs too much. */
+const ON_TOP_MAX_POINTS = 1_000_000;
+/** Rings around marked points (the focused galaxy's neighbors): radius in pixels and vertices. */
+const RING_RADIUS_PX = 7;
+const RING_VERTICES = 16;
 /**
  * Selections up to this many points are drawn by regl-scatterplot: outlined and on top of the
  * others. Larger ones are painted through the color codes instead (one extra code), because its
@@ -51,6 +69,8 @@ export const OUTLINED_SELECTION_MAX = 20_000;
 /** A dimmed galaxy's opacity, as a fraction of the shown ones'. */
 const DIMMED_OPACITY_SCALE = 0.12;
 const FOCUS_ZOOM_DISTANCE = 0.35;
+/** `panTo` leaves the view alone while the point is this far (a fraction) inside its edges. */
+const PAN_MARGIN = 0.1;
 
 export class ScatterAdapter {
   /**
@@ -68,13 +88,19 @@ export class ScatterAdapter {
   /** The positions shown as selected (sorted), and whether they are painted in the codes. */
   private selection: Uint32Array = new Uint32Array(0);
   private painted = false;
-  private colors: { list: string[]; byCode: boolean } = { list: [], byCode: false };
+  private colors: { list: string[]; byCode: boolean; larger: number[] } = { list: [], byCode: false, larger: [] };
+  private pointSize: number;
+  /** Cross hairs of the focused galaxy, and rings around the marked ones (annotations). */
+  private focusPoint: [number, number] | null = null;
+  private rings: [number, number][] = [];
 
   private constructor(
     private readonly scatterplot: Scatterplot,
     opacity: number,
+    pointSize: number,
   ) {
     this.opacity = opacity;
+    this.pointSize = pointSize;
   }
 
   /** Create the plot on `canvas`; throws when WebGL is unavailable. */
@@ -86,14 +112,14 @@ export class ScatterAdapter {
       pointSize: style.pointSize,
       opacity: style.opacity,
       opacityInactiveScale: 0.6,
-      pointSizeSelected: 1,
+      pointSizeSelected: SELECTED_EXTRA_SIZE,
       pointOutlineWidth: 1,
       lassoMinDelay: 10,
       lassoMinDist: 2,
       deselectOnEscape: false,
       deselectOnDblClick: false,
     });
-    const adapter = new ScatterAdapter(scatterplot, style.opacity);
+    const adapter = new ScatterAdapter(scatterplot, style.opacity, style.pointSize);
     scatterplot.subscribe("select", ({ points }) => {
       adapter.selection = sortedPositions(points);
       events.select(points);
@@ -104,6 +130,10 @@ export class ScatterAdapter {
     });
     scatterplot.subscribe("pointOver", (position) => events.hover(position));
     scatterplot.subscribe("pointOut", () => events.unhover());
+    scatterplot.subscribe("view", () => {
+      if (adapter.rings.length > 0) adapter.drawAnnotations();
+      events.view();
+    });
     scatterplot.subscribe("lassoExtend", ({ coordinates }) => {
       // Typed as number[]; the vertices are [x, y] pairs. An empty lasso is a lasso's end.
       adapter.lasso = coordinates.length > 0 ? (coordinates as unknown as [number, number][]) : null;
@@ -205,25 +235,40 @@ export class ScatterAdapter {
     else await this.scatterplot.unfilter({ preventEvent: true });
   }
 
-  /** Point colors by code (null: one color), with one selection and hover color for all. */
-  setColors(colors: string[], byCode: boolean): Promise<void> {
-    this.colors = { list: colors, byCode };
+  /**
+   * Point colors by code (`byCode` false: one color); the codes listed in `larger` (labelled
+   * galaxies) are drawn larger.
+   */
+  setColors(colors: string[], byCode: boolean, larger: number[] = []): Promise<void> {
+    this.colors = { list: colors, byCode, larger };
     return this.applyColors();
   }
 
   private applyColors(): Promise<void> {
-    const { list, byCode } = this.colors;
-    const colors = this.painted ? [...list, SELECTED_COLOR] : list;
+    const { list, byCode, larger } = this.colors;
+    const contrast = this.dark ? SELECTED_COLOR.dark : SELECTED_COLOR.light;
+    const colors = this.painted ? [...list, contrast] : list;
+    const sized = larger.length > 0 && byCode;
     return configure(this.scatterplot, {
       colorBy: byCode || this.painted ? "valueA" : null,
       pointColor: colors,
-      pointColorActive: colors.map(() => SELECTED_COLOR),
-      pointColorHover: colors.map(() => (this.dark ? "#ffffff" : "#000000")),
+      pointColorActive: colors.map(() => contrast),
+      pointColorHover: colors.map(() => contrast),
+      sizeBy: sized ? "valueA" : null,
+      pointSize: sized ? this.sizesByCode(colors.length) : this.pointSize,
+      pointSizeSelected: this.pointSize + SELECTED_EXTRA_SIZE,
     });
+  }
+
+  private sizesByCode(count: number): number[] {
+    const sizes = new Array<number>(count).fill(this.pointSize);
+    for (const code of this.colors.larger) if (code < count) sizes[code] = this.pointSize * LABELLED_SIZE_SCALE;
+    return sizes;
   }
 
   setTheme(dark: boolean): void {
     this.dark = dark;
+    void this.applyColors();
     void this.scatterplot.set({
       backgroundColor: dark ? [0.1, 0.1, 0.1, 1] : [1, 1, 1, 1],
       lassoColor: dark ? [0.55, 0.8, 1, 1] : [0, 0.4, 0.8, 1],
@@ -239,7 +284,8 @@ export class ScatterAdapter {
 
   setStyle(pointSize: number, opacity: number): void {
     this.opacity = opacity;
-    void this.scatterplot.set({ pointSize });
+    this.pointSize = pointSize;
+    void this.applyColors();
     this.applyOpacity();
   }
 
@@ -301,18 +347,78 @@ export class ScatterAdapter {
     return flat;
   }
 
+  /**
+   * Draw the points at `positions` (sorted) after, so on top of, all others; null: in position
+   * order. Nothing changes beyond ON_TOP_MAX_POINTS points.
+   */
+  async drawOnTop(positions: Uint32Array | null, n: number): Promise<void> {
+    if (n > ON_TOP_MAX_POINTS || !this.drawn) return;
+    let order: number[] | null = null;
+    if (positions && positions.length > 0) {
+      order = new Array<number>(n - positions.length);
+      let k = 0;
+      let j = 0;
+      for (let p = 0; p < n; p++) {
+        if (j < positions.length && positions[j] === p) j++;
+        else order[k++] = p;
+      }
+      order.length = k;
+      for (const p of positions) order.push(p);
+    }
+    await configure(this.scatterplot, { pointOrder: order });
+  }
+
   /** Cross hairs through (x, y), or none for null. */
   focus(point: [number, number] | null): void {
+    this.focusPoint = point;
+    this.drawAnnotations();
+  }
+
+  /** Rings around the points at (x, y) (the focused galaxy's neighbors), or none. */
+  ring(points: [number, number][]): void {
+    this.rings = points;
+    this.drawAnnotations();
+  }
+
+  /** The cross hairs and the rings; a ring's radius is in pixels, so it follows the zoom. */
+  private drawAnnotations(): void {
     if (!this.drawn) return;
-    if (!point) {
-      void this.scatterplot.clearAnnotations();
-      return;
-    }
     const lineColor: Rgba = this.dark ? [1, 1, 1, 0.6] : [0, 0, 0, 0.6];
-    void this.scatterplot.drawAnnotations([
-      { x: point[0], lineColor, lineWidth: 1 },
-      { y: point[1], lineColor, lineWidth: 1 },
-    ]);
+    const annotations: Parameters<Scatterplot["drawAnnotations"]>[0] = [];
+    const point = this.focusPoint;
+    if (point) annotations.push({ x: point[0], lineColor, lineWidth: 1 }, { y: point[1], lineColor, lineWidth: 1 });
+    const radius = this.rings.length > 0 ? RING_RADIUS_PX / this.pixelsPerUnit() : 0;
+    if (radius > 0 && Number.isFinite(radius)) {
+      const ringColor: Rgba = this.dark ? [1, 1, 1, 0.9] : [0, 0, 0, 0.85];
+      for (const [x, y] of this.rings) {
+        const vertices: [number, number][] = [];
+        for (let v = 0; v <= RING_VERTICES; v++) {
+          const angle = (2 * Math.PI * v) / RING_VERTICES;
+          vertices.push([x + radius * Math.cos(angle), y + radius * Math.sin(angle)]);
+        }
+        annotations.push({ vertices, lineColor: ringColor, lineWidth: 1.5 });
+      }
+    }
+    if (annotations.length === 0) void this.scatterplot.clearAnnotations();
+    else void this.scatterplot.drawAnnotations(annotations);
+  }
+
+  /** How far the view is zoomed in (1: the reset view, which shows every point). */
+  zoom(): number {
+    return 1 / this.scatterplot.get("cameraDistance");
+  }
+
+  /** Canvas pixels per unit of the points' space in the current view (pan and zoom). */
+  private pixelsPerUnit(): number {
+    const { height } = this.canvasSize();
+    const distance = this.scatterplot.get("cameraDistance");
+    // The reset view (distance 1) maps y in [-1, 1] onto the canvas height.
+    return height / 2 / distance;
+  }
+
+  private canvasSize(): { width: number; height: number } {
+    const canvas = this.scatterplot.get("canvas");
+    return { width: canvas.clientWidth || 1, height: canvas.clientHeight || 1 };
   }
 
   /**
@@ -338,7 +444,22 @@ export class ScatterAdapter {
     void this.scatterplot.zoomToPoints(Array.from(positions), { padding: 0.2, transition: true, transitionDuration: 400 });
   }
 
-  /** Pan (and zoom in, never out) to (x, y). */
+  /**
+   * Show (x, y), at `screen` (canvas pixels) in the current view: pan so that it is in view, and
+   * never zoom. Nothing moves while it is well inside the view.
+   */
+  panTo(x: number, y: number, screen: [number, number] | null): void {
+    const { width, height } = this.canvasSize();
+    if (screen) {
+      const [sx, sy] = screen;
+      const inside = sx > PAN_MARGIN * width && sx < (1 - PAN_MARGIN) * width && sy > PAN_MARGIN * height && sy < (1 - PAN_MARGIN) * height;
+      if (inside) return;
+    }
+    const distance = this.scatterplot.get("cameraDistance");
+    void this.scatterplot.zoomToLocation([x, y], distance, { transition: true, transitionDuration: 300 });
+  }
+
+  /** Pan (and zoom in, never out) to (x, y): the search box's "go there". */
   zoomTo(x: number, y: number): void {
     const distance = Math.min(this.scatterplot.get("cameraDistance"), FOCUS_ZOOM_DISTANCE);
     void this.scatterplot.zoomToLocation([x, y], distance, { transition: true, transitionDuration: 400 });

@@ -67,10 +67,16 @@ export class Thumbnails {
   }
 }
 
-/** Show `src` in `img`; resolves with a failure reason if it errors or takes too long. */
+/**
+ * Show `src` in `img`; resolves with a failure reason if it errors or takes too long: the HTTP
+ * status, a network error, not an image, or a time-out (the caller shows the URL on hover).
+ */
 export function loadInto(img: HTMLImageElement, src: string): Promise<Thumbnail> {
   return new Promise((resolve) => {
-    const timer = setTimeout(() => finish({ ok: false, reason: "timed out" }), IMAGE_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => finish({ ok: false, reason: `timed out after ${IMAGE_TIMEOUT_MS / 1000} s` }),
+      IMAGE_TIMEOUT_MS,
+    );
     function finish(result: Thumbnail): void {
       clearTimeout(timer);
       img.onload = null;
@@ -78,7 +84,35 @@ export function loadInto(img: HTMLImageElement, src: string): Promise<Thumbnail>
       resolve(result);
     }
     img.onload = () => finish({ ok: true, src });
-    img.onerror = () => finish({ ok: false, reason: "could not load" });
+    img.onerror = () => void whyNotLoaded(src).then((reason) => finish({ ok: false, reason }));
     img.src = src;
   });
+}
+
+/**
+ * Why an image URL did not load, asked again with fetch, which reports what <img> does not: the
+ * HTTP status where the server lets the page read it (CORS), else whether the server answered.
+ */
+async function whyNotLoaded(src: string): Promise<string> {
+  if (src.startsWith("blob:") || src.startsWith("data:")) return "not an image the browser can show";
+  const ask = (mode: RequestMode) => fetch(src, { mode, cache: "force-cache", signal: AbortSignal.timeout(IMAGE_TIMEOUT_MS) });
+  try {
+    const response = await ask("cors");
+    if (!response.ok) return `HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ""}`;
+    const type = response.headers.get("content-type") ?? "";
+    return type && !type.startsWith("image/") ? `not an image (${type})` : "not an image the browser can show";
+  } catch (error) {
+    if (timedOut(error)) return `timed out after ${IMAGE_TIMEOUT_MS / 1000} s`;
+  }
+  try {
+    await ask("no-cors"); // opaque: the server answered, but hides its status from the page
+    return "the server answered with an error or not an image (its status is hidden: no CORS)";
+  } catch (error) {
+    if (timedOut(error)) return `timed out after ${IMAGE_TIMEOUT_MS / 1000} s`;
+    return navigator.onLine === false ? "network error: offline" : "network error: the server is unreachable";
+  }
+}
+
+function timedOut(error: unknown): boolean {
+  return error instanceof DOMException && error.name === "TimeoutError";
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { fullyVisibleRange, gridGeometry, gridHeight, pagesOf, scrollToShow, tileOffset, visibleRange } from "./virtualgrid";
+import { pageRange, gridGeometry, gridHeight, pagesOf, scrollToShow, tileOffset, visibleRange } from "./virtualgrid";
 
 describe("virtual grid", () => {
   const g = gridGeometry(300, 96, 16, 4); // (300 + 4) / 100 → 3 columns of 97 px
@@ -20,11 +20,15 @@ describe("virtual grid", () => {
     expect(gridHeight(100_000, g)).toBe(33_334 * 117);
   });
 
-  it("the page a user sees holds only whole rows", () => {
-    expect(fullyVisibleRange(0, 400, 100, g)).toEqual({ start: 0, end: 9 }); // 3 rows of 117 fit in 400
-    expect(fullyVisibleRange(50, 400, 100, g)).toEqual({ start: 3, end: 9 }); // rows 0 and 3 are cut
-    expect(fullyVisibleRange(0, 50, 100, g)).toEqual({ start: 0, end: 3 }); // lower than a row: its top row
-    expect(fullyVisibleRange(0, 400, 4, g)).toEqual({ start: 0, end: 4 });
+  it("the page a user sees holds the rows at least half in view", () => {
+    // 400 px show rows 0, 1, 2 wholly and 49 of row 3's 117 px: less than half, not marked
+    expect(pageRange(0, 400, 100, g)).toEqual({ start: 0, end: 9 });
+    // scrolled by 50: row 0 shows 67 px (more than half), row 3 shows 99 px: both marked
+    expect(pageRange(50, 400, 100, g)).toEqual({ start: 0, end: 12 });
+    // scrolled by 70: row 0 shows 47 px (less than half): rows 1 … 3
+    expect(pageRange(70, 400, 100, g)).toEqual({ start: 3, end: 12 });
+    expect(pageRange(0, 50, 100, g)).toEqual({ start: 0, end: 3 }); // lower than half a row: its top row
+    expect(pageRange(0, 400, 4, g)).toEqual({ start: 0, end: 4 });
   });
 
   it("lists the pages a range of tiles falls in", () => {

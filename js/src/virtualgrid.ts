@@ -48,14 +48,17 @@ export function visibleRange(
   return { start: Math.min(total, firstRow * columns), end: Math.min(total, lastRow * columns) };
 }
 
-/** Tiles `[start, end)` wholly inside the viewport (no overscan): "the page" a user sees. */
-export function fullyVisibleRange(scrollTop: number, height: number, total: number, geometry: GridGeometry): { start: number; end: number } {
+/**
+ * Tiles `[start, end)` of the rows the viewport shows at least half of (no overscan): "the page"
+ * a user sees, "Mark page" marks.
+ */
+export function pageRange(scrollTop: number, height: number, total: number, geometry: GridGeometry): { start: number; end: number } {
   if (total <= 0 || height <= 0) return { start: 0, end: 0 };
   const { columns, rowHeight } = geometry;
-  const firstRow = Math.ceil(Math.max(0, scrollTop) / rowHeight);
-  // A row is wholly visible when its thumbnail and caption (all but the trailing gap) fit.
-  let lastRow = Math.floor((Math.max(0, scrollTop) + height) / rowHeight);
-  if (lastRow <= firstRow) lastRow = firstRow + 1; // a viewport lower than a row: its top row
+  const top = Math.max(0, scrollTop);
+  const firstRow = Math.floor(top / rowHeight + 0.5);
+  let lastRow = Math.floor((top + height) / rowHeight + 0.5);
+  if (lastRow <= firstRow) lastRow = firstRow + 1; // a viewport lower than half a row: its top row
   return { start: Math.min(total, firstRow * columns), end: Math.min(total, lastRow * columns) };
 }
 

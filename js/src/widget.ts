@@ -3,23 +3,25 @@
 // (the only module that knows regl-scatterplot), panelcontroller.ts drives the side panel; this
 // module connects them to the toolbar, label bar, tooltip and legend, the pointer and the keys.
 // Plain click focuses a galaxy; shift-click toggles it in the selection; a lasso replaces the
-// selection, or adds to it (shift) or removes from it (alt or ctrl); Esc clears it.
+// selection, or adds to it (shift, or the toolbar's Add) or removes from it (alt or ctrl, or the
+// toolbar's Remove); Esc clears it. Pointer presses with a modifier key stop at the widget, so
+// that a notebook (JupyterLab's shift-drag cell selection) never takes them.
 
-import { colorList, pointCodes, updateLabelColors } from "./colors";
-import { Controls } from "./controls";
+import { colorList, largerCodes, pointCodes, updateLabelColors } from "./colors";
+import { Controls, type ExportFormat, type ExportWhat } from "./controls";
 import { debounce } from "./debounce";
 import { filterText, keepShown, type Shown, shownOf } from "./filter";
 import { FocusCard } from "./focuscard";
 import { element } from "./dom";
 import { type LabelChange, LabelCodes } from "./labelcodes";
-import { keyAction, LabelBar, labelOf } from "./labels";
-import { combineSelection, lassoOp, pointsInPolygon } from "./lasso";
+import { helpText, keyAction, LabelBar, labelOf } from "./labels";
+import { combineSelection, type LassoOp, lassoOp, pointsInPolygon } from "./lasso";
 import { renderLegend } from "./legend";
 import { nearestWithin } from "./pick";
 import { SyncedModel } from "./model";
 import { PanelController } from "./panelcontroller";
 import { samePositions, sortedPositions, toggled } from "./positions";
-import { type ColorMeta, decodeEvent, type FilterMeta, type Model, type Reply } from "./protocol";
+import { type ColorMeta, decodeEvent, type FilterMeta, type Model, type Reply, UNLABELLED } from "./protocol";
 import { Latest, Requests } from "./requests";
 import { ScatterAdapter } from "./scatter";
 import { SearchBox } from "./search";
@@ -35,8 +37,12 @@ const HOVER_DELAY_MS = 120;
 /** The first search by sky position builds the kernel's sky index. */
 const SEARCH_TIMEOUT_MS = 60000;
 const NOTICE_MS = 12000;
+/** Labels may change several times a second: draw the labelled on top once they settle. */
+const RAISE_LABELLED_MS = 250;
 /** A click or tap picks the nearest galaxy within this many pixels. */
 const PICK_RADIUS_PX = 6;
+/** A press that travelled farther than this (pixels) before its release is a drag, not a click. */
+const CLICK_TRAVEL_PX = 3;
 
 class ExplorerView {
   private readonly root = element("div", "galwidget");
@@ -44,6 +50,12 @@ class ExplorerView {
   private readonly canvas = element("canvas", "gw-canvas");
   private readonly legend = element("div", "gw-legend");
   private readonly status = element("div", "gw-status", "Loading galaxies…");
+  private readonly scale = element("div", "gw-scale");
+  private readonly scaleLabel = element("span", "gw-scale-label");
+  /** What a lasso without modifier keys does (the toolbar's Add / Remove toggles). */
+  private stickyOp: LassoOp = "replace";
+  /** How far the pointer travelled since it was pressed on the canvas (pixels). */
+  private travel = 0;
   private readonly model: SyncedModel;
   private readonly n: number;
   private readonly requests: Requests;
@@ -51,6 +63,10 @@ class ExplorerView {
   private readonly panel: PanelController;
   private readonly labels: LabelCodes;
   private readonly focusCard: FocusCard;
+  /** The large image view of the focused galaxy, over the map (space, or a click on the card's image). */
+  private readonly viewer: FocusCard;
+  private readonly help = element("div", "gw-help");
+  private readonly splitter = element("div", "gw-splitter");
   private readonly search: SearchBox;
   private readonly controls: Controls;
   private readonly tooltip = new Tooltip();
@@ -95,7 +111,8 @@ class ExplorerView {
     this.panel = new PanelController(this.requests, this.thumbnails, {
       focus: () => this.model.get("_focus"),
       setFocus: (position) => this.model.save("_focus", position),
-      panTo: (position) => this.scatter?.zoomTo(this.x[position], this.y[position]),
+      panTo: (position) => this.panTo(position),
+      showNeighbors: (positions) => this.ringNeighbors(positions),
       k: () => this.model.get("k"),
       strategy: () => this.model.get("strategy"),
       learnMessage: () => this.model.get("_learn").message,
@@ -105,11 +122,20 @@ class ExplorerView {
       removeFromSelection: (position) => this.toggleSelected(position),
       setWide: (wide) => this.root.classList.toggle("gw-wide", wide),
       numericColumns: config.numeric_columns ?? [],
+      neighborNote: config.neighbor_space === "layout" ? " in the 2-D map (the data has no features)" : "",
     });
-    this.focusCard = new FocusCard(this.requests, config.image_kind === "none" ? null : this.thumbnails);
+    const images = config.image_kind === "none" ? null : this.thumbnails;
+    this.focusCard = new FocusCard(this.requests, images, () => this.toggleViewer());
+    this.viewer = new FocusCard(this.requests, images, () => this.toggleViewer(), true);
     this.panel.panel.addAboveTiles(this.focusCard.el);
     this.toolbar = new Toolbar({
       mode: (mode) => this.model.save("mode", mode),
+      lassoOp: (op) => {
+        this.stickyOp = op;
+      },
+      help: () => this.toggleHelp(),
+      fullscreen: () => void this.toggleFullscreen(),
+      clearFilter: () => void this.filterCategory("", null, false),
       reset: () => this.scatter?.reset(),
       pointSize: (size) => this.model.save("point_size", size),
       opacity: (opacity) => this.model.save("opacity", opacity),
@@ -123,6 +149,7 @@ class ExplorerView {
     this.controls = new Controls(config.color_columns ?? [], config.layouts ?? [], {
       colorBy: (column) => void this.colorBy(column),
       zoomToSelection: () => this.scatter?.zoomToPositions(this.selection),
+      exportData: (what, format) => void this.exportData(what, format),
       layout: (name) => this.model.save("layout_name", name),
     });
     this.toolbar.el.append(this.controls.el, this.search.el);
@@ -138,8 +165,19 @@ class ExplorerView {
     );
 
     const body = element("div", "gw-body");
-    this.plot.append(this.canvas, this.legend, this.tooltip.el, this.status);
-    body.append(this.plot, this.panel.panel.el);
+    this.scale.append(this.scaleLabel);
+    this.scale.title = "Zoom (1: the whole map); the 2-D map's axes have no physical unit";
+    this.plot.append(this.canvas, this.legend, this.scale, this.toolbar.filterStatus, this.tooltip.el, this.status, this.viewer.el, this.help);
+    this.help.hidden = true;
+    this.help.append(...helpText().map(([keys, what]) => {
+      const row = element("div", "gw-help-row");
+      row.append(element("kbd", "gw-help-keys", keys), element("span", "", what));
+      return row;
+    }));
+    this.help.addEventListener("click", () => this.toggleHelp());
+    this.splitter.title = "Drag to widen or narrow the panel";
+    this.splitter.addEventListener("pointerdown", this.onSplitterDown);
+    body.append(this.plot, this.splitter, this.panel.panel.el);
     this.root.append(this.toolbar.el, this.labelBar.el, body);
     this.root.tabIndex = 0;
     this.root.dataset.state = "loading";
@@ -162,6 +200,7 @@ class ExplorerView {
     this.model.on(["change:strategy"], () => this.labelBar.setStrategy(this.model.get("strategy")));
 
     this.root.addEventListener("keydown", this.onKeyDown);
+    for (const type of ["mousedown", "pointerdown"] as const) this.root.addEventListener(type, this.keepModifiedPress);
     this.plot.addEventListener("pointermove", this.onPointerMove);
     this.plot.addEventListener("pointerleave", this.onPointerLeave);
     this.canvas.addEventListener("pointerdown", this.onPointerDown, { capture: true });
@@ -197,6 +236,7 @@ class ExplorerView {
           deselect: () => this.syncSelectionToModel([]),
           hover: (position) => this.hover(position),
           unhover: () => this.unhover(),
+          view: () => this.showZoom(),
         },
       );
     } catch (error) {
@@ -210,6 +250,7 @@ class ExplorerView {
     this.syncFilter();
     await this.drawPoints();
     this.syncFocusFromModel();
+    this.showZoom();
   }
 
   private async drawPoints(): Promise<void> {
@@ -248,7 +289,9 @@ class ExplorerView {
     if (!scatter || this.x.length === 0) return;
     const meta = this.colorMeta;
     const classes = this.model.get("_label_meta").classes;
-    renderLegend(this.legend, meta, classes);
+    renderLegend(this.legend, meta, classes, this.model.get("_label_meta").counts, (category, only) =>
+      void this.filterCategory(meta.kind === "categorical" ? meta.column : "", category, only),
+    );
     // A new count of missing (unlabelled) points alone changes no color: keep the points.
     const { missing: _, ...coloring } = { missing: 0, ...meta };
     const colors = this.model.rawColors();
@@ -261,8 +304,9 @@ class ExplorerView {
       this.fail(String(error));
       return;
     }
-    await scatter.setColors(colorList(meta, classes), meta.kind !== "none");
+    await scatter.setColors(colorList(meta, classes), meta.kind !== "none", largerCodes(meta, classes));
     await scatter.draw(this.x, this.y, this.codes);
+    this.raiseLabelled();
     if (this.destroyed) return;
     this.syncSelectionFromModel();
     this.drawFocus();
@@ -302,6 +346,30 @@ class ExplorerView {
     this.controls.setColor(this.colorMeta);
   }
 
+  /** A legend entry clicked: show only that category, or hide it (the kernel filters). */
+  private async filterCategory(column: string, category: string | null, only: boolean): Promise<void> {
+    const reply = await this.requests.request("filter_category", { column, category, only });
+    if (!reply.ok && !this.destroyed) this.notify(`Cannot filter: ${reply.reason}`);
+  }
+
+  /** Download the selection or the labels as a file, as the kernel writes them. */
+  private async exportData(what: ExportWhat, format: ExportFormat): Promise<void> {
+    const reply = await this.requests.request("export", { what, format }, { timeoutMs: SAVE_TIMEOUT_MS });
+    if (this.destroyed) return;
+    if (!reply.ok) {
+      this.notify(`Cannot export the ${what}: ${reply.reason}`);
+      return;
+    }
+    const url = URL.createObjectURL(new Blob([reply.data.slice()], { type: reply.mime }));
+    const link = element("a", "gw-download");
+    link.href = url;
+    link.download = reply.filename;
+    this.root.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60000);
+  }
+
   private get colorMeta(): ColorMeta {
     return this.model.get("_color_meta");
   }
@@ -334,7 +402,8 @@ class ExplorerView {
     this.dark = dark;
     scatter.setTheme(dark);
     const meta = this.colorMeta;
-    void scatter.setColors(colorList(meta, this.model.get("_label_meta").classes), meta.kind !== "none");
+    const classes = this.model.get("_label_meta").classes;
+    void scatter.setColors(colorList(meta, classes), meta.kind !== "none", largerCodes(meta, classes));
     this.drawFocus();
   }
 
@@ -453,9 +522,11 @@ class ExplorerView {
   private readonly onLassoEnd = (event: MouseEvent): void => {
     const polygon = this.scatter?.takeLasso();
     if (!polygon) return;
+    this.pointerDown = null; // a lasso that closes where it started is not a click
     const lassoed = keepShown(pointsInPolygon(this.x, this.y, polygon), this.shown);
-    this.syncSelectionToModel(combineSelection(this.selection, lassoed, lassoOp(event)));
+    this.syncSelectionToModel(combineSelection(this.selection, lassoed, lassoOp(event, this.stickyOp)));
     this.syncSelectionFromModel();
+    void this.requests.request("lasso", { polygon });
   };
 
   /** Shift-click: add the galaxy to the selection (if the filter shows it), or take it out. */
@@ -470,8 +541,35 @@ class ExplorerView {
 
   private syncFocusFromModel(): void {
     this.drawFocus();
-    void this.focusCard.show(this.model.get("_focus"));
+    const focus = this.model.get("_focus");
+    void this.focusCard.show(focus);
+    if (!this.viewer.el.hidden) {
+      if (focus < 0) this.viewer.el.hidden = true;
+      else void this.viewer.show(focus);
+    }
     this.panel.focusChanged();
+  }
+
+  /** Show the galaxy at `position` in the map: pan if it is out of view, never zoom. */
+  private panTo(position: number): void {
+    const scatter = this.scatter;
+    if (!scatter || position < 0 || position >= this.x.length) return;
+    const view = scatter.screenTransform(this.x, this.y);
+    const [x, y] = [this.x[position], this.y[position]];
+    const screen: [number, number] | null = view ? [view[0] * x + view[1] * y + view[2], view[3] * x + view[4] * y + view[5]] : null;
+    scatter.panTo(x, y, screen);
+  }
+
+  /** Ring the focused galaxy's neighbors in the map (null: no rings). */
+  private ringNeighbors(positions: Uint32Array | null): void {
+    const points: [number, number][] = [];
+    for (const p of positions ?? []) if (p < this.x.length) points.push([this.x[p], this.y[p]]);
+    this.scatter?.ring(points);
+  }
+
+  private showZoom(): void {
+    const zoom = this.scatter?.zoom();
+    this.scaleLabel.textContent = zoom === undefined ? "" : `zoom ×${zoom < 10 ? zoom.toFixed(1) : Math.round(zoom)}`;
   }
 
   private drawFocus(): void {
@@ -491,10 +589,25 @@ class ExplorerView {
     }
     updateLabelColors(this.codes, change, this.labels.codes, this.model.get("_label_meta").classes.length);
     void this.scatter.draw(this.x, this.y, this.codes);
+    this.raiseLabelled();
   }
+
+  /** Colored by label, the labelled galaxies are drawn on top of the unlabelled ones. */
+  private readonly raiseLabelled = debounce(() => {
+    if (!this.scatter || this.destroyed) return;
+    if (this.colorMeta.kind !== "label") {
+      void this.scatter.drawOnTop(null, this.n);
+      return;
+    }
+    const codes = this.labels.codes;
+    const labelled: number[] = [];
+    for (let p = 0; p < codes.length; p++) if (codes[p] !== UNLABELLED) labelled.push(p);
+    void this.scatter.drawOnTop(Uint32Array.from(labelled), this.n);
+  }, RAISE_LABELLED_MS);
 
   private syncLabelMeta(): void {
     const meta = this.model.get("_label_meta");
+    if (this.colorMeta.kind === "label") renderLegend(this.legend, this.colorMeta, meta.classes, meta.counts, () => {});
     this.labelBar.update(meta);
     this.panel.enableModes(meta.classes.length > 0);
     if (meta.classes.length > 0 && this.labels.version < 0 && this.scatter) void this.labels.refresh();
@@ -549,9 +662,16 @@ class ExplorerView {
 
   // -- pointer, keyboard and tooltip -----------------------------------------------------------
 
+  /** A press with a modifier key is the widget's (shift-lasso, alt-lasso, ctrl/shift-click on a
+   * tile): a notebook host must not take it for its own (JupyterLab selects cells on shift). */
+  private readonly keepModifiedPress = (event: MouseEvent): void => {
+    if (event.shiftKey || event.altKey || event.ctrlKey || event.metaKey) event.stopPropagation();
+  };
+
   private readonly onPointerDown = (event: PointerEvent): void => {
     this.root.focus({ preventScroll: true });
     this.pointerDown = [event.clientX, event.clientY];
+    this.travel = 0;
     this.scatter?.setRemoveKey(event.ctrlKey);
   };
 
@@ -564,7 +684,8 @@ class ExplorerView {
     const start = this.pointerDown;
     this.pointerDown = null;
     if (!start) return;
-    if (Math.hypot(event.clientX - start[0], event.clientY - start[1]) > 3) return;
+    const travel = Math.max(this.travel, Math.hypot(event.clientX - start[0], event.clientY - start[1]));
+    if (travel > CLICK_TRAVEL_PX) return;
     const position = this.hovered >= 0 ? this.hovered : this.pick(event.clientX, event.clientY);
     if (position < 0) return;
     if (event.shiftKey) this.toggleSelected(position);
@@ -586,7 +707,9 @@ class ExplorerView {
     if (target instanceof HTMLSelectElement || target instanceof HTMLInputElement) return;
     if (event.key === "Escape") {
       event.stopPropagation();
-      this.clearSelection();
+      if (!this.help.hidden) this.help.hidden = true;
+      else if (!this.viewer.el.hidden) this.toggleViewer();
+      else this.clearSelection();
       return;
     }
     const action = keyAction(event, this.model.get("_label_meta"), this.panel.columns);
@@ -610,10 +733,18 @@ class ExplorerView {
       case "open":
         if (this.model.get("_focus") >= 0) this.panel.setMode("neighbors");
         break;
+      case "view":
+        this.toggleViewer();
+        break;
+      case "help":
+        this.toggleHelp();
+        break;
     }
   };
 
   private readonly onPointerMove = (event: PointerEvent): void => {
+    const start = this.pointerDown;
+    if (start) this.travel = Math.max(this.travel, Math.hypot(event.clientX - start[0], event.clientY - start[1]));
     const rect = this.plot.getBoundingClientRect();
     this.tooltip.moveTo(event.clientX - rect.left, event.clientY - rect.top, rect.width, rect.height);
   };
@@ -641,6 +772,47 @@ class ExplorerView {
     this.tooltip.show(reply.id, reply.fields, thumbnail);
   }
 
+  // -- overlays, full screen and the panel's width ---------------------------------------------
+
+  /** Open or close the large image view of the focused galaxy. */
+  private toggleViewer(): void {
+    const focus = this.model.get("_focus");
+    const open = this.viewer.el.hidden && focus >= 0;
+    this.viewer.el.hidden = !open;
+    if (open) void this.viewer.show(focus);
+    this.root.focus({ preventScroll: true });
+  }
+
+  private toggleHelp(): void {
+    this.help.hidden = !this.help.hidden;
+    this.root.focus({ preventScroll: true });
+  }
+
+  /** The widget alone on the screen (the browser's full screen), or back. */
+  private async toggleFullscreen(): Promise<void> {
+    if (document.fullscreenElement === this.root) await document.exitFullscreen();
+    else await this.root.requestFullscreen();
+  }
+
+  private readonly onSplitterDown = (event: PointerEvent): void => {
+    event.preventDefault();
+    event.stopPropagation();
+    const panel = this.panel.panel.el;
+    const startX = event.clientX;
+    const startWidth = panel.getBoundingClientRect().width;
+    const max = this.root.clientWidth - 120;
+    const move = (e: PointerEvent): void => {
+      const width = Math.min(max, Math.max(180, startWidth + startX - e.clientX));
+      panel.style.flexBasis = `${width}px`;
+    };
+    const up = (): void => {
+      window.removeEventListener("pointermove", move);
+      window.removeEventListener("pointerup", up);
+    };
+    window.addEventListener("pointermove", move);
+    window.addEventListener("pointerup", up);
+  };
+
   // -- teardown --------------------------------------------------------------------------------
 
   destroy(): void {
@@ -650,8 +822,10 @@ class ExplorerView {
     window.removeEventListener("mouseup", this.onLassoEnd, { capture: true });
     this.requestHover.cancel();
     this.hoverRequest.cancel();
+    this.raiseLabelled.cancel();
     this.panel.dispose();
     this.focusCard.dispose();
+    this.viewer.dispose();
     this.resizeObserver.disconnect();
     this.requests.dispose();
     this.thumbnails.dispose();

@@ -41,6 +41,12 @@ CHROMIUM_ARGS = [
 WAIT_TIMEOUT = 60.0  # generous: the machine may be shared and busy
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "console_errors(*starts): page console errors a test expects (see `page`)"
+    )
+
+
 def chromium_path() -> Path:
     return Path(os.environ.get("GALWIDGET_CHROMIUM", "/usr/bin/chromium"))
 
@@ -177,13 +183,22 @@ def chromium() -> Iterator[Any]:
 
 
 @pytest.fixture
-def page(chromium: Any, harness_url: str) -> Iterator[Any]:
-    """A fresh page with the harness loaded; console errors fail the test."""
+def page(chromium: Any, harness_url: str, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A fresh page with the harness loaded; console errors fail the test, except those starting
+    with a text of the test's ``@pytest.mark.console_errors("…", …)`` (e.g. the browser's own
+    report of an image that a test makes fail on purpose)."""
+    marker = request.node.get_closest_marker("console_errors")
+    expected = tuple(marker.args) if marker else ()
     context = chromium.new_context(viewport={"width": 1000, "height": 700})
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on(
+        "console",
+        lambda m: (
+            errors.append(m.text) if m.type == "error" and not m.text.startswith(expected) else None
+        ),
+    )
     page.goto(harness_url)
     yield page
     context.close()

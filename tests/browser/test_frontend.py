@@ -22,6 +22,7 @@ from galwidget.widget import Explorer
 pytestmark = pytest.mark.browser
 
 N = 5000
+SELECTED_RGB = (0, 0, 0)  # selected points in the light theme (SELECTED_COLOR of scatter.ts)
 STEP_MS = 30  # longer than the lasso's throttle, so every vertex is recorded
 
 
@@ -208,7 +209,7 @@ def test_python_selection_and_callbacks_reach_the_browser(blobs, page):
 
 def highlighted(page) -> int:
     """Canvas pixels in the selection color."""
-    return int((np.abs(canvas_pixels(page) - np.array([255, 45, 111])).sum(axis=2) < 60).sum())
+    return int((np.abs(canvas_pixels(page) - np.array(SELECTED_RGB)).sum(axis=2) < 60).sum())
 
 
 def test_a_large_selection_is_painted_in_the_codes_and_a_small_one_outlined(render, page):
@@ -227,7 +228,7 @@ def test_a_large_selection_is_painted_in_the_codes_and_a_small_one_outlined(rend
         )
         page.wait_for_timeout(300)
         pixels = canvas_pixels(page)
-        is_highlight = np.abs(pixels - np.array([255, 45, 111])).sum(axis=2) < 60
+        is_highlight = np.abs(pixels - np.array(SELECTED_RGB)).sum(axis=2) < 60
         if not mask.any():
             assert is_highlight.sum() == 0
             continue
@@ -520,7 +521,7 @@ def test_suggestion_mode_labels_and_advances(labelling, page):
     assert page.locator(".gw-panel-title").text_content() == "Suggestions (uncertainty)"
 
     page.locator(".galwidget").focus()
-    page.keyboard.press("ArrowRight")
+    # The first suggestion shown is current: the first key labels it (issue 19).
     bridge.wait_until(lambda: widget.focused == shown[0])
     page.keyboard.press("1")  # labels the first suggestion and moves on to the next
     bridge.wait_until(lambda: widget.label_store.get(shown[0]) == "ring")
@@ -580,7 +581,7 @@ def test_labels_restored_and_colored_at_start(render, page, tmp_path):
     render(widget)
     assert class_buttons(page) == ["1 ring (2)", "2 not ring (1)"]
     labels = page.locator(".gw-legend-label").all_text_contents()
-    assert labels == ["ring", "not ring", "unlabelled (797)"]
+    assert labels == ["ring (2)", "not ring (1)", "unlabelled (797)"]  # every class counted
 
 
 def test_a_read_only_label_log_says_so_and_keys_label_nothing(render, page, read_only_folder):
@@ -704,6 +705,7 @@ def test_filter_dims_or_hides_and_the_lasso_selects_only_shown_galaxies(blobs, p
     frame, bridge = blobs
     widget = bridge.widget
     status = page.locator(".gw-filter")
+    status_text = page.locator(".gw-filter-text")
     none = canvas_pixels(page)
     assert status.is_hidden()
 
@@ -716,7 +718,7 @@ def test_filter_dims_or_hides_and_the_lasso_selects_only_shown_galaxies(blobs, p
     page.wait_for_timeout(300)
     hide = canvas_pixels(page)
     shown = frame["brightness"].to_numpy() <= 0
-    assert status.text_content() == (
+    assert status_text.text_content() == (
         f"{shown.sum():,} of 5,000 shown (brightness in […, 0]; others hidden)"
     )
 

@@ -158,6 +158,24 @@ def lasso_and_click(page: Any, layout: tuple[np.ndarray, np.ndarray]) -> None:
     expect(count).to_have_text(f"{inside.sum():,} of {N:,} selected")
     expect(seen).to_have_text(python_sees(list(ids[inside])), timeout=30_000)
 
+    # Shift adds and alt removes in every host (Notebook 7, like JupyterLab, would take a
+    # shift-drag for a cell range selection).
+    radius = 0.2 * min(box["width"], box["height"])
+    # The second lasso: around the visible galaxy, well clear of the first, with most others near.
+    far = visible & (np.hypot(*(positions - centre).T) > 2.2 * radius)
+    gaps = np.hypot(*(positions[:, None, :] - positions[None, :, :]).transpose(2, 0, 1))
+    crowd = np.where(far, ((gaps < 0.5 * radius) & visible[None, :]).sum(axis=1), -1)
+    other = tuple(positions[int(crowd.argmax())])
+    second = lasso_polygon(positions, other, 0.6 * radius)
+    in_second = inside_polygon(positions, second) & ~inside
+    assert in_second.any() and not (inside_polygon(positions, second) & inside).any()
+    for key, expected in [("Shift", inside | in_second), ("Alt", inside)]:
+        page.keyboard.down(key)
+        drag_lasso(page, second)
+        page.keyboard.up(key)
+        expect(count).to_have_text(f"{expected.sum():,} of {N:,} selected")
+        expect(seen).to_have_text(python_sees(list(ids[expected])), timeout=30_000)
+
     legend = widget.locator(".gw-legend").bounding_box()
     if legend:
         visible &= ~(

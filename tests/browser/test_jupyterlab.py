@@ -125,7 +125,7 @@ BUNDLE = Path(__file__).resolve().parents[2] / "galwidget" / "static" / "widget.
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 # regl-scatterplot records a lasso vertex at most every 10 ms: pause longer at each vertex.
 LASSO_STEP_MS = 30
-SELECTED_RGB = (0xFF, 0x2D, 0x6F)  # the widget's color for selected points
+SELECTED_RGB = (0, 0, 0)  # the widget's color for selected points (light theme)
 
 
 def page_positions(points: np.ndarray, canvas_box: dict) -> np.ndarray:

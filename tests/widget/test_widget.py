@@ -137,6 +137,7 @@ def test_traits_are_binary_buffers_of_the_right_type(widget: Explorer, frame: pd
         "numeric_columns": ["x", "y"],  # not the categorical kind nor the boolean flag
         "color_columns": ["x", "y", "kind", "flag"],  # no label, score: no labelling here
         "layouts": ["x, y"],
+        "neighbor_space": "features",  # it has feature columns
     }
 
     state, buffer_paths, buffers = _remove_buffers(widget.get_state())
