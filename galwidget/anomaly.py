@@ -25,7 +25,9 @@ settings (:func:`galwidget.cache.read_arrays`): a new session on the same data r
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
@@ -39,9 +41,10 @@ from tqdm.auto import tqdm
 from galwidget import cache
 from galwidget.data import Representations
 from galwidget.errors import DataError
+from galwidget.jobs import JobRunner
 from galwidget.learn import learning_features
 
-__all__ = ["LOF_SAMPLE", "METHODS", "AnomalyOptions", "anomaly_scores"]
+__all__ = ["LOF_SAMPLE", "METHODS", "AnomalyJob", "AnomalyOptions", "anomaly_scores"]
 
 Method: TypeAlias = Literal["isolation_forest", "local_outlier_factor"]
 METHODS: tuple[Method, ...] = ("isolation_forest", "local_outlier_factor")
@@ -188,3 +191,46 @@ def _progress_reporter(progress: Progress | bool | None, n: int, method: str) ->
             bar.update(done - bar.n)
 
     return report
+
+
+class AnomalyJob:
+    """The anomaly scores of one data set, computed once on a background worker
+    (:class:`~galwidget.jobs.JobRunner`) and shared by whoever needs them (the Explorer's colors
+    and :attr:`~galwidget.Explorer.anomaly`, the labelling session's prior).
+
+    Args:
+        reps: the galaxies.
+        options: as for :func:`anomaly_scores`.
+    """
+
+    def __init__(self, reps: Representations, options: AnomalyOptions | None = None) -> None:
+        self.reps = reps
+        self.options = options or AnomalyOptions()
+        self._jobs = JobRunner("anomaly")
+        self._future: Future[pd.Series] | None = None
+        self._lock = threading.Lock()
+
+    def start(self, *, progress: Progress | bool | None = None) -> Future[pd.Series]:
+        """The future of the scores; the first call starts the work (reporting to ``progress``
+        as :func:`anomaly_scores` does), later calls return the same future."""
+        with self._lock:
+            if self._future is None:
+                reps, options = self.reps, self.options
+                self._future = self._jobs.submit(
+                    lambda: anomaly_scores(reps, options, progress=progress)
+                )
+            return self._future
+
+    @property
+    def done(self) -> bool:
+        """Whether the scores are ready (or failed)."""
+        future = self._future
+        return future is not None and future.done()
+
+    def result(self) -> pd.Series:
+        """The scores, waiting for them (and starting the work) if need be."""
+        return self.start().result()
+
+    def close(self) -> None:
+        """Stop the worker once the running computation, if any, has finished."""
+        self._jobs.close()

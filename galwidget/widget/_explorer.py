@@ -87,6 +87,8 @@ MAX_POINT_SIZE = 100.0
 HEIGHTS = (100, 20_000)
 THUMBNAIL_SIZE = 128
 HOVER_COLUMNS = 4
+# The color name of the anomaly scores (when no meta column has that name).
+ANOMALY = "anomaly"
 ColorSpec: TypeAlias = str | Sequence[Any] | np.ndarray | pd.Series | None
 
 
@@ -150,7 +152,8 @@ class Explorer(RequestHandlers, anywidget.AnyWidget):
             built on first need. Data with at most ``n_components`` features is searched as it
             is.
         classes: the label classes: a list (keys 1–9 in order) or a dict class → key; shows the
-            label bar. ``None``: no labelling UI (labels set from Python are still kept).
+            label bar. ``"interest"``: interest scoring, keys 0–5 give Astronomaly's scores (see
+            :mod:`galwidget.session`; use with ``strategy="ei"``). ``None``: no labelling UI (labels set from Python are still kept).
         labels: the :class:`~galwidget.LabelStore` of this data, or a dict ``{"path": …,
             "user": …}`` (see :class:`LabelOptions`): the label log or database URL (default
             ``<labels dir>/<fingerprint>.jsonl``) and who labels (default ``$JUPYTERHUB_USER``
@@ -229,7 +232,7 @@ class Explorer(RequestHandlers, anywidget.AnyWidget):
         k: int = 12,
         hover_columns: Sequence[str] | None = None,
         index: NeighborIndex | IndexOptions | None = None,
-        classes: Classes = None,
+        classes: Classes | str = None,
         labels: LabelStore | LabelOptions | None = None,
         strategy: str = "uncertainty",
         target: str | None = None,
@@ -268,7 +271,9 @@ class Explorer(RequestHandlers, anywidget.AnyWidget):
         tables = (meta,) if frame is None else (meta, frame)
         maps = Layouts(reps, layout, layouts, tables=tables, index=index_holder.get)
         image_source = images_module.resolve(images, reps, THUMBNAIL_SIZE)
-        derived = isinstance(color, str) and color in {"label", "score"} and color not in meta
+        derived = (
+            isinstance(color, str) and color in {"label", "score", ANOMALY} and color not in meta
+        )
 
         self._reps, self._frame, self._selected_column = reps, frame, selected
         self._index, self._labelling, self._meta, self._memory = (
@@ -305,7 +310,8 @@ class Explorer(RequestHandlers, anywidget.AnyWidget):
                 "max_message_bytes": protocol.MAX_MESSAGE_BYTES,
                 "numeric_columns": numeric_columns(meta),
                 "color_columns": [str(c) for c in meta.columns if c != reps.id_column]
-                + (["label", "score"] if labelling.in_use else []),
+                + (["label", "score"] if labelling.in_use else [])
+                + ([ANOMALY] if ANOMALY not in meta else []),
                 "layouts": maps.names,
             },
             _points=maps.points(maps.first),
@@ -453,7 +459,8 @@ class Explorer(RequestHandlers, anywidget.AnyWidget):
         and integers with few distinct values become categories with a legend. Missing values are
         grey. Two names besides the meta columns follow the labelling as it goes on:
         ``"label"`` (one color per class, unlabelled grey) and ``"score"`` (the classifier's
-        :attr:`scores`, grey before the first fit).
+        :attr:`scores`, grey before the first fit); ``"anomaly"`` colors by :attr:`anomaly`,
+        computed in the background the first time (grey meanwhile, with a progress bar).
         """
         with self._labelling.lock:
             values, meta = self._encode_color(color)
@@ -461,6 +468,13 @@ class Explorer(RequestHandlers, anywidget.AnyWidget):
             with self.hold_sync():
                 self._color = values
                 self._color_meta = dict[str, Any](meta)
+
+    @property
+    def anomaly(self) -> pd.Series:
+        """Anomaly score per galaxy (higher = more unusual; isolation forest, see
+        :mod:`galwidget.anomaly`), indexed by id; waits for the background computation, which
+        ``color_by("anomaly")`` or the ``"anomalous"`` strategy may have started already."""
+        return self._labelling.anomaly.result()
 
     @property
     def index(self) -> NeighborIndex:
@@ -876,6 +890,8 @@ class Explorer(RequestHandlers, anywidget.AnyWidget):
                 return self._label_colors()
             if color == "score":
                 return self._score_colors()
+            if color == ANOMALY:
+                return self._anomaly_colors()
             raise DataError(
                 f"no column {color!r} to color by; columns: {', '.join(self._meta.columns)}"
             )
@@ -903,6 +919,21 @@ class Explorer(RequestHandlers, anywidget.AnyWidget):
         if scores is None:
             return missing_scores(len(self._reps))
         return encode_colors(scores.astype(np.float64), "score")
+
+    def _anomaly_colors(self) -> tuple[bytes, ColorMeta]:
+        """The anomaly colors, or grey ("computing") while they are computed in the background;
+        when they arrive they are shown if the points are still colored by anomaly."""
+        job = self._labelling.anomaly
+        if job.done:
+            return encode_colors(job.result().reset_index(drop=True).astype(np.float64), ANOMALY)
+        future = job.start(progress=True)
+        future.add_done_callback(lambda _: self._anomaly_computed())
+        values, meta = missing_scores(len(self._reps))
+        return values, {**meta, "column": f"{ANOMALY} (computing…)"}
+
+    def _anomaly_computed(self) -> None:
+        if self._color_source == ANOMALY and self._labelling.anomaly.done:
+            self.color_by(ANOMALY)
 
     def _check_hover_columns(
         self, columns: Sequence[str] | None, color_meta: ColorMeta

@@ -610,6 +610,9 @@ class ExplorerView {
       case "open":
         if (this.model.get("_focus") >= 0) this.panel.setMode("neighbors");
         break;
+      case "refuse":
+        this.labelBar.setSaved("error", action.message);
+        break;
     }
   };
 

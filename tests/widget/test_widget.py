@@ -1101,3 +1101,44 @@ def test_a_read_only_label_log_is_read_and_refuses_labels_without_losing_any(
         assert w._label_meta["version"] == version and log.read_bytes() == before
     finally:
         w.close()
+
+
+def test_color_by_anomaly_computes_in_the_background_then_colors(frame: pd.DataFrame):
+    frame.loc[7, [f"feat_{i}" for i in range(8)]] = 40.0  # one galaxy far from the rest
+    w = Explorer(frame, layout=("x", "y"))
+    try:
+        assert "anomaly" in w._config["color_columns"]
+        content, _ = request(w, "color_by", column="anomaly")
+        assert content["column"] == "anomaly"
+        scores = w.anomaly  # waits for the background job that color_by started
+        assert scores.index.equals(w.representations.ids) and scores.idxmax() == "G0007"
+        deadline = time.monotonic() + 30
+        while w._color_meta.get("column") != "anomaly" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert w._color_meta["kind"] == "continuous" and w._color_meta["missing"] == 0
+        assert w._color_meta["max"] == pytest.approx(float(scores.max()))
+        colors = np.frombuffer(w._color, dtype=np.uint8)
+        assert colors[7] == colors.max() and len(colors) == N
+    finally:
+        w.close()
+
+
+def test_most_anomalous_suggestions_need_no_labels(frame: pd.DataFrame, tmp_path):
+    frame.loc[7, [f"feat_{i}" for i in range(8)]] = 40.0
+    w = Explorer(
+        frame,
+        layout=("x", "y"),
+        classes=["ring", "other"],
+        labels={"path": tmp_path / "labels.jsonl"},
+        strategy="anomalous",
+    )
+    try:
+        fit = w.training.result(timeout=60)
+        assert fit is not None and fit.kind == "prior"
+        assert w.suggestions[0] == "G0007"
+        expected = w.anomaly.drop("G0007").nlargest(5).index
+        w.set_labels({"G0007": "ring"})
+        w.training.result(timeout=60)
+        assert list(w.suggestions[:5]) == list(expected)
+    finally:
+        w.close()
