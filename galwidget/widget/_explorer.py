@@ -20,6 +20,7 @@ leaves every trait as it was, says why in the status line and sends the kernel's
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from pathlib import Path
@@ -32,6 +33,7 @@ import traitlets
 
 from galwidget import images as images_module
 from galwidget import protocol
+from galwidget.clusters import Clusters, find_clusters
 from galwidget.data import Representations, load_representations
 from galwidget.errors import DataError
 from galwidget.labels import Classes, LabelStore, export_labels
@@ -87,8 +89,9 @@ MAX_POINT_SIZE = 100.0
 HEIGHTS = (100, 20_000)
 THUMBNAIL_SIZE = 128
 HOVER_COLUMNS = 4
-# The color name of the anomaly scores (when no meta column has that name).
+# The color names of the anomaly scores and the clusters (when no meta column has that name).
 ANOMALY = "anomaly"
+CLUSTER = "cluster"
 ColorSpec: TypeAlias = str | Sequence[Any] | np.ndarray | pd.Series | None
 
 
@@ -292,6 +295,8 @@ class Explorer(RequestHandlers, anywidget.AnyWidget):
         self._callbacks: list[Callable[[pd.Index], Any]] = []
         self._train_callbacks: list[Callable[[], Any]] = []
         self._color_source: str | None = None
+        self._clusters: Clusters | None = None
+        self._clusters_lock = threading.Lock()
         self._incoming: bytes | None = None  # a _selection from the browser being applied
         self._decoded: tuple[bytes, np.ndarray] | None = None  # the last _selection checked
         self._encoded: tuple[np.ndarray, bytes] | None = None  # positions and their encoding
@@ -311,7 +316,7 @@ class Explorer(RequestHandlers, anywidget.AnyWidget):
                 "numeric_columns": numeric_columns(meta),
                 "color_columns": [str(c) for c in meta.columns if c != reps.id_column]
                 + (["label", "score"] if labelling.in_use else [])
-                + ([ANOMALY] if ANOMALY not in meta else []),
+                + [name for name in (ANOMALY, CLUSTER) if name not in meta],
                 "layouts": maps.names,
             },
             _points=maps.points(maps.first),
@@ -460,7 +465,8 @@ class Explorer(RequestHandlers, anywidget.AnyWidget):
         grey. Two names besides the meta columns follow the labelling as it goes on:
         ``"label"`` (one color per class, unlabelled grey) and ``"score"`` (the classifier's
         :attr:`scores`, grey before the first fit); ``"anomaly"`` colors by :attr:`anomaly`,
-        computed in the background the first time (grey meanwhile, with a progress bar).
+        computed in the background the first time (grey meanwhile, with a progress bar), and
+        ``"cluster"`` by the names of :attr:`clusters` (noise grey).
         """
         with self._labelling.lock:
             values, meta = self._encode_color(color)
@@ -475,6 +481,48 @@ class Explorer(RequestHandlers, anywidget.AnyWidget):
         :mod:`galwidget.anomaly`), indexed by id; waits for the background computation, which
         ``color_by("anomaly")`` or the ``"anomalous"`` strategy may have started already."""
         return self._labelling.anomaly.result()
+
+    @property
+    def clusters(self) -> pd.DataFrame:
+        """The density clusters of the galaxies (see :mod:`galwidget.clusters`; computed on first
+        use), largest first: ``cluster`` id, ``name``, ``size``, ``representative`` (the id of the
+        medoid) and ``central`` (ids of the most central members). ``color_by("cluster")``
+        colors by them, :meth:`select_cluster` selects one."""
+        return self._cluster_result().table
+
+    def name_clusters(self, by: str) -> None:
+        """Name every cluster after the majority value of meta column ``by``, or of the user's
+        labels (``by="label"``), among its members: ``"spiral (72%)"``."""
+        clusters = self._cluster_result()
+        if by == "label" and by not in self._meta:
+            clusters.name_by(self._labelling.values)
+        elif by in self._meta:
+            clusters.name_by(self._meta[by].to_numpy(dtype=object))
+        else:
+            raise DataError(
+                f"no column {by!r} to name clusters by; columns: {', '.join(self._meta.columns)} "
+                "or 'label'"
+            )
+        self._clusters_renamed()
+
+    def rename_cluster(self, cluster: int, name: str) -> None:
+        """Call ``cluster`` (an id of :attr:`clusters`) ``name``."""
+        self._cluster_result().rename(cluster, name)
+        self._clusters_renamed()
+
+    def select_cluster(self, cluster: int) -> None:
+        """Select the galaxies of ``cluster`` (an id of :attr:`clusters`)."""
+        self.selection = self._cluster_result().members(cluster)
+
+    def _cluster_result(self) -> Clusters:
+        with self._clusters_lock:
+            if self._clusters is None:
+                self._clusters = find_clusters(self._reps)
+            return self._clusters
+
+    def _clusters_renamed(self) -> None:
+        if self._color_source == CLUSTER:
+            self.color_by(CLUSTER)
 
     @property
     def index(self) -> NeighborIndex:
@@ -892,6 +940,10 @@ class Explorer(RequestHandlers, anywidget.AnyWidget):
                 return self._score_colors()
             if color == ANOMALY:
                 return self._anomaly_colors()
+            if color == CLUSTER:
+                return encode_colors(
+                    self._cluster_result().named_labels().reset_index(drop=True), CLUSTER
+                )
             raise DataError(
                 f"no column {color!r} to color by; columns: {', '.join(self._meta.columns)}"
             )

@@ -1142,3 +1142,53 @@ def test_most_anomalous_suggestions_need_no_labels(frame: pd.DataFrame, tmp_path
         assert list(w.suggestions[:5]) == list(expected)
     finally:
         w.close()
+
+
+def test_clusters_colors_names_and_selection():
+    rng = np.random.default_rng(5)
+    blob = np.repeat([0, 1, 2], [200, 120, 80])
+    features = rng.normal(size=(N, 8)) + 15.0 * np.eye(8)[blob * 2]
+    frame = pd.DataFrame(features, columns=[f"feat_{i}" for i in range(8)])
+    frame.insert(0, "id", [f"G{i:04d}" for i in range(N)])
+    frame["kind"] = np.array(["smooth", "spiral", "ring"])[blob]
+    frame["x"], frame["y"] = features[:, 0], features[:, 2]
+    w = Explorer(frame, layout=("x", "y"))
+    try:
+        table = w.clusters
+        assert len(table) == 3 and table["size"].tolist() == [200, 120, 80]
+        assert all(
+            blob[int(r[1:])] == blob[int(c[0][1:])]
+            for r, c in zip(table["representative"], table["central"], strict=True)
+        )
+        content, _ = request(w, "color_by", column="cluster")
+        assert content["column"] == "cluster"
+        assert w._color_meta["kind"] == "categorical"
+        assert sorted(w._color_meta["categories"]) == ["cluster 0", "cluster 1", "cluster 2"]
+        w.name_clusters(by="kind")
+        assert sorted(w.clusters["name"]) == ["ring (100%)", "smooth (100%)", "spiral (100%)"]
+        assert sorted(w._color_meta["categories"]) == [
+            "ring (100%)",
+            "smooth (100%)",
+            "spiral (100%)",
+        ]
+        rings = int(table["cluster"].iloc[2])
+        w.rename_cluster(rings, "rings")
+        assert "rings" in w._color_meta["categories"]
+        w.select_cluster(rings)
+        assert w.selected["kind"].eq("ring").all() and len(w.selection) == 80
+        with pytest.raises(gw.DataError, match="no column 'colour' to name clusters by"):
+            w.name_clusters(by="colour")
+    finally:
+        w.close()
+
+
+def test_too_few_galaxies_to_cluster_is_a_clear_error():
+    w = Explorer(make_frame(10), layout=("x", "y"))
+    try:
+        with pytest.raises(gw.DataError, match="clustering needs at least 20 galaxies, got 10"):
+            _ = w.clusters
+        with pytest.raises(gw.DataError, match="at least 20 galaxies"):
+            w.color_by("cluster")
+        assert w._color_meta == {"kind": "none"}
+    finally:
+        w.close()
