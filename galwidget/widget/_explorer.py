@@ -212,6 +212,9 @@ class Explorer(RequestHandlers, anywidget.AnyWidget):
     _learn = traitlets.Dict({"status": "off", "message": ""}).tag(sync=True)
     _filter = traitlets.Bytes(b"").tag(sync=True, **protocol.BYTES_SERIALIZATION)
     _filter_meta = traitlets.Dict({"mode": "none", "shown": 0, "description": ""}).tag(sync=True)
+    # Drawn over the map: the sky layout's RA/Dec grid lines (interleaved x, y in _points
+    # coordinates) and the clusters' names at their representative galaxies (positions).
+    _overlay = traitlets.Dict(dict[str, Any](graticule=[], clusters=[])).tag(sync=True)
 
     k = traitlets.Int(12).tag(sync=True)
     mode = traitlets.Enum(["lasso", "box", "pan"], "lasso").tag(sync=True)
@@ -320,6 +323,7 @@ class Explorer(RequestHandlers, anywidget.AnyWidget):
                 "layouts": maps.names,
             },
             _points=maps.points(maps.first),
+            _overlay={"graticule": maps.graticule(maps.first), "clusters": []},
             layout_name=maps.first,
             _color=values,
             _color_meta=color_meta,
@@ -516,13 +520,27 @@ class Explorer(RequestHandlers, anywidget.AnyWidget):
 
     def _cluster_result(self) -> Clusters:
         with self._clusters_lock:
+            found = self._clusters is None
             if self._clusters is None:
                 self._clusters = find_clusters(self._reps)
-            return self._clusters
+            clusters = self._clusters
+        if found:
+            self._clusters_renamed()
+        return clusters
 
     def _clusters_renamed(self) -> None:
-        if self._color_source == CLUSTER:
-            self.color_by(CLUSTER)
+        """Show the clusters' names on the map (and in the colors, if colored by cluster)."""
+        clusters = self._clusters
+        if clusters is None:
+            return
+        marks = [
+            {"cluster": cluster, "name": clusters.names[cluster], "position": int(central[0])}
+            for cluster, central in clusters.representatives.items()
+        ]
+        with self.hold_sync():
+            self._overlay = {**self._overlay, "clusters": marks}
+            if self._color_source == CLUSTER:
+                self.color_by(CLUSTER)
 
     @property
     def index(self) -> NeighborIndex:
@@ -859,7 +877,10 @@ class Explorer(RequestHandlers, anywidget.AnyWidget):
         return name
 
     def _show_layout(self, change: dict[str, Any]) -> None:
-        self._points = self._layouts.points(change["new"])
+        with self.hold_sync():
+            self._points = self._layouts.points(change["new"])
+            graticule = self._layouts.graticule(change["new"])
+            self._overlay = {**self._overlay, "graticule": graticule}
 
     @traitlets.validate("target")
     def _validate_target(self, proposal: dict[str, Any]) -> str | None:

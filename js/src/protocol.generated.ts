@@ -50,6 +50,8 @@ export interface RequestMap {
   selection_page: { params: { order: "centroid" | "score" | "column" | "random"; column: string | null; descending: boolean; offset: number; limit: number }; reply: { total: number; offset: number; ids: string[]; positions: Uint32Array; values: Float32Array } };
   /** Color by a meta column, 'label' or 'score' (null: one color), as Python's `Explorer.color_by`. */
   color_by: { params: { column: string | null }; reply: { column: string | null } };
+  /** Select the galaxies of a cluster (a name on the map's cluster overlay), as Python's `Explorer.select_cluster`. */
+  select_cluster: { params: { cluster: number }; reply: { cluster: number; count: number } };
   /** A search box's text: the galaxy the kernel focused (position −1: none, e.g. a prefix of many ids). */
   find: { params: { text: string }; reply: { query: string; match: "id" | "sky" | "prefix"; position: number; id: string | null; completions: string[]; n_completions: number; separation_arcsec: number | null } };
 }
@@ -232,6 +234,18 @@ export const REQUESTS = {
     "reply": {
       "fields": {
         "column": "str | null"
+      }
+    }
+  },
+  "select_cluster": {
+    "doc": "Select the galaxies of a cluster (a name on the map's cluster overlay), as Python's `Explorer.select_cluster`.",
+    "params": {
+      "cluster": "int"
+    },
+    "reply": {
+      "fields": {
+        "cluster": "int",
+        "count": "int"
       }
     }
   },

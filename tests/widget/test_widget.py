@@ -1192,3 +1192,62 @@ def test_too_few_galaxies_to_cluster_is_a_clear_error():
         assert w._color_meta == {"kind": "none"}
     finally:
         w.close()
+
+
+def test_the_sky_layout_keeps_the_selection_and_draws_its_graticule():
+    rng = np.random.default_rng(2)
+    frame = make_frame()
+    frame["ra"], frame["dec"] = rng.uniform(0, 360, N), rng.uniform(-60, 60, N)
+    w = Explorer(frame, layout=("x", "y"))
+    try:
+        assert w._config["layouts"] == ["x, y", "sky"]
+        assert w._overlay["graticule"] == []
+        w.select(["G0001", "G0002"])
+        w.layout_name = "sky"
+        assert list(w.selected_ids) == ["G0001", "G0002"]
+        assert len(w._overlay["graticule"]) == 18
+        points = np.frombuffer(w._points, "<f4").reshape(-1, 2)
+        assert (np.abs(points) <= 0.95 + 1e-6).all()
+        left = frame["ra"].to_numpy() > 200  # east of the centre RA (180°) is drawn to the left
+        right = frame["ra"].to_numpy() < 160
+        assert points[left, 0].max() < 0 < points[right, 0].min()
+        w.layout_name = "x, y"
+        assert w._overlay["graticule"] == [] and list(w.selected_ids) == ["G0001", "G0002"]
+    finally:
+        w.close()
+    plain = Explorer(make_frame(), layout=("x", "y"))
+    try:
+        assert plain._config["layouts"] == ["x, y"]
+        with pytest.raises(Exception, match="'sky' layout needs sky positions"):
+            plain.layout_name = "sky"
+        assert plain.layout_name == "x, y"
+    finally:
+        plain.close()
+
+
+def test_cluster_marks_on_the_map_and_their_click_request():
+    rng = np.random.default_rng(5)
+    blob = np.repeat([0, 1], [250, 150])
+    features = rng.normal(size=(N, 8)) + 15.0 * np.eye(8)[blob * 3]
+    frame = pd.DataFrame(features, columns=[f"feat_{i}" for i in range(8)])
+    frame.insert(0, "id", [f"G{i:04d}" for i in range(N)])
+    frame["x"], frame["y"] = features[:, 0], features[:, 3]
+    w = Explorer(frame, layout=("x", "y"))
+    try:
+        assert w._overlay["clusters"] == []
+        table = w.clusters
+        marks = w._overlay["clusters"]
+        assert [m["name"] for m in marks] == ["cluster 0", "cluster 1"]
+        assert {str(w.representations.ids[m["position"]]) for m in marks} == set(
+            table["representative"]
+        )
+        w.rename_cluster(1, "the small one")
+        assert w._overlay["clusters"][1]["name"] == "the small one"
+        content, _ = request(w, "select_cluster", cluster=1)
+        assert content["ok"] and content["cluster"] == 1
+        assert content["count"] == len(w.selection) == table.set_index("cluster").loc[1, "size"]
+        assert len(set(blob[w.selection])) == 1
+        content, _ = request(w, "select_cluster", cluster=9)
+        assert not content["ok"] and "no cluster 9" in content["reason"]
+    finally:
+        w.close()
