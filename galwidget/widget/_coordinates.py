@@ -176,12 +176,16 @@ class Layouts:
             self._points[name] = normalize_layout(coordinates, bounds).tobytes()
         return self._points[name]
 
+    def is_sky(self, name: str) -> bool:
+        """Whether layout ``name`` is the all-sky map."""
+        spec = self._specs.get(name)
+        return isinstance(spec, str) and spec == SKY
+
     def graticule(self, name: str) -> list[list[float]]:
         """The RA/Dec grid lines of layout ``name`` as the page draws them (interleaved ``x, y``
         per line, in ``_points`` coordinates): the sky's grid for the ``"sky"`` layout, none for
         the others."""
-        spec = self._specs.get(name)
-        if not (isinstance(spec, str) and spec == SKY):
+        if not self.is_sky(name):
             return []
         return [
             np.round(

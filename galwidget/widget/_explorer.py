@@ -530,17 +530,23 @@ class Explorer(RequestHandlers, anywidget.AnyWidget):
 
     def _clusters_renamed(self) -> None:
         """Show the clusters' names on the map (and in the colors, if colored by cluster)."""
-        clusters = self._clusters
-        if clusters is None:
+        if self._clusters is None:
             return
-        marks = [
+        with self.hold_sync():
+            self._overlay = {**self._overlay, "clusters": self._cluster_marks()}
+            if self._color_source == CLUSTER:
+                self.color_by(CLUSTER)
+
+    def _cluster_marks(self) -> list[dict[str, Any]]:
+        """The clusters' names at their medoids, for the map overlay; none before the clusters
+        are computed, and none on the sky (a cluster in representation space is spread over it)."""
+        clusters = self._clusters
+        if clusters is None or self._layouts.is_sky(self.layout_name):
+            return []
+        return [
             {"cluster": cluster, "name": clusters.names[cluster], "position": int(central[0])}
             for cluster, central in clusters.representatives.items()
         ]
-        with self.hold_sync():
-            self._overlay = {**self._overlay, "clusters": marks}
-            if self._color_source == CLUSTER:
-                self.color_by(CLUSTER)
 
     @property
     def index(self) -> NeighborIndex:
@@ -880,7 +886,7 @@ class Explorer(RequestHandlers, anywidget.AnyWidget):
         with self.hold_sync():
             self._points = self._layouts.points(change["new"])
             graticule = self._layouts.graticule(change["new"])
-            self._overlay = {**self._overlay, "graticule": graticule}
+            self._overlay = {"graticule": graticule, "clusters": self._cluster_marks()}
 
     @traitlets.validate("target")
     def _validate_target(self, proposal: dict[str, Any]) -> str | None:
