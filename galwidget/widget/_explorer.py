@@ -63,6 +63,7 @@ from galwidget.widget._selection import (
     resolve_selection,
     write_column,
 )
+from galwidget.widget._sky import SkyLink
 
 __all__ = ["Explorer", "Positions"]
 
@@ -536,6 +537,13 @@ class Explorer(RequestHandlers, anywidget.AnyWidget):
             self._overlay = {**self._overlay, "clusters": self._cluster_marks()}
             if self._color_source == CLUSTER:
                 self.color_by(CLUSTER)
+
+    def sky(self, *, fov: float = 2.0, survey: str | None = None) -> Any:
+        """An ipyaladin view of the sky (``pip install galwidget[sky]``) linked both ways: the
+        selection drawn on it, a click on a drawn galaxy focuses it here, focusing a galaxy here
+        recentres the sky. ``fov``: the field of view in degrees; ``survey``: the HiPS survey.
+        Needs ra/dec (columns, or IAU names as ids)."""
+        return SkyLink(self, fov=fov, survey=survey).aladin
 
     def _cluster_marks(self) -> list[dict[str, Any]]:
         """The clusters' names at their medoids, for the map overlay; none before the clusters

@@ -1251,3 +1251,55 @@ def test_cluster_marks_on_the_map_and_their_click_request():
         assert not content["ok"] and "no cluster 9" in content["reason"]
     finally:
         w.close()
+
+
+def test_sky_view_is_linked_both_ways():
+    pytest.importorskip("ipyaladin")
+    from astropy.io.votable import parse_single_table
+
+    from galwidget.widget._sky import OVERLAY_NAME
+
+    rng = np.random.default_rng(3)
+    frame = make_frame()
+    frame["ra"], frame["dec"] = rng.uniform(150, 160, N), rng.uniform(0, 5, N)
+    w = Explorer(frame, layout=("x", "y"))
+    try:
+        w.select(["G0003", "G0010"])
+        aladin = w.sky(fov=3.0)
+        ra, dec = aladin.target.ra.deg, aladin.target.dec.deg
+        assert ra == pytest.approx(frame["ra"].iloc[[3, 10]].mean(), abs=0.01)
+        assert dec == pytest.approx(frame["dec"].iloc[[3, 10]].mean(), abs=0.01)
+        # The page is not loaded here: ipyaladin queues the overlay for it; read what it will get.
+        aladin._is_loaded = True
+        sent: list[tuple[dict, list]] = []
+        aladin.send = lambda message, buffers=None: sent.append((message, buffers))
+        w.select(["G0001", "G0002", "G0005"])
+        assert [m["event_name"] for m, _ in sent] == ["remove_overlay", "add_table"]
+        assert sent[1][0]["options"]["name"] == OVERLAY_NAME
+        table = parse_single_table(io.BytesIO(sent[1][1][0])).to_table()
+        assert list(table["id"]) == ["G0001", "G0002", "G0005"]
+        np.testing.assert_allclose(table["ra"], frame["ra"].iloc[[1, 2, 5]])
+        # A click on a source (the message ipyaladin's page sends) focuses the galaxy and the sky
+        # recentres on it.
+        aladin._handle_custom_message(
+            None,
+            {
+                "event_type": "object_clicked",
+                "content": {"ra": 1, "dec": 2, "data": {"id": "G0005"}},
+            },
+            [],
+        )
+        assert w.focused == "G0005"
+        assert aladin.target.ra.deg == pytest.approx(frame["ra"].iloc[5])
+        w.focus("G0100")
+        assert aladin.target.dec.deg == pytest.approx(frame["dec"].iloc[100])
+        w.select([])
+        assert sent[-1][0]["event_name"] == "remove_overlay"
+    finally:
+        w.close()
+    plain = Explorer(make_frame(), layout=("x", "y"))
+    try:
+        with pytest.raises(gw.DataError, match=r"w.sky\(\) needs sky positions"):
+            plain.sky()
+    finally:
+        plain.close()
