@@ -168,7 +168,9 @@ class RequestHandlers:
     def _on_color_by(self, request: Request) -> Reply:
         column = request.params["column"]
         if column is not None and column not in self._config["color_columns"]:
-            raise DataError(f"cannot color by {column!r}: not a meta column, 'label' or 'score'")
+            raise DataError(
+                f"cannot color by {column!r}: not a meta column, 'label', 'score', 'anomaly' or 'cluster'"
+            )
         self.color_by(column)
         return Reply({"column": column})
 

@@ -135,7 +135,8 @@ def test_traits_are_binary_buffers_of_the_right_type(widget: Explorer, frame: pd
         "confirm_over": 50,
         "max_message_bytes": 8 * 1024 * 1024,
         "numeric_columns": ["x", "y"],  # not the categorical kind nor the boolean flag
-        "color_columns": ["x", "y", "kind", "flag"],  # no label, score: no labelling here
+        # no label, score: no labelling here; anomaly and cluster are computed when chosen
+        "color_columns": ["x", "y", "kind", "flag", "anomaly", "cluster"],
         "layouts": ["x, y"],
     }
 
@@ -1056,7 +1057,7 @@ def test_the_color_menu_colors_as_color_by_does(frame: pd.DataFrame, tmp_path):
     w = Explorer(
         frame, layout=("x", "y"), classes=["a", "b"], labels={"path": tmp_path / "l.jsonl"}
     )
-    assert w._config["color_columns"][-2:] == ["label", "score"]
+    assert w._config["color_columns"][-4:] == ["label", "score", "anomaly", "cluster"]
     content, _ = request(w, "color_by", column="kind")
     assert content["ok"] and content["column"] == "kind"
     assert w._color_meta["kind"] == "categorical" and w._color_meta["column"] == "kind"
