@@ -30,6 +30,7 @@ import anywidget
 import numpy as np
 import pandas as pd
 import traitlets
+from tqdm.auto import tqdm
 
 from galwidget import images as images_module
 from galwidget import protocol
@@ -1008,15 +1009,27 @@ class Explorer(RequestHandlers, anywidget.AnyWidget):
         return encode_colors(scores.astype(np.float64), "score")
 
     def _anomaly_colors(self) -> tuple[bytes, ColorMeta]:
-        """The anomaly colors, or grey ("computing") while they are computed in the background;
-        when they arrive they are shown if the points are still colored by anomaly."""
+        """The anomaly colors, or grey while they are computed in the background, the legend
+        saying how far ("anomaly (computing… 40%)", after each block of galaxies; a progress
+        bar in the notebook too); when they arrive they are shown if the points are still
+        colored by anomaly."""
         job = self._labelling.anomaly
         if job.done:
             return encode_colors(job.result().reset_index(drop=True).astype(np.float64), ANOMALY)
-        future = job.start(progress=True)
+        bar = tqdm(total=len(self._reps), desc="anomaly scores", unit="galaxy")
+
+        def progress(done: int, total: int) -> None:
+            bar.update(done - bar.n)
+            if done >= total:
+                bar.close()
+            with self._labelling.lock:  # color_by holds it until _color_source is set
+                if self._color_source == ANOMALY and done < total:
+                    self._color_meta = {**self._color_meta, "column": _computing(done / total)}
+
+        future = job.start(progress=progress)
         future.add_done_callback(lambda _: self._anomaly_computed())
         values, meta = missing_scores(len(self._reps))
-        return values, {**meta, "column": f"{ANOMALY} (computing…)"}
+        return values, {**meta, "column": _computing(0.0)}
 
     def _anomaly_computed(self) -> None:
         if self._color_source == ANOMALY and self._labelling.anomaly.done:
@@ -1034,6 +1047,11 @@ class Explorer(RequestHandlers, anywidget.AnyWidget):
         first = [color_meta["column"]] if color_meta.get("column") in available else []
         others = [c for c in available if c != self._reps.id_column and c not in first]
         return (first + others)[:HOVER_COLUMNS]
+
+
+def _computing(share: float) -> str:
+    """The legend title while the anomaly scores are computed."""
+    return f"{ANOMALY} (computing… {share:.0%})"
 
 
 def default_style(n: int) -> tuple[float, float]:

@@ -1104,9 +1104,14 @@ def test_a_read_only_label_log_is_read_and_refuses_labels_without_losing_any(
         w.close()
 
 
-def test_color_by_anomaly_computes_in_the_background_then_colors(frame: pd.DataFrame):
+def test_color_by_anomaly_computes_in_the_background_then_colors(frame: pd.DataFrame, monkeypatch):
+    from galwidget import anomaly
+
+    monkeypatch.setattr(anomaly, "BLOCK_ROWS", 100)  # 4 blocks: progress after each
     frame.loc[7, [f"feat_{i}" for i in range(8)]] = 40.0  # one galaxy far from the rest
     w = Explorer(frame, layout=("x", "y"))
+    titles: list[str] = []
+    w.observe(lambda change: titles.append(change["new"].get("column")), names="_color_meta")
     try:
         assert "anomaly" in w._config["color_columns"]
         content, _ = request(w, "color_by", column="anomaly")
@@ -1120,6 +1125,13 @@ def test_color_by_anomaly_computes_in_the_background_then_colors(frame: pd.DataF
         assert w._color_meta["max"] == pytest.approx(float(scores.max()))
         colors = np.frombuffer(w._color, dtype=np.uint8)
         assert colors[7] == colors.max() and len(colors) == N
+        assert titles == [
+            "anomaly (computing… 0%)",
+            "anomaly (computing… 25%)",
+            "anomaly (computing… 50%)",
+            "anomaly (computing… 75%)",
+            "anomaly",
+        ]
     finally:
         w.close()
 
