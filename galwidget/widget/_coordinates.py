@@ -19,6 +19,7 @@ from galwidget.data import Representations
 from galwidget.errors import DataError
 from galwidget.layout import SKY_BOUNDS, graticule
 from galwidget.neighbors import NeighborIndex
+from galwidget.sky import parse_iauname
 
 if TYPE_CHECKING:
     from galwidget.layout import LayoutMethod
@@ -134,7 +135,7 @@ class Layouts:
         index: Callable[[], NeighborIndex | None],
     ) -> None:
         specs = dict(layouts or {})
-        if reps.radec is not None and SKY not in specs and layout != SKY:
+        if _may_have_sky(reps) and SKY not in specs and layout != SKY:
             specs[SKY] = SKY  # the sky beside the map (switch to it to see the selection there)
         if isinstance(layout, str) and layout in specs:
             self.first = layout
@@ -193,6 +194,20 @@ class Layouts:
             ).tolist()
             for line in graticule()
         ]
+
+
+def _may_have_sky(reps: Representations) -> bool:
+    """Whether the galaxies have sky positions (ra/dec columns, or a first id that is an IAU
+    name), without parsing millions of ids: the sky layout says so when shown if not."""
+    if {"ra", "dec"} <= set(reps.meta.columns):
+        return True
+    if len(reps) == 0:
+        return False
+    try:
+        parse_iauname(str(reps.ids[0]))
+    except DataError:
+        return False
+    return True
 
 
 def _name_of(layout: LayoutSpec) -> str:
