@@ -48,7 +48,7 @@ export interface RequestMap {
   suggestions: { params: Record<string, never>; reply: { ids: string[]; suggestions_version: number; positions: Uint32Array; scores: Float32Array } };
   /** Positions `offset … offset + limit` of the selection in a gallery order (galwidget.widget._gallery); `values` the distance, score or column value (NaN when missing). */
   selection_page: { params: { order: "centroid" | "score" | "column" | "random"; column: string | null; descending: boolean; offset: number; limit: number }; reply: { total: number; offset: number; ids: string[]; positions: Uint32Array; values: Float32Array } };
-  /** Color by a meta column, 'label' or 'score' (null: one color), as Python's `Explorer.color_by`. */
+  /** Color by a meta column, 'label', 'score', 'anomaly' or 'cluster' (null: one color), as Python's `Explorer.color_by`. */
   color_by: { params: { column: string | null }; reply: { column: string | null } };
   /** Select the galaxies of a cluster (a name on the map's cluster overlay), as Python's `Explorer.select_cluster`. */
   select_cluster: { params: { cluster: number }; reply: { cluster: number; count: number } };
@@ -227,7 +227,7 @@ export const REQUESTS = {
     }
   },
   "color_by": {
-    "doc": "Color by a meta column, 'label' or 'score' (null: one color), as Python's `Explorer.color_by`.",
+    "doc": "Color by a meta column, 'label', 'score', 'anomaly' or 'cluster' (null: one color), as Python's `Explorer.color_by`.",
     "params": {
       "column": "str | null"
     },
