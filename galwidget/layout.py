@@ -1,9 +1,13 @@
-"""2-D maps of the galaxies for the scatter plot: the first two PCA axes, or UMAP.
+"""2-D maps of the galaxies for the scatter plot: the first two PCA axes, UMAP, or the sky.
 
 Both are saved in the cache folder keyed by ``reps.fingerprint`` and the parameters, so reopening the
 same data shows the same map instantly. Streamed data (``reps.reduction`` set) is never refitted:
 its first two reduced columns are the PCA map and UMAP runs on its reduced columns. Above
 :data:`UMAP_SAMPLE` galaxies UMAP is fitted on a seeded random sample and applied to the rest.
+
+``"sky"`` is the Hammer–Aitoff projection of ``reps.radec`` (equal-area, the whole sky in an
+ellipse of 2:1, centred on RA 180° with RA increasing to the left as on the sky); :func:`graticule`
+gives its RA/Dec grid lines in the same coordinates, :data:`SKY_BOUNDS` its extent.
 """
 
 from __future__ import annotations
@@ -23,11 +27,16 @@ from galwidget.errors import DataError
 from galwidget.neighbors import NeighborIndex
 from galwidget.pca import fit_pca
 
-__all__ = ["UMAP_COMPONENTS", "LayoutMethod", "layout"]
+__all__ = ["SKY_BOUNDS", "UMAP_COMPONENTS", "LayoutMethod", "graticule", "layout", "sky_projection"]
 
-LayoutMethod: TypeAlias = Literal["pca", "umap"]
-"""The 2-D map methods :func:`layout` computes: ``"pca"`` or ``"umap"`` (the ``umap`` extra)."""
-METHODS = ("pca", "umap")
+LayoutMethod: TypeAlias = Literal["pca", "umap", "sky"]
+"""The 2-D map methods :func:`layout` computes: ``"pca"``, ``"umap"`` (the ``umap`` extra) or
+``"sky"`` (the galaxies' ra/dec in an equal-area all-sky projection)."""
+METHODS = ("pca", "umap", "sky")
+SKY_BOUNDS = (-2 * np.sqrt(2), -np.sqrt(2), 2 * np.sqrt(2), np.sqrt(2))
+"""The Hammer–Aitoff ellipse's bounding box: ``(x_min, y_min, x_max, y_max)``."""
+SKY_CENTRE_RA = 180.0
+"""The RA (degrees) at the centre of the sky map."""
 # UMAP runs on this many PCA dimensions (unless an index with its own PCA is given).
 UMAP_COMPONENTS = 40
 """UMAP runs on this many PCA dimensions (unless an index with its own PCA is given)."""
@@ -56,11 +65,12 @@ def layout(
     (``None`` lets UMAP use every core) and ``umap_options`` are passed to ``umap.UMAP``
     (e.g. ``n_neighbors``, ``min_dist``); above ``umap_sample`` galaxies it is fitted on a random
     sample of that many (seeded by ``seed``) and the rest are placed with ``UMAP.transform``.
-    Results are cached in ``cache_dir``.
+    Results are cached in ``cache_dir``. ``"sky"``: the Hammer–Aitoff projection of the galaxies'
+    ra/dec (:func:`sky_projection`; nothing cached, it is instant).
 
     Args:
         reps: the galaxies.
-        method: ``"pca"`` or ``"umap"``.
+        method: ``"pca"``, ``"umap"`` or ``"sky"``.
         cache_dir: where maps are cached (default :func:`galwidget.cache.cache_dir`).
         index: a :class:`~galwidget.NeighborIndex` of ``reps`` whose PCA to reuse.
         seed: the UMAP random seed (``None``: not reproducible, every core).
@@ -84,6 +94,8 @@ def layout(
     """
     if method not in METHODS:
         raise DataError(f"unknown layout method {method!r}: choose one of {', '.join(METHODS)}")
+    if method == "sky":
+        return _sky_layout(reps)
     if index is not None and index.reps.fingerprint != reps.fingerprint:
         raise DataError("index was built on different data than reps")
     if method == "umap":
@@ -169,3 +181,57 @@ def _import_umap() -> Any:
             "layout method 'umap' needs umap-learn: pip install galwidget[umap]"
         ) from None
     return umap
+
+
+def sky_projection(ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
+    """``(n, 2)`` Hammer–Aitoff coordinates of ``ra``, ``dec`` (degrees): equal-area, within
+    :data:`SKY_BOUNDS`, centred on RA :data:`SKY_CENTRE_RA` with RA increasing to the left."""
+    longitude = np.radians(
+        -(((np.asarray(ra, dtype=np.float64) - SKY_CENTRE_RA + 180) % 360) - 180)
+    )
+    latitude = np.radians(np.asarray(dec, dtype=np.float64))
+    cos_latitude = np.cos(latitude)
+    denominator = np.sqrt(1 + cos_latitude * np.cos(longitude / 2))
+    x = 2 * np.sqrt(2) * cos_latitude * np.sin(longitude / 2) / denominator
+    y = np.sqrt(2) * np.sin(latitude) / denominator
+    return np.column_stack([x, y])
+
+
+def graticule(ra_step: float = 30.0, dec_step: float = 30.0, points: int = 91) -> list[np.ndarray]:
+    """The RA/Dec grid of the sky map: ``(m, 2)`` polylines in :func:`sky_projection`
+    coordinates: meridians every ``ra_step`` degrees, parallels every ``dec_step`` degrees (the
+    poles left out) and the map's edge (RA :data:`SKY_CENTRE_RA` ± 180°, both sides)."""
+    dec = np.linspace(-90, 90, points)
+    latitude = np.radians(dec)
+    edge = [
+        np.column_stack([side * 2 * np.sqrt(2) * np.cos(latitude), np.sqrt(2) * np.sin(latitude)])
+        for side in (-1, 1)
+    ]
+    meridians = [
+        sky_projection(np.full(points, ra), dec)
+        for ra in np.arange(0, 360, ra_step)
+        if not np.isclose((ra - SKY_CENTRE_RA) % 360, 180)
+    ]
+    around = SKY_CENTRE_RA + np.linspace(-180, 180, 2 * points)[1:-1]
+    parallels = [
+        sky_projection(around, np.full(len(around), value))
+        for value in np.arange(-90 + dec_step, 90, dec_step)
+    ]
+    return edge + meridians + parallels
+
+
+def _sky_layout(reps: Representations) -> np.ndarray:
+    radec = reps.radec
+    if radec is None:
+        raise DataError(
+            "the 'sky' layout needs sky positions: the data has no 'ra'/'dec' columns and its ids "
+            "are not IAU names (Jhhmmss.ss+ddmmss.s)"
+        )
+    missing = np.flatnonzero(~np.isfinite(radec).all(axis=1))
+    if len(missing):
+        shown = ", ".join(str(reps.ids[i]) for i in missing[:5])
+        raise DataError(
+            f"the 'sky' layout needs a finite ra/dec for every galaxy; {len(missing)} lack one "
+            f"({shown}): fill them in or use another layout"
+        )
+    return sky_projection(radec[:, 0], radec[:, 1]).astype(np.float32)

@@ -13,7 +13,15 @@ Strategies (:data:`STRATEGIES`):
   rest). Expected improvement, hence every suggestion, is taken over the pool; ``Fit.std`` is NaN
   outside it. A retrain costs O(n · labels · d) for the mean plus O(gp_pool · labels²), never
   O(n · labels²); with n ≤ ``gp_pool`` everything is exact (float64).
+- ``"anomalous"``: the most anomalous unlabelled galaxies first (the learner's ``prior``, e.g.
+  :func:`galwidget.anomaly.anomaly_scores`); nothing is trained, so it works before any label.
 - ``"random"``: unlabelled galaxies at random (the baseline).
+
+With a ``prior`` (anomaly scores), ``"ei"`` starts from the anomaly ranking as Astronomaly's
+"protege" workflow does: before two galaxies are scored it suggests the most anomalous ones; after,
+the GP models the scores as a trend ``a + b · prior`` (least squares on the labelled galaxies,
+``b ≥ 0``: anomalies are never assumed dull) plus a GP on what the trend leaves, so graded scores
+(e.g. 0–5) both steer the ranking by anomaly and learn where in feature space the interest lies.
 
 Classifier strategies use any scikit-learn classifier with ``predict_proba`` (default a
 class-balanced logistic regression) on PCA features. Suggestions never include labelled galaxies.
@@ -62,10 +70,11 @@ __all__ = [
     "initial_kernel",
     "learning_features",
     "simulate",
+    "simulate_interest",
 ]
 
-STRATEGIES = ("uncertainty", "top", "ei", "random")
-"""The active-learning strategies: ``"uncertainty"`` (closest to the decision boundary), ``"top"`` (highest score), ``"ei"`` (GP expected improvement) and ``"random"``."""
+STRATEGIES = ("uncertainty", "top", "ei", "anomalous", "random")
+"""The active-learning strategies: ``"uncertainty"`` (closest to the decision boundary), ``"top"`` (highest score), ``"ei"`` (GP expected improvement), ``"anomalous"`` (most anomalous first) and ``"random"``."""
 # Rows scored per predict call: bounds the memory of GP kernel matrices for 340k galaxies.
 CHUNK = 32768
 # Rows per float32 matrix-vector product when a binary logistic regression scores every galaxy.
@@ -153,8 +162,10 @@ class Fit:
 
     Attributes:
         kind: ``"classifier"`` (probabilities of ``classes``), ``"gp"`` (predicted interest and its
-            uncertainty) or ``"none"`` (too few classes; only random suggestions).
-        scores: ``(n, k)`` class probabilities, or ``(n,)`` GP mean interest; ``None`` for "none".
+            uncertainty), ``"prior"`` (the learner's anomaly scores, nothing trained) or ``"none"``
+            (too few classes; only random suggestions).
+        scores: ``(n, k)`` class probabilities, ``(n,)`` GP mean interest or anomaly scores;
+            ``None`` for "none".
         std: ``(n,)`` GP standard deviation (``"gp"`` only).
         labelled: positions of the galaxies trained on (never suggested).
         best: the highest interest score labelled (``"gp"`` only).
@@ -188,6 +199,8 @@ class Learner:
         seed: seeds the ``"random"`` strategy, the GP's random pool and tied suggestions.
         gp_pool: size of the ``"ei"`` candidate pool (see the module docstring).
         report: compute a :class:`ModelReport` after each retrain.
+        prior: ``(n,)`` anomaly scores (higher = more unusual): what ``"anomalous"`` suggests and
+            the trend ``"ei"`` starts from (see the module docstring); settable later.
     """
 
     def __init__(
@@ -202,6 +215,7 @@ class Learner:
         *,
         gp_pool: int = GP_POOL,
         report: bool = True,
+        prior: np.ndarray | None = None,
     ) -> None:
         self.features = learning_features(data, n_components)
         if isinstance(data, Representations):
@@ -220,6 +234,7 @@ class Learner:
             raise DataError(f"gp_pool must be a positive number of galaxies, got {gp_pool}")
         self.gp_pool = int(gp_pool)
         self.report = report
+        self.prior = prior
         self._rng = np.random.default_rng(seed)
         self._pool_rng = np.random.default_rng([seed, 1])
         self._centred: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
@@ -237,6 +252,22 @@ class Learner:
     @strategy.setter
     def strategy(self, strategy: str) -> None:
         self._strategy = check_strategy(strategy)
+
+    @property
+    def prior(self) -> np.ndarray | None:
+        """``(n,)`` anomaly scores that ``"anomalous"`` and ``"ei"`` start from, or ``None``."""
+        return self._prior
+
+    @prior.setter
+    def prior(self, prior: np.ndarray | None) -> None:
+        if prior is not None:
+            prior = np.asarray(prior, dtype=np.float64)
+            if prior.shape != (len(self.features),) or not np.isfinite(prior).all():
+                raise DataError(
+                    f"the prior must hold one finite score per galaxy ({len(self.features)}), "
+                    f"got shape {prior.shape}"
+                )
+        self._prior = prior
 
     @property
     def latest(self) -> Fit | None:
@@ -297,16 +328,31 @@ class Learner:
     def _train(self, request: int, labelled: tuple[np.ndarray, np.ndarray]) -> Fit:
         positions, values = labelled
         started = time.perf_counter()
-        if self.strategy == "ei":
+        if self.strategy == "anomalous" or (self.strategy == "ei" and self._prior_only(values)):
+            fit = self._prior_fit(positions, started)
+        elif self.strategy == "ei":
             fit = self._train_gp(positions, values, started)
         else:
             fit = self._train_classifier(positions, values, started)
-        if self.report and fit.kind != "none":
+        if self.report and fit.kind not in ("none", "prior"):
             fit = dataclasses.replace(fit, report=self._report(fit, values))
         with self._lock:
             if request > self._installed:
                 self._fit, self._installed = fit, request
         return fit
+
+    def _prior_only(self, values: np.ndarray) -> bool:
+        """``"ei"`` with a prior and fewer than two scores: suggest by the prior alone."""
+        return self._prior is not None and len(values) < 2
+
+    def _prior_fit(self, positions: np.ndarray, started: float) -> Fit:
+        if self._prior is None:
+            raise DataError(
+                "the 'anomalous' strategy needs anomaly scores: set learner.prior (e.g. "
+                "galwidget.anomaly.anomaly_scores(data).to_numpy())"
+            )
+        seconds = time.perf_counter() - started
+        return Fit("prior", None, [], self._prior, None, positions, np.nan, seconds)
 
     def _train_classifier(self, positions: np.ndarray, values: np.ndarray, started: float) -> Fit:
         classes = list(pd.unique(values))
@@ -347,17 +393,39 @@ class Learner:
             kernel = previous.model.kernel_
         else:
             kernel = initial_kernel(train)
+        trend = self._trend(positions, interest)
+        residual = interest if trend is None else interest - trend[positions]
         # Interest scores are standardised here (not by sklearn) so predictions need only public
         # attributes of the fitted model.
-        centre, scale = float(interest.mean()), float(interest.std()) or 1.0
+        centre, scale = float(residual.mean()), float(residual.std()) or 1.0
         model = GaussianProcessRegressor(kernel, random_state=0)
         with warnings.catch_warnings(), threadpool_limits(1, "blas"):
             warnings.simplefilter("ignore", ConvergenceWarning)  # noise at its bound: exact labels
-            model.fit(train, (interest - centre) / scale)
+            model.fit(train, (residual - centre) / scale)
             origin, centred, norms = self._centred_features()
-            mean, std = self._gp_scores(_GPPredictor(model, centre, scale, origin), centred, norms)
+            predictor = _GPPredictor(model, centre, scale, origin)
+            mean, std = self._gp_scores(predictor, centred, norms, trend)
         seconds = time.perf_counter() - started
         return Fit("gp", model, [], mean, std, positions, float(interest.max()), seconds)
+
+    def _trend(self, positions: np.ndarray, interest: np.ndarray) -> np.ndarray | None:
+        """``a + b · prior`` fitted to the scores by least squares with ``b ≥ 0`` (``None``
+        without a prior)."""
+        if self._prior is None:
+            return None
+        prior = self._prior
+        spread = float(prior.std()) or 1.0
+        standard = (prior - prior.mean()) / spread
+        x = standard[positions]
+        variance = float(x.var())
+        slope = (
+            float(((x - x.mean()) * (interest - interest.mean())).mean()) / variance
+            if variance > 0
+            else 0.0
+        )
+        slope = max(slope, 0.0)
+        offset = float(interest.mean()) - slope * float(x.mean())
+        return offset + slope * standard
 
     def _centred_features(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(origin, float32 features - origin, their squared norms)``, made once per learner
@@ -372,9 +440,14 @@ class Learner:
         return self.features[rows].astype(np.float64) - origin
 
     def _gp_scores(
-        self, gp: _GPPredictor, centred: np.ndarray, norms: np.ndarray
+        self,
+        gp: _GPPredictor,
+        centred: np.ndarray,
+        norms: np.ndarray,
+        trend: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """GP mean of every galaxy; standard deviation on the candidate pool, NaN elsewhere.
+        """GP mean of every galaxy (plus the ``trend``, if any); standard deviation on the
+        candidate pool, NaN elsewhere.
 
         Work is done in blocks of :data:`GP_CHUNK` rows of BLAS products and NumPy ufuncs, which
         release the GIL, so the main thread is never held up for long.
@@ -388,12 +461,16 @@ class Learner:
                 block = slice(start, start + GP_CHUNK)
                 kernel = gp.kernel(gp.squared_distances(self._exact_rows(block, gp.origin)))
                 mean[block], std[block] = gp.mean(kernel), gp.std(kernel)
+            if trend is not None:
+                mean += trend
             return mean, std
         for start in range(0, n, GP_CHUNK):
             block = slice(start, start + GP_CHUNK)
             squared = gp.squared_distances(centred[block], norms[block])
             far[block] = squared.min(axis=1)
             mean[block] = gp.mean(gp.kernel(squared))
+        if trend is not None:
+            mean += trend
         top, novel = max(1, self.gp_pool // 2), self.gp_pool // 4
         chosen = np.zeros(n, dtype=bool)
         chosen[np.argpartition(-mean, top - 1)[:top]] = True
@@ -507,8 +584,13 @@ class Learner:
             return self._rng.random(len(self.features))
         if fit.scores is None:
             raise DataError("this fit has no scores: label galaxies of two classes and retrain")
-        if (self.strategy == "ei") != (fit.kind == "gp"):
+        expected = {"ei": ("gp", "prior"), "anomalous": ("prior",)}.get(
+            self.strategy, ("classifier",)
+        )
+        if fit.kind not in expected:
             raise DataError(f"the strategy changed to {self.strategy!r}: retrain first")
+        if fit.kind == "prior":
+            return fit.scores
         if self.strategy == "ei":  # NaN outside the candidate pool: never suggested
             if fit.std is None:
                 raise DataError("this fit has no uncertainties: retrain with strategy 'ei'")
@@ -782,3 +864,43 @@ def simulate(
         "n_found": int(truth[labelled].sum()),
         "labels": pd.Series(truth[labelled], index=pd.Index(labelled, name="position")),
     }
+
+
+def simulate_interest(
+    data: Representations | np.ndarray,
+    interest: np.ndarray,
+    strategy: str,
+    *,
+    prior: np.ndarray | None = None,
+    start: np.ndarray | None = None,
+    n_labels: int = 200,
+    batch: int = 10,
+    seed: int = 0,
+    n_components: int = 40,
+    gp_pool: int = GP_POOL,
+) -> np.ndarray:
+    """Replay an interest-scoring session (Walmsley et al. 2022's protocol) against an expert
+    whose score of every galaxy is ``interest`` (e.g. rings 5, other interesting classes 3, the
+    rest 0).
+
+    The expert scores the ``start`` galaxies (default: none), then ``batch`` suggestions of
+    ``strategy`` (``"ei"``, ``"anomalous"`` or ``"random"``, with ``prior`` anomaly scores if
+    given) per round until ``n_labels`` galaxies are scored. Returns the positions scored, in
+    order.
+    """
+    features = learning_features(data, n_components)
+    interest = np.asarray(interest, dtype=np.float64)
+    if interest.shape != (len(features),) or not np.isfinite(interest).all():
+        raise DataError(f"interest must hold one finite score per galaxy ({len(features)})")
+    if not 1 <= n_labels <= len(features):
+        raise DataError(f"need 1 <= n_labels ({n_labels}) <= n ({len(features)})")
+    learner = Learner(
+        features, strategy=strategy, seed=seed, gp_pool=gp_pool, report=False, prior=prior
+    )
+    scored = [] if start is None else [int(i) for i in np.asarray(start)]
+    while len(scored) < n_labels:
+        positions = np.asarray(scored, dtype=np.int64)
+        learner.retrain((positions, interest[positions]))
+        scored.extend(int(i) for i in learner.suggest(min(batch, n_labels - len(scored))))
+    learner.close()
+    return np.asarray(scored[:n_labels], dtype=np.int64)

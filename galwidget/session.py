@@ -9,6 +9,14 @@ what changed, and the owner (the Explorer, through :mod:`galwidget.protocol`) sh
 
 Label codes (uint8): :data:`UNLABELLED` 0, ``i + 1`` for class ``i``, :data:`OTHER_LABEL` 255 for a
 label outside the classes.
+
+Interest mode (``classes="interest"``), as Walmsley et al. (2022) scored galaxies with Astronomaly:
+keys 0–5 give an interest score on Astronomaly's scale (0 dull … 5 most interesting), stored in
+the same label store as the strings ``"0"`` … ``"5"`` (so with the same provenance, undo and team
+sync); Backspace or Delete removes a score. The ``"ei"`` strategy then learns from the graded
+scores starting from the anomaly ranking (:class:`~galwidget.anomaly.AnomalyJob` as the learner's
+prior: Astronomaly's "protege" workflow), and suggests the most anomalous galaxies before the
+first two scores.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from typing import Any, TypeAlias
 import numpy as np
 import pandas as pd
 
+from galwidget.anomaly import AnomalyJob
 from galwidget.data import Representations
 from galwidget.errors import DataError
 from galwidget.jobs import JobRunner
@@ -38,10 +47,22 @@ from galwidget.labels import (
 )
 from galwidget.learn import Fit, Learner, ModelReport, check_strategy
 
-__all__ = ["OTHER_LABEL", "UNLABELLED", "LabellingSession", "LabelsChanged"]
+__all__ = [
+    "INTEREST",
+    "INTEREST_SCORES",
+    "OTHER_LABEL",
+    "UNLABELLED",
+    "LabellingSession",
+    "LabelsChanged",
+]
 
 # Keys the label bar uses itself: remove, undo, redo.
 RESERVED_KEYS = frozenset({"0", "z", "Z"})
+# ``classes=INTEREST`` labels in interest mode: keys 0–5 give these scores (Astronomaly's scale).
+INTEREST = "interest"
+INTEREST_SCORES: tuple[str, ...] = ("0", "1", "2", "3", "4", "5")
+# Strategies that use the anomaly scores (``"ei"`` only in interest mode).
+PRIOR_STRATEGIES = frozenset({"anomalous"})
 # Labelling a selection larger than this asks for confirmation in the browser.
 CONFIRM_OVER = 50
 # Seconds without a new label before the classifier retrains (bursts cost one retrain).
@@ -60,7 +81,8 @@ class LabellingSession:
 
     Args:
         reps: the galaxies.
-        classes: the label classes: a list (keys 1–9 in order), a dict class → key, or ``None``.
+        classes: the label classes: a list (keys 1–9 in order), a dict class → key, ``None``, or
+            ``"interest"`` for interest mode (see the module docstring).
         labels: the label store of ``reps``, or where to open it and who labels
             (``{"path": …, "user": …}``; default the data's log in the labels dir, and
             :func:`galwidget.labels.default_user`).
@@ -75,13 +97,15 @@ class LabellingSession:
         on_learning: called with ``True`` once a retrain has finished (:attr:`scores`,
             :meth:`suggested` and :attr:`status` changed; holding :attr:`lock`), with ``False``
             when only :attr:`status` changed.
+        anomaly: the anomaly scores of ``reps`` (the prior of ``"anomalous"``, and of ``"ei"`` in
+            interest mode); made when first needed if not given.
     """
 
     def __init__(
         self,
         reps: Representations,
         *,
-        classes: Classes,
+        classes: Classes | str,
         labels: LabelStore | Mapping[str, Any] | None,
         frame: pd.DataFrame | None,
         label_column: str | None,
@@ -89,15 +113,33 @@ class LabellingSession:
         target: str | None,
         on_labels: LabelsChanged,
         on_learning: Callable[[bool], Any],
+        anomaly: AnomalyJob | None = None,
     ) -> None:
         self.reps = reps
-        self.classes = class_names(classes)
+        self.interest = classes == INTEREST
+        keyed: Classes
+        if self.interest:
+            keyed = {score: score for score in INTEREST_SCORES}
+        elif isinstance(classes, str):
+            raise DataError(
+                f"classes={classes!r}: give a list or dict of classes, or {INTEREST!r} for "
+                "interest scores 0–5"
+            )
+        else:
+            keyed = classes
+        self.classes = class_names(keyed)
         if self.classes is not None and len(self.classes) > MAX_CLASSES:
             raise DataError(f"at most {MAX_CLASSES} classes, got {len(self.classes)}")
-        self._class_keys = classes
+        self._class_keys = keyed
         given = labels if isinstance(labels, LabelStore) else None
         options: Mapping[str, Any] = labels if isinstance(labels, Mapping) else {}
-        if given is not None and classes is not None and given.classes != self.classes:
+        if given is not None and self.interest and given.classes != self.classes:
+            raise DataError(
+                f"interest mode scores 0–5, but the LabelStore given as labels= has classes "
+                f"{given.classes}: open it with classes={{s: s for s in '012345'}} or leave "
+                "classes out"
+            )
+        if given is not None and keyed is not None and given.classes != self.classes:
             raise DataError(
                 f"classes {self.classes} differ from those of the LabelStore given as labels= "
                 f"({given.classes}): give classes to one of them"
@@ -105,6 +147,7 @@ class LabellingSession:
         if given is not None and classes is None:
             self.classes = given.classes
         self._given_store = given
+        self._anomaly = anomaly
         self._labels_path = options.get("path")
         check_labels_location(self._labels_path)  # now, not when the store is first opened
         self._user = check_user(options.get("user"))
@@ -143,7 +186,8 @@ class LabellingSession:
                 store = self._given_store or LabelStore.for_data(
                     self.reps, path=self._labels_path, classes=self._class_keys, user=self._user
                 )
-                for key in RESERVED_KEYS & set(store.key_map):
+                reserved = RESERVED_KEYS - ({"0"} if self.interest else set())
+                for key in reserved & set(store.key_map):
                     raise DataError(
                         f"key {key!r} of class {store.key_map[key]!r} is reserved (0 removes a "
                         f"label, z undoes, Z redoes); give that class another key"
@@ -153,6 +197,8 @@ class LabellingSession:
                 store.on_change(self._labels_changed)
                 self._labels_changed(list(store.series().index))
                 store.watch(WATCH_INTERVAL)
+                if self.interest or self.strategy in PRIOR_STRATEGIES:
+                    self.retrain()  # suggestions from the anomaly ranking before any label
             return self._store
 
     def set_labels(self, labels: LabelsSpec) -> None:
@@ -174,12 +220,40 @@ class LabellingSession:
             )
         self.reps.positions([str(i) for i in series.index])  # unknown ids: DataError
         missing = series.isna().to_numpy()
-        groups = pd.Series(series[~missing].map(store.check_label))
+        groups = pd.Series(series[~missing].map(self.check_label))
         with self.lock:
             if missing.any():
                 store.remove([str(i) for i in series.index[missing]], source="python")
             for label, ids in groups.groupby(groups, sort=False).groups.items():
                 store.set([str(i) for i in ids], label, source="python")
+
+    def check_label(self, label: Any) -> Label:
+        """``label`` as the store keeps it; a clear :class:`~galwidget.DataError` for a class in
+        interest mode or an interest score in class mode (nothing is written)."""
+        store = self.open()
+        if self.interest:
+            if isinstance(label, bool) or not isinstance(label, str | int | float | np.number):
+                raise DataError(
+                    f"interest mode takes scores 0–5 (keys 0–5), got {label!r}: a class label "
+                    "needs an Explorer made with classes=[...]"
+                )
+            text = str(label)
+            if isinstance(label, float | np.floating) and float(label).is_integer():
+                text = str(int(label))
+            if text not in INTEREST_SCORES:
+                raise DataError(
+                    f"interest mode takes whole scores 0–5 (Astronomaly's scale), got {label!r}"
+                )
+            return store.check_label(text)
+        try:
+            return store.check_label(label)
+        except DataError as error:
+            if self.classes is not None and str(label) in INTEREST_SCORES:
+                raise DataError(
+                    f"{error}. {label!r} looks like an interest score: score galaxies 0–5 in an "
+                    f"Explorer made with classes={INTEREST!r}"
+                ) from None
+            raise
 
     def summary(self) -> dict[str, Any]:
         """The ``_label_meta`` description: classes, their keys and counts, undo state, version."""
@@ -279,7 +353,7 @@ class LabellingSession:
         store = self.open()
         if label is None:
             return store.remove(ids, source=source)
-        return store.set(ids, label, source=source)
+        return store.set(ids, self.check_label(label), source=source)
 
     # -- active learning -----------------------------------------------------------------------
 
@@ -340,6 +414,14 @@ class LabellingSession:
             self._retrain_jobs.submit(lambda: self._start_fit(request), key="retrain", delay=delay)
             return self._training
 
+    @property
+    def anomaly(self) -> AnomalyJob:
+        """The anomaly scores of the galaxies (computed in the background on first need)."""
+        with self._learn_lock:
+            if self._anomaly is None:
+                self._anomaly = AnomalyJob(self.reps)
+            return self._anomaly
+
     def close(self) -> None:
         """Cancel a pending retrain, stop the learner's worker thread and the store's watcher."""
         self._retrain_jobs.close()
@@ -347,6 +429,8 @@ class LabellingSession:
             learner, self._learner = self._learner, None
         if learner is not None:
             learner.close()
+        if self._anomaly is not None:
+            self._anomaly.close()
         if self._store is not None:
             self._store.close()
 
@@ -357,10 +441,13 @@ class LabellingSession:
     def _start_fit(self, request: int) -> None:
         """Start a fit on the learner's worker (runs on the retrain runner's thread, never the comm's)."""
         labels = self.open().series()
-        if self.strategy not in {"random", "ei"} and labels.nunique() < 2:
+        uses_prior = self.strategy in PRIOR_STRATEGIES or (self.interest and self.strategy == "ei")
+        if self.strategy not in {"random", "ei", "anomalous"} and labels.nunique() < 2:
             self._learned(request, None, "label galaxies of at least two classes to train")
             return
         message = f"training on {len(labels):,} labels…"
+        if uses_prior and (self._anomaly is None or not self._anomaly.done):
+            message = "computing anomaly scores…"
         self.status = {**self.status, "status": "training", "message": message}
         self._on_learning(False)
         try:
@@ -368,6 +455,7 @@ class LabellingSession:
                 if self._learner is None:
                     self._learner = Learner(self.reps)
                 learner = self._learner
+            learner.prior = self.anomaly.result().to_numpy() if uses_prior else None
             learner.strategy = self.strategy
             learner.target = self.target
             future = learner.retrain_async(labels)

@@ -107,3 +107,37 @@ def test_umap_above_the_sample_size_is_fitted_on_a_sample_and_applied_to_the_res
     nearest = np.argmin(((xy[:, None, :] - means[None]) ** 2).sum(axis=2), axis=1)
     assert (nearest == labels).mean() > 0.99  # transformed rows land in their cluster
     assert len(list(tmp_path.glob("layout-*-fit300.npz"))) == 1
+
+
+def test_sky_layout_is_an_equal_area_hammer_aitoff_projection() -> None:
+    from galwidget.layout import SKY_BOUNDS, graticule, sky_projection
+
+    xy = sky_projection(np.array([180.0, 90.0, 270.0, 0.0, 180.0]), np.array([0, 0, 0, 0, 90.0]))
+    np.testing.assert_allclose(xy[0], [0, 0], atol=1e-12)  # the centre
+    assert xy[1, 0] > 0 > xy[2, 0]  # RA increases to the left
+    np.testing.assert_allclose(abs(xy[3, 0]), 2 * np.sqrt(2))  # RA 0 is the edge
+    np.testing.assert_allclose(xy[4], [0, np.sqrt(2)], atol=1e-12)  # the pole
+    # Equal area: uniform points on the sphere fill the ellipse uniformly (a quarter of the
+    # galaxies in each quadrant, ~the same density in an inner and an outer box).
+    rng = np.random.default_rng(0)
+    ra, dec = rng.uniform(0, 360, 200_000), np.degrees(np.arcsin(rng.uniform(-1, 1, 200_000)))
+    points = sky_projection(ra, dec)
+    assert (np.abs(points) <= np.array(SKY_BOUNDS[2:]) + 1e-9).all()
+    inner = (np.abs(points[:, 0]) < 0.5) & (np.abs(points[:, 1]) < 0.5)
+    outer = (np.abs(points[:, 0] - 1.5) < 0.5) & (np.abs(points[:, 1] - 0.3) < 0.5)
+    assert inner.sum() == pytest.approx(outer.sum(), rel=0.05)
+    lines = graticule()
+    assert len(lines) == 2 + 11 + 5  # the edge, meridians but the edge's, parallels
+    assert all(line.shape[1] == 2 and np.isfinite(line).all() for line in lines)
+
+
+def test_sky_layout_of_data_and_without_ra_dec(tmp_path) -> None:
+    reps = gw.datasets.synthetic(n=500)
+    xy = gw.layout(reps, "sky", cache_dir=tmp_path)
+    from galwidget.layout import sky_projection
+
+    radec = reps.radec
+    np.testing.assert_allclose(xy, sky_projection(radec[:, 0], radec[:, 1]), rtol=1e-6)
+    plain = gw.load_representations(np.random.default_rng(0).normal(size=(50, 4)))
+    with pytest.raises(gw.DataError, match=r"'sky' layout needs sky positions: .*no 'ra'/'dec'"):
+        gw.layout(plain, "sky", cache_dir=tmp_path)

@@ -201,3 +201,53 @@ def test_the_store_checks_labels_for_everyone(tmp_path):
         free.check_label(float("inf"))
     with pytest.raises(gw.DataError, match="a string or a number"):
         free.check_label([1])
+
+
+def test_interest_mode_scores_feed_the_learner_from_the_anomaly_ranking(
+    frame: pd.DataFrame, tmp_path
+):
+    """classes="interest": keys 0–5 give scores kept in the label store (provenance, undo);
+    'ei' suggests the most anomalous galaxies before two scores, then learns the graded ones."""
+    session, _ = make_session(frame, tmp_path, classes="interest", strategy="ei")
+    try:
+        store = session.open()
+        assert session.classes == ["0", "1", "2", "3", "4", "5"]
+        assert store.key_map == {s: s for s in "012345"}
+        first = session.training.result(timeout=120)
+        assert first is not None and first.kind == "prior"
+        anomaly = session.anomaly.result()
+        expected = anomaly.sort_values(ascending=False, kind="stable").index[:5]
+        assert set(session.suggestions[:5]) == set(expected)
+
+        session.label_positions(np.array([3]), "5")  # the key "5"
+        session.label_positions(np.array([4, 5]), "0")  # the key "0": a score, not a removal
+        assert store.series().to_dict() == {"G0003": "5", "G0004": "0", "G0005": "0"}
+        assert store.history()["source"].tolist()[-2:] == ["key", "key"]
+        fit = session.retrain(delay=0).result(timeout=120)
+        assert fit is not None and fit.kind == "gp" and fit.best == 5.0
+        assert session.scores is not None and session.scores["G0003"] > session.scores["G0004"]
+        assert not {"G0003", "G0004", "G0005"} & set(session.suggestions)
+        session.history("undo")
+        assert store.series().to_dict() == {"G0003": "5"}
+        assert frame.loc[4, "label"] is None
+
+        for bad in ("ring", 7, 2.5, True):
+            with pytest.raises(gw.DataError, match="interest mode takes"):
+                session.label_positions(np.array([9]), bad)
+        session.set_labels({"G0010": 4, "G0011": 3.0})  # numbers stored as the scores' strings
+        assert store.series()[["G0010", "G0011"]].tolist() == ["4", "3"]
+        assert store.series().get("G0009") is None
+    finally:
+        session.close()
+
+
+def test_a_score_in_class_mode_and_a_bad_mode_are_clear_errors(frame: pd.DataFrame, tmp_path):
+    session, _ = make_session(frame, tmp_path)
+    try:
+        with pytest.raises(gw.DataError, match=r"looks like an interest score.*classes='interest'"):
+            session.label_positions(np.array([1]), "3")
+        assert session.open().series().empty
+    finally:
+        session.close()
+    with pytest.raises(gw.DataError, match=r"classes='scores'.*'interest'"):
+        make_session(frame, tmp_path, classes="scores")

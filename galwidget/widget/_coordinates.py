@@ -2,7 +2,9 @@
 
 Format: float32 little-endian ``x, y`` interleaved per position, centred and scaled by one factor
 on both axes (shapes are kept) so that the farthest point lies at :data:`LAYOUT_MARGIN` of the
-[-1, 1] square. :class:`Layouts` holds several named specs and resolves each when first shown.
+[-1, 1] square (the ``"sky"`` layout: the whole-sky ellipse, so the map and its RA/Dec graticule
+never move). :class:`Layouts` holds several named specs and resolves each when first shown; when the
+galaxies have sky positions, ``"sky"`` is always one of them.
 """
 
 from __future__ import annotations
@@ -15,13 +17,16 @@ import pandas as pd
 
 from galwidget.data import Representations
 from galwidget.errors import DataError
+from galwidget.layout import SKY_BOUNDS, graticule
 from galwidget.neighbors import NeighborIndex
+from galwidget.sky import parse_iauname
 
 if TYPE_CHECKING:
     from galwidget.layout import LayoutMethod
 
 __all__ = [
     "LAYOUT_MARGIN",
+    "SKY",
     "LayoutSpec",
     "Layouts",
     "layout_coordinates",
@@ -34,6 +39,10 @@ LAYOUT_MARGIN = 0.95
 """Points fill this fraction of [-1, 1], so the outermost ones are not cut by the canvas edge."""
 LayoutSpec: TypeAlias = str | np.ndarray | tuple[str, str]
 """A 2-D map: ``"pca"`` or ``"umap"``, an ``(n, 2)`` array, or a pair of numeric column names."""
+# The built-in all-sky layout's name and spec.
+SKY = "sky"
+# Decimal places of the graticule's coordinates on the wire (1e-4 of the map: sub-pixel).
+GRATICULE_DECIMALS = 4
 
 
 def layout_coordinates(
@@ -47,8 +56,8 @@ def layout_coordinates(
 
     Args:
         reps: the galaxies.
-        layout: ``"pca"`` or ``"umap"`` (computed by :func:`galwidget.layout`), an ``(n, 2)``
-            array, or a pair of numeric column names of ``table``.
+        layout: ``"pca"``, ``"umap"`` or ``"sky"`` (computed by :func:`galwidget.layout`), an
+            ``(n, 2)`` array, or a pair of numeric column names of ``table``.
         table: the columns a pair of names refers to, one row per position.
         index: a :class:`~galwidget.NeighborIndex` the computed layouts may reuse.
 
@@ -57,13 +66,14 @@ def layout_coordinates(
             coordinates (naming the first galaxies affected).
     """
     if isinstance(layout, str):
-        if layout not in {"pca", "umap"}:
+        if layout not in {"pca", "umap", SKY}:
             raise DataError(
-                f"layout must be 'pca', 'umap', an (n, 2) array or two columns, got {layout!r}"
+                f"layout must be 'pca', 'umap', 'sky', an (n, 2) array or two columns, got "
+                f"{layout!r}"
             )
         from galwidget.layout import layout as compute_layout
 
-        method: LayoutMethod = "pca" if layout == "pca" else "umap"
+        method: LayoutMethod = "pca" if layout == "pca" else "umap" if layout == "umap" else "sky"
         coordinates = np.asarray(compute_layout(reps, method=method, index=index))
     elif isinstance(layout, tuple) and len(layout) == 2 and all(isinstance(c, str) for c in layout):
         missing = [c for c in layout if c not in table.columns]
@@ -86,18 +96,27 @@ def layout_coordinates(
     return coordinates
 
 
-def normalizing(coordinates: np.ndarray) -> tuple[np.ndarray, float]:
+def normalizing(
+    coordinates: np.ndarray, bounds: tuple[float, float, float, float] | None = None
+) -> tuple[np.ndarray, float]:
     """The centre and the one scale factor that :func:`normalize_layout` applies: drawn =
-    (coordinates - centre) * scale."""
+    (coordinates - centre) * scale; the range of the coordinates, or ``bounds`` ``(x_min,
+    y_min, x_max, y_max)``, fills :data:`LAYOUT_MARGIN` of [-1, 1]."""
     coordinates = np.asarray(coordinates, dtype=np.float64)
-    low, high = coordinates.min(axis=0), coordinates.max(axis=0)
+    if bounds is None:
+        low, high = coordinates.min(axis=0), coordinates.max(axis=0)
+    else:
+        low, high = np.array(bounds[:2], dtype=np.float64), np.array(bounds[2:], dtype=np.float64)
     half_range = float((high - low).max()) / 2
     return (low + high) / 2, LAYOUT_MARGIN / half_range if half_range > 0 else 1.0
 
 
-def normalize_layout(coordinates: np.ndarray) -> np.ndarray:
-    """Interleaved float32 ``x, y`` scaled (same factor on both axes) and centred into [-1, 1]."""
-    centre, scale = normalizing(coordinates)
+def normalize_layout(
+    coordinates: np.ndarray, bounds: tuple[float, float, float, float] | None = None
+) -> np.ndarray:
+    """Interleaved float32 ``x, y`` scaled (same factor on both axes) and centred into [-1, 1]
+    (see :func:`normalizing`)."""
+    centre, scale = normalizing(coordinates, bounds)
     drawn = (np.asarray(coordinates, dtype=np.float64) - centre) * scale
     return np.ascontiguousarray(drawn, dtype="<f4").ravel()
 
@@ -128,6 +147,8 @@ class Layouts:
         index: Callable[[], NeighborIndex | None],
     ) -> None:
         specs = dict(layouts or {})
+        if _may_have_sky(reps) and SKY not in specs and layout != SKY:
+            specs[SKY] = SKY  # the sky beside the map (switch to it to see the selection there)
         if isinstance(layout, str) and layout in specs:
             self.first = layout
         else:
@@ -156,6 +177,8 @@ class Layouts:
             DataError: an unknown name (listing the known ones), or a spec that cannot be drawn.
         """
         if name not in self._specs:
+            if name == SKY:  # says why: no ra/dec
+                layout_coordinates(self._reps, SKY, table=self._tables[0])
             raise DataError(f"no layout {name!r}; layouts: {', '.join(map(repr, self._specs))}")
         if name not in self._points:
             spec = self._specs[name]
@@ -163,8 +186,9 @@ class Layouts:
             if isinstance(spec, tuple):
                 table = next((t for t in self._tables if set(spec) <= set(t.columns)), table)
             coordinates = layout_coordinates(self._reps, spec, table=table, index=self._index())
-            self._normalizing[name] = normalizing(coordinates)
-            self._points[name] = normalize_layout(coordinates).tobytes()
+            bounds = SKY_BOUNDS if isinstance(spec, str) and spec == SKY else None
+            self._normalizing[name] = normalizing(coordinates, bounds)
+            self._points[name] = normalize_layout(coordinates, bounds).tobytes()
         return self._points[name]
 
     def drawn(self, name: str) -> np.ndarray:
@@ -182,6 +206,38 @@ class Layouts:
         self.points(name)
         centre, scale = self._normalizing[name]
         return np.asarray(points, dtype=np.float64) / scale + centre
+
+    def is_sky(self, name: str) -> bool:
+        """Whether layout ``name`` is the all-sky map."""
+        spec = self._specs.get(name)
+        return isinstance(spec, str) and spec == SKY
+
+    def graticule(self, name: str) -> list[list[float]]:
+        """The RA/Dec grid lines of layout ``name`` as the page draws them (interleaved ``x, y``
+        per line, in ``_points`` coordinates): the sky's grid for the ``"sky"`` layout, none for
+        the others."""
+        if not self.is_sky(name):
+            return []
+        return [
+            np.round(
+                normalize_layout(line, SKY_BOUNDS).astype(np.float64), GRATICULE_DECIMALS
+            ).tolist()
+            for line in graticule()
+        ]
+
+
+def _may_have_sky(reps: Representations) -> bool:
+    """Whether the galaxies have sky positions (ra/dec columns, or a first id that is an IAU
+    name), without parsing millions of ids: the sky layout says so when shown if not."""
+    if {"ra", "dec"} <= set(reps.meta.columns):
+        return True
+    if len(reps) == 0:
+        return False
+    try:
+        parse_iauname(str(reps.ids[0]))
+    except DataError:
+        return False
+    return True
 
 
 def _name_of(layout: LayoutSpec) -> str:

@@ -20,6 +20,7 @@ leaves every trait as it was, says why in the status line and sends the kernel's
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from pathlib import Path
@@ -29,9 +30,11 @@ import anywidget
 import numpy as np
 import pandas as pd
 import traitlets
+from tqdm.auto import tqdm
 
 from galwidget import images as images_module
 from galwidget import protocol
+from galwidget.clusters import Clusters, find_clusters
 from galwidget.data import (
     Representations,
     find_feature_columns,
@@ -69,6 +72,7 @@ from galwidget.widget._selection import (
     resolve_selection,
     write_column,
 )
+from galwidget.widget._sky import SkyLink
 
 __all__ = ["Explorer", "Positions"]
 
@@ -96,6 +100,9 @@ HEIGHTS = (100, 20_000)
 THUMBNAIL_SIZE = 128
 """Thumbnail width and height in pixels."""
 HOVER_COLUMNS = 4
+# The color names of the anomaly scores and the clusters (when no meta column has that name).
+ANOMALY = "anomaly"
+CLUSTER = "cluster"
 ColorSpec: TypeAlias = str | Sequence[Any] | np.ndarray | pd.Series | None
 
 
@@ -160,7 +167,8 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
             built on first need. Data with at most ``n_components`` features is searched as it
             is. ``False``: no neighbors (the panel says so).
         classes: the label classes: a list (keys 1–9 in order) or a dict class → key; shows the
-            label bar. ``None``: no labelling UI (labels set from Python are still kept).
+            label bar. ``"interest"``: interest scoring, keys 0–5 give Astronomaly's scores (see
+            :mod:`galwidget.session`; use with ``strategy="ei"``). ``None``: no labelling UI (labels set from Python are still kept).
         labels: the :class:`~galwidget.LabelStore` of this data, or a dict ``{"path": …,
             "user": …}`` (see :class:`LabelOptions`): the label log or database URL (default
             ``<labels dir>/<fingerprint>.jsonl``) and who labels (default ``$JUPYTERHUB_USER``
@@ -239,6 +247,9 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
     _learn = traitlets.Dict({"status": "off", "message": ""}).tag(sync=True)
     _filter = traitlets.Bytes(b"").tag(sync=True, **protocol.BYTES_SERIALIZATION)
     _filter_meta = traitlets.Dict({"mode": "none", "shown": 0, "description": ""}).tag(sync=True)
+    # Drawn over the map: the sky layout's RA/Dec grid lines (interleaved x, y in _points
+    # coordinates) and the clusters' names at their representative galaxies (positions).
+    _overlay = traitlets.Dict(dict[str, Any](graticule=[], clusters=[])).tag(sync=True)
 
     k = traitlets.Int(12).tag(sync=True)
     mode = traitlets.Enum(["lasso", "box", "pan"], "lasso").tag(sync=True)
@@ -262,7 +273,7 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
         k: int = 12,
         hover_columns: Sequence[str] | None = None,
         index: NeighborIndex | IndexOptions | Literal[False] | None = None,
-        classes: Classes = None,
+        classes: Classes | str = None,
         labels: LabelStore | LabelOptions | None = None,
         strategy: str = "uncertainty",
         target: str | None = None,
@@ -307,7 +318,9 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
         maps = Layouts(reps, layout, layouts, tables=tables, index=index_holder.reusable)
         map_detail = MapDetail(maps)
         image_source = images_module.resolve(images, reps, THUMBNAIL_SIZE)
-        derived = isinstance(color, str) and color in {"label", "score"} and color not in meta
+        derived = (
+            isinstance(color, str) and color in {"label", "score", ANOMALY} and color not in meta
+        )
 
         self._reps, self._frame, self._selected_column = reps, frame, selected
         self._index, self._labelling, self._meta, self._memory = (
@@ -327,6 +340,8 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
         self._callbacks: list[Callable[[pd.Index], Any]] = []
         self._train_callbacks: list[Callable[[], Any]] = []
         self._color_source: str | None = None
+        self._clusters: Clusters | None = None
+        self._clusters_lock = threading.Lock()
         self._incoming: bytes | None = None  # a _selection from the browser being applied
         self._decoded: tuple[bytes, np.ndarray] | None = None  # the last _selection checked
         self._encoded: tuple[np.ndarray, bytes] | None = None  # positions and their encoding
@@ -346,11 +361,13 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
                 "max_message_bytes": protocol.MAX_MESSAGE_BYTES,
                 "numeric_columns": numeric_columns(meta),
                 "color_columns": [str(c) for c in meta.columns if c != reps.id_column]
-                + (["label", "score"] if labelling.in_use else []),
+                + (["label", "score"] if labelling.in_use else [])
+                + [name for name in (ANOMALY, CLUSTER) if name not in meta],
                 "layouts": maps.names,
                 "neighbor_space": "layout" if in_layout else "features",
             },
             _points=maps.points(maps.first),
+            _overlay={"graticule": maps.graticule(maps.first), "clusters": []},
             layout_name=maps.first,
             _color=values,
             _color_meta=color_meta,
@@ -560,7 +577,9 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
         and integers with few distinct values become categories with a legend. Missing values are
         grey. Two names besides the meta columns follow the labelling as it goes on:
         ``"label"`` (one color per class, unlabelled grey) and ``"score"`` (the classifier's
-        :attr:`scores`, grey before the first fit).
+        :attr:`scores`, grey before the first fit); ``"anomaly"`` colors by :attr:`anomaly`,
+        computed in the background the first time (grey meanwhile, with a progress bar), and
+        ``"cluster"`` by the names of :attr:`clusters` (noise grey).
         """
         with self._labelling.lock:
             values, meta = self._encode_color(color)
@@ -568,6 +587,82 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
             with self.hold_sync():
                 self._color = values
                 self._color_meta = dict[str, Any](meta)
+
+    @property
+    def anomaly(self) -> pd.Series:
+        """Anomaly score per galaxy (higher = more unusual; isolation forest, see
+        :mod:`galwidget.anomaly`), indexed by id; waits for the background computation, which
+        ``color_by("anomaly")`` or the ``"anomalous"`` strategy may have started already."""
+        return self._labelling.anomaly.result()
+
+    @property
+    def clusters(self) -> pd.DataFrame:
+        """The density clusters of the galaxies (see :mod:`galwidget.clusters`; computed on first
+        use), largest first: ``cluster`` id, ``name``, ``size``, ``representative`` (the id of the
+        medoid) and ``central`` (ids of the most central members). ``color_by("cluster")``
+        colors by them, :meth:`select_cluster` selects one."""
+        return self._cluster_result().table
+
+    def name_clusters(self, by: str) -> None:
+        """Name every cluster after the majority value of meta column ``by``, or of the user's
+        labels (``by="label"``), among its members: ``"spiral (72%)"``."""
+        clusters = self._cluster_result()
+        if by == "label" and by not in self._meta:
+            clusters.name_by(self._labelling.values)
+        elif by in self._meta:
+            clusters.name_by(self._meta[by].to_numpy(dtype=object))
+        else:
+            raise DataError(
+                f"no column {by!r} to name clusters by; columns: {', '.join(self._meta.columns)} "
+                "or 'label'"
+            )
+        self._clusters_renamed()
+
+    def rename_cluster(self, cluster: int, name: str) -> None:
+        """Call ``cluster`` (an id of :attr:`clusters`) ``name``."""
+        self._cluster_result().rename(cluster, name)
+        self._clusters_renamed()
+
+    def select_cluster(self, cluster: int) -> None:
+        """Select the galaxies of ``cluster`` (an id of :attr:`clusters`)."""
+        self.selection = self._cluster_result().members(cluster)
+
+    def _cluster_result(self) -> Clusters:
+        with self._clusters_lock:
+            found = self._clusters is None
+            if self._clusters is None:
+                self._clusters = find_clusters(self._reps)
+            clusters = self._clusters
+        if found:
+            self._clusters_renamed()
+        return clusters
+
+    def _clusters_renamed(self) -> None:
+        """Show the clusters' names on the map (and in the colors, if colored by cluster)."""
+        if self._clusters is None:
+            return
+        with self.hold_sync():
+            self._overlay = {**self._overlay, "clusters": self._cluster_marks()}
+            if self._color_source == CLUSTER:
+                self.color_by(CLUSTER)
+
+    def sky(self, *, fov: float = 2.0, survey: str | None = None) -> Any:
+        """An ipyaladin view of the sky (``pip install galwidget[sky]``) linked both ways: the
+        selection drawn on it, a click on a drawn galaxy focuses it here, focusing a galaxy here
+        recentres the sky. ``fov``: the field of view in degrees; ``survey``: the HiPS survey.
+        Needs ra/dec (columns, or IAU names as ids)."""
+        return SkyLink(self, fov=fov, survey=survey).aladin
+
+    def _cluster_marks(self) -> list[dict[str, Any]]:
+        """The clusters' names at their medoids, for the map overlay; none before the clusters
+        are computed, and none on the sky (a cluster in representation space is spread over it)."""
+        clusters = self._clusters
+        if clusters is None or self._layouts.is_sky(self.layout_name):
+            return []
+        return [
+            {"cluster": cluster, "name": clusters.names[cluster], "position": int(central[0])}
+            for cluster, central in clusters.representatives.items()
+        ]
 
     @property
     def index(self) -> NeighborIndex:
@@ -904,7 +999,10 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
         return name
 
     def _show_layout(self, change: dict[str, Any]) -> None:
-        self._points = self._layouts.points(change["new"])
+        with self.hold_sync():
+            self._points = self._layouts.points(change["new"])
+            graticule = self._layouts.graticule(change["new"])
+            self._overlay = {"graticule": graticule, "clusters": self._cluster_marks()}
 
     @traitlets.validate("target")
     def _validate_target(self, proposal: dict[str, Any]) -> str | None:
@@ -983,6 +1081,12 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
                 return self._label_colors()
             if color == "score":
                 return self._score_colors()
+            if color == ANOMALY:
+                return self._anomaly_colors()
+            if color == CLUSTER:
+                return encode_colors(
+                    self._cluster_result().named_labels().reset_index(drop=True), CLUSTER
+                )
             raise DataError(
                 f"no column {color!r} to color by; columns: {', '.join(self._meta.columns)}"
             )
@@ -1010,6 +1114,33 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
         if scores is None:
             return missing_scores(len(self._reps))
         return encode_colors(scores.astype(np.float64), "score")
+
+    def _anomaly_colors(self) -> tuple[bytes, ColorMeta]:
+        """The anomaly colors, or grey while they are computed in the background, the legend
+        saying how far ("anomaly (computing… 40%)", after each block of galaxies; a progress
+        bar in the notebook too); when they arrive they are shown if the points are still
+        colored by anomaly."""
+        job = self._labelling.anomaly
+        if job.done:
+            return encode_colors(job.result().reset_index(drop=True).astype(np.float64), ANOMALY)
+        bar = tqdm(total=len(self._reps), desc="anomaly scores", unit="galaxy")
+
+        def progress(done: int, total: int) -> None:
+            bar.update(done - bar.n)
+            if done >= total:
+                bar.close()
+            with self._labelling.lock:  # color_by holds it until _color_source is set
+                if self._color_source == ANOMALY and done < total:
+                    self._color_meta = {**self._color_meta, "column": _computing(done / total)}
+
+        future = job.start(progress=progress)
+        future.add_done_callback(lambda _: self._anomaly_computed())
+        values, meta = missing_scores(len(self._reps))
+        return values, {**meta, "column": _computing(0.0)}
+
+    def _anomaly_computed(self) -> None:
+        if self._color_source == ANOMALY and self._labelling.anomaly.done:
+            self.color_by(ANOMALY)
 
     def _check_hover_columns(
         self, columns: Sequence[str] | None, color_meta: ColorMeta
@@ -1040,6 +1171,11 @@ def _only_a_layout(data: Any, layout: LayoutSpec, id_column: str | None) -> bool
     except DataError:
         return True
     return False
+
+
+def _computing(share: float) -> str:
+    """The legend title while the anomaly scores are computed."""
+    return f"{ANOMALY} (computing… {share:.0%})"
 
 
 def default_style(n: int) -> tuple[float, float]:

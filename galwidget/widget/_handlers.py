@@ -61,6 +61,8 @@ class RequestHandlers:
 
         def color_by(self, color: Any) -> None: ...
 
+        def select_cluster(self, cluster: int) -> None: ...
+
         def _neighbors_of(self, position: int) -> tuple[np.ndarray, np.ndarray]: ...
 
     def _register_requests(self) -> None:
@@ -178,9 +180,17 @@ class RequestHandlers:
     def _on_color_by(self, request: Request) -> Reply:
         column = request.params["column"]
         if column is not None and column not in self._config["color_columns"]:
-            raise DataError(f"cannot color by {column!r}: not a meta column, 'label' or 'score'")
+            raise DataError(
+                f"cannot color by {column!r}: not a meta column, 'label', 'score', 'anomaly' or 'cluster'"
+            )
         self.color_by(column)
         return Reply({"column": column})
+
+    @handles("select_cluster")
+    def _on_select_cluster(self, request: Request) -> Reply:
+        cluster = int(request.params["cluster"])
+        self.select_cluster(cluster)
+        return Reply({"cluster": cluster, "count": len(self.selection)})
 
     @handles("find")
     def _on_find(self, request: Request) -> Reply:

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { categoryColor } from "./colors";
-import { type KeyInput, keyAction, labelOf, reportText, walk } from "./labels";
+import { isInterestMode, type KeyInput, keyAction, labelOf, reportText, walk } from "./labels";
 import type { LabelMeta } from "./protocol";
 
 const meta: LabelMeta = {
@@ -23,11 +23,29 @@ describe("keyAction", () => {
   it("maps class keys, remove, undo and redo", () => {
     expect(keyAction(press("1"), meta, 3)).toEqual({ kind: "label", label: "ring" });
     expect(keyAction(press("2"), meta, 3)).toEqual({ kind: "label", label: "not ring" });
-    expect(keyAction(press("3"), meta, 3)).toBeNull();
+    expect(keyAction(press("3"), meta, 3)).toEqual({
+      kind: "refuse",
+      message: 'key 3 gives no class (1 ring, 2 not ring); interest scores need classes="interest"',
+    });
     expect(keyAction(press("0"), meta, 3)).toEqual({ kind: "remove" });
     expect(keyAction(press("Backspace"), meta, 3)).toEqual({ kind: "remove" });
     expect(keyAction(press("z"), meta, 3)).toEqual({ kind: "undo" });
     expect(keyAction(press("Z", { shiftKey: true }), meta, 3)).toEqual({ kind: "redo" });
+  });
+
+  it("gives interest scores 0–5 in interest mode and refuses other digits", () => {
+    const scores = ["0", "1", "2", "3", "4", "5"];
+    const interest = { ...meta, classes: scores, keys: scores, counts: scores.map(() => 0) };
+    expect(isInterestMode(interest)).toBe(true);
+    expect(isInterestMode(meta)).toBe(false);
+    expect(keyAction(press("0"), interest, 3)).toEqual({ kind: "label", label: "0" });
+    expect(keyAction(press("5"), interest, 3)).toEqual({ kind: "label", label: "5" });
+    expect(keyAction(press("Backspace"), interest, 3)).toEqual({ kind: "remove" });
+    expect(keyAction(press("7"), interest, 3)).toEqual({
+      kind: "refuse",
+      message: "interest scores are 0–5: key 7 gives none",
+    });
+    expect(keyAction(press("z"), interest, 3)).toEqual({ kind: "undo" });
   });
 
   it("walks by one tile or one row and leaves modified keys alone", () => {

@@ -14,7 +14,15 @@ export type KeyAction =
   | { kind: "walk"; step: number }
   | { kind: "open" }
   | { kind: "view" }
-  | { kind: "help" };
+  | { kind: "help" }
+  | { kind: "refuse"; message: string };
+
+const INTEREST_SCORES = ["0", "1", "2", "3", "4", "5"];
+
+/** Whether the labels are interest scores 0–5 (Explorer(classes="interest")). */
+export function isInterestMode(meta: LabelMeta): boolean {
+  return meta.classes.join(",") === INTEREST_SCORES.join(",");
+}
 
 export interface KeyInput {
   key: string;
@@ -78,11 +86,19 @@ export function keyAction(event: KeyInput, meta: LabelMeta, columns: number): Ke
       return { kind: "help" };
   }
   if (meta.classes.length === 0 || meta.read_only) return null;
+  // A class's own key first: in interest mode "0" is the score 0 (classes never get "0").
+  const i = meta.keys.indexOf(key);
+  if (i >= 0) return { kind: "label", label: meta.classes[i] };
   if (key === "0" || key === "Backspace" || key === "Delete") return { kind: "remove" };
   if (key === "z" && !event.shiftKey) return { kind: "undo" };
   if (key === "Z" || (key === "z" && event.shiftKey)) return { kind: "redo" };
-  const i = meta.keys.indexOf(key);
-  return i >= 0 ? { kind: "label", label: meta.classes[i] } : null;
+  if (/^[1-9]$/.test(key)) {
+    const message = isInterestMode(meta)
+      ? `interest scores are 0–5: key ${key} gives none`
+      : `key ${key} gives no class (${meta.keys.map((k, j) => `${k} ${meta.classes[j]}`).join(", ")}); interest scores need classes="interest"`;
+    return { kind: "refuse", message };
+  }
+  return null;
 }
 
 /** The keyboard shortcuts, as the `?` help lists them: [keys, what they do]. */
@@ -131,6 +147,7 @@ const STRATEGIES: [string, string][] = [
   ["uncertainty", "most uncertain"],
   ["top", "most likely target"],
   ["ei", "expected improvement"],
+  ["anomalous", "most anomalous"],
   ["random", "random"],
 ];
 

@@ -56,8 +56,10 @@ export interface RequestMap {
   filter_category: { params: { column: string; category: string | null; only: boolean }; reply: { shown: number } };
   /** The selection (`Explorer.selected`) or the labels (`Explorer.labels`) as a CSV or parquet file to download. */
   export: { params: { what: "selection" | "labels"; format: "csv" | "parquet" }; reply: { filename: string; mime: string; rows: number; data: Uint8Array } };
-  /** Color by a meta column, 'label' or 'score' (null: one color), as Python's `Explorer.color_by`. */
+  /** Color by a meta column, 'label', 'score', 'anomaly' or 'cluster' (null: one color), as Python's `Explorer.color_by`. */
   color_by: { params: { column: string | null }; reply: { column: string | null } };
+  /** Select the galaxies of a cluster (a name on the map's cluster overlay), as Python's `Explorer.select_cluster`. */
+  select_cluster: { params: { cluster: number }; reply: { cluster: number; count: number } };
   /** A search box's text: the galaxy the kernel focused (position −1: none, e.g. a prefix of many ids). */
   find: { params: { text: string }; reply: { query: string; match: "id" | "sky" | "prefix"; position: number; id: string | null; completions: string[]; n_completions: number; separation_arcsec: number | null; radius_arcsec: number | null } };
   /** Level of detail (galwidget.widget._lod): the points of the layout shown (`layout`, the `layout_name` answered for) in the rectangle x0 ≤ x ≤ x1, y0 ≤ y ≤ y1 (the `_points` space) of rank `from_rank` or above, the `limit` lowest-ranked (at most 500,000): the first of the whole square are a uniform sample. `total` is how many the rectangle holds, `next_rank` the rank to ask from for more (−1: none left). Points are float32 x, y interleaved, in the order of `positions` (sorted). */
@@ -280,13 +282,25 @@ export const REQUESTS = {
     }
   },
   "color_by": {
-    "doc": "Color by a meta column, 'label' or 'score' (null: one color), as Python's `Explorer.color_by`.",
+    "doc": "Color by a meta column, 'label', 'score', 'anomaly' or 'cluster' (null: one color), as Python's `Explorer.color_by`.",
     "params": {
       "column": "str | null"
     },
     "reply": {
       "fields": {
         "column": "str | null"
+      }
+    }
+  },
+  "select_cluster": {
+    "doc": "Select the galaxies of a cluster (a name on the map's cluster overlay), as Python's `Explorer.select_cluster`.",
+    "params": {
+      "cluster": "int"
+    },
+    "reply": {
+      "fields": {
+        "cluster": "int",
+        "count": "int"
       }
     }
   },

@@ -99,6 +99,13 @@ export interface LearnState {
   report: Record<string, unknown> | null;
 }
 
+/** `_overlay`: the sky layout's grid lines (interleaved x, y in `_points` space) and the
+ * clusters' names at their representative galaxies (see overlay.ts). */
+export interface OverlayState {
+  graticule: number[][];
+  clusters: { cluster: number; name: string; position: number }[];
+}
+
 /** Every synced trait, as the widget manager hands it over (bytes traits as DataView). */
 export interface ModelState {
   _config: Config;
@@ -111,6 +118,7 @@ export interface ModelState {
   _learn: LearnState;
   _filter: DataView;
   _filter_meta: FilterMeta;
+  _overlay: OverlayState;
   k: number;
   mode: Mode;
   point_size: number;
@@ -449,6 +457,7 @@ const REPLY_DECODERS: { [K in RequestKind]: ReplyDecoder<K> } = {
     };
   },
   color_by: (c) => ({ column: c.column === null ? null : str(c, "column") }),
+  select_cluster: (c) => ({ cluster: int(c, "cluster"), count: int(c, "count") }),
   selection_page: (c, b, n) => {
     const ids = strings(c, "ids");
     const positions = positionsOf(buffer(b, 0, "selection_page"), ids.length, n, "selection_page");

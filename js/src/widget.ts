@@ -15,6 +15,7 @@ import { FocusCard } from "./focuscard";
 import { element } from "./dom";
 import { type LabelChange, LabelCodes } from "./labelcodes";
 import { helpText, keyAction, LabelBar, labelOf } from "./labels";
+import { MapOverlay } from "./overlay";
 import { combineSelection, type LassoOp, lassoOp, pointsInPolygon } from "./lasso";
 import { renderLegend } from "./legend";
 import { nearestWithin } from "./pick";
@@ -177,6 +178,16 @@ class ExplorerView {
     this.help.addEventListener("click", () => this.toggleHelp());
     this.splitter.title = "Drag to widen or narrow the panel";
     this.splitter.addEventListener("pointerdown", this.onSplitterDown);
+    // The sky's graticule and the clusters' names over the map (overlay.ts).
+    const overlay = new MapOverlay({
+      view: () => this.scatter?.screenTransform(this.x, this.y) ?? null,
+      point: (position) => (position < this.x.length ? [this.x[position], this.y[position]] : null),
+      thumbnail: config.image_kind === "none" ? null : (position) => this.thumbnails.get(position),
+      selectCluster: (cluster) => void this.requests.request("select_cluster", { cluster }),
+    });
+    this.canvas.after(overlay.el);
+    overlay.set(this.model.get("_overlay"));
+    this.model.on(["change:_overlay"], () => overlay.set(this.model.get("_overlay")));
     body.append(this.plot, this.splitter, this.panel.panel.el);
     this.root.append(this.toolbar.el, this.labelBar.el, body);
     this.root.tabIndex = 0;
@@ -738,6 +749,9 @@ class ExplorerView {
         break;
       case "help":
         this.toggleHelp();
+        break;
+      case "refuse":
+        this.labelBar.setSaved("error", action.message);
         break;
     }
   };

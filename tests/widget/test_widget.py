@@ -135,7 +135,8 @@ def test_traits_are_binary_buffers_of_the_right_type(widget: Explorer, frame: pd
         "confirm_over": 50,
         "max_message_bytes": 8 * 1024 * 1024,
         "numeric_columns": ["x", "y"],  # not the categorical kind nor the boolean flag
-        "color_columns": ["x", "y", "kind", "flag"],  # no label, score: no labelling here
+        # no label, score: no labelling here; anomaly and cluster are computed when chosen
+        "color_columns": ["x", "y", "kind", "flag", "anomaly", "cluster"],
         "layouts": ["x, y"],
         "neighbor_space": "features",  # it has feature columns
     }
@@ -1057,7 +1058,7 @@ def test_the_color_menu_colors_as_color_by_does(frame: pd.DataFrame, tmp_path):
     w = Explorer(
         frame, layout=("x", "y"), classes=["a", "b"], labels={"path": tmp_path / "l.jsonl"}
     )
-    assert w._config["color_columns"][-2:] == ["label", "score"]
+    assert w._config["color_columns"][-4:] == ["label", "score", "anomaly", "cluster"]
     content, _ = request(w, "color_by", column="kind")
     assert content["ok"] and content["column"] == "kind"
     assert w._color_meta["kind"] == "categorical" and w._color_meta["column"] == "kind"
@@ -1102,3 +1103,217 @@ def test_a_read_only_label_log_is_read_and_refuses_labels_without_losing_any(
         assert w._label_meta["version"] == version and log.read_bytes() == before
     finally:
         w.close()
+
+
+def test_color_by_anomaly_computes_in_the_background_then_colors(frame: pd.DataFrame, monkeypatch):
+    from galwidget import anomaly
+
+    monkeypatch.setattr(anomaly, "BLOCK_ROWS", 100)  # 4 blocks: progress after each
+    frame.loc[7, [f"feat_{i}" for i in range(8)]] = 40.0  # one galaxy far from the rest
+    w = Explorer(frame, layout=("x", "y"))
+    titles: list[str] = []
+    w.observe(lambda change: titles.append(change["new"].get("column")), names="_color_meta")
+    try:
+        assert "anomaly" in w._config["color_columns"]
+        content, _ = request(w, "color_by", column="anomaly")
+        assert content["column"] == "anomaly"
+        scores = w.anomaly  # waits for the background job that color_by started
+        assert scores.index.equals(w.representations.ids) and scores.idxmax() == "G0007"
+        deadline = time.monotonic() + 30
+        while w._color_meta.get("column") != "anomaly" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert w._color_meta["kind"] == "continuous" and w._color_meta["missing"] == 0
+        assert w._color_meta["max"] == pytest.approx(float(scores.max()))
+        colors = np.frombuffer(w._color, dtype=np.uint8)
+        assert colors[7] == colors.max() and len(colors) == N
+        assert titles == [
+            "anomaly (computing… 0%)",
+            "anomaly (computing… 25%)",
+            "anomaly (computing… 50%)",
+            "anomaly (computing… 75%)",
+            "anomaly",
+        ]
+    finally:
+        w.close()
+
+
+def test_most_anomalous_suggestions_need_no_labels(frame: pd.DataFrame, tmp_path):
+    frame.loc[7, [f"feat_{i}" for i in range(8)]] = 40.0
+    w = Explorer(
+        frame,
+        layout=("x", "y"),
+        classes=["ring", "other"],
+        labels={"path": tmp_path / "labels.jsonl"},
+        strategy="anomalous",
+    )
+    try:
+        fit = w.training.result(timeout=60)
+        assert fit is not None and fit.kind == "prior"
+        assert w.suggestions[0] == "G0007"
+        expected = w.anomaly.drop("G0007").nlargest(5).index
+        w.set_labels({"G0007": "ring"})
+        w.training.result(timeout=60)
+        assert list(w.suggestions[:5]) == list(expected)
+    finally:
+        w.close()
+
+
+def test_clusters_colors_names_and_selection():
+    rng = np.random.default_rng(5)
+    blob = np.repeat([0, 1, 2], [200, 120, 80])
+    features = rng.normal(size=(N, 8)) + 15.0 * np.eye(8)[blob * 2]
+    frame = pd.DataFrame(features, columns=[f"feat_{i}" for i in range(8)])
+    frame.insert(0, "id", [f"G{i:04d}" for i in range(N)])
+    frame["kind"] = np.array(["smooth", "spiral", "ring"])[blob]
+    frame["x"], frame["y"] = features[:, 0], features[:, 2]
+    w = Explorer(frame, layout=("x", "y"))
+    try:
+        table = w.clusters
+        assert len(table) == 3 and table["size"].tolist() == [200, 120, 80]
+        assert all(
+            blob[int(r[1:])] == blob[int(c[0][1:])]
+            for r, c in zip(table["representative"], table["central"], strict=True)
+        )
+        content, _ = request(w, "color_by", column="cluster")
+        assert content["column"] == "cluster"
+        assert w._color_meta["kind"] == "categorical"
+        assert sorted(w._color_meta["categories"]) == ["cluster 0", "cluster 1", "cluster 2"]
+        w.name_clusters(by="kind")
+        assert sorted(w.clusters["name"]) == ["ring (100%)", "smooth (100%)", "spiral (100%)"]
+        assert sorted(w._color_meta["categories"]) == [
+            "ring (100%)",
+            "smooth (100%)",
+            "spiral (100%)",
+        ]
+        rings = int(table["cluster"].iloc[2])
+        w.rename_cluster(rings, "rings")
+        assert "rings" in w._color_meta["categories"]
+        w.select_cluster(rings)
+        assert w.selected["kind"].eq("ring").all() and len(w.selection) == 80
+        with pytest.raises(gw.DataError, match="no column 'colour' to name clusters by"):
+            w.name_clusters(by="colour")
+    finally:
+        w.close()
+
+
+def test_too_few_galaxies_to_cluster_is_a_clear_error():
+    w = Explorer(make_frame(10), layout=("x", "y"))
+    try:
+        with pytest.raises(gw.DataError, match="clustering needs at least 20 galaxies, got 10"):
+            _ = w.clusters
+        with pytest.raises(gw.DataError, match="at least 20 galaxies"):
+            w.color_by("cluster")
+        assert w._color_meta == {"kind": "none"}
+    finally:
+        w.close()
+
+
+def test_the_sky_layout_keeps_the_selection_and_draws_its_graticule():
+    rng = np.random.default_rng(2)
+    frame = make_frame()
+    frame["ra"], frame["dec"] = rng.uniform(0, 360, N), rng.uniform(-60, 60, N)
+    w = Explorer(frame, layout=("x", "y"))
+    try:
+        assert w._config["layouts"] == ["x, y", "sky"]
+        assert w._overlay["graticule"] == []
+        w.select(["G0001", "G0002"])
+        w.layout_name = "sky"
+        assert list(w.selected_ids) == ["G0001", "G0002"]
+        assert len(w._overlay["graticule"]) == 18
+        points = np.frombuffer(w._points, "<f4").reshape(-1, 2)
+        assert (np.abs(points) <= 0.95 + 1e-6).all()
+        left = frame["ra"].to_numpy() > 200  # east of the centre RA (180°) is drawn to the left
+        right = frame["ra"].to_numpy() < 160
+        assert points[left, 0].max() < 0 < points[right, 0].min()
+        w.layout_name = "x, y"
+        assert w._overlay["graticule"] == [] and list(w.selected_ids) == ["G0001", "G0002"]
+    finally:
+        w.close()
+    plain = Explorer(make_frame(), layout=("x", "y"))
+    try:
+        assert plain._config["layouts"] == ["x, y"]
+        with pytest.raises(Exception, match="'sky' layout needs sky positions"):
+            plain.layout_name = "sky"
+        assert plain.layout_name == "x, y"
+    finally:
+        plain.close()
+
+
+def test_cluster_marks_on_the_map_and_their_click_request():
+    rng = np.random.default_rng(5)
+    blob = np.repeat([0, 1], [250, 150])
+    features = rng.normal(size=(N, 8)) + 15.0 * np.eye(8)[blob * 3]
+    frame = pd.DataFrame(features, columns=[f"feat_{i}" for i in range(8)])
+    frame.insert(0, "id", [f"G{i:04d}" for i in range(N)])
+    frame["x"], frame["y"] = features[:, 0], features[:, 3]
+    w = Explorer(frame, layout=("x", "y"))
+    try:
+        assert w._overlay["clusters"] == []
+        table = w.clusters
+        marks = w._overlay["clusters"]
+        assert [m["name"] for m in marks] == ["cluster 0", "cluster 1"]
+        assert {str(w.representations.ids[m["position"]]) for m in marks} == set(
+            table["representative"]
+        )
+        w.rename_cluster(1, "the small one")
+        assert w._overlay["clusters"][1]["name"] == "the small one"
+        content, _ = request(w, "select_cluster", cluster=1)
+        assert content["ok"] and content["cluster"] == 1
+        assert content["count"] == len(w.selection) == table.set_index("cluster").loc[1, "size"]
+        assert len(set(blob[w.selection])) == 1
+        content, _ = request(w, "select_cluster", cluster=9)
+        assert not content["ok"] and "no cluster 9" in content["reason"]
+    finally:
+        w.close()
+
+
+def test_sky_view_is_linked_both_ways():
+    pytest.importorskip("ipyaladin")
+    from astropy.io.votable import parse_single_table
+
+    from galwidget.widget._sky import OVERLAY_NAME
+
+    rng = np.random.default_rng(3)
+    frame = make_frame()
+    frame["ra"], frame["dec"] = rng.uniform(150, 160, N), rng.uniform(0, 5, N)
+    w = Explorer(frame, layout=("x", "y"))
+    try:
+        w.select(["G0003", "G0010"])
+        aladin = w.sky(fov=3.0)
+        ra, dec = aladin.target.ra.deg, aladin.target.dec.deg
+        assert ra == pytest.approx(frame["ra"].iloc[[3, 10]].mean(), abs=0.01)
+        assert dec == pytest.approx(frame["dec"].iloc[[3, 10]].mean(), abs=0.01)
+        # The page is not loaded here: ipyaladin queues the overlay for it; read what it will get.
+        aladin._is_loaded = True
+        sent: list[tuple[dict, list]] = []
+        aladin.send = lambda message, buffers=None: sent.append((message, buffers))
+        w.select(["G0001", "G0002", "G0005"])
+        assert [m["event_name"] for m, _ in sent] == ["remove_overlay", "add_table"]
+        assert sent[1][0]["options"]["name"] == OVERLAY_NAME
+        table = parse_single_table(io.BytesIO(sent[1][1][0])).to_table()
+        assert list(table["id"]) == ["G0001", "G0002", "G0005"]
+        np.testing.assert_allclose(table["ra"], frame["ra"].iloc[[1, 2, 5]])
+        # A click on a source (the message ipyaladin's page sends) focuses the galaxy and the sky
+        # recentres on it.
+        aladin._handle_custom_message(
+            None,
+            {
+                "event_type": "object_clicked",
+                "content": {"ra": 1, "dec": 2, "data": {"id": "G0005"}},
+            },
+            [],
+        )
+        assert w.focused == "G0005"
+        assert aladin.target.ra.deg == pytest.approx(frame["ra"].iloc[5])
+        w.focus("G0100")
+        assert aladin.target.dec.deg == pytest.approx(frame["dec"].iloc[100])
+        w.select([])
+        assert sent[-1][0]["event_name"] == "remove_overlay"
+    finally:
+        w.close()
+    plain = Explorer(make_frame(), layout=("x", "y"))
+    try:
+        with pytest.raises(gw.DataError, match=r"w.sky\(\) needs sky positions"):
+            plain.sky()
+    finally:
+        plain.close()
