@@ -98,6 +98,8 @@ FRONT_END_TRAITS = frozenset(
 MAX_POINT_SIZE = 100.0
 HEIGHTS = (100, 20_000)
 THUMBNAIL_SIZE = 128
+# The large image view's size: GZ DECaLS's own images are 424 px.
+LARGE_IMAGE_SIZE = 424
 """Thumbnail width and height in pixels."""
 HOVER_COLUMNS = 4
 # The color names of the anomaly scores and the clusters (when no meta column has that name).
@@ -318,6 +320,7 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
         maps = Layouts(reps, layout, layouts, tables=tables, index=index_holder.reusable)
         map_detail = MapDetail(maps)
         image_source = images_module.resolve(images, reps, THUMBNAIL_SIZE)
+        large_images = images_module.resolve(images, reps, LARGE_IMAGE_SIZE)
         derived = (
             isinstance(color, str) and color in {"label", "score", ANOMALY} and color not in meta
         )
@@ -330,6 +333,7 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
             memory,
         )
         self._layouts, self._images, self._images_spec = maps, image_source, images
+        self._large_images = large_images  # the large view's (space): 424 px
         self._map_detail = map_detail
         self._finder = Finder(reps)
         self._pages = SelectionPages(

@@ -33,6 +33,7 @@ class RequestHandlers:
         _reps: Representations
         _meta: pd.DataFrame
         _images: ImageSource
+        _large_images: ImageSource
         _hover_columns: list[str]
         _labelling: LabellingSession
         _pages: SelectionPages
@@ -104,14 +105,11 @@ class RequestHandlers:
 
     @handles("thumbnail")
     def _on_thumbnail(self, request: Request) -> Reply:
-        position = self._position(request)
-        source = self._images
-        if source.kind == "url":
-            return Reply({"url": source.url(position)})
-        if source.kind == "bytes":
-            data, mime = source.fetch(position)
-            return Reply({"mime": mime}, [data])
-        raise ImageError("no images")
+        return _image_reply(self._images, self._position(request))
+
+    @handles("image")
+    def _on_image(self, request: Request) -> Reply:
+        return _image_reply(self._large_images, self._position(request))
 
     @handles("hover")
     def _on_hover(self, request: Request) -> Reply:
@@ -268,3 +266,13 @@ class RequestHandlers:
             )
         fields = {"filename": f"galwidget-{what}.{kind}", "mime": mime, "rows": len(table)}
         return Reply(fields, [data])
+
+
+def _image_reply(source: ImageSource, position: int) -> Reply:
+    """A galaxy's image from ``source``: its URL, or its bytes and MIME type."""
+    if source.kind == "url":
+        return Reply({"url": source.url(position)})
+    if source.kind == "bytes":
+        data, mime = source.fetch(position)
+        return Reply({"mime": mime}, [data])
+    raise ImageError("no images")

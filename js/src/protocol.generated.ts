@@ -34,6 +34,8 @@ export interface RequestMap {
   centroid: { params: Record<string, never>; reply: { count: number; ids: string[]; positions: Uint32Array; distances: Float32Array } };
   /** A galaxy's image: a URL, or the image bytes and their MIME type. */
   thumbnail: { params: { position: number }; reply: { url: string } | { mime: string; image: Uint8Array } };
+  /** A galaxy's image at the large view's size (424 px, GZ DECaLS's): a URL, or the image bytes and their MIME type. */
+  image: { params: { position: number }; reply: { url: string } | { mime: string; image: Uint8Array } };
   /** A galaxy's id and hover columns; `radec` its [ra, dec] in degrees, null when unknown (or in a saved page). */
   hover: { params: { position: number }; reply: { id: string; fields: [string, string][]; radec: [number, number] | null } };
   /** Label the galaxies at `positions` (null: remove their labels). */
@@ -115,6 +117,28 @@ export const REQUESTS = {
   },
   "thumbnail": {
     "doc": "A galaxy's image: a URL, or the image bytes and their MIME type.",
+    "params": {
+      "position": "int"
+    },
+    "executor": "images",
+    "reply": [
+      {
+        "fields": {
+          "url": "str"
+        }
+      },
+      {
+        "fields": {
+          "mime": "str"
+        },
+        "buffers": {
+          "image": "bytes"
+        }
+      }
+    ]
+  },
+  "image": {
+    "doc": "A galaxy's image at the large view's size (424 px, GZ DECaLS's): a URL, or the image bytes and their MIME type.",
     "params": {
       "position": "int"
     },

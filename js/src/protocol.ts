@@ -407,6 +407,11 @@ const REPLY_DECODERS: { [K in RequestKind]: ReplyDecoder<K> } = {
     if (b.length !== 1) throw new ProtocolError("thumbnail reply carries no image");
     return { mime: str(c, "mime"), image: bytesOf(b[0]) };
   },
+  image: (c, b) => {
+    if (typeof c.url === "string") return { url: c.url };
+    if (b.length !== 1) throw new ProtocolError("image reply carries no image");
+    return { mime: str(c, "mime"), image: bytesOf(b[0]) };
+  },
   hover: (c) => {
     const fields = c.fields;
     if (!Array.isArray(fields) || !fields.every((f) => Array.isArray(f) && f.length === 2)) {

@@ -107,7 +107,7 @@ export class StaticModel implements AnyModel<ModelState> {
       const { ids, columns, text } = this.data.hover;
       return [{ ok: true, id: ids[position], fields: columns.map((c, i) => [c, text[i][position]]) }, []];
     }
-    if (request.kind === "thumbnail" && known) {
+    if ((request.kind === "thumbnail" || request.kind === "image") && known) {
       const url = this.data.thumbnails?.[position];
       return url ? [{ ok: true, url }, []] : [{ ok: false, reason: "no thumbnail saved in this page" }, []];
     }

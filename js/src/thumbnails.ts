@@ -13,10 +13,12 @@ export class Thumbnails {
   private cache = new Map<number, Promise<Thumbnail>>();
   private objectUrls = new Map<number, string>();
 
+  /** `request`: "thumbnail" (tiles, the card) or "image" (the large view's size). */
   constructor(
     private readonly requests: Requests,
     private readonly kind: ImageKind,
     private readonly capacity = 512,
+    private readonly request: "thumbnail" | "image" = "thumbnail",
   ) {}
 
   /** The thumbnail of `position`; `signal` cancels its request when the caller no longer needs it. */
@@ -39,7 +41,7 @@ export class Thumbnails {
   }
 
   private async fetch(position: number, signal?: AbortSignal): Promise<Thumbnail> {
-    const reply = await this.requests.request("thumbnail", { position }, { signal });
+    const reply = await this.requests.request(this.request, { position }, { signal });
     if (!reply.ok) return { ok: false, reason: reply.reason };
     if ("url" in reply) return { ok: true, src: reply.url };
     const blob = new Blob([reply.image.slice()], { type: reply.mime });

@@ -127,7 +127,8 @@ class ExplorerView {
     });
     const images = config.image_kind === "none" ? null : this.thumbnails;
     this.focusCard = new FocusCard(this.requests, images, () => this.toggleViewer());
-    this.viewer = new FocusCard(this.requests, images, () => this.toggleViewer(), true);
+    const large = config.image_kind === "none" ? null : new Thumbnails(this.requests, config.image_kind, 16, "image");
+    this.viewer = new FocusCard(this.requests, large, () => this.toggleViewer(), true);
     this.panel.panel.addAboveTiles(this.focusCard.el);
     this.toolbar = new Toolbar({
       mode: (mode) => this.model.save("mode", mode),

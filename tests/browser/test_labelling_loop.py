@@ -326,6 +326,19 @@ def test_help_rings_large_image_legend_filter_export_and_panel_width(lab: LabNot
     expect(viewer).to_be_visible()
     expect(viewer.locator(".gw-focus-id")).to_have_text(str(galaxy))
     expect(viewer.locator("img.gw-img")).to_be_visible(timeout=30_000)
+    # The large view shows the image at its own size (the kernel renders 424 px, not the 128 px
+    # thumbnail scaled up).
+    page.wait_for_function(
+        "el => el.complete && el.naturalWidth > 0",
+        arg=viewer.locator("img.gw-img").element_handle(),
+    )
+    assert viewer.locator("img.gw-img").evaluate("el => el.naturalWidth") == 424
+    assert (
+        widget.locator(".gw-focus-card:not(.gw-viewer) img.gw-img").evaluate(
+            "el => el.naturalWidth"
+        )
+        == 128
+    )
     page.keyboard.press("ArrowRight")
     kernel.wait_until(f"w.focused == {neighbors[0]!r}")
     expect(viewer.locator(".gw-focus-id")).to_have_text(neighbors[0])

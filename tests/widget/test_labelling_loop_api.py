@@ -181,3 +181,28 @@ def test_the_real_desi_map_with_only_pca_0_pca_1_ra_dec_works(shared_data):
     neighbors = w.neighbors
     assert len(neighbors) == 8 and str(table["id_str"][123]) not in set(neighbors["id"])
     assert (np.diff(neighbors["distance"]) >= 0).all()
+
+
+def test_the_large_view_gets_images_at_its_own_size(tmp_path) -> None:
+    from PIL import Image
+
+    reps = gw.datasets.synthetic(n=200, seed=3)  # thumbnails rendered in the kernel
+    w = gw.Explorer(reps)
+    try:
+        sizes = {}
+        for kind in ("thumbnail", "image"):
+            content, buffers = w._reply(
+                {"type": "request", "kind": kind, "request": 1, "position": 5}
+            )
+            assert content["ok"], content
+            sizes[kind] = Image.open(io.BytesIO(buffers[0])).size
+        assert sizes == {"thumbnail": (128, 128), "image": (424, 424)}
+    finally:
+        w.close()
+    urls = gw.Explorer(reps, images="https://example.org/{iauname}.jpg")
+    try:
+        content, _ = urls._reply({"type": "request", "kind": "image", "request": 1, "position": 5})
+        galaxy = reps.ids[5].replace("+", "%2B")  # URL-encoded as the thumbnails' URLs are
+        assert content["url"] == f"https://example.org/{galaxy}.jpg"
+    finally:
+        urls.close()
