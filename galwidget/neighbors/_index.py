@@ -572,7 +572,7 @@ class NeighborIndex:
             {
                 "query": np.repeat(np.asarray(ids, dtype=object), k),
                 "rank": np.tile(np.arange(1, k + 1), m),
-                "id": self.reps.ids.to_numpy()[indices.ravel()],
+                "id": self.reps.ids.array.take(indices.ravel()),
                 "distance": distances.ravel().astype(np.float64),
             }
         )
@@ -667,7 +667,7 @@ class NeighborIndex:
     def _frame(self, indices: np.ndarray, distances: np.ndarray) -> pd.DataFrame:
         return pd.DataFrame(
             {
-                "id": self.reps.ids.to_numpy()[indices],
+                "id": self.reps.ids.array.take(indices),
                 "distance": np.asarray(distances, dtype=np.float64),
             }
         )
