@@ -666,7 +666,7 @@ def test_csv_rows_with_an_extra_field_are_refused_not_shifted(tmp_path: Path) ->
         ),
         (
             lambda: gw.load_representations(pd.DataFrame({"id": ["a"], "x": [1.0]}), features=3),
-            "features must be a column prefix",
+            "features must be 'auto', a column prefix",
         ),
         (lambda: gw.load_representations("x.parquet", batch_rows=0), "batch_rows must be"),
         (lambda: gw.Representations.from_array(np.ones((2, 1))).positions(None), "got NoneType"),
