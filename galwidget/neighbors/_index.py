@@ -56,8 +56,8 @@ HNSW_EF_SEARCH = 96
 # (at 8.7M rows: 2,949 lists, ~215 comparisons a row instead of 2,949). A click scans IVF_NPROBE
 # lists. Only the quantizer and each row's list are cached: the vectors are the searched points.
 IVF_LISTS_PER_SQRT_N = 1
-IVF_TRAIN_PER_LIST = 40
-IVF_KMEANS_ITERATIONS = 10
+IVF_TRAIN_PER_LIST = 30
+IVF_KMEANS_ITERATIONS = 8
 IVF_GROUPS_PROBED = 3
 IVF_NPROBE = 16
 # Rows assigned to their lists per step of the build's progress bar.
@@ -401,6 +401,7 @@ class _FaissIVF(_Faiss):
         )
         lists = np.ascontiguousarray(assignments, dtype=np.int64)
         points = np.ascontiguousarray(points, dtype=np.float32)
+        faiss.omp_set_num_threads(_omp_threads())  # each thread fills its share of the lists
         index.add_core(len(points), faiss.swig_ptr(points), None, faiss.swig_ptr(lists))
         return cls(index, quantizer, assignments)
 
