@@ -20,6 +20,10 @@ Sections (``BENCH_SCALE_N=1000000,3000000`` picks the sizes, ``BENCH_SCALE_PARTS
   wrote (to re-measure the queries without rebuilding).
 - ``zenodo``: a generated 2M × 1280 float64 file in the Zenodo schema (``write_zenodo_like``, one
   file as published, 20 GB) streamed with ``reduce_to=40``: time, peak extra RSS against the same bound.
+- ``build``: ``gw.NeighborIndex`` (backend "auto", IVF-Flat) on an in-memory ``n × 40`` matrix
+  shaped like the PCA-40 reduction: build, reload from the cache, clicks p50/p90, recall@12;
+  with ``baseline`` in the parts also the previous IVF build (4·√n lists, 25 k-means iterations,
+  flat assignment) in the same run.
 - ``rescore``: ``gw.learn.Learner`` (logistic regression) retrain on 200 labels + rescore of all n
   PCA-40 rows, measured directly at 8.7M (a generated in-memory matrix: rescoring never reads files).
 """
@@ -309,6 +313,67 @@ def exact_neighbors(features: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray,
     return found, time.perf_counter() - started
 
 
+def pca_like(n: int, seed: int = 0) -> np.ndarray:
+    """``n × 40`` float32 rows shaped like a PCA-40 reduction of clustered representations: the
+    generator of :func:`dataset` (400 clusters in a 24-d latent space plus noise) mapped to 40-d,
+    columns ordered by falling variance. Made in memory: the index never reads files."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((CLUSTERS, LATENT)) * 3.0
+    mixing = rng.standard_normal((LATENT, COMPONENTS)).astype(np.float32) / np.sqrt(LATENT)
+    features = np.empty((n, COMPONENTS), np.float32)
+    for start in range(0, n, FILE_ROWS):
+        rows = min(FILE_ROWS, n - start)
+        latent = centres[rng.integers(0, CLUSTERS, rows)] + rng.standard_normal((rows, LATENT))
+        noise = rng.standard_normal((rows, COMPONENTS)).astype(np.float32)
+        features[start : start + rows] = latent.astype(np.float32) @ mixing + 0.3 * noise
+    return features[:, np.argsort(-features[: min(n, 100_000)].var(axis=0))]
+
+
+def build(n: int, *, baseline: bool) -> dict[str, Any]:
+    """``gw.NeighborIndex(reps, None)`` (backend "auto": IVF-Flat) on :func:`pca_like` rows, from
+    an empty cache folder: build time, reload time from the cache, click p50/p90 and recall@12
+    against exact search. ``baseline``: the build this replaced (4·√n lists, k-means on 40 rows a
+    list for faiss's default 25 iterations, every row compared with every list), same run."""
+    import tempfile
+
+    import faiss
+
+    import galwidget as gw
+
+    features = pca_like(n)
+    rows = np.random.default_rng(1).choice(n, N_QUERIES, replace=False)
+    truth, _ = exact_neighbors(features, rows)
+    reps = gw.Representations.from_array(features, ids=[f"G{i}" for i in range(n)])
+    assert reps.fingerprint  # computed before the timed builds
+    results: dict[str, Any] = {"rows": n, "threads": faiss.omp_get_max_threads()}
+    with tempfile.TemporaryDirectory(dir=DATA) as cache:
+        started = time.perf_counter()
+        index = gw.NeighborIndex(reps, None, cache_dir=cache, progress=False)
+        results["build_s"] = time.perf_counter() - started
+        results["backend"] = index.backend
+        found, timing = latencies(lambda q, ours=index: ours.query_positions(q, K)[0], rows)
+        results["clicks"] = {**timing, "recall@12": recall(found, truth)}
+        del index
+        started = time.perf_counter()
+        again = gw.NeighborIndex(reps, None, cache_dir=cache, progress=False)
+        results["reload_s"] = time.perf_counter() - started
+        assert again.loaded_from_cache
+        found, timing = latencies(lambda q, ours=again: ours.query_positions(q, K)[0], rows)
+        results["clicks_after_reload"] = {**timing, "recall@12": recall(found, truth)}
+        del again
+    if baseline:
+        nlist = int(4 * np.sqrt(n))
+        started = time.perf_counter()
+        ivf = faiss.IndexIVFFlat(faiss.IndexFlatL2(COMPONENTS), COMPONENTS, nlist)
+        sample = np.random.default_rng(0).choice(n, min(n, 40 * nlist), replace=False)
+        ivf.train(features[np.sort(sample)])
+        ivf.add(features)
+        results["baseline_build_s"] = time.perf_counter() - started
+        results["baseline_nlist"] = nlist
+    print(n, "build", results, flush=True)
+    return results
+
+
 def rescore(n: int = GZ_DESI) -> dict[str, Any]:
     from galwidget.learn import Learner
 
@@ -343,6 +408,8 @@ def main() -> dict[str, Any]:
                 RESULTS.write_text(json.dumps(results, indent=2))
 
             neighbors(n, save)
+        if "build" in parts:
+            entry["build"] = build(n, baseline="baseline" in parts)
         if "clicks" in parts:
             entry.setdefault("neighbors", {}).update(clicks(n))
             print(n, "clicks", entry["neighbors"]["galwidget_ivf"], flush=True)

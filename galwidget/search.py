@@ -179,14 +179,8 @@ class Finder:
 
     def position_of(self, galaxy_id: str) -> int | None:
         """Row position of the galaxy whose id is exactly ``galaxy_id``, or ``None``."""
-        sorted_ids, order = self._id_index()
-        key = galaxy_id.encode("utf-8")
-        if len(key) > sorted_ids.dtype.itemsize:
-            return None  # longer than every id (and numpy would widen the whole array to compare)
-        at = int(np.searchsorted(sorted_ids, key))
-        if at < len(sorted_ids) and sorted_ids[at] == key:
-            return int(order[at])
-        return None
+        position = int(self._reps.id_lookup.locate(galaxy_id)[0])
+        return None if position < 0 else position
 
     def complete(self, prefix: str, *, limit: int = COMPLETIONS) -> tuple[tuple[str, ...], int]:
         """The first ``limit`` ids (sorted) that start with ``prefix``, and how many do."""

@@ -8,6 +8,7 @@ column, rows and values.
 """
 
 from galwidget.data._files import check_file_kind
+from galwidget.data._ids import IdLookup
 from galwidget.data._load import load_reduced, load_representations
 from galwidget.data._reduction import cached_pca_embedding, leading_columns, load_or_fit_pca
 from galwidget.data._representations import Representations
@@ -19,6 +20,7 @@ __all__ = [
     "MAX_ABS_FEATURE",
     "FeatureSchema",
     "FeatureSpec",
+    "IdLookup",
     "OnInvalid",
     "Part",
     "RawSource",

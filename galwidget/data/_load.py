@@ -83,6 +83,13 @@ def load_representations(
 ) -> Representations:
     """Load representations from a parquet or CSV file, a DataFrame, an array or ``Representations``.
 
+    ``features="auto"`` (the default, also ``None``) takes the one family of numbered numeric
+    columns, in numeric order: ``feat_<i>_pred`` (Galaxy Zoo's Zenodo files, zoobot's
+    ``predict_on_catalog`` CSV), ``feat_pca_<i>`` (the GZ DESI representations, with ``id_str``
+    and ``ra``/``dec``), ``feat_<i>_pca`` or any ``<prefix><i><suffix>``, else the one list column;
+    with several families the error lists them and the ``features=`` that picks each. A column
+    prefix or a list of columns picks them explicitly.
+
     Parquet files are read in row batches straight into one preallocated float32 array, so peak
     memory stays near the size of that array even for the 343k × 1280 float64 Zenodo files.
     ``on_invalid="drop"`` drops rows with NaN/inf features (with a warning) instead of raising.

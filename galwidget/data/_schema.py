@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
 import numpy as np
@@ -15,7 +16,9 @@ import pyarrow.parquet as pq
 from galwidget.errors import DataError
 from galwidget.util import preview
 
-FEATURE_COLUMN = re.compile(r"^feat_(\d+)(?:_pred)?$")
+# A numbered column: prefix, number (the last run of digits), suffix without digits.
+NUMBERED_COLUMN = re.compile(r"^(.*?)(\d+)(\D*)$")
+AUTO = "auto"
 ID_COLUMN_CANDIDATES = ("iauname", "id_str", "objid", "dr8_id", "id")
 # Feature columns moved per transposed copy when loading parquet (cache-sized tiles).
 TRANSPOSE_COLUMNS = 16
@@ -60,46 +63,118 @@ def _is_list_type(dtype: Any) -> bool:
 def find_feature_columns(
     columns: Sequence[str], types: dict[str, Any], features: FeatureSpec, exclude: str
 ) -> tuple[list[str], str | None]:
-    """Return (ordered feature columns, None) or ([], the list column)."""
+    """Return (ordered feature columns, None) or ([], the list column).
+
+    ``features`` is ``"auto"`` (or ``None``): the one numeric family of numbered columns
+    (``feat_<i>_pred``, ``feat_pca_<i>``, ``feat_<i>_pca``, any ``<prefix><i><suffix>``, ordered
+    by ``i``), else the one list column; a column prefix; or a list of columns.
+    """
     if not (features is None or isinstance(features, str) or _is_sequence(features)):
         raise DataError(
-            "features must be a column prefix (str), a list of column names or None, got "
-            f"{type(features).__name__}"
+            "features must be 'auto', a column prefix (str), a list of column names or None, "
+            f"got {type(features).__name__}"
         )
     candidates = [c for c in columns if c != exclude]
+    if features is None or features == AUTO:
+        return _detect_features(candidates, types)
     if isinstance(features, str):
         if features in candidates and _is_list_type(types[features]):
             return [], features
         chosen = [c for c in candidates if c.startswith(features)]
         if not chosen:
-            raise DataError(f"no columns start with {features!r}; columns: {preview(candidates)}")
+            raise DataError(
+                f"no columns start with {features!r}; {_numeric_columns_found(candidates, types)}"
+            )
         found = [re.search(r"\d+", c[len(features) :]) for c in chosen]
         numbers = [int(match.group()) for match in found if match is not None]
         if len(numbers) == len(chosen):
             order = sorted(range(len(chosen)), key=numbers.__getitem__)
             chosen = [chosen[i] for i in order]
         return chosen, None
-    if features is not None:
-        chosen = [str(c) for c in features]
-        missing = [c for c in chosen if c not in types]
-        if missing:
+    chosen = [str(c) for c in features]
+    missing = [c for c in chosen if c not in types]
+    if missing:
+        raise DataError(
+            f"feature columns not found: {preview(missing)}; the columns are: "
+            f"{preview(candidates, len(candidates))}"
+        )
+    return chosen, None
+
+
+@dataclass
+class _Family:
+    """Numbered columns ``<prefix><i><suffix>``: their columns by ``i``."""
+
+    prefix: str
+    suffix: str
+    columns: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def pattern(self) -> str:
+        return f"{self.prefix}<i>{self.suffix}"
+
+    def ordered(self) -> list[str]:
+        return [self.columns[i] for i in sorted(self.columns)]
+
+    def is_complete(self) -> bool:
+        """Numbered 0 (or 1) to m without a gap; a lone column only as number 0."""
+        numbers = sorted(self.columns)
+        first = numbers[0]
+        return (
+            first in (0, 1)
+            and numbers[-1] - first == len(numbers) - 1
+            and (len(numbers) > 1 or first == 0)
+        )
+
+    def how_to_choose(self, candidates: Sequence[str]) -> str:
+        """The ``features=`` value that selects exactly this family."""
+        if all(c in self.columns.values() for c in candidates if c.startswith(self.prefix)):
+            return f"features={self.prefix!r}"
+        numbers = sorted(self.columns)
+        return (
+            f'features=[f"{self.prefix}{{i}}{self.suffix}" for i in '
+            f"range({numbers[0]}, {numbers[-1] + 1})]"
+        )
+
+
+def _detect_features(
+    candidates: Sequence[str], types: dict[str, Any]
+) -> tuple[list[str], str | None]:
+    """The one complete family of numbered columns with numeric ones, else the one list
+    column."""
+    families: dict[tuple[str, str], _Family] = {}
+    for column in candidates:
+        match = NUMBERED_COLUMN.match(column)
+        if match is None:
+            continue
+        prefix, number, suffix = match.groups()
+        # feat_<i> and feat_<i>_pred (the Galaxy Zoo files) are one family
+        key = (prefix, "") if (prefix, suffix) == ("feat_", "_pred") else (prefix, suffix)
+        family = families.setdefault(key, _Family(prefix, suffix))
+        i = int(number)
+        if i in family.columns:
             raise DataError(
-                f"feature columns not found: {preview(missing)}; the columns are: "
-                f"{preview(candidates, len(candidates))}"
+                f"feature {i} appears twice: columns {family.columns[i]!r} and {column!r}"
             )
-        return chosen, None
-    numbered_columns: dict[int, str] = {}
-    for c in candidates:
-        match = FEATURE_COLUMN.match(c)
-        if match:
-            i = int(match.group(1))
-            if i in numbered_columns:
-                raise DataError(
-                    f"feature {i} appears twice: columns {numbered_columns[i]!r} and {c!r}"
-                )
-            numbered_columns[i] = c
-    if numbered_columns:
-        return [numbered_columns[i] for i in sorted(numbered_columns)], None
+        family.columns[i] = column
+    # Families with a numeric column, or named feat…: check_numeric names non-numeric members.
+    complete = [
+        f
+        for f in families.values()
+        if f.is_complete()
+        and (f.prefix.startswith("feat") or any(_is_numeric(types[c]) for c in f.columns.values()))
+    ]
+    if len(complete) == 1:
+        return complete[0].ordered(), None
+    if len(complete) > 1:
+        listed = "; ".join(
+            f"{f.pattern} ({len(f.columns)} columns: {f.how_to_choose(candidates)})"
+            for f in sorted(complete, key=lambda f: -len(f.columns))
+        )
+        raise DataError(
+            f"several numbered numeric column families could be the features: {listed}; "
+            "pass the features= of the one you mean"
+        )
     list_columns = [c for c in candidates if _is_list_type(types[c]) and c.startswith("feat")]
     if not list_columns:
         list_columns = [
@@ -107,12 +182,18 @@ def find_feature_columns(
         ]
     if len(list_columns) == 1:
         return [], list_columns[0]
-    numeric = [c for c in candidates if _is_numeric(types[c])]
     raise DataError(
-        "no feature columns found: expected feat_<i>_pred or feat_<i> columns or one list column; "
-        "pass features='prefix' or a list of columns; the numeric columns are: "
-        + (preview(numeric, len(numeric)) if numeric else "none")
+        "no feature columns found: expected numbered numeric columns (feat_<i>_pred, "
+        "feat_pca_<i>, <prefix>_<i>, … numbered from 0 or 1 without gaps) or one list column; "
+        f"{_numeric_columns_found(candidates, types)}; pass features='prefix' or a list of columns"
     )
+
+
+def _numeric_columns_found(candidates: Sequence[str], types: dict[str, Any]) -> str:
+    numeric = [c for c in candidates if _is_numeric(types[c])]
+    if not numeric:
+        return "there are no numeric columns"
+    return f"the numeric columns are: {preview(numeric)}"
 
 
 def _is_sequence(value: Any) -> bool:

@@ -80,7 +80,7 @@ def export_labels(
     series = _labels(labels)
     if series.empty:
         raise DataError("there are no labels to export")
-    positions = reps.ids.get_indexer(series.index.astype(str))
+    positions = reps.id_lookup.locate(series.index)
     if (positions < 0).any():
         raise DataError(f"labels of unknown ids: {preview(list(series.index[positions < 0]))}")
     if classes is None:

@@ -65,7 +65,7 @@ from typing import Any, TypeAlias
 import numpy as np
 import pandas as pd
 
-from galwidget.data import Representations, check_file_kind
+from galwidget.data import IdLookup, Representations, check_file_kind
 from galwidget.errors import DataError
 from galwidget.jobs import JobRunner
 from galwidget.labels._log import LogFile, is_label_log
@@ -288,7 +288,7 @@ class LabelStore:
         self,
         path: str | os.PathLike[str] | None = None,
         fingerprint: str | None = None,
-        ids: pd.Index | Sequence[str] | None = None,
+        ids: pd.Index | Sequence[str] | IdLookup | None = None,
         classes: Classes = None,
         *,
         id_column: str | None = None,
@@ -308,7 +308,11 @@ class LabelStore:
             path = default_labels_dir() / f"{fingerprint}.jsonl"
         self.fingerprint = fingerprint
         self._fingerprints = {f for f in (fingerprint, *legacy_fingerprints) if f}
-        self._ids = None if ids is None else pd.Index([str(i) for i in ids])
+        self._ids = (
+            ids
+            if ids is None or isinstance(ids, IdLookup)
+            else IdLookup(pd.Index([str(i) for i in ids], dtype="str"))
+        )
         self.id_column = id_column or (getattr(ids, "name", None) if ids is not None else None)
         self.id_column = self.id_column or "id"
         self._keys = _key_map(classes)
@@ -382,7 +386,7 @@ class LabelStore:
         return cls(
             path,
             reps.fingerprint,
-            reps.ids,
+            reps.id_lookup,
             classes,
             id_column=reps.id_column,
             user=user,
@@ -685,7 +689,7 @@ class LabelStore:
         wanted = [str(ids)] if isinstance(ids, str) else [str(i) for i in ids]
         wanted = list(dict.fromkeys(wanted))
         if self._ids is not None and wanted:
-            known = self._ids.get_indexer(pd.Index(wanted)) >= 0  # hashed: O(len(wanted))
+            known = self._ids.locate(wanted) >= 0
             if not known.all():
                 missing = [i for i, ok in zip(wanted, known, strict=True) if not ok]
                 raise DataError(f"unknown {self.id_column} ids: {preview(missing)}")
@@ -868,7 +872,7 @@ class LabelStore:
             except DataError as error:
                 problems.append(str(error))
         if self._ids is not None and checked:
-            known = self._ids.get_indexer(pd.Index([e.id for _, e in checked])) >= 0
+            known = self._ids.locate([e.id for _, e in checked]) >= 0
             for index in np.flatnonzero(~known):
                 number, entry = checked[index]
                 problems.append(

@@ -4,9 +4,9 @@
 row blocks plus ``numpy.linalg.eigh``, seconds for 340k × 1280) and answers "galaxies like this one"
 queries in that space. Search is exact by default: blocked float32 distances pick candidates, whose
 distances are then recomputed in float64, so returned distances are accurate, ties are ordered by
-row, and a float32 rounding bound guarantees no true neighbor is missed. For large data an HNSW
-graph (faiss, optional extra ``galwidget[ann]``) or pynndescent answers clicks in well under a
-millisecond; its candidates are refined with the same exact distances.
+row, and a float32 rounding bound guarantees no true neighbor is missed. For large data an
+index (faiss IVF-Flat or HNSW, optional extra ``galwidget[ann]``) or pynndescent answers clicks in
+well under a millisecond; its candidates are refined with the same exact distances.
 
 The PCA, its embedding and any ANN graph are saved in the cache folder
 (:func:`galwidget.cache.cache_dir`), keyed by ``reps.fingerprint`` and the parameters, so the
@@ -40,23 +40,28 @@ Backend = Literal["auto", "exact", "faiss", "faiss-ivf", "pynndescent"]
 METRICS: tuple[str, ...] = ("euclidean", "cosine", "manhattan")
 BACKENDS: tuple[str, ...] = ("auto", "exact", "faiss", "faiss-ivf", "pynndescent")
 
-# backend="auto" uses the faiss HNSW graph from this many rows on, for search spaces of at most
+# backend="auto" uses a faiss index (IVF-Flat) from this many rows on, for search spaces of at most
 # ANN_MAX_DIM dimensions (bench/bench_index.py: exact search on 340k PCA-40 rows takes ~6 ms per
-# click, HNSW 0.24 ms at recall@12 0.994; raw 1280-d graphs take minutes to build).
+# click; raw 1280-d indexes take minutes to build).
 ANN_MIN_ROWS = 200_000
 ANN_MAX_DIM = 128
 # HNSW parameters: graph degree, build and search beam widths (recall@12 ≥ 0.99 after refinement).
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 96
-# backend="auto" uses IVF-Flat instead of HNSW from this many rows on (bench/bench_scale.py, 1M
-# PCA-40 rows: IVF-Flat recall@12 1.0 at 0.34 ms per click, built ~4× faster than HNSW, and it
-# holds only the vectors where HNSW adds 256 bytes of links per row).
-IVF_MIN_ROWS = 1_000_000
-# IVF-Flat (backend "faiss-ivf"): lists per √n, k-means training rows per list, lists scanned.
-IVF_LISTS_PER_SQRT_N = 4
-IVF_TRAIN_PER_LIST = 40
-IVF_NPROBE = 32
+# IVF-Flat (backend "faiss-ivf", the "auto" choice; bench/README.md "Index build"): √n lists,
+# k-means on IVF_TRAIN_PER_LIST rows a list for IVF_KMEANS_ITERATIONS iterations, then every row is
+# assigned to its list through a two-level quantizer: √lists groups of lists, the nearest
+# IVF_GROUPS_PROBED groups searched, so a row is compared with ~3·√lists centroids, not all lists
+# (at 8.7M rows: 2,949 lists, ~215 comparisons a row instead of 2,949). A click scans IVF_NPROBE
+# lists. Only the quantizer and each row's list are cached: the vectors are the searched points.
+IVF_LISTS_PER_SQRT_N = 1
+IVF_TRAIN_PER_LIST = 30
+IVF_KMEANS_ITERATIONS = 8
+IVF_GROUPS_PROBED = 3
+IVF_NPROBE = 16
+# Rows assigned to their lists per step of the build's progress bar.
+IVF_ASSIGN_ROWS = 100_000
 # Up to this many queries search on one OpenMP thread (the calling thread's setting; batches use
 # every core): for a click, faiss's parallel region costs more than the search itself, and far
 # more while another process keeps a core busy (8.7M rows, IVF: 0.4 ms p50 on one thread, 16 ms
@@ -248,15 +253,15 @@ class _Faiss:
         self.index = index
 
     @classmethod
-    def from_bytes(cls, blob: np.ndarray) -> Self:
+    def from_arrays(cls, arrays: dict[str, np.ndarray], points: np.ndarray) -> Self:
         import faiss
 
-        return cls(faiss.deserialize_index(blob))
+        return cls(faiss.deserialize_index(arrays["graph"]))
 
-    def to_bytes(self) -> np.ndarray:
+    def to_arrays(self) -> dict[str, np.ndarray]:
         import faiss
 
-        return faiss.serialize_index(self.index)
+        return {"graph": faiss.serialize_index(self.index)}
 
     def size(self) -> int:
         return int(self.index.ntotal)
@@ -268,6 +273,44 @@ class _Faiss:
 
         faiss.omp_set_num_threads(1 if len(queries) <= FEW_QUERIES else _omp_threads())
         return self.index.search(queries, count, params=parameters)[1].astype(np.int64)
+
+
+def _faiss_metric(metric: str) -> int:
+    import faiss
+
+    return faiss.METRIC_L1 if metric == "manhattan" else faiss.METRIC_L2
+
+
+def _kmeans(points: np.ndarray, k: int, metric: str, iterations: int) -> np.ndarray:
+    """``(k, dim)`` k-means centroids of ``points`` (assigned by ``metric``), seeded."""
+    import faiss
+
+    clustering = faiss.Clustering(points.shape[1], k)
+    clustering.niter = iterations
+    clustering.seed = 0
+    clustering.min_points_per_centroid = 1  # the caller sizes the sample; no warning
+    clustering.max_points_per_centroid = len(points)  # no second sub-sample
+    assigner = faiss.IndexFlat(points.shape[1], _faiss_metric(metric))
+    clustering.train(np.ascontiguousarray(points, dtype=np.float32), assigner)
+    return faiss.vector_to_array(clustering.centroids).reshape(k, points.shape[1])
+
+
+def _two_level_quantizer(centroids: np.ndarray, metric: str) -> Any:
+    """An index over ``centroids`` that finds a vector's nearest ones by comparing it with √k
+    group centres, then with the centroids of the :data:`IVF_GROUPS_PROBED` nearest groups."""
+    import faiss
+
+    k, dim = centroids.shape
+    groups = max(1, int(np.sqrt(k)))
+    quantizer = faiss.IndexIVFFlat(
+        faiss.IndexFlat(dim, _faiss_metric(metric)), dim, groups, _faiss_metric(metric)
+    )
+    quantizer.cp.min_points_per_centroid = 1
+    quantizer.cp.seed = 0
+    quantizer.train(centroids)
+    quantizer.add(centroids)
+    quantizer.nprobe = min(groups, IVF_GROUPS_PROBED)
+    return quantizer
 
 
 def _omp_threads() -> int:
@@ -285,8 +328,7 @@ class _FaissGraph(_Faiss):
     def build(cls, points: np.ndarray, metric: str, progress: bool) -> Self:
         import faiss
 
-        kind = faiss.METRIC_L1 if metric == "manhattan" else faiss.METRIC_L2
-        index = faiss.IndexHNSWFlat(points.shape[1], HNSW_M, kind)
+        index = faiss.IndexHNSWFlat(points.shape[1], HNSW_M, _faiss_metric(metric))
         index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
         step = max(10_000, len(points) // 50)
         with tqdm(total=len(points), desc="HNSW graph", unit="rows", disable=not progress) as bar:
@@ -306,37 +348,86 @@ class _FaissGraph(_Faiss):
 
 
 class _FaissIVF(_Faiss):
-    """faiss ``IndexIVFFlat``: :data:`IVF_LISTS_PER_SQRT_N` · √n k-means lists, each query scans
-    the :data:`IVF_NPROBE` nearest lists (L2; L1 for manhattan). Builds in seconds where an HNSW
-    graph of millions of rows takes many minutes (bench/bench_scale.py)."""
+    """faiss ``IndexIVFFlat``: √n k-means lists, each query scans the :data:`IVF_NPROBE` nearest
+    (L2; L1 for manhattan). Built in under a minute at 8.7M rows where an HNSW graph of millions of
+    rows takes many minutes (bench/README.md)."""
 
     name = "faiss-ivf"
+
+    def __init__(self, index: Any, quantizer: Any, assignments: np.ndarray) -> None:
+        super().__init__(index)
+        self.quantizer = quantizer  # the index uses it but does not own it
+        self.assignments = assignments
 
     @classmethod
     def build(cls, points: np.ndarray, metric: str, progress: bool) -> Self:
         import faiss
 
-        n, dim = points.shape
-        kind = faiss.METRIC_L1 if metric == "manhattan" else faiss.METRIC_L2
-        lists = max(1, min(n // 39, int(IVF_LISTS_PER_SQRT_N * np.sqrt(n))))
-        quantizer = faiss.IndexFlat(dim, kind)
-        index = faiss.IndexIVFFlat(quantizer, dim, lists, kind)
-        sample = np.random.default_rng(0).choice(
-            n, min(n, IVF_TRAIN_PER_LIST * lists), replace=False
+        n = len(points)
+        lists = max(1, min(n // IVF_TRAIN_PER_LIST, int(IVF_LISTS_PER_SQRT_N * np.sqrt(n))))
+        sample = np.sort(
+            np.random.default_rng(0).choice(n, min(n, IVF_TRAIN_PER_LIST * lists), replace=False)
         )
-        index.train(points[np.sort(sample)])
-        step = max(100_000, n // 50)
-        with tqdm(total=n, desc="IVF lists", unit="rows", disable=not progress) as bar:
-            for start in range(0, n, step):
-                index.add(points[start : start + step])
-                bar.update(min(step, n - start))
-        return cls(index)
+        faiss.omp_set_num_threads(_omp_threads())  # a click may have left this thread at one
+        with tqdm(
+            total=len(sample) + n, desc="IVF index", unit="rows", disable=not progress
+        ) as bar:
+            centroids = _kmeans(points[sample], lists, metric, IVF_KMEANS_ITERATIONS)
+            bar.update(len(sample))
+            quantizer = _two_level_quantizer(centroids, metric)
+            assignments = np.empty(n, np.int32)
+            for start in range(0, n, IVF_ASSIGN_ROWS):
+                stop = min(n, start + IVF_ASSIGN_ROWS)
+                assignments[start:stop] = quantizer.search(points[start:stop], 1)[1][:, 0]
+                bar.update(stop - start)
+        return cls.assemble(quantizer, points, assignments, metric)
+
+    @classmethod
+    def assemble(
+        cls, quantizer: Any, points: np.ndarray, assignments: np.ndarray, metric: str
+    ) -> Self:
+        """The index over ``points``, each in list ``assignments[i]`` of ``quantizer``."""
+        import faiss
+
+        if len(assignments) != len(points) or not (
+            0 <= assignments.min(initial=0) and assignments.max(initial=0) < quantizer.ntotal
+        ):
+            raise ValueError(
+                f"{len(assignments)} list assignments for {len(points)} rows and "
+                f"{quantizer.ntotal} lists"
+            )
+        index = faiss.IndexIVFFlat(
+            quantizer, points.shape[1], quantizer.ntotal, _faiss_metric(metric)
+        )
+        lists = np.ascontiguousarray(assignments, dtype=np.int64)
+        points = np.ascontiguousarray(points, dtype=np.float32)
+        faiss.omp_set_num_threads(_omp_threads())  # each thread fills its share of the lists
+        index.add_core(len(points), faiss.swig_ptr(points), None, faiss.swig_ptr(lists))
+        return cls(index, quantizer, assignments)
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], points: np.ndarray) -> Self:
+        import faiss
+
+        quantizer = faiss.deserialize_index(arrays["quantizer"])
+        metric = "manhattan" if quantizer.metric_type == faiss.METRIC_L1 else "euclidean"
+        return cls.assemble(quantizer, points, arrays["assignments"], metric)
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        import faiss
+
+        return {"quantizer": faiss.serialize_index(self.quantizer), "assignments": self.assignments}
 
     def candidates(self, queries: np.ndarray, count: int) -> np.ndarray:
         import faiss
 
+        # A query's lists are the nearest of all (the build's two levels only spare time per
+        # row); the quantizer's parameters must outlive the search (faiss keeps a raw pointer).
+        every_group = faiss.SearchParametersIVF()
+        every_group.nprobe = self.quantizer.nlist
         parameters = faiss.SearchParametersIVF()
         parameters.nprobe = IVF_NPROBE
+        parameters.quantizer_params = every_group
         return self.search(queries, count, parameters)
 
 
@@ -363,11 +454,11 @@ class _NNDescentGraph:
         return cls(index)
 
     @classmethod
-    def from_bytes(cls, blob: np.ndarray) -> Self:
-        return cls(pickle.loads(blob.tobytes()))
+    def from_arrays(cls, arrays: dict[str, np.ndarray], points: np.ndarray) -> Self:
+        return cls(pickle.loads(arrays["graph"].tobytes()))
 
-    def to_bytes(self) -> np.ndarray:
-        return np.frombuffer(pickle.dumps(self.index, protocol=5), dtype=np.uint8)
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        return {"graph": np.frombuffer(pickle.dumps(self.index, protocol=5), dtype=np.uint8)}
 
     def size(self) -> int:
         return int(self.index._raw_data.shape[0])
@@ -392,11 +483,11 @@ def _resolve_backend(backend: str, n: int, dim: int) -> str:
         if n < ANN_MIN_ROWS or dim > ANN_MAX_DIM:
             return "exact"
         if _importable("faiss"):
-            return "faiss-ivf" if n >= IVF_MIN_ROWS else "faiss"
+            return "faiss-ivf"
         if not _warned_missing_faiss:
             _warned_missing_faiss = True
             warnings.warn(
-                f"{n} galaxies: a faiss HNSW index would answer neighbor queries ~10× faster; "
+                f"{n} galaxies: a faiss index would answer neighbor queries ~10× faster; "
                 "using exact search (install it with `pip install galwidget[ann]`)",
                 stacklevel=3,
             )
@@ -431,10 +522,9 @@ class NeighborIndex:
         n_components: PCA dimensions searched; ``None`` searches the raw features.
         metric: ``"euclidean"``, ``"cosine"`` (1 − cosine similarity) or ``"manhattan"``.
         backend: ``"exact"``, ``"faiss"`` (HNSW graph), ``"faiss-ivf"`` (IVF-Flat),
-            ``"pynndescent"``, or ``"auto"``: faiss HNSW from :data:`ANN_MIN_ROWS` rows on and
-            IVF-Flat from :data:`IVF_MIN_ROWS` on when the space has at most
-            :data:`ANN_MAX_DIM` dimensions, else exact. Approximate candidates are re-ranked by
-            exact distance.
+            ``"pynndescent"``, or ``"auto"``: faiss IVF-Flat from :data:`ANN_MIN_ROWS` rows on
+            when the space has at most :data:`ANN_MAX_DIM` dimensions, else exact. Approximate
+            candidates are re-ranked by exact distance.
         cache_dir: where the PCA and graph are saved (default :func:`galwidget.cache.cache_dir`).
         progress: show progress bars (default: for large inputs).
         rerank: ``"raw"`` re-ranks :data:`RERANK_POOL` × k candidates found in PCA space by their
@@ -588,7 +678,7 @@ class NeighborIndex:
             {
                 "query": np.repeat(np.asarray(ids, dtype=object), k),
                 "rank": np.tile(np.arange(1, k + 1), m),
-                "id": self.reps.ids.to_numpy()[indices.ravel()],
+                "id": self.reps.ids.array.take(indices.ravel()),
                 "distance": distances.ravel().astype(np.float64),
             }
         )
@@ -683,7 +773,7 @@ class NeighborIndex:
     def _frame(self, indices: np.ndarray, distances: np.ndarray) -> pd.DataFrame:
         return pd.DataFrame(
             {
-                "id": self.reps.ids.to_numpy()[indices],
+                "id": self.reps.ids.array.take(indices),
                 "distance": np.asarray(distances, dtype=np.float64),
             }
         )
@@ -696,15 +786,15 @@ class NeighborIndex:
         if self.backend == "faiss":
             settings = f"M{HNSW_M}-ef{HNSW_EF_CONSTRUCTION}"
         elif self.backend == "faiss-ivf":
-            settings = f"ivf{IVF_LISTS_PER_SQRT_N}sqrt"
+            settings = f"ivf{IVF_LISTS_PER_SQRT_N}sqrt-{IVF_KMEANS_ITERATIONS}it-lists"
         else:
             settings = f"nn{PYNNDESCENT_NEIGHBORS}"
         name = f"ann-{self.reps.fingerprint}-{space}-{self.metric}-{self.backend}-{settings}.npz"
         path = cache.cache_dir(self._cache_dir) / name
         stored = read_arrays(path, self.reps.fingerprint)
-        if stored is not None and "graph" in stored:
+        if stored is not None:
             try:
-                graph = graph_type.from_bytes(stored["graph"])
+                graph = graph_type.from_arrays(stored, self._space.points)
             except Exception as error:  # a foreign library's deserialiser: any failure means stale
                 warn_unusable_file(path, f"{type(error).__name__}: {error}")
             else:
@@ -712,5 +802,5 @@ class NeighborIndex:
                     return graph, True
                 warn_unusable_file(path, f"it indexes {graph.size()} rows, not {len(self)}")
         graph = graph_type.build(self._space.points, self.metric, progress)
-        write_arrays(path, self.reps.fingerprint, graph=graph.to_bytes())
+        write_arrays(path, self.reps.fingerprint, **graph.to_arrays())
         return graph, False

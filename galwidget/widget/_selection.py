@@ -72,8 +72,9 @@ def resolve_selection(
     if what is None:
         return np.empty(0, np.int64)
     if isinstance(what, str):
-        if what in reps.ids:
-            return reps.positions([what])
+        position = reps.id_lookup.locate(what)
+        if position[0] >= 0:
+            return position
         return _query(meta, what, reps)
     if isinstance(what, pd.Series) and _is_boolean(what):
         return _by_labels(what, reps, frame)
@@ -108,18 +109,16 @@ def _by_labels(mask: pd.Series, reps: Representations, frame: pd.DataFrame | Non
         )
     if not mask.index.is_unique:
         raise DataError("a boolean Series selects by its index labels, which must be unique")
-    chosen = mask.index[mask.to_numpy(dtype=bool)]
-    targets = [("ids", reps.ids)]
-    if frame is not None:
-        targets.insert(0, ("DataFrame index", frame.index))
-    for _, target in targets:
-        if not target.is_unique:
-            continue
-        positions = target.get_indexer(mask.index)
+    chosen = mask.to_numpy(dtype=bool)
+    if frame is not None and frame.index.is_unique:
+        positions = frame.index.get_indexer(mask.index)
         if (positions >= 0).all():
-            return np.unique(target.get_indexer(chosen)).astype(np.int64)
-    names = " or the ".join(name for name, _ in targets)
-    unknown = [label for label in mask.index if label not in reps.ids][:5]
+            return np.unique(positions[chosen]).astype(np.int64)
+    positions = reps.id_lookup.locate(mask.index)
+    if (positions >= 0).all():
+        return np.unique(positions[chosen])
+    names = "ids" if frame is None else "DataFrame index or the ids"
+    unknown = list(mask.index[positions < 0][:5])
     raise DataError(
         f"a boolean Series selects by its index labels, which must be the {names}; "
         f"labels not found: {', '.join(map(repr, unknown))}"
@@ -131,7 +130,7 @@ def _query(meta: pd.DataFrame, query: str, reps: Representations) -> np.ndarray:
         rows = meta.query(query)
     except Exception as error:  # pandas raises many kinds for a bad expression
         raise DataError(f"cannot select with query {query!r}: {error}") from None
-    return np.sort(reps.ids.get_indexer(rows.index)).astype(np.int64)
+    return np.sort(reps.id_lookup.locate(rows.index))
 
 
 def check_polygon(polygon: Any) -> np.ndarray:

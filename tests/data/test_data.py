@@ -211,10 +211,14 @@ def test_duplicate_ids_are_listed(tmp_path: Path, monkeypatch, table_max: int) -
 def test_ids_whose_hashes_collide_are_compared_exactly(monkeypatch) -> None:
     monkeypatch.setattr("galwidget.data._ids.ID_TABLE_MAX", 0)
     # Every id hashes alike: only an exact comparison tells repeats from collisions.
-    monkeypatch.setattr(pd.util, "hash_array", lambda values: np.zeros(len(values), np.uint64))
+    monkeypatch.setattr(pd.util, "hash_array", lambda values, **_: np.zeros(len(values), np.uint64))
     ids = [f"G{i}" for i in range(50)]
     frame = pd.DataFrame({"id": ids, "feat_0": np.arange(50.0)})
-    assert gw.load_representations(frame).ids.tolist() == ids
+    reps = gw.load_representations(frame)
+    assert reps.ids.tolist() == ids
+    # ... and id lookups search all ids of the shared hash
+    assert reps.positions(["G49", "G0", "G17"]).tolist() == [49, 0, 17]
+    assert reps.id_lookup.locate(["G50", "G7"]).tolist() == [-1, 7]
     with pytest.raises(gw.DataError, match=r"duplicate ids in 'id': 'G3' \(rows 3, 49\)"):
         gw.load_representations(frame.assign(id=[*ids[:49], "G3"]))
 
@@ -662,7 +666,7 @@ def test_csv_rows_with_an_extra_field_are_refused_not_shifted(tmp_path: Path) ->
         ),
         (
             lambda: gw.load_representations(pd.DataFrame({"id": ["a"], "x": [1.0]}), features=3),
-            "features must be a column prefix",
+            "features must be 'auto', a column prefix",
         ),
         (lambda: gw.load_representations("x.parquet", batch_rows=0), "batch_rows must be"),
         (lambda: gw.Representations.from_array(np.ones((2, 1))).positions(None), "got NoneType"),
@@ -679,3 +683,22 @@ def test_data_that_mentions_html_is_still_data(tmp_path: Path) -> None:
     path = tmp_path / "links.csv"
     path.write_text('id,feat_0,link\na,1,"<html><a href=x>a</a></html>"\n')
     assert gw.load_representations(path).meta["link"].iloc[0].startswith("<html>")
+
+
+def test_id_lookup_finds_every_id_and_only_those() -> None:
+    ids = ["", "0", "007", "7", "Gal ✓", "J100024.00+021200.0", *[f"G{i}" for i in range(600)]]
+    reps = gw.Representations.from_array(np.zeros((len(ids), 2)), ids=ids)
+    wanted = [*ids[::-1], "nope", "G600", "g1"]
+    expected = [len(ids) - 1 - i for i in range(len(ids))] + [-1, -1, -1]
+    # many ids (searched in sorted order) and one at a time agree
+    assert reps.id_lookup.locate(wanted).tolist() == expected
+    assert [int(reps.id_lookup.locate(w)[0]) for w in wanted] == expected
+    assert reps.id_lookup.locate(pd.Index(["007", "nope"], dtype="str")).tolist() == [2, -1]
+    assert reps.id_lookup.locate([7, 0]).tolist() == [3, 1]  # compared as str
+    assert reps.id_lookup.locate([]).tolist() == []
+    assert reps.id_lookup is reps.id_lookup  # built once
+    assert reps.positions(iter(["G5", "007"])).tolist() == [11, 2]
+    with pytest.raises(gw.DataError, match=r"unknown id ids: 'nope', 'G600'"):
+        reps.positions(["G1", "nope", "G600"])
+    with pytest.raises(gw.DataError, match="expected an id or a list of ids, got int"):
+        reps.positions(5)  # type: ignore[arg-type]

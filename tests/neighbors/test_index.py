@@ -293,10 +293,8 @@ def test_auto_backend_uses_faiss_above_threshold(tmp_path, monkeypatch) -> None:
     assert NeighborIndex(reps, 8, cache_dir=tmp_path).backend == "exact"
     monkeypatch.setattr(index_module, "ANN_MIN_ROWS", 1000)
     idx = NeighborIndex(reps, 8, cache_dir=tmp_path)
-    assert idx.backend == "faiss" and not idx.loaded_from_cache
-    assert NeighborIndex(reps, None, cache_dir=tmp_path).backend == "faiss"
-    monkeypatch.setattr(index_module, "IVF_MIN_ROWS", 1200)
-    assert NeighborIndex(reps, 8, cache_dir=tmp_path).backend == "faiss-ivf"
+    assert idx.backend == "faiss-ivf" and not idx.loaded_from_cache
+    assert NeighborIndex(reps, None, cache_dir=tmp_path).backend == "faiss-ivf"
     monkeypatch.setattr(index_module, "ANN_MAX_DIM", 16)
     assert NeighborIndex(reps, None, cache_dir=tmp_path).backend == "exact"
 
@@ -376,6 +374,64 @@ def test_corrupt_cache_file_is_ignored_and_refitted(tmp_path, damage: str) -> No
     np.testing.assert_array_equal(found[1], expected[1])
     # The refit rewrote good files.
     assert NeighborIndex(reps, 5, backend="faiss", cache_dir=tmp_path).loaded_from_cache
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "manhattan"])
+def test_ivf_index_caches_its_lists_and_reloads_the_same_answers(
+    tmp_path, capsys, metric: str
+) -> None:
+    faiss = pytest.importorskip("faiss")
+    reps = make_reps(3000, 24, seed=8)
+    built = NeighborIndex(
+        reps, 10, metric=metric, backend="faiss-ivf", cache_dir=tmp_path, progress=True
+    )
+    assert "IVF index: 100%" in capsys.readouterr().err  # the build's progress bar
+    lists = built._graph.quantizer.ntotal
+    assert lists == int(np.sqrt(3000))
+    (cached,) = tmp_path.glob("ann-*")
+    stored = gw.cache.read_arrays(cached, reps.fingerprint)
+    # the quantizer and each row's list, not a second copy of the vectors
+    assert set(stored) == {"quantizer", "assignments"}
+    assert stored["assignments"].shape == (3000,) and stored["assignments"].max() < lists
+    # every row sits in the list of (one of) its nearest centroids
+    centroids = built._graph.quantizer.reconstruct_n(0, lists)
+    ord_ = 1 if metric == "manhattan" else 2
+    to_centroids = np.linalg.norm(
+        built.embedding[:, None, :] - centroids[None, :, :], ord=ord_, axis=2
+    )
+    own = to_centroids[np.arange(3000), stored["assignments"]]
+    assert np.mean(own <= to_centroids.min(axis=1) + 1e-4) >= 0.95
+    reloaded = NeighborIndex(reps, 10, metric=metric, backend="faiss-ivf", cache_dir=tmp_path)
+    assert reloaded.loaded_from_cache
+    queries = np.arange(0, 3000, 3)
+    for a, b in zip(
+        built.query_positions(queries, 12), reloaded.query_positions(queries, 12), strict=True
+    ):
+        np.testing.assert_array_equal(a, b)
+    reloaded.query_positions(queries[:1], 12)
+    assert faiss.omp_get_max_threads() == 1  # a click leaves this thread at one OpenMP thread...
+    NeighborIndex(reps, 9, metric=metric, backend="faiss-ivf", cache_dir=tmp_path)
+    assert faiss.omp_get_max_threads() == index_module._omp_threads()  # ...a build uses all
+
+
+def test_ivf_cache_with_wrong_lists_is_ignored_and_rebuilt(tmp_path) -> None:
+    reps = make_reps(2000, 16, seed=2)
+    first = NeighborIndex(reps, 6, backend="faiss-ivf", cache_dir=tmp_path)
+    (cached,) = tmp_path.glob("ann-*")
+    stored = gw.cache.read_arrays(cached, reps.fingerprint)
+    gw.cache.write_arrays(
+        cached,
+        reps.fingerprint,
+        quantizer=stored["quantizer"],
+        assignments=stored["assignments"][:-1],
+    )
+    with pytest.warns(UserWarning, match=r"ignoring cache file .*1999 list assignments for 2000"):
+        again = NeighborIndex(reps, 6, backend="faiss-ivf", cache_dir=tmp_path)
+    assert not again.loaded_from_cache
+    queries = np.arange(0, 2000, 10)
+    np.testing.assert_array_equal(
+        again.query_positions(queries, 5)[0], first.query_positions(queries, 5)[0]
+    )
 
 
 # ----------------------------------------------------------------------------------------------
