@@ -48,10 +48,11 @@ __all__ = ["LOF_SAMPLE", "METHODS", "AnomalyJob", "AnomalyOptions", "anomaly_sco
 
 Method: TypeAlias = Literal["isolation_forest", "local_outlier_factor"]
 METHODS: tuple[Method, ...] = ("isolation_forest", "local_outlier_factor")
+"""The anomaly scorers: ``"isolation_forest"`` (the default) and ``"local_outlier_factor"``."""
 # Rows scored per block: bounds memory and sets the progress steps.
 BLOCK_ROWS = 65_536
-# The local outlier factor is fitted on at most this many galaxies (its queries cost O(log sample)).
 LOF_SAMPLE = 50_000
+"""The local outlier factor is fitted on at most this many galaxies (its queries cost O(log sample))."""
 # Components of the PCA shared with the learner and the neighbor index.
 SHARED_COMPONENTS = 40
 # A progress callback: ``progress(rows_done, rows_total)``.

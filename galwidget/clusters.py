@@ -31,12 +31,12 @@ from galwidget.util import preview
 
 __all__ = ["CLUSTER_SAMPLE", "MIN_GALAXIES", "NOISE", "Clusters", "find_clusters"]
 
-# HDBSCAN clusters at most this many galaxies; the others join their nearest sampled galaxy.
 CLUSTER_SAMPLE = 10_000
-# Fewer galaxies than this cannot hold density clusters worth the name.
+"""HDBSCAN clusters at most this many galaxies; the others join their nearest sampled galaxy."""
 MIN_GALAXIES = 20
-# The cluster id of galaxies in no cluster.
+"""Fewer galaxies than this cannot hold density clusters worth the name."""
 NOISE = -1
+"""The cluster id of galaxies in no cluster."""
 # Medoids are computed over at most this many members of a cluster.
 MEDOID_SAMPLE = 2000
 # Components of the PCA shared with the learner and the neighbor index.

@@ -58,9 +58,10 @@ __all__ = [
 
 # Keys the label bar uses itself: remove, undo, redo.
 RESERVED_KEYS = frozenset({"0", "z", "Z"})
-# ``classes=INTEREST`` labels in interest mode: keys 0–5 give these scores (Astronomaly's scale).
 INTEREST = "interest"
+"""``classes=INTEREST`` labels in interest mode: keys 0–5 give interest scores (Astronomaly's scale)."""
 INTEREST_SCORES: tuple[str, ...] = ("0", "1", "2", "3", "4", "5")
+"""The interest scores, as stored labels: ``"0"`` … ``"5"``."""
 # Strategies that use the anomaly scores (``"ei"`` only in interest mode).
 PRIOR_STRATEGIES = frozenset({"anomalous"})
 # Labelling a selection larger than this asks for confirmation in the browser.

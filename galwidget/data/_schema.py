@@ -140,8 +140,8 @@ class _Family:
 def _detect_features(
     candidates: Sequence[str], types: dict[str, Any]
 ) -> tuple[list[str], str | None]:
-    """The one complete family of numbered columns with numeric ones, else the one list
-    column."""
+    """The one complete family of numbered ``feat…`` columns, else the one complete family of
+    numbered numeric columns, else the one list column."""
     families: dict[tuple[str, str], _Family] = {}
     for column in candidates:
         match = NUMBERED_COLUMN.match(column)
@@ -164,6 +164,11 @@ def _detect_features(
         if f.is_complete()
         and (f.prefix.startswith("feat") or any(_is_numeric(types[c]) for c in f.columns.values()))
     ]
+    # Representation columns are named feat…: such a family wins over other numbered columns
+    # (vote fractions such as spiral-arm-count_<i>_fraction in a Galaxy Zoo catalogue).
+    named = [f for f in complete if f.prefix.startswith("feat")]
+    if len(named) == 1:
+        return named[0].ordered(), None
     if len(complete) == 1:
         return complete[0].ordered(), None
     if len(complete) > 1:

@@ -147,7 +147,11 @@ class Layouts:
         index: Callable[[], NeighborIndex | None],
     ) -> None:
         specs = dict(layouts or {})
-        if _may_have_sky(reps) and SKY not in specs and layout != SKY:
+        if (
+            _may_have_sky(reps)
+            and SKY not in specs
+            and not (isinstance(layout, str) and layout == SKY)
+        ):
             specs[SKY] = SKY  # the sky beside the map (switch to it to see the selection there)
         if isinstance(layout, str) and layout in specs:
             self.first = layout

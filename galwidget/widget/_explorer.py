@@ -98,6 +98,7 @@ FRONT_END_TRAITS = frozenset(
 MAX_POINT_SIZE = 100.0
 HEIGHTS = (100, 20_000)
 THUMBNAIL_SIZE = 128
+"""Thumbnails in the panel and the gallery, in pixels."""
 # The large image view's size: GZ DECaLS's own images are 424 px.
 LARGE_IMAGE_SIZE = 424
 """Thumbnail width and height in pixels."""
@@ -1161,9 +1162,9 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
 
 
 def _only_a_layout(data: Any, layout: LayoutSpec, id_column: str | None) -> bool:
-    """Whether ``data`` is a DataFrame with no feature columns and ``layout`` two of its
-    columns: a table of a precomputed 2-D map and a catalogue, whose neighbors are searched in
-    that map."""
+    """Whether ``data`` is a DataFrame whose only features are the two columns of ``layout``
+    (or that has none but them): a table of a precomputed 2-D map and a catalogue, whose
+    neighbors are searched in that map."""
     if not (isinstance(data, pd.DataFrame) and isinstance(layout, tuple) and len(layout) == 2):
         return False
     if not set(layout) <= set(data.columns):
@@ -1171,10 +1172,12 @@ def _only_a_layout(data: Any, layout: LayoutSpec, id_column: str | None) -> bool
     columns = [str(c) for c in data.columns]
     types = {str(c): t for c, t in data.dtypes.items()}
     try:
-        find_feature_columns(columns, types, None, find_id_column(columns, id_column))
+        found, list_column = find_feature_columns(
+            columns, types, None, find_id_column(columns, id_column)
+        )
     except DataError:
         return True
-    return False
+    return list_column is None and found == [str(c) for c in layout]
 
 
 def _computing(share: float) -> str:

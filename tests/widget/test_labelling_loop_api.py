@@ -156,8 +156,16 @@ def test_a_table_of_a_2d_map_and_a_catalogue_searches_neighbors_in_the_map():
             "dec": rng.uniform(-30, 30, 300),
         }
     )
-    with pytest.raises(gw.DataError, match="numeric columns are: 'pca_0', 'pca_1', 'ra', 'dec'"):
-        gw.Explorer(table, remember_selection=False)
+    # pca_<i> is a numbered family, so the map's two columns are the features (issue 18) ...
+    assert gw.load_representations(table).n_features == 2
+    plain = table.rename(columns={"pca_0": "x", "pca_1": "y"})  # no numbered family at all
+    with pytest.raises(gw.DataError, match="numeric columns are: 'x', 'y', 'ra', 'dec'"):
+        gw.Explorer(plain, remember_selection=False)
+    assert (
+        gw.Explorer(plain, layout=("x", "y"), remember_selection=False)._config["neighbor_space"]
+        == "layout"
+    )
+    # ... and the panel says the neighbors come from the 2-D map.
     w = gw.Explorer(table, layout=("pca_0", "pca_1"), k=5, remember_selection=False)
     assert w._config["neighbor_space"] == "layout"
     w.focus("7_1")
