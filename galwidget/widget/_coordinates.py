@@ -99,7 +99,7 @@ def layout_coordinates(
 def normalizing(
     coordinates: np.ndarray, bounds: tuple[float, float, float, float] | None = None
 ) -> tuple[np.ndarray, float]:
-    """The centre and the one scale factor that :func:`normalize_layout` applies: drawn =
+    """The centre and the one scale factor that ``normalize_layout`` applies: drawn =
     (coordinates - centre) * scale; the range of the coordinates, or ``bounds`` ``(x_min,
     y_min, x_max, y_max)``, fills :data:`LAYOUT_MARGIN` of [-1, 1]."""
     coordinates = np.asarray(coordinates, dtype=np.float64)
@@ -115,7 +115,7 @@ def normalize_layout(
     coordinates: np.ndarray, bounds: tuple[float, float, float, float] | None = None
 ) -> np.ndarray:
     """Interleaved float32 ``x, y`` scaled (same factor on both axes) and centred into [-1, 1]
-    (see :func:`normalizing`)."""
+    (see ``normalizing``)."""
     centre, scale = normalizing(coordinates, bounds)
     drawn = (np.asarray(coordinates, dtype=np.float64) - centre) * scale
     return np.ascontiguousarray(drawn, dtype="<f4").ravel()
