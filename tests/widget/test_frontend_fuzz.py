@@ -105,9 +105,9 @@ def assert_consistent(w: Explorer) -> None:
     assert len(w._points) == 8 * n
 
 
-@pytest.fixture(scope="module")
-def widget():
-    rng = np.random.default_rng(0)
+def make_explorer(seed: int) -> Explorer:
+    """N galaxies, features a–d, a given layout and a second one, one NaN meta value."""
+    rng = np.random.default_rng(seed)
     frame = pd.DataFrame(rng.normal(size=(N, 4)).astype(np.float32), columns=list("abcd"))
     frame.insert(0, "id", [f"G{i:03d}" for i in range(N)])
     frame["x"], frame["y"] = rng.normal(size=N), rng.normal(size=N)
@@ -120,6 +120,12 @@ def widget():
         remember_selection=False,
         features=list("abcd"),
     )
+    return w
+
+
+@pytest.fixture(scope="module")
+def widget():
+    w = make_explorer(0)
     yield w
     w.close()
 
@@ -244,19 +250,7 @@ def test_any_update_from_the_page_is_applied_whole_or_not_at_all(widget, update,
 
 @pytest.fixture
 def fresh():
-    rng = np.random.default_rng(1)
-    frame = pd.DataFrame(rng.normal(size=(N, 4)).astype(np.float32), columns=list("abcd"))
-    frame.insert(0, "id", [f"G{i:03d}" for i in range(N)])
-    frame["x"], frame["y"] = rng.normal(size=N), rng.normal(size=N)
-    frame["bad"] = np.where(np.arange(N) == 7, np.nan, 1.0)
-    w = Explorer(
-        frame,
-        layout="given",
-        layouts=LAYOUTS,
-        classes=CLASSES,
-        remember_selection=False,
-        features=list("abcd"),
-    )
+    w = make_explorer(1)
     w.selection = [1, 2, 3]
     yield w
     w.close()
