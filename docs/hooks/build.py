@@ -9,6 +9,8 @@
   are committed without outputs, as ``tests/test_notebooks.py`` requires. An executed copy is kept
   in ``build/docs-notebooks/`` under a hash of the notebook and of galwidget's source, so a build
   after a change to neither runs nothing again. A cell that fails fails the build.
+- The offline search's worker shim (``extra.polyfills`` in ``mkdocs.yml``) is copied from npm's
+  ``iframe-worker`` in ``js/node_modules`` (``npm ci`` in ``js/`` brings it), not loaded from a CDN.
 - ``CHANGELOG.md``, ``CONTRIBUTING.md`` and ``bench/README.md`` become the pages
   ``changelog.md``, ``contributing.md`` and ``guide/bench-results.md``, their ``docs/…`` links
   made relative to the site.
@@ -41,6 +43,8 @@ ROOT_PAGES = {
     "contributing.md": "CONTRIBUTING.md",
     "guide/bench-results.md": "bench/README.md",
 }
+SEARCH_SHIM = "assets/javascripts/iframe-worker-shim.js"
+SEARCH_SHIM_SOURCE = ROOT / "js" / "node_modules" / "iframe-worker" / "shim" / "index.js"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_NOTE = (
     '<p class="widget-note"><em>Here the notebook shows an interactive widget: run the notebook in '
@@ -49,7 +53,9 @@ WIDGET_NOTE = (
 
 
 def _public_api() -> Any:
-    spec = importlib.util.spec_from_file_location("public_api", Path(__file__).with_name("public_api.py"))
+    spec = importlib.util.spec_from_file_location(
+        "public_api", Path(__file__).with_name("public_api.py")
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there
@@ -85,7 +91,13 @@ def on_post_build(config: MkDocsConfig) -> None:
 
 @mkdocs.plugins.event_priority(100)  # before mkdocs-jupyter turns .ipynb files into pages
 def on_files(files: Files, config: MkDocsConfig) -> Files:
-    """Add the executed notebooks and the root pages to the site's files."""
+    """Add the executed notebooks, the root pages and the offline search's shim to the site's files."""
+    if SEARCH_SHIM_SOURCE.is_file():
+        files.append(File.generated(config, SEARCH_SHIM, abs_src_path=str(SEARCH_SHIM_SOURCE)))
+    else:
+        log.warning(
+            "%s is missing: run `npm ci` in js/ (offline search needs it)", SEARCH_SHIM_SOURCE
+        )
     for notebook in sorted(NOTEBOOKS.glob("*.ipynb")):
         executed = _executed(notebook)  # <folder>/notebooks/<name>.ipynb
         files.append(
@@ -132,8 +144,11 @@ def _executed(notebook: Path) -> Path:
     with tempfile.TemporaryDirectory(prefix="galwidget-docs-") as scratch:
         env = {key: value for key, value in os.environ.items() if key != "GALWIDGET_REAL_DATA"}
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-        for variable, folder in [("GALWIDGET_CACHE", "cache"), ("GALWIDGET_DATA", "data"),
-                                 ("GALWIDGET_LABELS_DIR", "labels")]:
+        for variable, folder in [
+            ("GALWIDGET_CACHE", "cache"),
+            ("GALWIDGET_DATA", "data"),
+            ("GALWIDGET_LABELS_DIR", "labels"),
+        ]:
             env[variable] = str(Path(scratch) / folder)
         client = NotebookClient(
             node,
