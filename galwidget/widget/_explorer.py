@@ -96,6 +96,8 @@ FRONT_END_TRAITS = frozenset(
     | {"layout_name"}
 )
 MAX_POINT_SIZE = 100.0
+"""Most points the browser holds by default: beyond, a density plus the points in view."""
+DEFAULT_POINT_BUDGET = 2_500_000
 HEIGHTS = (100, 20_000)
 THUMBNAIL_SIZE = 128
 """Thumbnails in the panel and the gallery, in pixels."""
@@ -192,6 +194,11 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
             :func:`galwidget.load_representations` (e.g. ``features=["pca_0", "pca_1"]`` for a
             table whose only representation is a precomputed 2-D projection).
         id_column: the id column of ``data``, as for :func:`galwidget.load_representations`.
+        point_budget: most points the browser holds (default 2,500,000). A map of more galaxies
+            is drawn as a density image of the whole map under a uniform sample of its points,
+            and the points in view are loaded as you zoom in (a lasso is then resolved in the
+            kernel over every galaxy); below it nothing changes. Settable later
+            (:attr:`point_budget`).
 
     ``n_components=``, ``metric=``, ``labels_path=`` and ``user=`` of galwidget 0.1 still work
     this release, with a DeprecationWarning that says what to write instead.
@@ -211,6 +218,8 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
         height: the widget's height in pixels.
         strategy: the active-learning strategy (synced with the toolbar's menu).
         target: the class whose probability is the score (synced).
+        point_budget: most points sent to the browser (synced; a positive int): assigning it
+            redraws the map, in full or as a density plus the points in view.
 
     ``w.layout`` is ipywidgets' own CSS layout of the widget, not the 2-D map.
 
@@ -262,6 +271,7 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
     strategy = traitlets.Enum(list(STRATEGIES), "uncertainty").tag(sync=True)
     target = traitlets.Unicode(None, allow_none=True).tag(sync=True)
     layout_name = traitlets.Unicode("").tag(sync=True)
+    point_budget = traitlets.Int(DEFAULT_POINT_BUDGET).tag(sync=True)
 
     selection = Positions(help="sorted unique int64 row positions of the selected galaxies")
 
@@ -285,6 +295,7 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
         remember_selection: bool = True,
         features: str | Sequence[str] | None = None,
         id_column: str | None = None,
+        point_budget: int = DEFAULT_POINT_BUDGET,
         **kwargs: Any,
     ) -> None:
         index, labels = take_deprecated(kwargs, index, labels)
@@ -356,6 +367,7 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
         self._hover_columns = self._check_hover_columns(hover_columns, color_meta)
         self.selection = initial  # no observer yet: self._wire is its encoding
         size, opacity = default_style(len(reps))
+        budget = _check_point_budget(point_budget)
         super().__init__(
             _config={
                 "protocol": protocol.PROTOCOL_VERSION,
@@ -371,7 +383,8 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
                 "layouts": maps.names,
                 "neighbor_space": "layout" if in_layout else "features",
             },
-            _points=maps.points(maps.first),
+            point_budget=budget,
+            _points=maps.points(maps.first) if len(reps) <= budget else b"",
             _overlay={"graticule": maps.graticule(maps.first), "clusters": []},
             layout_name=maps.first,
             _color=values,
@@ -390,6 +403,7 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
         self.observe(self._on_wire_selection, names="_selection")
         self.observe(self._learning_changed, names=["strategy", "target"])
         self.observe(self._show_layout, names="layout_name")
+        self.observe(self._show_layout, names="point_budget")
         self._register_requests()
         self.on_msg(lambda _, content, buffers: self._requests.receive(content, buffers))
         write_column(frame, selected, self.selection)
@@ -1004,15 +1018,25 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
         return name
 
     def _show_layout(self, change: dict[str, Any]) -> None:
+        name = self.layout_name
         with self.hold_sync():
-            self._points = self._layouts.points(change["new"])
-            graticule = self._layouts.graticule(change["new"])
+            # Beyond the point budget the browser loads points by view (map_view), not all.
+            whole = len(self._reps) <= self.point_budget
+            self._points = self._layouts.points(name) if whole else b""
+            graticule = self._layouts.graticule(name)
             self._overlay = {"graticule": graticule, "clusters": self._cluster_marks()}
 
     @traitlets.validate("target")
     def _validate_target(self, proposal: dict[str, Any]) -> str | None:
         try:
             return self._labelling.check_target(proposal["value"])
+        except DataError as error:
+            raise _Refused(str(error)) from None
+
+    @traitlets.validate("point_budget")
+    def _validate_point_budget(self, proposal: dict[str, Any]) -> int:
+        try:
+            return _check_point_budget(proposal["value"])
         except DataError as error:
             raise _Refused(str(error)) from None
 
@@ -1192,6 +1216,12 @@ def default_style(n: int) -> tuple[float, float]:
     if n <= 100_000:
         return 2.5, 0.7
     return 1.5, 0.5
+
+
+def _check_point_budget(budget: Any) -> int:
+    if isinstance(budget, bool) or not isinstance(budget, int | np.integer) or budget < 1:
+        raise DataError(f"point_budget must be a positive whole number of points, got {budget!r}")
+    return int(budget)
 
 
 def _check_k(k: Any) -> int:

@@ -6,8 +6,9 @@ Each point has a fixed pseudo-random **rank** (a bijective hash of its position)
 points in its rectangle in rank order, so the first points of the whole square are a uniform
 sample of the map, and every view's points extend the sample rather than replace it.
 
-The kernel side of issue 21: the requests (``map_view``, ``map_density``, ``map_lasso``) are
-answered and tested; the front end does not send them yet, so every map still sends all its points.
+Maps of more galaxies than the Explorer's ``point_budget`` send no ``_points``: the front end
+(``js/src/detail.ts``) asks for the density (``map_density``), a sample and the points in view
+(``map_view``), and resolves lassos here (``map_lasso``).
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import traitlets
 
 import galwidget as gw
 from galwidget import protocol
@@ -286,3 +287,44 @@ def test_a_layout_only_map_takes_neighbors_from_an_index_of_the_same_galaxies() 
         Explorer.from_layout(reps.ids, np.zeros((1500, 3)))
     with pytest.raises(DataError, match="takes the layout as xy"):
         Explorer.from_layout(reps.ids, xy, layout="pca")
+
+
+# -- the point budget ----------------------------------------------------------------------------
+
+
+def test_beyond_the_point_budget_no_points_are_sent_and_views_still_answer() -> None:
+    reps = gw.datasets.synthetic(n=5000, seed=0)
+    other = np.random.default_rng(3).normal(size=(5000, 2))
+    w = Explorer(reps, layout="pca", layouts={"pca": "pca", "flipped": other}, point_budget=1000)
+    try:
+        assert w.point_budget == 1000 and w._points == b""
+        points = w._map_detail.index(w.layout_name).points
+        reply, buffers = request(
+            w, "map_view", x0=-1.0, y0=-1.0, x1=1.0, y1=1.0, limit=500, from_rank=0
+        )
+        assert reply["ok"] and reply["total"] == 5000 and reply["count"] == 500
+        positions = np.frombuffer(buffers[0], "<u4")
+        sent = np.frombuffer(buffers[1], "<f4").reshape(-1, 2)
+        assert np.array_equal(sent, points[positions])
+        w.layout_name = "flipped"  # another map beyond the budget: still no points sent
+        assert w._points == b""
+        w.point_budget = 5000  # within it again: every point of the map shown
+        assert len(drawn(w)) == 5000
+        assert np.array_equal(drawn(w), w._map_detail.index("flipped").points)
+        w.point_budget = 4999
+        assert w._points == b""
+    finally:
+        w.close()
+
+
+@pytest.mark.parametrize("budget", [0, -5, 2.5, True, "many"])
+def test_a_bad_point_budget_is_refused_and_changes_nothing(budget: object) -> None:
+    with pytest.raises(DataError, match="point_budget must be a positive whole number"):
+        layout_explorer(100, point_budget=budget)
+    w = layout_explorer(100)
+    try:
+        with pytest.raises((DataError, traitlets.TraitError)):
+            w.point_budget = budget
+        assert w.point_budget == 2_500_000 and len(drawn(w)) == 100
+    finally:
+        w.close()
