@@ -48,7 +48,12 @@ from galwidget.neighbors import NeighborIndex
 from galwidget.protocol import ColorMeta, RequestRegistry
 from galwidget.search import RADIUS_ARCSEC, Finder, Found
 from galwidget.session import CONFIRM_OVER, LabellingSession, LabelsSpec
-from galwidget.static_page import DEFAULT_MAX_THUMBNAIL_BYTES, PageSnapshot, save_html
+from galwidget.static_page import (
+    DEFAULT_MAX_THUMBNAIL_BYTES,
+    MAX_SAMPLE_POINTS,
+    PageSnapshot,
+    save_html,
+)
 from galwidget.util import format_value, warn_deprecated
 from galwidget.widget._colors import encode_colors, label_colors, missing_scores, no_colors
 from galwidget.widget._coordinates import Layouts, LayoutSpec
@@ -821,6 +826,12 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
         """Save the current view as one self-contained HTML page that opens offline, without a
         kernel: points, colors, legend, selection, hover text and thumbnails; pan and zoom.
 
+        A map beyond :attr:`point_budget` is saved as the density of every galaxy (and of the
+        selection) under a uniform sample of at most 200,000 points
+        (:data:`galwidget.static_page.MAX_SAMPLE_POINTS`, and at most half the budget); hover
+        text and thumbnails are the sample's. Colors, labels and the selection still take a few
+        bytes a galaxy: about 4 MB a million galaxies.
+
         Args:
             path: the ``.html`` file to write (its folder must exist).
             title: the page title (default: "galwidget: <n> galaxies").
@@ -842,6 +853,12 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
             else:
                 state[name] = value
         n = len(self._reps)
+        rows: np.ndarray | None = None  # beyond the point budget: the sample's positions
+        if n > self.point_budget:
+            limit = min(MAX_SAMPLE_POINTS, max(1, self.point_budget // 2))
+            square = (-1.0, -1.0, 1.0, 1.0)
+            rows, _, _ = self._map_detail.view(self.layout_name, square, limit=limit)
+        shown = slice(None) if rows is None else rows
 
         def answer(kind: str, params: dict[str, Any]) -> tuple[dict[str, Any], list[bytes]]:
             message = {"type": "request", "kind": kind, "request": 0, **params}
@@ -851,14 +868,18 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
         return PageSnapshot(
             state=state,
             binary=binary,
-            ids=[str(i) for i in self._reps.ids],
+            ids=[str(i) for i in self._reps.ids[shown]],
             hover_columns=list(self._hover_columns),
             hover_text=[
-                [format_value(v) for v in self._meta[c].to_numpy()] for c in self._hover_columns
+                [format_value(v) for v in self._meta[c].to_numpy()[shown]]
+                for c in self._hover_columns
             ],
             selection=self.selection,
-            thumbnail_urls=self._images.urls(np.arange(n)) if self._images.kind == "url" else None,
+            thumbnail_urls=self._images.urls(np.arange(n)[shown])
+            if self._images.kind == "url"
+            else None,
             answer=answer,
+            positions=rows,
         )
 
     def close(self) -> None:
