@@ -60,7 +60,7 @@ from galwidget.widget._coordinates import Layouts, LayoutSpec
 from galwidget.widget._filters import MODES, FilterMode, resolve_filter
 from galwidget.widget._gallery import SelectionPages, numeric_columns
 from galwidget.widget._handlers import RequestHandlers
-from galwidget.widget._lod import MapDetail, MapHandlers
+from galwidget.widget._lod import MapDetail, MapHandlers, sample_size
 from galwidget.widget._options import (
     IndexOptions,
     LabelOptions,
@@ -416,6 +416,7 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
             labelling.open()
         if derived:
             self.color_by(color)
+        self._warm_map()
 
     @classmethod
     def from_layout(
@@ -855,7 +856,7 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
         n = len(self._reps)
         rows: np.ndarray | None = None  # beyond the point budget: the sample's positions
         if n > self.point_budget:
-            limit = min(MAX_SAMPLE_POINTS, max(1, self.point_budget // 2))
+            limit = min(MAX_SAMPLE_POINTS, sample_size(self.point_budget))  # the page's sample
             square = (-1.0, -1.0, 1.0, 1.0)
             rows, _, _ = self._map_detail.view(self.layout_name, square, limit=limit)
         shown = slice(None) if rows is None else rows
@@ -1044,8 +1045,20 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
             # Beyond the point budget the browser loads points by view (map_view), not all.
             whole = len(self._reps) <= self.point_budget
             self._points = self._layouts.points(name) if whole else b""
+            self._warm_map()
             graticule = self._layouts.graticule(name)
             self._overlay = {"graticule": graticule, "clusters": self._cluster_marks()}
+
+    def _warm_map(self) -> None:
+        """Beyond the point budget: build the map's index, sample and density in a thread now,
+        while the page loads, rather than when it first asks."""
+        if len(self._reps) > self.point_budget:
+            threading.Thread(
+                target=self._map_detail.warm,
+                args=(self.layout_name, self.point_budget),
+                name="galwidget-map",
+                daemon=True,
+            ).start()
 
     @traitlets.validate("target")
     def _validate_target(self, proposal: dict[str, Any]) -> str | None:

@@ -136,7 +136,7 @@ describe("level of detail", () => {
     const lod = new LevelOfDetail(host, 100_000, "pca");
     expect([lod.sampleSize, lod.viewLimit]).toEqual([50_000, 50_000]);
     const large = new LevelOfDetail(host, 2_500_000, "pca");
-    expect([large.sampleSize, large.viewLimit]).toEqual([500_000, 500_000]);
+    expect([large.sampleSize, large.viewLimit]).toEqual([200_000, 500_000]);
   });
 
   it("loads the sample, then the view's points with it; a newer view cancels an older one", async () => {

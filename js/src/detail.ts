@@ -20,6 +20,8 @@ import { Latest } from "./requests";
 
 /** Most points one map_view reply carries (the kernel's MAX_VIEW_POINTS). */
 export const MAX_VIEW_POINTS = 500_000;
+/** Most points of the sample drawn first (the kernel's MAX_SAMPLE_POINTS): the density shows the rest. */
+export const MAX_SAMPLE_POINTS = 200_000;
 /** Pixels per side of the density images of the whole square. */
 export const DENSITY_SIZE = 512;
 /** A view moved: ask for its points once it rested this long (ms). */
@@ -246,8 +248,9 @@ export class LevelOfDetail {
     budget: number,
     readonly layout: string,
   ) {
-    // Half the budget is the sample of the whole map, the other half the points in view.
-    this.sampleSize = Math.max(1, Math.min(MAX_VIEW_POINTS, Math.floor(budget / 2)));
+    // Half the budget (at most MAX_SAMPLE_POINTS, for a quick first frame) is the sample of the
+    // whole map, the rest the points in view (galwidget/widget/_lod.py's sample_size splits alike).
+    this.sampleSize = Math.max(1, Math.min(MAX_SAMPLE_POINTS, Math.floor(budget / 2)));
     this.viewLimit = Math.max(1, Math.min(MAX_VIEW_POINTS, budget - this.sampleSize));
   }
 

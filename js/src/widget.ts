@@ -297,6 +297,7 @@ class ExplorerView {
     if (!this.scatter) return;
     this.root.dataset.state = "loading";
     this.status.hidden = false;
+    const wasDetail = this.detail !== null;
     this.detail?.dispose();
     this.detail = null;
     this.loaded = null;
@@ -313,6 +314,7 @@ class ExplorerView {
       this.fail(String(error));
       return;
     }
+    if (wasDetail) this.syncFilter(); // the filter on every point again, not on the loaded ones
     this.drawnColors.signature = ""; // new points: draw them whatever the colors
     await this.recolor();
     if (this.destroyed) return;
@@ -385,7 +387,7 @@ class ExplorerView {
     this.density.keep([detail.all, detail.selection]);
     this.density.paint(
       [
-        [detail.all, dark ? [150, 180, 230] : [40, 80, 150], 0.75],
+        [detail.all, dark ? [190, 190, 190] : [90, 90, 90], 0.7],
         [detail.selection, dark ? [255, 255, 255] : [0, 0, 0], 0.9],
       ],
       view,
@@ -527,6 +529,7 @@ class ExplorerView {
     const { width, height } = this.size();
     this.scatter.resize(width, height);
     this.applyTheme();
+    this.paintDensity();
   }
 
   private applyHeight(): void {

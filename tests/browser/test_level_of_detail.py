@@ -39,8 +39,11 @@ centres = np.array([[-0.5, 0.4], [0.45, 0.35], [0.0, -0.45], [-0.55, -0.5], [0.6
 xy = centres[rng.integers(0, len(centres), n)] + rng.normal(scale=0.12, size=(n, 2))
 ids = [f"G{{i:07d}}" for i in range(n)]
 meta = pd.DataFrame({{"kind": np.where(xy[:, 0] > 0, "east", "west")}})""",
-    f"""\
-w = gw.Explorer.from_layout(ids, xy, meta=meta, color="kind", point_budget={BUDGET})
+    """\
+w = gw.Explorer.from_layout(
+    ids, xy, meta=meta, color="kind", point_budget={budget}, classes=["ring", "other"],
+    labels={{"path": {path!r}}}, remember_selection=False,
+)
 w""",
 ]
 
@@ -65,10 +68,11 @@ def changed(a: np.ndarray, b: np.ndarray) -> int:
     return int((np.abs(a - b).sum(axis=2) > 40).sum())
 
 
-def test_density_first_then_points_in_view_and_an_exact_lasso(open_notebook):
+def test_density_first_then_points_in_view_and_an_exact_lasso(open_notebook, tmp_path):
     if not BUNDLE.is_file():
         pytest.skip(f"front-end bundle not built ({BUNDLE}); run `make js`")
-    nb = open_notebook("level_of_detail.ipynb", CELLS, viewport=(1400, 1000))
+    cells = [CELLS[0], CELLS[1].format(budget=BUDGET, path=str(tmp_path / "labels.jsonl"))]
+    nb = open_notebook("level_of_detail.ipynb", cells, viewport=(1400, 1000))
     page, kernel = nb.page, nb.kernel
     page.evaluate("() => window.jupyterapp.shell.collapseLeft()")
     nb.run_all()
@@ -159,4 +163,31 @@ def test_density_first_then_points_in_view_and_an_exact_lasso(open_notebook):
         f"(c) => ({DENSITY_PIXELS_JS})(c)[1] > 100", arg=density.element_handle(), timeout=60_000
     )
     page.screenshot(path=str(ARTIFACTS / "level_of_detail_selection.png"))
+
+    # A loaded galaxy is hovered, clicked (focused) and labelled by key as anywhere else.
+    widget.locator(".gw-button", has_text="Clear").click()
+    expect(widget.locator(".gw-count")).to_have_text(f"0 of {N:,} selected")
+    tooltip = widget.locator(".gw-tooltip-id")
+    for dx in range(0, 60, 3):  # the first spot with a point under the pointer
+        page.mouse.move(centre[0] + dx, centre[1] - 2 * box["height"] / 10)
+        page.wait_for_timeout(250)
+        if tooltip.is_visible():
+            break
+    hovered = tooltip.text_content()
+    assert hovered and hovered.startswith("G"), hovered
+    page.mouse.down()
+    page.mouse.up()
+    kernel.wait_until(f"w._focus == {int(hovered[1:])}")
+    page.keyboard.press("1")
+    kernel.wait_until(f"w.labels['label'].to_dict() == {{{hovered!r}: 'ring'}}")
+
+    # A filter hides the loaded points it leaves out (the density stays).
+    before = screenshot(plot)
+    kernel.execute("w.filter(kind=['west'], mode='hide')")
+    expect(widget).to_have_attribute("data-filter", "hide", timeout=30_000)
+    page.mouse.move(box["x"] + 5, box["y"] + 5)
+    page.wait_for_timeout(500)
+    hidden = screenshot(plot)
+    page.screenshot(path=str(ARTIFACTS / "level_of_detail_filter.png"))
+    assert changed(before, hidden) > 0.05 * before.shape[0] * before.shape[1]
     assert nb.errors == []
