@@ -22,6 +22,12 @@ Thumbnails: kind ``"url"`` sources save every galaxy's URL (the browser loads th
 kind ``"bytes"`` thumbnails (rendered in the kernel) are embedded as ``data:`` URIs — the focused
 galaxy's first, then its neighbors', the selected ones', the others' in row order — until
 ``max_thumbnail_bytes``; the others show none. Labels are saved read-only.
+
+Maps beyond the Explorer's ``point_budget`` (no ``_points``): the page embeds the density of every
+galaxy (and of the selection) and a uniform sample of at most :data:`MAX_SAMPLE_POINTS` points
+(``map_density`` and ``map_view`` replies); ids, hover text and thumbnails are those of the sample
+(``hover.positions``). Colors, labels, the filter and the selection still take one to a few bytes
+a galaxy (base64): about 4 MB a million galaxies.
 """
 
 from __future__ import annotations
@@ -40,11 +46,20 @@ import numpy as np
 from galwidget.errors import DataError
 from galwidget.images import OutputFile
 
-__all__ = ["DEFAULT_MAX_THUMBNAIL_BYTES", "PageSnapshot", "page_html", "save_html"]
+__all__ = [
+    "DEFAULT_MAX_THUMBNAIL_BYTES",
+    "MAX_SAMPLE_POINTS",
+    "PageSnapshot",
+    "page_html",
+    "save_html",
+]
 
 STATIC = Path(__file__).parent / "static"
 DEFAULT_MAX_THUMBNAIL_BYTES = 2 * 1024 * 1024
 """How many bytes of thumbnails :func:`save_html` embeds by default (2 MiB)."""
+MAX_SAMPLE_POINTS = 200_000
+"""Most points a page of a map beyond its point budget embeds (its sample; 2.4 MB before base64)."""
+DENSITY_SIZE = 512  # as js/src/detail.ts asks
 
 Answer = Callable[[str, dict[str, Any]], tuple[dict[str, Any], list[bytes]]]
 
@@ -56,13 +71,16 @@ class PageSnapshot:
     Attributes:
         state: the view's synced traits with JSON values, by trait name.
         binary: the view's synced traits holding bytes, by trait name.
-        ids: every galaxy's id, in row order.
+        ids: every galaxy's id, in row order (of ``positions`` only, when given).
         hover_columns: the catalogue columns the hover text shows.
-        hover_text: per hover column, every galaxy's value formatted as the widget shows it.
+        hover_text: per hover column, every galaxy's value formatted as the widget shows it (of
+            ``positions`` only, when given).
         selection: the selected row positions.
         thumbnail_urls: every galaxy's thumbnail URL (``None`` for none) when thumbnails are
-            URLs, else ``None``.
+            URLs, else ``None`` (of ``positions`` only, when given).
         answer: answers one request (kind, parameters) exactly as the kernel answers the front end.
+        positions: beyond the point budget, the sample's sorted positions (the ``map_view`` of
+            the whole square with that many points); ``None``: every galaxy.
     """
 
     state: dict[str, Any]
@@ -73,6 +91,7 @@ class PageSnapshot:
     selection: np.ndarray
     thumbnail_urls: Sequence[str | None] | None
     answer: Answer
+    positions: np.ndarray | None = None
 
 
 def save_html(
@@ -119,7 +138,7 @@ def page_html(
             f"galwidget's front end is not built ({script_path}): run `make js` "
             "(npm run build in js/)"
         )
-    n = len(snapshot.ids)
+    n = int(snapshot.state["_config"]["n"])
     data = _page_data(snapshot, max_thumbnail_bytes)
     heading = title if title is not None else f"galwidget: {n:,} galaxies"
     return PAGE.format(
@@ -166,6 +185,7 @@ def _page_data(snapshot: PageSnapshot, max_thumbnail_bytes: int) -> dict[str, An
     state["_label_meta"] = {**label_meta, "read_only": True, "can_undo": False, "can_redo": False}
     replies = _focused_neighbors(snapshot, int(state["_focus"]))
     first = [int(state["_focus"])] + [p for reply in replies for p in reply["positions"]]
+    replies += _detail_replies(snapshot)
     kind = state["_config"]["image_kind"]
     thumbnails = _thumbnails(snapshot, kind, [p for p in first if p >= 0], max_thumbnail_bytes)
     if thumbnails is None:
@@ -180,6 +200,7 @@ def _page_data(snapshot: PageSnapshot, max_thumbnail_bytes: int) -> dict[str, An
             "ids": list(snapshot.ids),
             "columns": list(snapshot.hover_columns),
             "text": [list(text) for text in snapshot.hover_text],
+            "positions": None if snapshot.positions is None else snapshot.positions.tolist(),
         },
         "thumbnails": thumbnails,
         "labels": None if labels is None else base64.b64encode(labels).decode("ascii"),
@@ -207,20 +228,47 @@ def _focused_neighbors(snapshot: PageSnapshot, focus: int) -> list[dict[str, Any
     ]
 
 
+def _detail_replies(snapshot: PageSnapshot) -> list[dict[str, Any]]:
+    """Beyond the point budget: the density replies and the sample's ``map_view`` reply."""
+    if snapshot.positions is None:
+        return []
+    requests: list[tuple[str, str, dict[str, Any]]] = [
+        ("map_density", "all", {"size": DENSITY_SIZE, "layer": "all"}),
+        ("map_view", "", {"x0": -1, "y0": -1, "x1": 1, "y1": 1, "from_rank": 0}),
+    ]
+    requests[1][2]["limit"] = max(1, len(snapshot.positions))
+    if len(snapshot.selection):
+        requests.append(("map_density", "selection", {"size": DENSITY_SIZE, "layer": "selection"}))
+    replies = []
+    for kind, key, params in requests:
+        content, buffers = snapshot.answer(kind, params)
+        if not content.get("ok"):
+            raise DataError(f"cannot save the map's {kind}: {content.get('reason')}")
+        fields = {k: v for k, v in content.items() if k not in {"type", "kind", "request", "ok"}}
+        encoded = [base64.b64encode(b).decode("ascii") for b in buffers]
+        replies.append(
+            {"kind": kind, "position": key, "content": fields, "buffers": encoded, "positions": []}
+        )
+    return replies
+
+
 def _thumbnails(
     snapshot: PageSnapshot, kind: str, first: list[int], max_bytes: int
 ) -> list[str] | None:
     """One URL or data: URI per galaxy ("" for none), or ``None`` without images; kernel-made
     ones for ``first``, then the selected galaxies, then the others, until ``max_bytes``."""
-    n = len(snapshot.ids)
     if kind == "url" and snapshot.thumbnail_urls is not None:
         return [url or "" for url in snapshot.thumbnail_urls]
     if kind != "bytes" or max_bytes <= 0:
         return None
+    # Thumbnails are listed as ids are: every galaxy's, or the sample's (index → position).
+    rows = range(len(snapshot.ids)) if snapshot.positions is None else snapshot.positions.tolist()
+    index = {int(p): i for i, p in enumerate(rows)}
     order = list(dict.fromkeys([*first, *(int(p) for p in snapshot.selection)]))
+    order = [p for p in order if p in index]
     chosen = set(order)
-    order += [p for p in range(n) if p not in chosen]
-    thumbnails = [""] * n
+    order += [int(p) for p in rows if int(p) not in chosen]
+    thumbnails = [""] * len(index)
     used = 0
     for position in order:
         content, buffers = snapshot.answer("thumbnail", {"position": position})
@@ -229,6 +277,6 @@ def _thumbnails(
         uri = f"data:{content['mime']};base64,{base64.b64encode(buffers[0]).decode('ascii')}"
         if used + len(uri) > max_bytes:
             break
-        thumbnails[position] = uri
+        thumbnails[index[position]] = uri
         used += len(uri)
     return thumbnails

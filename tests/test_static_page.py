@@ -173,3 +173,32 @@ def test_a_read_only_file_system_is_a_clear_error(explorer: gw.Explorer, tmp_pat
                 explorer.save_html(target)
         assert (folder / "existing.html").read_text() == "before"
         assert sorted(p.name for p in folder.iterdir()) == ["existing.html", "sub"]
+
+
+def test_a_map_beyond_its_point_budget_saves_the_density_and_a_sample(
+    reps: gw.Representations, tmp_path: Path
+) -> None:
+    budget = 100  # a sample of half of it: 50 of the 300 galaxies
+    widget = gw.Explorer(reps, images=reps.images, color="morphology", point_budget=budget)
+    try:
+        widget.select(reps.ids[:30])
+        data = page_data(widget.save_html(tmp_path / "view.html").read_text(encoding="utf-8"))
+        positions, _, _ = widget._map_detail.view(widget.layout_name, (-1, -1, 1, 1), limit=50)
+    finally:
+        widget.close()
+    assert data["binary"]["_points"] == "" and data["state"]["point_budget"] == budget
+    hover = data["hover"]
+    assert hover["positions"] == positions.tolist() and len(positions) == budget // 2
+    assert hover["ids"] == [str(reps.ids[p]) for p in positions]
+    assert all(len(text) == len(positions) for text in hover["text"])
+    assert len(data["thumbnails"]) == len(positions)
+    replies = {(r["kind"], r["position"]): r for r in data["replies"]}
+    sample = replies[("map_view", "")]
+    assert sample["content"]["count"] == len(positions) and sample["content"]["total"] == N
+    saved = np.frombuffer(base64.b64decode(sample["buffers"][0]), "<u4")
+    assert saved.tolist() == positions.tolist()
+    for layer, count in (("all", N), ("selection", 30)):
+        density = replies[("map_density", layer)]
+        size = density["content"]["size"]
+        levels = np.frombuffer(base64.b64decode(density["buffers"][0]), np.uint8)
+        assert len(levels) == size * size and 0 < (levels > 0).sum() <= count

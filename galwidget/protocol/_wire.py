@@ -19,7 +19,9 @@ Synced traits (see :class:`Config`, :class:`ColorMeta`, :class:`LabelMeta`, :cla
     encoded selection (below); ``_focus`` int (−1 none); ``_label_meta`` JSON; ``_learn`` JSON;
     ``_filter`` the encoded selection of the positions a filter shows (``b""``: no filter) and
     ``_filter_meta`` JSON (:class:`FilterMeta`); the browser's selection tools act on what is shown;
-    ``layout_name`` str, one of ``_config.layouts``, set by either side (``_points`` follows).
+    ``layout_name`` str, one of ``_config.layouts``, set by either side (``_points`` follows);
+    ``point_budget`` int (the kernel's): with more than that many galaxies ``_points`` is ``b""``
+    and the page loads points by view (``map_view``, ``map_density``, ``map_lasso``).
 
 Selection encoding (:func:`encode_selection` / :func:`decode_selection`)
     An 8-byte header — byte 0 the kind (:class:`SelectionKind`), bytes 1–3 zero, bytes 4–7 uint32

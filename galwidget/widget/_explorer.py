@@ -48,14 +48,19 @@ from galwidget.neighbors import NeighborIndex
 from galwidget.protocol import ColorMeta, RequestRegistry
 from galwidget.search import RADIUS_ARCSEC, Finder, Found
 from galwidget.session import CONFIRM_OVER, LabellingSession, LabelsSpec
-from galwidget.static_page import DEFAULT_MAX_THUMBNAIL_BYTES, PageSnapshot, save_html
+from galwidget.static_page import (
+    DEFAULT_MAX_THUMBNAIL_BYTES,
+    MAX_SAMPLE_POINTS,
+    PageSnapshot,
+    save_html,
+)
 from galwidget.util import format_value, warn_deprecated
 from galwidget.widget._colors import encode_colors, label_colors, missing_scores, no_colors
 from galwidget.widget._coordinates import Layouts, LayoutSpec
 from galwidget.widget._filters import MODES, FilterMode, resolve_filter
 from galwidget.widget._gallery import SelectionPages, numeric_columns
 from galwidget.widget._handlers import RequestHandlers
-from galwidget.widget._lod import MapDetail, MapHandlers
+from galwidget.widget._lod import MapDetail, MapHandlers, sample_size
 from galwidget.widget._options import (
     IndexOptions,
     LabelOptions,
@@ -96,6 +101,8 @@ FRONT_END_TRAITS = frozenset(
     | {"layout_name"}
 )
 MAX_POINT_SIZE = 100.0
+"""Most points the browser holds by default: beyond, a density plus the points in view."""
+DEFAULT_POINT_BUDGET = 2_500_000
 HEIGHTS = (100, 20_000)
 THUMBNAIL_SIZE = 128
 """Thumbnails in the panel and the gallery, in pixels."""
@@ -192,6 +199,11 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
             :func:`galwidget.load_representations` (e.g. ``features=["pca_0", "pca_1"]`` for a
             table whose only representation is a precomputed 2-D projection).
         id_column: the id column of ``data``, as for :func:`galwidget.load_representations`.
+        point_budget: most points the browser holds (default 2,500,000). A map of more galaxies
+            is drawn as a density image of the whole map under a uniform sample of its points,
+            and the points in view are loaded as you zoom in (a lasso is then resolved in the
+            kernel over every galaxy); below it nothing changes. Settable later
+            (:attr:`point_budget`).
 
     ``n_components=``, ``metric=``, ``labels_path=`` and ``user=`` of galwidget 0.1 still work
     this release, with a DeprecationWarning that says what to write instead.
@@ -211,6 +223,8 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
         height: the widget's height in pixels.
         strategy: the active-learning strategy (synced with the toolbar's menu).
         target: the class whose probability is the score (synced).
+        point_budget: most points sent to the browser (synced; a positive int): assigning it
+            redraws the map, in full or as a density plus the points in view.
 
     ``w.layout`` is ipywidgets' own CSS layout of the widget, not the 2-D map.
 
@@ -262,6 +276,7 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
     strategy = traitlets.Enum(list(STRATEGIES), "uncertainty").tag(sync=True)
     target = traitlets.Unicode(None, allow_none=True).tag(sync=True)
     layout_name = traitlets.Unicode("").tag(sync=True)
+    point_budget = traitlets.Int(DEFAULT_POINT_BUDGET).tag(sync=True)
 
     selection = Positions(help="sorted unique int64 row positions of the selected galaxies")
 
@@ -285,6 +300,7 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
         remember_selection: bool = True,
         features: str | Sequence[str] | None = None,
         id_column: str | None = None,
+        point_budget: int = DEFAULT_POINT_BUDGET,
         **kwargs: Any,
     ) -> None:
         index, labels = take_deprecated(kwargs, index, labels)
@@ -356,6 +372,7 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
         self._hover_columns = self._check_hover_columns(hover_columns, color_meta)
         self.selection = initial  # no observer yet: self._wire is its encoding
         size, opacity = default_style(len(reps))
+        budget = _check_point_budget(point_budget)
         super().__init__(
             _config={
                 "protocol": protocol.PROTOCOL_VERSION,
@@ -371,7 +388,8 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
                 "layouts": maps.names,
                 "neighbor_space": "layout" if in_layout else "features",
             },
-            _points=maps.points(maps.first),
+            point_budget=budget,
+            _points=maps.points(maps.first) if len(reps) <= budget else b"",
             _overlay={"graticule": maps.graticule(maps.first), "clusters": []},
             layout_name=maps.first,
             _color=values,
@@ -390,6 +408,7 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
         self.observe(self._on_wire_selection, names="_selection")
         self.observe(self._learning_changed, names=["strategy", "target"])
         self.observe(self._show_layout, names="layout_name")
+        self.observe(self._show_layout, names="point_budget")
         self._register_requests()
         self.on_msg(lambda _, content, buffers: self._requests.receive(content, buffers))
         write_column(frame, selected, self.selection)
@@ -397,6 +416,7 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
             labelling.open()
         if derived:
             self.color_by(color)
+        self._warm_map()
 
     @classmethod
     def from_layout(
@@ -807,6 +827,12 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
         """Save the current view as one self-contained HTML page that opens offline, without a
         kernel: points, colors, legend, selection, hover text and thumbnails; pan and zoom.
 
+        A map beyond :attr:`point_budget` is saved as the density of every galaxy (and of the
+        selection) under a uniform sample of at most 200,000 points
+        (:data:`galwidget.static_page.MAX_SAMPLE_POINTS`, and at most half the budget); hover
+        text and thumbnails are the sample's. Colors, labels and the selection still take a few
+        bytes a galaxy: about 4 MB a million galaxies.
+
         Args:
             path: the ``.html`` file to write (its folder must exist).
             title: the page title (default: "galwidget: <n> galaxies").
@@ -828,6 +854,12 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
             else:
                 state[name] = value
         n = len(self._reps)
+        rows: np.ndarray | None = None  # beyond the point budget: the sample's positions
+        if n > self.point_budget:
+            limit = min(MAX_SAMPLE_POINTS, sample_size(self.point_budget))  # the page's sample
+            square = (-1.0, -1.0, 1.0, 1.0)
+            rows, _, _ = self._map_detail.view(self.layout_name, square, limit=limit)
+        shown = slice(None) if rows is None else rows
 
         def answer(kind: str, params: dict[str, Any]) -> tuple[dict[str, Any], list[bytes]]:
             message = {"type": "request", "kind": kind, "request": 0, **params}
@@ -837,14 +869,18 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
         return PageSnapshot(
             state=state,
             binary=binary,
-            ids=[str(i) for i in self._reps.ids],
+            ids=[str(i) for i in self._reps.ids[shown]],
             hover_columns=list(self._hover_columns),
             hover_text=[
-                [format_value(v) for v in self._meta[c].to_numpy()] for c in self._hover_columns
+                [format_value(v) for v in self._meta[c].to_numpy()[shown]]
+                for c in self._hover_columns
             ],
             selection=self.selection,
-            thumbnail_urls=self._images.urls(np.arange(n)) if self._images.kind == "url" else None,
+            thumbnail_urls=self._images.urls(np.arange(n)[shown])
+            if self._images.kind == "url"
+            else None,
             answer=answer,
+            positions=rows,
         )
 
     def close(self) -> None:
@@ -1004,15 +1040,37 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
         return name
 
     def _show_layout(self, change: dict[str, Any]) -> None:
+        name = self.layout_name
         with self.hold_sync():
-            self._points = self._layouts.points(change["new"])
-            graticule = self._layouts.graticule(change["new"])
+            # Beyond the point budget the browser loads points by view (map_view), not all.
+            whole = len(self._reps) <= self.point_budget
+            self._points = self._layouts.points(name) if whole else b""
+            self._warm_map()
+            graticule = self._layouts.graticule(name)
             self._overlay = {"graticule": graticule, "clusters": self._cluster_marks()}
+
+    def _warm_map(self) -> None:
+        """Beyond the point budget: build the map's index, sample and density in a thread now,
+        while the page loads, rather than when it first asks."""
+        if len(self._reps) > self.point_budget:
+            threading.Thread(
+                target=self._map_detail.warm,
+                args=(self.layout_name, self.point_budget),
+                name="galwidget-map",
+                daemon=True,
+            ).start()
 
     @traitlets.validate("target")
     def _validate_target(self, proposal: dict[str, Any]) -> str | None:
         try:
             return self._labelling.check_target(proposal["value"])
+        except DataError as error:
+            raise _Refused(str(error)) from None
+
+    @traitlets.validate("point_budget")
+    def _validate_point_budget(self, proposal: dict[str, Any]) -> int:
+        try:
+            return _check_point_budget(proposal["value"])
         except DataError as error:
             raise _Refused(str(error)) from None
 
@@ -1192,6 +1250,12 @@ def default_style(n: int) -> tuple[float, float]:
     if n <= 100_000:
         return 2.5, 0.7
     return 1.5, 0.5
+
+
+def _check_point_budget(budget: Any) -> int:
+    if isinstance(budget, bool) or not isinstance(budget, int | np.integer) or budget < 1:
+        raise DataError(f"point_budget must be a positive whole number of points, got {budget!r}")
+    return int(budget)
 
 
 def _check_k(k: Any) -> int:

@@ -6,8 +6,9 @@ Each point has a fixed pseudo-random **rank** (a bijective hash of its position)
 points in its rectangle in rank order, so the first points of the whole square are a uniform
 sample of the map, and every view's points extend the sample rather than replace it.
 
-The kernel side of issue 21: the requests (``map_view``, ``map_density``, ``map_lasso``) are
-answered and tested; the front end does not send them yet, so every map still sends all its points.
+Maps of more galaxies than the Explorer's ``point_budget`` send no ``_points``: the front end
+(``js/src/detail.ts``) asks for the density (``map_density``), a sample and the points in view
+(``map_view``), and resolves lassos here (``map_lasso``).
 """
 
 from __future__ import annotations
@@ -26,11 +27,13 @@ if TYPE_CHECKING:
     from galwidget.widget._coordinates import Layouts
 
 __all__ = [
+    "DENSITY_SIZE",
     "MAX_VIEW_POINTS",
     "MapDetail",
     "MapHandlers",
     "density_bytes",
     "point_ranks",
+    "sample_size",
 ]
 
 """Most points the browser holds; beyond it the map is drawn as a density plus points in view."""
@@ -38,9 +41,19 @@ MAX_VIEW_POINTS = 500_000
 """Most points one ``map_view`` reply carries (6 MB: uint32 position + float32 x, y each)."""
 MAX_DENSITY_SIZE = 1024
 MAX_LASSO_VERTICES = 100_000
+"""Pixels per side of the density images the front end asks for (js/src/detail.ts)."""
+DENSITY_SIZE = 512
+"""Most points of the sample drawn first beyond the budget (js/src/detail.ts splits alike)."""
+MAX_SAMPLE_POINTS = 200_000
 # Knuth's multiplicative hash: odd, so position → rank is a bijection on uint32.
 _RANK_FACTOR = np.uint64(2654435761)
 _RANK_MASK = np.uint64(0xFFFFFFFF)
+
+
+def sample_size(budget: int) -> int:
+    """How many points the front end asks for first (the whole square's sample) under
+    ``budget``: half of it, at most :data:`MAX_SAMPLE_POINTS` (js/src/detail.ts)."""
+    return max(1, min(MAX_SAMPLE_POINTS, budget // 2))
 
 
 def point_ranks(positions: np.ndarray) -> np.ndarray:
@@ -60,6 +73,20 @@ class MapDetail:
         self._layouts = layouts
         self._indexes: dict[str, GridIndex] = {}
         self._lock = threading.Lock()
+        # The answers every display asks for first: the whole square's sample and density.
+        self._cache_lock = threading.Lock()
+        self._samples: dict[tuple[str, int, int], tuple[np.ndarray, int, int]] = {}
+        self._densities: dict[tuple[str, int], np.ndarray] = {}
+
+    def warm(self, layout_name: str, budget: int) -> None:
+        """Build what a display of ``layout_name`` beyond ``budget`` asks for first (the index,
+        the sample, the density), e.g. in a thread while the page loads. A failure is left to
+        the requests, which raise it again."""
+        try:
+            self.view(layout_name, (-1.0, -1.0, 1.0, 1.0), limit=sample_size(budget))
+            self.density(layout_name, DENSITY_SIZE, None)
+        except Exception:  # the same request raises it to the page
+            return
 
     def index(self, layout_name: str) -> GridIndex:
         """The :class:`GridIndex` of layout ``layout_name``'s drawn coordinates."""
@@ -83,6 +110,22 @@ class MapDetail:
         rank to ask from for the next ones (−1: none left)."""
         if isinstance(limit, bool) or not 1 <= limit <= MAX_VIEW_POINTS:
             raise DataError(f"a view's limit must be from 1 to {MAX_VIEW_POINTS:,}, got {limit!r}")
+        x0, y0, x1, y1 = rectangle
+        if x0 <= -1 and y0 <= -1 and x1 >= 1 and y1 >= 1:  # the whole map: kept once computed
+            key = (layout_name, limit, from_rank)
+            with self._cache_lock:
+                if key not in self._samples:
+                    self._samples = {key: self._view(layout_name, rectangle, limit, from_rank)}
+                return self._samples[key]
+        return self._view(layout_name, rectangle, limit, from_rank)
+
+    def _view(
+        self,
+        layout_name: str,
+        rectangle: tuple[float, float, float, float],
+        limit: int,
+        from_rank: int,
+    ) -> tuple[np.ndarray, int, int]:
         inside = self.index(layout_name).in_rectangle(*rectangle)
         ranks = point_ranks(inside)
         later = ranks >= from_rank
@@ -100,9 +143,13 @@ class MapDetail:
         if isinstance(size, bool) or not 1 <= size <= MAX_DENSITY_SIZE:
             raise DataError(f"a density image is 1 to {MAX_DENSITY_SIZE} pixels wide, got {size}")
         index = self.index(layout_name)
-        if positions is None:
-            return index.density(size)
-        return density_image(index.points[positions], size)
+        if positions is not None:
+            return density_image(index.points[positions], size)
+        with self._cache_lock:
+            key = (layout_name, size)
+            if key not in self._densities:
+                self._densities[key] = index.density(size)
+            return self._densities[key]
 
 
 def density_bytes(counts: np.ndarray) -> tuple[bytes, int]:

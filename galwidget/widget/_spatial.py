@@ -20,6 +20,8 @@ __all__ = ["GridIndex", "density_image", "inside_polygon"]
 BLOCK_POINTS = 1 << 20
 MAX_GRID = 4096
 TARGET_PER_CELL = 32
+# A rectangle holding more than 1/LARGE_SHARE of the points is answered by a mask over all points.
+LARGE_SHARE = 8
 
 
 def inside_polygon(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
@@ -102,15 +104,31 @@ class GridIndex:
         rows = range(*_cell_span(y0, y1, self.grid))
         if not columns or not rows:
             return np.empty(0, np.int64)
-        candidates = self._in_cells(
-            (
-                np.arange(rows.start, rows.stop)[:, None] * self.grid
-                + np.arange(columns.start, columns.stop)
-            ).ravel()
-        )
+        grid = self.grid
+        cells = (
+            np.arange(rows.start, rows.stop)[:, None] * grid
+            + np.arange(columns.start, columns.stop)
+        ).ravel()
+        starts = self.starts
+        if int((starts[cells + 1] - starts[cells]).sum()) * LARGE_SHARE <= len(self):
+            candidates = self._in_cells(cells)
+            xy = self.points[candidates]
+            keep = (xy[:, 0] >= x0) & (xy[:, 0] <= x1) & (xy[:, 1] >= y0) & (xy[:, 1] <= y1)
+            return np.sort(candidates[keep])
+        # A large part of the map: a mask over every point (no sort), cells wholly inside taken
+        # whole and only the cells on the rectangle's edges tested point by point.
+        width = 2.0 / grid
+        full_columns = [i for i in columns if x0 <= -1 + i * width and -1 + (i + 1) * width <= x1]
+        full_rows = [j for j in rows if y0 <= -1 + j * width and -1 + (j + 1) * width <= y1]
+        kind = np.zeros(grid * grid, np.uint8)
+        kind[cells] = 2  # overlapped: tested point by point, unless wholly inside
+        kind[(np.asarray(full_rows, np.int64)[:, None] * grid + full_columns).ravel()] = 1
+        mask = kind[self.cells] == 1
+        candidates = self._in_cells(np.flatnonzero(kind == 2))
         xy = self.points[candidates]
         keep = (xy[:, 0] >= x0) & (xy[:, 0] <= x1) & (xy[:, 1] >= y0) & (xy[:, 1] <= y1)
-        return np.sort(candidates[keep])
+        mask[candidates[keep]] = True
+        return np.flatnonzero(mask)
 
     def in_polygon(self, polygon: np.ndarray) -> np.ndarray:
         """Sorted int64 positions of the points inside ``polygon`` (``(k, 2)``, closed implicitly,

@@ -92,14 +92,20 @@ export function largerCodes(meta: ColorMeta, classes: readonly string[]): number
  * Color codes per position, as float32 for regl-scatterplot's valueA. Continuous bins (0…254)
  * and 255 (missing) index the color list as they are; a categorical code past the categories
  * (255: missing) becomes the missing color's; kind "label" colors by `labels` (class i + 1 →
- * i + 1, 0 unlabelled → 0, anything else → the last color).
+ * i + 1, 0 unlabelled → 0, anything else → the last color). With `positions`, the codes of those
+ * positions only (the loaded points of a map beyond the point budget, detail.ts).
  */
 export function pointCodes(
   meta: ColorMeta,
   colors: Uint8Array | null,
   labels: Uint8Array,
   classes: number,
+  positions: Uint32Array | null = null,
 ): Float32Array {
+  if (positions) {
+    const at = <T extends Uint8Array | null>(values: T): T => (values ? (gather(values, positions) as T) : values);
+    return pointCodes(meta, at(colors), gather(labels, positions), classes);
+  }
   const n = labels.length;
   const codes = new Float32Array(n);
   if (meta.kind === "continuous" && colors) {
@@ -111,6 +117,12 @@ export function pointCodes(
     updateLabelColors(codes, null, labels, classes);
   }
   return codes;
+}
+
+function gather(values: Uint8Array, positions: Uint32Array): Uint8Array {
+  const out = new Uint8Array(positions.length);
+  for (let i = 0; i < positions.length; i++) out[i] = values[positions[i]];
+  return out;
 }
 
 /** Recolor by label the `positions` (null: all) of `codes` from the label codes `labels`. */

@@ -128,6 +128,8 @@ export interface ModelState {
   target: string | null;
   /** The layout shown, one of `_config.layouts`. */
   layout_name: string;
+  /** Most points drawn; a map of more is a density plus the points in view (detail.ts). */
+  point_budget: number;
 }
 
 export type Model = AnyModel<ModelState>;

@@ -269,11 +269,21 @@ export class ScatterAdapter {
   setTheme(dark: boolean): void {
     this.dark = dark;
     void this.applyColors();
+    const alpha = this.seeThrough ? 0 : 1;
     void this.scatterplot.set({
-      backgroundColor: dark ? [0.1, 0.1, 0.1, 1] : [1, 1, 1, 1],
+      backgroundColor: dark ? [0.1, 0.1, 0.1, alpha] : [1, 1, 1, alpha],
       lassoColor: dark ? [0.55, 0.8, 1, 1] : [0, 0.4, 0.8, 1],
     });
   }
+
+  /** A transparent background, so that what lies under the canvas shows (a density, detail.ts). */
+  setSeeThrough(seeThrough: boolean): void {
+    if (seeThrough === this.seeThrough) return;
+    this.seeThrough = seeThrough;
+    this.setTheme(this.dark);
+  }
+
+  private seeThrough = false;
 
   setMode(mode: Mode): void {
     void configure(this.scatterplot, {

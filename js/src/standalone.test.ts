@@ -69,3 +69,26 @@ describe("StaticModel", () => {
     expect(base64Bytes(btoa("\u0000\u00ff"))).toEqual(Uint8Array.of(0, 255));
   });
 });
+
+describe("StaticModel of a map beyond its point budget", () => {
+  it("answers map requests from the saved density and sample, and hovers of sampled galaxies only", () => {
+    const data = page();
+    data.state._config = { n: 10 };
+    data.hover = { ids: ["c", "h"], columns: ["z"], text: [["0.3", "0.8"]], positions: [2, 7] };
+    data.thumbnails = ["", "data:image/png;base64,BBBB"];
+    data.replies.push(
+      { kind: "map_density", position: "all", content: { size: 1, max: 4 }, buffers: [btoa(String.fromCharCode(255))] },
+      { kind: "map_view", position: "", content: { layout: "pca", total: 10, count: 2, next_rank: 3 }, buffers: [] },
+    );
+    const model = new StaticModel(data);
+    expect(model.answer({ kind: "hover", position: 7 })[0]).toEqual({ ok: true, id: "h", fields: [["z", "0.8"]] });
+    expect(model.answer({ kind: "hover", position: 3 })[0]).toMatchObject({ ok: false });
+    expect(model.answer({ kind: "thumbnail", position: 7 })[0]).toEqual({ ok: true, url: "data:image/png;base64,BBBB" });
+    const [density, levels] = model.answer({ kind: "map_density", size: 512, layer: "all" });
+    expect(density).toEqual({ ok: true, size: 1, max: 4 });
+    expect(levels).toEqual([Uint8Array.of(255)]);
+    expect(model.answer({ kind: "map_density", size: 512, layer: "selection" })[0]).toMatchObject({ ok: false });
+    // Every view is answered with the sample: there is no kernel to load more.
+    expect(model.answer({ kind: "map_view", x0: 0, y0: 0, x1: 0.5, y1: 0.5, limit: 10, from_rank: 0 })[0]).toMatchObject({ ok: true, count: 2 });
+  });
+});

@@ -4,11 +4,15 @@
 // The page holds `<script type="application/json" id="galwidget-page">` with a PageData object:
 //   state       every synced JSON trait, as the kernel last sent it;
 //   binary      every synced bytes trait, base64;
-//   hover       {ids, columns, text}: text[c][position] is column c's hover text of that galaxy;
-//   thumbnails  one URL (or data: URI) per position, "" where none was saved; null: no images;
+//   hover       {ids, columns, text, positions}: text[c][i] is column c's hover text of the
+//               galaxy at position i, or, with `positions` (a map beyond its point budget: the
+//               sample's sorted positions), of the galaxy at positions[i];
+//   thumbnails  one URL (or data: URI) per galaxy as ids lists them, "" where none was saved;
+//               null: no images;
 //   labels      the label codes (uint8 per position), base64; null when there are no classes;
-//   replies     kernel replies saved with the page (the focused galaxy's neighbors): kind,
-//               position, reply fields and base64 buffers.
+//   replies     kernel replies saved with the page (the focused galaxy's neighbors; beyond the
+//               point budget the density layers, keyed by layer, and the sample's map_view,
+//               which answers every map_view): kind, position, reply fields and base64 buffers.
 // StaticModel has the model interface the front end uses (get/set/on/off/send/save_changes);
 // its `send` answers hover, thumbnail and labels requests and the saved replies from that data
 // on the next tick and refuses the others: there is no kernel to search or to keep labels.
@@ -20,7 +24,7 @@ import widget from "./widget";
 export interface PageData {
   state: Record<string, unknown>;
   binary: Record<string, string>;
-  hover: { ids: string[]; columns: string[]; text: string[][] };
+  hover: { ids: string[]; columns: string[]; text: string[][]; positions?: number[] | null };
   thumbnails: string[] | null;
   labels: string | null;
   replies: SavedReply[];
@@ -28,7 +32,8 @@ export interface PageData {
 
 export interface SavedReply {
   kind: string;
-  position: number;
+  /** The galaxy's position; a density's layer; "" for the sample's map_view. */
+  position: number | string;
   content: Record<string, unknown>;
   buffers: string[];
 }
@@ -100,21 +105,36 @@ export class StaticModel implements AnyModel<ModelState> {
   /** The reply fields and buffers to one request. */
   answer(request: Content): [Content, Uint8Array<ArrayBuffer>[]] {
     const position = request.position;
-    const saved = this.replies.get(`${String(request.kind)} ${String(position)}`);
+    const at = request.kind === "map_density" ? request.layer : request.kind === "map_view" ? "" : position;
+    const saved = this.replies.get(`${String(request.kind)} ${String(at)}`);
     if (saved) return [{ ...saved.content, ok: true }, saved.buffers.map(base64Bytes)];
-    const known = typeof position === "number" && position >= 0 && position < this.data.hover.ids.length;
-    if (request.kind === "hover" && known) {
+    const row = typeof position === "number" ? this.rowOf(position) : -1;
+    if (request.kind === "hover" && row >= 0) {
       const { ids, columns, text } = this.data.hover;
-      return [{ ok: true, id: ids[position], fields: columns.map((c, i) => [c, text[i][position]]) }, []];
+      return [{ ok: true, id: ids[row], fields: columns.map((c, i) => [c, text[i][row]]) }, []];
     }
-    if ((request.kind === "thumbnail" || request.kind === "image") && known) {
-      const url = this.data.thumbnails?.[position];
+    if ((request.kind === "thumbnail" || request.kind === "image") && row >= 0) {
+      const url = this.data.thumbnails?.[row];
       return url ? [{ ok: true, url }, []] : [{ ok: false, reason: "no thumbnail saved in this page" }, []];
     }
     if (request.kind === "labels" && this.labels !== null) {
       return [{ ok: true, version: this.get("_label_meta").version }, [this.labels]];
     }
     return [{ ok: false, reason: `${String(request.kind)}: ${NO_KERNEL}` }, []];
+  }
+
+  /** Where the page lists `position`'s id, hover text and thumbnail; −1 when it does not. */
+  private rowOf(position: number): number {
+    const { ids, positions } = this.data.hover;
+    if (!positions) return position >= 0 && position < ids.length ? position : -1;
+    let [lo, hi] = [0, positions.length - 1];
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (positions[mid] === position) return mid;
+      if (positions[mid] < position) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
   }
 
   private emit(eventName: string, args: unknown[]): void {

@@ -10,6 +10,7 @@
 import { colorList, largerCodes, pointCodes, updateLabelColors } from "./colors";
 import { Controls, type ExportFormat, type ExportWhat } from "./controls";
 import { debounce } from "./debounce";
+import { DensityCanvas, LevelOfDetail, type LoadedPoints, localShown, resetView, viewRectangle } from "./detail";
 import { filterText, keepShown, type Shown, shownOf } from "./filter";
 import { FocusCard } from "./focuscard";
 import { element } from "./dom";
@@ -82,6 +83,12 @@ class ExplorerView {
   private codes: Float32Array = new Float32Array(0);
   /** The filter in force (null: every galaxy shown); selection tools act on shown ones only. */
   private shown: Shown | null = null;
+  /** Beyond the point budget (detail.ts): the level of detail, the points loaded (the scatter
+   * draws them by local index; x, y, codes are theirs) and the filter on them. */
+  private detail: LevelOfDetail | null = null;
+  private loaded: LoadedPoints | null = null;
+  private shownLoaded: Shown | null = null;
+  private readonly density = new DensityCanvas();
   private hovered = -1;
   private dark: boolean | null = null;
   private pointerDown: [number, number] | null = null;
@@ -146,11 +153,14 @@ class ExplorerView {
     });
     this.search = new SearchBox({
       find: (text) => this.requests.request("find", { text }, { timeoutMs: SEARCH_TIMEOUT_MS }),
-      found: (position) => this.scatter?.zoomTo(this.x[position], this.y[position]),
+      found: (position) => {
+        const xy = this.xyOf(position);
+        if (xy) this.scatter?.zoomTo(xy[0], xy[1]);
+      },
     });
     this.controls = new Controls(config.color_columns ?? [], config.layouts ?? [], {
       colorBy: (column) => void this.colorBy(column),
-      zoomToSelection: () => this.scatter?.zoomToPositions(this.selection),
+      zoomToSelection: () => this.scatter?.zoomToPositions(this.toLocal(this.selection)),
       exportData: (what, format) => void this.exportData(what, format),
       layout: (name) => this.model.save("layout_name", name),
     });
@@ -182,11 +192,13 @@ class ExplorerView {
     // The sky's graticule and the clusters' names over the map (overlay.ts).
     const overlay = new MapOverlay({
       view: () => this.scatter?.screenTransform(this.x, this.y) ?? null,
-      point: (position) => (position < this.x.length ? [this.x[position], this.y[position]] : null),
+      point: (position) => this.xyOf(position),
       thumbnail: config.image_kind === "none" ? null : (position) => this.thumbnails.get(position),
       selectCluster: (cluster) => void this.requests.request("select_cluster", { cluster }),
     });
     this.canvas.after(overlay.el);
+    this.canvas.before(this.density.el);
+    this.density.el.hidden = true;
     overlay.set(this.model.get("_overlay"));
     this.model.on(["change:_overlay"], () => overlay.set(this.model.get("_overlay")));
     body.append(this.plot, this.splitter, this.panel.panel.el);
@@ -197,7 +209,8 @@ class ExplorerView {
     this.applyHeight();
 
     this.model.onMessage((content, buffers) => this.receive(content, buffers));
-    this.model.on(["change:_points"], () => void this.drawPoints());
+    this.model.on(["change:_points", "change:point_budget"], () => this.scheduleDrawPoints());
+    this.model.on(["change:layout_name"], () => this.detail && this.scheduleDrawPoints());
     this.model.on(["change:_color", "change:_color_meta"], () => this.scheduleRecolor());
     this.model.on(["change:_color_meta"], () => this.controls.setColor(this.colorMeta));
     this.model.on(["change:layout_name"], () => this.controls.setLayout(this.model.get("layout_name")));
@@ -244,11 +257,14 @@ class ExplorerView {
         this.canvas,
         { width, height, pointSize: this.model.get("point_size"), opacity: this.model.get("opacity") },
         {
-          select: (points) => this.syncSelectionToModel(keepShown(points, this.shown)),
+          select: (points) => this.syncSelectionToModel(keepShown(this.toGlobal(points), this.shown)),
           deselect: () => this.syncSelectionToModel([]),
-          hover: (position) => this.hover(position),
+          hover: (position) => this.hover(this.loaded ? this.loaded.positions[position] : position),
           unhover: () => this.unhover(),
-          view: () => this.showZoom(),
+          view: () => {
+            this.showZoom();
+            this.viewMoved();
+          },
         },
       );
     } catch (error) {
@@ -265,21 +281,135 @@ class ExplorerView {
     this.showZoom();
   }
 
+  private drawPointsPending = false;
+
+  /** `_points`, the point budget and the layout may change together: draw once per batch. */
+  private scheduleDrawPoints(): void {
+    if (this.drawPointsPending) return;
+    this.drawPointsPending = true;
+    queueMicrotask(() => {
+      this.drawPointsPending = false;
+      void this.drawPoints();
+    });
+  }
+
   private async drawPoints(): Promise<void> {
     if (!this.scatter) return;
     this.root.dataset.state = "loading";
     this.status.hidden = false;
+    const wasDetail = this.detail !== null;
+    this.detail?.dispose();
+    this.detail = null;
+    this.loaded = null;
+    if (this.n > this.model.get("point_budget")) {
+      await this.startDetail();
+      return;
+    }
+    this.scatter.setSeeThrough(false);
+    this.density.el.hidden = true;
+    delete this.root.dataset.detail;
     try {
       ({ x: this.x, y: this.y } = this.model.xy());
     } catch (error) {
       this.fail(String(error));
       return;
     }
+    if (wasDetail) this.syncFilter(); // the filter on every point again, not on the loaded ones
     this.drawnColors.signature = ""; // new points: draw them whatever the colors
     await this.recolor();
     if (this.destroyed) return;
     this.status.hidden = true;
     this.root.dataset.state = "ready";
+  }
+
+  // -- level of detail beyond the point budget (detail.ts) ---------------------------------------
+
+  /** Draw the density and the sample, then the points in view as the view moves. */
+  private async startDetail(): Promise<void> {
+    const scatter = this.scatter;
+    if (!scatter) return;
+    const detail = new LevelOfDetail(
+      {
+        request: (kind, params, signal, timeoutMs) => this.requests.request(kind, params, { signal, timeoutMs }),
+        loaded: (points) => void this.showLoaded(detail, points),
+        densityChanged: () => this.paintDensity(),
+        failed: (message) => this.notify(message),
+      },
+      this.model.get("point_budget"),
+      this.model.get("layout_name"),
+    );
+    this.detail = detail;
+    this.root.dataset.detail = "density";
+    scatter.setSeeThrough(true);
+    this.density.el.hidden = false;
+    this.x = this.y = new Float32Array(0);
+    this.paintDensity();
+    if (this.selection.length > 0) void detail.selectionChanged(this.selection.length);
+    await detail.start();
+  }
+
+  /** Draw the points `detail` loaded (the sample, with those in view). */
+  private async showLoaded(detail: LevelOfDetail, points: LoadedPoints): Promise<void> {
+    if (detail !== this.detail || this.destroyed) return;
+    this.loaded = points;
+    ({ x: this.x, y: this.y } = points);
+    this.root.dataset.loaded = String(points.length);
+    this.syncFilter();
+    this.drawnColors.signature = ""; // new points: draw them whatever the colors
+    await this.recolor();
+    if (detail !== this.detail || this.destroyed) return;
+    this.status.hidden = true;
+    this.root.dataset.state = "ready";
+    const view = detail.viewAnswered;
+    this.root.dataset.detail = view ? "view" : "sample";
+    // How many of the points in view are drawn (the others are density only), e.g. "50000 of 212345".
+    if (view) this.root.dataset.inView = `${view.count} of ${view.total}`;
+    else delete this.root.dataset.inView;
+    this.paintDensity();
+  }
+
+  /** Pan or zoom: move the density with the points, and load the points in view. */
+  private viewMoved(): void {
+    const detail = this.detail;
+    if (!detail) return;
+    this.paintDensity();
+    const { width, height } = this.size();
+    const view = this.scatter?.screenTransform(this.x, this.y) ?? null;
+    if (view) detail.viewChanged(viewRectangle(view, width, height));
+  }
+
+  private paintDensity(): void {
+    const detail = this.detail;
+    if (!detail) return;
+    const { width, height } = this.size();
+    const view = (this.x.length > 0 ? this.scatter?.screenTransform(this.x, this.y) : null) ?? resetView(width, height);
+    const dark = this.dark === true;
+    this.density.keep([detail.all, detail.selection]);
+    this.density.paint(
+      [
+        [detail.all, dark ? [190, 190, 190] : [90, 90, 90], 0.7],
+        [detail.selection, dark ? [255, 255, 255] : [0, 0, 0], 0.9],
+      ],
+      view,
+      width,
+      height,
+    );
+  }
+
+  /** (x, y) of `position` when its point is here, else null. */
+  private xyOf(position: number): [number, number] | null {
+    if (this.loaded) return this.loaded.xyOf(position);
+    return position >= 0 && position < this.x.length ? [this.x[position], this.y[position]] : null;
+  }
+
+  /** The scatter's indices of sorted global `positions` (those loaded). */
+  private toLocal(positions: Uint32Array): Uint32Array {
+    return this.loaded ? this.loaded.localsOf(positions) : positions;
+  }
+
+  /** Global positions of the scatter's indices. */
+  private toGlobal(points: ArrayLike<number>): ArrayLike<number> {
+    return this.loaded ? this.loaded.globalsOf(points) : points;
   }
 
   private recolorPending = false;
@@ -311,7 +441,7 @@ class ExplorerView {
     if (signature === this.drawnColors.signature && colors === this.drawnColors.raw) return;
     this.drawnColors = { signature, raw: colors };
     try {
-      this.codes = pointCodes(meta, this.model.colors(meta), this.labels.codes, classes.length);
+      this.codes = pointCodes(meta, this.model.colors(meta), this.labels.codes, classes.length, this.loaded?.positions ?? null);
     } catch (error) {
       this.fail(String(error));
       return;
@@ -347,7 +477,8 @@ class ExplorerView {
     }
     this.toolbar.setFilter(filterText(meta, this.n));
     this.root.dataset.filter = this.shown?.mode ?? "none";
-    void this.scatter?.setFilter(this.shown);
+    this.shownLoaded = this.loaded ? localShown(this.shown, this.loaded) : this.shown;
+    void this.scatter?.setFilter(this.shownLoaded);
   }
 
   /** The color menu: Python colors (and `_color_meta` comes back); a refusal is shown. */
@@ -398,6 +529,7 @@ class ExplorerView {
     const { width, height } = this.size();
     this.scatter.resize(width, height);
     this.applyTheme();
+    this.paintDensity();
   }
 
   private applyHeight(): void {
@@ -468,7 +600,7 @@ class ExplorerView {
     }
     if (event?.kind === "labels") this.labels.apply(event);
     else if (event?.kind === "error") this.notify(event.message);
-    else if (event?.kind === "zoom_to_selection") this.scatter?.zoomToPositions(this.selection);
+    else if (event?.kind === "zoom_to_selection") this.scatter?.zoomToPositions(this.toLocal(this.selection));
   }
 
   // -- selection -------------------------------------------------------------------------------
@@ -507,10 +639,12 @@ class ExplorerView {
     const selection = this.selection;
     this.updateCount();
     this.panel.selectionChanged(selection);
+    if (this.detail && !this.savingPlotSelection) void this.detail.selectionChanged(selection.length);
     const scatter = this.scatter;
     if (this.savingPlotSelection || !scatter?.drawn) return;
-    if (samePositions(scatter.selected(), selection)) return;
-    void scatter.select(selection);
+    const local = this.toLocal(selection);
+    if (!this.loaded && samePositions(scatter.selected(), local)) return;
+    void scatter.select(local);
   }
 
   private clearSelection(): void {
@@ -535,11 +669,24 @@ class ExplorerView {
     const polygon = this.scatter?.takeLasso();
     if (!polygon) return;
     this.pointerDown = null; // a lasso that closes where it started is not a click
+    if (this.detail) {
+      // Not every point is here: the kernel finds them all (map_lasso), and the selection follows.
+      void this.lassoInKernel(polygon, lassoOp(event, this.stickyOp));
+      return;
+    }
     const lassoed = keepShown(pointsInPolygon(this.x, this.y, polygon), this.shown);
     this.syncSelectionToModel(combineSelection(this.selection, lassoed, lassoOp(event, this.stickyOp)));
     this.syncSelectionFromModel();
     void this.requests.request("lasso", { polygon });
   };
+
+  private async lassoInKernel(polygon: number[], mode: LassoOp): Promise<void> {
+    this.root.dataset.lasso = "kernel";
+    const reply = await this.requests.request("map_lasso", { mode, polygon: Float32Array.from(polygon) }, { timeoutMs: SAVE_TIMEOUT_MS });
+    delete this.root.dataset.lasso;
+    if (!reply.ok && !this.destroyed) this.notify(`Cannot select: ${reply.reason}`);
+    else void this.requests.request("lasso", { polygon });
+  }
 
   /** Shift-click: add the galaxy to the selection (if the filter shows it), or take it out. */
   private toggleSelected(position: number): void {
@@ -565,9 +712,10 @@ class ExplorerView {
   /** Show the galaxy at `position` in the map: pan if it is out of view, never zoom. */
   private panTo(position: number): void {
     const scatter = this.scatter;
-    if (!scatter || position < 0 || position >= this.x.length) return;
+    const xy = this.xyOf(position);
+    if (!scatter || !xy) return;
     const view = scatter.screenTransform(this.x, this.y);
-    const [x, y] = [this.x[position], this.y[position]];
+    const [x, y] = xy;
     const screen: [number, number] | null = view ? [view[0] * x + view[1] * y + view[2], view[3] * x + view[4] * y + view[5]] : null;
     scatter.panTo(x, y, screen);
   }
@@ -575,7 +723,10 @@ class ExplorerView {
   /** Ring the focused galaxy's neighbors in the map (null: no rings). */
   private ringNeighbors(positions: Uint32Array | null): void {
     const points: [number, number][] = [];
-    for (const p of positions ?? []) if (p < this.x.length) points.push([this.x[p], this.y[p]]);
+    for (const p of positions ?? []) {
+      const xy = this.xyOf(p);
+      if (xy) points.push(xy);
+    }
     this.scatter?.ring(points);
   }
 
@@ -586,7 +737,7 @@ class ExplorerView {
 
   private drawFocus(): void {
     const focus = this.model.get("_focus");
-    this.scatter?.focus(focus >= 0 && focus < this.x.length ? [this.x[focus], this.y[focus]] : null);
+    this.scatter?.focus(this.xyOf(focus));
   }
 
   // -- labels ----------------------------------------------------------------------------------
@@ -594,7 +745,7 @@ class ExplorerView {
   private labelsChanged(change: LabelChange): void {
     this.panel.refreshBadges();
     if (this.colorMeta.kind !== "label" || !this.scatter || this.x.length === 0) return;
-    if (change === "all") {
+    if (change === "all" || this.loaded) {
       this.drawnColors.signature = "";
       this.scheduleRecolor();
       return;
@@ -607,14 +758,16 @@ class ExplorerView {
   /** Colored by label, the labelled galaxies are drawn on top of the unlabelled ones. */
   private readonly raiseLabelled = debounce(() => {
     if (!this.scatter || this.destroyed) return;
+    const count = this.x.length;
     if (this.colorMeta.kind !== "label") {
-      void this.scatter.drawOnTop(null, this.n);
+      void this.scatter.drawOnTop(null, count);
       return;
     }
     const codes = this.labels.codes;
+    const positions = this.loaded?.positions;
     const labelled: number[] = [];
-    for (let p = 0; p < codes.length; p++) if (codes[p] !== UNLABELLED) labelled.push(p);
-    void this.scatter.drawOnTop(Uint32Array.from(labelled), this.n);
+    for (let i = 0; i < count; i++) if (codes[positions ? positions[i] : i] !== UNLABELLED) labelled.push(i);
+    void this.scatter.drawOnTop(Uint32Array.from(labelled), count);
   }, RAISE_LABELLED_MS);
 
   private syncLabelMeta(): void {
@@ -709,9 +862,10 @@ class ExplorerView {
     const view = this.scatter?.screenTransform(this.x, this.y);
     if (!view) return -1;
     const rect = this.canvas.getBoundingClientRect();
-    const shown = this.shown;
+    const shown = this.shownLoaded;
     const visible = shown?.mode === "hide" ? (p: number) => shown.mask[p] === 1 : undefined;
-    return nearestWithin(this.x, this.y, view, clientX - rect.left, clientY - rect.top, PICK_RADIUS_PX, visible);
+    const local = nearestWithin(this.x, this.y, view, clientX - rect.left, clientY - rect.top, PICK_RADIUS_PX, visible);
+    return local >= 0 && this.loaded ? this.loaded.positions[local] : local;
   }
 
   private readonly onKeyDown = (event: KeyboardEvent): void => {
@@ -838,6 +992,7 @@ class ExplorerView {
     this.requestHover.cancel();
     this.hoverRequest.cancel();
     this.raiseLabelled.cancel();
+    this.detail?.dispose();
     this.panel.dispose();
     this.focusCard.dispose();
     this.viewer.dispose();

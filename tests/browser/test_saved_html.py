@@ -105,3 +105,51 @@ def test_saved_page_draws_hovers_and_zooms_offline(
         assert requested == [], "the saved page must not need the network"
     finally:
         context.close()
+
+
+def test_a_saved_map_beyond_its_point_budget_shows_density_and_sample_offline(
+    chromium: Any, tmp_path: Path, artifacts: Path
+) -> None:
+    if not STANDALONE.is_file():
+        pytest.skip(f"front-end bundle not built ({STANDALONE}); run `make js`")
+    n, budget = 20_000, 2_000
+    reps = gw.datasets.synthetic(n=n, seed=3, dim=16)
+    explorer = gw.Explorer(reps, color="morphology", point_budget=budget)
+    try:
+        explorer.select(reps.ids[:500])
+        path = explorer.save_html(tmp_path / "density.html")
+        sample, _, _ = explorer._map_detail.view(explorer.layout_name, (-1, -1, 1, 1), limit=1000)
+        points = explorer._map_detail.index(explorer.layout_name).points[sample]
+    finally:
+        explorer.close()
+    context = chromium.new_context(viewport={"width": 1200, "height": 800})
+    context.route("http*://**/*", lambda route: route.abort())
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        page.goto(path.as_uri())
+        widget = page.locator(".galwidget")
+        expect(widget).to_have_attribute("data-state", "ready", timeout=30_000)
+        expect(widget).to_have_attribute("data-detail", "sample")
+        expect(widget).to_have_attribute("data-loaded", str(budget // 2))
+        expect(widget.locator(".gw-count")).to_have_text(f"500 of {n:,} selected")
+        density = widget.locator(".gw-density")
+        painted = density.evaluate(
+            "(c) => c.getContext('2d').getImageData(0, 0, c.width, c.height).data"
+            ".filter((v, i) => i % 4 === 3 && v > 0).length"
+        )
+        assert painted > 1000, "no density painted"
+        page.screenshot(path=str(artifacts / "saved_html_density.png"))
+        # A sampled galaxy hovers with its saved id.
+        box = widget.locator(".gw-canvas").bounding_box()
+        on_page = page_positions(points.astype(np.float64), box)
+        inside = ((on_page - [box["x"], box["y"]]) / [box["width"], box["height"]] > 0.1).all(
+            axis=1
+        ) & ((on_page - [box["x"], box["y"]]) / [box["width"], box["height"]] < 0.7).all(axis=1)
+        hovered = most_isolated(on_page, inside)
+        page.mouse.move(*on_page[hovered])
+        expect(widget.locator(".gw-tooltip-id")).to_have_text(reps.ids[sample[hovered]])
+        assert errors == []
+    finally:
+        context.close()

@@ -3,15 +3,18 @@ lasso in the kernel, and layout-only Explorers (``Explorer.from_layout``)."""
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pandas as pd
 import pytest
+import traitlets
 
 import galwidget as gw
 from galwidget import protocol
 from galwidget.errors import DataError
 from galwidget.widget import Explorer, normalize_layout
-from galwidget.widget._lod import MAX_VIEW_POINTS, density_bytes, point_ranks
+from galwidget.widget._lod import MAX_VIEW_POINTS, density_bytes, point_ranks, sample_size
 from galwidget.widget._spatial import GridIndex, density_image
 from tests.support.polygons import inside_polygon
 
@@ -74,10 +77,20 @@ def test_rectangles_find_exactly_the_points_inside() -> None:
         (-2, -2, 2, 2),
         (0.5, 0.5, 0.5, 0.5),
         (3, 3, 4, 4),
+        (-0.5, -0.75, 0.5, 0.25),  # large (a mask over every point), edges on cell edges
+        (-0.93, -0.91, 0.87, 1.0),
     ]:
         expected = np.flatnonzero((x >= x0) & (x <= x1) & (y >= y0) & (y <= y1))
         assert np.array_equal(index.in_rectangle(x0, y0, x1, y1), expected)
     assert len(index.in_rectangle(-2, -2, 2, 2)) == len(points)
+    # Points on every cell edge, rectangles on cell edges and between them, small and large.
+    ticks = np.linspace(-1, 1, 129)
+    lattice = np.array([(a, b) for a in ticks for b in ticks], dtype=np.float32)
+    on_edges = GridIndex(lattice, grid=32)
+    x, y = lattice[:, 0], lattice[:, 1]
+    for x0, y0, x1, y1 in [(-1, -1, 1, 1), (-0.5, -0.5, 0.5, 0.75), (-0.51, -1, 0.49, 0.0625)]:
+        expected = np.flatnonzero((x >= x0) & (x <= x1) & (y >= y0) & (y <= y1))
+        assert np.array_equal(on_edges.in_rectangle(x0, y0, x1, y1), expected)
 
 
 def test_the_index_refuses_what_it_cannot_hold() -> None:
@@ -286,3 +299,51 @@ def test_a_layout_only_map_takes_neighbors_from_an_index_of_the_same_galaxies() 
         Explorer.from_layout(reps.ids, np.zeros((1500, 3)))
     with pytest.raises(DataError, match="takes the layout as xy"):
         Explorer.from_layout(reps.ids, xy, layout="pca")
+
+
+# -- the point budget ----------------------------------------------------------------------------
+
+
+def test_beyond_the_point_budget_no_points_are_sent_and_views_still_answer() -> None:
+    reps = gw.datasets.synthetic(n=5000, seed=0)
+    other = np.random.default_rng(3).normal(size=(5000, 2))
+    w = Explorer(reps, layout="pca", layouts={"pca": "pca", "flipped": other}, point_budget=1000)
+    try:
+        assert w.point_budget == 1000 and w._points == b""
+        # Built in a thread as the Explorer is made: what the page asks for first.
+        for _ in range(600):
+            if w._map_detail._densities and w._map_detail._samples:
+                break
+            time.sleep(0.05)
+        assert list(w._map_detail._samples) == [("pca", sample_size(1000), 0)]
+        assert list(w._map_detail._densities) == [("pca", 512)]
+        points = w._map_detail.index(w.layout_name).points
+        reply, buffers = request(
+            w, "map_view", x0=-1.0, y0=-1.0, x1=1.0, y1=1.0, limit=500, from_rank=0
+        )
+        assert reply["ok"] and reply["total"] == 5000 and reply["count"] == 500
+        positions = np.frombuffer(buffers[0], "<u4")
+        sent = np.frombuffer(buffers[1], "<f4").reshape(-1, 2)
+        assert np.array_equal(sent, points[positions])
+        w.layout_name = "flipped"  # another map beyond the budget: still no points sent
+        assert w._points == b""
+        w.point_budget = 5000  # within it again: every point of the map shown
+        assert len(drawn(w)) == 5000
+        assert np.array_equal(drawn(w), w._map_detail.index("flipped").points)
+        w.point_budget = 4999
+        assert w._points == b""
+    finally:
+        w.close()
+
+
+@pytest.mark.parametrize("budget", [0, -5, 2.5, True, "many"])
+def test_a_bad_point_budget_is_refused_and_changes_nothing(budget: object) -> None:
+    with pytest.raises(DataError, match="point_budget must be a positive whole number"):
+        layout_explorer(100, point_budget=budget)
+    w = layout_explorer(100)
+    try:
+        with pytest.raises((DataError, traitlets.TraitError)):
+            w.point_budget = budget
+        assert w.point_budget == 2_500_000 and len(drawn(w)) == 100
+    finally:
+        w.close()

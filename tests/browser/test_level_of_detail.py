@@ -1,0 +1,193 @@
+"""A map beyond the point budget in a real JupyterLab: 1M galaxies with the budget at 100k. The
+first frame is a density under a sample, a mouse-wheel zoom loads the points in view, and a lasso
+across loaded and unloaded parts selects exactly what numpy's point-in-polygon finds over every
+galaxy."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from playwright.sync_api import expect
+from test_jupyterlab import BUNDLE, drag_lasso, page_positions
+
+pytest_plugins = ["jupyterlab_harness"]
+pytestmark = [pytest.mark.jupyterlab, pytest.mark.browser]
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+N = 1_000_000
+BUDGET = 100_000
+SUPPORT = str(Path(__file__).resolve().parents[1] / "support")
+
+CELLS = [
+    f"""\
+import sys
+
+import numpy as np
+import pandas as pd
+
+import galwidget as gw
+
+sys.path.insert(0, {SUPPORT!r})  # tests/support/polygons.py
+from polygons import inside_polygon
+
+n = {N}
+rng = np.random.default_rng(0)
+centres = np.array([[-0.5, 0.4], [0.45, 0.35], [0.0, -0.45], [-0.55, -0.5], [0.6, -0.4]])
+xy = centres[rng.integers(0, len(centres), n)] + rng.normal(scale=0.12, size=(n, 2))
+ids = [f"G{{i:07d}}" for i in range(n)]
+meta = pd.DataFrame({{"kind": np.where(xy[:, 0] > 0, "east", "west")}})""",
+    """\
+w = gw.Explorer.from_layout(
+    ids, xy, meta=meta, color="kind", point_budget={budget}, classes=["ring", "other"],
+    labels={{"path": {path!r}}}, remember_selection=False,
+)
+w""",
+]
+
+# How many pixels of the density canvas are painted, and of which layer color.
+DENSITY_PIXELS_JS = """(canvas) => {
+    const { data } = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height);
+    let painted = 0, dark = 0;
+    for (let i = 0; i < data.length; i += 4) {
+        if (data[i + 3] === 0) continue;
+        painted++;
+        if (data[i] + data[i + 1] + data[i + 2] < 60 && data[i + 3] > 150) dark++;
+    }
+    return [painted, dark, canvas.width * canvas.height];
+}"""
+
+
+def screenshot(locator) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(locator.screenshot())).convert("RGB"), dtype=np.int16)
+
+
+def changed(a: np.ndarray, b: np.ndarray) -> int:
+    return int((np.abs(a - b).sum(axis=2) > 40).sum())
+
+
+def test_density_first_then_points_in_view_and_an_exact_lasso(open_notebook, tmp_path):
+    if not BUNDLE.is_file():
+        pytest.skip(f"front-end bundle not built ({BUNDLE}); run `make js`")
+    cells = [CELLS[0], CELLS[1].format(budget=BUDGET, path=str(tmp_path / "labels.jsonl"))]
+    nb = open_notebook("level_of_detail.ipynb", cells, viewport=(1400, 1000))
+    page, kernel = nb.page, nb.kernel
+    page.evaluate("() => window.jupyterapp.shell.collapseLeft()")
+    nb.run_all()
+    widget = page.locator(".galwidget")
+    expect(widget).to_have_attribute("data-state", "ready", timeout=120_000)
+    expect(widget).to_have_attribute("data-detail", "sample")
+    assert kernel.eval_json("len(w._points)") == 0  # no point went to the browser whole
+    expect(widget).to_have_attribute("data-loaded", str(BUDGET // 2))
+    expect(widget.locator(".gw-count")).to_have_text(f"0 of {N:,} selected")
+
+    # First frame: the density of every galaxy is painted under the sample, and it is on screen.
+    plot = widget.locator(".gw-plot")
+    plot.scroll_into_view_if_needed()
+    density = widget.locator(".gw-density")
+    page.wait_for_function(
+        "(c) => c.width > 0 && c.getContext('2d').getImageData(0, 0, c.width, c.height)"
+        ".data.some((v, i) => i % 4 === 3 && v > 0)",
+        arg=density.element_handle(),
+        timeout=60_000,
+    )
+    painted, _, area = density.evaluate(DENSITY_PIXELS_JS)
+    assert 0.05 * area < painted < 0.9 * area, (painted, area)
+    first = screenshot(plot)
+    page.screenshot(path=str(ARTIFACTS / "level_of_detail_density.png"))
+    density.evaluate("(c) => { c.hidden = true; }")
+    without = screenshot(plot)
+    density.evaluate("(c) => { c.hidden = false; }")
+    assert changed(first, without) > 0.03 * first.shape[0] * first.shape[1], "no density on screen"
+
+    # Zoom in with the mouse wheel over a cluster: the points in view are loaded and drawn.
+    canvas = widget.locator(".gw-canvas")
+    box = canvas.bounding_box()
+    nearest = "int(np.argmin(np.hypot(xy[:, 0] - 0.45, xy[:, 1] - 0.35)))"  # a cluster's centre
+    cluster = kernel.eval_json(f"w._map_detail.index(w.layout_name).points[{nearest}].tolist()")
+    centre = np.round(page_positions(np.array([cluster]), box)[0])  # the pointer is on whole pixels
+    page.mouse.move(*centre)
+    page.mouse.wheel(0, -300)
+    expect(widget).to_have_attribute("data-detail", "view", timeout=60_000)
+    loaded = int(widget.get_attribute("data-loaded"))
+    assert BUDGET // 2 < loaded <= BUDGET, loaded
+    # The view holds more galaxies than its share of the budget: part of it is density only.
+    in_view, total = map(int, widget.get_attribute("data-in-view").split(" of "))
+    assert in_view == BUDGET // 2 < total, (in_view, total)
+    zoomed = screenshot(plot)
+    page.screenshot(path=str(ARTIFACTS / "level_of_detail_zoomed.png"))
+    assert changed(first, zoomed) > 0.05 * first.shape[0] * first.shape[1]
+
+    # A lasso across the loaded view and the density around it: the kernel selects exactly.
+    radius = 0.3 * box["height"]
+    polygon = [
+        (round(centre[0] + radius * np.cos(a)), round(centre[1] + 1.2 * radius * np.sin(a)))
+        for a in np.linspace(0, 2 * np.pi, 9, endpoint=False)
+    ]
+    page.mouse.move(box["x"] + 5, box["y"] + 5)
+    drag_lasso(page, polygon)
+    kernel.wait_until("w._lasso is not None and len(w.selection) > 0", timeout=60)
+    # The page polygon in map coordinates: the view after the zoom is the reset view scaled about
+    # the wheel's position (a zoom keeps the point under the pointer, to a pixel's rounding): fit
+    # that scale and that fixed point from the lasso the page sent; the fit is exact for every vertex.
+    drawn = np.array(kernel.eval_json("w._lasso[1].tolist()"))
+    assert len(drawn) == len(polygon)
+    # regl-scatterplot records the vertices from the first move on: the press's vertex comes last.
+    page_polygon = np.roll(np.array(polygon, dtype=float), -1, axis=0)
+    reset = page_positions(drawn, box) - centre  # the drawn vertices without the zoom
+    design = np.zeros((2 * len(reset), 3))
+    design[:, 0] = reset.reshape(-1)
+    design[0::2, 1] = design[1::2, 2] = 1
+    (scale, *shift), *_ = np.linalg.lstsq(design, (page_polygon - centre).reshape(-1), rcond=None)
+    fitted = centre + reset * scale + shift
+    assert np.abs(fitted - page_polygon).max() < 0.1 and np.abs(shift).max() < 1.0 * scale
+    zoom_label = widget.locator(".gw-scale-label").text_content()
+    assert zoom_label and abs(scale - float(zoom_label.split("×")[1])) < 0.06 * scale
+    kernel.execute(
+        f"drawn = w._map_detail.index(w.layout_name).points.astype(np.float64)\n"
+        f"polygon = np.array({drawn.tolist()!r})\n"
+        f"expected = np.flatnonzero(inside_polygon(drawn, polygon))",
+        timeout=300,
+    )
+    expected = kernel.eval_json("len(expected)")
+    assert loaded < expected < N  # more galaxies than the page holds
+    expect(widget.locator(".gw-count")).to_have_text(
+        f"{expected:,} of {N:,} selected", timeout=60_000
+    )
+    assert kernel.eval_json("bool(np.array_equal(w.selection, expected))")
+
+    # The selection is drawn as density where points are not loaded.
+    page.wait_for_function(
+        f"(c) => ({DENSITY_PIXELS_JS})(c)[1] > 100", arg=density.element_handle(), timeout=60_000
+    )
+    page.screenshot(path=str(ARTIFACTS / "level_of_detail_selection.png"))
+
+    # A loaded galaxy is hovered, clicked (focused) and labelled by key as anywhere else.
+    widget.locator(".gw-button", has_text="Clear").click()
+    expect(widget.locator(".gw-count")).to_have_text(f"0 of {N:,} selected")
+    tooltip = widget.locator(".gw-tooltip-id")
+    for dx in range(0, 60, 3):  # the first spot with a point under the pointer
+        page.mouse.move(centre[0] + dx, centre[1] - 2 * box["height"] / 10)
+        page.wait_for_timeout(250)
+        if tooltip.is_visible():
+            break
+    hovered = tooltip.text_content()
+    assert hovered and hovered.startswith("G"), hovered
+    page.mouse.down()
+    page.mouse.up()
+    kernel.wait_until(f"w._focus == {int(hovered[1:])}")
+    page.keyboard.press("1")
+    kernel.wait_until(f"w.labels['label'].to_dict() == {{{hovered!r}: 'ring'}}")
+
+    # A filter hides the loaded points it leaves out (the density stays).
+    before = screenshot(plot)
+    kernel.execute("w.filter(kind=['west'], mode='hide')")
+    expect(widget).to_have_attribute("data-filter", "hide", timeout=30_000)
+    page.mouse.move(box["x"] + 5, box["y"] + 5)
+    page.wait_for_timeout(500)
+    hidden = screenshot(plot)
+    page.screenshot(path=str(ARTIFACTS / "level_of_detail_filter.png"))
+    assert changed(before, hidden) > 0.05 * before.shape[0] * before.shape[1]
+    assert nb.errors == []
