@@ -12,10 +12,14 @@ anomaly scores at 340k.
      the forest seeded by the session's seed), as Astronomaly ranks them without learning;
    - ``GP + EI, scores 5/0``: one known ring plus 9 random galaxies, then batches of 10
      suggestions of GP + EI (what ``bench_learn`` measures, with W+22's expert on 5/0 only);
+   - the same retrained after every score, as the Explorer does (it retrains on each label and
+     shows the new suggestions): batches of 1;
    - ``GP + EI, graded, from the anomaly prior``: Astronomaly's "protege" workflow, what
      ``Explorer(classes="interest", strategy="ei")`` does: the 10 most anomalous galaxies, then
      batches of 10 suggestions of GP + EI on the graded scores with the anomaly scores as prior;
-   - the same with one known ring among the 10 start galaxies (a user who found one example).
+     and the same retrained after every score;
+   - the same with one known ring among the 10 start galaxies (a user who found one example),
+     in batches of 10 and retrained after every score.
 
    W+22's figures beside them: 0.030 (their baseline) and 0.958 (GP + EI).
 2. Anomaly scores of 340k galaxies (the PCA rows resampled with jitter, as ``bench_learn``):
@@ -45,13 +49,25 @@ BATCH = 10
 INTERESTING = ("merger", "irregular", "artefact")
 W22 = {"baseline": 0.030, "gp_ei": 0.958}
 FULL_SIZE = 340_000
-STRATEGIES = (
-    "random",
-    "isolation forest order",
-    "GP + EI, scores 5/0 (1 known ring + 9 random to start)",
-    "GP + EI, graded 5/3/0, from the anomaly prior",
-    "GP + EI, graded 5/3/0, anomaly prior + 1 known ring",
-)
+# name → (expert's scale, start, retrain every ... scores); start "ring": 1 known ring + 9 random,
+# "prior": the anomaly ranking (graded) — with "+ ring", one known ring among its start.
+GP_SESSIONS = {
+    "GP + EI, scores 5/0 (1 known ring + 9 random to start)": ("5/0", "ring", BATCH),
+    "GP + EI, scores 5/0, 1 known ring + 9 random, retrained after every score": ("5/0", "ring", 1),
+    "GP + EI, graded 5/3/0, from the anomaly prior": ("graded", "prior", BATCH),
+    "GP + EI, graded 5/3/0, from the anomaly prior, retrained after every score": (
+        "graded",
+        "prior",
+        1,
+    ),
+    "GP + EI, graded 5/3/0, anomaly prior + 1 known ring": ("graded", "prior + ring", BATCH),
+    "GP + EI, graded 5/3/0, anomaly prior + 1 known ring, retrained after every score": (
+        "graded",
+        "prior + ring",
+        1,
+    ),
+}
+STRATEGIES = ("random", "isolation forest order", *GP_SESSIONS)
 
 
 def expert_scores(reps: gw.Representations, *, graded: bool) -> np.ndarray:
@@ -78,14 +94,17 @@ def sessions(reps: gw.Representations, features: np.ndarray) -> dict[str, Any]:
                 positions = rng.permutation(len(rings))[:N_SCORES]
             elif name == STRATEGIES[1]:
                 positions = anomalous[:N_SCORES]
-            elif name == STRATEGIES[2]:
-                positions = learn.simulate_interest(
-                    features, five_zero, "ei", start=start, seed=seed
-                )
             else:
-                first_shown = None if name == STRATEGIES[3] else start[:1]
+                scale, begin, batch = GP_SESSIONS[name]
+                first_shown = {"ring": start, "prior": None, "prior + ring": start[:1]}[begin]
                 positions = learn.simulate_interest(
-                    features, graded, "ei", prior=prior, start=first_shown, seed=seed
+                    features,
+                    five_zero if scale == "5/0" else graded,
+                    "ei",
+                    prior=None if begin == "ring" else prior,
+                    start=first_shown,
+                    seed=seed,
+                    batch=batch,
                 )
             seconds.setdefault(name, []).append(time.perf_counter() - started)
             shown.setdefault(name, []).append(positions)

@@ -23,6 +23,13 @@ the GP models the scores as a trend ``a + b · prior`` (least squares on the lab
 ``b ≥ 0``: anomalies are never assumed dull) plus a GP on what the trend leaves, so graded scores
 (e.g. 0–5) both steer the ranking by anomaly and learn where in feature space the interest lies.
 
+Without a prior, the GP's mean far from every scored galaxy is the *lowest* score given so far
+(:func:`gp_prior_mean`), not the mean of the scores: most galaxies are dull, and the scores are
+not a sample of all galaxies — active search shows the user more and more interesting ones, so
+their mean rises with every ring found and made unexplored regions look ever more promising (on
+the calibrated galaxies this alone moved GP + EI from 0.52 ± 0.11 to 0.60 ± 0.04 rings per
+suggestion, bench/README.md).
+
 Classifier strategies use any scikit-learn classifier with ``predict_proba`` (default a
 class-balanced logistic regression) on PCA features. Suggestions never include labelled galaxies.
 After each retrain a :class:`ModelReport` (cross-validated accuracy and ROC AUC with their spread
@@ -67,6 +74,7 @@ __all__ = [
     "ModelReport",
     "check_strategy",
     "expected_improvement",
+    "gp_prior_mean",
     "initial_kernel",
     "learning_features",
     "simulate",
@@ -396,8 +404,9 @@ class Learner:
         trend = self._trend(positions, interest)
         residual = interest if trend is None else interest - trend[positions]
         # Interest scores are standardised here (not by sklearn) so predictions need only public
-        # attributes of the fitted model.
-        centre, scale = float(residual.mean()), float(residual.std()) or 1.0
+        # attributes of the fitted model; the centre is the GP's mean away from every label.
+        centre = gp_prior_mean(residual, trend=trend is not None)
+        scale = float(residual.std()) or 1.0
         model = GaussianProcessRegressor(kernel, random_state=0)
         with warnings.catch_warnings(), threadpool_limits(1, "blas"):
             warnings.simplefilter("ignore", ConvergenceWarning)  # noise at its bound: exact labels
@@ -601,6 +610,19 @@ class Learner:
             return fit.scores[:, _class_column(fit, self.target)]
         top2 = np.partition(fit.scores, fit.scores.shape[1] - 2, axis=1)[:, -2:]
         return -(top2[:, 1] - top2[:, 0])
+
+
+def gp_prior_mean(residual: np.ndarray, *, trend: bool) -> float:
+    """The interest the ``"ei"`` GP predicts far from every scored galaxy, given the scores (minus
+    the anomaly ``trend``, if any) of the scored ones.
+
+    Without a trend: the lowest score given (most galaxies are dull; the mean of the scores is
+    biased upwards by active search itself). With a trend: 0, as the least-squares trend already
+    holds the scores' level (its residuals have mean 0).
+    """
+    if trend:
+        return float(residual.mean())
+    return float(residual.min())
 
 
 def initial_kernel(train: np.ndarray) -> Kernel:

@@ -158,6 +158,26 @@ def test_ei_learns_numeric_interest_scores():
         learner.retrain(pd.Series(["ring", "disk"], index=[1, 2]))
 
 
+def test_ei_predicts_the_lowest_score_far_from_every_scored_galaxy():
+    """Active search shows mostly interesting galaxies: far from them the GP predicts the lowest
+    score given (a dull galaxy), not the mean of the scores."""
+    rng = np.random.default_rng(2)
+    features = rng.uniform(-3, 3, size=(1500, 2)).astype(np.float32)
+    near_peak = np.flatnonzero(np.linalg.norm(features - [2, 2], axis=1) < 0.6)[:8]
+    dull = np.flatnonzero(np.linalg.norm(features - [0, 0], axis=1) < 0.6)[:2]
+    scored = np.r_[near_peak, dull]
+    scores = np.r_[np.full(len(near_peak), 5.0), np.zeros(len(dull))]
+    learner = learn.Learner(features, strategy="ei", report=False)
+    fit = learner.retrain((scored, scores))
+    far = np.linalg.norm(features - [-2.5, -2.5], axis=1) < 0.5  # > 2.8 from every scored galaxy
+    assert far.sum() > 5
+    assert np.abs(fit.scores[far]).max() < 1.0  # the old centre, the scores' mean, was 4.0
+    assert fit.scores[near_peak].min() > 4.5
+    assert learn.gp_prior_mean(scores, trend=False) == 0.0
+    residual = np.array([0.5, -0.25, -0.25])
+    assert learn.gp_prior_mean(residual, trend=True) == pytest.approx(0.0)
+
+
 def test_labels_from_a_store_by_id(tmp_path):
     features, truth = rare_class_problem(400, d=4)
     ids = pd.Index([f"G{i}" for i in range(400)], name="iauname")
@@ -243,7 +263,7 @@ def test_gp_candidate_pool_bounds_the_uncertainty_work():
     # Where it is computed, the standard deviation is the GP's exact one (sklearn's predict, on
     # the standardised scores the model was fitted to).
     scaled_mean, scaled_std = fit.model.predict(features.astype(np.float64), return_std=True)
-    exact_mean, exact_std = labels.mean() + labels.std() * scaled_mean, labels.std() * scaled_std
+    exact_mean, exact_std = labels.min() + labels.std() * scaled_mean, labels.std() * scaled_std
     np.testing.assert_allclose(fit.std[pool], exact_std[pool], rtol=1e-6)
     np.testing.assert_allclose(fit.scores, exact_mean, rtol=1e-4, atol=1e-5)  # float32
     suggested = learner.suggest(10).to_numpy()

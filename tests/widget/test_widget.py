@@ -1269,6 +1269,8 @@ def test_cluster_marks_on_the_map_and_their_click_request():
 
 
 def test_sky_view_is_linked_both_ways():
+    """The kernel side of ``w.sky()``, through ipyaladin's comm: the messages it sends the page and
+    the ones the page sends back (tests/browser/test_sky.py runs the page in JupyterLab)."""
     pytest.importorskip("ipyaladin")
     from astropy.io.votable import parse_single_table
 
@@ -1278,38 +1280,62 @@ def test_sky_view_is_linked_both_ways():
     frame = make_frame()
     frame["ra"], frame["dec"] = rng.uniform(150, 160, N), rng.uniform(0, 5, N)
     w = Explorer(frame, layout=("x", "y"))
+
+    def from_page(message: dict) -> None:
+        aladin._handle_msg({"content": {"data": message}, "buffers": []})
+
+    def custom(messages: list[tuple[dict, list[bytes]]]) -> list[tuple[dict, list[bytes]]]:
+        return [(m["content"], b) for m, b in messages if m.get("method") == "custom"]
+
     try:
         w.select(["G0003", "G0010"])
         aladin = w.sky(fov=3.0)
         ra, dec = aladin.target.ra.deg, aladin.target.dec.deg
         assert ra == pytest.approx(frame["ra"].iloc[[3, 10]].mean(), abs=0.01)
         assert dec == pytest.approx(frame["dec"].iloc[[3, 10]].mean(), abs=0.01)
-        # The page is not loaded here: ipyaladin queues the overlay for it; read what it will get.
-        aladin._is_loaded = True
-        sent: list[tuple[dict, list]] = []
-        aladin.send = lambda message, buffers=None: sent.append((message, buffers))
+        comm = RecordingComm()
+        aladin.comm = comm
+        # Until the page reports it has loaded, ipyaladin keeps the overlay; then it sends it.
+        assert custom(comm.messages) == []
+        from_page({"method": "update", "state": {"_is_loaded": True}, "buffer_paths": []})
+        (first, [votable]), *_ = custom(comm.messages)
+        assert first["event_name"] == "add_table" and first["options"]["name"] == OVERLAY_NAME
+        assert list(parse_single_table(io.BytesIO(votable)).to_table()["id"]) == [
+            "G0003",
+            "G0010",
+        ]
+        comm.messages.clear()
         w.select(["G0001", "G0002", "G0005"])
+        sent = custom(comm.messages)
         assert [m["event_name"] for m, _ in sent] == ["remove_overlay", "add_table"]
+        assert sent[0][0]["overlay_names"] == [OVERLAY_NAME]
         assert sent[1][0]["options"]["name"] == OVERLAY_NAME
         table = parse_single_table(io.BytesIO(sent[1][1][0])).to_table()
         assert list(table["id"]) == ["G0001", "G0002", "G0005"]
         np.testing.assert_allclose(table["ra"], frame["ra"].iloc[[1, 2, 5]])
-        # A click on a source (the message ipyaladin's page sends) focuses the galaxy and the sky
-        # recentres on it.
-        aladin._handle_custom_message(
-            None,
+        np.testing.assert_allclose(table["dec"], frame["dec"].iloc[[1, 2, 5]])
+        # A click on a source, as ipyaladin's page reports it, focuses the galaxy; the sky is
+        # told to recentre on it.
+        comm.messages.clear()
+        from_page(
             {
-                "event_type": "object_clicked",
-                "content": {"ra": 1, "dec": 2, "data": {"id": "G0005"}},
-            },
-            [],
+                "method": "custom",
+                "content": {
+                    "event_type": "object_clicked",
+                    "content": {"ra": 1, "dec": 2, "data": {"id": "G0005"}},
+                },
+            }
         )
         assert w.focused == "G0005"
-        assert aladin.target.ra.deg == pytest.approx(frame["ra"].iloc[5])
+        updates = [m["state"] for m, _ in comm.messages if m.get("method") == "update"]
+        assert [s["_target"] for s in updates if "_target" in s] == [
+            f"{frame['ra'].iloc[5]} {frame['dec'].iloc[5]}"
+        ]
         w.focus("G0100")
         assert aladin.target.dec.deg == pytest.approx(frame["dec"].iloc[100])
+        comm.messages.clear()
         w.select([])
-        assert sent[-1][0]["event_name"] == "remove_overlay"
+        assert [m["event_name"] for m, _ in custom(comm.messages)] == ["remove_overlay"]
     finally:
         w.close()
     plain = Explorer(make_frame(), layout=("x", "y"))
