@@ -354,7 +354,8 @@ class ExplorerView {
     this.loaded = points;
     ({ x: this.x, y: this.y } = points);
     this.root.dataset.loaded = String(points.length);
-    this.syncFilter();
+    // A filter's mask follows the new points (without one, nothing to redraw: the draw below does).
+    if (this.shown || this.shownLoaded) this.syncFilter();
     this.drawnColors.signature = ""; // new points: draw them whatever the colors
     await this.recolor();
     if (detail !== this.detail || this.destroyed) return;
@@ -378,9 +379,20 @@ class ExplorerView {
     if (view) detail.viewChanged(viewRectangle(view, width, height));
   }
 
+  private densityFrame = 0;
+
+  /** Paint the density layers once in the next animation frame (views change many times a frame). */
   private paintDensity(): void {
+    if (this.densityFrame) return;
+    this.densityFrame = requestAnimationFrame(() => {
+      this.densityFrame = 0;
+      this.paintDensityNow();
+    });
+  }
+
+  private paintDensityNow(): void {
     const detail = this.detail;
-    if (!detail) return;
+    if (!detail || this.destroyed) return;
     const { width, height } = this.size();
     const view = (this.x.length > 0 ? this.scatter?.screenTransform(this.x, this.y) : null) ?? resetView(width, height);
     const dark = this.dark === true;
@@ -993,6 +1005,7 @@ class ExplorerView {
     this.hoverRequest.cancel();
     this.raiseLabelled.cancel();
     this.detail?.dispose();
+    cancelAnimationFrame(this.densityFrame);
     this.panel.dispose();
     this.focusCard.dispose();
     this.viewer.dispose();
