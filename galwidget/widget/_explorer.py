@@ -93,7 +93,7 @@ export default { render({ el }) {
 # that changes one is refused whole).
 FRONT_END_TRAITS = frozenset(
     {"_selection", "_focus", "k", "mode", "point_size", "opacity", "height", "strategy", "target"}
-    | {"layout_name"}
+    | {"layout_name", "show_images"}
 )
 MAX_POINT_SIZE = 100.0
 HEIGHTS = (100, 20_000)
@@ -103,6 +103,7 @@ THUMBNAIL_SIZE = 128
 LARGE_IMAGE_SIZE = 424
 """Thumbnail width and height in pixels."""
 HOVER_COLUMNS = 4
+SHOW_IMAGES = ("auto", "always", "never")
 # The color names of the anomaly scores and the clusters (when no meta column has that name).
 ANOMALY = "anomaly"
 CLUSTER = "cluster"
@@ -192,6 +193,8 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
             :func:`galwidget.load_representations` (e.g. ``features=["pca_0", "pca_1"]`` for a
             table whose only representation is a precomputed 2-D projection).
         id_column: the id column of ``data``, as for :func:`galwidget.load_representations`.
+        show_images: thumbnails in the map, ``"auto"``, ``"always"`` or ``"never"`` (the
+            ``show_images`` attribute below).
 
     ``n_components=``, ``metric=``, ``labels_path=`` and ``user=`` of galwidget 0.1 still work
     this release, with a DeprecationWarning that says what to write instead.
@@ -211,6 +214,9 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
         height: the widget's height in pixels.
         strategy: the active-learning strategy (synced with the toolbar's menu).
         target: the class whose probability is the score (synced).
+        show_images: thumbnails in the map: ``"auto"`` (when zoomed in on few galaxies),
+            ``"always"`` (whenever they fit, the rest as points) or ``"never"`` (synced; the
+            toolbar's menu sets it; the data needs images).
 
     ``w.layout`` is ipywidgets' own CSS layout of the widget, not the 2-D map.
 
@@ -262,6 +268,7 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
     strategy = traitlets.Enum(list(STRATEGIES), "uncertainty").tag(sync=True)
     target = traitlets.Unicode(None, allow_none=True).tag(sync=True)
     layout_name = traitlets.Unicode("").tag(sync=True)
+    show_images = traitlets.Unicode("auto").tag(sync=True)
 
     selection = Positions(help="sorted unique int64 row positions of the selected galaxies")
 
@@ -285,6 +292,7 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
         remember_selection: bool = True,
         features: str | Sequence[str] | None = None,
         id_column: str | None = None,
+        show_images: str = "auto",
         **kwargs: Any,
     ) -> None:
         index, labels = take_deprecated(kwargs, index, labels)
@@ -384,6 +392,7 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
             opacity=opacity,
             strategy=labelling.strategy,
             target=labelling.target,
+            show_images=_check_show_images(show_images),
             **kwargs,
         )
         self.observe(self._on_selection, names="selection")
@@ -1036,6 +1045,10 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
             raise _Refused(f"opacity must be from 0 to 1, got {opacity!r}")
         return opacity
 
+    @traitlets.validate("show_images")
+    def _validate_show_images(self, proposal: dict[str, Any]) -> str:
+        return _check_show_images(proposal["value"])
+
     @traitlets.validate("height")
     def _validate_height(self, proposal: dict[str, Any]) -> int:
         height = proposal["value"]
@@ -1198,6 +1211,13 @@ def _check_k(k: Any) -> int:
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 1 <= k <= 200:
         raise _Refused(f"k must be an integer from 1 to 200, got {k!r}")
     return int(k)
+
+
+def _check_show_images(value: Any) -> str:
+    if value not in SHOW_IMAGES:  # "in" on a tuple of str: False for other types too
+        choices = ", ".join(repr(v) for v in SHOW_IMAGES)
+        raise _Refused(f"show_images must be one of {choices}, got {value!r}")
+    return str(value)
 
 
 class _Refused(DataError, traitlets.TraitError):

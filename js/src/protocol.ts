@@ -106,6 +106,9 @@ export interface OverlayState {
   clusters: { cluster: number; name: string; position: number }[];
 }
 
+/** `show_images`: thumbnails in the map when zoomed in (placement.ts decides), always, or never. */
+export type ShowImages = "auto" | "always" | "never";
+
 /** Every synced trait, as the widget manager hands it over (bytes traits as DataView). */
 export interface ModelState {
   _config: Config;
@@ -128,6 +131,8 @@ export interface ModelState {
   target: string | null;
   /** The layout shown, one of `_config.layouts`. */
   layout_name: string;
+  /** Thumbnails in the map (placement.ts): "auto" | "always" | "never". */
+  show_images: ShowImages;
 }
 
 export type Model = AnyModel<ModelState>;

@@ -1317,3 +1317,20 @@ def test_sky_view_is_linked_both_ways():
             plain.sky()
     finally:
         plain.close()
+
+
+def test_show_images_is_a_checked_keyword_option_and_a_synced_trait(frame: pd.DataFrame):
+    w = Explorer(frame, layout=("x", "y"), show_images="always")
+    assert w.show_images == "always" and w.get_state()["show_images"] == "always"
+    w.show_images = "never"
+    with pytest.raises(
+        gw.DataError, match="show_images must be one of 'auto', 'always', 'never', got 'on'"
+    ):
+        w.show_images = "on"
+    assert w.show_images == "never"  # a refused value changes nothing
+    w.close()
+    with pytest.raises(gw.DataError, match=r"show_images must be one of .* got True"):
+        Explorer(frame, layout=("x", "y"), show_images=True)  # type: ignore[arg-type]
+    w = Explorer(frame, layout=("x", "y"))
+    assert w.show_images == "auto"
+    w.close()
