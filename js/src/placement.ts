@@ -12,11 +12,11 @@ export type { ShowImages };
 export const SHOW_IMAGES: readonly ShowImages[] = ["auto", "always", "never"];
 
 /** "auto" shows images only when at most this many galaxies are in view... */
-export const AUTO_MAX_IN_VIEW = 1500;
+export const AUTO_MAX_IN_VIEW = 8000;
 /** ... and the map is zoomed in at least this much (1: the whole map). */
 export const AUTO_MIN_ZOOM = 2;
-/** Image side in CSS pixels: IMAGE_PX_PER_ZOOM × zoom, within [MIN_IMAGE_PX, MAX_IMAGE_PX]. */
-export const IMAGE_PX_PER_ZOOM = 12;
+/** Image side in CSS pixels: IMAGE_PX × √zoom, within [MIN_IMAGE_PX, MAX_IMAGE_PX]. */
+export const IMAGE_PX = 24;
 export const MIN_IMAGE_PX = 28;
 export const MAX_IMAGE_PX = 96;
 /** At most this many images at once (a large screen at "always"). */
@@ -43,7 +43,7 @@ export interface InView {
 
 /** The side of an image, in CSS pixels, at `zoom`. */
 export function imageSize(zoom: number): number {
-  return Math.min(MAX_IMAGE_PX, Math.max(MIN_IMAGE_PX, IMAGE_PX_PER_ZOOM * zoom));
+  return Math.min(MAX_IMAGE_PX, Math.max(MIN_IMAGE_PX, IMAGE_PX * Math.sqrt(zoom)));
 }
 
 /** Whether images replace points for this setting, galaxies in view and zoom. */
