@@ -12,6 +12,7 @@
 import { element } from "./dom";
 import type { Affine } from "./pick";
 import {
+  countLimit,
   galaxiesInView,
   imageAt,
   imageSize,
@@ -35,6 +36,8 @@ export interface MapImagesHost {
   focus(): number;
   /** The selection, sorted. */
   selection(): Uint32Array;
+  /** Whether a galaxy is labelled (cheap: asked of every galaxy in view). */
+  labelled(position: number): boolean;
   /** The label badge of a galaxy (null: unlabelled). */
   badge(position: number): { name: string; color: string } | null;
   /** Whether a galaxy is shown (the filter). */
@@ -132,14 +135,20 @@ export class MapImages {
       return;
     }
     const zoom = this.host.zoom();
+    const limit = countLimit(this.setting, zoom);
+    if (limit === 0) {
+      this.placed = [];
+      return;
+    }
     const focus = this.host.focus();
     const selection = this.host.selection();
     if (this.selected.size !== selection.length || !selection.every((p) => this.selected.has(p))) this.selected = new Set(selection);
     const selected = this.selected;
     const tier = (p: number): Tier =>
-      p === focus ? Tier.Focus : selected.has(p) ? Tier.Selected : this.host.badge(p) ? Tier.Labelled : Tier.Other;
-    const inView = galaxiesInView(x, y, view, { width, height, tier, shown: (p) => this.host.shown(p) });
-    const show = showsImages(this.setting, inView.count, zoom);
+      p === focus ? Tier.Focus : selected.has(p) ? Tier.Selected : this.host.labelled(p) ? Tier.Labelled : Tier.Other;
+    const shown = (p: number) => this.host.shown(p);
+    const inView = galaxiesInView(x, y, view, { width, height, tier, shown, maxCount: limit });
+    const show = inView.count <= limit && showsImages(this.setting, inView.count, zoom);
     this.size = imageSize(zoom);
     this.placed = show ? placeImages(inView, this.size) : [];
   }

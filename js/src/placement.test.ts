@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { Affine } from "./pick";
 import {
   AUTO_MAX_IN_VIEW,
+  countLimit,
   galaxiesInView,
   imageAt,
   imageSize,
@@ -54,6 +55,15 @@ describe("showsImages", () => {
   });
 });
 
+describe("countLimit", () => {
+  it("counts nothing when images cannot show, up to the auto limit otherwise", () => {
+    expect(countLimit("never", 50)).toBe(0);
+    expect(countLimit("auto", 1)).toBe(0);
+    expect(countLimit("auto", 3)).toBe(AUTO_MAX_IN_VIEW);
+    expect(countLimit("always", 1)).toBe(Infinity);
+  });
+});
+
 describe("imageSize", () => {
   it("grows with the zoom within bounds", () => {
     expect(imageSize(1)).toBe(MIN_IMAGE_PX);
@@ -74,6 +84,14 @@ describe("galaxiesInView", () => {
     expect(inView.positions[1]).toBe(5);
     const k = [...inView.positions].indexOf(1);
     expect([inView.sx[k], inView.sy[k]]).toEqual([50, 50]);
+  });
+
+  it("stops counting past maxCount, with nothing to place", () => {
+    const { x, y } = grid(5, 20);
+    const inView = galaxiesInView(x, y, VIEW, { width: 100, height: 100, maxCount: 10 });
+    expect(inView.count).toBe(11);
+    expect(inView.positions.length).toBe(0);
+    expect(showsImages("auto", inView.count, 4)).toBe(true); // the caller compares with its limit
   });
 
   it("leaves out what the filter hides", () => {

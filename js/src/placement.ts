@@ -46,6 +46,15 @@ export function imageSize(zoom: number): number {
   return Math.min(MAX_IMAGE_PX, Math.max(MIN_IMAGE_PX, IMAGE_PX * Math.sqrt(zoom)));
 }
 
+/**
+ * How many galaxies in view are worth counting for `setting` at `zoom`: none when images cannot
+ * show whatever the count ("never", or "auto" zoomed out), AUTO_MAX_IN_VIEW for "auto".
+ */
+export function countLimit(setting: ShowImages, zoom: number): number {
+  if (setting === "never" || (setting === "auto" && zoom < AUTO_MIN_ZOOM)) return 0;
+  return setting === "auto" ? AUTO_MAX_IN_VIEW : Infinity;
+}
+
 /** Whether images replace points for this setting, galaxies in view and zoom. */
 export function showsImages(setting: ShowImages, inView: number, zoom: number): boolean {
   if (setting === "never" || inView === 0) return false;
@@ -74,6 +83,8 @@ export interface InViewOptions {
   tier?: (position: number) => Tier;
   /** Whether the position is shown (the filter); all when omitted. */
   shown?: (position: number) => boolean;
+  /** Stop as soon as more than this many are in the view (nothing to place then); no limit when omitted. */
+  maxCount?: number;
 }
 
 /**
@@ -81,7 +92,7 @@ export interface InViewOptions {
  * placing order. One pass over the n points, with no sort.
  */
 export function galaxiesInView(x: Float32Array, y: Float32Array, view: Affine, options: InViewOptions): InView {
-  const { width, height, tier, shown } = options;
+  const { width, height, tier, shown, maxCount = Infinity } = options;
   const n = Math.min(x.length, y.length);
   const [a, b, c, d, e, f] = view;
   const stride = strideFor(n);
@@ -95,7 +106,9 @@ export function galaxiesInView(x: Float32Array, y: Float32Array, view: Affine, o
     const sy = d * x[p] + e * y[p] + f;
     if (sx >= -VIEW_MARGIN_PX && sx <= width + VIEW_MARGIN_PX && sy >= -VIEW_MARGIN_PX && sy <= height + VIEW_MARGIN_PX) {
       if (!shown || shown(p)) {
-        if (sx >= 0 && sx <= width && sy >= 0 && sy <= height) count++;
+        if (sx >= 0 && sx <= width && sy >= 0 && sy <= height && ++count > maxCount) {
+          return { positions: new Uint32Array(0), sx: new Float32Array(0), sy: new Float32Array(0), count };
+        }
         const t = tier ? tier(p) : Tier.Other;
         tiers[t].push(p);
         pxs[t].push(sx);

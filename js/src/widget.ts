@@ -111,6 +111,7 @@ class ExplorerView {
       thumbnail: (position, signal) => this.thumbnails.get(position, signal),
       focus: () => this.model.get("_focus"),
       selection: () => this.selection,
+      labelled: (position) => this.labels.codes[position] !== UNLABELLED,
       badge: (position) => labelOf(this.labels.codes[position], this.model.get("_label_meta")),
       shown: (position) => !this.shown || this.shown.mask[position] === 1,
       dark: () => this.dark === true,

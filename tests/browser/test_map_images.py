@@ -180,7 +180,6 @@ def test_zoom_in_shows_images_click_key_hover_lasso_and_never(lab: LabNotebook):
     ]
     orange = (np.abs(ring - np.array([255, 159, 28])).sum(axis=2) < 60).sum()
     assert orange > 2 * size
-    page.locator(".galwidget .gw-plot").screenshot(path=str(SCREENSHOTS / "map_images_marked.png"))
 
     # A lasso around another image's center selects that galaxy (images select as points do).
     page.mouse.move(box["x"] + 5, box["y"] + box["height"] - 5)
@@ -191,9 +190,11 @@ def test_zoom_in_shows_images_click_key_hover_lasso_and_never(lab: LabNotebook):
         for a in np.linspace(0, 2 * np.pi, 8, endpoint=False)
     ]
     drag_lasso(page, polygon)
-    page.wait_for_timeout(1000)
-    page.locator(".galwidget .gw-plot").screenshot(path=str(SCREENSHOTS / "map_images_lasso.png"))
     kernel.wait_until(f"{ids[other]!r} in set(w.selected_ids)")
+    page.mouse.move(box["x"] + 5, box["y"] + box["height"] - 5)
+    page.wait_for_timeout(600)
+    # The focused image outlined in orange with its "ring" badge, the lassoed ones outlined.
+    page.locator(".galwidget .gw-plot").screenshot(path=str(SCREENSHOTS / "map_images_marked.png"))
 
     # The toolbar's menu: never → dots again, and the kernel's show_images follows.
     page.locator(".galwidget .gw-show-images").select_option("never")
