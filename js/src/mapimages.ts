@@ -32,7 +32,8 @@ export interface MapImagesHost {
   zoom(): number;
   /** The points drawn (the layout shown). */
   points(): { x: Float32Array; y: Float32Array };
-  thumbnail(position: number, signal: AbortSignal): Promise<Thumbnail>;
+  /** The thumbnails of `positions`, asked for in one request (`signal` cancels it). */
+  thumbnails(positions: number[], signal: AbortSignal): Promise<Thumbnail>[];
   focus(): number;
   /** The selection, sorted. */
   selection(): Uint32Array;
@@ -47,8 +48,12 @@ export interface MapImagesHost {
   setShowImages(setting: ShowImages): void;
 }
 
-/** Requests in flight at once (the kernel renders thumbnails one by one). */
-const MAX_IN_FLIGHT = 12;
+/**
+ * Thumbnails a request asks for, and requests in flight at once: few messages (each is work for
+ * JupyterLab's main thread too), while the kernel's image threads all stay busy.
+ */
+const BATCH = 4;
+const MAX_IN_FLIGHT = 4;
 /** Decoded images kept (bitmaps of BITMAP_PX², about 37 kB each). */
 const BITMAP_CACHE = 1200;
 /** Bitmaps are made this size (device pixels); the largest image is MAX_IMAGE_PX CSS pixels. */
@@ -72,7 +77,8 @@ export class MapImages {
   private size = 0;
   private bitmaps = new Map<number, ImageBitmap>();
   private failed = new Set<number>();
-  private inFlight = new Map<number, AbortController>();
+  /** Requests in flight: the positions each asks for. */
+  private inFlight = new Map<AbortController, number[]>();
   private frame = 0;
   /** Whether the placement must be made again (view, points, marks) or only the drawing. */
   private stale = true;
@@ -156,19 +162,28 @@ export class MapImages {
   /** Ask for the placed images not loaded yet (in placing order); cancel those no longer placed. */
   private load(): void {
     const wanted = new Set(this.placed.map((image) => image.position));
-    for (const [position, controller] of this.inFlight) {
-      if (!wanted.has(position)) {
-        controller.abort();
-        this.inFlight.delete(position);
+    const asked = new Set<number>();
+    for (const [controller, positions] of this.inFlight) {
+      if (positions.some((position) => wanted.has(position))) positions.forEach((position) => asked.add(position));
+      else {
+        controller.abort(); // none of its images is placed any more
+        this.inFlight.delete(controller);
       }
     }
+    const next: number[] = [];
     for (const { position } of this.placed) {
-      if (this.inFlight.size >= MAX_IN_FLIGHT) break;
-      if (this.bitmaps.has(position) || this.failed.has(position) || this.inFlight.has(position)) continue;
+      if (this.bitmaps.has(position) || this.failed.has(position) || asked.has(position)) continue;
+      next.push(position);
+      if (next.length >= BATCH * (MAX_IN_FLIGHT - this.inFlight.size)) break;
+    }
+    for (let start = 0; start < next.length && this.inFlight.size < MAX_IN_FLIGHT; start += BATCH) {
+      const positions = next.slice(start, start + BATCH);
       const controller = new AbortController();
-      this.inFlight.set(position, controller);
-      void this.fetch(position, controller.signal).finally(() => {
-        if (this.inFlight.get(position) === controller) this.inFlight.delete(position);
+      this.inFlight.set(controller, positions);
+      const thumbnails = this.host.thumbnails(positions, controller.signal);
+      const done = positions.map((position, i) => this.fetch(position, thumbnails[i], controller.signal));
+      void Promise.all(done).finally(() => {
+        this.inFlight.delete(controller);
         if (!this.disposed && !controller.signal.aborted) {
           this.load(); // the next ones
           this.schedule();
@@ -177,8 +192,8 @@ export class MapImages {
     }
   }
 
-  private async fetch(position: number, signal: AbortSignal): Promise<void> {
-    const thumbnail = await this.host.thumbnail(position, signal);
+  private async fetch(position: number, pending: Promise<Thumbnail>, signal: AbortSignal): Promise<void> {
+    const thumbnail = await pending;
     if (signal.aborted) return;
     if (!thumbnail.ok) {
       this.failed.add(position);
@@ -191,6 +206,7 @@ export class MapImages {
         return;
       }
       this.remember(position, bitmap);
+      this.schedule(); // draw it
     } catch {
       this.failed.add(position);
     }
@@ -274,7 +290,7 @@ export class MapImages {
   dispose(): void {
     this.disposed = true;
     cancelAnimationFrame(this.frame);
-    for (const controller of this.inFlight.values()) controller.abort();
+    for (const controller of this.inFlight.keys()) controller.abort();
     this.inFlight.clear();
     for (const bitmap of this.bitmaps.values()) bitmap.close();
     this.bitmaps.clear();

@@ -108,7 +108,7 @@ class ExplorerView {
       view: () => this.scatter?.screenTransform(this.x, this.y) ?? null,
       zoom: () => this.scatter?.zoom() ?? 1,
       points: () => ({ x: this.x, y: this.y }),
-      thumbnail: (position, signal) => this.thumbnails.get(position, signal),
+      thumbnails: (positions, signal) => this.thumbnails.getMany(positions, signal),
       focus: () => this.model.get("_focus"),
       selection: () => this.selection,
       labelled: (position) => this.labels.codes[position] !== UNLABELLED,
