@@ -98,7 +98,7 @@ export default { render({ el }) {
 # that changes one is refused whole).
 FRONT_END_TRAITS = frozenset(
     {"_selection", "_focus", "k", "mode", "point_size", "opacity", "height", "strategy", "target"}
-    | {"layout_name"}
+    | {"layout_name", "show_images"}
 )
 MAX_POINT_SIZE = 100.0
 """Most points the browser holds by default: beyond, a density plus the points in view."""
@@ -110,6 +110,7 @@ THUMBNAIL_SIZE = 128
 LARGE_IMAGE_SIZE = 424
 """Thumbnail width and height in pixels."""
 HOVER_COLUMNS = 4
+SHOW_IMAGES = ("auto", "always", "never")
 # The color names of the anomaly scores and the clusters (when no meta column has that name).
 ANOMALY = "anomaly"
 CLUSTER = "cluster"
@@ -204,6 +205,8 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
             and the points in view are loaded as you zoom in (a lasso is then resolved in the
             kernel over every galaxy); below it nothing changes. Settable later
             (:attr:`point_budget`).
+        show_images: thumbnails in the map, ``"auto"``, ``"always"`` or ``"never"`` (the
+            ``show_images`` attribute below).
 
     ``n_components=``, ``metric=``, ``labels_path=`` and ``user=`` of galwidget 0.1 still work
     this release, with a DeprecationWarning that says what to write instead.
@@ -225,6 +228,9 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
         target: the class whose probability is the score (synced).
         point_budget: most points sent to the browser (synced; a positive int): assigning it
             redraws the map, in full or as a density plus the points in view.
+        show_images: thumbnails in the map: ``"auto"`` (when zoomed in on few galaxies),
+            ``"always"`` (whenever they fit, the rest as points) or ``"never"`` (synced; the
+            toolbar's menu sets it; the data needs images).
 
     ``w.layout`` is ipywidgets' own CSS layout of the widget, not the 2-D map.
 
@@ -277,6 +283,7 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
     target = traitlets.Unicode(None, allow_none=True).tag(sync=True)
     layout_name = traitlets.Unicode("").tag(sync=True)
     point_budget = traitlets.Int(DEFAULT_POINT_BUDGET).tag(sync=True)
+    show_images = traitlets.Unicode("auto").tag(sync=True)
 
     selection = Positions(help="sorted unique int64 row positions of the selected galaxies")
 
@@ -301,6 +308,7 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
         features: str | Sequence[str] | None = None,
         id_column: str | None = None,
         point_budget: int = DEFAULT_POINT_BUDGET,
+        show_images: str = "auto",
         **kwargs: Any,
     ) -> None:
         index, labels = take_deprecated(kwargs, index, labels)
@@ -402,6 +410,7 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
             opacity=opacity,
             strategy=labelling.strategy,
             target=labelling.target,
+            show_images=_check_show_images(show_images),
             **kwargs,
         )
         self.observe(self._on_selection, names="selection")
@@ -1094,6 +1103,10 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
             raise _Refused(f"opacity must be from 0 to 1, got {opacity!r}")
         return opacity
 
+    @traitlets.validate("show_images")
+    def _validate_show_images(self, proposal: dict[str, Any]) -> str:
+        return _check_show_images(proposal["value"])
+
     @traitlets.validate("height")
     def _validate_height(self, proposal: dict[str, Any]) -> int:
         height = proposal["value"]
@@ -1262,6 +1275,13 @@ def _check_k(k: Any) -> int:
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 1 <= k <= 200:
         raise _Refused(f"k must be an integer from 1 to 200, got {k!r}")
     return int(k)
+
+
+def _check_show_images(value: Any) -> str:
+    if value not in SHOW_IMAGES:  # "in" on a tuple of str: False for other types too
+        choices = ", ".join(repr(v) for v in SHOW_IMAGES)
+        raise _Refused(f"show_images must be one of {choices}, got {value!r}")
+    return str(value)
 
 
 class _Refused(DataError, traitlets.TraitError):

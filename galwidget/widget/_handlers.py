@@ -10,9 +10,12 @@ import numpy as np
 import pandas as pd
 
 from galwidget import protocol
-from galwidget.errors import DataError, ImageError
+from galwidget.errors import DataError, GalwidgetError, ImageError
 from galwidget.protocol import Reply, Request, RequestRegistry, handles
 from galwidget.util import format_value
+
+# Thumbnails a `thumbnails` request may ask for (the map asks a few at a time).
+MAX_THUMBNAILS = 16
 
 if TYPE_CHECKING:
     from galwidget.data import Representations
@@ -71,7 +74,9 @@ class RequestHandlers:
         self._requests.register_handlers(self)
 
     def _position(self, request: Request) -> int:
-        position = request.params["position"]
+        return self._position_of(request.params["position"])
+
+    def _position_of(self, position: int) -> int:
         if not 0 <= position < len(self._reps):
             raise DataError(f"no galaxy at position {position} (there are {len(self._reps)})")
         return int(position)
@@ -106,6 +111,37 @@ class RequestHandlers:
     @handles("thumbnail")
     def _on_thumbnail(self, request: Request) -> Reply:
         return _image_reply(self._images, self._position(request))
+
+    @handles("thumbnails")
+    def _on_thumbnails(self, request: Request) -> Reply:
+        positions = request.params["positions"]
+        if len(positions) > MAX_THUMBNAILS:
+            raise DataError(f"at most {MAX_THUMBNAILS} thumbnails a request, got {len(positions)}")
+        if self._images.kind == "none":
+            raise ImageError("no images")
+        urls: list[str | None] = []
+        mimes: list[str | None] = []
+        sizes: list[int] = []
+        reasons: list[str | None] = []
+        images: list[bytes] = []
+        for position in positions:
+            url = mime = reason = None
+            data = b""
+            try:
+                checked = self._position_of(position)
+                if self._images.kind == "url":
+                    url = self._images.url(checked)
+                else:
+                    data, mime = self._images.fetch(checked)
+            except GalwidgetError as error:
+                reason = str(error)
+            urls.append(url)
+            mimes.append(mime)
+            sizes.append(len(data))
+            reasons.append(reason)
+            images.append(data)
+        fields = {"urls": urls, "mimes": mimes, "sizes": sizes, "reasons": reasons}
+        return Reply(fields, [b"".join(images)])
 
     @handles("image")
     def _on_image(self, request: Request) -> Reply:

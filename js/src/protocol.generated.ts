@@ -34,6 +34,8 @@ export interface RequestMap {
   centroid: { params: Record<string, never>; reply: { count: number; ids: string[]; positions: Uint32Array; distances: Float32Array } };
   /** A galaxy's image: a URL, or the image bytes and their MIME type. */
   thumbnail: { params: { position: number }; reply: { url: string } | { mime: string; image: Uint8Array } };
+  /** Several galaxies' thumbnails in one reply (the map's images): for each position in order, its URL, or its MIME type and its size in bytes within `images` (the images one after another), or the reason it has none. */
+  thumbnails: { params: { positions: number[] }; reply: { urls: (string | null)[]; mimes: (string | null)[]; sizes: number[]; reasons: (string | null)[]; images: Uint8Array } };
   /** A galaxy's image at the large view's size (424 px, GZ DECaLS's): a URL, or the image bytes and their MIME type. */
   image: { params: { position: number }; reply: { url: string } | { mime: string; image: Uint8Array } };
   /** A galaxy's id and hover columns; `radec` its [ra, dec] in degrees, null when unknown (or in a saved page). */
@@ -136,6 +138,24 @@ export const REQUESTS = {
         }
       }
     ]
+  },
+  "thumbnails": {
+    "doc": "Several galaxies' thumbnails in one reply (the map's images): for each position in order, its URL, or its MIME type and its size in bytes within `images` (the images one after another), or the reason it has none.",
+    "params": {
+      "positions": "list[int]"
+    },
+    "executor": "images",
+    "reply": {
+      "fields": {
+        "urls": "list[str | null]",
+        "mimes": "list[str | null]",
+        "sizes": "list[int]",
+        "reasons": "list[str | null]"
+      },
+      "buffers": {
+        "images": "bytes"
+      }
+    }
   },
   "image": {
     "doc": "A galaxy's image at the large view's size (424 px, GZ DECaLS's): a URL, or the image bytes and their MIME type.",

@@ -192,6 +192,18 @@ describe("requests, replies and events", () => {
     expect(() => decodeReply("thumbnail", { mime: "image/png" }, [], 3)).toThrow(/no image/);
   });
 
+  it("decodes several thumbnails in one reply and checks their sizes", () => {
+    const images = new DataView(new Uint8Array([1, 2, 3, 4, 5]).buffer);
+    const fields = { urls: [null, null, "u"], mimes: ["image/png", null, null], sizes: [5, 0, 0], reasons: [null, "no galaxy", null] };
+    const reply = decodeReply("thumbnails", fields, [images], 3);
+    expect(reply.urls).toEqual([null, null, "u"]);
+    expect(Array.from(reply.images)).toEqual([1, 2, 3, 4, 5]);
+    expect(() => decodeReply("thumbnails", { ...fields, sizes: [4, 0, 0] }, [images], 3)).toThrow(/add up to 4/);
+    expect(() => decodeReply("thumbnails", { ...fields, urls: [null] }, [images], 3)).toThrow(/different lengths/);
+    expect(() => decodeReply("thumbnails", { ...fields, sizes: [5, -1, 1] }, [images], 3)).toThrow(/sizes/);
+    expect(() => decodeReply("thumbnails", fields, [], 3)).toThrow(/buffer 0 is missing/);
+  });
+
   it("decodes a find reply (the galaxy the kernel focused) and checks its position", () => {
     const fields = { query: "J1", match: "sky", position: 4, id: "e", completions: [], n_completions: 0, separation_arcsec: 1.5, radius_arcsec: 5 };
     expect(decodeReply("find", fields, [], 10)).toEqual(fields);

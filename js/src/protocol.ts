@@ -106,6 +106,9 @@ export interface OverlayState {
   clusters: { cluster: number; name: string; position: number }[];
 }
 
+/** `show_images`: thumbnails in the map when zoomed in (placement.ts decides), always, or never. */
+export type ShowImages = "auto" | "always" | "never";
+
 /** Every synced trait, as the widget manager hands it over (bytes traits as DataView). */
 export interface ModelState {
   _config: Config;
@@ -130,6 +133,8 @@ export interface ModelState {
   layout_name: string;
   /** Most points drawn; a map of more is a density plus the points in view (detail.ts). */
   point_budget: number;
+  /** Thumbnails in the map (placement.ts): "auto" | "always" | "never". */
+  show_images: ShowImages;
 }
 
 export type Model = AnyModel<ModelState>;
@@ -408,6 +413,25 @@ const REPLY_DECODERS: { [K in RequestKind]: ReplyDecoder<K> } = {
     if (typeof c.url === "string") return { url: c.url };
     if (b.length !== 1) throw new ProtocolError("thumbnail reply carries no image");
     return { mime: str(c, "mime"), image: bytesOf(b[0]) };
+  },
+  thumbnails: (c, b) => {
+    const column = <T>(name: string, ok: (v: unknown) => v is T): T[] => {
+      const values = c[name];
+      if (!Array.isArray(values) || !values.every(ok)) throw new ProtocolError(`thumbnails reply: \`${name}\` is malformed`);
+      return values;
+    };
+    const textOrNull = (v: unknown): v is string | null => v === null || typeof v === "string";
+    const size = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 0;
+    const urls = column("urls", textOrNull);
+    const mimes = column("mimes", textOrNull);
+    const reasons = column("reasons", textOrNull);
+    const sizes = column("sizes", size);
+    const images = bytesOf(buffer(b, 0, "thumbnails"));
+    const counts = [mimes.length, reasons.length, sizes.length];
+    if (counts.some((count) => count !== urls.length)) throw new ProtocolError("thumbnails reply: lists of different lengths");
+    const total = sizes.reduce((sum, s) => sum + s, 0);
+    if (total !== images.length) throw new ProtocolError(`thumbnails reply: sizes add up to ${total}, the buffer holds ${images.length} bytes`);
+    return { urls, mimes, sizes, reasons, images };
   },
   image: (c, b) => {
     if (typeof c.url === "string") return { url: c.url };

@@ -38,6 +38,15 @@ describe("StaticModel", () => {
       url: "data:image/png;base64,AAAA",
     });
     expect(model.answer({ kind: "thumbnail", position: 1 })[0].ok).toBe(false);
+    const [many, manyBuffers] = model.answer({ kind: "thumbnails", positions: [0, 1, 7] });
+    expect(many).toEqual({
+      ok: true,
+      urls: ["data:image/png;base64,AAAA", null, null],
+      mimes: [null, null, null],
+      sizes: [0, 0, 0],
+      reasons: [null, "no thumbnail saved in this page", "no thumbnail saved in this page"],
+    });
+    expect(manyBuffers.map((b) => b.length)).toEqual([0]);
     const [labels, buffers] = model.answer({ kind: "labels" });
     expect(labels).toEqual({ ok: true, version: 7 });
     expect(buffers).toEqual([Uint8Array.of(0, 2)]);

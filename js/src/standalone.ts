@@ -14,7 +14,7 @@
 //               point budget the density layers, keyed by layer, and the sample's map_view,
 //               which answers every map_view): kind, position, reply fields and base64 buffers.
 // StaticModel has the model interface the front end uses (get/set/on/off/send/save_changes);
-// its `send` answers hover, thumbnail and labels requests and the saved replies from that data
+// its `send` answers hover, thumbnail(s) and labels requests and the saved replies from that data
 // on the next tick and refuses the others: there is no kernel to search or to keep labels.
 
 import type { AnyModel } from "@anywidget/types";
@@ -116,6 +116,13 @@ export class StaticModel implements AnyModel<ModelState> {
     if ((request.kind === "thumbnail" || request.kind === "image") && row >= 0) {
       const url = this.data.thumbnails?.[row];
       return url ? [{ ok: true, url }, []] : [{ ok: false, reason: "no thumbnail saved in this page" }, []];
+    }
+    if (request.kind === "thumbnails" && Array.isArray(request.positions)) {
+      // The map's images: the saved URLs (or data: URIs) of each galaxy, one reply.
+      const urls = request.positions.map((p) => (typeof p === "number" ? this.data.thumbnails?.[p] || null : null));
+      const reasons = urls.map((url) => (url ? null : "no thumbnail saved in this page"));
+      const none = urls.map(() => null);
+      return [{ ok: true, urls, mimes: none, sizes: urls.map(() => 0), reasons }, [new Uint8Array(0)]];
     }
     if (request.kind === "labels" && this.labels !== null) {
       return [{ ok: true, version: this.get("_label_meta").version }, [this.labels]];

@@ -40,6 +40,45 @@ export class Thumbnails {
     return result;
   }
 
+  /**
+   * The thumbnails of `positions`, those not cached asked for in one request (`signal` cancels
+   * it); results join the same cache as `get`'s.
+   */
+  getMany(positions: readonly number[], signal?: AbortSignal): Promise<Thumbnail>[] {
+    if (this.kind === "none") return positions.map(() => Promise.resolve({ ok: false, reason: "no images" }));
+    const missing = positions.filter((position) => !this.cache.has(position));
+    const batch = missing.length > 0 ? this.fetchMany(missing, signal) : null;
+    missing.forEach((position, i) => {
+      const result = batch!.then((thumbnails) => thumbnails[i]);
+      this.cache.set(position, result);
+      result.then((thumb) => {
+        if (!thumb.ok && this.cache.get(position) === result) this.cache.delete(position);
+      });
+    });
+    const results = positions.map((position) => this.get(position, signal));
+    this.evict();
+    return results;
+  }
+
+  private async fetchMany(positions: number[], signal?: AbortSignal): Promise<Thumbnail[]> {
+    const reply = await this.requests.request("thumbnails", { positions }, { signal });
+    if (!reply.ok) return positions.map(() => ({ ok: false, reason: reply.reason }));
+    let offset = 0;
+    return positions.map((position, i): Thumbnail => {
+      const size = reply.sizes[i];
+      const bytes = reply.images.subarray(offset, offset + size);
+      offset += size;
+      const reason = reply.reasons[i];
+      const url = reply.urls[i];
+      const mime = reply.mimes[i];
+      if (reason !== null) return { ok: false, reason };
+      if (url !== null) return { ok: true, src: url };
+      const src = URL.createObjectURL(new Blob([bytes.slice()], { type: mime ?? "image/png" }));
+      this.objectUrls.set(position, src);
+      return { ok: true, src };
+    });
+  }
+
   private async fetch(position: number, signal?: AbortSignal): Promise<Thumbnail> {
     const reply = await this.requests.request(this.request, { position }, { signal });
     if (!reply.ok) return { ok: false, reason: reply.reason };

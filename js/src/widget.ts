@@ -16,12 +16,14 @@ import { FocusCard } from "./focuscard";
 import { element } from "./dom";
 import { type LabelChange, LabelCodes } from "./labelcodes";
 import { helpText, keyAction, LabelBar, labelOf } from "./labels";
+import { MapImages } from "./mapimages";
 import { MapOverlay } from "./overlay";
 import { combineSelection, type LassoOp, lassoOp, pointsInPolygon } from "./lasso";
 import { renderLegend } from "./legend";
 import { nearestWithin } from "./pick";
 import { SyncedModel } from "./model";
 import { PanelController } from "./panelcontroller";
+import type { ShowImages } from "./placement";
 import { samePositions, sortedPositions, toggled } from "./positions";
 import { type ColorMeta, decodeEvent, type FilterMeta, type Model, type Reply, UNLABELLED } from "./protocol";
 import { Latest, Requests } from "./requests";
@@ -62,6 +64,8 @@ class ExplorerView {
   private readonly n: number;
   private readonly requests: Requests;
   private readonly thumbnails: Thumbnails;
+  /** Thumbnails drawn in the map when zoomed in (mapimages.ts). */
+  private readonly mapImages: MapImages;
   private readonly panel: PanelController;
   private readonly labels: LabelCodes;
   private readonly focusCard: FocusCard;
@@ -107,6 +111,19 @@ class ExplorerView {
       maxMessageBytes: config.max_message_bytes,
     });
     this.thumbnails = new Thumbnails(this.requests, config.image_kind);
+    this.mapImages = new MapImages({
+      view: () => this.scatter?.screenTransform(this.x, this.y) ?? null,
+      zoom: () => this.scatter?.zoom() ?? 1,
+      points: () => ({ x: this.x, y: this.y, positions: this.loaded?.positions ?? null }),
+      thumbnails: (positions, signal) => this.thumbnails.getMany(positions, signal),
+      focus: () => this.model.get("_focus"),
+      selection: () => this.selection,
+      labelled: (position) => this.labels.codes[position] !== UNLABELLED,
+      badge: (position) => labelOf(this.labels.codes[position], this.model.get("_label_meta")),
+      shown: (position) => !this.shown || this.shown.mask[position] === 1,
+      dark: () => this.dark === true,
+      setShowImages: (setting) => this.model.save("show_images", setting),
+    });
     this.labels = new LabelCodes(
       config.n,
       async () => {
@@ -165,6 +182,7 @@ class ExplorerView {
       layout: (name) => this.model.save("layout_name", name),
     });
     this.toolbar.el.append(this.controls.el, this.search.el);
+    if (config.image_kind !== "none") this.controls.el.after(this.mapImages.control);
     this.labelBar = new LabelBar(
       {
         label: (label) => void this.labelFocused(label),
@@ -196,7 +214,7 @@ class ExplorerView {
       thumbnail: config.image_kind === "none" ? null : (position) => this.thumbnails.get(position),
       selectCluster: (cluster) => void this.requests.request("select_cluster", { cluster }),
     });
-    this.canvas.after(overlay.el);
+    this.canvas.after(this.mapImages.canvas, overlay.el);
     this.canvas.before(this.density.el);
     this.density.el.hidden = true;
     overlay.set(this.model.get("_overlay"));
@@ -223,6 +241,8 @@ class ExplorerView {
     this.model.on(["change:_label_meta"], () => this.syncLabelMeta());
     this.model.on(["change:_learn"], () => this.syncLearn());
     this.model.on(["change:strategy"], () => this.labelBar.setStrategy(this.model.get("strategy")));
+    this.model.on(["change:show_images"], () => this.mapImages.setSetting(this.showImages));
+    this.model.on(["change:_selection", "change:_focus", "change:_filter", "change:_label_meta"], () => this.mapImages.update());
 
     this.root.addEventListener("keydown", this.onKeyDown);
     for (const type of ["mousedown", "pointerdown"] as const) this.root.addEventListener(type, this.keepModifiedPress);
@@ -245,6 +265,7 @@ class ExplorerView {
     this.syncLabelMeta();
     this.labelBar.setLearn(this.model.get("_learn"));
     this.labelBar.setStrategy(this.model.get("strategy"));
+    this.mapImages.setSetting(this.showImages);
     void this.start();
   }
 
@@ -259,11 +280,13 @@ class ExplorerView {
         {
           select: (points) => this.syncSelectionToModel(keepShown(this.toGlobal(points), this.shown)),
           deselect: () => this.syncSelectionToModel([]),
-          hover: (position) => this.hover(this.loaded ? this.loaded.positions[position] : position),
-          unhover: () => this.unhover(),
+          // Over a thumbnail in the map, the pointer is that galaxy's, not the points' under it.
+          hover: (position) => this.overImage || this.hover(this.loaded ? this.loaded.positions[position] : position),
+          unhover: () => this.overImage || this.unhover(),
           view: () => {
             this.showZoom();
             this.viewMoved();
+            this.mapImages.update();
           },
         },
       );
@@ -320,6 +343,7 @@ class ExplorerView {
     if (this.destroyed) return;
     this.status.hidden = true;
     this.root.dataset.state = "ready";
+    this.mapImages.update();
   }
 
   // -- level of detail beyond the point budget (detail.ts) ---------------------------------------
@@ -523,6 +547,10 @@ class ExplorerView {
     link.click();
     link.remove();
     setTimeout(() => URL.revokeObjectURL(url), 60000);
+  }
+
+  private get showImages(): ShowImages {
+    return this.model.get("show_images") ?? "auto";
   }
 
   private get colorMeta(): ColorMeta {
@@ -756,6 +784,7 @@ class ExplorerView {
 
   private labelsChanged(change: LabelChange): void {
     this.panel.refreshBadges();
+    this.mapImages.update();
     if (this.colorMeta.kind !== "label" || !this.scatter || this.x.length === 0) return;
     if (change === "all" || this.loaded) {
       this.drawnColors.signature = "";
@@ -863,7 +892,8 @@ class ExplorerView {
     if (!start) return;
     const travel = Math.max(this.travel, Math.hypot(event.clientX - start[0], event.clientY - start[1]));
     if (travel > CLICK_TRAVEL_PX) return;
-    const position = this.hovered >= 0 ? this.hovered : this.pick(event.clientX, event.clientY);
+    const image = this.imageAt(event);
+    const position = image >= 0 ? image : this.hovered >= 0 ? this.hovered : this.pick(event.clientX, event.clientY);
     if (position < 0) return;
     if (event.shiftKey) this.toggleSelected(position);
     else if (!event.altKey && !event.ctrlKey) this.model.save("_focus", position);
@@ -928,7 +958,21 @@ class ExplorerView {
     if (start) this.travel = Math.max(this.travel, Math.hypot(event.clientX - start[0], event.clientY - start[1]));
     const rect = this.plot.getBoundingClientRect();
     this.tooltip.moveTo(event.clientX - rect.left, event.clientY - rect.top, rect.width, rect.height);
+    // Over a thumbnail in the map, hover is that galaxy's (as over its point).
+    const image = this.imageAt(event);
+    if (image >= 0 && image !== this.hovered) this.hover(image);
+    else if (image < 0 && this.overImage) this.unhover();
+    this.overImage = image >= 0;
   };
+
+  /** Whether the pointer was over a thumbnail in the map at its last move. */
+  private overImage = false;
+
+  /** The galaxy whose thumbnail in the map is under the pointer, −1 for none. */
+  private imageAt(event: MouseEvent): number {
+    const rect = this.canvas.getBoundingClientRect();
+    return this.mapImages.at(event.clientX - rect.left, event.clientY - rect.top);
+  }
 
   private readonly onPointerLeave = (): void => this.unhover();
 
@@ -1011,6 +1055,7 @@ class ExplorerView {
     this.viewer.dispose();
     this.resizeObserver.disconnect();
     this.requests.dispose();
+    this.mapImages.dispose();
     this.thumbnails.dispose();
     this.scatter?.destroy();
     this.scatter = null;

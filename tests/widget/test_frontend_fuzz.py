@@ -30,7 +30,7 @@ N = 60
 CLASSES = ["ring", "other"]
 LAYOUTS = {"given": ("x", "y"), "broken": ("bad", "y"), "pca": "pca"}
 FRONT_END = ["_selection", "_focus", "k", "mode", "point_size", "opacity", "height"]
-FRONT_END += ["strategy", "target", "layout_name"]
+FRONT_END += ["strategy", "target", "layout_name", "show_images"]
 KERNEL = ["_config", "_points", "_color", "_color_meta", "_filter", "_filter_meta"]
 KERNEL += ["_label_meta", "_learn", "_esm", "_css", "_model_name", "tooltip"]
 
@@ -101,6 +101,7 @@ def assert_consistent(w: Explorer) -> None:
     assert w.mode in {"lasso", "box", "pan"} and w.strategy in STRATEGIES
     assert w.target in CLASSES
     assert w.layout_name in {"given", "pca"}  # never "broken": it cannot be computed
+    assert w.show_images in {"auto", "always", "never"}
     assert 0 < w.point_size <= 100 and 0 <= w.opacity <= 1 and 100 <= w.height <= 20_000
     assert len(w._points) == 8 * n
 
@@ -177,6 +178,7 @@ VALUES: dict[str, st.SearchStrategy[Any]] = {
     "strategy": st.sampled_from([*STRATEGIES, "best", None]),
     "target": st.sampled_from([*CLASSES, "bar", "", None, 3]),
     "layout_name": st.sampled_from([*LAYOUTS, "umap", "", None]),
+    "show_images": st.sampled_from(["auto", "always", "never", "sometimes", "", None, 1]),
 }
 KERNEL_VALUES = st.one_of(
     st.binary(max_size=16), st.dictionaries(st.text(max_size=3), st.integers())
@@ -268,6 +270,7 @@ def fresh():
         ({"_config": {"n": 1}}, "_config is the kernel's"),
         ({"_points": b"\0" * 8 * N}, "_points is the kernel's"),
         ({"point_size": float("nan")}, "point_size must be above 0"),
+        ({"show_images": "sometimes"}, "show_images must be one of 'auto', 'always', 'never'"),
         ({"_selection": 2**40}, "takes a buffer from the front end, got int"),
     ],
 )

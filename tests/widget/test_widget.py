@@ -1344,3 +1344,45 @@ def test_sky_view_is_linked_both_ways():
             plain.sky()
     finally:
         plain.close()
+
+
+def test_show_images_is_a_checked_keyword_option_and_a_synced_trait(frame: pd.DataFrame):
+    w = Explorer(frame, layout=("x", "y"), show_images="always")
+    assert w.show_images == "always" and w.get_state()["show_images"] == "always"
+    w.show_images = "never"
+    with pytest.raises(
+        gw.DataError, match="show_images must be one of 'auto', 'always', 'never', got 'on'"
+    ):
+        w.show_images = "on"
+    assert w.show_images == "never"  # a refused value changes nothing
+    w.close()
+    with pytest.raises(gw.DataError, match=r"show_images must be one of .* got True"):
+        Explorer(frame, layout=("x", "y"), show_images=True)  # type: ignore[arg-type]
+    w = Explorer(frame, layout=("x", "y"))
+    assert w.show_images == "auto"
+    w.close()
+
+
+def test_thumbnails_reply_carries_several_images_and_per_galaxy_reasons(frame: pd.DataFrame):
+    reps = gw.datasets.synthetic(60, seed=2)
+    w = Explorer(reps, layout=("ra", "dec"))
+    content, buffers = request(w, "thumbnails", 5, positions=[4, 60, 7])
+    assert content["ok"] and len(buffers) == 1
+    assert content["urls"] == [None, None, None]
+    assert content["reasons"][0] is None and content["reasons"][2] is None
+    assert "no galaxy at position 60" in content["reasons"][1]
+    sizes = content["sizes"]
+    assert sizes[1] == 0 and len(buffers[0]) == sum(sizes)
+    first, third = buffers[0][: sizes[0]], buffers[0][sizes[0] :]
+    single, single_buffers = request(w, "thumbnail", 6, position=7)
+    assert third == single_buffers[0] and content["mimes"][2] == single["mime"]
+    assert Image.open(io.BytesIO(first)).size == (128, 128)
+    content, _ = request(w, "thumbnails", 7, positions=list(range(17)))
+    assert not content["ok"] and "at most 16 thumbnails a request, got 17" in content["reason"]
+    w.close()
+
+    w = Explorer(frame, layout=("x", "y"), images="https://images.test/{kind}/{id}.png")
+    content, buffers = request(w, "thumbnails", 8, positions=[2])
+    assert content["urls"] == [f"https://images.test/{frame['kind'][2]}/G0002.png"]
+    assert buffers == [b""]
+    w.close()
