@@ -100,7 +100,7 @@ def load_representations(
     the meta ``columns`` asked for (see :func:`~galwidget.data.load_reduced`); ``engine="dask"`` runs the
     passes on the active ``distributed.Client`` (a ``LocalCluster`` if there is none). Batches
     hold ``batch_rows`` rows (default 8192, streamed 65536), fewer when streaming wide rows (at most
-    32 MiB of features each).
+    16 MiB of features each).
 
     Args:
         source: a ``.parquet``/``.csv``/``.tsv``/``.csv.gz`` file, zoobot's ``.hdf5`` predictions

@@ -73,11 +73,12 @@ WHOLE_ROW_GROUP_BYTES = 256 << 20
 # Rows a streamed batch holds by default: few large batches decode faster than many small ones,
 # and each batch costs the passes a few Python calls per column.
 STREAM_BATCH_ROWS = 65_536
-# A batch holds at most this many bytes of features (as float64): 32768 rows of 128-d, 3276 of
+# A batch holds at most this many bytes of features (as float64): 16384 rows of 128-d, 1638 of
 # 1280-d, so a batch's arrow columns and matrices stay small whatever the raw width.
-BATCH_FEATURE_BYTES = 32 << 20
-# Batches the reader thread decodes ahead of the arithmetic (each at most BATCH_FEATURE_BYTES).
-READ_AHEAD = 2
+BATCH_FEATURE_BYTES = 16 << 20
+# Batches the reader thread holds ready ahead of the arithmetic: with the one it is reading and
+# the one being used, three batches are in memory at once.
+READ_AHEAD = 1
 ENGINES = ("local", "dask")
 RowCallback = Callable[[int], None]
 
