@@ -21,14 +21,15 @@ def check_file_kind(path: Path, kind: Literal["parquet", "CSV", "HDF5"]) -> None
     HTML page (a failed download or login page), gzip given as parquet or as ``.csv``, parquet
     given as CSV, or a parquet file without its closing magic bytes (truncated)."""
     path = Path(path)
+    a_kind = f"an {kind}" if kind == "HDF5" else f"a {kind}"
     if path.is_dir():
         raise DataError(
-            f"{path} is a folder, not a {kind} file; to read a folder of parquet parts pass "
+            f"{path} is a folder, not {a_kind} file; to read a folder of parquet parts pass "
             "reduce_to=… (see galwidget.data) or name one file"
         )
     size = path.stat().st_size
     if size == 0:
-        raise DataError(f"{path} is empty (0 bytes), not a {kind} file: fetch or write it again")
+        raise DataError(f"{path} is empty (0 bytes), not {a_kind} file: fetch or write it again")
     with path.open("rb") as handle:
         head = handle.read(1024)
         handle.seek(max(0, size - 4))
@@ -37,7 +38,7 @@ def check_file_kind(path: Path, kind: Literal["parquet", "CSV", "HDF5"]) -> None
     # Data never starts with "<"; an HTML page does (possibly after a comment or XML prolog).
     if text.startswith(b"<") and (b"<html" in text or text.startswith(b"<!doctype html")):
         raise DataError(
-            f"{path} is an HTML page, not a {kind} file (a proxy, login or error page saved in "
+            f"{path} is an HTML page, not {a_kind} file (a proxy, login or error page saved in "
             "its place?): delete it and fetch the file again"
         )
     gzipped = head[:2] == b"\x1f\x8b"
