@@ -9,7 +9,9 @@ Sections (``BENCH_SCALE_N=1000000,3000000`` picks the sizes, ``BENCH_SCALE_PARTS
 
 - ``stream``: ``gw.load_representations(folder, reduce_to=40)`` in a fresh subprocess: wall time
   and peak RSS above the RSS after imports and a warm-up load of 2000 rows, against the bound 1.5 × reduced matrix + 512 MiB; the
-  baseline is the time of one plain pyarrow read of the feature columns (same files, same run).
+  baseline is the time of one plain pyarrow read of the feature columns (same files, same run);
+  CPU seconds of both (all threads). ``BENCH_SCALE_BEFORE=<folder with another galwidget>`` also
+  times that version's load in the same run (``before``; also for ``zenodo``).
 - ``dask``: the same with ``engine="dask"`` on a ``LocalCluster(n_workers=2, threads_per_worker=1)``
   (started in the subprocess, not timed): wall time, client and worker peak RSS.
 - ``neighbors``: on the streamed PCA-40 matrix: faiss IVF-Flat, then ``gw.NeighborIndex``
@@ -106,11 +108,12 @@ if engine == "baseline":  # one plain pyarrow read of the feature columns, file 
     path = __import__("pathlib").Path(folder)
     paths = sorted(path.glob("*.parquet")) if path.is_dir() else [path]
     columns = [c for c in pq.read_schema(paths[0]).names if c.startswith("feat_")]
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for path in paths:
         for batch in pq.ParquetFile(path).iter_batches(batch_size=8192, columns=columns):
             pass
     result["seconds"] = time.perf_counter() - started
+    result["cpu_seconds"] = time.process_time() - cpu
     print(json.dumps(result)); sys.exit()
 client = None
 if engine == "dask":
@@ -122,9 +125,10 @@ if engine == "dask":
 # Warm up on a small file, so that library code pages loaded on first use are not counted.
 gw.load_representations(warmup, reduce_to=40, columns=["ra"], engine=engine, progress=False)
 before = rss()
-started = time.perf_counter()
+started, cpu = time.perf_counter(), time.process_time()
 reps = gw.load_representations(folder, reduce_to=40, columns=meta, engine=engine, progress=False)
 result["seconds"] = time.perf_counter() - started
+result["cpu_seconds"] = time.process_time() - cpu
 result["peak_extra_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before
 result["rows"] = len(reps)
 result["explained_variance"] = float(reps.reduction.explained_variance_ratio.sum())
@@ -145,14 +149,22 @@ print(json.dumps(result))
 
 
 def run_child(
-    folder: Path, engine: str, out: str = "-", columns: tuple[str, ...] = ("ra",)
+    folder: Path,
+    engine: str,
+    out: str = "-",
+    columns: tuple[str, ...] = ("ra",),
+    galwidget_path: str | None = None,
 ) -> dict[str, Any]:
+    """Run :data:`CHILD` in a fresh process; ``galwidget_path`` puts another galwidget checkout
+    (e.g. the previous commit) first on its path."""
     warmup = str(dataset(WARMUP_ROWS))
+    env = None if galwidget_path is None else {**os.environ, "PYTHONPATH": galwidget_path}
     completed = subprocess.run(
         [sys.executable, "-c", CHILD, str(folder), engine, out, warmup, json.dumps(columns)],
         check=True,
         capture_output=True,
         text=True,
+        env=env,
     )
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
@@ -160,7 +172,23 @@ def run_child(
 def stream(n: int, engine: str) -> dict[str, Any]:
     folder = dataset(n)
     out = str(DATA / f"scale-{n}-pca{COMPONENTS}.npy") if engine == "local" else "-"
-    return _with_bound(run_child(folder, engine, out), n, folder if engine == "local" else None)
+    result = _with_bound(run_child(folder, engine, out), n, folder if engine == "local" else None)
+    return _with_before(result, folder, engine)
+
+
+def _with_before(
+    result: dict[str, Any], folder: Path, engine: str, columns: tuple[str, ...] = ("ra",)
+) -> dict[str, Any]:
+    """With ``BENCH_SCALE_BEFORE`` (a folder holding another ``galwidget`` package, e.g. the
+    previous commit's ``git archive``), the same load by that version, in the same run."""
+    before = os.environ.get("BENCH_SCALE_BEFORE")
+    if before and engine == "local":
+        result["before"] = run_child(folder, engine, columns=columns, galwidget_path=before)
+        if "baseline_pyarrow_read_s" in result:
+            result["before"]["ratio_to_pyarrow_read"] = (
+                result["before"]["seconds"] / result["baseline_pyarrow_read_s"]
+            )
+    return result
 
 
 def _with_bound(result: dict[str, Any], n: int, baseline: Path | None) -> dict[str, Any]:
@@ -169,7 +197,9 @@ def _with_bound(result: dict[str, Any], n: int, baseline: Path | None) -> dict[s
     result["bound_bytes"] = bound
     result["within_bound"] = result["peak_extra_bytes"] <= bound
     if baseline is not None:
-        result["baseline_pyarrow_read_s"] = run_child(baseline, "baseline")["seconds"]
+        read = run_child(baseline, "baseline")
+        result["baseline_pyarrow_read_s"] = read["seconds"]
+        result["baseline_pyarrow_read_cpu_s"] = read["cpu_seconds"]
         result["ratio_to_pyarrow_read"] = result["seconds"] / result["baseline_pyarrow_read_s"]
     return result
 
@@ -185,7 +215,7 @@ def zenodo(n: int = ZENODO_ROWS) -> dict[str, Any]:
         print(f"  generated {path.name} in {time.perf_counter() - started:.0f} s", flush=True)
     result = run_child(path, "local", columns=("png_loc",))
     result["file_bytes"] = path.stat().st_size
-    return _with_bound(result, n, path)
+    return _with_before(_with_bound(result, n, path), path, "local", ("png_loc",))
 
 
 def latencies(search, queries: np.ndarray) -> tuple[np.ndarray, dict[str, float]]:

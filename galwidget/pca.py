@@ -77,6 +77,17 @@ class PCA:
             np.matmul(block - mean, axes, out=out[start : start + len(block)])
         return out
 
+    def transform_columns(self, columns: np.ndarray, out: np.ndarray) -> None:
+        """Project rows given column-major, as a ``(d, m)`` float32 block (one row per column),
+        into the ``(m, c)`` float32 ``out``: the same arithmetic as :meth:`transform` (the mean
+        is subtracted in float32 first), without transposing the block."""
+        mean = self.mean.astype(np.float32)[:, None]
+        axes = np.ascontiguousarray(self.components.T, dtype=np.float32)
+        for start in range(0, columns.shape[1], PROJECTION_BLOCK_ROWS):
+            block = columns[:, start : start + PROJECTION_BLOCK_ROWS]
+            shifted = np.subtract(block, mean, dtype=np.float32)
+            np.matmul(shifted.T, axes, out=out[start : start + block.shape[1]])
+
 
 class Moments:
     """Running float64 moments of rows for a PCA: count, sums and ``XᵀX`` of shifted rows.
@@ -104,6 +115,18 @@ class Moments:
             self.total += block.sum(axis=0, dtype=np.float64)
             self.gram += block.T @ block
         self.count += len(rows)
+
+    def add_columns(self, columns: np.ndarray) -> None:
+        """Accumulate rows given column-major, as a ``(d, m)`` float32 block (one row per
+        column): :meth:`add` without transposing, in the same row blocks and precision."""
+        shift32 = self.shift.astype(np.float32)[:, None]
+        for start in range(0, columns.shape[1], COVARIANCE_BLOCK_ROWS):
+            block = np.subtract(
+                columns[:, start : start + COVARIANCE_BLOCK_ROWS], shift32, dtype=np.float32
+            )
+            self.total += block.sum(axis=1, dtype=np.float64)
+            self.gram += block @ block.T
+        self.count += columns.shape[1]
 
     def __add__(self, other: Moments) -> Moments:
         if not np.array_equal(self.shift, other.shift):

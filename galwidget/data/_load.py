@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
 from galwidget.data._dask import reduce_with_dask
-from galwidget.data._files import check_file_kind
+from galwidget.data._files import HDF5_SUFFIXES, check_file_kind, read_zoobot_hdf5
 from galwidget.data._ids import ids_from_column
 from galwidget.data._representations import Representations
 from galwidget.data._schema import (
@@ -31,6 +31,7 @@ from galwidget.data._schema import (
 )
 from galwidget.data._streaming import (
     ENGINES,
+    STREAM_BATCH_ROWS,
     assemble,
     check_pass_one,
     check_reduce_to,
@@ -76,7 +77,7 @@ def load_representations(
     id_column: str | None = None,
     on_invalid: OnInvalid = "raise",
     progress: bool | None = None,
-    batch_rows: int = 8192,
+    batch_rows: int | None = None,
     reduce_to: int | None = None,
     columns: Sequence[str] | None = None,
     engine: Literal["local", "dask"] = "local",
@@ -98,10 +99,12 @@ def load_representations(
     dask DataFrame) in two passes and keeps only their ``c``-component PCA projection, the ids and
     the meta ``columns`` asked for (see :func:`~galwidget.data.load_reduced`); ``engine="dask"`` runs the
     passes on the active ``distributed.Client`` (a ``LocalCluster`` if there is none). Batches
-    hold ``batch_rows`` rows, fewer when streaming wide rows (at most 16 MiB of features each).
+    hold ``batch_rows`` rows (default 8192, streamed 65536), fewer when streaming wide rows (at most
+    16 MiB of features each).
 
     Args:
-        source: a ``.parquet``/``.csv``/``.tsv``/``.csv.gz`` file, a folder of parquet part files,
+        source: a ``.parquet``/``.csv``/``.tsv``/``.csv.gz`` file, zoobot's ``.hdf5`` predictions
+            (h5py: ``galwidget[hdf5]``; several forward passes are averaged), a folder of parquet part files,
             a pandas DataFrame, an ``(n, d)`` numpy array, or ``Representations`` (returned as
             is). With ``reduce_to``: also a glob, a list of files, a pyarrow Dataset or a dask
             DataFrame.
@@ -111,7 +114,7 @@ def load_representations(
         on_invalid: ``"raise"`` on rows with NaN, infinite or too large features, or ``"drop"``
             them with a warning.
         progress: show progress bars (default: for large inputs).
-        batch_rows: rows read per batch.
+        batch_rows: rows read per batch (default: 8192 in memory, 65536 when streaming).
         reduce_to: stream and keep only this many PCA components (for data larger than memory).
         columns: with ``reduce_to``, the meta columns to keep (default: none but the ids).
         engine: with ``reduce_to``, ``"local"`` (in this process) or ``"dask"``.
@@ -162,6 +165,7 @@ def load_representations(
             "load_representations reads a file path, a pandas DataFrame, a numpy array or "
             f"Representations; got {type(source).__name__}"
         )
+    batch_rows = 8192 if batch_rows is None else batch_rows
     if not isinstance(batch_rows, int) or batch_rows < 1:
         raise DataError(f"batch_rows must be a positive integer, got {batch_rows!r}")
     path = Path(source)
@@ -170,13 +174,19 @@ def load_representations(
     suffix = path.suffix.lower()
     if suffix in {".parquet", ".pq"} or path.is_dir():
         return _load_parquet(path, features, id_column, on_invalid, progress, batch_rows)
+    if suffix in HDF5_SUFFIXES:
+        frame = read_zoobot_hdf5(path)
+        try:
+            return Representations.from_dataframe(frame, features, id_column, on_invalid)
+        except DataError as error:
+            raise DataError(f"{path}: {error}") from None
     if suffix in {".csv", ".tsv", ".gz"}:
         frame = _read_csv(path, id_column)
         try:
             return Representations.from_dataframe(frame, features, id_column, on_invalid)
         except DataError as error:
             raise DataError(f"{path}: {error}") from None
-    raise DataError(f"cannot read {path.name!r}: expected a .parquet or .csv file")
+    raise DataError(f"cannot read {path.name!r}: expected a .parquet, .csv or zoobot .hdf5 file")
 
 
 def _load_parquet(
@@ -300,7 +310,7 @@ def load_reduced(
     engine: str = "local",
     on_invalid: OnInvalid = "raise",
     progress: bool | None = None,
-    batch_rows: int = 8192,
+    batch_rows: int | None = None,
 ) -> Representations:
     """Stream ``source`` in two passes and keep its ``reduce_to``-component PCA projection.
 
@@ -309,6 +319,7 @@ def load_reduced(
     """
     if engine not in ENGINES:
         raise DataError(f"unknown engine {engine!r}: choose one of {', '.join(ENGINES)}")
+    batch_rows = STREAM_BATCH_ROWS if batch_rows is None else batch_rows
     check_on_invalid(on_invalid)
     if engine == "dask" or type(source).__module__.startswith("dask"):
         return reduce_with_dask(

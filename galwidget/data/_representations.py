@@ -57,6 +57,8 @@ if TYPE_CHECKING:
 
 # Builds each Representations' id lookup once when several threads ask for it at the same time.
 _ID_LOOKUP_LOCK = threading.Lock()
+# Starts at most one background build of an id lookup per Representations (warm_id_lookup).
+_WARMING_LOCK = threading.Lock()
 
 
 # Feature matrices already checked by _check_features, by id (entries vanish with the array):
@@ -347,6 +349,35 @@ class Representations:
                 if lookup is None or lookup.ids is not self.ids:
                     lookup = self.__dict__["_id_lookup"] = IdLookup(self.ids)
         return lookup
+
+    @property
+    def id_lookup_ready(self) -> bool:
+        """Whether :attr:`id_lookup` is built (the next id-based call does not wait for it)."""
+        lookup = self.__dict__.get("_id_lookup")
+        return lookup is not None and lookup.ids is self.ids
+
+    def warm_id_lookup(self) -> threading.Thread | None:
+        """Start building :attr:`id_lookup` in a background (daemon) thread, so that the first
+        id-based call (a click by id, ``focus``, ``select``, labels) does not wait for it (~6 s
+        at 8.7M ids). An id-based call made during the build waits for that build; it is never
+        built twice. The :class:`~galwidget.Explorer` calls this when it is created.
+
+        Returns:
+            The building thread (the one already running, if any), or ``None`` when the lookup
+            is built.
+        """
+        with _WARMING_LOCK:
+            if self.id_lookup_ready:
+                return None
+            running = self.__dict__.get("_id_lookup_thread")
+            if running is not None and running.is_alive():
+                return running
+            thread = threading.Thread(
+                target=lambda: self.id_lookup, name="galwidget-id-lookup", daemon=True
+            )
+            self.__dict__["_id_lookup_thread"] = thread
+            thread.start()
+            return thread
 
     def positions(self, ids: str | Iterable[object]) -> np.ndarray:
         """Row positions (int64) of ``ids``; unknown ids raise :class:`DataError` listing them."""

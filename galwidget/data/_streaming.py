@@ -29,7 +29,9 @@ from __future__ import annotations
 import glob
 import hashlib
 import os
+import queue
 import re
+import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -68,9 +70,15 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 # 1 MiB: 1 MiB each for 1280 columns would be 1.3 GB).
 READ_BUFFERS_BYTES = 64 << 20
 WHOLE_ROW_GROUP_BYTES = 256 << 20
-# A batch holds at most this many bytes of features (as float64): 8192 rows of 128-d, 1638 of
+# Rows a streamed batch holds by default: few large batches decode faster than many small ones,
+# and each batch costs the passes a few Python calls per column.
+STREAM_BATCH_ROWS = 65_536
+# A batch holds at most this many bytes of features (as float64): 16384 rows of 128-d, 1638 of
 # 1280-d, so a batch's arrow columns and matrices stay small whatever the raw width.
 BATCH_FEATURE_BYTES = 16 << 20
+# Batches the reader thread holds ready ahead of the arithmetic: with the one it is reading and
+# the one being used, three batches are in memory at once.
+READ_AHEAD = 1
 ENGINES = ("local", "dask")
 RowCallback = Callable[[int], None]
 
@@ -529,9 +537,21 @@ def scan(
 
 def batch_matrix(batch: pa.RecordBatch, schema: FeatureSchema, where: str) -> np.ndarray:
     """The ``(rows, d)`` float32 feature matrix of a record batch (nulls become NaN)."""
+    columns = batch_columns(batch, schema, where)
+    if schema.list_column is not None:
+        return columns.T  # the transpose of the stacked (rows, d) matrix: no copy
+    matrix = np.empty((batch.num_rows, schema.width), dtype=np.float32)
+    columns_to_rows(columns, matrix)
+    return matrix
+
+
+def batch_columns(batch: pa.RecordBatch, schema: FeatureSchema, where: str) -> np.ndarray:
+    """The features of a record batch column-major: ``(d, rows)`` float32, one row per column
+    (nulls become NaN). The passes work on this block directly (:meth:`Moments.add_columns`,
+    :meth:`PCA.transform_columns`), so rows are never transposed."""
     rows = batch.num_rows
     if rows == 0:
-        return np.empty((0, schema.width), dtype=np.float32)
+        return np.empty((schema.width, 0), dtype=np.float32)
     if schema.list_column is not None:
         try:
             matrix = stack_list_column(batch.column(schema.list_column), schema.list_column)
@@ -542,25 +562,72 @@ def batch_matrix(batch: pa.RecordBatch, schema: FeatureSchema, where: str) -> np
                 f"{where}: list column {schema.list_column!r} holds {matrix.shape[1]} features "
                 f"instead of {schema.width}"
             )
-        return matrix
-    d = schema.width
-    block = np.empty((d, rows), dtype=np.float32)
+        return matrix.T
+    block = np.empty((schema.width, rows), dtype=np.float32)
     for j, name in enumerate(schema.feature_columns):
         column = batch.column(name)
         if column.null_count:
             column = column.fill_null(np.nan)
         block[j] = column.to_numpy(zero_copy_only=False)
-    matrix = np.empty((rows, d), dtype=np.float32)
-    columns_to_rows(block, matrix)
-    return matrix
+    return block
 
 
-def _one_blas_thread(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    """``batches``, with BLAS on one thread while each is processed: the passes are bound by
-    parquet decoding, and on busy cores OpenBLAS threads spin (``XᵀX`` of a batch ran 28× slower
-    with 2 threads than with 1 on the shared 2-core bench machine)."""
-    with threadpool_limits(1, "blas"):
-        yield from batches
+Converted = tuple[pa.RecordBatch, np.ndarray]
+
+
+def read_ahead(
+    batches: Iterable[pa.RecordBatch], schema: FeatureSchema, where: str
+) -> Iterator[Converted]:
+    """Each batch with its :func:`batch_columns` block, read and converted by a background
+    thread up to :data:`READ_AHEAD` batches ahead of the caller.
+
+    Parquet decoding (pyarrow's threads) and the column copies then run while the caller does
+    the arithmetic on the previous block, on the other core. Errors of the reader (a file that
+    changed, a damaged page) are raised here, in order; a caller that stops early stops the
+    reader, which closes ``batches`` before this generator returns. BLAS runs on one thread
+    meanwhile: on busy cores OpenBLAS threads spin (``XᵀX`` of a batch ran 28× slower with 2
+    threads than with 1 on the shared 2-core bench machine), and the reader has the other core.
+    """
+    ready: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=READ_AHEAD)
+    stop = threading.Event()
+
+    def put(item: tuple[str, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        iterator = iter(batches)
+        try:
+            for batch in iterator:
+                if not put(("batch", (batch, batch_columns(batch, schema, where)))):
+                    return
+            put(("end", None))
+        except BaseException as error:  # handed to the caller, raised there
+            put(("error", error))
+        finally:
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                close()
+
+    reader = threading.Thread(target=read, name="galwidget-read-ahead", daemon=True)
+    reader.start()
+    try:
+        with threadpool_limits(1, "blas"):
+            while True:
+                kind, item = ready.get()
+                if kind == "end":
+                    return
+                if kind == "error":
+                    raise item
+                yield item
+    finally:
+        stop.set()
+        reader.join()
 
 
 @dataclass
@@ -597,13 +664,12 @@ def moments_pass(
     moments = Moments(shift)
     invalid = []
     rows = 0
-    for batch in _one_blas_thread(batches):
-        matrix = batch_matrix(batch, schema, where)
-        finite = valid_rows(matrix)
+    for batch, columns in read_ahead(batches, schema, where):
+        finite = valid_rows(columns.T)
         if not finite.all():
             invalid.append(rows + np.flatnonzero(~finite))
-            matrix = matrix[finite]
-        moments.add(matrix)
+            columns = columns[:, finite]
+        moments.add_columns(columns)
         rows += batch.num_rows
         if on_rows is not None:
             on_rows(batch.num_rows)
@@ -634,20 +700,21 @@ def projection_pass(
     tables = []
     written = 0
     rows = 0
-    for batch in _one_blas_thread(batches):
-        matrix = batch_matrix(batch, schema, where)
+    for batch, columns in read_ahead(batches, schema, where):
         kept = schema.cast_kept(batch.select(schema.kept_columns), where)
         local = drop[(drop >= rows) & (drop < rows + batch.num_rows)] - rows
         if len(local):
             mask = np.ones(batch.num_rows, dtype=bool)
             mask[local] = False
-            matrix, kept = matrix[mask], kept.filter(pa.array(mask))
+            columns, kept = columns[:, mask], kept.filter(pa.array(mask))
+        m = columns.shape[1]
         if out is None:
-            projected.append(pca.transform(matrix, progress=False))
-        elif written + len(matrix) <= len(out):
-            pca.transform(matrix, progress=False, out=out[written : written + len(matrix)])
+            projected.append(np.empty((m, pca.n_components), dtype=np.float32))
+            pca.transform_columns(columns, projected[-1])
+        elif written + m <= len(out):
+            pca.transform_columns(columns, out[written : written + m])
         tables.append(kept)
-        written += len(matrix)
+        written += m
         rows += batch.num_rows
         if on_rows is not None:
             on_rows(batch.num_rows)

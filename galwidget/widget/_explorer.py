@@ -318,6 +318,7 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
         if in_layout:
             features = list(layout)  # the 2-D map is the only representation: search there
         reps = load_representations(data, features=features, id_column=id_column)
+        reps.warm_id_lookup()  # the first click by id then finds it built
         frame = data if isinstance(data, pd.DataFrame) else None
         selected = selected_column if frame is not None else None
         # A map over its own coordinates (Explorer.from_layout) has no features to search.

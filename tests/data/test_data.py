@@ -260,8 +260,11 @@ def test_empty_tables(tmp_path: Path) -> None:
 def test_missing_file_and_unknown_format(tmp_path: Path) -> None:
     with pytest.raises(gw.DataError, match="no such file"):
         gw.load_representations(tmp_path / "nope.parquet")
-    (tmp_path / "reps.h5").write_bytes(b"")
-    with pytest.raises(gw.DataError, match=r"expected a \.parquet or \.csv"):
+    (tmp_path / "reps.feather").write_bytes(b"")
+    with pytest.raises(gw.DataError, match=r"expected a \.parquet, \.csv or zoobot \.hdf5"):
+        gw.load_representations(tmp_path / "reps.feather")
+    (tmp_path / "reps.h5").write_bytes(b"")  # zoobot's HDF5, but empty
+    with pytest.raises(gw.DataError, match=r"reps\.h5 is empty \(0 bytes\), not an HDF5 file"):
         gw.load_representations(tmp_path / "reps.h5")
 
 

@@ -363,3 +363,40 @@ def test_an_unreadable_sub_folder_is_an_error_not_fewer_rows(tmp_path, x) -> Non
             gw.load_representations(tmp_path / "data", reduce_to=3)
     finally:
         (tmp_path / "data" / "hidden").chmod(0o755)
+
+
+def test_column_major_moments_and_projection_equal_the_row_major_ones() -> None:
+    """The passes' column-major arithmetic (no transposition) is the in-memory PCA's, to float32
+    rounding: same shift, same 4096-row float32 blocks into float64 sums."""
+    from galwidget.pca import Moments, initial_shift
+
+    rng = np.random.default_rng(5)
+    rows = (rng.standard_normal((10_000, 24)) * rng.uniform(0.1, 30, 24) + 100).astype(np.float32)
+    by_rows, by_columns = Moments(initial_shift(rows)), Moments(initial_shift(rows))
+    by_rows.add(rows)
+    columns = np.ascontiguousarray(rows.T)
+    by_columns.add_columns(columns[:, :6000])
+    by_columns.add_columns(columns[:, 6000:])
+    assert by_columns.count == by_rows.count == 10_000
+    np.testing.assert_allclose(by_columns.total, by_rows.total, rtol=1e-6)
+    # float32 products summed in other orders: equal to ~1e-7 of the largest second moment.
+    scale = np.abs(by_rows.gram).max()
+    np.testing.assert_allclose(by_columns.gram, by_rows.gram, rtol=0, atol=1e-6 * scale)
+    pca = by_rows.pca(5)
+    np.testing.assert_allclose(by_columns.pca(5).components, pca.components, atol=1e-5)
+    out = np.empty((10_000, 5), np.float32)
+    pca.transform_columns(columns, out)
+    np.testing.assert_allclose(out, pca.transform(rows), atol=1e-4 * np.abs(out).max())
+    pca.transform_columns(rows.T, out)  # a transposed (Fortran-order) block as list columns give
+    np.testing.assert_allclose(out, pca.transform(rows), atol=1e-4 * np.abs(out).max())
+
+
+def test_a_pass_stopped_early_leaves_no_reader_thread(parts) -> None:
+    import threading
+
+    schema, found = streaming.scan(streaming.resolve_files(parts), None, None, None)
+    batches = streaming.read_ahead(found[0].batches(schema.read_columns, 64), schema, "part 0")
+    batch, columns = next(batches)
+    assert columns.shape == (schema.width, batch.num_rows) == (D, 64)
+    batches.close()
+    assert not [t for t in threading.enumerate() if t.name == "galwidget-read-ahead"]
