@@ -40,9 +40,11 @@ __all__ = [
     "HATS_MARKERS",
     "CatalogueInput",
     "crossmatch",
+    "hats_radec_columns",
     "is_hats",
     "join",
     "open_hats",
+    "quiet_lsdb",
     "read_catalogue",
 ]
 
@@ -365,6 +367,13 @@ def hats_radec_columns(catalogue: Any, where: str) -> tuple[str, str]:
     return str(names[0]), str(names[1])
 
 
+def quiet_lsdb() -> None:
+    """Within ``warnings.catch_warnings()``: silence the deprecation notices lsdb's internals
+    raise about their own use of pandas and dask (not about anything the caller wrote)."""
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+
+
 def _lsdb() -> Any:
     try:
         import lsdb
@@ -384,9 +393,9 @@ def _crossmatch_hats(
     n = len(meta)
     located = np.flatnonzero(np.isfinite(radec).all(axis=1))
     ours = pd.DataFrame({_ROW: located, _RA: radec[located, 0] % 360.0, _DEC: radec[located, 1]})
-    left = lsdb.from_dataframe(ours, ra_column=_RA, dec_column=_DEC, margin_threshold=None)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # dask/pandas chatter, not ours
+        quiet_lsdb()
+        left = lsdb.from_dataframe(ours, ra_column=_RA, dec_column=_DEC, margin_threshold=None)
         found = left.crossmatch(
             catalogue,
             n_neighbors=1,

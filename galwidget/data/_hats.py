@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Sequence
 from os import PathLike
 from pathlib import Path
@@ -22,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from galwidget.catalogues import hats_radec_columns, open_hats
+from galwidget.catalogues import hats_radec_columns, open_hats, quiet_lsdb
 from galwidget.data._dask import reduce_with_dask
 from galwidget.data._representations import Representations
 from galwidget.data._schema import FeatureSpec, find_id_column
@@ -105,7 +106,9 @@ def _partition_files(catalogue: Any) -> list[Path] | None:
 
 def _compute(catalogue: Any, where: str) -> pd.DataFrame:
     try:
-        return pd.DataFrame(catalogue.compute())
+        with warnings.catch_warnings():
+            quiet_lsdb()
+            return pd.DataFrame(catalogue.compute())
     except Exception as error:  # a partition lsdb could not read
         raise DataError(
             f"{where}: reading the catalogue failed ({type(error).__name__}: {error})"
@@ -171,13 +174,15 @@ def to_hats(
     frame = _table(data, reps, features)
     show = progress if progress is not None else frame.size > PROGRESS_THRESHOLD
     try:
-        catalogue = lsdb.from_dataframe(frame, ra_column="ra", dec_column="dec")
-        catalogue.write_catalog(
-            target,
-            catalog_name=catalog_name or target.name,
-            overwrite=overwrite,
-            progress_bar=show,
-        )
+        with warnings.catch_warnings():
+            quiet_lsdb()
+            catalogue = lsdb.from_dataframe(frame, ra_column="ra", dec_column="dec")
+            catalogue.write_catalog(
+                target,
+                catalog_name=catalog_name or target.name,
+                overwrite=overwrite,
+                progress_bar=show,
+            )
     except Exception as error:  # lsdb's, hats' and the file system's own errors
         raise DataError(
             f"cannot write the HATS catalogue {target} ({type(error).__name__}: {error})"
