@@ -4,7 +4,8 @@
   a HATS folder): with ``reduce_to``, the partitions stream through the same two passes as any
   parquet part files, on Dask: a catalogue folder's partition files one task per run of row groups
   (errors name the ``Norder=…/Npix=…`` file), an ``lsdb.Catalog`` (perhaps filtered, e.g. a cone
-  search) through its dask DataFrame. Without ``reduce_to`` the catalogue is read into memory.
+  search) one task per partition, each computing lsdb's partition and naming its pixel and file
+  if it cannot be read. Without ``reduce_to`` the catalogue is read into memory.
   The ids, the catalogue's ra/dec columns (kept as ``ra``/``dec``) and the ``columns`` asked for
   are kept.
 - :func:`to_hats` writes galaxies, labels or scores as a HATS catalogue with LSDB, so they can be
@@ -72,7 +73,7 @@ def load_hats(
     files = _partition_files(catalogue) if isinstance(source, str | PathLike) else None
     try:
         reps = reduce_with_dask(
-            files if files is not None else catalogue.to_dask_dataframe(),
+            files if files is not None else _guarded_frame(catalogue),
             reduce_to=reduce_to,
             features=features,
             id_column=id_column,
@@ -83,9 +84,9 @@ def load_hats(
         )
     except DataError as error:
         raise DataError(f"{where}: {error}") from None
-    except Exception as error:  # lsdb's own reading of a partition, raised by its task
+    except Exception as error:  # lsdb's or Dask's own, outside any one partition
         raise DataError(
-            f"{where}: a partition failed while streaming ({type(error).__name__}: {error})"
+            f"{where}: streaming the catalogue failed ({type(error).__name__}: {error})"
         ) from error
     return _named_radec(reps, ra, dec)
 
@@ -102,6 +103,37 @@ def _partition_files(catalogue: Any) -> list[Path] | None:
     if getattr(structure.catalog_info, "npix_suffix", ".parquet") != ".parquet":
         return None
     return [Path(str(pixel_catalog_file(base, p))) for p in catalogue.get_healpix_pixels()]
+
+
+class _Lazy:
+    """A lazy partition carried into a task as it is (Dask computes the arguments it can see)."""
+
+    def __init__(self, partition: Any) -> None:
+        self.partition = partition
+
+
+def _guarded_frame(catalogue: Any) -> Any:
+    """``catalogue``'s dask DataFrame, each partition computed inside a task that names its
+    HEALPix pixel (and file) if it cannot be read."""
+    import dask.dataframe as dd
+
+    pixels = catalogue.get_healpix_pixels()
+    files: Sequence[Path | None] = _partition_files(catalogue) or [None] * len(pixels)
+    pieces = [
+        (_Lazy(partition), f"Norder={pixel.order}/Npix={pixel.pixel}", file and str(file))
+        for partition, pixel, file in zip(catalogue.to_delayed(), pixels, files, strict=True)
+    ]
+    meta = catalogue.to_dask_dataframe()._meta
+    return dd.from_map(_read_partition, pieces, meta=meta, enforce_metadata=False)
+
+
+def _read_partition(piece: tuple[_Lazy, str, str | None]) -> pd.DataFrame:
+    lazy, pixel, file = piece
+    try:
+        return lazy.partition.compute(scheduler="sync")
+    except Exception as error:  # lsdb's reading of this partition
+        where = f"partition {pixel}" + (f" ({file})" if file else "")
+        raise DataError(f"{where} cannot be read: {type(error).__name__}: {error}") from None
 
 
 def _compute(catalogue: Any, where: str) -> pd.DataFrame:
