@@ -84,6 +84,8 @@ def load_hats(
         )
     except DataError as error:
         raise DataError(f"{where}: {error}") from None
+    except ImportError:
+        raise
     except Exception as error:  # lsdb's or Dask's own, outside any one partition
         raise DataError(
             f"{where}: streaming the catalogue failed ({type(error).__name__}: {error})"
