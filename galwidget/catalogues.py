@@ -154,11 +154,11 @@ def crossmatch(
     ``ra``/``dec`` columns or IAU-name ids; ``None`` when there are none); the catalogue's are its
     ``ra`` and ``dec`` columns, in degrees. An ``lsdb.Catalog`` or a HATS folder is matched by
     LSDB on Dask (the columns its properties name as ra/dec; give it a margin cache so sources just
-    across a partition border are found): only the matched rows come back into memory. Catalogue
-    columns whose
-    names are already in ``meta`` get ``suffix``; the separation in arcseconds is the column
-    ``separation_arcsec`` (plus ``suffix`` if taken). Unmatched galaxies and, when several galaxies
-    share one nearest source (many-to-one), those counts are reported in a warning.
+    across a partition border are found): only the matched rows come back into memory.
+    Catalogue columns whose names are already in ``meta`` get ``suffix``; the separation in
+    arcseconds is the column ``separation_arcsec`` (plus ``suffix`` if taken). Unmatched galaxies
+    and, when several galaxies share one nearest source (many-to-one), those counts are reported
+    in a warning.
 
     Raises:
         DataError: no galaxy positions, missing or non-numeric catalogue position columns, a
