@@ -3,7 +3,7 @@
 from typing import Any
 
 from galwidget import catalogues, datasets, images, labels, learn
-from galwidget.data import Representations, load_representations
+from galwidget.data import Representations, load_representations, to_hats
 from galwidget.errors import DataError, DownloadError, GalwidgetError, ImageError
 from galwidget.labels import LabelStorageError, LabelStore
 from galwidget.layout import layout
@@ -33,6 +33,7 @@ __all__ = [
     "learn",
     "load_representations",
     "parse_iauname",
+    "to_hats",
 ]
 
 

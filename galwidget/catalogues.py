@@ -14,6 +14,11 @@ ECSV need astropy (the ``astropy`` extra).
 galaxy gets the columns of its nearest catalogue source within ``radius_arcsec`` (great-circle
 distance, found with a k-d tree on unit vectors), or NaN when there is none, plus the separation
 in arcseconds.
+
+HATS catalogues (the hierarchical HEALPix parquet layout LSDB reads: Rubin, ZTF, Gaia, PS1, the
+Multimodal Universe) are opened with :func:`open_hats` and matched by :func:`crossmatch` through
+LSDB's own crossmatch on Dask, partition by partition, so the catalogue never has to fit in memory.
+They need the ``hats`` extra (``pip install galwidget[hats]``).
 """
 
 from __future__ import annotations
@@ -31,12 +36,26 @@ from galwidget.errors import DataError
 from galwidget.sky import chord_to_arcsec, sky_unit_vectors
 from galwidget.util import preview
 
-__all__ = ["CatalogueInput", "crossmatch", "join", "read_catalogue"]
+__all__ = [
+    "HATS_MARKERS",
+    "CatalogueInput",
+    "crossmatch",
+    "hats_radec_columns",
+    "is_hats",
+    "join",
+    "open_hats",
+    "quiet_lsdb",
+    "read_catalogue",
+]
 
-CatalogueInput: TypeAlias = (
-    Any  # a DataFrame, an astropy Table, or a str/PathLike to a catalogue file
-)
-"""A catalogue: a pandas DataFrame, an astropy Table, or the path of a FITS, VOTable, ECSV, CSV or parquet file."""
+CatalogueInput: TypeAlias = Any  # a DataFrame, an astropy Table, an lsdb Catalog or a path
+"""A catalogue: a pandas DataFrame, an astropy Table, an ``lsdb.Catalog``, or the path of a FITS,
+VOTable, ECSV, CSV or parquet file or of a HATS catalogue (a folder)."""
+
+HATS_MARKERS = ("hats.properties", "collection.properties", "properties", "partition_info.csv")
+"""Files whose presence makes a folder a HATS catalogue (or collection) for :func:`is_hats`."""
+# Our galaxies' columns in the LSDB crossmatch (names no survey catalogue uses).
+_ROW, _RA, _DEC = "_galwidget_row", "_galwidget_ra", "_galwidget_dec"
 
 # File suffix (lower case, without a trailing ".gz") → reader name.
 FORMATS: dict[str, str] = {
@@ -133,18 +152,20 @@ def crossmatch(
 
     The galaxies' positions are ``(n, 2)`` ra/dec in degrees (:attr:`Representations.radec`:
     ``ra``/``dec`` columns or IAU-name ids; ``None`` when there are none); the catalogue's are its
-    ``ra`` and ``dec`` columns, in degrees. Catalogue columns whose
-    names are already in ``meta`` get ``suffix``; the separation in arcseconds is the column
-    ``separation_arcsec`` (plus ``suffix`` if taken). Unmatched galaxies and, when several galaxies
-    share one nearest source (many-to-one), those counts are reported in a warning.
+    ``ra`` and ``dec`` columns, in degrees. An ``lsdb.Catalog`` or a HATS folder is matched by
+    LSDB on Dask (the columns its properties name as ra/dec; give it a margin cache so sources just
+    across a partition border are found): only the matched rows come back into memory.
+    Catalogue columns whose names are already in ``meta`` get ``suffix``; the separation in
+    arcseconds is the column ``separation_arcsec`` (plus ``suffix`` if taken). Unmatched galaxies
+    and, when several galaxies share one nearest source (many-to-one), those counts are reported
+    in a warning.
 
     Raises:
         DataError: no galaxy positions, missing or non-numeric catalogue position columns, a
-            non-positive radius, or no match at all.
+            non-positive radius, a folder that is not a HATS catalogue, or no match at all.
     """
     if not np.isfinite(radius_arcsec) or radius_arcsec <= 0:
         raise DataError(f"radius_arcsec must be a positive number, got {radius_arcsec!r}")
-    table = read_catalogue(catalogue)
     ours = radec
     n = len(meta)
     if ours is None:
@@ -152,6 +173,9 @@ def crossmatch(
             "these galaxies have no positions: add 'ra'/'dec' columns to meta (e.g. "
             "reps.join(catalogue_with_ra_dec, on=<id column>)) or use IAU-name ids"
         )
+    if is_hats(catalogue) or (isinstance(catalogue, str | PathLike) and Path(catalogue).is_dir()):
+        return _crossmatch_hats(meta, ours, open_hats(catalogue), radius_arcsec, suffix)
+    table = read_catalogue(catalogue)
     theirs = np.column_stack([_degrees(table, column, dec) for column in (ra, dec)])
     usable = np.isfinite(theirs).all(axis=1)
     if not usable.any():
@@ -267,6 +291,140 @@ def _column_values(column: Any) -> np.ndarray | pd.api.extensions.ExtensionArray
 
 
 # ----------------------------------------------------------------------------------------------
+# HATS catalogues (LSDB)
+# ----------------------------------------------------------------------------------------------
+
+
+def is_hats(source: Any) -> bool:
+    """Whether ``source`` is an ``lsdb.Catalog`` or a folder holding a HATS catalogue or collection
+    (one of :data:`HATS_MARKERS`). Needs no lsdb."""
+    if type(source).__module__.startswith("lsdb"):
+        return True
+    if not isinstance(source, str | PathLike):
+        return False
+    path = Path(source)
+    return path.is_dir() and any((path / name).is_file() for name in HATS_MARKERS)
+
+
+def open_hats(source: Any, *, columns: list[str] | None = None) -> Any:
+    """``source`` as an ``lsdb.Catalog``: a catalogue (returned as it is) or the path of a HATS
+    catalogue or collection (opened lazily, with its default margin; ``columns`` read, default
+    all of them).
+
+    Raises:
+        ImportError: lsdb is not installed (``pip install galwidget[hats]``).
+        DataError: the path does not exist, is not a HATS catalogue or collection, or is an
+            auxiliary dataset (a margin or index catalogue) rather than a catalogue of sources;
+            the message names the path.
+    """
+    lsdb = _lsdb()
+    if isinstance(source, lsdb.Catalog):
+        return source
+    if type(source).__module__.startswith("lsdb"):
+        raise DataError(
+            f"expected an lsdb.Catalog of sources, got {type(source).__name__} (a margin or "
+            "auxiliary catalogue cannot be matched or loaded on its own)"
+        )
+    if not isinstance(source, str | PathLike):
+        raise DataError(
+            f"a HATS catalogue is an lsdb.Catalog or the path of its folder, got "
+            f"{type(source).__name__}"
+        )
+    path = Path(source)
+    if not path.exists():
+        raise DataError(f"no such HATS catalogue: {path}")
+    if not is_hats(path):
+        found = sorted(p.name for p in path.iterdir())[:8] if path.is_dir() else []
+        raise DataError(
+            f"{path} is not a HATS catalogue: a HATS catalogue is a folder with "
+            f"{' or '.join(HATS_MARKERS[:2])} and its dataset/ (found: {preview(found) or 'a file'})"
+        )
+    try:
+        catalogue = lsdb.open_catalog(path, columns=columns if columns is not None else "all")
+    except Exception as error:  # hats' and lsdb's own errors: reported with the path
+        raise DataError(
+            f"cannot open {path} as a HATS catalogue ({type(error).__name__}: {error})"
+        ) from error
+    if not isinstance(catalogue, lsdb.Catalog):
+        raise DataError(
+            f"{path} is a HATS {type(catalogue).__name__}, not a catalogue of sources: open the "
+            "catalogue (or collection) it belongs to"
+        )
+    return catalogue
+
+
+def hats_radec_columns(catalogue: Any, where: str) -> tuple[str, str]:
+    """The ra and dec column names of an ``lsdb.Catalog`` (from its properties), checked to be
+    among its columns (a :class:`DataError` naming ``where`` and the columns otherwise)."""
+    info = catalogue.hc_structure.catalog_info
+    names = (getattr(info, "ra_column", None), getattr(info, "dec_column", None))
+    columns = list(catalogue.columns)
+    if not all(names) or not set(names) <= set(columns):
+        raise DataError(
+            f"{where} has no ra/dec columns (its properties name {names[0]!r}/{names[1]!r}); "
+            f"its columns: {preview(columns)}"
+        )
+    return str(names[0]), str(names[1])
+
+
+def quiet_lsdb() -> None:
+    """Within ``warnings.catch_warnings()``: silence the deprecation notices lsdb's internals
+    raise about their own use of pandas and dask (not about anything the caller wrote)."""
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+
+
+def _lsdb() -> Any:
+    try:
+        import lsdb
+    except ImportError:
+        raise ImportError("HATS catalogues need lsdb: pip install galwidget[hats]") from None
+    return lsdb
+
+
+def _crossmatch_hats(
+    meta: pd.DataFrame, radec: np.ndarray, catalogue: Any, radius_arcsec: float, suffix: str
+) -> pd.DataFrame:
+    """:func:`crossmatch` with LSDB: our galaxies become a small lsdb catalogue (row, ra, dec)
+    matched to ``catalogue`` on Dask; only the matched rows come back."""
+    lsdb = _lsdb()
+    name = getattr(catalogue, "name", None) or "the HATS catalogue"
+    hats_radec_columns(catalogue, f"catalogue {name!r}")
+    n = len(meta)
+    located = np.flatnonzero(np.isfinite(radec).all(axis=1))
+    ours = pd.DataFrame({_ROW: located, _RA: radec[located, 0] % 360.0, _DEC: radec[located, 1]})
+    with warnings.catch_warnings():
+        quiet_lsdb()
+        left = lsdb.from_dataframe(ours, ra_column=_RA, dec_column=_DEC, margin_threshold=None)
+        found = left.crossmatch(
+            catalogue,
+            n_neighbors=1,
+            radius_arcsec=radius_arcsec,
+            suffix_method="overlapping_columns",
+        ).compute()
+    if len(found) == 0:
+        raise DataError(
+            f"no source of {name!r} lies within {radius_arcsec} arcsec of any of the {n} "
+            f"galaxies (galaxies like {preview(radec[located][:2].round(5).tolist())})"
+            + units_hint(radec[located], "the galaxies'", "ra", "dec")
+        )
+    rows = found[_ROW].to_numpy(dtype=np.int64)
+    distance = found["_dist_arcsec"].to_numpy(dtype=np.float64)
+    sources = pd.factorize(found.index)[0]  # a source is its _healpix_29 index in the catalogue
+    columns = found.drop(columns=[_ROW, _RA, _DEC, "_dist_arcsec"]).reset_index(drop=True)
+    columns = columns.rename(columns=lambda c: f"{c}{suffix}" if c in meta.columns else c)
+    added = columns.set_axis(rows, axis=0).reindex(range(n))
+    separation = SEPARATION if SEPARATION not in meta.columns else SEPARATION + suffix
+    added[separation] = np.nan
+    added.loc[rows, separation] = distance
+    result = pd.concat([meta.reset_index(drop=True), added.reset_index(drop=True)], axis=1)
+    matched = np.zeros(n, dtype=bool)
+    matched[rows] = True
+    _warn_about_matches(n, matched, sources, radius_arcsec, stacklevel=5)
+    return result
+
+
+# ----------------------------------------------------------------------------------------------
 # Matching
 # ----------------------------------------------------------------------------------------------
 
@@ -336,7 +494,9 @@ def _keys(values: pd.Series, on: str) -> pd.Series:
     return text
 
 
-def _warn_about_matches(n: int, matched: np.ndarray, rows: np.ndarray, radius: float) -> None:
+def _warn_about_matches(
+    n: int, matched: np.ndarray, rows: np.ndarray, radius: float, stacklevel: int = 4
+) -> None:
     problems = []
     if not matched.all():
         problems.append(
@@ -351,4 +511,4 @@ def _warn_about_matches(n: int, matched: np.ndarray, rows: np.ndarray, radius: f
             f"({int(counts[shared].sum())} galaxies in all: many-to-one)"
         )
     if problems:
-        warnings.warn("; ".join(problems), stacklevel=4)
+        warnings.warn("; ".join(problems), stacklevel=stacklevel)

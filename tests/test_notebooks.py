@@ -165,3 +165,18 @@ def test_gz2_gets_positions_by_id_then_crossmatches(kernel_name: str, tmp_path: 
     matched = text_of(cell_with(notebook, "reps.crossmatch(decals"))
     found = re.search(r"([\d,]+) of 3,000 GZ2 galaxies have a GZ DECaLS match", matched)
     assert found and 2200 <= int(found.group(1).replace(",", "")) <= 2600  # 80% were measured
+
+
+def test_survey_hats_streams_crossmatches_and_writes_labels(kernel_name: str, tmp_path: Path):
+    pytest.importorskip("lsdb")
+    notebook = run("survey_hats.ipynb", kernel_name, tmp_path)
+    assert "4,000 galaxies in" in text_of(cell_with(notebook, "gw.to_hats(galaxies"))
+    reduced = text_of(cell_with(notebook, "reduce_to=10"))
+    assert "4,000 galaxies × 10 components" in reduced
+    matched = re.search(
+        r"([\d,]+) of 4,000 galaxies matched", text_of(cell_with(notebook, "reps.crossmatch("))
+    )
+    assert matched and 3000 < int(matched.group(1).replace(",", "")) < 3400  # 80% have a source
+    assert widget_views(cell_with(notebook, "w = gw.Explorer(matched")) == 1
+    joined = text_of(cell_with(notebook, "gw.to_hats(w.labels"))
+    assert re.search(r"\b[5-8] labelled galaxies joined to the survey", joined)

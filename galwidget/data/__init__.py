@@ -1,5 +1,6 @@
 """Representations in, validated: the container, its loaders (in memory, streamed in two passes,
-or on Dask) and the one fitted PCA that neighbors, layouts and the learner share.
+on Dask, or from HATS catalogues, which :func:`to_hats` writes) and the one fitted PCA that
+neighbors, layouts and the learner share.
 
 Invariants of loaded data: features are finite and at most :data:`MAX_ABS_FEATURE` in magnitude
 (other rows are refused or, with ``on_invalid="drop"``, dropped); ids are the source's text
@@ -8,6 +9,7 @@ column, rows and values.
 """
 
 from galwidget.data._files import check_file_kind
+from galwidget.data._hats import to_hats
 from galwidget.data._ids import IdLookup
 from galwidget.data._load import load_reduced, load_representations
 from galwidget.data._reduction import cached_pca_embedding, leading_columns, load_or_fit_pca
@@ -33,4 +35,5 @@ __all__ = [
     "load_or_fit_pca",
     "load_reduced",
     "load_representations",
+    "to_hats",
 ]

@@ -14,8 +14,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
+from galwidget.catalogues import is_hats
 from galwidget.data._dask import reduce_with_dask
 from galwidget.data._files import HDF5_SUFFIXES, check_file_kind, read_zoobot_hdf5
+from galwidget.data._hats import load_hats
 from galwidget.data._ids import ids_from_column
 from galwidget.data._representations import Representations
 from galwidget.data._schema import (
@@ -102,12 +104,16 @@ def load_representations(
     hold ``batch_rows`` rows (default 8192, streamed 65536), fewer when streaming wide rows (at most
     16 MiB of features each).
 
+    A HATS catalogue (an ``lsdb.Catalog`` or its folder; ``galwidget[hats]``) streams its
+    partitions through the same passes on Dask, keeping the ids, its ra/dec columns (as
+    ``ra``/``dec``) and ``columns``; without ``reduce_to`` it is read into memory.
+
     Args:
         source: a ``.parquet``/``.csv``/``.tsv``/``.csv.gz`` file, zoobot's ``.hdf5`` predictions
             (h5py: ``galwidget[hdf5]``; several forward passes are averaged), a folder of parquet part files,
             a pandas DataFrame, an ``(n, d)`` numpy array, or ``Representations`` (returned as
-            is). With ``reduce_to``: also a glob, a list of files, a pyarrow Dataset or a dask
-            DataFrame.
+            is), a HATS catalogue folder or an ``lsdb.Catalog``. With ``reduce_to``: also a glob,
+            a list of files, a pyarrow Dataset or a dask DataFrame.
         features: which columns are the features (a prefix, a list of names); default: found
             (``feat_<i>_pred``, ``feat_<i>``, or one list column).
         id_column: the id column; default: the first of ``iauname``, ``id_str``, ``objid``, …
@@ -125,8 +131,9 @@ def load_representations(
     Raises:
         DataError: the file is missing, empty, not what its name says or damaged; no id column,
             duplicate or missing ids; non-numeric, NaN, infinite or too large features (with
-            ``on_invalid="raise"``); part files that disagree on their columns. The message
-            names the file, column, rows and values.
+            ``on_invalid="raise"``); part files that disagree on their columns; a HATS folder
+            that is not a catalogue, without ra/dec or ids, or whose partition cannot be read.
+            The message names the file, column, rows and values.
 
     Examples:
         >>> import numpy as np, pandas as pd
@@ -144,6 +151,17 @@ def load_representations(
     """
     if isinstance(source, Representations):
         return source
+    if is_hats(source):
+        return load_hats(
+            source,
+            reduce_to=reduce_to,
+            features=features,
+            id_column=id_column,
+            columns=columns,
+            on_invalid=on_invalid,
+            progress=progress,
+            batch_rows=STREAM_BATCH_ROWS if batch_rows is None else batch_rows,
+        )
     if reduce_to is not None:
         return load_reduced(
             source,

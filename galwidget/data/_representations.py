@@ -418,7 +418,8 @@ class Representations:
     ) -> Representations:
         """Join ``catalogue`` by sky position: each galaxy gets its nearest source's columns
         within ``radius_arcsec`` and ``separation_arcsec`` (NaN if none); see
-        :func:`galwidget.catalogues.crossmatch`."""
+        :func:`galwidget.catalogues.crossmatch`. An ``lsdb.Catalog`` or a HATS folder is matched
+        with LSDB's crossmatch on Dask (``galwidget[hats]``), for catalogues larger than memory."""
         meta = catalogues.crossmatch(
             self.meta,
             self.radec,
