@@ -355,22 +355,33 @@ SETTLE_JS = """async ([since, quiet, limit]) => {
 
 
 def _chromium_pids(kind: str) -> list[int]:
-    """Pids of this bench's Chromium processes of a ``--type`` (renderer, gpu-process)."""
+    """Pids of this bench's Chromium processes of a kind: ``renderer`` (pages),
+    ``ui-renderer`` (Chromium's own top-level UI, ``--top-chrome-webui``) or ``gpu-process``."""
     pids = []
     for process in psutil.Process().children(recursive=True):
         try:
             cmdline = process.cmdline()
         except psutil.Error:
             continue
-        if cmdline and "chrom" in Path(cmdline[0]).name and f"--type={kind}" in cmdline:
+        if not cmdline or "chrom" not in Path(cmdline[0]).name:
+            continue
+        ui = "--top-chrome-webui" in cmdline
+        renderer = "--type=renderer" in cmdline
+        if (
+            (kind == "renderer" and renderer and not ui)
+            or (kind == "ui-renderer" and renderer and ui)
+            or (kind == "gpu-process" and "--type=gpu-process" in cmdline)
+        ):
             pids.append(process.pid)
     return pids
 
 
 def _chromium_pss() -> dict[str, float]:
-    """PSS (MB) of this bench's Chromium processes by type (renderer, gpu-process)."""
-    totals = {"renderer": 0.0, "gpu-process": 0.0}
-    for kind in totals:
+    """PSS (MB) of this bench's Chromium processes by kind (see :func:`_chromium_pids`), and
+    the renderers' anonymous memory (``renderer-anonymous``: unlike PSS, it does not shrink when
+    a busy machine evicts Chromium's mapped files)."""
+    totals = {"renderer": 0.0, "ui-renderer": 0.0, "gpu-process": 0.0, "renderer-anonymous": 0.0}
+    for kind in ("renderer", "ui-renderer", "gpu-process"):
         for pid in _chromium_pids(kind):
             try:
                 rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
@@ -379,6 +390,8 @@ def _chromium_pss() -> dict[str, float]:
             for line in rollup.splitlines():
                 if line.startswith("Pss:"):
                     totals[kind] += int(line.split()[1]) / 1024
+                elif line.startswith("Anonymous:") and kind == "renderer":
+                    totals["renderer-anonymous"] += int(line.split()[1]) / 1024
     return totals
 
 
@@ -410,6 +423,8 @@ def _memory(page: Any, notebook: Any) -> dict[str, Any]:
     return {
         "renderer_pss_mb": round(pss["renderer"], 1),
         "gpu_process_pss_mb": round(pss["gpu-process"], 1),
+        "ui_renderer_pss_mb": round(pss["ui-renderer"], 1),
+        "renderer_anonymous_mb": round(pss["renderer-anonymous"], 1),
         "js_heap_mb": round(heap["usedSize"] / mb, 1),
         "js_heap_total_mb": round(heap["totalSize"] / mb, 1),
         "js_heap_fields": heap,
@@ -508,7 +523,13 @@ def _measure(
         budget = f", point_budget={options.point_budget}"
     setup = SETUP.format(path=str(layout_path(n)))
     name = f"map_{tool}_{n}.ipynb"
-    result: dict[str, Any] = {"tool": tool, "n": n, "variant": _variant(tool, options)}
+    result: dict[str, Any] = {
+        "tool": tool,
+        "n": n,
+        "variant": _variant(tool, options),
+        "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "load_average_1min": round(os.getloadavg()[0], 1),
+    }
     timeout_ms = options.timeout * 1000
     page, notebook = _open(browser, server, tool, name, [DISPLAY[tool].replace("{budget}", budget)])
     guard = None
@@ -629,14 +650,18 @@ def _variant(tool: str, options: argparse.Namespace) -> str:
     if tool != "galwidget":
         return "peer"
     if options.point_budget is None:
-        return "default" if options.has_point_budget else "baseline (no point budget)"
+        if not options.has_point_budget:
+            return "baseline (no point budget)"
+        return f"point_budget={options.default_point_budget} (default)"
     return f"point_budget={options.point_budget}"
 
 
-def _has_point_budget() -> bool:
+def _point_budget_default() -> int | None:
+    """The Explorer's default ``point_budget``; None when it has no such option (today's main)."""
     import galwidget as gw
 
-    return "point_budget" in inspect.signature(gw.Explorer.__init__).parameters
+    parameter = inspect.signature(gw.Explorer.__init__).parameters.get("point_budget")
+    return None if parameter is None else parameter.default
 
 
 def _peer_version() -> str | None:
@@ -702,7 +727,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
         parser.error(f"unknown tools {sorted(unknown)}; known: {', '.join(TOOLS)}")
     if options.peer_sizes is None:
         options.peer_sizes = [n for n in options.sizes if n <= 3_000_000]
-    options.has_point_budget = _has_point_budget()
+    options.default_point_budget = _point_budget_default()
+    options.has_point_budget = options.default_point_budget is not None
     if options.point_budget is not None and not options.has_point_budget:
         parser.error("this galwidget's Explorer has no point_budget option")
     return options
@@ -751,6 +777,29 @@ def table(results: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
+def _save(entries: list[dict[str, Any]], options: argparse.Namespace) -> dict[str, Any]:
+    """Merge ``entries`` into the results file (after every measurement: a crash keeps them)."""
+    meta = {
+        "machine": {
+            "cores": os.cpu_count(),
+            "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+            "python": platform.python_version(),
+            "chromium": "headless, SwiftShader (no GPU: GPU figures unmeasured)",
+        },
+        "embedding_atlas_version": _peer_version(),
+        "galwidget_has_point_budget": options.has_point_budget,
+        "last_run": {
+            "at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "load_average": os.getloadavg(),
+            "argv": sys.argv[1:],
+        },
+    }
+    results = _merge(entries, meta, options.results)
+    options.results.parent.mkdir(exist_ok=True)
+    options.results.write_text(json.dumps(results, indent=2, default=str))
+    return results
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Measure, merge into ``bench/results/map.json``, return the merged results."""
     options = parse(argv or [])
@@ -782,27 +831,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                                 runs.append(_measure(browser, server, tool, n, options))
                                 print(json.dumps(runs[-1], default=str), flush=True)
                             entries.append(_median_run(runs))
+                            _save(entries, options)
                 finally:
                     stop_jupyter_server(server)
         browser.close()
-    meta = {
-        "machine": {
-            "cores": os.cpu_count(),
-            "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-            "python": platform.python_version(),
-            "chromium": "headless, SwiftShader (no GPU: GPU figures unmeasured)",
-        },
-        "embedding_atlas_version": _peer_version(),
-        "galwidget_has_point_budget": options.has_point_budget,
-        "last_run": {
-            "at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-            "load_average": os.getloadavg(),
-            "argv": sys.argv[1:],
-        },
-    }
-    results = _merge(entries, meta, options.results)
-    options.results.parent.mkdir(exist_ok=True)
-    options.results.write_text(json.dumps(results, indent=2, default=str))
+    results = _save(entries, options)
     print(table(results), flush=True)
     return results
 
