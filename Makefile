@@ -12,12 +12,13 @@ JS_SOURCES := $(wildcard js/src/*.ts js/src/*.css) js/package.json js/tsconfig.j
 CHROMIUM ?= /usr/bin/chromium
 JUPYTER_PORT ?= 8890
 
-.PHONY: demo test lint js bench chromium postgresql clean help docs
+.PHONY: demo test lint js bench bench-peers chromium postgresql clean help docs
 
 help:
 	@echo "make demo   build everything and open notebooks/quickstart.ipynb in JupyterLab"
 	@echo "make test   install test dependencies and run lint, JS checks and the whole pytest suite"
 	@echo "make bench  run the benchmarks and write bench/results/*.json"
+	@echo "make bench-peers  install embedding-atlas in bench/.peer-venv and run bench/bench_map.py"
 	@echo "make docs   build the documentation site into build/site (open build/site/index.html)"
 
 $(PY):
@@ -89,6 +90,19 @@ docs: $(INSTALLED)
 
 bench: $(BENCH_INSTALLED) chromium
 	GALWIDGET_CHROMIUM=$(CHROMIUM) $(PY) -m bench
+
+# The peer tools bench/bench_map.py compares against, in their own environment as users install
+# them: embedding-atlas 0.22 (its last release drawing with WebGL) and its own JupyterLab.
+PEER_VENV := bench/.peer-venv
+EMBEDDING_ATLAS ?= 0.22.0
+$(PEER_VENV)/.installed:
+	$(PYTHON) -m venv $(PEER_VENV)
+	$(PEER_VENV)/bin/pip install --quiet --upgrade pip
+	$(PEER_VENV)/bin/pip install --quiet "embedding-atlas==$(EMBEDDING_ATLAS)" anywidget jupyterlab ipykernel
+	touch $@
+
+bench-peers: $(PEER_VENV)/.installed $(BENCH_INSTALLED) chromium
+	GALWIDGET_CHROMIUM=$(CHROMIUM) $(PY) -m bench map
 
 clean:
 	rm -rf $(VENV) js/node_modules galwidget/static .pytest_cache build/site build/docs-notebooks build/mkdocs-jupyter

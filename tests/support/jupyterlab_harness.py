@@ -173,9 +173,14 @@ def _kill_tree(process: subprocess.Popen, timeout: float = 10.0) -> None:
         raise RuntimeError(f"processes of the jupyter server survived SIGKILL: {survivors}")
 
 
-def start_jupyter_server(home: Path, app: str = "lab") -> JupyterServer:
+def start_jupyter_server(
+    home: Path, app: str = "lab", *, python: Path | None = None
+) -> JupyterServer:
     """Start ``jupyter lab`` (or ``app``, e.g. ``"notebook"`` for Notebook 7) serving
     ``home / "root"`` on a free port; return once it answers.
+
+    ``python``: the interpreter of another environment whose ``jupyter`` (and kernel) to run
+    (bench/bench_map.py runs a peer tool in its own venv); this interpreter's by default.
 
     All Jupyter state (config, runtime dir with the kernels' connection files, settings,
     workspaces, IPython profile) lives under ``home``. Stop it with :func:`stop_jupyter_server`.
@@ -187,7 +192,7 @@ def start_jupyter_server(home: Path, app: str = "lab") -> JupyterServer:
     port = _free_port()
     log_path = home / "jupyter.log"
     command = [
-        str(Path(sys.executable).with_name("jupyter")),
+        str(Path(python or sys.executable).with_name("jupyter")),
         app,
         "--ip=127.0.0.1",
         f"--port={port}",
