@@ -236,12 +236,17 @@ class Representations:
         if ids is None:
             id_index = pd.Index([str(i) for i in range(n)], name="id")
         else:
-            id_values = list(ids)
+            # A Series, Index or array is taken as it is (arrow-backed strings stay so: no
+            # Python object per id, which at tens of millions of ids is gigabytes).
+            if isinstance(ids, pd.Series):
+                id_values = ids.reset_index(drop=True)
+            elif isinstance(ids, pd.Index | np.ndarray):
+                id_values = pd.Series(ids)
+            else:
+                id_values = pd.Series(list(ids), dtype=object)
             if len(id_values) != n:
                 raise DataError(f"{len(id_values)} ids but {n} feature rows: lengths must match")
-            id_index = ids_from_column(
-                pd.Series(id_values, dtype=object), getattr(ids, "name", None) or "id"
-            )
+            id_index = ids_from_column(id_values, getattr(ids, "name", None) or "id")
         if meta is None:
             meta = pd.DataFrame(index=pd.RangeIndex(n))
         elif len(meta) != n:
