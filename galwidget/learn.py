@@ -28,7 +28,7 @@ Strategies (:data:`STRATEGIES`):
 
   The k-NN model is also used until an interesting and a dull galaxy are both scored. Ties (e.g.
   no scored neighbor) go to the most anomalous with a ``prior``, else are broken at random.
-  On the calibrated galaxies the classifier finds rings 2–3× as often as the k-NN model: rings
+  On the calibrated galaxies the classifier finds rings about twice as often as the k-NN model: rings
   are a direction in feature space, not a cluster (bench/README.md).
 - ``"anomalous"``: the most anomalous unlabelled galaxies first (the learner's ``prior``, e.g.
   :func:`galwidget.anomaly.anomaly_scores`); nothing is trained, so it works before any label.
