@@ -19,7 +19,12 @@ anomaly scores at 340k.
      batches of 10 suggestions of GP + EI on the graded scores with the anomaly scores as prior;
      and the same retrained after every score;
    - the same with one known ring among the 10 start galaxies (a user who found one example),
-     in batches of 10 and retrained after every score.
+     in batches of 10 and retrained after every score;
+   - ``active search``: ``learn``'s ``"active_search"`` (Bayesian active search, Garnett et al.
+     2012, greedy one-step) with the k-NN model and with the classifier, on 5/0 scores from the
+     same start as GP + EI 5/0 (batches of 10 and retrained after every score), and with the
+     classifier on graded scores from the anomaly prior, without and with one known ring
+     (retrained after every score, as the Explorer does).
 
    W+22's figures beside them: 0.030 (their baseline) and 0.958 (GP + EI).
 2. Anomaly scores of 340k galaxies (the PCA rows resampled with jitter, as ``bench_learn``):
@@ -67,7 +72,41 @@ GP_SESSIONS = {
         1,
     ),
 }
-STRATEGIES = ("random", "isolation forest order", *GP_SESSIONS)
+# Bayesian active search (learn's "active_search"): name → (search model, scale, start, batch).
+SEARCH_SESSIONS = {
+    "active search, k-NN model, scores 5/0, 1 known ring + 9 random": ("knn", "5/0", "ring", BATCH),
+    "active search, k-NN model, scores 5/0, 1 known ring + 9 random, retrained after every score": (
+        "knn",
+        "5/0",
+        "ring",
+        1,
+    ),
+    "active search, classifier, scores 5/0, 1 known ring + 9 random": (
+        "classifier",
+        "5/0",
+        "ring",
+        BATCH,
+    ),
+    "active search, classifier, scores 5/0, 1 known ring + 9 random, retrained after every score": (
+        "classifier",
+        "5/0",
+        "ring",
+        1,
+    ),
+    "active search, classifier, graded 5/3/0, from the anomaly prior, retrained after every score": (
+        "classifier",
+        "graded",
+        "prior",
+        1,
+    ),
+    "active search, classifier, graded 5/3/0, anomaly prior + 1 known ring, retrained after every score": (
+        "classifier",
+        "graded",
+        "prior + ring",
+        1,
+    ),
+}
+STRATEGIES = ("random", "isolation forest order", *GP_SESSIONS, *SEARCH_SESSIONS)
 
 
 def expert_scores(reps: gw.Representations, *, graded: bool) -> np.ndarray:
@@ -94,6 +133,19 @@ def sessions(reps: gw.Representations, features: np.ndarray) -> dict[str, Any]:
                 positions = rng.permutation(len(rings))[:N_SCORES]
             elif name == STRATEGIES[1]:
                 positions = anomalous[:N_SCORES]
+            elif name in SEARCH_SESSIONS:
+                model, scale, begin, batch = SEARCH_SESSIONS[name]
+                first_shown = {"ring": start, "prior": None, "prior + ring": start[:1]}[begin]
+                positions = learn.simulate_interest(
+                    features,
+                    five_zero if scale == "5/0" else graded,
+                    "active_search",
+                    prior=None if begin == "ring" else prior,
+                    start=first_shown,
+                    seed=seed,
+                    batch=batch,
+                    search_model=model,
+                )
             else:
                 scale, begin, batch = GP_SESSIONS[name]
                 first_shown = {"ring": start, "prior": None, "prior + ring": start[:1]}[begin]

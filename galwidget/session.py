@@ -16,7 +16,10 @@ the same label store as the strings ``"0"`` … ``"5"`` (so with the same proven
 sync); Backspace or Delete removes a score. The ``"ei"`` strategy then learns from the graded
 scores starting from the anomaly ranking (:class:`~galwidget.anomaly.AnomalyJob` as the learner's
 prior: Astronomaly's "protege" workflow), and suggests the most anomalous galaxies before the
-first two scores.
+first two scores. ``"active_search"`` (Bayesian active search, the default in interest mode:
+:data:`INTEREST_STRATEGY` replaces the class default ``"uncertainty"``) uses the same scores as
+outcomes (score / 5) and suggests the galaxies most probably interesting, the most anomalous first
+until an interesting and a dull galaxy are both scored.
 """
 
 from __future__ import annotations
@@ -48,8 +51,10 @@ from galwidget.labels import (
 from galwidget.learn import Fit, Learner, ModelReport, check_strategy
 
 __all__ = [
+    "DEFAULT_STRATEGY",
     "INTEREST",
     "INTEREST_SCORES",
+    "INTEREST_STRATEGY",
     "OTHER_LABEL",
     "UNLABELLED",
     "LabellingSession",
@@ -62,8 +67,15 @@ INTEREST = "interest"
 """``classes=INTEREST`` labels in interest mode: keys 0–5 give interest scores (Astronomaly's scale)."""
 INTEREST_SCORES: tuple[str, ...] = ("0", "1", "2", "3", "4", "5")
 """The interest scores, as stored labels: ``"0"`` … ``"5"``."""
-# Strategies that use the anomaly scores (``"ei"`` only in interest mode).
+# Strategies that use the anomaly scores (``"ei"`` and ``"active_search"`` only in interest mode).
 PRIOR_STRATEGIES = frozenset({"anomalous"})
+DEFAULT_STRATEGY = "uncertainty"
+"""The Explorer's default strategy; in interest mode it means :data:`INTEREST_STRATEGY`."""
+INTEREST_STRATEGY = "active_search"
+"""Interest mode's default strategy (bench/README.md: it finds more rings than ``"ei"``)."""
+INTEREST_PRIOR_STRATEGIES = frozenset({"ei", "active_search"})
+# Strategies that train (or suggest) with labels of fewer than two classes.
+ONE_CLASS_STRATEGIES = frozenset({"random", "ei", "active_search", "anomalous"})
 # Labelling a selection larger than this asks for confirmation in the browser.
 CONFIRM_OVER = 50
 # Seconds without a new label before the classifier retrains (bursts cost one retrain).
@@ -89,7 +101,8 @@ class LabellingSession:
             :func:`galwidget.labels.default_user`).
         frame: the DataFrame the data came from, or ``None``.
         label_column: the column of ``frame`` kept equal to the labels (``None``: leave it alone).
-        strategy: active-learning strategy, one of :data:`galwidget.learn.STRATEGIES`.
+        strategy: active-learning strategy, one of :data:`galwidget.learn.STRATEGIES`
+            (``"uncertainty"`` means :data:`INTEREST_STRATEGY` in interest mode).
         target: the class whose probability is the score (``None``: the first class).
         on_labels: called as ``on_labels(positions, base_version, version)``, holding
             :attr:`lock`, after the labels at ``positions`` changed (see :attr:`codes`,
@@ -98,8 +111,8 @@ class LabellingSession:
         on_learning: called with ``True`` once a retrain has finished (:attr:`scores`,
             :meth:`suggested` and :attr:`status` changed; holding :attr:`lock`), with ``False``
             when only :attr:`status` changed.
-        anomaly: the anomaly scores of ``reps`` (the prior of ``"anomalous"``, and of ``"ei"`` in
-            interest mode); made when first needed if not given.
+        anomaly: the anomaly scores of ``reps`` (the prior of ``"anomalous"``, and of ``"ei"`` and
+            ``"active_search"`` in interest mode); made when first needed if not given.
     """
 
     def __init__(
@@ -154,6 +167,8 @@ class LabellingSession:
         self._user = check_user(options.get("user"))
         self._frame = frame
         self.label_column = label_column if frame is not None else None
+        if self.interest and strategy == DEFAULT_STRATEGY:  # no classes to be uncertain about
+            strategy = INTEREST_STRATEGY
         self.strategy = check_strategy(strategy)
         self.target = self.check_target(target)
         self._on_labels = on_labels
@@ -442,8 +457,10 @@ class LabellingSession:
     def _start_fit(self, request: int) -> None:
         """Start a fit on the learner's worker (runs on the retrain runner's thread, never the comm's)."""
         labels = self.open().series()
-        uses_prior = self.strategy in PRIOR_STRATEGIES or (self.interest and self.strategy == "ei")
-        if self.strategy not in {"random", "ei", "anomalous"} and labels.nunique() < 2:
+        uses_prior = self.strategy in PRIOR_STRATEGIES or (
+            self.interest and self.strategy in INTEREST_PRIOR_STRATEGIES
+        )
+        if self.strategy not in ONE_CLASS_STRATEGIES and labels.nunique() < 2:
             self._learned(request, None, "label galaxies of at least two classes to train")
             return
         message = f"training on {len(labels):,} labels…"

@@ -52,6 +52,7 @@ def mean_precision(features, truth, strategy: str, n_labels: int) -> float:
         ("uncertainty", linear_tail_problem, 200),
         ("top", linear_tail_problem, 200),
         ("ei", rare_class_problem, 100),  # a compact anomaly, as in Walmsley et al. 2022
+        ("active_search", rare_class_problem, 100),
     ],
 )
 def test_strategies_beat_random_labelling(strategy, make_problem, n_labels):
@@ -107,12 +108,13 @@ def test_uncertainty_suggests_galaxies_near_the_boundary():
     assert not set(suggested) & set(known)
 
 
-@pytest.mark.parametrize("strategy", ["uncertainty", "top", "ei", "random"])
+@pytest.mark.parametrize("strategy", ["uncertainty", "top", "ei", "active_search", "random"])
 def test_suggestions_exclude_labelled_and_skipped(problem, strategy):
     features, truth = problem
     known = np.arange(0, 5000, 50)
-    labels = np.where(truth[known], 5.0, 0.0) if strategy == "ei" else truth[known]
-    labels[:2] = (5.0, 0.0) if strategy == "ei" else (True, False)
+    scored = strategy in ("ei", "active_search")
+    labels = np.where(truth[known], 5.0, 0.0) if scored else truth[known]
+    labels[:2] = (5.0, 0.0) if scored else (True, False)
     learner = learn.Learner(features, strategy=strategy, target=True, seed=4)
     learner.retrain((known, labels))
     first = learner.suggest(40)
@@ -176,6 +178,69 @@ def test_ei_predicts_the_lowest_score_far_from_every_scored_galaxy():
     assert learn.gp_prior_mean(scores, trend=False) == 0.0
     residual = np.array([0.5, -0.25, -0.25])
     assert learn.gp_prior_mean(residual, trend=True) == pytest.approx(0.0)
+
+
+def test_active_search_is_the_knn_posterior_of_scored_neighbors():
+    """p = (γ + Σ y) / (1 + m) over the scored galaxies that have a galaxy among their k nearest
+    neighbors, y = score / 5; the most probable unscored galaxies are suggested."""
+    rng = np.random.default_rng(7)
+    features = rng.normal(size=(3000, 5)).astype(np.float32)
+    ring, dull, graded = 11, 22, 33
+    learner = learn.Learner(features, strategy="active_search", seed=1, search_model="knn")
+    fit = learner.retrain(pd.Series({ring: "5", dull: "0", graded: "3"}))  # as interest mode stores
+    assert fit.kind == "search" and fit.report is None and fit.best == 1.0
+    distances = np.linalg.norm(features[:, None, :] - features[[ring, dull, graded]], axis=2)
+    distances[[ring, dull, graded], [0, 1, 2]] = np.inf
+    near = distances <= np.sort(distances, axis=0)[learn.SEARCH_K - 1]
+    successes = near @ np.array([1.0, 0.0, 0.6])
+    expected = (learn.SEARCH_GAMMA + successes) / (1 + near.sum(axis=1))
+    assert np.allclose(fit.scores, expected)
+    assert fit.scores.max() == pytest.approx((learn.SEARCH_GAMMA + 1) / 2)
+    suggested = learner.suggest(learn.SEARCH_K).to_numpy()
+    assert near[suggested, 0].all() and ring not in suggested  # the ring's neighbors first
+    with pytest.raises(gw.DataError, match=r"numeric interest scores .* or a target class"):
+        learner.retrain(pd.Series(["ring", "disk"], index=[1, 2]))
+    learner.target = "ring"  # class labels: 1 for the target, 0 for any other class
+    by_class = learner.retrain(pd.Series(["ring", "disk"], index=[ring, dull]))
+    assert by_class.scores[near[:, 0] & ~near[:, 1]] == pytest.approx((learn.SEARCH_GAMMA + 1) / 2)
+
+
+def test_active_search_with_the_classifier_learns_soft_outcomes():
+    """The default model: the logistic regression with each score as a soft target (a 3 is a
+    positive of weight 0.6 and a negative of weight 0.4); the k-NN model until both are seen."""
+    features, truth = linear_tail_problem()
+    rng = np.random.default_rng(3)
+    known = np.r_[np.flatnonzero(truth)[:10], rng.choice(np.flatnonzero(~truth), 60, replace=False)]
+    scores = np.where(truth[known], 5.0, 0.0)
+    scores[-1] = 3.0
+    learner = learn.Learner(features, strategy="active_search", report=False)
+    fit = learner.retrain((known, scores))
+    assert fit.kind == "search" and isinstance(fit.model, LogisticRegression)
+    positive, negative = scores > 0, scores < 5
+    manual = LogisticRegression(max_iter=1000, class_weight="balanced").fit(
+        features[np.r_[known[positive], known[negative]]],
+        np.r_[np.ones(positive.sum()), np.zeros(negative.sum())],
+        sample_weight=np.r_[scores[positive] / 5, 1 - scores[negative] / 5],
+    )
+    assert np.allclose(fit.scores, manual.predict_proba(features)[:, 1], atol=1e-5)
+    suggested = learner.suggest(20)
+    assert truth[suggested].mean() >= 0.7 and not set(suggested) & set(known)  # base rate 0.02
+    only_dull = learner.retrain((known[~truth[known]], np.zeros((~truth[known]).sum())))
+    assert only_dull.model is None and only_dull.scores.max() == pytest.approx(learn.SEARCH_GAMMA)
+    with pytest.raises(gw.DataError, match="unknown search model 'svm'"):
+        learn.Learner(features, search_model="svm")
+
+
+def test_active_search_breaks_ties_by_the_anomaly_prior():
+    rng = np.random.default_rng(8)
+    features = rng.normal(size=(1000, 3)).astype(np.float32)
+    prior = rng.random(1000)
+    learner = learn.Learner(features, strategy="active_search", prior=prior, seed=0)
+    learner.retrain(([0], [0.0]))  # one dull galaxy: everything else far from it ties at γ
+    distances = np.linalg.norm(features - features[0], axis=1)
+    near_dull = np.argsort(distances)[1 : learn.SEARCH_K + 1]
+    untouched = np.setdiff1d(np.arange(1, 1000), near_dull)
+    assert learner.suggest(5).tolist() == untouched[np.argsort(-prior[untouched])][:5].tolist()
 
 
 def test_labels_from_a_store_by_id(tmp_path):

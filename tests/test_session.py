@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 import galwidget as gw
+from galwidget import learn
 from galwidget.labels import class_names
 from galwidget.learn import check_strategy
 from galwidget.session import OTHER_LABEL, LabellingSession
@@ -237,6 +238,32 @@ def test_interest_mode_scores_feed_the_learner_from_the_anomaly_ranking(
         session.set_labels({"G0010": 4, "G0011": 3.0})  # numbers stored as the scores' strings
         assert store.series()[["G0010", "G0011"]].tolist() == ["4", "3"]
         assert store.series().get("G0009") is None
+    finally:
+        session.close()
+
+
+def test_interest_scores_feed_active_search_from_the_anomaly_ranking(frame: pd.DataFrame, tmp_path):
+    """'active_search', interest mode's default: the most anomalous galaxies before any score,
+    then the galaxies most probably interesting, never a scored one."""
+    session, _ = make_session(frame, tmp_path, classes="interest")  # strategy "uncertainty"
+    try:
+        assert session.strategy == "active_search"
+        store = session.open()
+        first = session.training.result(timeout=120)
+        assert first is not None and first.kind == "search"
+        anomaly = session.anomaly.result()
+        expected = anomaly.sort_values(ascending=False, kind="stable").index[:5]
+        assert session.suggestions[:5].tolist() == expected.tolist()
+
+        session.label_positions(np.array([3]), "5")
+        session.label_positions(np.array([4]), "0")
+        assert store.series().to_dict() == {"G0003": "5", "G0004": "0"}
+        fit = session.retrain(delay=0).result(timeout=120)
+        assert fit is not None and fit.kind == "search" and fit.best == 1.0
+        assert session.scores is not None
+        top = session.scores.drop(["G0003", "G0004"]).max()
+        assert session.scores[session.suggestions[0]] == top > learn.SEARCH_GAMMA
+        assert not {"G0003", "G0004"} & set(session.suggestions)
     finally:
         session.close()
 

@@ -179,7 +179,7 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
             is. ``False``: no neighbors (the panel says so).
         classes: the label classes: a list (keys 1–9 in order) or a dict class → key; shows the
             label bar. ``"interest"``: interest scoring, keys 0–5 give Astronomaly's scores (see
-            :mod:`galwidget.session`; use with ``strategy="ei"``). ``None``: no labelling UI (labels set from Python are still kept).
+            :mod:`galwidget.session`; suggestions by ``"active_search"`` unless another strategy is given). ``None``: no labelling UI (labels set from Python are still kept).
         labels: the :class:`~galwidget.LabelStore` of this data, or a dict ``{"path": …,
             "user": …}`` (see :class:`LabelOptions`): the label log or database URL (default
             ``<labels dir>/<fingerprint>.jsonl``) and who labels (default ``$JUPYTERHUB_USER``

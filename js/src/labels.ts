@@ -146,6 +146,7 @@ export interface LabelBarActions {
 const STRATEGIES: [string, string][] = [
   ["uncertainty", "most uncertain"],
   ["top", "most likely target"],
+  ["active_search", "active search"],
   ["ei", "expected improvement"],
   ["anomalous", "most anomalous"],
   ["random", "random"],

@@ -538,6 +538,15 @@ def test_suggestion_mode_labels_and_advances(labelling, page):
     bridge.wait_for_js("document.querySelector('.gw-strategy').value === 'random'")
     page.locator(".gw-strategy").select_option("top")
     bridge.wait_until(lambda: widget.strategy == "top")
+    page.locator(".gw-strategy").select_option(label="active search")  # issue 20
+    bridge.wait_until(lambda: widget.strategy == "active_search")
+    # Class labels: an outcome of 1 for the target class ("ring"), 0 for any other.
+    bridge.wait_until(
+        lambda: widget.training.done() and getattr(widget.training.result(), "kind", "") == "search"
+    )
+    assert page.locator(".gw-strategy option:checked").text_content() == "active search"
+    bridge.wait_for_js("document.querySelector('.gw-learn').textContent.startsWith('trained on')")
+    assert not {shown[0], shown[1]} & set(widget.suggestions)
 
 
 def test_click_focuses_without_touching_the_selection(labelling, page):
