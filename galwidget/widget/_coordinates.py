@@ -36,6 +36,7 @@ __all__ = [
 
 # Points fill this fraction of [-1, 1] so that the outermost ones are not cut by the canvas edge.
 LAYOUT_MARGIN = 0.95
+_NORMALIZE_BLOCK = 1 << 20  # rows normalized at a time
 """Points fill this fraction of [-1, 1], so the outermost ones are not cut by the canvas edge."""
 LayoutSpec: TypeAlias = str | np.ndarray | tuple[str, str]
 """A 2-D map: ``"pca"`` or ``"umap"``, an ``(n, 2)`` array, or a pair of numeric column names."""
@@ -102,9 +103,10 @@ def normalizing(
     """The centre and the one scale factor that ``normalize_layout`` applies: drawn =
     (coordinates - centre) * scale; the range of the coordinates, or ``bounds`` ``(x_min,
     y_min, x_max, y_max)``, fills :data:`LAYOUT_MARGIN` of [-1, 1]."""
-    coordinates = np.asarray(coordinates, dtype=np.float64)
+    coordinates = np.asarray(coordinates)  # min and max are exact in any dtype: no float64 copy
     if bounds is None:
-        low, high = coordinates.min(axis=0), coordinates.max(axis=0)
+        low = coordinates.min(axis=0).astype(np.float64)
+        high = coordinates.max(axis=0).astype(np.float64)
     else:
         low, high = np.array(bounds[:2], dtype=np.float64), np.array(bounds[2:], dtype=np.float64)
     half_range = float((high - low).max()) / 2
@@ -115,10 +117,15 @@ def normalize_layout(
     coordinates: np.ndarray, bounds: tuple[float, float, float, float] | None = None
 ) -> np.ndarray:
     """Interleaved float32 ``x, y`` scaled (same factor on both axes) and centred into [-1, 1]
-    (see ``normalizing``)."""
+    (see ``normalizing``); computed in float64 a block of rows at a time, so memory beyond the
+    result stays bounded at tens of millions of points."""
+    coordinates = np.asarray(coordinates)
     centre, scale = normalizing(coordinates, bounds)
-    drawn = (np.asarray(coordinates, dtype=np.float64) - centre) * scale
-    return np.ascontiguousarray(drawn, dtype="<f4").ravel()
+    drawn = np.empty((len(coordinates), 2), dtype="<f4")
+    for start in range(0, len(coordinates), _NORMALIZE_BLOCK):
+        block = coordinates[start : start + _NORMALIZE_BLOCK].astype(np.float64)
+        drawn[start : start + _NORMALIZE_BLOCK] = (block - centre) * scale
+    return drawn.ravel()
 
 
 class Layouts:

@@ -48,6 +48,7 @@ MAX_SAMPLE_POINTS = 200_000
 # Knuth's multiplicative hash: odd, so position → rank is a bijection on uint32.
 _RANK_FACTOR = np.uint64(2654435761)
 _RANK_MASK = np.uint64(0xFFFFFFFF)
+_RANK_BLOCK = 1 << 21  # positions ranked at a time when a view picks its lowest-ranked points
 
 
 def sample_size(budget: int) -> int:
@@ -127,15 +128,25 @@ class MapDetail:
         from_rank: int,
     ) -> tuple[np.ndarray, int, int]:
         inside = self.index(layout_name).in_rectangle(*rectangle)
-        ranks = point_ranks(inside)
-        later = ranks >= from_rank
-        candidates, candidate_ranks = inside[later], ranks[later]
-        if len(candidates) <= limit:
-            return candidates, len(inside), -1
-        lowest = np.argpartition(candidate_ranks, limit)[: limit + 1]
-        lowest = lowest[np.argsort(candidate_ranks[lowest])]
-        next_rank = int(candidate_ranks[lowest[limit]])
-        return np.sort(candidates[lowest[:limit]]), len(inside), next_rank
+        # The lowest ranks block by block: memory bounded by a block and the limit, not by n
+        # (a view of the whole of a 76M-galaxy map would otherwise hold several n-long arrays).
+        kept_positions, kept_ranks = np.empty(0, np.int64), np.empty(0, np.int64)
+        candidates = 0
+        for start in range(0, len(inside), _RANK_BLOCK):
+            block = inside[start : start + _RANK_BLOCK]
+            ranks = point_ranks(block)
+            later = ranks >= from_rank
+            candidates += int(later.sum())
+            kept_positions = np.concatenate([kept_positions, block[later]])
+            kept_ranks = np.concatenate([kept_ranks, ranks[later]])
+            if len(kept_ranks) > limit + 1:
+                lowest = np.argpartition(kept_ranks, limit)[: limit + 1]
+                kept_positions, kept_ranks = kept_positions[lowest], kept_ranks[lowest]
+        if candidates <= limit:
+            return np.sort(kept_positions), len(inside), -1
+        order = np.argsort(kept_ranks)
+        next_rank = int(kept_ranks[order[limit]])
+        return np.sort(kept_positions[order[:limit]]), len(inside), next_rank
 
     def density(self, layout_name: str, size: int, positions: np.ndarray | None) -> np.ndarray:
         """Counts per pixel of a ``size × size`` image of the square (row 0 at the top): of every
