@@ -11,6 +11,7 @@ import {
   resetView,
   viewRectangle,
   within,
+  VIEW_POINTS,
 } from "./detail";
 import type { Affine } from "./pick";
 import type { Params, Reply } from "./protocol";
@@ -24,6 +25,15 @@ describe("loaded points", () => {
     expect(Array.from(merged.positions)).toEqual([0, 1, 4, 5, 9, 12]);
     expect(Array.from(merged.x)).toEqual([0, 0.1, 0.4, 0.5, 0.9, 1.2].map((v) => Math.fround(v)));
     expect(Array.from(merged.y)).toEqual([0, -0.1, -0.4, -0.5, -0.9, -1.2].map((v) => Math.fround(v)));
+    expect(Array.from(points([]).union(points([2, 3])).positions)).toEqual([2, 3]);
+    expect(Array.from(points([2, 3]).union(points([])).x)).toEqual([0.2, 0.3].map((v) => Math.fround(v)));
+  });
+
+  it("tells the same loaded set from another one", () => {
+    const loaded = points([1, 4, 9]);
+    expect(loaded.equals(points([4]).union(points([1, 9])))).toBe(true);
+    expect(loaded.equals(points([1, 4]))).toBe(false);
+    expect(loaded.equals(points([1, 4, 8]))).toBe(false);
   });
 
   it("maps global positions to local indices and back", () => {
@@ -136,7 +146,8 @@ describe("level of detail", () => {
     const lod = new LevelOfDetail(host, 100_000, "pca");
     expect([lod.sampleSize, lod.viewLimit]).toEqual([50_000, 50_000]);
     const large = new LevelOfDetail(host, 2_500_000, "pca");
-    expect([large.sampleSize, large.viewLimit]).toEqual([200_000, 500_000]);
+    // Beyond the budget's split, a view asks for what a screen can show.
+    expect([large.sampleSize, large.viewLimit]).toEqual([200_000, VIEW_POINTS]);
   });
 
   it("loads the sample, then the view's points with it; a newer view cancels an older one", async () => {

@@ -18,8 +18,12 @@ import type { Affine } from "./pick";
 import type { Params, Reply } from "./protocol";
 import { Latest } from "./requests";
 
-/** Most points one map_view reply carries (the kernel's MAX_VIEW_POINTS). */
-export const MAX_VIEW_POINTS = 500_000;
+/**
+ * Most points of a view the browser asks for: a canvas shows well under a million pixels, and
+ * every point drawn costs each frame of a pan or zoom (and the load itself), so a few ×100k are
+ * plenty; the density shows the rest. (The kernel's MAX_VIEW_POINTS, 500k, is the most it sends.)
+ */
+export const VIEW_POINTS = 300_000;
 /** Most points of the sample drawn first (the kernel's MAX_SAMPLE_POINTS): the density shows the rest. */
 export const MAX_SAMPLE_POINTS = 200_000;
 /** Pixels per side of the density images of the whole square. */
@@ -67,20 +71,29 @@ export class LoadedPoints {
     let j = 0;
     let k = 0;
     while (i < a.length || j < b.length) {
-      const takeA = j >= b.length || (i < a.length && a[i] <= b[j]);
-      const [from, at] = takeA ? [this, i] : [other, j];
-      positions[k] = from.positions[at];
-      x[k] = from.x[at];
-      y[k] = from.y[at];
-      k++;
-      if (takeA) {
-        if (j < b.length && b[j] === a[i]) j++;
+      if (j >= b.length || (i < a.length && a[i] <= b[j])) {
+        if (j < b.length && b[j] === a[i]) j++; // in both: once
+        positions[k] = a[i];
+        x[k] = this.x[i];
+        y[k] = this.y[i];
         i++;
       } else {
+        positions[k] = b[j];
+        x[k] = other.x[j];
+        y[k] = other.y[j];
         j++;
       }
+      k++;
     }
     return new LoadedPoints(positions.slice(0, k), x.slice(0, k), y.slice(0, k));
+  }
+
+  /** Whether both hold the same points. */
+  equals(other: LoadedPoints): boolean {
+    if (other === this) return true;
+    if (other.length !== this.length) return false;
+    for (let i = 0; i < this.length; i++) if (other.positions[i] !== this.positions[i]) return false;
+    return true;
   }
 
   /** The local index of global `position`, −1 when it is not loaded. */
@@ -251,7 +264,7 @@ export class LevelOfDetail {
     // Half the budget (at most MAX_SAMPLE_POINTS, for a quick first frame) is the sample of the
     // whole map, the rest the points in view (galwidget/widget/_lod.py's sample_size splits alike).
     this.sampleSize = Math.max(1, Math.min(MAX_SAMPLE_POINTS, Math.floor(budget / 2)));
-    this.viewLimit = Math.max(1, Math.min(MAX_VIEW_POINTS, budget - this.sampleSize));
+    this.viewLimit = Math.max(1, Math.min(VIEW_POINTS, budget - this.sampleSize));
   }
 
   /** Ask for the density of the whole map and the sample; resolves once the sample is handed over. */

@@ -375,14 +375,17 @@ class ExplorerView {
   /** Draw the points `detail` loaded (the sample, with those in view). */
   private async showLoaded(detail: LevelOfDetail, points: LoadedPoints): Promise<void> {
     if (detail !== this.detail || this.destroyed) return;
-    this.loaded = points;
-    ({ x: this.x, y: this.y } = points);
-    this.root.dataset.loaded = String(points.length);
-    // A filter's mask follows the new points (without one, nothing to redraw: the draw below does).
-    if (this.shown || this.shownLoaded) this.syncFilter();
-    this.drawnColors.signature = ""; // new points: draw them whatever the colors
-    await this.recolor();
-    if (detail !== this.detail || this.destroyed) return;
+    // The same points again (a view whose points are all loaded already): nothing to redraw.
+    if (!this.loaded?.equals(points)) {
+      this.loaded = points;
+      ({ x: this.x, y: this.y } = points);
+      this.root.dataset.loaded = String(points.length);
+      // A filter's mask follows the new points (without one, nothing to redraw: the draw below does).
+      if (this.shown || this.shownLoaded) this.syncFilter();
+      this.drawnColors.signature = ""; // new points: draw them whatever the colors
+      await this.recolor();
+      if (detail !== this.detail || this.destroyed) return;
+    }
     this.status.hidden = true;
     this.root.dataset.state = "ready";
     const view = detail.viewAnswered;
