@@ -22,17 +22,6 @@ units = pytest.importorskip("astropy.units")
 N, D = 3000, 16
 
 
-@pytest.fixture(scope="module")
-def client():
-    with (
-        distributed.LocalCluster(
-            n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        yield client
-
-
 def survey(n: int = N, d: int = D, seed: int = 0) -> pd.DataFrame:
     """Galaxies spread over the sky: ``id_str``, ``ra``/``dec``, ``mag`` and ``feat_<i>``."""
     rng = np.random.default_rng(seed)
