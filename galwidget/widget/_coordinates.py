@@ -120,7 +120,10 @@ def normalize_layout(
     (see ``normalizing``); computed in float64 a block of rows at a time, so memory beyond the
     result stays bounded at tens of millions of points."""
     coordinates = np.asarray(coordinates)
-    centre, scale = normalizing(coordinates, bounds)
+    return _normalized(coordinates, *normalizing(coordinates, bounds))
+
+
+def _normalized(coordinates: np.ndarray, centre: np.ndarray, scale: float) -> np.ndarray:
     drawn = np.empty((len(coordinates), 2), dtype="<f4")
     for start in range(0, len(coordinates), _NORMALIZE_BLOCK):
         block = coordinates[start : start + _NORMALIZE_BLOCK].astype(np.float64)
@@ -199,7 +202,7 @@ class Layouts:
             coordinates = layout_coordinates(self._reps, spec, table=table, index=self._index())
             bounds = SKY_BOUNDS if isinstance(spec, str) and spec == SKY else None
             self._normalizing[name] = normalizing(coordinates, bounds)
-            self._points[name] = normalize_layout(coordinates, bounds).tobytes()
+            self._points[name] = _normalized(coordinates, *self._normalizing[name]).tobytes()
         return self._points[name]
 
     def drawn(self, name: str) -> np.ndarray:
