@@ -168,8 +168,15 @@ def test_gz2_gets_positions_by_id_then_crossmatches(kernel_name: str, tmp_path: 
 
 
 def test_survey_hats_streams_crossmatches_and_writes_labels(kernel_name: str, tmp_path: Path):
+    """The survey notebook: a GZ DESI-style file loads as published, then a HATS catalogue is
+    written, streamed back through the PCA, crossmatched and joined with labels."""
     pytest.importorskip("lsdb")
     notebook = run("survey_hats.ipynb", kernel_name, tmp_path)
+    desi = text_of(cell_with(notebook, "gz_desi_pca.parquet"))
+    assert (
+        "4,000 galaxies × 40 features, feat_pca_0 … feat_pca_39 in numeric order: True; "
+        "ra/dec from the columns: True"
+    ) in desi
     assert "4,000 galaxies in" in text_of(cell_with(notebook, "gw.to_hats(galaxies"))
     reduced = text_of(cell_with(notebook, "reduce_to=10"))
     assert "4,000 galaxies × 10 components" in reduced
