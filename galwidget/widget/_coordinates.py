@@ -36,8 +36,8 @@ __all__ = [
 
 # Points fill this fraction of [-1, 1] so that the outermost ones are not cut by the canvas edge.
 LAYOUT_MARGIN = 0.95
-_NORMALIZE_BLOCK = 1 << 20  # rows normalized at a time
 """Points fill this fraction of [-1, 1], so the outermost ones are not cut by the canvas edge."""
+_NORMALIZE_BLOCK = 1 << 20  # rows normalized at a time
 LayoutSpec: TypeAlias = str | np.ndarray | tuple[str, str]
 """A 2-D map: ``"pca"`` or ``"umap"``, an ``(n, 2)`` array, or a pair of numeric column names."""
 # The built-in all-sky layout's name and spec.

@@ -482,6 +482,7 @@ w = gw.Explorer(
     classes=["ring", "not ring"],
     labels={{"path": {path!r}}},
     remember_selection=False,
+    point_budget=n,  # every point in the browser: this is the page's own lasso at millions
 )
 w""",
 ]
