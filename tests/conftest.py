@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # Shared 2-core machines are noisy: hypothesis must judge inputs, not timings.
 settings.register_profile("galwidget", deadline=None)
@@ -61,3 +64,29 @@ def read_only_folder(tmp_path):
     if mounted:
         subprocess.run(["umount", view], check=True)
     folder.chmod(0o755)
+
+
+@pytest.fixture(scope="session")
+def docs_site(tmp_path_factory) -> Path:
+    """The documentation site built once by ``mkdocs build --strict`` (asserted to build without
+    a warning): tests/test_docs.py checks it, tests/browser/test_docs_site.py reads it."""
+    pytest.importorskip(
+        "mkdocs", reason="MkDocs is not installed: pip install -e '.[docs]' to build the site"
+    )
+    for plugin in ("material", "mkdocstrings_handlers.python", "mkdocs_jupyter"):
+        pytest.importorskip(plugin, reason=f"{plugin} is not installed: pip install -e '.[docs]'")
+    site = tmp_path_factory.mktemp("docs") / "site"
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    build = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    warnings = [line for line in build.stderr.splitlines() if line.startswith("WARNING")]
+    assert build.returncode == 0, "\n".join(warnings) or build.stderr[-3000:]
+    assert warnings == []
+    return site

@@ -10,9 +10,7 @@ from __future__ import annotations
 import doctest
 import gc
 import importlib.util
-import os
 import re
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -162,36 +160,12 @@ def test_guide_code_runs(page: str, tmp_path, monkeypatch):
         widget.close()  # also those the page replaced: their label watchers stop
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Path:
-    """The site built by ``mkdocs build --strict`` (asserted to build without a warning)."""
-    pytest.importorskip(
-        "mkdocs", reason="MkDocs is not installed: pip install -e '.[docs]' to build the site"
-    )
-    for plugin in ("material", "mkdocstrings_handlers.python", "mkdocs_jupyter"):
-        pytest.importorskip(plugin, reason=f"{plugin} is not installed: pip install -e '.[docs]'")
-    site = tmp_path_factory.mktemp("docs") / "site"
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    build = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
-    warnings = [line for line in build.stderr.splitlines() if line.startswith("WARNING")]
-    assert build.returncode == 0, "\n".join(warnings) or build.stderr[-3000:]
-    assert warnings == []
-    return site
-
-
 @pytest.mark.slow
-def test_strict_site_build(site: Path):
+def test_strict_site_build(docs_site: Path):
     """``mkdocs build --strict`` succeeds: no broken link, no missing reference, no public name
     without a docstring or missing from the API reference, every notebook runs; no page loads a
     script from the network."""
+    site = docs_site
     for page in ("index.html", "reference/widget.html", "notebooks/quickstart.html"):
         assert (site / page).is_file(), page
     reference = (site / "reference" / "widget.html").read_text("utf-8")
@@ -202,32 +176,3 @@ def test_strict_site_build(site: Path):
         for src in re.findall(r'<script[^>]* src="(https?:[^"]*)"', page.read_text("utf-8"))
     }
     assert not remote
-
-
-@pytest.mark.slow
-@pytest.mark.browser
-def test_search_works_offline_from_the_folder(site: Path):
-    """A reader who opens the built site from disk (file://, no network) types in the search box
-    and gets results: the offline plugin's worker shim is served from the site itself."""
-    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
-    chromium = Path(os.environ.get("GALWIDGET_CHROMIUM", "/usr/bin/chromium"))
-    if not chromium.exists():
-        pytest.skip(f"Chromium not found at {chromium}; install it or set GALWIDGET_CHROMIUM")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(chromium))
-        page = browser.new_page()
-        outside: list[str] = []
-        page.on(
-            "request", lambda r: outside.append(r.url) if not r.url.startswith("file:") else None
-        )
-        page.goto((site / "guide" / "exploring.html").as_uri())
-        page.locator(".md-search__input").click(force=True)
-        page.keyboard.type("lasso", delay=20)
-        results = page.locator(".md-search-result__item")
-        results.first.wait_for(timeout=30_000)
-        meta = page.locator(".md-search-result__meta").inner_text()
-        titles = results.locator("h1, h2").all_inner_texts()
-        browser.close()
-    assert re.fullmatch(r"\d+ matching documents", meta), meta
-    assert any("Exploring" in title for title in titles), titles
-    assert outside == []

@@ -506,7 +506,9 @@ def test_labelling_in_one_view_never_scrolls_the_notebook_to_the_other(open_note
         expect(saved).to_have_text("saved ✓")
         # The second view follows the focus: wait for its neighbors before the next key.
         focused = kernel.eval_json("w.focused")
-        expect(second.locator(".gw-panel-title")).to_have_text(f"Neighbors of {focused}")
+        expect(second.locator(".gw-panel-title")).to_have_text(
+            f"Neighbors of {focused}", timeout=30_000
+        )
         assert page.evaluate(f"() => {scroller}.scrollTop") == top, f"after key {i + 1}"
     kernel.wait_until("len(w.labels) == 12")
     assert nb.errors == []
