@@ -112,35 +112,42 @@ def _measure(browser: Any, server: Any, mode: str, run: int) -> dict[str, Any]:
                 timeout=TIMEOUT_MS,
                 polling=50,
             )
-        bench = page.evaluate("window.__images")
-        end = bench["all"] if bench["all"] is not None else bench["start"] + SETTLE_MS
-        tasks = [
-            (t - bench["start"], d)
-            for t, d in page.evaluate("window.__longTasks")
-            if bench["start"] <= t <= end + 200
-        ]
+        timings = _timings(page)
         layer = page.locator(".galwidget .gw-map-images")
         zoom = page.locator(".galwidget .gw-scale-label").text_content()
-
-        def since(key: str) -> float | None:
-            return None if bench[key] is None else (bench[key] - bench["start"]) / 1000
-
         return {
             "zoom": zoom,
             "placed": int(layer.get_attribute("data-placed") or 0),
             "drawn": int(layer.get_attribute("data-images") or 0),
-            "first_image_s": since("first"),
-            "fifty_images_s": since("wanted"),
-            "all_images_s": since("all"),
-            "longest_task_ms": max((d for _, d in tasks), default=0.0),
-            "long_tasks": len(tasks),
-            "long_tasks_at_ms": [
-                [round(t), d] for t, d in tasks
-            ],  # (start after the wheel, duration)
-            "window_s": (end - bench["start"]) / 1000,
+            **timings,
         }
     finally:
         notebook.close()
+
+
+def _timings(page: Any) -> dict[str, Any]:
+    """Image times (s after the wheel turn) and the long tasks from the wheel turn until every
+    image was drawn (or :data:`SETTLE_MS`), as ``WATCH_JS`` recorded them."""
+    bench = page.evaluate("window.__images")
+    end = bench["all"] if bench["all"] is not None else bench["start"] + SETTLE_MS
+    tasks = [
+        (t - bench["start"], d)
+        for t, d in page.evaluate("window.__longTasks")
+        if bench["start"] <= t <= end + 200
+    ]
+
+    def since(key: str) -> float | None:
+        return None if bench[key] is None else (bench[key] - bench["start"]) / 1000
+
+    return {
+        "first_image_s": since("first"),
+        "fifty_images_s": since("wanted"),
+        "all_images_s": since("all"),
+        "longest_task_ms": max((d for _, d in tasks), default=0.0),
+        "long_tasks": len(tasks),
+        "long_tasks_at_ms": [[round(t), d] for t, d in tasks],  # (start after the wheel, duration)
+        "window_s": (end - bench["start"]) / 1000,
+    }
 
 
 def _measure_harness(browser: Any, url: str, run: int) -> dict[str, Any]:
@@ -173,29 +180,10 @@ def _measure_harness(browser: Any, url: str, run: int) -> dict[str, Any]:
         while time.monotonic() < deadline and page.evaluate("window.__images.all === null"):
             bridge.pump()
             page.wait_for_timeout(10)
-        bench = page.evaluate("window.__images")
-        end = bench["all"] if bench["all"] is not None else bench["start"] + SETTLE_MS
-        tasks = [
-            (t - bench["start"], d)
-            for t, d in page.evaluate("window.__longTasks")
-            if bench["start"] <= t <= end + 200
-        ]
-
-        def since(key: str) -> float | None:
-            return None if bench[key] is None else (bench[key] - bench["start"]) / 1000
-
+        timings = _timings(page)
+        del timings["window_s"]  # the harness run reports images and tasks only
         layer = page.locator(".gw-map-images")
-        return {
-            "placed": int(layer.get_attribute("data-placed") or 0),
-            "first_image_s": since("first"),
-            "fifty_images_s": since("wanted"),
-            "all_images_s": since("all"),
-            "longest_task_ms": max((d for _, d in tasks), default=0.0),
-            "long_tasks": len(tasks),
-            "long_tasks_at_ms": [
-                [round(t), d] for t, d in tasks
-            ],  # (start after the wheel, duration)
-        }
+        return {"placed": int(layer.get_attribute("data-placed") or 0), **timings}
     finally:
         widget.close()
         context.close()
