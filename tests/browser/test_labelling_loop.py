@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -62,27 +63,16 @@ SCROLLER_JS = """() => {
 
 
 @pytest.fixture(scope="module")
-def nb(chromium, jupyter_server, tmp_path_factory) -> LabNotebook:
-    from jupyterlab_harness import LabNotebook, write_notebook  # the plugin, imported by pytest
+def nb(chromium, jupyter_server, tmp_path_factory) -> Iterator[LabNotebook]:
+    from jupyterlab_harness import open_widget_notebook  # the plugin, imported by pytest
 
-    if not BUNDLE.is_file():
-        pytest.skip(f"front-end bundle not built ({BUNDLE}); run `make js`")
     # JupyterLab's default: windowed notebooks (cells out of view are detached), as users have.
     tracker = jupyter_server.root.parent / "settings" / TRACKER_SETTINGS
     tracker.write_text(json.dumps({"windowingMode": "full"}))
     labels = tmp_path_factory.mktemp("loop") / "labels.jsonl"
     cells = [CELLS[0].format(n=N), CELLS[1], CELLS[2].format(path=str(labels)), CELLS[3]]
-    write_notebook(jupyter_server.root / "loop.ipynb", cells)
-    context = chromium.new_context(viewport={"width": 1600, "height": 1000})
-    notebook = LabNotebook(server=jupyter_server, page=context.new_page(), path="loop.ipynb")
-    notebook.page.goto(
-        f"{jupyter_server.url}lab/tree/loop.ipynb?token={jupyter_server.token}&reset"
-    )
-    notebook.wait_until_ready()
-    notebook.page.evaluate("() => window.jupyterapp.shell.collapseLeft()")
-    notebook.run_all()
-    expect(notebook.page.locator(".galwidget")).to_have_attribute(
-        "data-state", "ready", timeout=60_000
+    notebook = open_widget_notebook(
+        chromium, jupyter_server, "loop.ipynb", cells, viewport=(1600, 1000)
     )
     yield notebook
     notebook.close()

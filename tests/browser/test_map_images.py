@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,7 +29,6 @@ pytestmark = [pytest.mark.jupyterlab, pytest.mark.browser]
 
 N = 2000
 ROOT = Path(__file__).resolve().parents[2]
-BUNDLE = ROOT / "galwidget" / "static" / "widget.js"
 SCREENSHOTS = ROOT / "tests" / "browser" / "artifacts"
 CELLS = [
     """\
@@ -59,25 +59,12 @@ LONG_TASKS_JS = """() => {
 
 
 @pytest.fixture(scope="module")
-def lab(chromium, jupyter_server, tmp_path_factory) -> LabNotebook:
-    from jupyterlab_harness import LabNotebook, write_notebook  # the plugin, imported by pytest
+def lab(chromium, jupyter_server, tmp_path_factory) -> Iterator[LabNotebook]:
+    from jupyterlab_harness import open_widget_notebook  # the plugin, imported by pytest
 
-    if not BUNDLE.is_file():
-        pytest.skip(f"front-end bundle not built ({BUNDLE}); run `make js`")
     labels = tmp_path_factory.mktemp("images") / "labels.jsonl"
     cells = [CELLS[0].format(n=N), CELLS[1].format(path=str(labels))]
-    write_notebook(jupyter_server.root / "images.ipynb", cells)
-    context = chromium.new_context(viewport={"width": 1400, "height": 1000})
-    notebook = LabNotebook(server=jupyter_server, page=context.new_page(), path="images.ipynb")
-    notebook.page.goto(
-        f"{jupyter_server.url}lab/tree/images.ipynb?token={jupyter_server.token}&reset"
-    )
-    notebook.wait_until_ready()
-    notebook.page.evaluate("() => window.jupyterapp.shell.collapseLeft()")
-    notebook.run_all()
-    expect(notebook.page.locator(".galwidget")).to_have_attribute(
-        "data-state", "ready", timeout=60_000
-    )
+    notebook = open_widget_notebook(chromium, jupyter_server, "images.ipynb", cells)
     yield notebook
     notebook.close()
 

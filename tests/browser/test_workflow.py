@@ -7,6 +7,7 @@ selection and the Selection view as it left it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,7 +25,6 @@ pytestmark = [pytest.mark.jupyterlab, pytest.mark.browser]
 
 N = 1500
 ROOT = Path(__file__).resolve().parents[2]
-BUNDLE = ROOT / "galwidget" / "static" / "widget.js"
 # Screenshots of each run (git-ignored); docs/gallery.png and docs/search.png are copies of them.
 SCREENSHOTS = ROOT / "tests" / "browser" / "artifacts"
 CELLS = [
@@ -47,26 +47,13 @@ w""",
 
 
 @pytest.fixture(scope="module")
-def nb(chromium, jupyter_server, tmp_path_factory) -> LabNotebook:
+def nb(chromium, jupyter_server, tmp_path_factory) -> Iterator[LabNotebook]:
     """The Explorer's notebook, open and run once for the whole module."""
-    from jupyterlab_harness import LabNotebook, write_notebook  # the plugin, imported by pytest
+    from jupyterlab_harness import open_widget_notebook  # the plugin, imported by pytest
 
-    if not BUNDLE.is_file():
-        pytest.skip(f"front-end bundle not built ({BUNDLE}); run `make js`")
     labels = tmp_path_factory.mktemp("workflow") / "labels.jsonl"
     cells = [CELLS[0].format(n=N), CELLS[1].format(path=str(labels))]
-    write_notebook(jupyter_server.root / "workflow.ipynb", cells)
-    context = chromium.new_context(viewport={"width": 1400, "height": 1000})
-    notebook = LabNotebook(server=jupyter_server, page=context.new_page(), path="workflow.ipynb")
-    notebook.page.goto(
-        f"{jupyter_server.url}lab/tree/workflow.ipynb?token={jupyter_server.token}&reset"
-    )
-    notebook.wait_until_ready()
-    notebook.page.evaluate("() => window.jupyterapp.shell.collapseLeft()")
-    notebook.run_all()
-    expect(notebook.page.locator(".galwidget")).to_have_attribute(
-        "data-state", "ready", timeout=60_000
-    )
+    notebook = open_widget_notebook(chromium, jupyter_server, "workflow.ipynb", cells)
     yield notebook
     notebook.close()
 

@@ -441,6 +441,67 @@ def jupyter_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Jupyter
         stop_jupyter_server(server)
 
 
+BUNDLE = Path(__file__).resolve().parents[2] / "galwidget" / "static" / "widget.js"
+"""The built front end: widget notebooks skip without it."""
+
+
+def open_lab_notebook(
+    chromium: Any,
+    jupyter_server: JupyterServer,
+    name: str,
+    cells: list[str],
+    *,
+    viewport: tuple[int, int] = (1280, 900),
+    on_page: Callable[[Any], None] | None = None,
+) -> LabNotebook:
+    """Write ``cells`` as notebook ``name`` and open it in JupyterLab in a new browser context of
+    ``viewport`` size (``on_page(page)`` runs before the page loads JupyterLab); the caller
+    closes it."""
+    write_notebook(jupyter_server.root / name, cells)
+    context = chromium.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+    page = context.new_page()
+    if on_page is not None:
+        on_page(page)  # e.g. page.on("websocket", ...) before JupyterLab opens its sockets
+    notebook = LabNotebook(server=jupyter_server, page=page, path=name)
+    try:
+        page.goto(
+            f"{jupyter_server.url}lab/tree/{name}?token={jupyter_server.token}&reset",
+            timeout=NOTEBOOK_READY_TIMEOUT_MS,
+        )
+        notebook.wait_until_ready()
+    except BaseException:
+        notebook.close()
+        raise
+    return notebook
+
+
+def open_widget_notebook(
+    chromium: Any,
+    jupyter_server: JupyterServer,
+    name: str,
+    cells: list[str],
+    *,
+    viewport: tuple[int, int] = (1400, 1000),
+) -> LabNotebook:
+    """:func:`open_lab_notebook`, then the left side panel collapsed, every cell run and the
+    Explorer ready (``data-state="ready"``); skips the test when the bundle is not built."""
+    from playwright.sync_api import expect
+
+    if not BUNDLE.is_file():
+        pytest.skip(f"front-end bundle not built ({BUNDLE}); run `make js`")
+    notebook = open_lab_notebook(chromium, jupyter_server, name, cells, viewport=viewport)
+    try:
+        notebook.page.evaluate("() => window.jupyterapp.shell.collapseLeft()")
+        notebook.run_all()
+        expect(notebook.page.locator(".galwidget")).to_have_attribute(
+            "data-state", "ready", timeout=NOTEBOOK_READY_TIMEOUT_MS
+        )
+    except BaseException:
+        notebook.close()
+        raise
+    return notebook
+
+
 @pytest.fixture
 def open_notebook(
     chromium: Any, jupyter_server: JupyterServer
@@ -460,18 +521,10 @@ def open_notebook(
         viewport: tuple[int, int] = (1280, 900),
         on_page: Callable[[Any], None] | None = None,
     ) -> LabNotebook:
-        write_notebook(jupyter_server.root / name, cells)
-        context = chromium.new_context(viewport={"width": viewport[0], "height": viewport[1]})
-        page = context.new_page()
-        if on_page is not None:
-            on_page(page)  # e.g. page.on("websocket", ...) before JupyterLab opens its sockets
-        notebook = LabNotebook(server=jupyter_server, page=page, path=name)
-        opened.append(notebook)
-        page.goto(
-            f"{jupyter_server.url}lab/tree/{name}?token={jupyter_server.token}&reset",
-            timeout=NOTEBOOK_READY_TIMEOUT_MS,
+        notebook = open_lab_notebook(
+            chromium, jupyter_server, name, cells, viewport=viewport, on_page=on_page
         )
-        notebook.wait_until_ready()
+        opened.append(notebook)
         return notebook
 
     yield open_
