@@ -111,20 +111,6 @@ export class LoadedPoints {
     return -1;
   }
 
-  /** Local indices (sorted) of the loaded ones among sorted global `positions`. */
-  localsOf(positions: Uint32Array): Uint32Array {
-    const loaded = this.positions;
-    const out = new Uint32Array(Math.min(positions.length, loaded.length));
-    let k = 0;
-    let j = 0;
-    for (let i = 0; i < positions.length && j < loaded.length; i++) {
-      const p = positions[i];
-      while (j < loaded.length && loaded[j] < p) j++;
-      if (j < loaded.length && loaded[j] === p) out[k++] = j;
-    }
-    return out.slice(0, k);
-  }
-
   /** Global positions of local indices (in their order). */
   globalsOf(locals: ArrayLike<number>): Uint32Array {
     const out = new Uint32Array(locals.length);

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 import galwidget as gw
 from galwidget import protocol
 from galwidget.protocol import (
+    MAX_MESSAGE_BYTES,
     REQUESTS,
     Reply,
     Request,
@@ -108,15 +109,21 @@ def test_bad_positions_are_refused_when_encoding():
         encode_selection([1.5], 10)
 
 
-def test_an_encoding_over_the_message_limit_is_refused(monkeypatch: pytest.MonkeyPatch):
+def test_an_encoding_over_a_given_limit_is_refused():
     positions = np.arange(0, 1000, 2)  # 500 isolated positions: bitmask of 125 bytes is smallest
     with pytest.raises(gw.DataError, match=r"needs 133 bytes, over the 100-byte message limit"):
         encode_selection(positions, 1000, max_bytes=100)
-    monkeypatch.setattr("galwidget.protocol._wire.MAX_MESSAGE_BYTES", 132)  # read at call time
-    with pytest.raises(gw.DataError, match="over the 132-byte"):
-        encode_selection(positions, 1000)
-    monkeypatch.setattr("galwidget.protocol._wire.MAX_MESSAGE_BYTES", 133)
-    assert len(encode_selection(positions, 1000)) == 133
+    assert len(encode_selection(positions, 1000, max_bytes=133)) == 133
+
+
+def test_the_kernel_encodes_a_selection_over_the_browsers_message_limit():
+    # Past ~67M galaxies a bitmask is over MAX_MESSAGE_BYTES, which bounds what the browser
+    # sends; what the kernel sends the page is not bounded (issue 21: a lasso over 90% of 76M).
+    n = 8 * (MAX_MESSAGE_BYTES + 64)
+    positions = np.arange(0, n, 2)
+    encoded = encode_selection(positions, n)
+    assert encoded[0] == SelectionKind.BITMASK and len(encoded) == 8 + n // 8 > MAX_MESSAGE_BYTES
+    np.testing.assert_array_equal(decode_selection(encoded, n), positions)
 
 
 @pytest.mark.parametrize(
