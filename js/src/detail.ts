@@ -32,6 +32,16 @@ export const DENSITY_SIZE = 512;
 export const VIEW_DELAY_MS = 120;
 /** The rectangle asked for is the view widened by this share of its size on each side. */
 const VIEW_MARGIN = 0.15;
+/**
+ * Marks of each view's load on the page's performance timeline, from the request to the points
+ * drawn (bench/bench_lod_pan.py splits the wheel → points time with them).
+ */
+export const VIEW_MARKS = {
+  requested: "galwidget:view-requested",
+  replied: "galwidget:view-replied",
+  merged: "galwidget:view-merged",
+  drawn: "galwidget:view-drawn",
+} as const;
 /** The map_view timeout: a first view at tens of millions builds the kernel's index. */
 const VIEW_TIMEOUT_MS = 120000;
 
@@ -291,10 +301,14 @@ export class LevelOfDetail {
     if (answered?.complete && within(rectangle, answered.rectangle)) return;
     const [x0, y0, x1, y1] = rectangle;
     const signal = this.viewRequest.next();
+    performance.mark(VIEW_MARKS.requested);
     const reply = await this.host.request("map_view", { x0, y0, x1, y1, limit: this.viewLimit, from_rank: 0 }, signal, VIEW_TIMEOUT_MS);
     if (this.disposed || !this.accept(reply, "the points in view") || reply.layout !== this.layout) return;
+    performance.mark(VIEW_MARKS.replied);
     this.viewAnswered = { rectangle, complete: reply.next_rank === -1, count: reply.count, total: reply.total };
-    this.host.loaded(sample.union(LoadedPoints.fromView(reply.positions, reply.points)));
+    const points = sample.union(LoadedPoints.fromView(reply.positions, reply.points));
+    performance.mark(VIEW_MARKS.merged);
+    this.host.loaded(points);
   }
 
   /** The selection changed (`count` selected): ask for its density, or drop it. */

@@ -10,7 +10,7 @@
 import { colorList, largerCodes, pointCodes, updateLabelColors } from "./colors";
 import { Controls, type ExportFormat, type ExportWhat } from "./controls";
 import { debounce } from "./debounce";
-import { DensityCanvas, LevelOfDetail, type LoadedPoints, localShown, resetView, viewRectangle } from "./detail";
+import { DensityCanvas, LevelOfDetail, type LoadedPoints, localShown, resetView, VIEW_MARKS, viewRectangle } from "./detail";
 import { filterText, keepShown, type Shown, shownOf } from "./filter";
 import { FocusCard } from "./focuscard";
 import { element } from "./dom";
@@ -391,6 +391,7 @@ class ExplorerView {
     this.status.hidden = true;
     this.root.dataset.state = "ready";
     const view = detail.viewAnswered;
+    if (view) performance.mark(VIEW_MARKS.drawn);
     this.root.dataset.detail = view ? "view" : "sample";
     // How many of the points in view are drawn (the others are density only), e.g. "50000 of 212345".
     if (view) this.root.dataset.inView = `${view.count} of ${view.total}`;
