@@ -72,6 +72,25 @@ def test_the_smallest_encoding_is_chosen_and_bounded():
         assert decode_selection(data, n).tolist() == positions
 
 
+def test_dense_selections_count_their_runs_across_bytes():
+    # Most of the table selected: the runs are counted on the bitmask (bits of adjacent bytes
+    # continue a run), and runs win when there are few enough of them.
+    rng = np.random.default_rng(3)
+    n = 4099
+    for gaps in [1, 7, 8, 9, 60, 64, 65, 300]:
+        holes = rng.choice(n, size=gaps, replace=False)
+        positions = np.setdiff1d(np.arange(n), holes)
+        n_runs = int(np.count_nonzero(np.diff(positions) != 1)) + 1
+        data = encode_selection(positions, n)
+        expected = SelectionKind.RUNS if 8 * n_runs < (n + 7) // 8 else SelectionKind.BITMASK
+        assert data[0] == expected, (gaps, n_runs)
+        np.testing.assert_array_equal(decode_selection(data, n), positions)
+    # Runs that end and start on byte edges.
+    positions = np.r_[0:8, 16:24, 31:33, 40:4099]
+    data = encode_selection(positions, 4099)
+    assert data == header(SelectionKind.RUNS, len(positions)) + u32(0, 8, 16, 8, 31, 2, 40, 4059)
+
+
 @pytest.mark.parametrize(
     ("name", "kind"),
     [
