@@ -21,15 +21,17 @@ import { Latest } from "./requests";
 /**
  * Most points of a view the browser asks for: a canvas shows well under a million pixels, and
  * every point drawn costs each frame of a pan or zoom (and the load itself), so a few ×100k are
- * plenty; the density shows the rest. (The kernel's MAX_VIEW_POINTS, 500k, is the most it sends.)
+ * plenty; the density shows the rest. With the sample, 400k: at 8.7M on SwiftShader a view of 300k
+ * took 0.45 s from request to reply and 0.17-0.28 s to draw (bench/bench_lod_pan.py's split).
+ * (The kernel's MAX_VIEW_POINTS, 500k, is the most it sends.)
  */
-export const VIEW_POINTS = 300_000;
+export const VIEW_POINTS = 200_000;
 /** Most points of the sample drawn first (the kernel's MAX_SAMPLE_POINTS): the density shows the rest. */
 export const MAX_SAMPLE_POINTS = 200_000;
 /** Pixels per side of the density images of the whole square. */
 export const DENSITY_SIZE = 512;
-/** A view moved: ask for its points once it rested this long (ms). */
-export const VIEW_DELAY_MS = 120;
+/** A view moved: ask for its points once it rested this long (ms; a wheel or drag sends events every frame). */
+export const VIEW_DELAY_MS = 60;
 /** The rectangle asked for is the view widened by this share of its size on each side. */
 const VIEW_MARGIN = 0.15;
 /**
