@@ -683,7 +683,7 @@ class ExplorerView {
    */
   private syncSelectionToModel(positions: ArrayLike<number>): boolean {
     const sorted = sortedPositions(positions);
-    if (samePositions(sorted, this.selection)) return true;
+    if (this.selected.equals(Selected.of(sorted))) return true; // counts first: no expanding of a large one
     this.savingPlotSelection = true;
     try {
       this.model.saveSelection(sorted);

@@ -293,4 +293,12 @@ def test_a_lasso_over_most_of_the_map_reaches_python_and_shows_as_density(open_n
     page.wait_for_timeout(1000)
     assert kernel.eval_json("selection_densities") == [True]
     expect(widget.locator(".gw-count")).to_have_text(f"{expected:,} of {N:,} selected")
+
+    # Clear: the selection empties in Python, and its density leaves the map.
+    widget.locator(".gw-button", has_text="Clear").click()
+    expect(widget.locator(".gw-count")).to_have_text(f"0 of {N:,} selected")
+    kernel.wait_until("len(w.selection) == 0")
+    page.wait_for_function(
+        f"(c) => ({DENSITY_PIXELS_JS})(c)[1] === 0", arg=density.element_handle(), timeout=30_000
+    )
     assert nb.errors == []
