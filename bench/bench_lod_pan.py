@@ -6,6 +6,10 @@ For each map size (and point budget), after the first frame of the density and t
 - ``wheel_to_points_s``: three mouse-wheel zooms over a cluster (in, out, in), each from the wheel
   until the page drew the points of the new view (its ``data-loaded`` / ``data-in-view`` changed); the median
   and the slowest.
+- ``wheel_split_s``: each zoom's time split by the page's performance marks (js/src/detail.ts
+  ``VIEW_MARKS``; a tree without them gives none): ``rest`` wheel → the view's request (the rest
+  delay), ``kernel`` request → reply (the kernel and the websocket), ``merge`` reply → the sample
+  and the view merged, ``draw`` merged → drawn (colors, regl-scatterplot's index and frame).
 - ``long_tasks_ms``: the Long Tasks API's main-thread tasks over 50 ms during the zooms and three
   drags that follow (each loads another view), longest first.
 
@@ -36,6 +40,15 @@ BASELINE = os.environ.get("BENCH_LOD_BASELINE", "")
 RESULTS = Path(os.environ.get("BENCH_LOD_RESULTS", HERE / "results" / "lod_pan.json"))
 TIMEOUT_MS = 300_000
 WHEEL_DELTAS = (-300, 300, -300)
+# The last load's marks after `start` (performance.now()): request, reply, merged, drawn.
+SPLIT_JS = """(start) => {
+  const last = (name) => performance.getEntriesByName(name).filter((e) => e.startTime >= start).at(-1)?.startTime;
+  const [requested, replied, merged, drawn] = ["requested", "replied", "merged", "drawn"].map(
+    (step) => last(`galwidget:view-${step}`));
+  if ([requested, replied, merged, drawn].some((t) => t === undefined)) return null;
+  return { rest: (requested - start) / 1000, kernel: (replied - requested) / 1000,
+           merge: (merged - replied) / 1000, draw: (drawn - merged) / 1000 };
+}"""
 RUNS = int(os.environ.get("BENCH_LOD_RUNS", "2"))  # alternating which tree goes first
 
 # Installed before JupyterLab loads: every long task, and when the widget's loaded points change.
@@ -98,7 +111,7 @@ def _measure(
         cx = box["x"] + box["width"] / 2 + 0.45 * scale
         cy = box["y"] + box["height"] / 2 - 0.35 * scale
         since = page.evaluate("performance.now()")
-        waits = []
+        waits, splits = [], []
         # In, out, in: each view reaches beyond what is loaded, so each loads (or drops) points.
         for delta in WHEEL_DELTAS:
             page.mouse.move(cx, cy)
@@ -110,6 +123,7 @@ def _measure(
             )
             page.wait_for_timeout(1500)  # a later change of the same view counts too
             waits.append((page.evaluate("window.__loadedAt.at(-1)") - start) / 1000)
+            splits.append(page.evaluate(SPLIT_JS, start))
         page.locator(".gw-button[data-mode=pan]").click()
         for dx, dy in [(150, 60), (-250, -80), (120, 30)]:
             page.mouse.move(cx, cy)
@@ -129,6 +143,7 @@ def _measure(
             "loaded_points": int(widget.get_attribute("data-loaded") or 0),
             "wheel_to_points_s": waits,
             "wheel_to_points_median_s": statistics.median(waits),
+            "wheel_split_s": splits,
             "long_tasks_ms": sorted(long_tasks, reverse=True),
             "longest_task_ms": max(long_tasks, default=0),
         }

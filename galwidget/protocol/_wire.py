@@ -8,9 +8,10 @@ use the same names. A row of the :class:`~galwidget.Representations` is called a
 (0-based) on both sides.
 
 Size bound
-    :data:`MAX_MESSAGE_BYTES` (8 MiB; the Jupyter server drops websocket messages over 10 MiB). No
-    browser → kernel message may exceed it; a selection that Python would encode larger raises
-    :class:`~galwidget.DataError` before anything is sent (only possible past ~67M points).
+    :data:`MAX_MESSAGE_BYTES` (8 MiB; the Jupyter server drops websocket messages over 10 MiB
+    that it *receives*). No browser → kernel message may exceed it: the page refuses to send a
+    larger selection. Kernel → page messages have no such limit, so the kernel encodes a selection
+    of any size (a bitmask past ~67M galaxies is over 8 MiB: 9.5 MB at 76M).
 
 Synced traits (see :class:`Config`, :class:`ColorMeta`, :class:`LabelMeta`, :class:`LearnState`)
     ``_config`` JSON (static); ``_points`` float32 LE interleaved ``x, y`` per position in
@@ -255,8 +256,9 @@ def encode_selection(positions: Any, n: int, *, max_bytes: int | None = None) ->
     Args:
         positions: integer positions in ``[0, n)``.
         n: number of rows.
-        max_bytes: refuse encodings longer than this (default: :data:`MAX_MESSAGE_BYTES`, read at
-            call time).
+        max_bytes: refuse encodings longer than this (default: no bound; the kernel's
+            encodings go to the page, whose messages to the kernel are bounded by
+            :data:`MAX_MESSAGE_BYTES` instead).
 
     Raises:
         DataError: a position outside ``[0, n)`` or not an integer, or an encoding over the bound.
@@ -267,31 +269,43 @@ def encode_selection(positions: Any, n: int, *, max_bytes: int | None = None) ->
     count = len(p)
     if count == 0:
         return _header(SelectionKind.POSITIONS, 0)
-    breaks = np.flatnonzero(np.diff(p) != 1)
-    n_runs = len(breaks) + 1
+    bitmask = None
+    if 4 * count < (n + 7) // 8:  # few: count the runs on the positions
+        n_runs = int(np.count_nonzero(np.diff(p) != 1)) + 1
+    else:  # many (e.g. most of 76M): on the bitmask, 32× smaller than their positions
+        mask = np.zeros(n, dtype=bool)
+        mask[p] = True
+        bitmask = np.packbits(mask, bitorder="little")
+        n_runs = _runs_in_bitmask(bitmask)
     sizes = {
         SelectionKind.POSITIONS: 4 * count,
         SelectionKind.BITMASK: (n + 7) // 8,
         SelectionKind.RUNS: 8 * n_runs,
     }
     kind = min(sizes, key=lambda k: (sizes[k], k))
-    limit = MAX_MESSAGE_BYTES if max_bytes is None else max_bytes
-    if HEADER_BYTES + sizes[kind] > limit:
+    if max_bytes is not None and HEADER_BYTES + sizes[kind] > max_bytes:
         raise DataError(
             f"a selection of {count:,} of {n:,} galaxies needs {HEADER_BYTES + sizes[kind]:,} "
-            f"bytes, over the {limit:,}-byte message limit; select fewer galaxies"
+            f"bytes, over the {max_bytes:,}-byte message limit; select fewer galaxies"
         )
     if kind == SelectionKind.POSITIONS:
         payload = p.astype("<u4").tobytes()
     elif kind == SelectionKind.BITMASK:
-        mask = np.zeros(n, dtype=bool)
-        mask[p] = True
-        payload = np.packbits(mask, bitorder="little").tobytes()
+        assert bitmask is not None  # a bitmask is smallest only for 4 * count ≥ n / 8
+        payload = bitmask.tobytes()
     else:
+        breaks = np.flatnonzero(np.diff(p) != 1)
         starts = np.concatenate(([p[0]], p[breaks + 1]))
         ends = np.concatenate((p[breaks], [p[-1]])) + 1
         payload = np.column_stack((starts, ends - starts)).astype("<u4").tobytes()
     return _header(kind, count) + payload
+
+
+def _runs_in_bitmask(bitmask: np.ndarray) -> int:
+    """How many runs of consecutive set bits a little-endian packed bitmask holds: its set bits
+    whose previous bit (across bytes too) is clear."""
+    previous = (bitmask << 1) | np.concatenate(([0], bitmask[:-1] >> 7)).astype(np.uint8)
+    return int(np.bitwise_count(bitmask & ~previous).sum())
 
 
 def decode_selection(data: bytes | memoryview, n: int) -> np.ndarray:

@@ -75,6 +75,7 @@ from galwidget.widget._selection import (
     initial_from_column,
     points_in_polygon,
     resolve_selection,
+    selected_of,
     write_column,
 )
 from galwidget.widget._sky import SkyLink
@@ -472,7 +473,7 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
     @property
     def selected_ids(self) -> pd.Index:
         """Ids of the selected galaxies, in row order."""
-        return self._reps.ids[self.selection]
+        return selected_of(self._reps.ids, self.selection)
 
     @property
     def selected(self) -> pd.DataFrame:

@@ -41,6 +41,7 @@ __all__ = [
     "initial_from_column",
     "points_in_polygon",
     "resolve_selection",
+    "selected_of",
     "write_column",
 ]
 
@@ -189,6 +190,17 @@ def initial_from_column(frame: pd.DataFrame | None, column: str | None) -> np.nd
             f"(dtype {values.dtype}); pass selected_column='another_name' or None"
         )
     return np.flatnonzero(values.to_numpy(dtype=bool)).astype(np.int64)
+
+
+def selected_of(ids: pd.Index, positions: np.ndarray) -> pd.Index:
+    """``ids[positions]`` for sorted unique ``positions``: most of the table through a boolean
+    mask, which pyarrow filters ~3× faster than it takes the positions (0.10 s against 0.34 s for
+    18.4M of 20M string ids; a lasso over most of a 76M-galaxy map selects 70M)."""
+    if 8 * len(positions) < len(ids):
+        return ids[positions]
+    mask = np.zeros(len(ids), dtype=bool)
+    mask[positions] = True
+    return ids[mask]
 
 
 def write_column(frame: pd.DataFrame | None, column: str | None, positions: np.ndarray) -> None:

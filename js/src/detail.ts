@@ -21,17 +21,29 @@ import { Latest } from "./requests";
 /**
  * Most points of a view the browser asks for: a canvas shows well under a million pixels, and
  * every point drawn costs each frame of a pan or zoom (and the load itself), so a few ×100k are
- * plenty; the density shows the rest. (The kernel's MAX_VIEW_POINTS, 500k, is the most it sends.)
+ * plenty; the density shows the rest. With the sample, 400k: at 8.7M on SwiftShader a view of 300k
+ * took 0.45 s from request to reply and 0.17-0.28 s to draw (bench/bench_lod_pan.py's split).
+ * (The kernel's MAX_VIEW_POINTS, 500k, is the most it sends.)
  */
-export const VIEW_POINTS = 300_000;
+export const VIEW_POINTS = 200_000;
 /** Most points of the sample drawn first (the kernel's MAX_SAMPLE_POINTS): the density shows the rest. */
 export const MAX_SAMPLE_POINTS = 200_000;
 /** Pixels per side of the density images of the whole square. */
 export const DENSITY_SIZE = 512;
-/** A view moved: ask for its points once it rested this long (ms). */
-export const VIEW_DELAY_MS = 120;
+/** A view moved: ask for its points once it rested this long (ms; a wheel or drag sends events every frame). */
+export const VIEW_DELAY_MS = 60;
 /** The rectangle asked for is the view widened by this share of its size on each side. */
 const VIEW_MARGIN = 0.15;
+/**
+ * Marks of each view's load on the page's performance timeline, from the request to the points
+ * drawn (bench/bench_lod_pan.py splits the wheel → points time with them).
+ */
+export const VIEW_MARKS = {
+  requested: "galwidget:view-requested",
+  replied: "galwidget:view-replied",
+  merged: "galwidget:view-merged",
+  drawn: "galwidget:view-drawn",
+} as const;
 /** The map_view timeout: a first view at tens of millions builds the kernel's index. */
 const VIEW_TIMEOUT_MS = 120000;
 
@@ -109,20 +121,6 @@ export class LoadedPoints {
       else hi = mid - 1;
     }
     return -1;
-  }
-
-  /** Local indices (sorted) of the loaded ones among sorted global `positions`. */
-  localsOf(positions: Uint32Array): Uint32Array {
-    const loaded = this.positions;
-    const out = new Uint32Array(Math.min(positions.length, loaded.length));
-    let k = 0;
-    let j = 0;
-    for (let i = 0; i < positions.length && j < loaded.length; i++) {
-      const p = positions[i];
-      while (j < loaded.length && loaded[j] < p) j++;
-      if (j < loaded.length && loaded[j] === p) out[k++] = j;
-    }
-    return out.slice(0, k);
   }
 
   /** Global positions of local indices (in their order). */
@@ -305,10 +303,14 @@ export class LevelOfDetail {
     if (answered?.complete && within(rectangle, answered.rectangle)) return;
     const [x0, y0, x1, y1] = rectangle;
     const signal = this.viewRequest.next();
+    performance.mark(VIEW_MARKS.requested);
     const reply = await this.host.request("map_view", { x0, y0, x1, y1, limit: this.viewLimit, from_rank: 0 }, signal, VIEW_TIMEOUT_MS);
     if (this.disposed || !this.accept(reply, "the points in view") || reply.layout !== this.layout) return;
+    performance.mark(VIEW_MARKS.replied);
     this.viewAnswered = { rectangle, complete: reply.next_rank === -1, count: reply.count, total: reply.total };
-    this.host.loaded(sample.union(LoadedPoints.fromView(reply.positions, reply.points)));
+    const points = sample.union(LoadedPoints.fromView(reply.positions, reply.points));
+    performance.mark(VIEW_MARKS.merged);
+    this.host.loaded(points);
   }
 
   /** The selection changed (`count` selected): ask for its density, or drop it. */

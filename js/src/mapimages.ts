@@ -35,8 +35,8 @@ export interface MapImagesHost {
   /** The thumbnails of `positions`, asked for in one request (`signal` cancels it). */
   thumbnails(positions: number[], signal: AbortSignal): Promise<Thumbnail>[];
   focus(): number;
-  /** The selection, sorted. */
-  selection(): Uint32Array;
+  /** Whether a galaxy is selected (cheap: asked of every galaxy in view). */
+  selected(position: number): boolean;
   /** Whether a galaxy is labelled (cheap: asked of every galaxy in view). */
   labelled(position: number): boolean;
   /** The label badge of a galaxy (null: unlabelled). */
@@ -82,7 +82,6 @@ export class MapImages {
   private frame = 0;
   /** Whether the placement must be made again (view, points, marks) or only the drawing. */
   private stale = true;
-  private selected = new Set<number>();
   private disposed = false;
 
   constructor(private readonly host: MapImagesHost) {
@@ -150,11 +149,9 @@ export class MapImages {
       return;
     }
     const focus = this.host.focus();
-    const selection = this.host.selection();
-    if (this.selected.size !== selection.length || !selection.every((p) => this.selected.has(p))) this.selected = new Set(selection);
-    const selected = this.selected;
+    const selected = (p: number) => this.host.selected(p);
     const tierOf = (p: number): Tier =>
-      p === focus ? Tier.Focus : selected.has(p) ? Tier.Selected : this.host.labelled(p) ? Tier.Labelled : Tier.Other;
+      p === focus ? Tier.Focus : selected(p) ? Tier.Selected : this.host.labelled(p) ? Tier.Labelled : Tier.Other;
     const tier = (index: number) => tierOf(positionOf(index));
     const shown = (index: number) => this.host.shown(positionOf(index));
     const inView = galaxiesInView(x, y, view, { width, height, tier, shown, maxCount: limit });
@@ -264,7 +261,7 @@ export class MapImages {
         context.lineWidth = 2;
         context.strokeRect(x - half + 1, y - half + 1, size - 2, size - 2);
       }
-      if (this.selected.has(position)) {
+      if (this.host.selected(position)) {
         // The selection's color outside, its opposite inside: seen on light and dark skies alike.
         context.lineWidth = 2;
         context.strokeStyle = contrast;

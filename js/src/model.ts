@@ -13,6 +13,7 @@ import {
   type Model,
   type ModelState,
 } from "./protocol";
+import { Selected } from "./selected";
 
 type BinaryTrait = "_points" | "_color" | "_selection" | "_filter";
 type JsonTrait = Exclude<keyof ModelState, BinaryTrait>;
@@ -43,14 +44,14 @@ export class SyncedModel {
   readonly config: Config;
   private readonly listeners: [string, () => void][] = [];
   private readonly points: Decoded<{ x: Float32Array; y: Float32Array }>;
-  private readonly selectionValue: Decoded<Uint32Array>;
+  private readonly selectionValue: Decoded<Selected>;
   private readonly filterValue: Decoded<Uint32Array>;
 
   constructor(private readonly model: Model) {
     this.config = model.get("_config");
     const n = this.config.n;
     this.points = new Decoded((raw) => decodePoints(raw, n));
-    this.selectionValue = new Decoded((raw) => decodeSelection(raw, n));
+    this.selectionValue = new Decoded((raw) => Selected.decode(raw, n));
     this.filterValue = new Decoded((raw) => decodeSelection(raw, n));
   }
 
@@ -79,9 +80,14 @@ export class SyncedModel {
     return this.model.get("_color");
   }
 
+  /** `_selection` (not expanded: see selected.ts); throws ProtocolError when malformed. */
+  selected(): Selected {
+    return this.selectionValue.get(this.model.get("_selection"));
+  }
+
   /** `_selection` as sorted unique positions; throws ProtocolError when malformed. */
   selection(): Uint32Array {
-    return this.selectionValue.get(this.model.get("_selection"));
+    return this.selected().positions();
   }
 
   /** `_filter`: the positions a filter shows (empty without one); throws ProtocolError when malformed. */
@@ -97,7 +103,7 @@ export class SyncedModel {
     const data = encodeSelection(positions, this.config.n);
     checkMessageSize(data.byteLength, this.config.max_message_bytes, "the selection");
     const view = new DataView(data.buffer);
-    this.selectionValue.put(view, positions); // no need to decode what we just encoded
+    this.selectionValue.put(view, Selected.of(positions)); // no need to decode what we just encoded
     this.model.set("_selection", view);
     this.model.save_changes();
   }

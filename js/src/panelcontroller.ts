@@ -8,9 +8,9 @@ import { debounce } from "./debounce";
 import { SelectionGallery } from "./gallery";
 import { walk } from "./labels";
 import { NeighborPanel, PANEL_COLUMNS, type PanelMode, type Tile } from "./panel";
-import { samePositions } from "./positions";
 import { type Failure, UNLABELLED } from "./protocol";
 import { Latest, type Requests } from "./requests";
+import { Selected } from "./selected";
 import type { Thumbnails } from "./thumbnails";
 
 /** What the controller needs from the rest of the widget. */
@@ -87,14 +87,14 @@ export class PanelController {
   }
 
   /** The selection may have changed (here or in Python): the gallery shows the new one. */
-  selectionChanged(selection: Uint32Array): void {
-    if (samePositions(selection, this.selection)) return;
+  selectionChanged(selection: Selected): void {
+    if (selection.equals(this.selection)) return;
     this.selection = selection;
     if (this.mode === "selection") this.reloadGallery();
   }
 
   /** The selection the gallery shows (or showed last). */
-  private selection: Uint32Array = new Uint32Array(0);
+  private selection = Selected.none;
 
   private readonly reloadGallery = debounce(() => this.gallery.reload(), GALLERY_RELOAD_MS);
 

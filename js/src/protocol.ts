@@ -245,10 +245,19 @@ export function encodeSelection(positions: Uint32Array, n: number): Uint8Array<A
   return out;
 }
 
-/** Decode an encoded selection of positions < n into sorted unique positions; checks everything. */
-export function decodeSelection(value: Binary, n: number): Uint32Array {
+/**
+ * An encoded selection, checked whole but not expanded: a bitmask or runs of tens of millions of
+ * galaxies stay as they came (a 76M-galaxy bitmask is 9.5 MB; its positions would be 300 MB).
+ */
+export type ParsedSelection =
+  | { kind: typeof SelectionKind.POSITIONS; count: number; positions: Uint32Array }
+  | { kind: typeof SelectionKind.BITMASK; count: number; mask: Uint8Array }
+  | { kind: typeof SelectionKind.RUNS; count: number; runs: Uint32Array };
+
+/** Check an encoded selection of positions < n (everything its header and payload claim). */
+export function parseSelection(value: Binary, n: number): ParsedSelection {
   const data = bytesOf(value);
-  if (data.length === 0) return new Uint32Array(0);
+  if (data.length === 0) return { kind: SelectionKind.POSITIONS, count: 0, positions: new Uint32Array(0) };
   if (data.length < HEADER) throw new ProtocolError(`selection of ${data.length} bytes is shorter than its 8-byte header`);
   const kind = data[0];
   if (data[1] !== 0 || data[2] !== 0 || data[3] !== 0) throw new ProtocolError("selection header: reserved bytes 1-3 are not zero");
@@ -257,23 +266,53 @@ export function decodeSelection(value: Binary, n: number): Uint32Array {
   const payload = data.subarray(HEADER);
   switch (kind) {
     case SelectionKind.POSITIONS:
-      return decodePositions(payload, count, n);
+      return { kind: SelectionKind.POSITIONS, count, positions: checkPositions(payload, count, n) };
     case SelectionKind.BITMASK:
-      return decodeBitmask(payload, count, n);
+      return { kind: SelectionKind.BITMASK, count, mask: checkBitmask(payload, count, n) };
     case SelectionKind.RUNS:
-      return decodeRuns(payload, count, n);
+      return { kind: SelectionKind.RUNS, count, runs: checkRuns(payload, count, n) };
     default:
       throw new ProtocolError(`unknown selection kind ${kind}`);
   }
 }
 
-function decodePositions(payload: Uint8Array, count: number, n: number): Uint32Array {
+/** Decode an encoded selection of positions < n into sorted unique positions; checks everything. */
+export function decodeSelection(value: Binary, n: number): Uint32Array {
+  return expandSelection(parseSelection(value, n));
+}
+
+/** The sorted unique positions of a checked selection. */
+export function expandSelection(parsed: ParsedSelection): Uint32Array {
+  const positions = parsed.kind === SelectionKind.POSITIONS ? parsed.positions : new Uint32Array(parsed.count);
+  if (parsed.kind === SelectionKind.BITMASK) {
+    const mask = parsed.mask;
+    let k = 0;
+    for (let b = 0; b < mask.length; b++) {
+      let byte = mask[b];
+      const base = b << 3;
+      while (byte !== 0) {
+        positions[k++] = base + 31 - Math.clz32(byte & -byte);
+        byte &= byte - 1;
+      }
+    }
+  } else if (parsed.kind === SelectionKind.RUNS) {
+    const runs = parsed.runs;
+    let k = 0;
+    for (let r = 0; r < runs.length; r += 2) {
+      const stop = runs[r] + runs[r + 1];
+      for (let p = runs[r]; p < stop; p++) positions[k++] = p;
+    }
+  }
+  return positions;
+}
+
+function checkPositions(payload: Uint8Array, count: number, n: number): Uint32Array {
   if (payload.length !== 4 * count) {
     throw new ProtocolError(`POSITIONS selection: ${payload.length} payload bytes for count ${count}`);
   }
   const positions = uint32Of(payload, "POSITIONS selection");
-  for (let i = 0; i < count; i++) {
-    if (i > 0 && positions[i] <= positions[i - 1]) {
+  for (let i = 1; i < count; i++) {
+    if (positions[i] <= positions[i - 1]) {
       throw new ProtocolError(`POSITIONS selection is not sorted and unique at entry ${i}`);
     }
   }
@@ -283,31 +322,27 @@ function decodePositions(payload: Uint8Array, count: number, n: number): Uint32A
   return positions;
 }
 
-function decodeBitmask(mask: Uint8Array, count: number, n: number): Uint32Array {
+/** Set bits of each byte value. */
+const BITS_SET = Uint8Array.from({ length: 256 }, (_, byte) => {
+  let bits = 0;
+  for (let b = byte; b !== 0; b &= b - 1) bits++;
+  return bits;
+});
+
+function checkBitmask(mask: Uint8Array, count: number, n: number): Uint8Array {
   if (mask.length !== Math.ceil(n / 8)) {
     throw new ProtocolError(`BITMASK selection: ${mask.length} bytes, expected ${Math.ceil(n / 8)} for n = ${n}`);
   }
   if (n % 8 !== 0 && mask[mask.length - 1] >>> (n % 8) !== 0) {
     throw new ProtocolError(`BITMASK selection: bits set past n = ${n}`);
   }
-  const positions = new Uint32Array(count);
-  let k = 0;
-  for (let b = 0; b < mask.length; b++) {
-    let byte = mask[b];
-    if (byte === 0) continue;
-    const base = b << 3;
-    while (byte !== 0) {
-      const bit = 31 - Math.clz32(byte & -byte);
-      if (k === count) throw new ProtocolError(`BITMASK selection holds more than its count ${count}`);
-      positions[k++] = base + bit;
-      byte &= byte - 1;
-    }
-  }
-  if (k !== count) throw new ProtocolError(`BITMASK selection holds ${k} positions, its count says ${count}`);
-  return positions;
+  let set = 0;
+  for (let b = 0; b < mask.length; b++) set += BITS_SET[mask[b]];
+  if (set !== count) throw new ProtocolError(`BITMASK selection holds ${set} positions, its count says ${count}`);
+  return mask;
 }
 
-function decodeRuns(payload: Uint8Array, count: number, n: number): Uint32Array {
+function checkRuns(payload: Uint8Array, count: number, n: number): Uint32Array {
   if (payload.length % 8 !== 0) throw new ProtocolError(`RUNS selection: ${payload.length} payload bytes is not whole pairs`);
   const runs = uint32Of(payload, "RUNS selection");
   let total = 0;
@@ -322,14 +357,7 @@ function decodeRuns(payload: Uint8Array, count: number, n: number): Uint32Array 
     total += length;
   }
   if (total !== count) throw new ProtocolError(`RUNS selection holds ${total} positions, its count says ${count}`);
-  const positions = new Uint32Array(count);
-  let k = 0;
-  for (let r = 0; r < runs.length; r += 2) {
-    const start = runs[r];
-    const stop = start + runs[r + 1];
-    for (let p = start; p < stop; p++) positions[k++] = p;
-  }
-  return positions;
+  return runs;
 }
 
 /** Throws unless a message of `bytes` fits the bound (`what` names it in the error). */

@@ -10,7 +10,7 @@
 import { colorList, largerCodes, pointCodes, updateLabelColors } from "./colors";
 import { Controls, type ExportFormat, type ExportWhat } from "./controls";
 import { debounce } from "./debounce";
-import { DensityCanvas, LevelOfDetail, type LoadedPoints, localShown, resetView, viewRectangle } from "./detail";
+import { DensityCanvas, LevelOfDetail, type LoadedPoints, localShown, resetView, VIEW_MARKS, viewRectangle } from "./detail";
 import { filterText, keepShown, type Shown, shownOf } from "./filter";
 import { FocusCard } from "./focuscard";
 import { element } from "./dom";
@@ -28,6 +28,7 @@ import { samePositions, sortedPositions, toggled } from "./positions";
 import { type ColorMeta, decodeEvent, type FilterMeta, type Model, type Reply, UNLABELLED } from "./protocol";
 import { Latest, Requests } from "./requests";
 import { ScatterAdapter } from "./scatter";
+import { Selected } from "./selected";
 import { SearchBox } from "./search";
 import { Thumbnails } from "./thumbnails";
 import { Toolbar } from "./toolbar";
@@ -117,7 +118,7 @@ class ExplorerView {
       points: () => ({ x: this.x, y: this.y, positions: this.loaded?.positions ?? null }),
       thumbnails: (positions, signal) => this.thumbnails.getMany(positions, signal),
       focus: () => this.model.get("_focus"),
-      selection: () => this.selection,
+      selected: (position) => this.selected.has(position),
       labelled: (position) => this.labels.codes[position] !== UNLABELLED,
       badge: (position) => labelOf(this.labels.codes[position], this.model.get("_label_meta")),
       shown: (position) => !this.shown || this.shown.mask[position] === 1,
@@ -141,7 +142,7 @@ class ExplorerView {
       k: () => this.model.get("k"),
       strategy: () => this.model.get("strategy"),
       learnMessage: () => this.model.get("_learn").message,
-      selectedCount: () => this.selection.length,
+      selectedCount: () => this.selected.count,
       labelCode: (position) => this.labels.codes[position],
       badgeOf: (position) => labelOf(this.labels.codes[position], this.model.get("_label_meta")),
       removeFromSelection: (position) => this.toggleSelected(position),
@@ -177,7 +178,7 @@ class ExplorerView {
     });
     this.controls = new Controls(config.color_columns ?? [], config.layouts ?? [], {
       colorBy: (column) => void this.colorBy(column),
-      zoomToSelection: () => this.scatter?.zoomToPositions(this.toLocal(this.selection)),
+      zoomToSelection: () => this.scatter?.zoomToPositions(this.selectedLocal()),
       exportData: (what, format) => void this.exportData(what, format),
       layout: (name) => this.model.save("layout_name", name),
     });
@@ -368,7 +369,8 @@ class ExplorerView {
     this.density.el.hidden = false;
     this.x = this.y = new Float32Array(0);
     this.paintDensity();
-    if (this.selection.length > 0) void detail.selectionChanged(this.selection.length);
+    this.densityOf = null;
+    this.syncSelectionDensity();
     await detail.start();
   }
 
@@ -389,6 +391,7 @@ class ExplorerView {
     this.status.hidden = true;
     this.root.dataset.state = "ready";
     const view = detail.viewAnswered;
+    if (view) performance.mark(VIEW_MARKS.drawn);
     this.root.dataset.detail = view ? "view" : "sample";
     // How many of the points in view are drawn (the others are density only), e.g. "50000 of 212345".
     if (view) this.root.dataset.inView = `${view.count} of ${view.total}`;
@@ -439,11 +442,6 @@ class ExplorerView {
   private xyOf(position: number): [number, number] | null {
     if (this.loaded) return this.loaded.xyOf(position);
     return position >= 0 && position < this.x.length ? [this.x[position], this.y[position]] : null;
-  }
-
-  /** The scatter's indices of sorted global `positions` (those loaded). */
-  private toLocal(positions: Uint32Array): Uint32Array {
-    return this.loaded ? this.loaded.localsOf(positions) : positions;
   }
 
   /** Global positions of the scatter's indices. */
@@ -643,18 +641,40 @@ class ExplorerView {
     }
     if (event?.kind === "labels") this.labels.apply(event);
     else if (event?.kind === "error") this.notify(event.message);
-    else if (event?.kind === "zoom_to_selection") this.scatter?.zoomToPositions(this.toLocal(this.selection));
+    else if (event?.kind === "zoom_to_selection") this.scatter?.zoomToPositions(this.selectedLocal());
   }
 
   // -- selection -------------------------------------------------------------------------------
 
-  private get selection(): Uint32Array {
+  /** The selection, not expanded (selected.ts): beyond the point budget it can be most of 76M. */
+  private get selected(): Selected {
     try {
-      return this.model.selection();
+      return this.model.selected();
     } catch (error) {
       this.notify(`Cannot read the selection: ${String(error)}`);
-      return new Uint32Array(0);
+      return Selected.none;
     }
+  }
+
+  /** The selection's sorted positions (4 bytes a selected galaxy: for the page's own tools). */
+  private get selection(): Uint32Array {
+    return this.selected === Selected.none ? new Uint32Array(0) : this.selected.positions();
+  }
+
+  /** The scatter's indices of the selected points drawn. */
+  private selectedLocal(): Uint32Array {
+    return this.loaded ? this.selected.indicesIn(this.loaded.positions) : this.selected.positions();
+  }
+
+  /** The selection whose density was asked for (beyond the budget), so that a load asks again only for a new one. */
+  private densityOf: Selected | null = null;
+
+  /** Beyond the budget: ask for the density of a new selection (not again for the same one). */
+  private syncSelectionDensity(): void {
+    const selected = this.selected;
+    if (!this.detail || this.savingPlotSelection || (this.densityOf?.equals(selected) ?? selected.count === 0)) return;
+    this.densityOf = selected;
+    void this.detail.selectionChanged(selected.count);
   }
 
   /**
@@ -663,7 +683,7 @@ class ExplorerView {
    */
   private syncSelectionToModel(positions: ArrayLike<number>): boolean {
     const sorted = sortedPositions(positions);
-    if (samePositions(sorted, this.selection)) return true;
+    if (this.selected.equals(Selected.of(sorted))) return true; // counts first: no expanding of a large one
     this.savingPlotSelection = true;
     try {
       this.model.saveSelection(sorted);
@@ -679,13 +699,13 @@ class ExplorerView {
   }
 
   private syncSelectionFromModel(): void {
-    const selection = this.selection;
+    const selected = this.selected;
     this.updateCount();
-    this.panel.selectionChanged(selection);
-    if (this.detail && !this.savingPlotSelection) void this.detail.selectionChanged(selection.length);
+    this.panel.selectionChanged(selected);
+    this.syncSelectionDensity();
     const scatter = this.scatter;
     if (this.savingPlotSelection || !scatter?.drawn) return;
-    const local = this.toLocal(selection);
+    const local = this.selectedLocal();
     if (!this.loaded && samePositions(scatter.selected(), local)) return;
     void scatter.select(local);
   }
@@ -696,7 +716,7 @@ class ExplorerView {
   }
 
   private updateCount(): void {
-    const count = this.selection.length;
+    const count = this.selected.count;
     this.toolbar.setCount(count, this.n);
     this.controls.setSelected(count);
     this.labelBar.setSelected(count);
@@ -733,9 +753,8 @@ class ExplorerView {
 
   /** Shift-click: add the galaxy to the selection (if the filter shows it), or take it out. */
   private toggleSelected(position: number): void {
-    const selection = this.selection;
-    if (this.shown?.mask[position] === 0 && !selection.includes(position)) return;
-    this.syncSelectionToModel(toggled(selection, position));
+    if (this.shown?.mask[position] === 0 && !this.selected.has(position)) return;
+    this.syncSelectionToModel(toggled(this.selection, position));
     this.syncSelectionFromModel();
   }
 

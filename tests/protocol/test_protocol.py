@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 import galwidget as gw
 from galwidget import protocol
 from galwidget.protocol import (
+    MAX_MESSAGE_BYTES,
     REQUESTS,
     Reply,
     Request,
@@ -71,6 +72,25 @@ def test_the_smallest_encoding_is_chosen_and_bounded():
         assert decode_selection(data, n).tolist() == positions
 
 
+def test_dense_selections_count_their_runs_across_bytes():
+    # Most of the table selected: the runs are counted on the bitmask (bits of adjacent bytes
+    # continue a run), and runs win when there are few enough of them.
+    rng = np.random.default_rng(3)
+    n = 4099
+    for gaps in [1, 7, 8, 9, 60, 64, 65, 300]:
+        holes = rng.choice(n, size=gaps, replace=False)
+        positions = np.setdiff1d(np.arange(n), holes)
+        n_runs = int(np.count_nonzero(np.diff(positions) != 1)) + 1
+        data = encode_selection(positions, n)
+        expected = SelectionKind.RUNS if 8 * n_runs < (n + 7) // 8 else SelectionKind.BITMASK
+        assert data[0] == expected, (gaps, n_runs)
+        np.testing.assert_array_equal(decode_selection(data, n), positions)
+    # Runs that end and start on byte edges.
+    positions = np.r_[0:8, 16:24, 31:33, 40:4099]
+    data = encode_selection(positions, 4099)
+    assert data == header(SelectionKind.RUNS, len(positions)) + u32(0, 8, 16, 8, 31, 2, 40, 4059)
+
+
 @pytest.mark.parametrize(
     ("name", "kind"),
     [
@@ -108,15 +128,21 @@ def test_bad_positions_are_refused_when_encoding():
         encode_selection([1.5], 10)
 
 
-def test_an_encoding_over_the_message_limit_is_refused(monkeypatch: pytest.MonkeyPatch):
+def test_an_encoding_over_a_given_limit_is_refused():
     positions = np.arange(0, 1000, 2)  # 500 isolated positions: bitmask of 125 bytes is smallest
     with pytest.raises(gw.DataError, match=r"needs 133 bytes, over the 100-byte message limit"):
         encode_selection(positions, 1000, max_bytes=100)
-    monkeypatch.setattr("galwidget.protocol._wire.MAX_MESSAGE_BYTES", 132)  # read at call time
-    with pytest.raises(gw.DataError, match="over the 132-byte"):
-        encode_selection(positions, 1000)
-    monkeypatch.setattr("galwidget.protocol._wire.MAX_MESSAGE_BYTES", 133)
-    assert len(encode_selection(positions, 1000)) == 133
+    assert len(encode_selection(positions, 1000, max_bytes=133)) == 133
+
+
+def test_the_kernel_encodes_a_selection_over_the_browsers_message_limit():
+    # Past ~67M galaxies a bitmask is over MAX_MESSAGE_BYTES, which bounds what the browser
+    # sends; what the kernel sends the page is not bounded (issue 21: a lasso over 90% of 76M).
+    n = 8 * (MAX_MESSAGE_BYTES + 64)
+    positions = np.arange(0, n, 2)
+    encoded = encode_selection(positions, n)
+    assert encoded[0] == SelectionKind.BITMASK and len(encoded) == 8 + n // 8 > MAX_MESSAGE_BYTES
+    np.testing.assert_array_equal(decode_selection(encoded, n), positions)
 
 
 @pytest.mark.parametrize(
