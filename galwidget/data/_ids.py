@@ -25,10 +25,15 @@ def validate_ids(ids: Any) -> pd.Index:
     return ids_from_column(pd.Series(index, copy=False), name)
 
 
-def ids_from_column(values: pd.Series, name: str) -> pd.Index:
+def ids_from_column(values: pd.Series, name: str, *, defer_duplicates: bool = False) -> pd.Index:
     """Ids as strings exactly as written: integers of every width keep every digit, strings keep
-    leading zeros. Missing values, floats (which lose digits of large ids), booleans and text
-    that is not valid Unicode (lone surrogates) are refused, naming the rows."""
+    leading zeros. Missing values, floats (which lose digits of large ids), booleans, text that
+    is not valid Unicode (lone surrogates) and repeated ids are refused, naming the rows.
+
+    ``defer_duplicates``: more than :data:`ID_TABLE_MAX` ids are not checked for repeats here
+    but by the :class:`IdLookup` every id-based call goes through (one hashing pass for both,
+    ~14 s at 76M ids), which refuses them alike.
+    """
     missing = np.asarray(values.isna(), dtype=bool)
     if missing.any():
         rows = np.flatnonzero(missing)
@@ -61,13 +66,8 @@ def ids_from_column(values: pd.Series, name: str) -> pd.Index:
     except UnicodeEncodeError:
         _check_unicode([str(v) for v in values.tolist()], name)
         raise
-    repeated = _repeated_ids(index)
-    duplicated = repeated[repeated.duplicated()]
-    if len(duplicated):
-        rows = np.flatnonzero(index.isin(duplicated))
-        raise DataError(
-            f"duplicate ids in {name!r}: {preview(duplicated.unique())} (rows {preview(rows.tolist())})"
-        )
+    if not (defer_duplicates and len(index) > ID_TABLE_MAX):
+        _refuse_repeats(index, _repeated_ids(index))
     global _last_validated
     _last_validated = weakref.ref(index)
     return index
@@ -88,6 +88,18 @@ def _repeated_ids(index: pd.Index) -> pd.Index:
     ordered = np.sort(hashes)
     shared = ordered[1:][ordered[1:] == ordered[:-1]]
     return index[np.isin(hashes, shared)] if len(shared) else index[:0]
+
+
+def _refuse_repeats(index: pd.Index, repeated: pd.Index) -> None:
+    """:class:`DataError` naming the ids of ``repeated`` (ids that may repeat) that do, and
+    their rows."""
+    duplicated = repeated[repeated.duplicated()]
+    if len(duplicated):
+        name = index.name or "id"
+        rows = np.flatnonzero(index.isin(duplicated))
+        raise DataError(
+            f"duplicate ids in {name!r}: {preview(duplicated.unique())} (rows {preview(rows.tolist())})"
+        )
 
 
 def _check_unicode(strings: list[str], name: str) -> None:
@@ -123,14 +135,26 @@ class IdLookup:
     ids and binary-searches them (microseconds for one id at 8.7M). A found row is confirmed by
     comparing its id with the wanted one, and ids sharing a hash are searched among all rows of
     that hash, so the answer is exact.
+
+    Raises:
+        DataError: repeated ids (naming them and their rows): the sorted hashes find them in
+            the same pass, so ids whose check was deferred (:func:`ids_from_column`) are
+            refused on every id-based call.
     """
 
     def __init__(self, ids: pd.Index) -> None:
         self.ids = ids
         hashes = _hash_ids(ids)
         order = np.argsort(hashes)
-        self._hashes = hashes[order]
-        self._rows = order.astype(np.uint32 if len(ids) < 1 << 32 else np.int64)
+        rows = order.astype(np.uint32 if len(ids) < 1 << 32 else np.int64)
+        del order  # the n-long int64 argsort: 8 bytes an id
+        self._hashes = hashes[rows]
+        del hashes
+        self._rows = rows
+        shared = np.flatnonzero(self._hashes[1:] == self._hashes[:-1])
+        if len(shared):  # ids that may repeat: those of shared hashes, compared exactly
+            candidates = np.unique(np.concatenate([rows[shared], rows[shared + 1]]))
+            _refuse_repeats(ids, ids[candidates.astype(np.int64)])
 
     def __len__(self) -> int:
         return len(self.ids)

@@ -18,7 +18,7 @@ import dataclasses
 import hashlib
 import threading
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -218,7 +218,12 @@ class Representations:
         meta: pd.DataFrame | None = None,
         on_invalid: OnInvalid = "raise",
     ) -> Representations:
-        """Build from an ``(n, d)`` array; ids default to ``"0" … "n-1"``."""
+        """Build from an ``(n, d)`` array; ids default to ``"0" … "n-1"``.
+
+        More than 2M ids are checked for repeats by :attr:`id_lookup` (which every id-based
+        call goes through, and an :class:`~galwidget.Explorer` builds at once in the
+        background) rather than here: a repeat is then a :class:`DataError` of every id-based
+        call."""
         matrix = np.asarray(features)
         if matrix.ndim != 2:
             raise DataError(f"features must be 2-D (n galaxies × d), got shape {matrix.shape}")
@@ -246,7 +251,11 @@ class Representations:
                 id_values = pd.Series(list(ids), dtype=object)
             if len(id_values) != n:
                 raise DataError(f"{len(id_values)} ids but {n} feature rows: lengths must match")
-            id_index = ids_from_column(id_values, getattr(ids, "name", None) or "id")
+            # Repeats of millions of ids are found by the id lookup (an Explorer builds it at
+            # once, in the background): one hashing pass, off the path to the first frame.
+            id_index = ids_from_column(
+                id_values, getattr(ids, "name", None) or "id", defer_duplicates=True
+            )
         if meta is None:
             meta = pd.DataFrame(index=pd.RangeIndex(n))
         elif len(meta) != n:
@@ -352,7 +361,14 @@ class Representations:
             with _ID_LOOKUP_LOCK:
                 lookup = self.__dict__.get("_id_lookup")
                 if lookup is None or lookup.ids is not self.ids:
-                    lookup = self.__dict__["_id_lookup"] = IdLookup(self.ids)
+                    refused = self.__dict__.get("_id_error")
+                    if refused is not None and refused[0] is self.ids:
+                        raise DataError(str(refused[1]))
+                    try:
+                        lookup = self.__dict__["_id_lookup"] = IdLookup(self.ids)
+                    except DataError as error:  # repeated ids: refused on every id-based call
+                        self.__dict__["_id_error"] = (self.ids, error)
+                        raise
         return lookup
 
     @property
@@ -361,11 +377,17 @@ class Representations:
         lookup = self.__dict__.get("_id_lookup")
         return lookup is not None and lookup.ids is self.ids
 
-    def warm_id_lookup(self) -> threading.Thread | None:
+    def warm_id_lookup(
+        self, *, on_error: Callable[[DataError], Any] | None = None
+    ) -> threading.Thread | None:
         """Start building :attr:`id_lookup` in a background (daemon) thread, so that the first
         id-based call (a click by id, ``focus``, ``select``, labels) does not wait for it (~6 s
         at 8.7M ids). An id-based call made during the build waits for that build; it is never
         built twice. The :class:`~galwidget.Explorer` calls this when it is created.
+
+        Args:
+            on_error: called (in the thread) with the :class:`DataError` of ids the build
+                refuses (repeated ids, when their check was deferred: :meth:`from_array`).
 
         Returns:
             The building thread (the one already running, if any), or ``None`` when the lookup
@@ -377,9 +399,15 @@ class Representations:
             running = self.__dict__.get("_id_lookup_thread")
             if running is not None and running.is_alive():
                 return running
-            thread = threading.Thread(
-                target=lambda: self.id_lookup, name="galwidget-id-lookup", daemon=True
-            )
+
+            def build() -> None:
+                try:
+                    self.id_lookup  # noqa: B018 (built and kept)
+                except DataError as error:  # every id-based call raises it too
+                    if on_error is not None:
+                        on_error(error)
+
+            thread = threading.Thread(target=build, name="galwidget-id-lookup", daemon=True)
             self.__dict__["_id_lookup_thread"] = thread
             thread.start()
             return thread

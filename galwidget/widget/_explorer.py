@@ -318,7 +318,6 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
         if in_layout:
             features = list(layout)  # the 2-D map is the only representation: search there
         reps = load_representations(data, features=features, id_column=id_column)
-        reps.warm_id_lookup()  # the first click by id then finds it built
         frame = data if isinstance(data, pd.DataFrame) else None
         selected = selected_column if frame is not None else None
         # A map over its own coordinates (Explorer.from_layout) has no features to search.
@@ -421,6 +420,10 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
         self.observe(self._show_layout, names="point_budget")
         self._register_requests()
         self.on_msg(lambda _, content, buffers: self._requests.receive(content, buffers))
+        # The first click by id then finds the lookup built; repeated ids it finds (millions of
+        # ids are checked there, off the path to the first frame) are said in the status line,
+        # and every id-based call raises them.
+        reps.warm_id_lookup(on_error=self._show_id_error)
         write_column(frame, selected, self.selection)
         if labelling.in_use:
             labelling.open()
@@ -1058,6 +1061,12 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
             self._warm_map()
             graticule = self._layouts.graticule(name)
             self._overlay = {"graticule": graticule, "clusters": self._cluster_marks()}
+
+    def _show_id_error(self, error: DataError) -> None:
+        """Say in the status line why the ids are refused (from the id lookup's thread)."""
+        self.send(
+            protocol.error_event(f"{error}; id-based calls (labels, select by id, focus) fail")
+        )
 
     def _warm_map(self) -> None:
         """Beyond the point budget: build the map's index, sample and density in a thread now,
