@@ -73,7 +73,7 @@ def ids_from_column(values: pd.Series, name: str, *, defer_duplicates: bool = Fa
     return index
 
 
-HASH_CHUNK_IDS = 1 << 20
+HASH_CHUNK_IDS = 1 << 17
 # Up to this many ids, pandas' own hash table finds repeats (and then serves id lookups); beyond,
 # sorted 64-bit hashes do: the table takes ~100 bytes an id (0.9 GB for 8.7M), the hashes 16.
 ID_TABLE_MAX = 2_000_000
@@ -218,11 +218,10 @@ def _as_strings(wanted: Any) -> np.ndarray:
 
 
 def _hash_ids(ids: pd.Index) -> np.ndarray:
-    """64-bit hashes of all ids, a chunk at a time (each chunk becomes Python strings)."""
-    return np.concatenate(
-        [
-            pd.util.hash_array(ids.array[start : start + HASH_CHUNK_IDS], categorize=False)
-            for start in range(0, len(ids), HASH_CHUNK_IDS)
-        ]
-        or [np.empty(0, np.uint64)]
-    )
+    """64-bit hashes of all ids, a chunk at a time (each chunk becomes Python strings; small
+    chunks, as pandas holds the GIL while it hashes one, and other threads wait meanwhile)."""
+    hashes = np.empty(len(ids), np.uint64)
+    for start in range(0, len(ids), HASH_CHUNK_IDS):
+        chunk = ids.array[start : start + HASH_CHUNK_IDS]
+        hashes[start : start + HASH_CHUNK_IDS] = pd.util.hash_array(chunk, categorize=False)
+    return hashes

@@ -191,7 +191,8 @@ class Layouts:
         self._reps = reps
         self._tables = tables
         self._index = index
-        self._points: dict[str, bytes] = {}
+        self._drawn: dict[str, np.ndarray] = {}
+        self._points: dict[str, bytes] = {}  # made from _drawn when first sent whole
         self._normalizing: dict[str, tuple[np.ndarray, float]] = {}
 
     @property
@@ -205,34 +206,43 @@ class Layouts:
         Raises:
             DataError: an unknown name (listing the known ones), or a spec that cannot be drawn.
         """
+        if name not in self._points:
+            self._points[name] = self.drawn(name).tobytes()
+        return self._points[name]
+
+    def drawn(self, name: str) -> np.ndarray:
+        """Layout ``name`` as drawn: ``(n, 2)`` float32 (what ``_points`` holds), computed on
+        first use and kept (a map beyond the point budget never makes the ``_points`` copy).
+
+        Raises:
+            DataError: an unknown name (listing the known ones), or a spec that cannot be drawn.
+        """
         if name not in self._specs:
             if name == SKY:  # says why: no ra/dec
                 layout_coordinates(self._reps, SKY, table=self._tables[0])
             raise DataError(f"no layout {name!r}; layouts: {', '.join(map(repr, self._specs))}")
-        if name not in self._points:
+        if name not in self._drawn:
             spec = self._specs[name]
             table = self._tables[0]
             if isinstance(spec, tuple):
                 table = next((t for t in self._tables if set(spec) <= set(t.columns)), table)
             coordinates = layout_coordinates(self._reps, spec, table=table, index=self._index())
             bounds = SKY_BOUNDS if isinstance(spec, str) and spec == SKY else None
-            self._normalizing[name] = normalizing(coordinates, bounds)
-            self._points[name] = _normalized(coordinates, *self._normalizing[name]).tobytes()
-        return self._points[name]
-
-    def drawn(self, name: str) -> np.ndarray:
-        """Layout ``name`` as drawn: ``(n, 2)`` float32, a view of its ``_points``."""
-        return np.frombuffer(self.points(name), dtype="<f4").reshape(-1, 2)
+            normalization = normalizing(coordinates, bounds)
+            drawn = _normalized(coordinates, *normalization).reshape(-1, 2)
+            drawn.flags.writeable = False
+            self._normalizing[name], self._drawn[name] = normalization, drawn
+        return self._drawn[name]
 
     def to_drawn(self, name: str, points: np.ndarray) -> np.ndarray:
         """Points ``(m, 2)`` in layout ``name``'s own coordinates, as drawn (``_points``' space)."""
-        self.points(name)
+        self.drawn(name)
         centre, scale = self._normalizing[name]
         return (np.asarray(points, dtype=np.float64) - centre) * scale
 
     def from_drawn(self, name: str, points: np.ndarray) -> np.ndarray:
         """Points ``(m, 2)`` of layout ``name`` as drawn, in its own coordinates."""
-        self.points(name)
+        self.drawn(name)
         centre, scale = self._normalizing[name]
         return np.asarray(points, dtype=np.float64) / scale + centre
 

@@ -420,16 +420,12 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
         self.observe(self._show_layout, names="point_budget")
         self._register_requests()
         self.on_msg(lambda _, content, buffers: self._requests.receive(content, buffers))
-        # The first click by id then finds the lookup built; repeated ids it finds (millions of
-        # ids are checked there, off the path to the first frame) are said in the status line,
-        # and every id-based call raises them.
-        reps.warm_id_lookup(on_error=self._show_id_error)
         write_column(frame, selected, self.selection)
         if labelling.in_use:
             labelling.open()
         if derived:
             self.color_by(color)
-        self._warm_map()
+        self._warm_map()  # and the id lookup
 
     @classmethod
     def from_layout(
@@ -1047,7 +1043,7 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
     def _check_layout_name(self, proposal: dict[str, Any]) -> str:
         name = proposal["value"]
         try:
-            self._layouts.points(name)  # computed (and kept) now: a failure leaves the layout
+            self._layouts.drawn(name)  # computed (and kept) now: a failure leaves the layout
         except DataError as error:
             raise _Refused(f"layout not shown: {error}") from None
         return name
@@ -1062,6 +1058,12 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
             graticule = self._layouts.graticule(name)
             self._overlay = {"graticule": graticule, "clusters": self._cluster_marks()}
 
+    def _warm_ids(self) -> None:
+        """Build the id lookup in a thread: the first click by id then finds it built. Repeated
+        ids it finds (millions of ids are checked there, off the path to the first frame) are
+        said in the status line, and every id-based call raises them."""
+        self._reps.warm_id_lookup(on_error=self._show_id_error)
+
     def _show_id_error(self, error: DataError) -> None:
         """Say in the status line why the ids are refused (from the id lookup's thread)."""
         self.send(
@@ -1069,15 +1071,19 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
         )
 
     def _warm_map(self) -> None:
-        """Beyond the point budget: build the map's index, sample and density in a thread now,
-        while the page loads, rather than when it first asks."""
+        """Beyond the point budget: build the map's sample, density and index in a thread now,
+        while the page loads, rather than when it first asks; the id lookup after the sample
+        and the density (its hashing holds the GIL for long stretches), else at once."""
         if len(self._reps) > self.point_budget:
             threading.Thread(
                 target=self._map_detail.warm,
                 args=(self.layout_name, self.point_budget),
+                kwargs={"then": self._warm_ids},
                 name="galwidget-map",
                 daemon=True,
             ).start()
+        else:
+            self._warm_ids()
 
     @traitlets.validate("target")
     def _validate_target(self, proposal: dict[str, Any]) -> str | None:

@@ -14,7 +14,7 @@ Maps of more galaxies than the Explorer's ``point_budget`` send no ``_points``: 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -84,20 +84,27 @@ class MapDetail:
         self._samples: dict[tuple[str, int, int], tuple[np.ndarray, int, int]] = {}
         self._densities: dict[tuple[str, int], np.ndarray] = {}
 
-    def warm(self, layout_name: str, budget: int) -> None:
+    def warm(
+        self, layout_name: str, budget: int, *, then: Callable[[], object] | None = None
+    ) -> None:
         """Build what a display of ``layout_name`` beyond ``budget`` asks for first (the sample
-        and the density), then the spatial index, e.g. in a thread while the page loads. A
-        failure is left to the requests, which raise it again."""
+        and the density), call ``then``, then build the spatial index, e.g. in a thread while
+        the page loads. A failure is left to the requests, which raise it again."""
         try:
             self.view(layout_name, (-1.0, -1.0, 1.0, 1.0), limit=sample_size(budget))
             self.density(layout_name, DENSITY_SIZE, None)
+        except Exception:  # the same request raises it to the page
+            pass
+        if then is not None:
+            then()
+        try:
             self.index(layout_name)
         except Exception:  # the same request raises it to the page
             return
 
     def drawn(self, layout_name: str) -> np.ndarray:
         """Layout ``layout_name`` as drawn: ``(n, 2)`` float32, a view of its ``_points``."""
-        return np.frombuffer(self._layouts.points(layout_name), dtype="<f4").reshape(-1, 2)
+        return self._layouts.drawn(layout_name)
 
     def index(self, layout_name: str) -> GridIndex:
         """The :class:`GridIndex` of layout ``layout_name``'s drawn coordinates."""

@@ -31,6 +31,7 @@ TARGET_PER_CELL = 32
 # Threads and raster cells per side of a lasso over every point (polygon_positions).
 LASSO_THREADS = 2
 LASSO_GRID = 1024
+LASSO_BLOCK = 1 << 21  # fewer, larger numpy calls: each waits for the GIL when others hold it
 # A rectangle holding more than 1/LARGE_SHARE of the points is answered by a mask over all points.
 LARGE_SHARE = 8
 
@@ -83,7 +84,7 @@ def polygon_positions(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
     kind[boundary] = 2
 
     def block_positions(start: int) -> np.ndarray:
-        block = points[start : start + BLOCK_POINTS]
+        block = points[start : start + LASSO_BLOCK]
         cells = _bins(block[:, 1], grid) * grid + _bins(block[:, 0], grid)
         kinds = kind[cells]
         edge = np.flatnonzero(kinds == 2)
@@ -91,7 +92,7 @@ def polygon_positions(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
         inside[edge] = inside_polygon(block[edge], vertices)
         return np.flatnonzero(inside) + start
 
-    starts = range(0, len(points), BLOCK_POINTS)
+    starts = range(0, len(points), LASSO_BLOCK)
     if len(starts) < 2:
         found = [block_positions(start) for start in starts]
     else:
