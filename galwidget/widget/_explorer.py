@@ -1058,11 +1058,12 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
             graticule = self._layouts.graticule(name)
             self._overlay = {"graticule": graticule, "clusters": self._cluster_marks()}
 
-    def _warm_ids(self) -> None:
-        """Build the id lookup in a thread: the first click by id then finds it built. Repeated
-        ids it finds (millions of ids are checked there, off the path to the first frame) are
-        said in the status line, and every id-based call raises them."""
-        self._reps.warm_id_lookup(on_error=self._show_id_error)
+    def _warm_ids(self) -> threading.Thread | None:
+        """Build the id lookup in a thread (returned; ``None``: built): the first click by id
+        then finds it built. Repeated ids it finds (millions of ids are checked there, off the
+        path to the first frame) are said in the status line, and every id-based call raises
+        them."""
+        return self._reps.warm_id_lookup(on_error=self._show_id_error)
 
     def _show_id_error(self, error: DataError) -> None:
         """Say in the status line why the ids are refused (from the id lookup's thread)."""

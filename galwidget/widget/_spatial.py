@@ -90,7 +90,7 @@ def polygon_positions(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
         edge = np.flatnonzero(kinds == 2)
         inside = kinds == 1
         inside[edge] = inside_polygon(block[edge], vertices)
-        return np.flatnonzero(inside) + start
+        return np.flatnonzero(inside).astype(np.uint32)  # from the block's start: 4 bytes each
 
     starts = range(0, len(points), LASSO_BLOCK)
     if len(starts) < 2:
@@ -98,7 +98,13 @@ def polygon_positions(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
     else:
         with ThreadPoolExecutor(LASSO_THREADS, thread_name_prefix="galwidget-lasso") as pool:
             found = list(pool.map(block_positions, starts))
-    return np.concatenate([np.empty(0, np.int64), *found]).astype(np.int64, copy=False)
+    positions = np.empty(sum(len(f) for f in found), np.int64)
+    at = 0
+    for i, start in enumerate(starts):
+        block, found[i] = found[i], found[i][:0]  # each block freed as the result fills
+        np.add(block, start, out=positions[at : at + len(block)], dtype=np.int64)
+        at += len(block)
+    return positions
 
 
 def density_image(points: np.ndarray, size: int) -> np.ndarray:
