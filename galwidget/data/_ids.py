@@ -137,20 +137,25 @@ class IdLookup:
     by comparing its id with the wanted one, and ids sharing the hash bits are searched among
     all rows that share them, so the answer is exact.
 
+    Args:
+        ids: the ids, unique.
+        pause: called before each chunk of ids is hashed (a background build yields there).
+
     Raises:
         DataError: repeated ids (naming them and their rows): the sorted keys find them in the
             same pass, so ids whose check was deferred (:func:`ids_from_column`) are refused on
             every id-based call.
     """
 
-    def __init__(self, ids: pd.Index) -> None:
+    def __init__(self, ids: pd.Index, *, pause: Callable[[], object] | None = None) -> None:
         self.ids = ids
         self._row_bits = max(1, (len(ids) - 1).bit_length())
         self._row_mask = np.uint64((1 << self._row_bits) - 1)
-        keys = _hash_ids(ids)
+        keys = _hash_ids(ids, pause)
         keys &= ~self._row_mask
-        for start in range(0, len(keys), HASH_CHUNK_IDS):  # the rows, a chunk at a time
-            stop = min(start + HASH_CHUNK_IDS, len(keys))
+        size = HASH_CHUNK_IDS
+        for start in range(0, len(keys), size):  # the rows, a chunk at a time
+            stop = min(start + size, len(keys))
             keys[start:stop] |= np.arange(start, stop, dtype=np.uint64)
         keys.sort()  # in place: no argsort, no second n-long array
         self._keys = keys
@@ -232,11 +237,16 @@ def _as_strings(wanted: Any) -> np.ndarray:
     return np.array([str(i) for i in wanted], dtype=object)
 
 
-def _hash_ids(ids: pd.Index) -> np.ndarray:
+def _hash_ids(ids: pd.Index, pause: Callable[[], object] | None = None) -> np.ndarray:
     """64-bit hashes of all ids, a chunk at a time (each chunk becomes Python strings; small
-    chunks, as pandas holds the GIL while it hashes one, and other threads wait meanwhile)."""
+    chunks, as pandas holds the GIL while it hashes one, and other threads wait meanwhile);
+    ``pause`` is called before each chunk (a background build waits there for requests the
+    user waits for)."""
     hashes = np.empty(len(ids), np.uint64)
-    for start in range(0, len(ids), HASH_CHUNK_IDS):
-        chunk = ids.array[start : start + HASH_CHUNK_IDS]
-        hashes[start : start + HASH_CHUNK_IDS] = pd.util.hash_array(chunk, categorize=False)
+    size = HASH_CHUNK_IDS
+    for start in range(0, len(ids), size):
+        if pause is not None:
+            pause()
+        chunk = ids.array[start : start + size]
+        hashes[start : start + size] = pd.util.hash_array(chunk, categorize=False)
     return hashes

@@ -366,6 +366,10 @@ class Representations:
     def id_lookup(self) -> IdLookup:
         """The id → row position lookup every id-based call goes through, built on first use
         (~0.2 s at 340k ids, a few seconds at 8.7M) and kept."""
+        return self._built_id_lookup(None)
+
+    def _built_id_lookup(self, pause: Callable[[], object] | None) -> IdLookup:
+        """:attr:`id_lookup`, built (with ``pause``, see :class:`IdLookup`) unless it is."""
         lookup = self.__dict__.get("_id_lookup")
         if lookup is None or lookup.ids is not self.ids:
             with _ID_LOOKUP_LOCK:
@@ -375,7 +379,8 @@ class Representations:
                     if refused is not None and refused[0] is self.ids:
                         raise DataError(str(refused[1]))
                     try:
-                        lookup = self.__dict__["_id_lookup"] = IdLookup(self.ids)
+                        lookup = IdLookup(self.ids, pause=pause)
+                        self.__dict__["_id_lookup"] = lookup
                     except DataError as error:  # repeated ids: refused on every id-based call
                         self.__dict__["_id_error"] = (self.ids, error)
                         raise
@@ -388,7 +393,10 @@ class Representations:
         return lookup is not None and lookup.ids is self.ids
 
     def warm_id_lookup(
-        self, *, on_error: Callable[[DataError], Any] | None = None
+        self,
+        *,
+        on_error: Callable[[DataError], Any] | None = None,
+        pause: Callable[[], object] | None = None,
     ) -> threading.Thread | None:
         """Start building :attr:`id_lookup` in a background (daemon) thread, so that the first
         id-based call (a click by id, ``focus``, ``select``, labels) does not wait for it (~6 s
@@ -398,6 +406,8 @@ class Representations:
         Args:
             on_error: called (in the thread) with the :class:`DataError` of ids the build
                 refuses (repeated ids, when their check was deferred: :meth:`from_array`).
+            pause: called by the thread between chunks of ids it hashes (e.g. to wait while a
+                request the user waits for runs: the hashing holds the GIL).
 
         Returns:
             The building thread (the one already running, if any), or ``None`` when the lookup
@@ -412,7 +422,7 @@ class Representations:
 
             def build() -> None:
                 try:
-                    self.id_lookup  # noqa: B018 (built and kept)
+                    self._built_id_lookup(pause)
                 except DataError as error:  # every id-based call raises it too
                     if on_error is not None:
                         on_error(error)

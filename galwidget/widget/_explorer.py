@@ -1063,7 +1063,8 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
         then finds it built. Repeated ids it finds (millions of ids are checked there, off the
         path to the first frame) are said in the status line, and every id-based call raises
         them."""
-        return self._reps.warm_id_lookup(on_error=self._show_id_error)
+        detail = self._map_detail  # its requests go first: the hashing waits for them
+        return self._reps.warm_id_lookup(on_error=self._show_id_error, pause=detail.wait_idle)
 
     def _show_id_error(self, error: DataError) -> None:
         """Say in the status line why the ids are refused (from the id lookup's thread)."""

@@ -14,7 +14,8 @@ Maps of more galaxies than the Explorer's ``point_budget`` send no ``_points``: 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -50,6 +51,8 @@ MAX_SAMPLE_POINTS = 200_000
 _RANK_FACTOR = np.uint64(2654435761)
 _RANK_MASK = np.uint64(0xFFFFFFFF)
 _RANK_MASK_INT = 0xFFFFFFFF
+# Longest a background job waits for the map's requests at a time (MapDetail.wait_idle).
+FOREGROUND_WAIT = 0.5
 _RANK_BLOCK = 1 << 21  # positions ranked at a time when a view picks its lowest-ranked points
 
 
@@ -83,6 +86,27 @@ class MapDetail:
         self._cache_lock = threading.Lock()
         self._samples: dict[tuple[str, int, int], tuple[np.ndarray, int, int]] = {}
         self._densities: dict[tuple[str, int], np.ndarray] = {}
+        # Requests running that the user waits for (see wait_idle).
+        self._busy = 0
+        self._idle = threading.Condition()
+
+    @contextmanager
+    def _foreground(self) -> Iterator[None]:
+        with self._idle:
+            self._busy += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._busy -= 1
+                self._idle.notify_all()
+
+    def wait_idle(self) -> None:
+        """Wait (up to :data:`FOREGROUND_WAIT` s) until no view, density or lasso runs: a
+        background job that holds the GIL for long stretches (hashing ids) calls it between
+        steps, so that what the user waits for does not share the interpreter with it."""
+        with self._idle:
+            self._idle.wait_for(lambda: self._busy == 0, timeout=FOREGROUND_WAIT)
 
     def warm(
         self, layout_name: str, budget: int, *, then: Callable[[], object] | None = None
@@ -118,9 +142,10 @@ class MapDetail:
         coordinates, even-odd rule): through the index when it is built, else over every point
         (:func:`polygon_positions`: the same answer) rather than waiting for it."""
         index = self._indexes.get(layout_name)
-        if index is None:
-            return polygon_positions(self.drawn(layout_name), polygon)
-        return index.in_polygon(polygon)
+        with self._foreground():
+            if index is None:
+                return polygon_positions(self.drawn(layout_name), polygon)
+            return index.in_polygon(polygon)
 
     def view(
         self,
@@ -135,6 +160,16 @@ class MapDetail:
         rank to ask from for the next ones (−1: none left)."""
         if isinstance(limit, bool) or not 1 <= limit <= MAX_VIEW_POINTS:
             raise DataError(f"a view's limit must be from 1 to {MAX_VIEW_POINTS:,}, got {limit!r}")
+        with self._foreground():
+            return self._view(layout_name, rectangle, limit, from_rank)
+
+    def _view(
+        self,
+        layout_name: str,
+        rectangle: tuple[float, float, float, float],
+        limit: int,
+        from_rank: int,
+    ) -> tuple[np.ndarray, int, int]:
         x0, y0, x1, y1 = rectangle
         if x0 <= -1 and y0 <= -1 and x1 >= 1 and y1 >= 1:  # the whole map: kept once computed
             key = (layout_name, limit, from_rank)
@@ -160,13 +195,14 @@ class MapDetail:
         if isinstance(size, bool) or not 1 <= size <= MAX_DENSITY_SIZE:
             raise DataError(f"a density image is 1 to {MAX_DENSITY_SIZE} pixels wide, got {size}")
         points = self.drawn(layout_name)
-        if positions is not None:
-            return density_image(points[positions], size)
-        with self._cache_lock:
-            key = (layout_name, size)
-            if key not in self._densities:
-                self._densities[key] = density_image(points, size)
-            return self._densities[key]
+        with self._foreground():
+            if positions is not None:
+                return density_image(points[positions], size)
+            with self._cache_lock:
+                key = (layout_name, size)
+                if key not in self._densities:
+                    self._densities[key] = density_image(points, size)
+                return self._densities[key]
 
 
 def _lowest_ranked(

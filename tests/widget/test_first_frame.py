@@ -4,11 +4,14 @@ sort, and repeated ids found off the path to the first frame (by the id lookup).
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pandas as pd
 import pytest
 
 import galwidget as gw
+from galwidget.data import IdLookup
 from galwidget.errors import DataError
 from galwidget.widget import Explorer
 from galwidget.widget._lod import MapDetail, sample_size
@@ -104,3 +107,26 @@ def test_repeated_ids_found_after_the_first_frame_refuse_every_id_call(monkeypat
         Explorer.from_layout(ids, xy)
     with pytest.raises(DataError, match="duplicate ids"):
         gw.Representations(ids=pd.Index(ids), features=xy, meta=pd.DataFrame(index=range(n)))
+
+
+def test_the_background_id_hashing_waits_while_the_map_answers(monkeypatch) -> None:
+    monkeypatch.setattr("galwidget.data._ids.HASH_CHUNK_IDS", 10)
+    paused: list[int] = []
+    ids = pd.Index([f"G{i}" for i in range(95)], dtype="str")
+    lookup = IdLookup(ids, pause=lambda: paused.append(1))
+    assert len(paused) == 10 and lookup.locate(["G94", "G0", "nope"]).tolist() == [94, 0, -1]
+
+    monkeypatch.setattr("galwidget.widget._lod.FOREGROUND_WAIT", 60.0)
+    w = Explorer.from_layout([f"P{i}" for i in range(300)], clustered_points(300), point_budget=100)
+    try:
+        detail = w._map_detail
+        done = threading.Event()
+        with detail._foreground():  # a lasso, a view or a density running
+            waiting = threading.Thread(target=lambda: (detail.wait_idle(), done.set()))
+            waiting.start()
+            assert not done.wait(0.3)  # the background job holds back ...
+        assert done.wait(10)  # ... until the request is answered
+        waiting.join()
+        detail.wait_idle()  # idle: returns at once
+    finally:
+        w.close()
