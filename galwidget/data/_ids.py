@@ -132,7 +132,7 @@ class IdLookup:
 
     Holds one sorted 64-bit key per id (8 bytes an id): the high bits of the id's 64-bit hash
     with its row in the low bits (as many as the rows need, 27 at 76M). Built once, in one
-    vectorised pass sorted in place, then each lookup hashes only the wanted ids and
+    vectorized pass sorted in place, then each lookup hashes only the wanted ids and
     binary-searches their hash bits (microseconds for one id at 8.7M). A found row is confirmed
     by comparing its id with the wanted one, and ids sharing the hash bits are searched among
     all rows that share them, so the answer is exact.
@@ -143,7 +143,7 @@ class IdLookup:
 
     Raises:
         DataError: repeated ids (naming them and their rows): the sorted keys find them in the
-            same pass, so ids whose check was deferred (:func:`ids_from_column`) are refused on
+            same pass, so ids whose check was deferred (``Representations.from_array``) are refused on
             every id-based call.
     """
 
