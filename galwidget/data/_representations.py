@@ -18,7 +18,7 @@ import dataclasses
 import hashlib
 import threading
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -55,6 +55,8 @@ if TYPE_CHECKING:
     from galwidget.data._streaming import RawSource
     from galwidget.images import ImagesSpec
 
+# Ids whose lengths the fingerprint hashes at a time.
+_FINGERPRINT_CHUNK = 1 << 20
 # Builds each Representations' id lookup once when several threads ask for it at the same time.
 _ID_LOOKUP_LOCK = threading.Lock()
 # Starts at most one background build of an id lookup per Representations (warm_id_lookup).
@@ -218,7 +220,12 @@ class Representations:
         meta: pd.DataFrame | None = None,
         on_invalid: OnInvalid = "raise",
     ) -> Representations:
-        """Build from an ``(n, d)`` array; ids default to ``"0" … "n-1"``."""
+        """Build from an ``(n, d)`` array; ids default to ``"0" … "n-1"``.
+
+        More than 2M ids are checked for repeats by :attr:`id_lookup` (which every id-based
+        call goes through, and an :class:`~galwidget.Explorer` builds at once in the
+        background) rather than here: a repeat is then a :class:`DataError` of every id-based
+        call."""
         matrix = np.asarray(features)
         if matrix.ndim != 2:
             raise DataError(f"features must be 2-D (n galaxies × d), got shape {matrix.shape}")
@@ -246,7 +253,11 @@ class Representations:
                 id_values = pd.Series(list(ids), dtype=object)
             if len(id_values) != n:
                 raise DataError(f"{len(id_values)} ids but {n} feature rows: lengths must match")
-            id_index = ids_from_column(id_values, getattr(ids, "name", None) or "id")
+            # Repeats of millions of ids are found by the id lookup (an Explorer builds it at
+            # once, in the background): one hashing pass, off the path to the first frame.
+            id_index = ids_from_column(
+                id_values, getattr(ids, "name", None) or "id", defer_duplicates=True
+            )
         if meta is None:
             meta = pd.DataFrame(index=pd.RangeIndex(n))
         elif len(meta) != n:
@@ -302,9 +313,15 @@ class Representations:
             ids.offset : ids.offset + len(ids) + 1
         ]
         data = ids.buffers()[2]
-        encoded = b"" if data is None else data.to_pybytes()[offsets[0] : offsets[-1]]
-        lengths = np.diff(offsets).astype("<u8")
-        return self._fingerprint(b"ids-v2" + lengths.tobytes() + encoded)
+        encoded = memoryview(b"" if data is None else data)[offsets[0] : offsets[-1]]
+        # The same bytes as b"ids-v2" + lengths + encoded, hashed piece by piece: no copy of
+        # the ids' bytes and no n-long array of lengths (1.2 GB at 76M ids).
+        chunk = _FINGERPRINT_CHUNK
+        lengths = (
+            np.diff(offsets[start : start + chunk + 1]).astype("<u8").tobytes()
+            for start in range(0, len(offsets) - 1, chunk)
+        )
+        return self._fingerprint([b"ids-v2", *lengths, encoded])
 
     @cached_property
     def legacy_fingerprint(self) -> str:
@@ -313,17 +330,19 @@ class Representations:
         looks for them under this name when none exists under :attr:`fingerprint`."""
         ids = self._arrow_ids(pa.string())
         whole = pa.ListArray.from_arrays(pa.array([0, len(ids)], pa.int32()), ids)
-        return self._fingerprint(pc.binary_join(whole, "\x1f")[0].as_buffer().to_pybytes())
+        return self._fingerprint([pc.binary_join(whole, "\x1f")[0].as_buffer().to_pybytes()])
 
     def _arrow_ids(self, kind: pa.DataType) -> pa.Array:
         """The ids as one arrow array of ``kind`` (no Python string per id)."""
         ids = pa.array(self.ids.array, type=kind)
         return ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
 
-    def _fingerprint(self, ids: bytes) -> str:
+    def _fingerprint(self, ids: bytes | Iterable[bytes | memoryview]) -> str:
+        """The fingerprint of the ids' bytes (given whole or in pieces) and the features."""
         digest = hashlib.blake2b(digest_size=10)
         digest.update(repr(self.features.shape).encode())
-        digest.update(ids)
+        for piece in [ids] if isinstance(ids, bytes) else ids:
+            digest.update(piece)
         step = max(1, len(self.features) // 4096)
         digest.update(np.ascontiguousarray(self.features[::step]).tobytes())
         digest.update(self.features[-1].tobytes())
@@ -347,12 +366,24 @@ class Representations:
     def id_lookup(self) -> IdLookup:
         """The id → row position lookup every id-based call goes through, built on first use
         (~0.2 s at 340k ids, a few seconds at 8.7M) and kept."""
+        return self._built_id_lookup(None)
+
+    def _built_id_lookup(self, pause: Callable[[], object] | None) -> IdLookup:
+        """:attr:`id_lookup`, built (with ``pause``, see :class:`IdLookup`) unless it is."""
         lookup = self.__dict__.get("_id_lookup")
         if lookup is None or lookup.ids is not self.ids:
             with _ID_LOOKUP_LOCK:
                 lookup = self.__dict__.get("_id_lookup")
                 if lookup is None or lookup.ids is not self.ids:
-                    lookup = self.__dict__["_id_lookup"] = IdLookup(self.ids)
+                    refused = self.__dict__.get("_id_error")
+                    if refused is not None and refused[0] is self.ids:
+                        raise DataError(str(refused[1]))
+                    try:
+                        lookup = IdLookup(self.ids, pause=pause)
+                        self.__dict__["_id_lookup"] = lookup
+                    except DataError as error:  # repeated ids: refused on every id-based call
+                        self.__dict__["_id_error"] = (self.ids, error)
+                        raise
         return lookup
 
     @property
@@ -361,11 +392,22 @@ class Representations:
         lookup = self.__dict__.get("_id_lookup")
         return lookup is not None and lookup.ids is self.ids
 
-    def warm_id_lookup(self) -> threading.Thread | None:
+    def warm_id_lookup(
+        self,
+        *,
+        on_error: Callable[[DataError], Any] | None = None,
+        pause: Callable[[], object] | None = None,
+    ) -> threading.Thread | None:
         """Start building :attr:`id_lookup` in a background (daemon) thread, so that the first
         id-based call (a click by id, ``focus``, ``select``, labels) does not wait for it (~6 s
         at 8.7M ids). An id-based call made during the build waits for that build; it is never
         built twice. The :class:`~galwidget.Explorer` calls this when it is created.
+
+        Args:
+            on_error: called (in the thread) with the :class:`DataError` of ids the build
+                refuses (repeated ids, when their check was deferred: :meth:`from_array`).
+            pause: called by the thread between chunks of ids it hashes (e.g. to wait while a
+                request the user waits for runs: the hashing holds the GIL).
 
         Returns:
             The building thread (the one already running, if any), or ``None`` when the lookup
@@ -377,9 +419,15 @@ class Representations:
             running = self.__dict__.get("_id_lookup_thread")
             if running is not None and running.is_alive():
                 return running
-            thread = threading.Thread(
-                target=lambda: self.id_lookup, name="galwidget-id-lookup", daemon=True
-            )
+
+            def build() -> None:
+                try:
+                    self._built_id_lookup(pause)
+                except DataError as error:  # every id-based call raises it too
+                    if on_error is not None:
+                        on_error(error)
+
+            thread = threading.Thread(target=build, name="galwidget-id-lookup", daemon=True)
             self.__dict__["_id_lookup_thread"] = thread
             thread.start()
             return thread

@@ -53,10 +53,18 @@ def valid_rows(block: np.ndarray) -> np.ndarray:
     return (block.max(axis=1) <= MAX_ABS_FEATURE) & (block.min(axis=1) >= -MAX_ABS_FEATURE)
 
 
+def _all_valid(matrix: np.ndarray) -> bool:
+    """Whether every value is finite and at most :data:`MAX_ABS_FEATURE` in magnitude (NaN
+    propagates through max and min, and compares False)."""
+    return bool(matrix.max() <= MAX_ABS_FEATURE and matrix.min() >= -MAX_ABS_FEATURE)
+
+
 def check_finite(
     matrix: np.ndarray, ids: pd.Index, on_invalid: OnInvalid, names: Sequence[str]
 ) -> np.ndarray | None:
     """Return a keep-mask if rows must be dropped, ``None`` if every row is valid."""
+    if matrix.size == 0 or _all_valid(matrix):  # one min and one max: the usual case
+        return None
     valid = np.ones(len(matrix), dtype=bool)
     for start in range(0, len(matrix), 65536):
         valid[start : start + 65536] = valid_rows(matrix[start : start + 65536])

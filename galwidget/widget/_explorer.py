@@ -319,7 +319,6 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
         if in_layout:
             features = list(layout)  # the 2-D map is the only representation: search there
         reps = load_representations(data, features=features, id_column=id_column)
-        reps.warm_id_lookup()  # the first click by id then finds it built
         frame = data if isinstance(data, pd.DataFrame) else None
         selected = selected_column if frame is not None else None
         # A map over its own coordinates (Explorer.from_layout) has no features to search.
@@ -427,7 +426,7 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
             labelling.open()
         if derived:
             self.color_by(color)
-        self._warm_map()
+        self._warm_map()  # and the id lookup
 
     @classmethod
     def from_layout(
@@ -1045,7 +1044,7 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
     def _check_layout_name(self, proposal: dict[str, Any]) -> str:
         name = proposal["value"]
         try:
-            self._layouts.points(name)  # computed (and kept) now: a failure leaves the layout
+            self._layouts.drawn(name)  # computed (and kept) now: a failure leaves the layout
         except DataError as error:
             raise _Refused(f"layout not shown: {error}") from None
         return name
@@ -1060,16 +1059,34 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
             graticule = self._layouts.graticule(name)
             self._overlay = {"graticule": graticule, "clusters": self._cluster_marks()}
 
+    def _warm_ids(self) -> threading.Thread | None:
+        """Build the id lookup in a thread (returned; ``None``: built): the first click by id
+        then finds it built. Repeated ids it finds (millions of ids are checked there, off the
+        path to the first frame) are said in the status line, and every id-based call raises
+        them."""
+        detail = self._map_detail  # its requests go first: the hashing waits for them
+        return self._reps.warm_id_lookup(on_error=self._show_id_error, pause=detail.wait_idle)
+
+    def _show_id_error(self, error: DataError) -> None:
+        """Say in the status line why the ids are refused (from the id lookup's thread)."""
+        self.send(
+            protocol.error_event(f"{error}; id-based calls (labels, select by id, focus) fail")
+        )
+
     def _warm_map(self) -> None:
-        """Beyond the point budget: build the map's index, sample and density in a thread now,
-        while the page loads, rather than when it first asks."""
+        """Beyond the point budget: build the map's sample, density and index in a thread now,
+        while the page loads, rather than when it first asks; the id lookup after the sample
+        and the density (its hashing holds the GIL for long stretches), else at once."""
         if len(self._reps) > self.point_budget:
             threading.Thread(
                 target=self._map_detail.warm,
                 args=(self.layout_name, self.point_budget),
+                kwargs={"then": self._warm_ids},
                 name="galwidget-map",
                 daemon=True,
             ).start()
+        else:
+            self._warm_ids()
 
     @traitlets.validate("target")
     def _validate_target(self, proposal: dict[str, Any]) -> str | None:

@@ -10,16 +10,28 @@ and the point positions sorted by cell (8 bytes per point besides the coordinate
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from galwidget.errors import DataError
 
-__all__ = ["GridIndex", "density_image", "inside_polygon"]
+__all__ = [
+    "GridIndex",
+    "check_polygon_vertices",
+    "density_image",
+    "inside_polygon",
+    "polygon_positions",
+]
 
 # Points per block of the exact point-in-polygon test (bounds its temporaries to ~100 MB).
 BLOCK_POINTS = 1 << 20
 MAX_GRID = 4096
 TARGET_PER_CELL = 32
+# Threads and raster cells per side of a lasso over every point (polygon_positions).
+LASSO_THREADS = 2
+LASSO_GRID = 1024
+LASSO_BLOCK = 1 << 21  # fewer, larger numpy calls: each waits for the GIL when others hold it
 # A rectangle holding more than 1/LARGE_SHARE of the points is answered by a mask over all points.
 LARGE_SHARE = 8
 
@@ -42,6 +54,57 @@ def inside_polygon(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
                 x_at_y = x1 + (y - y1) * (x2 - x1) / (y2 - y1)
             inside ^= crosses & (x < x_at_y)
     return result
+
+
+def check_polygon_vertices(polygon: np.ndarray) -> np.ndarray:
+    """A lasso's vertices as ``(k, 2)`` float64 (:class:`DataError` for fewer than 3 or
+    non-finite ones)."""
+    vertices = np.asarray(polygon, dtype=np.float64)
+    if vertices.ndim != 2 or vertices.shape[1] != 2 or len(vertices) < 3:
+        raise DataError(f"a lasso needs at least 3 (x, y) vertices, got shape {vertices.shape}")
+    if not np.isfinite(vertices).all():
+        raise DataError("a lasso's vertices must be finite numbers")
+    return vertices
+
+
+def polygon_positions(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
+    """Sorted int64 positions of the ``(n, 2)`` points of ``[-1, 1]²`` inside ``polygon``
+    (even-odd rule), without an index: each point's cell of a :data:`LASSO_GRID` raster says
+    whether it is inside or outside, except in cells the boundary may touch, whose points are
+    tested exactly (:func:`inside_polygon`); block by block, in :data:`LASSO_THREADS` threads
+    (numpy releases the GIL).
+
+    Equal to :meth:`GridIndex.in_polygon` and to :func:`inside_polygon` over every point.
+    """
+    vertices = check_polygon_vertices(polygon)
+    grid = LASSO_GRID
+    boundary = _boundary_cells(vertices, grid)
+    # 0: outside, 1: inside, 2: tested point by point.
+    kind = (_centres_inside(vertices, grid) & ~boundary).astype(np.uint8)
+    kind[boundary] = 2
+
+    def block_positions(start: int) -> np.ndarray:
+        block = points[start : start + LASSO_BLOCK]
+        cells = _bins(block[:, 1], grid) * grid + _bins(block[:, 0], grid)
+        kinds = kind[cells]
+        edge = np.flatnonzero(kinds == 2)
+        inside = kinds == 1
+        inside[edge] = inside_polygon(block[edge], vertices)
+        return np.flatnonzero(inside).astype(np.uint32)  # from the block's start: 4 bytes each
+
+    starts = range(0, len(points), LASSO_BLOCK)
+    if len(starts) < 2:
+        found = [block_positions(start) for start in starts]
+    else:
+        with ThreadPoolExecutor(LASSO_THREADS, thread_name_prefix="galwidget-lasso") as pool:
+            found = list(pool.map(block_positions, starts))
+    positions = np.empty(sum(len(f) for f in found), np.int64)
+    at = 0
+    for i, start in enumerate(starts):
+        block, found[i] = found[i], found[i][:0]  # each block freed as the result fills
+        np.add(block, start, out=positions[at : at + len(block)], dtype=np.int64)
+        at += len(block)
+    return positions
 
 
 def density_image(points: np.ndarray, size: int) -> np.ndarray:
@@ -88,10 +151,10 @@ class GridIndex:
             block = points[start : start + BLOCK_POINTS]
             column, row = _bins(block[:, 0], grid), _bins(block[:, 1], grid)
             self.cells[start : start + BLOCK_POINTS] = row * grid + column
-        self.order = np.argsort(self.cells, kind="stable").astype(np.uint32)
         # starts[c] … starts[c + 1]: where cell c's points lie in ``order``.
         counts = np.bincount(self.cells, minlength=grid * grid)
         self.starts = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+        self.order = _cell_order(self.cells, self.starts)
 
     def __len__(self) -> int:
         return len(self.points)
@@ -137,13 +200,9 @@ class GridIndex:
         Cells the polygon's boundary may touch are tested point by point; every other cell lies
         wholly inside or outside, decided by its centre.
         """
-        vertices = np.asarray(polygon, dtype=np.float64)
-        if vertices.ndim != 2 or vertices.shape[1] != 2 or len(vertices) < 3:
-            raise DataError(f"a lasso needs at least 3 (x, y) vertices, got shape {vertices.shape}")
-        if not np.isfinite(vertices).all():
-            raise DataError("a lasso's vertices must be finite numbers")
+        vertices = check_polygon_vertices(polygon)
         grid = self.grid
-        boundary = self._boundary_cells(vertices)
+        boundary = _boundary_cells(vertices, grid)
         inside_cells = _centres_inside(vertices, grid) & ~boundary
         mask = inside_cells[self.cells]
         candidates = self._in_cells(np.flatnonzero(boundary))
@@ -165,28 +224,45 @@ class GridIndex:
         index = np.repeat(starts - offsets, lengths) + np.arange(total, dtype=np.int64)
         return self.order[index].astype(np.int64)
 
-    def _boundary_cells(self, vertices: np.ndarray) -> np.ndarray:
-        """A boolean per cell: may the polygon's boundary touch it? (Conservative: every cell an
-        edge passes through, and its neighbors.)"""
-        grid = self.grid
-        step = 1.0 / grid  # half a cell
-        samples = [np.empty((0, 2))]
-        for first, last in zip(vertices, np.roll(vertices, -1, axis=0), strict=True):
-            clipped = _clip_to_square(first, last)
-            if clipped is None:
-                continue  # outside the square: no point is there
-            start, end = clipped
-            count = int(np.ceil(np.abs(end - start).max() / step)) + 1
-            t = np.linspace(0.0, 1.0, count + 1)[:, None]
-            samples.append(start + t * (end - start))
-        along = np.concatenate(samples)
-        touched = np.zeros((grid + 2, grid + 2), dtype=bool)  # one cell of margin each side
-        touched[_bins(along[:, 1], grid) + 1, _bins(along[:, 0], grid) + 1] = True
-        near = touched.copy()
-        for dy in (-1, 0, 1):
-            for dx in (-1, 0, 1):
-                near[1:-1, 1:-1] |= touched[1 + dy : grid + 1 + dy, 1 + dx : grid + 1 + dx]
-        return near[1:-1, 1:-1].ravel()
+
+def _boundary_cells(vertices: np.ndarray, grid: int) -> np.ndarray:
+    """A boolean per cell of a ``grid × grid`` raster: may the polygon's boundary touch it?
+    (Conservative: every cell an edge passes through, and its neighbors.)"""
+    step = 1.0 / grid  # half a cell
+    samples = [np.empty((0, 2))]
+    for first, last in zip(vertices, np.roll(vertices, -1, axis=0), strict=True):
+        clipped = _clip_to_square(first, last)
+        if clipped is None:
+            continue  # outside the square: no point is there
+        start, end = clipped
+        count = int(np.ceil(np.abs(end - start).max() / step)) + 1
+        t = np.linspace(0.0, 1.0, count + 1)[:, None]
+        samples.append(start + t * (end - start))
+    along = np.concatenate(samples)
+    touched = np.zeros((grid + 2, grid + 2), dtype=bool)  # one cell of margin each side
+    touched[_bins(along[:, 1], grid) + 1, _bins(along[:, 0], grid) + 1] = True
+    near = touched.copy()
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            near[1:-1, 1:-1] |= touched[1 + dy : grid + 1 + dy, 1 + dx : grid + 1 + dx]
+    return near[1:-1, 1:-1].ravel()
+
+
+def _cell_order(cells: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Positions sorted by cell, in position order within a cell (a stable counting sort, block
+    by block: uint32 positions and no n-long int64 temporary, as a whole argsort would make)."""
+    order = np.empty(len(cells), dtype=np.uint32 if len(cells) < 1 << 32 else np.int64)
+    free = starts[:-1].copy()  # the next free slot of each cell
+    for start in range(0, len(cells), BLOCK_POINTS):
+        block = cells[start : start + BLOCK_POINTS]
+        by_cell = np.argsort(block, kind="stable")
+        sorted_cells = block[by_cell]
+        first = np.flatnonzero(np.r_[True, sorted_cells[1:] != sorted_cells[:-1]])
+        lengths = np.diff(np.r_[first, len(block)])
+        within = np.arange(len(block)) - np.repeat(first, lengths)
+        order[free[sorted_cells] + within] = by_cell + start
+        free[sorted_cells[first]] += lengths
+    return order
 
 
 def _centres_inside(vertices: np.ndarray, grid: int) -> np.ndarray:
