@@ -177,7 +177,11 @@ class LabellingSession:
         self.lock = threading.RLock()  # the labels and what shows them
         self._learn_lock = threading.RLock()  # retrain scheduling and the learner
         self._store: LabelStore | None = None
-        self.values = np.full(len(reps), None, dtype=object)
+        # Each galaxy's label as the DataFrame column shows it: only kept when there is one
+        # (n Python references: 608 MB at 76M galaxies).
+        self.values = (
+            np.full(len(reps), None, dtype=object) if self.label_column is not None else None
+        )
         self.codes = np.zeros(len(reps), dtype=np.uint8)
         self.version = 0
         self._learner: Learner | None = None
@@ -297,7 +301,8 @@ class LabellingSession:
             positions = self.reps.positions(changed)
             labels = store.series().reindex(pd.Index(changed, dtype=object))
             values = labels.astype(object).where(labels.notna(), None).to_numpy(dtype=object)
-            self.values[positions] = values
+            if self.values is not None:
+                self.values[positions] = values
             self.codes[positions] = [self._code(v) for v in values]
             self._write_label_column(positions)
             base_version = self.version
@@ -334,13 +339,13 @@ class LabellingSession:
 
     def _write_label_column(self, positions: np.ndarray) -> None:
         """Copy the labels at ``positions`` into the DataFrame's column (all of it if new)."""
-        frame, column = self._frame, self.label_column
-        if frame is None or column is None:
+        frame, column, values = self._frame, self.label_column, self.values
+        if frame is None or column is None or values is None:
             return
         if column not in frame.columns or frame[column].dtype != object:
-            frame[column] = pd.Series(self.values.copy(), index=frame.index, dtype=object)
+            frame[column] = pd.Series(values.copy(), index=frame.index, dtype=object)
             return
-        frame.iloc[positions, frame.columns.get_loc(column)] = self.values[positions]
+        frame.iloc[positions, frame.columns.get_loc(column)] = values[positions]
 
     # -- front-end requests --------------------------------------------------------------------
 

@@ -1065,7 +1065,10 @@ class Explorer(RequestHandlers, MapHandlers, anywidget.AnyWidget):
         path to the first frame) are said in the status line, and every id-based call raises
         them."""
         detail = self._map_detail  # its requests go first: the hashing waits for them
-        return self._reps.warm_id_lookup(on_error=self._show_id_error, pause=detail.wait_idle)
+        thread = self._reps.warm_id_lookup(on_error=self._show_id_error, pause=detail.wait_idle)
+        if self._memory is not None:  # then the fingerprint the remembered selection is under
+            self._memory.warm(after=thread)
+        return thread
 
     def _show_id_error(self, error: DataError) -> None:
         """Say in the status line why the ids are refused (from the id lookup's thread)."""

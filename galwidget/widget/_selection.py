@@ -22,6 +22,7 @@ unwritable cache folder gives one warning and the Explorer works on without it.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TypeAlias
@@ -213,21 +214,39 @@ def write_column(frame: pd.DataFrame | None, column: str | None, positions: np.n
 
 
 class SelectionMemory:
-    """The selection remembered for one data set between sessions (by its fingerprint)."""
+    """The selection remembered for one data set between sessions (by its fingerprint).
+
+    The fingerprint (hashing every id: ~2 s at 76M) is computed when first needed: not to load
+    when no selection is remembered at all, and :meth:`warm` computes it in a thread.
+    """
 
     def __init__(self, reps: Representations) -> None:
-        self._n = len(reps)
-        self._name = f"{reps.fingerprint}.sel"
+        self._reps = reps
 
     @property
     def path(self) -> Path:
         """Where the selection is kept."""
-        return cache_dir() / SELECTIONS / self._name
+        return cache_dir() / SELECTIONS / f"{self._reps.fingerprint}.sel"
+
+    def warm(self, after: threading.Thread | None = None) -> threading.Thread:
+        """Compute the fingerprint in a daemon thread (after ``after`` ends), so that the first
+        selection saved does not wait for it."""
+
+        def compute() -> None:
+            if after is not None:
+                after.join()
+            self._reps.fingerprint  # noqa: B018  (a cached property: computed once, kept)
+
+        thread = threading.Thread(target=compute, name="galwidget-fingerprint", daemon=True)
+        thread.start()
+        return thread
 
     def load(self) -> np.ndarray:
         """The remembered positions; empty when there are none or they do not fit the data."""
         try:
-            return decode_selection(self.path.read_bytes(), self._n)
+            if not any((cache_dir() / SELECTIONS).glob("*.sel")):
+                return np.empty(0, np.int64)  # nothing remembered: no fingerprint needed
+            return decode_selection(self.path.read_bytes(), len(self._reps))
         except (OSError, DataError):  # none yet, or not a selection of this data
             return np.empty(0, np.int64)
 
@@ -237,8 +256,8 @@ class SelectionMemory:
         folder = writable_cache_dir(SELECTIONS)
         if folder is None:
             return
-        target = folder / self._name
-        partial = folder / f"{self._name}.{os.getpid()}.tmp"
+        target = folder / self.path.name
+        partial = folder / f"{target.name}.{os.getpid()}.tmp"
         try:
             partial.write_bytes(encoded)
             os.replace(partial, target)

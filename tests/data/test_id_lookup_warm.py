@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,9 +20,9 @@ class CountedIdLookup(_representations.IdLookup):
 
     built = 0
 
-    def __init__(self, ids: pd.Index) -> None:
+    def __init__(self, ids: pd.Index, **options: Any) -> None:
         type(self).built += 1
-        super().__init__(ids)
+        super().__init__(ids, **options)
 
 
 @pytest.fixture

@@ -868,6 +868,22 @@ def test_selection_survives_a_new_explorer_on_the_same_data() -> None:
     assert gw.Explorer(frame).selected_ids.tolist() == [reps.ids[7]]
 
 
+def test_no_remembered_selection_needs_no_fingerprint_and_saving_computes_it() -> None:
+    """The fingerprint hashes every id (seconds at tens of millions): with no selection
+    remembered at all, loading does not compute it; the first save does, and loads it back."""
+    reps = gw.datasets.synthetic(200, seed=8, dim=8)
+    memory = SelectionMemory(reps)
+    assert not any(memory.path.parent.glob("*.sel"))  # each test has its own cache folder
+    del reps.__dict__["fingerprint"]  # computed by .path just above
+    assert memory.load().size == 0 and "fingerprint" not in reps.__dict__
+    memory.save(encode_selection([3, 7], len(reps)))
+    assert memory.load().tolist() == [3, 7] and "fingerprint" in reps.__dict__
+    fresh = gw.datasets.synthetic(200, seed=8, dim=8)  # the same data, its own fingerprint
+    warmed = SelectionMemory(fresh).warm()
+    warmed.join(timeout=30)
+    assert fresh.__dict__["fingerprint"] == reps.fingerprint
+
+
 def test_a_stale_remembered_selection_is_ignored() -> None:
     reps = gw.datasets.synthetic(300, seed=6, dim=16)
     path = SelectionMemory(reps).path
