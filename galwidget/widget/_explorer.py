@@ -140,7 +140,10 @@ class Positions(traitlets.TraitType[np.ndarray, Any]):
         array = np.asarray(value)
         if array.ndim != 1 or (len(array) and not np.issubdtype(array.dtype, np.integer)):
             self.error(obj, value)
-        positions = array.astype(np.int64)
+        if array.dtype == np.int64 and not array.flags.writeable and array.base is None:
+            positions = array  # read-only and its own memory: nothing can change it (no copy)
+        else:
+            positions = array.astype(np.int64)
         if not bool(np.all(positions[1:] > positions[:-1])):
             positions = np.unique(positions)
         positions.flags.writeable = False

@@ -297,5 +297,8 @@ class MapHandlers:
             selection = np.setdiff1d(self.selection, inside, assume_unique=True)
         else:
             selection = inside
+        if selection.dtype != np.int64 or selection.base is not None:
+            selection = selection.astype(np.int64)  # its own memory
+        selection.flags.writeable = False  # read-only: the trait keeps it without a copy
         self.selection = selection
         return Reply({"count": len(inside), "selected": len(self.selection)})

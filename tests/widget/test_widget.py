@@ -1420,3 +1420,22 @@ def test_thumbnails_reply_carries_several_images_and_per_galaxy_reasons(frame: p
     assert content["urls"] == [f"https://images.test/{frame['kind'][2]}/G0002.png"]
     assert buffers == [b""]
     w.close()
+
+
+def test_the_selection_keeps_a_read_only_array_it_owns_and_copies_any_other() -> None:
+    """A lasso of most of 76M galaxies is 70M positions (560 MB): the kernel's own read-only
+    arrays are kept as they are; a caller's writable array is copied and stays writable."""
+    w = Explorer(gw.datasets.synthetic(200, seed=9, dim=8), remember_selection=False)
+    owned = np.array([2, 5, 9], dtype=np.int64)
+    owned.flags.writeable = False
+    w.selection = owned
+    assert w.selection is owned
+    mine = np.array([1, 4], dtype=np.int64)
+    w.selection = mine
+    assert w.selection is not mine and mine.flags.writeable and w.selection.tolist() == [1, 4]
+    mine[0] = 3  # the caller's array changing later does not change the selection
+    assert w.selection.tolist() == [1, 4] and not w.selection.flags.writeable
+    view = np.arange(10, dtype=np.int64)[6:8]
+    view.flags.writeable = False  # read-only, but a view of memory someone else can write
+    w.selection = view
+    assert w.selection is not view and w.selection.tolist() == [6, 7]
