@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
 from PIL import Image
 from playwright.sync_api import expect
 from test_jupyterlab import BUNDLE, drag_lasso, page_positions
+
+if TYPE_CHECKING:
+    from jupyterlab_harness import LabNotebook
 
 pytest_plugins = ["jupyterlab_harness"]
 pytestmark = [pytest.mark.jupyterlab, pytest.mark.browser]
@@ -87,17 +91,24 @@ def changed(a: np.ndarray, b: np.ndarray) -> int:
     return int((np.abs(a - b).sum(axis=2) > 40).sum())
 
 
-def test_density_first_then_points_in_view_and_an_exact_lasso(open_notebook, tmp_path):
+def open_map(open_notebook: Any, tmp_path: Path, name: str) -> LabNotebook:
+    """The notebook of a map of N galaxies over the budget, run, its first sample drawn."""
     if not BUNDLE.is_file():
         pytest.skip(f"front-end bundle not built ({BUNDLE}); run `make js`")
     cells = [CELLS[0], CELLS[1].format(budget=BUDGET, path=str(tmp_path / "labels.jsonl"))]
-    nb = open_notebook("level_of_detail.ipynb", cells, viewport=(1400, 1000))
-    page, kernel = nb.page, nb.kernel
-    page.evaluate("() => window.jupyterapp.shell.collapseLeft()")
+    nb = open_notebook(name, cells, viewport=(1400, 1000))
+    nb.page.evaluate("() => window.jupyterapp.shell.collapseLeft()")
     nb.run_all()
-    widget = page.locator(".galwidget")
+    widget = nb.page.locator(".galwidget")
     expect(widget).to_have_attribute("data-state", "ready", timeout=120_000)
     expect(widget).to_have_attribute("data-detail", "sample")
+    return nb
+
+
+def test_density_first_then_points_in_view_and_an_exact_lasso(open_notebook, tmp_path):
+    nb = open_map(open_notebook, tmp_path, "level_of_detail.ipynb")
+    page, kernel = nb.page, nb.kernel
+    widget = page.locator(".galwidget")
     assert kernel.eval_json("len(w._points)") == 0  # no point went to the browser whole
     expect(widget).to_have_attribute("data-loaded", str(BUDGET // 2))
     expect(widget.locator(".gw-count")).to_have_text(f"0 of {N:,} selected")
@@ -225,16 +236,9 @@ def test_a_lasso_over_most_of_the_map_reaches_python_and_shows_as_density(open_n
     far more galaxies than the page holds (a bitmask over the wire, never expanded in the page);
     the kernel holds it exactly, the page shows its count and its density, and moving the view
     afterwards loads points without asking for the selection's density again."""
-    if not BUNDLE.is_file():
-        pytest.skip(f"front-end bundle not built ({BUNDLE}); run `make js`")
-    cells = [CELLS[0], CELLS[1].format(budget=BUDGET, path=str(tmp_path / "labels.jsonl"))]
-    nb = open_notebook("level_of_detail_big_lasso.ipynb", cells, viewport=(1400, 1000))
+    nb = open_map(open_notebook, tmp_path, "level_of_detail_big_lasso.ipynb")
     page, kernel = nb.page, nb.kernel
-    page.evaluate("() => window.jupyterapp.shell.collapseLeft()")
-    nb.run_all()
     widget = page.locator(".galwidget")
-    expect(widget).to_have_attribute("data-state", "ready", timeout=120_000)
-    expect(widget).to_have_attribute("data-detail", "sample")
     # Count the density images the kernel computes of the selection from now on.
     kernel.execute(
         "selection_densities = []\n"
