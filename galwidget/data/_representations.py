@@ -411,11 +411,12 @@ class Representations:
 
         Returns:
             The building thread (the one already running, if any), or ``None`` when the lookup
-            is built.
+            is built or its ids were refused (``on_error`` is not called again).
         """
         with _WARMING_LOCK:
-            if self.id_lookup_ready:
-                return None
+            refused = self.__dict__.get("_id_error")
+            if self.id_lookup_ready or (refused is not None and refused[0] is self.ids):
+                return None  # built, or its ids refused already (and said so once)
             running = self.__dict__.get("_id_lookup_thread")
             if running is not None and running.is_alive():
                 return running

@@ -109,6 +109,24 @@ def test_repeated_ids_found_after_the_first_frame_refuse_every_id_call(monkeypat
         gw.Representations(ids=pd.Index(ids), features=xy, meta=pd.DataFrame(index=range(n)))
 
 
+def test_repeated_ids_found_in_the_background_refuse_a_key_press_label(
+    monkeypatch, tmp_path
+) -> None:
+    """A label by key press names the galaxy by its id: with repeated ids it would label two
+    galaxies, so it is refused before the label log is opened or written."""
+    monkeypatch.setattr("galwidget.data._ids.ID_TABLE_MAX", 10)  # as if there were millions
+    monkeypatch.setenv("GALWIDGET_LABELS_DIR", str(tmp_path / "labels"))
+    n = 120
+    ids = pd.Series([f"G{i}" for i in range(n - 1)] + ["G5"], dtype="str")
+    w = Explorer.from_layout(ids, clustered_points(n, seed=9), point_budget=50)
+    try:
+        with pytest.raises(DataError, match=r"duplicate ids in 'id': 'G5' \(rows 5, 119\)"):
+            w._labelling.label_positions(np.array([3]), "ring")
+        assert not any((tmp_path / "labels").glob("*"))  # no log written, none opened
+    finally:
+        w.close()
+
+
 def test_the_background_id_hashing_waits_while_the_map_answers(monkeypatch) -> None:
     monkeypatch.setattr("galwidget.data._ids.HASH_CHUNK_IDS", 10)
     paused: list[int] = []
