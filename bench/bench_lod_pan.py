@@ -24,10 +24,10 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import sys
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from bench.lab import LONG_TASKS_JS, lab, open_notebook
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -52,11 +52,9 @@ SPLIT_JS = """(start) => {
 RUNS = int(os.environ.get("BENCH_LOD_RUNS", "2"))  # alternating which tree goes first
 
 # Installed before JupyterLab loads: every long task, and when the widget's loaded points change.
-INIT_SCRIPT = """
-window.__longTasks = [];
-new PerformanceObserver((list) => {
-  for (const entry of list.getEntries()) window.__longTasks.push([entry.startTime, entry.duration]);
-}).observe({ type: "longtask", buffered: true });
+INIT_SCRIPT = (
+    LONG_TASKS_JS
+    + """
 window.__loadedAt = [];
 new MutationObserver((records) => {
   for (const record of records) {
@@ -65,6 +63,7 @@ new MutationObserver((records) => {
   }
 }).observe(document, { subtree: true, attributes: true, attributeFilter: ["data-loaded", "data-in-view"] });
 """
+)
 
 
 def _setup(n: int, budget: int, root: str) -> str:
@@ -88,16 +87,9 @@ w = gw.Explorer.from_layout(ids, xy{option}, remember_selection=False)
 def _measure(
     browser: Any, server: Any, n: int, budget: int, root: str, name: str
 ) -> dict[str, Any]:
-    from jupyterlab_harness import LabNotebook, write_notebook
-
-    write_notebook(server.root / name, ["w"])
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.add_init_script(INIT_SCRIPT)
-    page = context.new_page()
-    notebook = LabNotebook(server=server, page=page, path=name)
+    notebook = open_notebook(browser, server, name, ["w"], INIT_SCRIPT, timeout_ms=TIMEOUT_MS)
+    page = notebook.page
     try:
-        page.goto(f"{server.url}lab/tree/{name}?token={server.token}&reset", timeout=TIMEOUT_MS)
-        notebook.wait_until_ready()
         notebook.kernel.execute(_setup(n, budget, root), timeout=TIMEOUT_MS / 1000)
         notebook.run_all()
         widget = page.locator(".galwidget")
@@ -149,54 +141,37 @@ def _measure(
         }
     finally:
         notebook.close()
-        context.close()
 
 
 def main() -> dict[str, Any]:
-    sys.path[:0] = [str(REPO / "tests" / "browser"), str(REPO / "tests" / "support")]
-    from conftest import CHROMIUM_ARGS, chromium_path
-    from jupyterlab_harness import start_jupyter_server, stop_jupyter_server
-    from playwright.sync_api import sync_playwright
-
     roots = {"galwidget": str(REPO)} | ({"baseline": BASELINE} if BASELINE else {})
     results: dict[str, Any] = {"sizes": []}
-    with tempfile.TemporaryDirectory(prefix="galwidget-bench-") as home:
-        server = start_jupyter_server(Path(home))
-        try:
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(
-                    executable_path=str(chromium_path()), args=CHROMIUM_ARGS
-                )
-                for n, budget in SIZES:
-                    runs: dict[str, list[dict[str, Any]]] = {label: [] for label in roots}
-                    for run in range(RUNS):
-                        order = list(roots.items())
-                        for label, root in order if run % 2 == 0 else order[::-1]:
-                            name = f"lod_{label}_{n}_{run}.ipynb"
-                            runs[label].append(_measure(browser, server, n, budget, root, name))
-                            print(label, runs[label][-1], flush=True)
-                    entry: dict[str, Any] = {"n_points": n, "point_budget": budget or "default"}
-                    for label, measured in runs.items():
-                        entry[label] = {
-                            "wheel_to_points_median_s": statistics.median(
-                                t for m in measured for t in m["wheel_to_points_s"]
-                            ),
-                            "wheel_to_points_max_s": max(
-                                t for m in measured for t in m["wheel_to_points_s"]
-                            ),
-                            "longest_task_ms": statistics.median(
-                                m["longest_task_ms"] for m in measured
-                            ),
-                            "runs": measured,
-                        }
-                    if BASELINE:
-                        ours, theirs = entry["galwidget"], entry["baseline"]
-                        for key in ("wheel_to_points_median_s", "longest_task_ms"):
-                            entry[f"{key}_ratio"] = ours[key] / max(theirs[key], 1e-9)
-                    results["sizes"].append(entry)
-                browser.close()
-        finally:
-            stop_jupyter_server(server)
+    with lab() as (browser, server):
+        for n, budget in SIZES:
+            runs: dict[str, list[dict[str, Any]]] = {label: [] for label in roots}
+            for run in range(RUNS):
+                order = list(roots.items())
+                for label, root in order if run % 2 == 0 else order[::-1]:
+                    name = f"lod_{label}_{n}_{run}.ipynb"
+                    runs[label].append(_measure(browser, server, n, budget, root, name))
+                    print(label, runs[label][-1], flush=True)
+            entry: dict[str, Any] = {"n_points": n, "point_budget": budget or "default"}
+            for label, measured in runs.items():
+                entry[label] = {
+                    "wheel_to_points_median_s": statistics.median(
+                        t for m in measured for t in m["wheel_to_points_s"]
+                    ),
+                    "wheel_to_points_max_s": max(
+                        t for m in measured for t in m["wheel_to_points_s"]
+                    ),
+                    "longest_task_ms": statistics.median(m["longest_task_ms"] for m in measured),
+                    "runs": measured,
+                }
+            if BASELINE:
+                ours, theirs = entry["galwidget"], entry["baseline"]
+                for key in ("wheel_to_points_median_s", "longest_task_ms"):
+                    entry[f"{key}_ratio"] = ours[key] / max(theirs[key], 1e-9)
+            results["sizes"].append(entry)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     return results

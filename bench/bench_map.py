@@ -64,6 +64,7 @@ import numpy as np
 import psutil
 
 from bench.bench_widget import _circle, _page_polygon
+from bench.lab import LONG_TASKS_JS, SENDS_JS, open_notebook
 from galwidget.widget import LAYOUT_MARGIN
 
 HERE = Path(__file__).resolve().parent
@@ -210,7 +211,8 @@ lasso_check = {{
 def init_script(tool: str) -> str:
     """Installed before JupyterLab loads: the first-frame probe, long tasks, pointerup, sends."""
     webgl = tool == "embedding-atlas"  # draws into its WebGL canvas, not through drawImage
-    return f"""
+    return (
+        f"""
 window.__bench = {{ start: null, painted: null, pointerup: null, sends: [], dirty: false }};
 const selector = {json.dumps(CANVAS[tool])};
 if ({json.dumps(webgl)}) {{
@@ -335,18 +337,10 @@ window.__benchWatch = () => {{
     previous = now;
   }}, 50);
 }};
-const send = WebSocket.prototype.send;
-WebSocket.prototype.send = function (data) {{
-  const size = data.byteLength ?? data.size ?? data.length ?? 0;
-  if (size > 10000) window.__bench.sends.push([Date.now(), size]);
-  return send.call(this, data);
-}};
-window.addEventListener("pointerup", () => {{ window.__bench.pointerup = Date.now(); }}, true);
-window.__longTasks = [];
-new PerformanceObserver((list) => {{
-  for (const entry of list.getEntries()) window.__longTasks.push([entry.startTime, entry.duration]);
-}}).observe({{ type: "longtask", buffered: true }});
 """
+        + SENDS_JS
+        + LONG_TASKS_JS
+    )
 
 
 RUN_DISPLAY_JS = """() => {
@@ -413,16 +407,8 @@ def _chromium_pss() -> dict[str, float]:
 
 
 def _open(browser: Any, server: Any, tool: str, name: str, cells: list[str]) -> tuple[Any, Any]:
-    from jupyterlab_harness import LabNotebook, write_notebook
-
-    write_notebook(server.root / name, cells)
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.add_init_script(init_script(tool))
-    page = context.new_page()
-    notebook = LabNotebook(server=server, page=page, path=name)
-    page.goto(f"{server.url}lab/tree/{name}?token={server.token}&reset", timeout=120_000)
-    notebook.wait_until_ready()
-    return page, notebook
+    notebook = open_notebook(browser, server, name, cells, init_script(tool), timeout_ms=120_000)
+    return notebook.page, notebook
 
 
 def _memory(page: Any, notebook: Any) -> dict[str, Any]:

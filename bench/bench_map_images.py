@@ -24,8 +24,6 @@ import functools
 import json
 import os
 import statistics
-import sys
-import tempfile
 import threading
 import time
 from http.server import ThreadingHTTPServer
@@ -33,6 +31,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from bench.lab import LONG_TASKS_JS, lab, open_notebook, use_test_support
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -50,12 +50,6 @@ import galwidget as gw
 reps = gw.datasets.synthetic(n={n}, seed={seed})
 w = gw.Explorer(reps, color="morphology", show_images={mode!r})
 w"""
-INIT_SCRIPT = """
-window.__longTasks = [];
-new PerformanceObserver((list) => {
-  for (const entry of list.getEntries()) window.__longTasks.push([entry.startTime, entry.duration]);
-}).observe({ type: "longtask", buffered: true });
-"""
 WATCH_JS = """(wanted) => {
   const layer = document.querySelector(".galwidget .gw-map-images");
   const bench = (window.__images = { start: performance.now(), first: null, wanted: null, all: null });
@@ -82,17 +76,11 @@ def _densest(kernel: Any, box: dict) -> tuple[float, float]:
 
 
 def _measure(browser: Any, server: Any, mode: str, run: int) -> dict[str, Any]:
-    from jupyterlab_harness import LabNotebook, write_notebook
-
     name = f"bench_images_{mode}_{run}.ipynb"
-    write_notebook(server.root / name, [CELL.format(n=N, seed=run, mode=mode)])
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.add_init_script(INIT_SCRIPT)
-    page = context.new_page()
-    notebook = LabNotebook(server=server, page=page, path=name)
+    cells = [CELL.format(n=N, seed=run, mode=mode)]
+    notebook = open_notebook(browser, server, name, cells, LONG_TASKS_JS, timeout_ms=TIMEOUT_MS)
+    page = notebook.page
     try:
-        page.goto(f"{server.url}lab/tree/{name}?token={server.token}&reset", timeout=TIMEOUT_MS)
-        notebook.wait_until_ready()
         page.evaluate("() => window.jupyterapp.shell.collapseLeft()")
         notebook.run_all()
         page.wait_for_selector(".galwidget[data-state=ready]", timeout=TIMEOUT_MS)
@@ -158,7 +146,7 @@ def _measure_harness(browser: Any, url: str, run: int) -> dict[str, Any]:
     import galwidget as gw
 
     context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.add_init_script(INIT_SCRIPT)
+    context.add_init_script(LONG_TASKS_JS)
     page = context.new_page()
     widget = gw.Explorer(gw.datasets.synthetic(n=N, seed=run), color="morphology")
     try:
@@ -206,31 +194,20 @@ def _median(values: list[Any]) -> float | None:
 
 
 def main() -> dict[str, Any]:
-    sys.path[:0] = [str(REPO / "tests" / "browser"), str(REPO / "tests" / "support")]
-    from conftest import CHROMIUM_ARGS, chromium_path
-    from jupyterlab_harness import start_jupyter_server, stop_jupyter_server
-    from playwright.sync_api import sync_playwright
-
+    use_test_support()  # _serve_repo's handler is the tests'
     modes = ["auto", "never"]
     runs: dict[str, list[dict[str, Any]]] = {mode: [] for mode in [*modes, "harness"]}
     http, url = _serve_repo()
-    with tempfile.TemporaryDirectory(prefix="galwidget-bench-") as home:
-        server = start_jupyter_server(Path(home))
-        try:
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(
-                    executable_path=str(chromium_path()), args=CHROMIUM_ARGS
-                )
-                for run in range(RUNS):
-                    for mode in modes if run % 2 == 0 else modes[::-1]:
-                        runs[mode].append(_measure(browser, server, mode, run))
-                        print(mode, runs[mode][-1], flush=True)
-                    runs["harness"].append(_measure_harness(browser, url, run))
-                    print("harness", runs["harness"][-1], flush=True)
-                browser.close()
-        finally:
-            stop_jupyter_server(server)
-            http.shutdown()
+    try:
+        with lab() as (browser, server):
+            for run in range(RUNS):
+                for mode in modes if run % 2 == 0 else modes[::-1]:
+                    runs[mode].append(_measure(browser, server, mode, run))
+                    print(mode, runs[mode][-1], flush=True)
+                runs["harness"].append(_measure_harness(browser, url, run))
+                print("harness", runs["harness"][-1], flush=True)
+    finally:
+        http.shutdown()
     keys = ["first_image_s", "fifty_images_s", "all_images_s", "longest_task_ms", "placed"]
     medians = {mode: {k: _median([r[k] for r in runs[mode]]) for k in keys} for mode in runs}
     images, points = medians["auto"], medians["never"]

@@ -32,7 +32,6 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bench.lab import LONG_TASKS_JS, SENDS_JS, lab, open_notebook
 from galwidget.widget import LAYOUT_MARGIN
 
 HERE = Path(__file__).resolve().parent
@@ -125,18 +125,8 @@ CanvasRenderingContext2D.prototype.drawImage = function (...args) {{
   }}
   return result;
 }};
-const send = WebSocket.prototype.send;
-WebSocket.prototype.send = function (data) {{
-  const size = data.byteLength ?? data.size ?? data.length ?? 0;
-  if (size > 10000) window.__bench.sends.push([Date.now(), size]);
-  return send.call(this, data);
-}};
-window.addEventListener("pointerup", () => {{ window.__bench.pointerup = Date.now(); }}, true);
-window.__longTasks = [];
-new PerformanceObserver((list) => {{
-  for (const entry of list.getEntries()) window.__longTasks.push([entry.startTime, entry.duration]);
-}}).observe({{ type: "longtask", buffered: true }});
 """
+INIT_SCRIPT += SENDS_JS + LONG_TASKS_JS
 
 RUN_DISPLAY_JS = """() => {
   window.__bench.start = performance.now();
@@ -219,16 +209,8 @@ LARGE_LASSO = _circle((0.0, 0.0), 0.8, 24)
 
 
 def _open(browser: Any, server: Any, name: str, cells: list[str]) -> tuple[Any, Any]:
-    from jupyterlab_harness import LabNotebook, write_notebook
-
-    write_notebook(server.root / name, cells)
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.add_init_script(INIT_SCRIPT)
-    page = context.new_page()
-    notebook = LabNotebook(server=server, page=page, path=name)
-    page.goto(f"{server.url}lab/tree/{name}?token={server.token}&reset", timeout=TIMEOUT_MS)
-    notebook.wait_until_ready()
-    return page, notebook
+    notebook = open_notebook(browser, server, name, cells, INIT_SCRIPT, timeout_ms=TIMEOUT_MS)
+    return notebook.page, notebook
 
 
 def _first_frame(page: Any, notebook: Any, n: int, gap: bool = False) -> float:
@@ -298,31 +280,17 @@ def _measure_large(browser: Any, server: Any, n: int) -> dict[str, Any]:
 
 
 def main() -> dict[str, Any]:
-    sys.path[:0] = [str(REPO / "tests" / "browser"), str(REPO / "tests" / "support")]
-    from conftest import CHROMIUM_ARGS, chromium_path
-    from jupyterlab_harness import start_jupyter_server, stop_jupyter_server
-    from playwright.sync_api import sync_playwright
-
     widgets = list(DISPLAY)
     runs: dict[str, list[dict[str, float]]] = {widget: [] for widget in widgets}
-    with tempfile.TemporaryDirectory(prefix="galwidget-bench-") as home:
-        server = start_jupyter_server(Path(home))
-        try:
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(
-                    executable_path=str(chromium_path()), args=CHROMIUM_ARGS
-                )
-                for run in range(RUNS):
-                    for widget in widgets if run % 2 == 0 else widgets[::-1]:
-                        runs[widget].append(_measure(browser, server, widget, run))
-                        print(widget, runs[widget][-1], flush=True)
-                large = []
-                for n in LARGE:
-                    large.append(_measure_large(browser, server, n))
-                    print(large[-1], flush=True)
-                browser.close()
-        finally:
-            stop_jupyter_server(server)
+    with lab() as (browser, server):
+        for run in range(RUNS):
+            for widget in widgets if run % 2 == 0 else widgets[::-1]:
+                runs[widget].append(_measure(browser, server, widget, run))
+                print(widget, runs[widget][-1], flush=True)
+        large = []
+        for n in LARGE:
+            large.append(_measure_large(browser, server, n))
+            print(large[-1], flush=True)
     medians = {
         widget: {key: statistics.median(r[key] for r in results) for key in results[0]}
         for widget, results in runs.items()

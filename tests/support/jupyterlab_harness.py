@@ -453,10 +453,11 @@ def open_lab_notebook(
     *,
     viewport: tuple[int, int] = (1280, 900),
     on_page: Callable[[Any], None] | None = None,
+    timeout_ms: int = NOTEBOOK_READY_TIMEOUT_MS,
 ) -> LabNotebook:
     """Write ``cells`` as notebook ``name`` and open it in JupyterLab in a new browser context of
-    ``viewport`` size (``on_page(page)`` runs before the page loads JupyterLab); the caller
-    closes it."""
+    ``viewport`` size (``on_page(page)`` runs before the page loads JupyterLab; ``timeout_ms``
+    bounds the page's load); the caller closes it."""
     write_notebook(jupyter_server.root / name, cells)
     context = chromium.new_context(viewport={"width": viewport[0], "height": viewport[1]})
     page = context.new_page()
@@ -466,7 +467,7 @@ def open_lab_notebook(
     try:
         page.goto(
             f"{jupyter_server.url}lab/tree/{name}?token={jupyter_server.token}&reset",
-            timeout=NOTEBOOK_READY_TIMEOUT_MS,
+            timeout=timeout_ms,
         )
         notebook.wait_until_ready()
     except BaseException:
