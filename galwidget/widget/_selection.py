@@ -222,24 +222,32 @@ class SelectionMemory:
 
     def __init__(self, reps: Representations) -> None:
         self._reps = reps
+        self._warming: threading.Thread | None = None
 
     @property
     def path(self) -> Path:
         """Where the selection is kept."""
-        return cache_dir() / SELECTIONS / f"{self._reps.fingerprint}.sel"
+        return cache_dir() / SELECTIONS / self._file_name
+
+    @property
+    def _file_name(self) -> str:
+        return f"{self._reps.fingerprint}.sel"
 
     def warm(self, after: threading.Thread | None = None) -> threading.Thread:
         """Compute the fingerprint in a daemon thread (after ``after`` ends), so that the first
-        selection saved does not wait for it."""
+        selection saved does not wait for it; the thread of the first call (later calls, e.g.
+        on a layout change, start none)."""
+        if self._warming is not None:
+            return self._warming
 
         def compute() -> None:
             if after is not None:
                 after.join()
             self._reps.fingerprint  # noqa: B018  (a cached property: computed once, kept)
 
-        thread = threading.Thread(target=compute, name="galwidget-fingerprint", daemon=True)
-        thread.start()
-        return thread
+        self._warming = threading.Thread(target=compute, name="galwidget-fingerprint", daemon=True)
+        self._warming.start()
+        return self._warming
 
     def load(self) -> np.ndarray:
         """The remembered positions; empty when there are none or they do not fit the data."""
@@ -256,7 +264,7 @@ class SelectionMemory:
         folder = writable_cache_dir(SELECTIONS)
         if folder is None:
             return
-        target = folder / self.path.name
+        target = folder / self._file_name
         partial = folder / f"{target.name}.{os.getpid()}.tmp"
         try:
             partial.write_bytes(encoded)

@@ -879,7 +879,9 @@ def test_no_remembered_selection_needs_no_fingerprint_and_saving_computes_it() -
     memory.save(encode_selection([3, 7], len(reps)))
     assert memory.load().tolist() == [3, 7] and "fingerprint" in reps.__dict__
     fresh = gw.datasets.synthetic(200, seed=8, dim=8)  # the same data, its own fingerprint
-    warmed = SelectionMemory(fresh).warm()
+    memory = SelectionMemory(fresh)
+    warmed = memory.warm()
+    assert memory.warm() is warmed  # one thread, however often it is asked
     warmed.join(timeout=30)
     assert fresh.__dict__["fingerprint"] == reps.fingerprint
 
